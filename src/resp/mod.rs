@@ -5,7 +5,25 @@
 //! RESP3 streamed starts, and does not give back the exact bytes of a frame.
 //! A proxy needs all three, so this module scans iteratively with limits and
 //! keeps every RESP3 type apart.
+//!
+//! - [`value`]: the decoded value type.
+//! - [`request`] and [`inline`]: client requests, multibulk and inline.
+//! - [`reply`]: server replies, every RESP2/RESP3 type.
+//! - [`encode`]: values back to bytes, byte-identical.
+//! - [`downgrade`]: RESP3 values as Redis sends them to RESP2 clients.
+//! - [`limits`]: size limits and the protocol error type.
 
+pub mod downgrade;
+pub mod encode;
+pub mod inline;
+pub mod limits;
+pub mod reply;
+pub mod request;
 pub mod value;
 
+pub use downgrade::{to_resp2, NullShape};
+pub use encode::{encode, encode_command, to_bytes};
+pub use limits::{Limits, ProtocolError};
+pub use reply::parse_reply;
+pub use request::{parse_request, RequestFrame, RequestParse};
 pub use value::{AggregateKind, Value};
