@@ -24,6 +24,6 @@ pub mod value;
 pub use downgrade::{to_resp2, NullShape};
 pub use encode::{encode, encode_command, to_bytes};
 pub use limits::{Limits, ProtocolError};
-pub use reply::parse_reply;
+pub use reply::{parse_reply, reply_len};
 pub use request::{parse_request, RequestFrame, RequestParse};
 pub use value::{AggregateKind, Value};

@@ -19,8 +19,8 @@ enum Token {
     StreamedAggregate(AggregateKind),
     /// `$?`.
     StreamedBulk,
-    /// `;N` inside a streamed string (`;0` ends it).
-    Chunk(Bytes),
+    /// `;N` inside a streamed string (`;0`, empty, ends it).
+    Chunk(Bytes, bool),
     /// `.` ending a streamed aggregate.
     End,
 }
@@ -37,6 +37,8 @@ enum Open {
     Streamed {
         kind: AggregateKind,
         items: Vec<Value>,
+        /// Items seen, kept even when `items` is not (length-only walks).
+        count: usize,
     },
     /// Streamed string waiting for `;0`.
     Chunks(Vec<Bytes>),
@@ -72,11 +74,16 @@ fn length(text: &[u8], limits: &Limits, what: &str) -> Result<usize, ProtocolErr
 }
 
 /// Reads one token at `pos`: `Ok(None)` if it is not all buffered yet.
+///
+/// Payloads come from `source` (zero-copy slices of the same bytes), or are
+/// left empty when only the frame's length is wanted.
 fn read_token(
-    buf: &Bytes,
+    buf: &[u8],
+    source: Option<&Bytes>,
     pos: usize,
     limits: &Limits,
 ) -> Result<Option<(Token, usize)>, ProtocolError> {
+    let slice = |start: usize, end: usize| source.map(|b| b.slice(start..end)).unwrap_or_default();
     let Some(&kind) = buf.get(pos) else {
         return Ok(None);
     };
@@ -91,7 +98,7 @@ fn read_token(
     };
     let text = &buf[pos + 1..end];
     let next = end + 2;
-    let line = || buf.slice(pos + 1..end);
+    let line = || slice(pos + 1, end);
     let token = match kind {
         b'+' => Token::Leaf(Value::Simple(line())),
         b'-' => Token::Leaf(Value::Error(line())),
@@ -112,7 +119,7 @@ fn read_token(
         b'*' if text == b"-1" => Token::Leaf(Value::NullArray),
         b'$' if text == b"?" => Token::StreamedBulk,
         // The terminating `;0` has no payload line.
-        b';' if text == b"0" => Token::Chunk(Bytes::new()),
+        b';' if text == b"0" => Token::Chunk(Bytes::new(), true),
         b'$' | b'=' | b'!' | b';' => {
             let len = length(text, limits, "bulk")?;
             if buf.len() < next + len + 2 {
@@ -123,12 +130,12 @@ fn read_token(
                     "Protocol error: expected CRLF after bulk",
                 ));
             }
-            let payload = buf.slice(next..next + len);
+            let payload = slice(next, next + len);
             let token = match kind {
                 b'$' => Token::Leaf(Value::Bulk(payload)),
                 b'=' => Token::Leaf(Value::Verbatim(payload)),
                 b'!' => Token::Leaf(Value::BulkError(payload)),
-                _ => Token::Chunk(payload),
+                _ => Token::Chunk(payload, len == 0),
             };
             return Ok(Some((token, next + len + 2)));
         }
@@ -181,23 +188,42 @@ fn finish_counted(kind: AggregateKind, items: Vec<Value>) -> Result<Value, Open>
 /// Parses one reply from the start of `buf`: the value and the frame's length.
 /// The caller keeps the exact bytes as `buf[..len]`.
 pub fn parse_reply(buf: &Bytes, limits: &Limits) -> Result<Option<(Value, usize)>, ProtocolError> {
+    walk(buf, Some(buf), limits)
+}
+
+/// The length of the reply at the start of `buf`, if it is all there,
+/// without building its value: a proxy finds frame boundaries with this,
+/// splits the frame off its buffer, and only then decodes it, so a large
+/// bulk arriving in many reads is never copied or decoded twice.
+pub fn reply_len(buf: &[u8], limits: &Limits) -> Result<Option<usize>, ProtocolError> {
+    Ok(walk(buf, None, limits)?.map(|(_, len)| len))
+}
+
+/// The parser proper; with no `source` it only checks and measures (items
+/// are not kept, so nothing is allocated but the aggregate stack).
+fn walk(
+    buf: &[u8],
+    source: Option<&Bytes>,
+    limits: &Limits,
+) -> Result<Option<(Value, usize)>, ProtocolError> {
+    let build = source.is_some();
     let mut stack: Vec<Open> = Vec::new();
     let mut pos = 0;
     loop {
-        let Some((token, next)) = read_token(buf, pos, limits)? else {
+        let Some((token, next)) = read_token(buf, source, pos, limits)? else {
             return Ok(None);
         };
         pos = next;
         let in_chunks = matches!(stack.last(), Some(Open::Chunks(_)));
         let mut done: Option<Value> = match token {
-            Token::Chunk(data) if in_chunks => {
-                if data.is_empty() {
+            Token::Chunk(data, last) if in_chunks => {
+                if last {
                     match stack.pop() {
                         Some(Open::Chunks(chunks)) => Some(Value::StreamedBulk(chunks)),
                         _ => unreachable!("checked above"),
                     }
                 } else {
-                    if let Some(Open::Chunks(chunks)) = stack.last_mut() {
+                    if let (true, Some(Open::Chunks(chunks))) = (build, stack.last_mut()) {
                         chunks.push(data);
                     }
                     None
@@ -206,12 +232,12 @@ pub fn parse_reply(buf: &Bytes, limits: &Limits) -> Result<Option<(Value, usize)
             _ if in_chunks => {
                 return Err(ProtocolError::new("Protocol error: expected ';' chunk"));
             }
-            Token::Chunk(_) => return Err(ProtocolError::new("Protocol error: unexpected chunk")),
+            Token::Chunk(..) => return Err(ProtocolError::new("Protocol error: unexpected chunk")),
             Token::Leaf(v) => Some(v),
             Token::End => match stack.pop() {
-                Some(Open::Streamed { kind, items }) => {
+                Some(Open::Streamed { kind, items, count }) => {
                     if matches!(kind, AggregateKind::Map | AggregateKind::Attribute)
-                        && items.len() % 2 == 1
+                        && count % 2 == 1
                     {
                         return Err(ProtocolError::new("Protocol error: odd streamed map"));
                     }
@@ -227,6 +253,7 @@ pub fn parse_reply(buf: &Bytes, limits: &Limits) -> Result<Option<(Value, usize)
                 stack.push(Open::Streamed {
                     kind,
                     items: Vec::new(),
+                    count: 0,
                 });
                 None
             }
@@ -242,7 +269,7 @@ pub fn parse_reply(buf: &Bytes, limits: &Limits) -> Result<Option<(Value, usize)
                     kind,
                     remaining: n,
                     // The count is peer data: grow as items arrive.
-                    items: Vec::with_capacity(n.min(1024)),
+                    items: Vec::with_capacity(if build { n.min(1024) } else { 0 }),
                 });
                 None
             }
@@ -257,7 +284,9 @@ pub fn parse_reply(buf: &Bytes, limits: &Limits) -> Result<Option<(Value, usize)
                 Some(Open::Counted {
                     remaining, items, ..
                 }) => {
-                    items.push(value);
+                    if build {
+                        items.push(value);
+                    }
                     *remaining -= 1;
                     if *remaining == 0 {
                         let Some(Open::Counted { kind, items, .. }) = stack.pop() else {
@@ -269,7 +298,12 @@ pub fn parse_reply(buf: &Bytes, limits: &Limits) -> Result<Option<(Value, usize)
                         }
                     }
                 }
-                Some(Open::Streamed { items, .. }) => items.push(value),
+                Some(Open::Streamed { items, count, .. }) => {
+                    *count += 1;
+                    if build {
+                        items.push(value);
+                    }
+                }
                 Some(Open::Attributed(_)) => {
                     let Some(Open::Attributed(attrs)) = stack.pop() else {
                         unreachable!("matched above");
@@ -422,8 +456,15 @@ mod tests {
             b"*3\r\n%1\r\n+k\r\n$3\r\nv\r\n\r\n|1\r\n+a\r\n,1.5\r\n#t\r\n$?\r\n;2\r\nab\r\n;0\r\n";
         for cut in 0..input.len() {
             assert_eq!(parse(&input[..cut]).unwrap(), None, "cut at {cut}");
+            assert_eq!(reply_len(&input[..cut], &Limits::default()).unwrap(), None);
         }
         assert_eq!(parse(input).unwrap().unwrap().1, input.len());
+        assert_eq!(
+            reply_len(input, &Limits::default()).unwrap(),
+            Some(input.len())
+        );
+        assert!(reply_len(b"%?\r\n+a\r\n.\r\n", &Limits::default()).is_err());
+        assert!(reply_len(&b"*1\r\n".repeat(1000), &Limits::default()).is_err());
     }
 
     #[test]
