@@ -1,3 +1,7 @@
 //! resplay: record Redis traffic into a cassette, replay it as a stand-in server.
 pub mod cassette;
+pub mod command;
+pub mod record;
 pub mod resp;
+pub mod server;
+pub mod upstream;

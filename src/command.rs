@@ -1,0 +1,208 @@
+//! What resplay knows about individual Redis commands: names, secrets,
+//! handshake calls, and the commands whose replies are not one-for-one.
+
+use bytes::Bytes;
+
+use crate::resp::{NullShape, Value};
+
+/// What a password argument is stored as: secrets never reach the disk.
+pub const REDACTED: &str = "<redacted>";
+
+/// The command name, uppercased (`get` → `GET`).
+pub fn name(args: &[Bytes]) -> String {
+    args.first()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_uppercase())
+        .unwrap_or_default()
+}
+
+/// True when argument `i` equals `word`, ignoring ASCII case.
+pub fn arg_is(args: &[Bytes], i: usize, word: &str) -> bool {
+    args.get(i)
+        .is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()))
+}
+
+/// Replaces passwords with [`REDACTED`]: `AUTH [user] pass`,
+/// `HELLO … AUTH user pass`, and `MIGRATE … AUTH pass | AUTH2 user pass`.
+pub fn redact(args: &mut [Bytes]) {
+    let secret = Bytes::from_static(REDACTED.as_bytes());
+    if arg_is(args, 0, "AUTH") {
+        if let Some(last) = args.len().checked_sub(1).filter(|&i| i > 0) {
+            args[last] = secret;
+        }
+        return;
+    }
+    if !(arg_is(args, 0, "HELLO") || arg_is(args, 0, "MIGRATE")) {
+        return;
+    }
+    let mut i = 1;
+    while i < args.len() {
+        if arg_is(args, i, "AUTH") && arg_is(args, 0, "HELLO") && i + 2 < args.len() {
+            args[i + 2] = secret.clone();
+            i += 3;
+        } else if arg_is(args, i, "AUTH") && arg_is(args, 0, "MIGRATE") && i + 1 < args.len() {
+            args[i + 1] = secret.clone();
+            i += 2;
+        } else if arg_is(args, i, "AUTH2") && i + 2 < args.len() {
+            args[i + 2] = secret.clone();
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// Handshake calls that replay answers by itself, so recording them is
+/// noise (the seed proxy's `ignoreTrivialCalls`).
+pub fn is_trivial(args: &[Bytes]) -> bool {
+    match name(args).as_str() {
+        "PING" | "HELLO" | "SELECT" | "AUTH" | "ECHO" => true,
+        "CLIENT" => arg_is(args, 1, "SETNAME") || arg_is(args, 1, "SETINFO"),
+        _ => false,
+    }
+}
+
+/// The three pub/sub namespaces, each with its own subscriptions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Namespace {
+    /// `SUBSCRIBE` / `UNSUBSCRIBE`
+    Channel,
+    /// `PSUBSCRIBE` / `PUNSUBSCRIBE`
+    Pattern,
+    /// `SSUBSCRIBE` / `SUNSUBSCRIBE`
+    Shard,
+}
+
+/// A subscribe-family command: its namespace and whether it subscribes.
+pub fn subscription(args: &[Bytes]) -> Option<(Namespace, bool)> {
+    Some(match name(args).as_str() {
+        "SUBSCRIBE" => (Namespace::Channel, true),
+        "UNSUBSCRIBE" => (Namespace::Channel, false),
+        "PSUBSCRIBE" => (Namespace::Pattern, true),
+        "PUNSUBSCRIBE" => (Namespace::Pattern, false),
+        "SSUBSCRIBE" => (Namespace::Shard, true),
+        "SUNSUBSCRIBE" => (Namespace::Shard, false),
+        _ => return None,
+    })
+}
+
+/// The kind word of a pub/sub frame (`message`, `subscribe`, `invalidate`…),
+/// lowercased: the first element of a push, or of an array in RESP2.
+pub fn pubsub_kind(value: &Value) -> Option<String> {
+    let first = value.elements()?.first()?.as_bytes()?;
+    Some(String::from_utf8_lossy(first).to_ascii_lowercase())
+}
+
+/// The namespace a subscribe confirmation belongs to, with its direction.
+pub fn confirmation(kind: &str) -> Option<(Namespace, bool)> {
+    Some(match kind {
+        "subscribe" => (Namespace::Channel, true),
+        "unsubscribe" => (Namespace::Channel, false),
+        "psubscribe" => (Namespace::Pattern, true),
+        "punsubscribe" => (Namespace::Pattern, false),
+        "ssubscribe" => (Namespace::Shard, true),
+        "sunsubscribe" => (Namespace::Shard, false),
+        _ => return None,
+    })
+}
+
+/// Data pushed to a subscriber that answers no request.
+pub fn is_message_kind(kind: &str) -> bool {
+    matches!(kind, "message" | "pmessage" | "smessage")
+}
+
+/// The protocol version a `HELLO` asks for, if it names one.
+pub fn hello_version(args: &[Bytes]) -> Option<&[u8]> {
+    if name(args) == "HELLO" {
+        args.get(1).map(|v| &v[..])
+    } else {
+        None
+    }
+}
+
+/// `CLIENT REPLY ON|OFF|SKIP`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    /// Every command is answered.
+    On,
+    /// Nothing is answered until `CLIENT REPLY ON`.
+    Off,
+    /// The next command is not answered.
+    Skip,
+}
+
+/// The reply mode a `CLIENT REPLY` command sets.
+pub fn client_reply(args: &[Bytes]) -> Option<ReplyMode> {
+    if !(args.len() == 3 && arg_is(args, 0, "CLIENT") && arg_is(args, 1, "REPLY")) {
+        return None;
+    }
+    [
+        ("ON", ReplyMode::On),
+        ("OFF", ReplyMode::Off),
+        ("SKIP", ReplyMode::Skip),
+    ]
+    .into_iter()
+    .find(|(word, _)| arg_is(args, 2, word))
+    .map(|(_, mode)| mode)
+}
+
+/// How a RESP3 null reply to this command reads in RESP2: commands whose
+/// reply is an array send `*-1`.
+pub fn null_shape(args: &[Bytes]) -> NullShape {
+    match name(args).as_str() {
+        "BLPOP" | "BRPOP" | "BLMPOP" | "LMPOP" | "BZPOPMIN" | "BZPOPMAX" | "BZMPOP" | "ZMPOP"
+        | "EXEC" | "XREAD" | "XREADGROUP" | "SORT" | "SORT_RO" => NullShape::Array,
+        _ => NullShape::Bulk,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<Bytes> {
+        words
+            .iter()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+
+    fn redacted(words: &[&str]) -> Vec<Bytes> {
+        let mut a = args(words);
+        redact(&mut a);
+        a
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        assert_eq!(redacted(&["auth", "pw"]), args(&["auth", REDACTED]));
+        assert_eq!(
+            redacted(&["AUTH", "u", "pw"]),
+            args(&["AUTH", "u", REDACTED])
+        );
+        assert_eq!(
+            redacted(&["HELLO", "3", "AUTH", "u", "pw", "SETNAME", "x"]),
+            args(&["HELLO", "3", "AUTH", "u", REDACTED, "SETNAME", "x"])
+        );
+        assert_eq!(
+            redacted(&["MIGRATE", "h", "1", "k", "0", "5", "AUTH2", "u", "pw"]),
+            args(&["MIGRATE", "h", "1", "k", "0", "5", "AUTH2", "u", REDACTED])
+        );
+        assert_eq!(redacted(&["GET", "AUTH"]), args(&["GET", "AUTH"]));
+        assert_eq!(redacted(&["AUTH"]), args(&["AUTH"]));
+    }
+
+    #[test]
+    fn trivial_and_modes() {
+        assert!(is_trivial(&args(&["ping"])));
+        assert!(is_trivial(&args(&["client", "setname", "x"])));
+        assert!(!is_trivial(&args(&["client", "list"])));
+        assert_eq!(
+            client_reply(&args(&["client", "reply", "off"])),
+            Some(ReplyMode::Off)
+        );
+        assert_eq!(
+            subscription(&args(&["psubscribe", "a*"])),
+            Some((Namespace::Pattern, true))
+        );
+    }
+}

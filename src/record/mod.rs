@@ -1,0 +1,127 @@
+//! Record mode: a transparent proxy in front of a real Redis that writes
+//! every exchange to a cassette.
+//!
+//! - [`pairing`]: which reply answers which request (pure logic).
+//! - `session`: one client connection, relaying exact bytes both ways.
+
+pub mod pairing;
+mod session;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::cassette::{WriterHandle, WriterStats, WriterTask};
+use crate::resp::Limits;
+use crate::server::{serve, ServeOptions};
+use crate::upstream::Upstream;
+
+/// How a recorder behaves.
+#[derive(Debug, Clone)]
+pub struct RecordConfig {
+    /// The real Redis.
+    pub upstream: Upstream,
+    /// Protocol limits for client input and upstream replies.
+    pub limits: Limits,
+    /// Leave out handshake calls replay can answer itself (PING, HELLO, …).
+    pub ignore_trivial_calls: bool,
+    /// Close a client with nothing in flight after this long (None = never).
+    pub idle_timeout: Option<Duration>,
+    /// How long in-flight replies may take once the client or the recorder
+    /// is going away.
+    pub drain_grace: Duration,
+    /// Accept loop options (client limit, connection ids).
+    pub serve: ServeOptions,
+}
+
+impl RecordConfig {
+    /// Defaults for everything but the upstream.
+    pub fn new(upstream: Upstream) -> Self {
+        RecordConfig {
+            upstream,
+            limits: Limits::default(),
+            ignore_trivial_calls: true,
+            idle_timeout: None,
+            drain_grace: Duration::from_secs(5),
+            serve: ServeOptions::default(),
+        }
+    }
+}
+
+/// What every session of one recorder shares.
+pub(crate) struct RecordShared {
+    config: RecordConfig,
+    writer: WriterHandle,
+    /// Time zero of the cassette's `at_ms`.
+    start: Instant,
+    shutdown: CancellationToken,
+    connections: AtomicU64,
+    interactions: AtomicU64,
+}
+
+/// What a finished recording did.
+#[derive(Debug, Clone)]
+pub struct RecordSummary {
+    /// Client connections relayed.
+    pub connections: u64,
+    /// Interactions written (handshake calls left out are not counted).
+    pub interactions: u64,
+    /// The cassette writer's account (lines written, lost, error).
+    pub writer: WriterStats,
+}
+
+impl std::fmt::Display for RecordSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "recorded {} interaction(s) over {} connection(s)",
+            self.interactions, self.connections
+        )?;
+        if self.writer.lost > 0 {
+            write!(f, "; {} event(s) LOST", self.writer.lost)?;
+        }
+        if let Some(e) = &self.writer.error {
+            write!(f, " (cassette write error: {e})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs a recorder on `listener` until `shutdown` fires, then waits for
+/// in-flight replies (bounded), closes the cassette and reports.
+pub async fn record(
+    listener: TcpListener,
+    config: RecordConfig,
+    writer: (WriterHandle, WriterTask),
+    shutdown: CancellationToken,
+) -> RecordSummary {
+    let (handle, task) = writer;
+    let serve_options = config.serve.clone();
+    let shared = Arc::new(RecordShared {
+        config,
+        writer: handle,
+        start: Instant::now(),
+        shutdown: shutdown.clone(),
+        connections: AtomicU64::new(0),
+        interactions: AtomicU64::new(0),
+    });
+    let sessions = shared.clone();
+    serve(listener, shutdown, serve_options, move |stream, id| {
+        session::run(stream, id, sessions.clone())
+    })
+    .await;
+    let connections = shared.connections.load(Ordering::Relaxed);
+    let interactions = shared.interactions.load(Ordering::Relaxed);
+    // The writer ends once every handle is gone; sessions cut off by the
+    // grace period may still hold one, so do not wait on them forever.
+    drop(shared);
+    let writer = task.finish().await;
+    RecordSummary {
+        connections,
+        interactions,
+        writer,
+    }
+}

@@ -1,0 +1,466 @@
+//! Pairing replies with the requests they answer, on one connection.
+//!
+//! Most commands get exactly one reply, in order. The hard part is the rest:
+//! the subscribe family (one confirmation per channel, or per current
+//! subscription for a bare `UNSUBSCRIBE`), RESP3 pushes that answer nothing
+//! (messages, invalidations), RESP2 pub/sub messages that look like array
+//! replies, `MONITOR` lines, `CLIENT REPLY OFF|SKIP` (no reply at all), and
+//! the state changes `HELLO`, `RESET` and `MONITOR` make. This module is pure
+//! logic, so every case is unit-tested without sockets.
+
+use std::collections::{HashSet, VecDeque};
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::command::{self, Namespace, ReplyMode};
+use crate::resp::Value;
+
+/// A request sent upstream and waiting for its reply or replies.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// Index of the request on its connection.
+    pub seq: u64,
+    /// The arguments as the client sent them (not yet redacted).
+    pub args: Vec<Bytes>,
+    /// When resplay read the request.
+    pub at: Instant,
+    /// True when the server will not answer it (`CLIENT REPLY OFF|SKIP`).
+    pub silent: bool,
+}
+
+/// Something the pairing decided.
+#[derive(Debug)]
+pub enum Paired {
+    /// A request is complete with all its replies (none for silent ones).
+    Interaction {
+        /// The request.
+        request: Pending,
+        /// Its replies, in order.
+        replies: Vec<Value>,
+    },
+    /// Server data that answers no request.
+    Push(Value),
+}
+
+/// Decides, per request, whether the server will answer it, following
+/// `CLIENT REPLY`. Lives on the reading side: it sees requests in order.
+#[derive(Debug, Default)]
+pub struct ReplyModeTracker {
+    off: bool,
+    skip_next: bool,
+}
+
+impl ReplyModeTracker {
+    /// Whether the server stays silent for this request.
+    pub fn is_silent(&mut self, args: &[Bytes]) -> bool {
+        if command::name(args) == "RESET" {
+            // RESET clears the reply mode before it answers.
+            *self = ReplyModeTracker::default();
+            return false;
+        }
+        let silent = self.off || std::mem::take(&mut self.skip_next);
+        match command::client_reply(args) {
+            Some(ReplyMode::On) => {
+                self.off = false;
+                return false;
+            }
+            Some(ReplyMode::Off) => {
+                self.off = true;
+                return true;
+            }
+            Some(ReplyMode::Skip) => {
+                if !self.off {
+                    self.skip_next = true;
+                }
+                return true;
+            }
+            None => {}
+        }
+        silent
+    }
+}
+
+/// The reply side's view of one connection.
+#[derive(Debug)]
+pub struct Pairing {
+    /// Requests in flight, oldest first.
+    queue: VecDeque<Pending>,
+    /// Replies gathered so far for the oldest request.
+    head_replies: Vec<Value>,
+    /// How many replies the oldest request needs, fixed at its first reply.
+    head_needs: Option<usize>,
+    /// 2 or 3, switched by a successful `HELLO` and by `RESET`.
+    protocol: u8,
+    /// Current subscriptions, per namespace: decides how many replies a bare
+    /// `UNSUBSCRIBE` gets, and whether RESP2 arrays may be messages.
+    subscriptions: [HashSet<Bytes>; 3],
+    /// After `MONITOR`: server lines are pushes.
+    monitoring: bool,
+}
+
+impl Default for Pairing {
+    fn default() -> Self {
+        Pairing {
+            queue: VecDeque::new(),
+            head_replies: Vec::new(),
+            head_needs: None,
+            protocol: 2,
+            subscriptions: Default::default(),
+            monitoring: false,
+        }
+    }
+}
+
+fn slot(ns: Namespace) -> usize {
+    match ns {
+        Namespace::Channel => 0,
+        Namespace::Pattern => 1,
+        Namespace::Shard => 2,
+    }
+}
+
+impl Pairing {
+    /// A request was sent upstream.
+    pub fn push_request(&mut self, request: Pending) {
+        self.queue.push_back(request);
+    }
+
+    /// Requests still waiting.
+    pub fn pending(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// The protocol the connection speaks now.
+    pub fn protocol(&self) -> u8 {
+        self.protocol
+    }
+
+    /// Takes every waiting request out (the upstream is gone).
+    pub fn drain(&mut self) -> Vec<Pending> {
+        self.head_replies.clear();
+        self.head_needs = None;
+        self.queue.drain(..).collect()
+    }
+
+    /// Completes the silent requests at the head of the queue: they need no
+    /// frame from the server.
+    pub fn complete_silent(&mut self, out: &mut Vec<Paired>) {
+        while self.queue.front().is_some_and(|p| p.silent) && self.head_replies.is_empty() {
+            if let Some(request) = self.queue.pop_front() {
+                out.push(Paired::Interaction {
+                    request,
+                    replies: Vec::new(),
+                });
+            }
+        }
+    }
+
+    fn in_pubsub(&self) -> bool {
+        self.subscriptions.iter().any(|s| !s.is_empty())
+            || self
+                .queue
+                .front()
+                .is_some_and(|p| command::subscription(&p.args).is_some())
+    }
+
+    /// Handles one frame from the server.
+    pub fn on_frame(&mut self, value: Value, out: &mut Vec<Paired>) {
+        self.complete_silent(out);
+        let kind = command::pubsub_kind(&value);
+        let head_subscription = self
+            .queue
+            .front()
+            .and_then(|p| command::subscription(&p.args));
+        let confirms_head = match (
+            kind.as_deref().and_then(command::confirmation),
+            head_subscription,
+        ) {
+            (Some(confirmed), Some(asked)) => confirmed == asked,
+            _ => false,
+        };
+        let unsolicited = if value.is_push() {
+            !confirms_head
+        } else if self.monitoring {
+            matches!(&value, Value::Simple(s) if s.first().is_some_and(u8::is_ascii_digit))
+        } else if self.protocol == 2 && self.in_pubsub() && matches!(value, Value::Array(_)) {
+            kind.as_deref().is_some_and(command::is_message_kind)
+        } else {
+            false
+        };
+        if unsolicited || self.queue.is_empty() {
+            out.push(Paired::Push(value));
+            return;
+        }
+        // Fixed before this reply changes the subscriptions it counts.
+        let needs = match self.head_needs {
+            Some(n) => n,
+            None => {
+                let n = self.replies_needed();
+                self.head_needs = Some(n);
+                n
+            }
+        };
+        if confirms_head {
+            self.track_confirmation(&value);
+        }
+        let is_error = value.is_error();
+        self.head_replies.push(value);
+        if self.head_replies.len() >= needs || is_error {
+            self.finish_head(out);
+        }
+        self.complete_silent(out);
+    }
+
+    /// How many replies the head request gets.
+    fn replies_needed(&self) -> usize {
+        let Some(head) = self.queue.front() else {
+            return 1;
+        };
+        match command::subscription(&head.args) {
+            Some((ns, subscribing)) => {
+                let named = head.args.len().saturating_sub(1);
+                if named > 0 {
+                    named
+                } else if subscribing {
+                    1 // an arity error
+                } else {
+                    self.subscriptions[slot(ns)].len().max(1)
+                }
+            }
+            None => 1,
+        }
+    }
+
+    fn track_confirmation(&mut self, value: &Value) {
+        let Some(items) = value.elements() else {
+            return;
+        };
+        let kind = command::pubsub_kind(value);
+        let Some((ns, subscribed)) = kind.as_deref().and_then(command::confirmation) else {
+            return;
+        };
+        let Some(channel) = items.get(1).and_then(Value::as_bytes) else {
+            return;
+        };
+        let set = &mut self.subscriptions[slot(ns)];
+        if subscribed {
+            set.insert(Bytes::copy_from_slice(channel));
+        } else {
+            set.remove(channel);
+        }
+    }
+
+    fn finish_head(&mut self, out: &mut Vec<Paired>) {
+        let Some(request) = self.queue.pop_front() else {
+            return;
+        };
+        let replies = std::mem::take(&mut self.head_replies);
+        self.head_needs = None;
+        let ok = replies.first().is_some_and(|r| !r.is_error());
+        if ok {
+            match command::name(&request.args).as_str() {
+                "HELLO" => match command::hello_version(&request.args) {
+                    Some(b"2") => self.protocol = 2,
+                    Some(b"3") => self.protocol = 3,
+                    _ => {}
+                },
+                "MONITOR" => self.monitoring = true,
+                "RESET" => {
+                    self.protocol = 2;
+                    self.monitoring = false;
+                    self.subscriptions = Default::default();
+                }
+                _ => {}
+            }
+        }
+        out.push(Paired::Interaction { request, replies });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(seq: u64, words: &[&str]) -> Pending {
+        Pending {
+            seq,
+            args: words
+                .iter()
+                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+                .collect(),
+            at: Instant::now(),
+            silent: false,
+        }
+    }
+
+    fn bulk(s: &str) -> Value {
+        Value::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    fn confirmation(kind: &str, ch: &str, n: i64, push: bool) -> Value {
+        let items = vec![bulk(kind), bulk(ch), Value::Integer(n)];
+        if push {
+            Value::Push(items)
+        } else {
+            Value::Array(items)
+        }
+    }
+
+    /// Runs frames through a pairing; returns (seq, reply count) and push count.
+    fn run(p: &mut Pairing, frames: Vec<Value>) -> (Vec<(u64, usize)>, usize) {
+        let mut out = Vec::new();
+        for f in frames {
+            p.on_frame(f, &mut out);
+        }
+        let mut done = Vec::new();
+        let mut pushes = 0;
+        for o in out {
+            match o {
+                Paired::Interaction { request, replies } => done.push((request.seq, replies.len())),
+                Paired::Push(_) => pushes += 1,
+            }
+        }
+        (done, pushes)
+    }
+
+    #[test]
+    fn one_for_one_in_order() {
+        let mut p = Pairing::default();
+        p.push_request(req(0, &["SET", "a", "1"]));
+        p.push_request(req(1, &["GET", "a"]));
+        let (done, pushes) = run(&mut p, vec![Value::simple("OK"), bulk("1")]);
+        assert_eq!(done, [(0, 1), (1, 1)]);
+        assert_eq!(pushes, 0);
+    }
+
+    #[test]
+    fn resp2_pubsub() {
+        let mut p = Pairing::default();
+        p.push_request(req(0, &["SUBSCRIBE", "a", "b"]));
+        p.push_request(req(1, &["PING"]));
+        let msg = Value::Array(vec![bulk("message"), bulk("a"), bulk("hi")]);
+        let pong = Value::Array(vec![bulk("pong"), bulk("")]);
+        let (done, pushes) = run(
+            &mut p,
+            vec![
+                confirmation("subscribe", "a", 1, false),
+                msg.clone(),
+                confirmation("subscribe", "b", 2, false),
+                pong,
+                msg,
+            ],
+        );
+        assert_eq!(done, [(0, 2), (1, 1)]);
+        assert_eq!(pushes, 2);
+        // A bare UNSUBSCRIBE gets one confirmation per subscribed channel.
+        p.push_request(req(2, &["UNSUBSCRIBE"]));
+        p.push_request(req(3, &["GET", "x"]));
+        let (done, _) = run(
+            &mut p,
+            vec![
+                confirmation("unsubscribe", "a", 1, false),
+                confirmation("unsubscribe", "b", 0, false),
+                Value::NullBulk,
+            ],
+        );
+        assert_eq!(done, [(2, 2), (3, 1)]);
+        // Not subscribed any more: an array starting with "message" is a reply.
+        p.push_request(req(4, &["LRANGE", "l", "0", "-1"]));
+        let (done, pushes) = run(&mut p, vec![Value::Array(vec![bulk("message"), bulk("x")])]);
+        assert_eq!((done, pushes), (vec![(4, 1)], 0));
+    }
+
+    #[test]
+    fn bare_unsubscribe_with_nothing_subscribed_gets_one_reply() {
+        let mut p = Pairing::default();
+        p.push_request(req(0, &["UNSUBSCRIBE"]));
+        let nil = Value::Array(vec![
+            bulk("unsubscribe"),
+            Value::NullBulk,
+            Value::Integer(0),
+        ]);
+        assert_eq!(run(&mut p, vec![nil]).0, [(0, 1)]);
+    }
+
+    #[test]
+    fn resp3_pushes_and_hello() {
+        let mut p = Pairing::default();
+        p.push_request(req(0, &["HELLO", "3"]));
+        p.push_request(req(1, &["SUBSCRIBE", "a"]));
+        p.push_request(req(2, &["GET", "k"]));
+        let hello = Value::Map(vec![(bulk("proto"), Value::Integer(3))]);
+        let message = Value::Push(vec![bulk("message"), bulk("a"), bulk("x")]);
+        let (done, pushes) = run(
+            &mut p,
+            vec![
+                hello,
+                message.clone(),
+                confirmation("subscribe", "a", 1, true),
+                message,
+                Value::Null,
+            ],
+        );
+        assert_eq!(done, [(0, 1), (1, 1), (2, 1)]);
+        assert_eq!(pushes, 2);
+        assert_eq!(p.protocol(), 3);
+    }
+
+    #[test]
+    fn invalidation_before_reply() {
+        let mut p = Pairing::default();
+        p.push_request(req(0, &["GET", "k"]));
+        let inval = Value::Push(vec![bulk("invalidate"), Value::Array(vec![bulk("k")])]);
+        let (done, pushes) = run(&mut p, vec![inval.clone(), bulk("v"), inval]);
+        assert_eq!((done, pushes), (vec![(0, 1)], 2));
+    }
+
+    #[test]
+    fn monitor_lines_are_pushes() {
+        let mut p = Pairing::default();
+        p.push_request(req(0, &["MONITOR"]));
+        p.push_request(req(1, &["QUIT"]));
+        let line = Value::Simple(Bytes::from_static(
+            b"1700000000.1 [0 127.0.0.1:1] \"GET\" \"k\"",
+        ));
+        let (done, pushes) = run(&mut p, vec![Value::simple("OK"), line, Value::simple("OK")]);
+        assert_eq!((done, pushes), (vec![(0, 1), (1, 1)], 1));
+    }
+
+    #[test]
+    fn errors_end_multi_reply_commands() {
+        let mut p = Pairing::default();
+        p.push_request(req(0, &["SUBSCRIBE", "a", "b"]));
+        p.push_request(req(1, &["GET", "k"]));
+        let (done, _) = run(&mut p, vec![Value::error("ERR nope"), bulk("v")]);
+        assert_eq!(done, [(0, 1), (1, 1)]);
+    }
+
+    #[test]
+    fn client_reply_modes() {
+        let mut t = ReplyModeTracker::default();
+        let a = |w: &[&str]| req(0, w).args;
+        assert!(!t.is_silent(&a(&["GET", "a"])));
+        assert!(t.is_silent(&a(&["CLIENT", "REPLY", "SKIP"])));
+        assert!(t.is_silent(&a(&["GET", "a"])));
+        assert!(!t.is_silent(&a(&["GET", "a"])));
+        assert!(t.is_silent(&a(&["CLIENT", "REPLY", "OFF"])));
+        assert!(t.is_silent(&a(&["SET", "a", "1"])));
+        assert!(!t.is_silent(&a(&["CLIENT", "REPLY", "ON"])));
+        assert!(!t.is_silent(&a(&["GET", "a"])));
+    }
+
+    #[test]
+    fn silent_requests_complete_in_order() {
+        let mut p = Pairing::default();
+        p.push_request(req(0, &["GET", "a"]));
+        let mut silent = req(1, &["SET", "b", "1"]);
+        silent.silent = true;
+        p.push_request(silent);
+        let mut out = Vec::new();
+        p.complete_silent(&mut out);
+        assert!(out.is_empty(), "must wait for the earlier reply");
+        let (done, _) = run(&mut p, vec![bulk("1")]);
+        assert_eq!(done, [(0, 1), (1, 0)]);
+    }
+}

@@ -1,0 +1,446 @@
+//! One recorded client connection: two halves relaying bytes as they come,
+//! and the pairing that turns them into cassette events.
+//!
+//! The request half reads client bytes, finds complete requests, tells the
+//! pairing about them, and forwards the exact bytes upstream in one write
+//! (pipelines stay pipelines). The reply half reads upstream bytes, forwards
+//! every complete frame to the client at once, and only then decodes the
+//! frames for the cassette. Both run in one task and share a small state.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+use super::pairing::{Paired, Pairing, Pending, ReplyModeTracker};
+use super::RecordShared;
+use crate::cassette::{ConnState, ConnectionEvent, Event, Interaction, PushEvent};
+use crate::command;
+use crate::resp::{parse_reply, parse_request, reply_len, ProtocolError, RequestParse};
+
+/// Read buffer growth step.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// What the two halves share.
+struct State {
+    pairing: Pairing,
+    /// The client sent something Redis rejects: answer it once every earlier
+    /// request has its reply, then close.
+    protocol_error: Option<ProtocolError>,
+    /// The request half has stopped (client gone, error, idle, shutdown).
+    requests_done: bool,
+}
+
+struct Session {
+    conn: u64,
+    shared: Arc<RecordShared>,
+    state: Mutex<State>,
+    /// Wakes the reply half when the request half changed the state.
+    wake: Notify,
+}
+
+impl Session {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock means a bug elsewhere already panicked; the state
+        // is still consistent enough to wind the connection down.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn at_ms(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.shared.start).as_millis() as u64
+    }
+}
+
+/// Runs one client connection to its end.
+pub(crate) async fn run(client: TcpStream, conn: u64, shared: Arc<RecordShared>) {
+    let upstream = match shared.config.upstream.connect().await {
+        Ok(upstream) => upstream,
+        Err(e) => {
+            tracing::warn!("connection {conn}: {e}");
+            answer_unreachable(client, &e.to_string(), &shared).await;
+            return;
+        }
+    };
+    shared.connections.fetch_add(1, Ordering::Relaxed);
+    let session = Session {
+        conn,
+        shared: shared.clone(),
+        state: Mutex::new(State {
+            pairing: Pairing::default(),
+            protocol_error: None,
+            requests_done: false,
+        }),
+        wake: Notify::new(),
+    };
+    let opened = Instant::now();
+    shared
+        .writer
+        .send(Event::Connection(ConnectionEvent {
+            conn,
+            at_ms: session.at_ms(opened),
+            event: ConnState::Open,
+        }))
+        .await;
+
+    let (client_read, client_write) = client.into_split();
+    let (upstream_read, upstream_write) = upstream.into_split();
+    // The upstream's write half outlives the request half: dropping it would
+    // half-close the upstream, and Redis drops unsent replies on EOF.
+    let mut upstream_write = upstream_write;
+    let requests = relay_requests(&session, client_read, &mut upstream_write);
+    let replies = relay_replies(&session, upstream_read, client_write);
+    tokio::pin!(requests, replies);
+    let mut requests_finished = false;
+    loop {
+        tokio::select! {
+            _ = &mut requests, if !requests_finished => {
+                requests_finished = true;
+                session.state().requests_done = true;
+                session.wake.notify_one();
+            }
+            _ = &mut replies => break,
+        }
+    }
+    shared
+        .writer
+        .send(Event::Connection(ConnectionEvent {
+            conn,
+            at_ms: session.at_ms(Instant::now()),
+            event: ConnState::Close,
+        }))
+        .await;
+}
+
+/// The upstream cannot be reached: answer what the client sent with an
+/// error naming the upstream, then close.
+async fn answer_unreachable(mut client: TcpStream, reason: &str, shared: &RecordShared) {
+    let mut buf = BytesMut::new();
+    let line = format!("-ERR resplay: {reason}\r\n");
+    // Wait briefly for the client's first requests so it gets a reply
+    // rather than a bare close.
+    let read = tokio::time::timeout(Duration::from_secs(2), client.read_buf(&mut buf)).await;
+    let mut out = Vec::new();
+    if let Ok(Ok(n)) = read {
+        if n > 0 {
+            let mut pos = 0;
+            while let Ok(RequestParse::Command(frame)) =
+                parse_request(&buf[pos..], &shared.config.limits)
+            {
+                out.extend_from_slice(line.as_bytes());
+                pos += frame.len;
+            }
+        }
+    }
+    if out.is_empty() {
+        out.extend_from_slice(line.as_bytes());
+    }
+    let _ = client.write_all(&out).await;
+    let _ = client.shutdown().await;
+}
+
+/// Client → upstream.
+async fn relay_requests(
+    session: &Session,
+    mut client: OwnedReadHalf,
+    upstream: &mut OwnedWriteHalf,
+) {
+    let shared = &session.shared;
+    let limits = shared.config.limits;
+    let idle_limit = shared.config.idle_timeout;
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut modes = ReplyModeTracker::default();
+    let mut seq = 0u64;
+    // Idle since: the last complete request, or the connection's start.
+    let mut idle_since = Instant::now();
+    loop {
+        let read = tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            read = read_with_idle_limit(&mut client, &mut buf, idle_limit, idle_since, session) => read,
+        };
+        match read {
+            ReadOutcome::Data => {}
+            ReadOutcome::Closed => return,
+            ReadOutcome::Idle => {
+                tracing::debug!("connection {}: idle timeout", session.conn);
+                return;
+            }
+        }
+        let now = Instant::now();
+        let mut frames = Vec::new();
+        let mut consumed = 0;
+        let mut error = None;
+        loop {
+            match parse_request(&buf[consumed..], &limits) {
+                Ok(RequestParse::Incomplete) => break,
+                Ok(RequestParse::Skip { len }) => consumed += len,
+                Ok(RequestParse::Command(frame)) => {
+                    let start = consumed;
+                    consumed += frame.len;
+                    frames.push((start, frame));
+                }
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        let chunk = buf.split_to(consumed).freeze();
+        if !frames.is_empty() {
+            idle_since = now;
+            let mut state = session.state();
+            for (start, frame) in &frames {
+                let raw = chunk.slice(*start..*start + frame.len);
+                let args = frame.args(&raw);
+                let silent = modes.is_silent(&args);
+                state.pairing.push_request(Pending {
+                    seq,
+                    args,
+                    at: now,
+                    silent,
+                });
+                seq += 1;
+            }
+        }
+        if let Some(e) = &error {
+            session.state().protocol_error = Some(e.clone());
+        }
+        session.wake.notify_one();
+        if !chunk.is_empty() && upstream.write_all(&chunk).await.is_err() {
+            // The reply half sees the upstream die and answers the client.
+            return;
+        }
+        if error.is_some() {
+            return;
+        }
+    }
+}
+
+enum ReadOutcome {
+    Data,
+    Closed,
+    Idle,
+}
+
+/// Reads more client bytes. With an idle limit, a connection with nothing
+/// in flight that completes no request within the limit is closed (partial
+/// frames do not count as activity: a client that declares a huge bulk and
+/// never sends it, or sends a byte a second, is closed too).
+async fn read_with_idle_limit(
+    client: &mut OwnedReadHalf,
+    buf: &mut BytesMut,
+    idle_limit: Option<Duration>,
+    mut idle_since: Instant,
+    session: &Session,
+) -> ReadOutcome {
+    buf.reserve(READ_CHUNK);
+    let Some(limit) = idle_limit else {
+        return match client.read_buf(buf).await {
+            Ok(0) | Err(_) => ReadOutcome::Closed,
+            Ok(_) => ReadOutcome::Data,
+        };
+    };
+    loop {
+        if session.state().pairing.pending() > 0 {
+            // A blocking command may wait for minutes: that is not idle.
+            idle_since = Instant::now();
+        }
+        let left = limit.saturating_sub(idle_since.elapsed());
+        if left.is_zero() {
+            return ReadOutcome::Idle;
+        }
+        // Re-check at least every second: requests in flight may finish.
+        let wait = left.min(Duration::from_secs(1));
+        match tokio::time::timeout(wait, client.read_buf(buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return ReadOutcome::Closed,
+            Ok(Ok(_)) => return ReadOutcome::Data,
+            Err(_) => continue,
+        }
+    }
+}
+
+/// Upstream → client, and pairing into cassette events.
+async fn relay_replies(session: &Session, mut upstream: OwnedReadHalf, mut client: OwnedWriteHalf) {
+    let shared = &session.shared;
+    let limits = shared.config.limits;
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut client_alive = true;
+    let mut paired = Vec::new();
+    // Once the request half is done, in-flight replies get this long.
+    let mut drain_deadline: Option<tokio::time::Instant> = None;
+    loop {
+        // Act on what needs no upstream bytes: silent requests, a protocol
+        // error due now, the end of the conversation.
+        let (finished, protocol_error) = {
+            let mut state = session.state();
+            state.pairing.complete_silent(&mut paired);
+            let idle = state.pairing.pending() == 0;
+            let error = if idle {
+                state.protocol_error.take()
+            } else {
+                None
+            };
+            if state.requests_done && drain_deadline.is_none() {
+                drain_deadline = Some(tokio::time::Instant::now() + shared.config.drain_grace);
+            }
+            (idle && state.requests_done, error)
+        };
+        emit(session, &mut paired, Instant::now()).await;
+        if let Some(e) = protocol_error {
+            if client_alive {
+                let _ = client.write_all(format!("-ERR {e}\r\n").as_bytes()).await;
+                let _ = client.shutdown().await;
+            }
+            return;
+        }
+        if finished {
+            let _ = client.shutdown().await;
+            return;
+        }
+        buf.reserve(READ_CHUNK);
+        let deadline = drain_deadline;
+        let read = tokio::select! {
+            read = upstream.read_buf(&mut buf) => read,
+            _ = session.wake.notified() => continue,
+            _ = sleep_until(deadline) => {
+                tracing::warn!(
+                    "connection {}: client gone, dropping {} request(s) still waiting for replies",
+                    session.conn,
+                    session.state().pairing.pending()
+                );
+                return;
+            }
+        };
+        let now = Instant::now();
+        match read {
+            Ok(n) if n > 0 => {}
+            outcome => {
+                let reason = match outcome {
+                    Err(e) => format!("connection lost: {e}"),
+                    _ => "closed the connection".to_string(),
+                };
+                fail_pending(session, &mut client, client_alive, &reason).await;
+                return;
+            }
+        }
+        // Forward every complete frame first, then decode them.
+        let mut total = 0;
+        let mut bad_frame = None;
+        loop {
+            match reply_len(&buf[total..], &limits) {
+                Ok(Some(len)) => total += len,
+                Ok(None) => break,
+                Err(e) => {
+                    bad_frame = Some(e);
+                    break;
+                }
+            }
+        }
+        let chunk = buf.split_to(total).freeze();
+        if client_alive && !chunk.is_empty() && client.write_all(&chunk).await.is_err() {
+            // Keep recording what is in flight; nothing more to deliver.
+            client_alive = false;
+            session.state().requests_done = true;
+        }
+        pair_frames(session, &chunk, &mut paired);
+        emit(session, &mut paired, now).await;
+        if let Some(e) = bad_frame {
+            let reason = format!("sent an invalid reply ({e})");
+            fail_pending(session, &mut client, client_alive, &reason).await;
+            return;
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Decodes the frames of `chunk` (all complete) and pairs them.
+fn pair_frames(session: &Session, chunk: &Bytes, out: &mut Vec<Paired>) {
+    let limits = session.shared.config.limits;
+    let mut state = session.state();
+    let mut pos = 0;
+    while pos < chunk.len() {
+        let rest = chunk.slice(pos..);
+        match parse_reply(&rest, &limits) {
+            Ok(Some((value, len))) => {
+                pos += len;
+                state.pairing.on_frame(value, out);
+            }
+            // reply_len already vouched for these bytes.
+            Ok(None) | Err(_) => break,
+        }
+    }
+}
+
+/// Sends finished interactions and pushes to the cassette writer; `now` is
+/// when their last reply byte was read.
+async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Instant) {
+    let shared = &session.shared;
+    for item in paired.drain(..) {
+        let event = match item {
+            Paired::Interaction { request, replies } => {
+                if shared.config.ignore_trivial_calls && command::is_trivial(&request.args) {
+                    continue;
+                }
+                let mut cmd = request.args;
+                command::redact(&mut cmd);
+                shared.interactions.fetch_add(1, Ordering::Relaxed);
+                Event::Interaction(Interaction {
+                    conn: session.conn,
+                    seq: request.seq,
+                    at_ms: session.at_ms(request.at),
+                    took_us: now.saturating_duration_since(request.at).as_micros() as u64,
+                    cmd,
+                    replies,
+                })
+            }
+            Paired::Push(push) => Event::Push(PushEvent {
+                conn: session.conn,
+                at_ms: session.at_ms(now),
+                push,
+            }),
+        };
+        shared.writer.send(event).await;
+    }
+}
+
+/// The upstream is gone: every request still waiting gets an error naming
+/// it, in order, and the client connection closes.
+async fn fail_pending(
+    session: &Session,
+    client: &mut OwnedWriteHalf,
+    client_alive: bool,
+    reason: &str,
+) {
+    let addr = &session.shared.config.upstream.addr;
+    let pending = session.state().pairing.drain();
+    if pending.is_empty() {
+        tracing::debug!("connection {}: upstream {addr} {reason}", session.conn);
+        let _ = client.shutdown().await;
+        return;
+    }
+    tracing::warn!(
+        "connection {}: upstream {addr} {reason}; failing {} waiting request(s)",
+        session.conn,
+        pending.len()
+    );
+    if client_alive {
+        let line = format!("-ERR resplay: upstream {addr} {reason}\r\n");
+        let out: Vec<u8> = pending
+            .iter()
+            .filter(|p| !p.silent)
+            .flat_map(|_| line.bytes())
+            .collect();
+        let _ = client.write_all(&out).await;
+        let _ = client.shutdown().await;
+    }
+}

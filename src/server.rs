@@ -1,0 +1,110 @@
+//! The accept loop shared by record and replay: connection ids, the client
+//! limit, and a graceful shutdown.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Redis's default `maxclients`.
+pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
+
+/// How the accept loop behaves.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Connections beyond this get Redis's `max number of clients` error.
+    pub max_clients: usize,
+    /// The id given to the first connection (a cassette being extended
+    /// continues after its highest recorded id).
+    pub first_conn_id: u64,
+    /// How long sessions may take to finish once shutdown begins.
+    pub grace: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            max_clients: DEFAULT_MAX_CLIENTS,
+            first_conn_id: 1,
+            grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Accepts connections until `shutdown` fires, running `session(stream, id)`
+/// for each; then waits (at most `grace`) for the sessions, which see the
+/// same token and wind down, and aborts the ones still running, so that
+/// whatever they hold (the cassette writer's handle) is released. Returns
+/// the number of connections accepted.
+pub async fn serve<F, Fut>(
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    options: ServeOptions,
+    session: F,
+) -> u64
+where
+    F: Fn(TcpStream, u64) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    // A JoinSet rather than a TaskTracker: sessions that outlive the grace
+    // period must be aborted, not waited for.
+    let mut sessions = JoinSet::new();
+    let next_id = AtomicU64::new(options.first_conn_id);
+    let live = Arc::new(AtomicU64::new(0));
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors and the like: wait, do not spin.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        while sessions.try_join_next().is_some() {}
+        let _ = stream.set_nodelay(true);
+        if live.load(Ordering::Relaxed) >= options.max_clients as u64 {
+            sessions.spawn(refuse(stream));
+            continue;
+        }
+        let id = next_id.fetch_add(1, Ordering::Relaxed);
+        live.fetch_add(1, Ordering::Relaxed);
+        let live = live.clone();
+        let fut = session(stream, id);
+        sessions.spawn(async move {
+            fut.await;
+            live.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+    drop(listener);
+    let drained = tokio::time::timeout(options.grace, async {
+        while sessions.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            "{} connection(s) still busy after {:?}; closing them",
+            sessions.len(),
+            options.grace
+        );
+        sessions.shutdown().await;
+    }
+    next_id.load(Ordering::Relaxed) - options.first_conn_id
+}
+
+/// What Redis does past `maxclients`: one error line, then close.
+async fn refuse(mut stream: TcpStream) {
+    let _ = stream
+        .write_all(b"-ERR max number of clients reached\r\n")
+        .await;
+    let _ = stream.shutdown().await;
+}

@@ -1,0 +1,261 @@
+//! Shared test helpers: a real `redis-server` on a free port in a temp dir,
+//! and the `resplay` binary run as a child process.
+
+#![allow(dead_code)]
+
+pub mod workload;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A free TCP port on loopback (bound then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
+}
+
+/// A `redis-server` child, killed on drop.
+pub struct RedisServer {
+    pub port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    pub fn start() -> RedisServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for _ in 0..5 {
+            let port = free_port();
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .arg("--dir")
+                .arg(dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server must be installed (.ci/run installs it)");
+            let mut child = child;
+            if wait_for_ping(port, Duration::from_secs(5)) {
+                return RedisServer {
+                    port,
+                    child,
+                    _dir: dir,
+                };
+            }
+            // Most likely the port was taken in between: try another.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("redis-server did not start");
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server at once (SIGKILL).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// True once `PING` on `port` answers `+PONG`.
+pub fn wait_for_ping(port: u16, limit: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+            let mut buf = [0u8; 7];
+            if s.write_all(b"PING\r\n").is_ok()
+                && s.read_exact(&mut buf).is_ok()
+                && &buf == b"+PONG\r\n"
+            {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// A running `resplay` child process.
+pub struct Resplay {
+    pub port: u16,
+    child: Option<Child>,
+    stderr: mpsc::Receiver<String>,
+    /// Every stderr line seen so far.
+    pub log: Vec<String>,
+}
+
+pub fn resplay_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_resplay"))
+}
+
+impl Resplay {
+    /// Starts `resplay <args> --listen 127.0.0.1:0` and waits for its
+    /// `listening on` line.
+    pub fn start(args: &[&str]) -> Resplay {
+        let mut child = Command::new(resplay_bin())
+            .args(args)
+            .args(["--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn resplay");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut resplay = Resplay {
+            port: 0,
+            child: Some(child),
+            stderr: rx,
+            log: Vec::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            match resplay.stderr.recv_timeout(Duration::from_millis(100)) {
+                Ok(line) => {
+                    if let Some(addr) = line.strip_prefix("resplay: listening on ") {
+                        resplay.port = addr.rsplit(':').next().unwrap().parse().unwrap();
+                        resplay.log.push(line);
+                        return resplay;
+                    }
+                    resplay.log.push(line);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        panic!("resplay did not start: {:?}", resplay.log);
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Sends SIGTERM and waits; returns the exit code and all stderr lines.
+    pub fn stop(mut self) -> (i32, Vec<String>) {
+        let mut child = self.child.take().unwrap();
+        signal(child.id(), "TERM");
+        let status = wait_with_limit(&mut child, Duration::from_secs(20));
+        let mut log = std::mem::take(&mut self.log);
+        while let Ok(line) = self.stderr.recv_timeout(Duration::from_millis(200)) {
+            log.push(line);
+        }
+        (status, log)
+    }
+
+    /// SIGKILL, no cleanup.
+    pub fn kill9(mut self) {
+        let mut child = self.child.take().unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Resplay {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn signal(pid: u32, name: &str) {
+    let _ = Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status();
+}
+
+fn wait_with_limit(child: &mut Child, limit: Duration) -> i32 {
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.code().unwrap_or(-1);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("process did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Both protocols, for suites that run twice.
+pub const PROTOCOLS: [u8; 2] = [2, 3];
+
+/// A `redis` crate client URL speaking RESP2 or RESP3.
+pub fn client_url(base: &str, protocol: u8) -> String {
+    if protocol == 3 {
+        format!("{base}/?protocol=resp3")
+    } else {
+        base.to_string()
+    }
+}
+
+/// Reads a cassette file's lines as JSON values (every line must parse).
+pub fn cassette_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .expect("read cassette")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l}: {e}")))
+        .collect()
+}
+
+/// The interaction lines of a cassette, in file order.
+pub fn interactions(path: &Path) -> Vec<serde_json::Value> {
+    cassette_lines(path)
+        .into_iter()
+        .filter(|l| l.get("cmd").is_some())
+        .collect()
+}
+
+/// Runs `redis-cli` with arguments, returning stdout.
+pub fn redis_cli(port: u16, args: &[&str], stdin: Option<&str>) -> String {
+    let mut child = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("redis-cli must be installed");
+    {
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
