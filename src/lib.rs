@@ -2,6 +2,7 @@
 pub mod cassette;
 pub mod command;
 pub mod record;
+pub mod replay;
 pub mod resp;
 pub mod server;
 pub mod upstream;

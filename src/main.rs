@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use resplay::cassette::{self, Header, WriteMode};
 use resplay::record::{record, RecordConfig};
+use resplay::replay::{replay, IgnoreRule, OnMiss, ReplayConfig, Timing};
 use resplay::upstream::Upstream;
 
 /// Record Redis traffic into a cassette; replay it as a stand-in Redis.
@@ -25,6 +26,42 @@ struct Cli {
 enum Command {
     /// Proxy to a real Redis and write every exchange to a cassette.
     Record(RecordArgs),
+    /// Serve a cassette as a stand-in Redis server.
+    Replay(ReplayArgs),
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// The cassette to serve.
+    #[arg(long)]
+    cassette: PathBuf,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:6380")]
+    listen: String,
+    /// What a command with no recording gets.
+    #[arg(long, value_enum, default_value_t = OnMiss::Error)]
+    on_miss: OnMiss,
+    /// The real Redis for `--on-miss passthrough`.
+    #[arg(long)]
+    upstream: Option<String>,
+    /// `recorded` keeps the recorded reply durations and push gaps.
+    #[arg(long, value_enum, default_value_t = Timing::None)]
+    timing: Timing,
+    /// Exit non-zero if any command missed or any recording went unused.
+    #[arg(long)]
+    strict: bool,
+    /// Once identical recordings are used up, miss instead of repeating the last.
+    #[arg(long)]
+    no_repeat: bool,
+    /// Ignore volatile arguments, e.g. --ignore 'SET lock:* <any> PX <any>' (repeatable).
+    #[arg(long = "ignore", value_name = "RULE")]
+    ignore: Vec<IgnoreRule>,
+    /// Close clients idle this long (0 = never).
+    #[arg(long, default_value_t = 0)]
+    timeout_seconds: u64,
+    /// Refuse clients beyond this many, as Redis does.
+    #[arg(long, default_value_t = resplay::server::DEFAULT_MAX_CLIENTS)]
+    max_clients: usize,
 }
 
 #[derive(clap::Args)]
@@ -79,6 +116,7 @@ fn main() -> ExitCode {
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Record(args) => run_record(args).await,
+        Command::Replay(args) => run_replay(args).await,
     }
 }
 
@@ -147,4 +185,39 @@ async fn run_record(args: RecordArgs) -> Result<ExitCode> {
             ExitCode::SUCCESS
         },
     )
+}
+
+/// Loads a cassette, printing its warnings (a torn last line).
+fn load_cassette(path: &std::path::Path) -> Result<cassette::Cassette> {
+    let loaded = cassette::load(path)?;
+    for warning in &loaded.warnings {
+        eprintln!("resplay: warning: {warning}");
+    }
+    Ok(loaded)
+}
+
+async fn run_replay(args: ReplayArgs) -> Result<ExitCode> {
+    let loaded = load_cassette(&args.cassette)?;
+    let upstream = args.upstream.as_deref().map(Upstream::parse).transpose()?;
+    if args.on_miss == OnMiss::Passthrough && upstream.is_none() {
+        anyhow::bail!("--on-miss passthrough needs --upstream");
+    }
+    let mut config = ReplayConfig {
+        rules: args.ignore,
+        repeat: !args.no_repeat,
+        on_miss: args.on_miss,
+        upstream,
+        timing: args.timing,
+        idle_timeout: (args.timeout_seconds > 0).then(|| Duration::from_secs(args.timeout_seconds)),
+        ..ReplayConfig::default()
+    };
+    config.serve.max_clients = args.max_clients;
+    let listener = listen(&args.listen).await?;
+    let report = replay(listener, loaded, config, shutdown_on_signal()).await;
+    eprintln!("resplay: {report}");
+    if args.strict && report.is_strict_failure() {
+        eprintln!("resplay: --strict: failing because of missed or unused interactions");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -93,6 +93,25 @@ pub fn to_resp2(value: &Value, top_null: NullShape) -> Value {
     }
 }
 
+/// True when `value` is already what a RESP2 client can read, so replay can
+/// skip the conversion (and its copy) on the common path.
+pub fn is_resp2(value: &Value) -> bool {
+    let mut todo = vec![value];
+    while let Some(v) = todo.pop() {
+        match v {
+            Value::Simple(_)
+            | Value::Error(_)
+            | Value::Integer(_)
+            | Value::Bulk(_)
+            | Value::NullBulk
+            | Value::NullArray => {}
+            Value::Array(items) => todo.extend(items),
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// A verbatim string's text without its `xxx:` format prefix.
 fn strip_format(v: &Bytes) -> Bytes {
     if v.len() >= 4 && v[3] == b':' {
@@ -160,6 +179,13 @@ mod tests {
             to_resp2(&Value::Array(vec![Value::Array(vec![])]), NullShape::Bulk),
             Value::Array(vec![Value::Array(vec![])])
         );
+    }
+
+    #[test]
+    fn resp2_check() {
+        assert!(is_resp2(&Value::Array(vec![b("a"), Value::NullBulk])));
+        assert!(!is_resp2(&Value::Array(vec![Value::Null])));
+        assert!(!is_resp2(&Value::Null));
     }
 
     #[test]

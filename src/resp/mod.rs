@@ -21,7 +21,7 @@ pub mod reply;
 pub mod request;
 pub mod value;
 
-pub use downgrade::{to_resp2, NullShape};
+pub use downgrade::{is_resp2, to_resp2, NullShape};
 pub use encode::{encode, encode_command, to_bytes};
 pub use limits::{Limits, ProtocolError};
 pub use reply::{parse_reply, reply_len};

@@ -1,0 +1,285 @@
+//! Replay mode: a stand-in Redis server that answers from a cassette.
+//!
+//! - [`rules`]: ignore rules for volatile arguments.
+//! - [`matcher`]: which recording answers a live command; push routing.
+//! - [`handshake`]: replies made up for unrecorded handshake commands.
+//! - `passthrough`: misses sent to a real upstream (`--on-miss passthrough`).
+//! - `session`: one live connection.
+
+pub mod handshake;
+pub mod matcher;
+mod passthrough;
+pub mod rules;
+mod session;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+use crate::cassette::{Cassette, WriterHandle};
+use crate::resp::{Limits, Value};
+use crate::server::{serve, ServeOptions};
+use crate::upstream::Upstream;
+use matcher::Matcher;
+pub use rules::IgnoreRule;
+use session::PushOut;
+
+/// What to do with a command nothing recorded answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnMiss {
+    /// Reply `-ERR resplay: no recorded reply for …`.
+    Error,
+    /// Send it to the upstream and relay its reply.
+    Passthrough,
+}
+
+/// Whether replay keeps the recorded delays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Timing {
+    /// Answer at once.
+    None,
+    /// Wait each reply's recorded duration, and the recorded gaps before pushes.
+    Recorded,
+}
+
+/// How a replay server behaves.
+#[derive(Debug, Clone)]
+pub struct ReplayConfig {
+    /// Protocol limits for client input.
+    pub limits: Limits,
+    /// Ignore rules for volatile arguments.
+    pub rules: Vec<IgnoreRule>,
+    /// Repeat the last reply once all identical recordings are used.
+    pub repeat: bool,
+    /// What a miss does.
+    pub on_miss: OnMiss,
+    /// The upstream for passthrough.
+    pub upstream: Option<Upstream>,
+    /// Delays.
+    pub timing: Timing,
+    /// Close clients idle this long (None = never).
+    pub idle_timeout: Option<Duration>,
+    /// Accept loop options.
+    pub serve: ServeOptions,
+    /// When set, commands answered by the upstream are appended here
+    /// (`run --mode new-episodes`).
+    pub record_misses_to: Option<WriterHandle>,
+}
+
+impl Default for ReplayConfig {
+    fn default() -> Self {
+        ReplayConfig {
+            limits: Limits::default(),
+            rules: Vec::new(),
+            repeat: true,
+            on_miss: OnMiss::Error,
+            upstream: None,
+            timing: Timing::None,
+            idle_timeout: None,
+            serve: ServeOptions::default(),
+            record_misses_to: None,
+        }
+    }
+}
+
+/// What every live connection shares.
+pub(crate) struct ReplayShared {
+    config: ReplayConfig,
+    matcher: Mutex<Matcher>,
+    /// Push channels of the live connections.
+    senders: Mutex<HashMap<u64, UnboundedSender<PushOut>>>,
+    shutdown: CancellationToken,
+    server_version: String,
+    start: Instant,
+    /// Next `seq` per live connection, for interactions appended by
+    /// passthrough.
+    passthrough_seq: Mutex<HashMap<u64, u64>>,
+    passed_through: AtomicU64,
+}
+
+impl ReplayShared {
+    fn register(&self, live: u64, tx: UnboundedSender<PushOut>) {
+        self.matcher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .connect(live);
+        self.senders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(live, tx);
+    }
+
+    fn unregister(&self, live: u64) {
+        self.matcher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .disconnect(live);
+        self.senders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&live);
+    }
+
+    /// Sends a push to a live connection, after `gap` if there is one.
+    fn deliver(&self, live: u64, value: Value, gap: Duration) {
+        let Some(tx) = self
+            .senders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&live)
+            .cloned()
+        else {
+            return;
+        };
+        if gap.is_zero() {
+            let _ = tx.send(PushOut { value });
+        } else {
+            tokio::spawn(async move {
+                tokio::time::sleep(gap).await;
+                let _ = tx.send(PushOut { value });
+            });
+        }
+    }
+
+    /// Notes a command the upstream answered; appends it to the cassette
+    /// when replay is extending one.
+    async fn passed_through(
+        &self,
+        live: u64,
+        cmd: Vec<Bytes>,
+        at: Instant,
+        replies: Vec<Value>,
+        pushes: Vec<Value>,
+    ) {
+        self.passed_through.fetch_add(1, Ordering::Relaxed);
+        let Some(writer) = &self.config.record_misses_to else {
+            return;
+        };
+        let seq = {
+            let mut seqs = self
+                .passthrough_seq
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let next = seqs.entry(live).or_insert(0);
+            *next += 1;
+            *next - 1
+        };
+        let at_ms = at.saturating_duration_since(self.start).as_millis() as u64;
+        let took_us = at.elapsed().as_micros() as u64;
+        for event in session::passthrough_events(live, seq, at_ms, took_us, cmd, replies, pushes) {
+            writer.send(event).await;
+        }
+    }
+}
+
+/// What a replay did, printed at shutdown.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Commands answered from the cassette (repeats included).
+    pub served: u64,
+    /// Of those, answered by repeating a reply whose recordings were used up.
+    pub repeated: u64,
+    /// Commands with no recording (not synthesized, not passed through).
+    pub missed: u64,
+    /// The first few missed commands.
+    pub first_misses: Vec<String>,
+    /// Recorded interactions never served.
+    pub unused: u64,
+    /// The first few unused recorded commands.
+    pub first_unused: Vec<String>,
+    /// Commands answered by the upstream (passthrough).
+    pub passed_through: u64,
+    /// Live connections served.
+    pub connections: u64,
+}
+
+impl Report {
+    /// True when `--strict` should fail: a miss or an unused recording.
+    pub fn is_strict_failure(&self) -> bool {
+        self.missed > 0 || self.unused > 0
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "replayed {} connection(s): {} served ({} repeated), {} missed, {} unused",
+            self.connections, self.served, self.repeated, self.missed, self.unused
+        )?;
+        if self.passed_through > 0 {
+            write!(f, ", {} passed through", self.passed_through)?;
+        }
+        for m in &self.first_misses {
+            write!(f, "\n  missed: {m}")?;
+        }
+        if self.missed > self.first_misses.len() as u64 {
+            write!(
+                f,
+                "\n  missed: … and {} more",
+                self.missed - self.first_misses.len() as u64
+            )?;
+        }
+        for u in &self.first_unused {
+            write!(f, "\n  unused: {u}")?;
+        }
+        if self.unused > self.first_unused.len() as u64 {
+            write!(
+                f,
+                "\n  unused: … and {} more",
+                self.unused - self.first_unused.len() as u64
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Serves `cassette` on `listener` until `shutdown` fires; returns the report.
+pub async fn replay(
+    listener: TcpListener,
+    cassette: Cassette,
+    config: ReplayConfig,
+    shutdown: CancellationToken,
+) -> Report {
+    let server_version = cassette
+        .header
+        .server_version
+        .clone()
+        .unwrap_or_else(|| handshake::DEFAULT_SERVER_VERSION.to_string());
+    let matcher = Matcher::new(cassette, config.rules.clone(), config.repeat);
+    let serve_options = config.serve.clone();
+    let shared = Arc::new(ReplayShared {
+        config,
+        matcher: Mutex::new(matcher),
+        senders: Mutex::new(HashMap::new()),
+        shutdown: shutdown.clone(),
+        server_version,
+        start: Instant::now(),
+        passthrough_seq: Mutex::new(HashMap::new()),
+        passed_through: AtomicU64::new(0),
+    });
+    let sessions = shared.clone();
+    let connections = serve(listener, shutdown, serve_options, move |stream, id| {
+        session::run(stream, id, sessions.clone())
+    })
+    .await;
+    let matcher = shared.matcher.lock().unwrap_or_else(|e| e.into_inner());
+    let counters = matcher.counters();
+    let (unused, first_unused) = matcher.unused();
+    Report {
+        served: counters.served,
+        repeated: counters.repeated,
+        missed: counters.missed,
+        first_misses: counters.first_misses,
+        unused,
+        first_unused,
+        passed_through: shared.passed_through.load(Ordering::Relaxed),
+        connections,
+    }
+}

@@ -1,0 +1,93 @@
+//! `--on-miss passthrough`: a command nothing recorded answers goes to the
+//! real upstream, on a connection of its own per live connection.
+
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::record::pairing::{Paired, Pairing, Pending};
+use crate::resp::{parse_reply, reply_len, Limits, Value};
+use crate::upstream::Upstream;
+
+/// One live connection's way to the upstream.
+pub struct Passthrough {
+    stream: TcpStream,
+    buf: BytesMut,
+    pairing: Pairing,
+    seq: u64,
+}
+
+/// What the upstream said to one command.
+pub struct Forwarded {
+    /// The exact reply bytes (and any pushes that came meanwhile), in order.
+    pub bytes: Bytes,
+    /// The decoded replies to the command.
+    pub replies: Vec<Value>,
+    /// Pushes that arrived meanwhile.
+    pub pushes: Vec<Value>,
+}
+
+impl Passthrough {
+    /// Connects (and logs in) to the upstream.
+    pub async fn connect(
+        upstream: &Upstream,
+    ) -> Result<Passthrough, crate::upstream::UpstreamError> {
+        Ok(Passthrough {
+            stream: upstream.connect().await?,
+            buf: BytesMut::new(),
+            pairing: Pairing::default(),
+            seq: 0,
+        })
+    }
+
+    /// Sends one request (its exact bytes) and reads until it is answered.
+    pub async fn forward(
+        &mut self,
+        raw: &[u8],
+        args: Vec<Bytes>,
+        limits: &Limits,
+    ) -> std::io::Result<Forwarded> {
+        self.stream.write_all(raw).await?;
+        self.pairing.push_request(Pending {
+            seq: self.seq,
+            args,
+            at: Instant::now(),
+            silent: false,
+        });
+        self.seq += 1;
+        let mut bytes = BytesMut::new();
+        let mut pushes = Vec::new();
+        loop {
+            while let Some(len) = reply_len(&self.buf, limits).map_err(invalid)? {
+                let frame = self.buf.split_to(len).freeze();
+                bytes.extend_from_slice(&frame);
+                let Some((value, _)) = parse_reply(&frame, limits).map_err(invalid)? else {
+                    return Err(invalid("frame vanished"));
+                };
+                let mut paired = Vec::new();
+                self.pairing.on_frame(value, &mut paired);
+                for p in paired {
+                    match p {
+                        Paired::Push(v) => pushes.push(v),
+                        Paired::Interaction { replies, .. } => {
+                            return Ok(Forwarded {
+                                bytes: bytes.freeze(),
+                                replies,
+                                pushes,
+                            })
+                        }
+                    }
+                }
+            }
+            if self.stream.read_buf(&mut self.buf).await? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+    }
+}
+
+fn invalid(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())
+}

@@ -1,0 +1,211 @@
+//! Ignore rules for volatile arguments, so that a run with fresh random
+//! values (UUID keys, timestamps, lock tokens) still matches its recording.
+//!
+//! A rule is a command pattern, one token per argument:
+//!
+//! - the first token is the command name (any case);
+//! - `<any>` matches any one argument;
+//! - a token containing `*` is a glob (`lock:*`, `session:*:data`) and the
+//!   part it matches is ignored;
+//! - `...` as the last token matches any remaining arguments (ignored);
+//! - any other token must equal the argument exactly.
+//!
+//! Example: `SET lock:* <any> PX <any>` makes `SET lock:9f1c 1700000000 PX
+//! 3000` match the recorded `SET lock:77ab 1699999999 PX 3000`. Commands no
+//! rule matches are compared argument for argument.
+
+use bytes::Bytes;
+
+/// One token of a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    Any,
+    Rest,
+    Glob(String),
+    Exact(Bytes),
+}
+
+/// A parsed ignore rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgnoreRule {
+    /// The rule as written, for messages.
+    pub text: String,
+    name: String,
+    args: Vec<Token>,
+}
+
+/// A rule that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid ignore rule '{rule}': {reason}")]
+pub struct RuleError {
+    /// The rule as written.
+    pub rule: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl std::str::FromStr for IgnoreRule {
+    type Err = RuleError;
+
+    fn from_str(text: &str) -> Result<Self, RuleError> {
+        let err = |reason: &str| RuleError {
+            rule: text.to_string(),
+            reason: reason.to_string(),
+        };
+        let words = crate::resp::inline::split_args(text.as_bytes())
+            .ok_or_else(|| err("unbalanced quotes"))?;
+        let (name, rest) = words.split_first().ok_or_else(|| err("empty rule"))?;
+        let name = String::from_utf8_lossy(name).to_ascii_uppercase();
+        let mut args = Vec::new();
+        for (i, word) in rest.iter().enumerate() {
+            let token = match &word[..] {
+                b"<any>" => Token::Any,
+                b"..." if i + 1 == rest.len() => Token::Rest,
+                b"..." => return Err(err("'...' may only be the last token")),
+                w if w.contains(&b'*') => Token::Glob(String::from_utf8_lossy(w).into_owned()),
+                w => Token::Exact(Bytes::copy_from_slice(w)),
+            };
+            args.push(token);
+        }
+        if !args.iter().any(|t| !matches!(t, Token::Exact(_))) {
+            return Err(err("the rule ignores nothing: use <any>, a * glob or ..."));
+        }
+        Ok(IgnoreRule {
+            text: text.to_string(),
+            name,
+            args,
+        })
+    }
+}
+
+/// `*` matches any run of bytes (including none); everything else is literal.
+fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while t < text.len() {
+        if p < pattern.len() && pattern[p] == b'*' {
+            star = Some(p);
+            mark = t;
+            p += 1;
+        } else if p < pattern.len() && pattern[p] == text[t] {
+            p += 1;
+            t += 1;
+        } else if let Some(s) = star {
+            p = s + 1;
+            mark += 1;
+            t = mark;
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&b| b == b'*')
+}
+
+impl IgnoreRule {
+    /// The command with ignored arguments replaced by the rule's tokens, if
+    /// the rule applies to it.
+    fn normalize(&self, args: &[Bytes]) -> Option<Vec<Bytes>> {
+        let name = args.first()?;
+        if !name.eq_ignore_ascii_case(self.name.as_bytes()) {
+            return None;
+        }
+        let rest = &args[1..];
+        let has_rest = matches!(self.args.last(), Some(Token::Rest));
+        let fixed = self.args.len() - usize::from(has_rest);
+        if rest.len() < fixed || (!has_rest && rest.len() != fixed) {
+            return None;
+        }
+        let mut out = Vec::with_capacity(fixed + 2);
+        out.push(Bytes::from(self.name.clone()));
+        for (token, arg) in self.args.iter().zip(rest) {
+            match token {
+                Token::Any => out.push(Bytes::from_static(b"<any>")),
+                Token::Rest => break,
+                Token::Glob(g) if glob_match(g.as_bytes(), arg) => out.push(Bytes::from(g.clone())),
+                Token::Glob(_) => return None,
+                Token::Exact(e) if e == arg => out.push(arg.clone()),
+                Token::Exact(_) => return None,
+            }
+        }
+        if has_rest {
+            out.push(Bytes::from_static(b"..."));
+        }
+        Some(out)
+    }
+}
+
+/// The key replay matches on: the command name uppercased, arguments as
+/// sent, with the first applicable rule's ignored parts replaced.
+pub fn match_key(args: &[Bytes], rules: &[IgnoreRule]) -> Vec<Bytes> {
+    if let Some(key) = rules.iter().find_map(|r| r.normalize(args)) {
+        return key;
+    }
+    let mut key = args.to_vec();
+    if let Some(name) = key.first_mut() {
+        if name.iter().any(u8::is_ascii_lowercase) {
+            *name = Bytes::from(name.to_ascii_uppercase());
+        }
+    }
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<Bytes> {
+        s.split(' ')
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+
+    fn rule(s: &str) -> IgnoreRule {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn lock_rule() {
+        let rules = [rule("SET lock:* <any> PX <any>")];
+        let a = match_key(&args("set lock:9f1c 1700000000 PX 3000"), &rules);
+        let b = match_key(&args("SET lock:77ab 1699999999 PX 3000"), &rules);
+        assert_eq!(a, b);
+        // A different shape is not covered by the rule.
+        let c = match_key(&args("SET lock:77ab 1 EX 3"), &rules);
+        assert_ne!(a, c);
+        let d = match_key(&args("SET other 1 PX 3"), &rules);
+        assert_eq!(d, args("SET other 1 PX 3"));
+    }
+
+    #[test]
+    fn globs_and_rest() {
+        let rules = [rule("HSET session:*:data ..."), rule("GET user:*")];
+        assert_eq!(
+            match_key(&args("HSET session:1b2c:data f v"), &rules),
+            match_key(&args("HSET session:zz:data g w x y"), &rules)
+        );
+        assert_eq!(
+            match_key(&args("get user:123"), &rules),
+            match_key(&args("GET user:456"), &rules)
+        );
+        assert_ne!(
+            match_key(&args("GET item:1"), &rules),
+            match_key(&args("GET item:2"), &rules)
+        );
+        assert!(glob_match(b"a*b*c", b"axxbyyc"));
+        assert!(!glob_match(b"a*b", b"axxc"));
+        assert!(glob_match(b"*", b""));
+    }
+
+    #[test]
+    fn bad_rules() {
+        assert!("".parse::<IgnoreRule>().is_err());
+        assert!("GET key".parse::<IgnoreRule>().is_err());
+        assert!("GET ... x".parse::<IgnoreRule>().is_err());
+        assert!("SET \"a".parse::<IgnoreRule>().is_err());
+    }
+
+    #[test]
+    fn names_are_case_insensitive() {
+        assert_eq!(match_key(&args("get k"), &[]), args("GET k"));
+    }
+}

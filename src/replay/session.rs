@@ -1,0 +1,372 @@
+//! One live connection to the replay server.
+
+use std::sync::{Arc, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use super::handshake::{synthesize, ConnInfo, Effect};
+use super::matcher::{display_command, Delivery, Matched, Matcher};
+use super::passthrough::Passthrough;
+use super::{OnMiss, ReplayShared, Timing};
+use crate::cassette::{Event, Interaction, PushEvent};
+use crate::command;
+use crate::resp::{encode, is_resp2, parse_request, to_resp2, NullShape, RequestParse, Value};
+
+/// A push on its way to a live connection.
+pub(crate) struct PushOut {
+    pub(crate) value: Value,
+}
+
+struct Session {
+    live: u64,
+    shared: Arc<ReplayShared>,
+    info: ConnInfo,
+    passthrough: Option<Passthrough>,
+    /// Set when the connection must close after what is buffered (QUIT).
+    closing: bool,
+}
+
+impl Session {
+    fn matcher(&self) -> MutexGuard<'_, Matcher> {
+        self.shared
+            .matcher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Writes `value` as this connection's protocol reads it.
+fn encode_for(value: &Value, protocol: u8, null: NullShape, out: &mut BytesMut) {
+    if protocol == 3 || is_resp2(value) {
+        encode(value, out);
+    } else {
+        encode(&to_resp2(value, null), out);
+    }
+}
+
+/// Runs one live connection to its end.
+pub(crate) async fn run(stream: TcpStream, live: u64, shared: Arc<ReplayShared>) {
+    let (tx, mut pushes) = mpsc::unbounded_channel::<PushOut>();
+    shared.register(live, tx);
+    let mut session = Session {
+        live,
+        shared: shared.clone(),
+        info: ConnInfo {
+            id: live,
+            protocol: 2,
+            name: None,
+            subscribed: false,
+        },
+        passthrough: None,
+        closing: false,
+    };
+    let (mut reader, mut writer) = stream.into_split();
+    let limits = shared.config.limits;
+    let idle = shared.config.idle_timeout;
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut out = BytesMut::with_capacity(16 * 1024);
+    let mut idle_since = Instant::now();
+    loop {
+        out.clear();
+        let read = tokio::select! {
+            _ = shared.shutdown.cancelled() => break,
+            Some(push) = pushes.recv() => {
+                encode_for(&push.value, session.info.protocol, NullShape::Bulk, &mut out);
+                if writer.write_all(&out).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+            read = read_some(&mut reader, &mut buf, idle, idle_since) => read,
+        };
+        match read {
+            Some(n) if n > 0 => {}
+            _ => break,
+        }
+        let mut consumed = 0;
+        let mut error = None;
+        let mut frames = Vec::new();
+        loop {
+            match parse_request(&buf[consumed..], &limits) {
+                Ok(RequestParse::Incomplete) => break,
+                Ok(RequestParse::Skip { len }) => consumed += len,
+                Ok(RequestParse::Command(frame)) => {
+                    frames.push((consumed, frame.clone()));
+                    consumed += frame.len;
+                }
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        let chunk = buf.split_to(consumed).freeze();
+        if !frames.is_empty() {
+            idle_since = Instant::now();
+        }
+        for (start, frame) in frames {
+            let raw = chunk.slice(start..start + frame.len);
+            let args = frame.args(&raw);
+            session.handle(&raw, args, &mut out).await;
+            if session.closing {
+                break;
+            }
+        }
+        if let Some(e) = &error {
+            out.extend_from_slice(format!("-ERR {e}\r\n").as_bytes());
+            session.closing = true;
+        }
+        if !out.is_empty() && writer.write_all(&out).await.is_err() {
+            break;
+        }
+        if session.closing {
+            break;
+        }
+    }
+    let _ = writer.shutdown().await;
+    shared.unregister(live);
+}
+
+/// Reads more bytes; `None` on EOF, error or idle timeout.
+async fn read_some(
+    reader: &mut tokio::net::tcp::OwnedReadHalf,
+    buf: &mut BytesMut,
+    idle: Option<Duration>,
+    idle_since: Instant,
+) -> Option<usize> {
+    buf.reserve(16 * 1024);
+    match idle {
+        None => reader.read_buf(buf).await.ok(),
+        Some(limit) => {
+            let left = limit.saturating_sub(idle_since.elapsed());
+            tokio::time::timeout(left, reader.read_buf(buf))
+                .await
+                .ok()?
+                .ok()
+        }
+    }
+}
+
+impl Session {
+    /// Answers one command into `out`.
+    async fn handle(&mut self, raw: &Bytes, args: Vec<Bytes>, out: &mut BytesMut) {
+        let mut key = args.clone();
+        command::redact(&mut key);
+        let null = command::null_shape(&args);
+        let protocol = self.info.protocol;
+        let timing = self.shared.config.timing;
+        let (found, wait, deliveries) = {
+            let mut matcher = self.matcher();
+            match matcher.find(self.live, &key) {
+                Matched::Hit {
+                    recording,
+                    deliveries,
+                    ..
+                } => {
+                    let r = matcher.recording(recording);
+                    let mut bytes = BytesMut::new();
+                    for reply in &r.replies {
+                        encode_for(reply, protocol, null, &mut bytes);
+                    }
+                    let ok = r.replies.first().is_some_and(|v| !v.is_error());
+                    let wait = Duration::from_micros(r.took_us);
+                    let pushes: Vec<(Delivery, Value)> = deliveries
+                        .into_iter()
+                        .map(|d| {
+                            let value = matcher.push(d.push).value.clone();
+                            (d, value)
+                        })
+                        .collect();
+                    (Ok((bytes, ok)), wait, pushes)
+                }
+                Matched::Miss { closest } => (Err(closest), Duration::ZERO, Vec::new()),
+            }
+        };
+        match found {
+            Ok((bytes, ok)) => {
+                if timing == Timing::Recorded && !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+                out.extend_from_slice(&bytes);
+                if ok {
+                    self.after_success(&args);
+                }
+            }
+            Err(closest) => self.miss(raw, args, closest, out).await,
+        }
+        for (delivery, value) in deliveries {
+            let gap = match timing {
+                Timing::Recorded => Duration::from_millis(delivery.gap_ms),
+                Timing::None => Duration::ZERO,
+            };
+            if delivery.live == self.live && gap.is_zero() {
+                encode_for(&value, self.info.protocol, NullShape::Bulk, out);
+            } else {
+                self.shared.deliver(delivery.live, value, gap);
+            }
+        }
+    }
+
+    /// State changes a recorded successful reply implies.
+    fn after_success(&mut self, args: &[Bytes]) {
+        match command::name(args).as_str() {
+            "HELLO" => match command::hello_version(args) {
+                Some(b"2") => self.info.protocol = 2,
+                Some(b"3") => self.info.protocol = 3,
+                _ => {}
+            },
+            "QUIT" => self.closing = true,
+            "RESET" => {
+                self.info.protocol = 2;
+                self.info.name = None;
+                self.matcher().clear_subscriptions(self.live);
+            }
+            _ => {}
+        }
+        if command::subscription(args).is_some() {
+            let subscribed = {
+                let mut matcher = self.matcher();
+                matcher.track_subscription(self.live, args);
+                matcher.is_subscribed(self.live)
+            };
+            self.info.subscribed = subscribed;
+        }
+    }
+
+    async fn miss(
+        &mut self,
+        raw: &Bytes,
+        args: Vec<Bytes>,
+        closest: Option<String>,
+        out: &mut BytesMut,
+    ) {
+        let server_version = self.shared.server_version.clone();
+        if let Some((reply, effect)) = synthesize(&args, &mut self.info, &server_version) {
+            encode_for(&reply, self.info.protocol, NullShape::Bulk, out);
+            match effect {
+                Effect::Close => self.closing = true,
+                Effect::Reset => self.matcher().clear_subscriptions(self.live),
+                Effect::None => {}
+            }
+            return;
+        }
+        if self.shared.config.on_miss == OnMiss::Passthrough {
+            if let Some(upstream) = self.shared.config.upstream.clone() {
+                self.pass_through(raw, args, &upstream, out).await;
+                return;
+            }
+        }
+        let mut shown_args = args.clone();
+        command::redact(&mut shown_args);
+        let shown = display_command(&shown_args);
+        self.matcher().note_miss(&shown_args);
+        tracing::warn!("miss: no recorded reply for '{shown}'");
+        let text = match closest {
+            Some(c) => format!(
+                "ERR resplay: no recorded reply for '{}' (closest recorded: '{}')",
+                one_line(&shown),
+                one_line(&c)
+            ),
+            None => format!(
+                "ERR resplay: no recorded reply for '{}' (the cassette has no interactions)",
+                one_line(&shown)
+            ),
+        };
+        encode_for(
+            &Value::Error(Bytes::from(text)),
+            self.info.protocol,
+            NullShape::Bulk,
+            out,
+        );
+    }
+
+    async fn pass_through(
+        &mut self,
+        raw: &Bytes,
+        args: Vec<Bytes>,
+        upstream: &crate::upstream::Upstream,
+        out: &mut BytesMut,
+    ) {
+        let error = |text: String| Value::Error(Bytes::from(format!("ERR resplay: {text}")));
+        if self.passthrough.is_none() {
+            match Passthrough::connect(upstream).await {
+                Ok(p) => self.passthrough = Some(p),
+                Err(e) => {
+                    self.matcher().note_miss(&args);
+                    encode_for(
+                        &error(e.to_string()),
+                        self.info.protocol,
+                        NullShape::Bulk,
+                        out,
+                    );
+                    return;
+                }
+            }
+        }
+        let Some(pass) = self.passthrough.as_mut() else {
+            return;
+        };
+        let at = Instant::now();
+        let limits = self.shared.config.limits;
+        match pass.forward(raw, args.clone(), &limits).await {
+            Ok(forwarded) => {
+                out.extend_from_slice(&forwarded.bytes);
+                self.shared
+                    .passed_through(
+                        self.live,
+                        args.clone(),
+                        at,
+                        forwarded.replies.clone(),
+                        forwarded.pushes,
+                    )
+                    .await;
+                if forwarded.replies.first().is_some_and(|v| !v.is_error()) {
+                    self.after_success(&args);
+                }
+            }
+            Err(e) => {
+                self.passthrough = None;
+                self.matcher().note_miss(&args);
+                let text = format!("upstream {} failed: {e}", upstream.addr);
+                encode_for(&error(text), self.info.protocol, NullShape::Bulk, out);
+            }
+        }
+    }
+}
+
+/// Error lines cannot hold CR or LF.
+fn one_line(s: &str) -> String {
+    s.replace(['\r', '\n'], " ")
+}
+
+/// Builds the cassette events for a command answered by the upstream, when
+/// replay extends the cassette (`run --mode new-episodes`).
+pub(crate) fn passthrough_events(
+    conn: u64,
+    seq: u64,
+    at_ms: u64,
+    took_us: u64,
+    mut cmd: Vec<Bytes>,
+    replies: Vec<Value>,
+    pushes: Vec<Value>,
+) -> Vec<Event> {
+    command::redact(&mut cmd);
+    let mut events = vec![Event::Interaction(Interaction {
+        conn,
+        seq,
+        at_ms,
+        took_us,
+        cmd,
+        replies,
+    })];
+    events.extend(
+        pushes
+            .into_iter()
+            .map(|push| Event::Push(PushEvent { conn, at_ms, push })),
+    );
+    events
+}
