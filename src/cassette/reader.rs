@@ -1,0 +1,262 @@
+//! Loading a cassette.
+//!
+//! The whole file is read at once and each line parsed on its own with
+//! `serde_json::from_slice`: that is fast, and a bad line can be named by its
+//! number. Strings are sliced out of the file buffer rather than copied (see
+//! [`EventSeed::sharing`]), so a loaded cassette costs about its file size
+//! plus the event structures.
+//!
+//! Exactly one defect is tolerated: a last line without its `\n` that does
+//! not parse, which is what a recorder killed mid-write leaves behind. It is
+//! skipped with a warning. Anything else wrong is an error naming the line.
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use serde::de::DeserializeSeed;
+use serde::Deserialize;
+
+use super::error::CassetteError;
+use super::event::{Event, EventSeed, Header, Interaction};
+
+/// A loaded cassette.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cassette {
+    /// Line 1.
+    pub header: Header,
+    /// Every later line, in file order (the order events completed).
+    pub events: Vec<Event>,
+    /// Tolerated defects, as `FILE:N: …` lines for the user (today only a
+    /// truncated last line).
+    pub warnings: Vec<String>,
+}
+
+impl Cassette {
+    /// The highest connection id used, 0 if there are no events: a
+    /// `new-episodes` run appends with ids above it so recordings never mix.
+    pub fn max_conn(&self) -> u64 {
+        self.events.iter().map(Event::conn).max().unwrap_or(0)
+    }
+
+    /// The interactions, in file order.
+    pub fn interactions(&self) -> impl Iterator<Item = &Interaction> {
+        self.events.iter().filter_map(|e| match e {
+            Event::Interaction(i) => Some(i),
+            _ => None,
+        })
+    }
+}
+
+/// Reads and parses the cassette at `path`.
+pub fn load(path: &Path) -> Result<Cassette, CassetteError> {
+    let data = std::fs::read(path).map_err(|cause| CassetteError::Read {
+        path: path.to_path_buf(),
+        cause,
+    })?;
+    parse(data, path)
+}
+
+/// Parses cassette text already in memory; `path` is only used in messages.
+pub fn parse(data: impl Into<Bytes>, path: &Path) -> Result<Cassette, CassetteError> {
+    let data: Bytes = data.into();
+    let err = |line: usize, message: String| CassetteError::Parse {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+
+    let newlines = data.iter().filter(|&&b| b == b'\n').count();
+    let mut events = Vec::with_capacity(newlines.saturating_sub(1));
+    let mut warnings = Vec::new();
+    let mut header = None;
+    let mut pos = 0;
+    let mut line_no = 0;
+
+    while pos < data.len() {
+        line_no += 1;
+        let rest = &data[pos..];
+        let (line, complete) = match rest.iter().position(|&b| b == b'\n') {
+            Some(i) => (&rest[..i], true),
+            None => (rest, false),
+        };
+        pos += line.len() + usize::from(complete);
+        let is_last = pos >= data.len();
+
+        if line_no == 1 {
+            header = Some(parse_header(line, path)?);
+            continue;
+        }
+        if is_blank(line) {
+            if is_last {
+                break;
+            }
+            return Err(err(
+                line_no,
+                "blank line (only the last line of a cassette may be empty)".into(),
+            ));
+        }
+        match parse_event(&data, line) {
+            Ok(ev) => events.push(ev),
+            Err(_) if !complete => warnings.push(format!(
+                "{}:{line_no}: truncated last line skipped",
+                path.display()
+            )),
+            Err(e) => return Err(err(line_no, describe(&e))),
+        }
+    }
+
+    let header = header.ok_or_else(|| {
+        err(
+            1,
+            "empty file; a cassette starts with a header line like {\"resplay\":1}".into(),
+        )
+    })?;
+    Ok(Cassette {
+        header,
+        events,
+        warnings,
+    })
+}
+
+/// One event line, strings sliced from `data` (which contains `line`).
+fn parse_event(data: &Bytes, line: &[u8]) -> Result<Event, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(line);
+    let ev = EventSeed::sharing(data).deserialize(&mut de)?;
+    de.end()?;
+    Ok(ev)
+}
+
+/// Line 1. The version is checked before the strict parse, so a newer
+/// cassette gets "unsupported version" rather than "unknown key".
+fn parse_header(line: &[u8], path: &Path) -> Result<Header, CassetteError> {
+    /// Only the version; other keys are ignored at this stage.
+    #[derive(Deserialize)]
+    struct Probe {
+        resplay: Option<u64>,
+    }
+    let bad = |message: String| CassetteError::Parse {
+        path: PathBuf::from(path),
+        line: 1,
+        message,
+    };
+    let probe: Probe = serde_json::from_slice(line).map_err(|e| {
+        bad(format!(
+            "bad header: {}; a cassette starts with a header line like {{\"resplay\":1}}",
+            describe(&e)
+        ))
+    })?;
+    match probe.resplay {
+        None => {
+            return Err(bad(
+                "not a resplay cassette: the header line has no \"resplay\" key".into(),
+            ))
+        }
+        Some(v) if v != u64::from(super::FORMAT_VERSION) => {
+            return Err(CassetteError::Version {
+                path: PathBuf::from(path),
+                found: v,
+            })
+        }
+        Some(_) => {}
+    }
+    serde_json::from_slice(line).map_err(|e| bad(format!("bad header: {}", describe(&e))))
+}
+
+/// Spaces, tabs and a CR (a cassette checked out with CRLF line ends).
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r'))
+}
+
+/// `serde_json`'s message with its "at line 1 column N" replaced by the
+/// column alone: the line number that matters is the file's, added by the
+/// caller.
+fn describe(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    match text.strip_suffix(&suffix) {
+        Some(msg) => format!("{msg} (column {})", e.column()),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resp::Value;
+
+    const HEAD: &str = "{\"resplay\":1,\"created\":\"2026-11-21T10:00:00Z\"}\n";
+    const EV: &str = "{\"conn\":1,\"seq\":0,\"cmd\":[\"PING\"],\"reply\":{\"+\":\"PONG\"}}\n";
+
+    fn p(text: &str) -> Result<Cassette, String> {
+        parse(text.as_bytes().to_vec(), Path::new("x.jsonl")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn loads_header_and_events() {
+        let c = p(&format!("{HEAD}{EV}{EV}")).expect("loads");
+        assert_eq!(c.events.len(), 2);
+        assert!(c.warnings.is_empty());
+        assert_eq!(c.max_conn(), 1);
+        let i = c.interactions().next().expect("one interaction");
+        assert_eq!(i.replies, vec![Value::simple("PONG")]);
+    }
+
+    #[test]
+    fn truncated_last_line_is_a_warning() {
+        let c = p(&format!("{HEAD}{EV}{}", &EV[..20])).expect("loads");
+        assert_eq!(c.events.len(), 1);
+        assert_eq!(c.warnings, vec!["x.jsonl:3: truncated last line skipped"]);
+    }
+
+    #[test]
+    fn complete_last_line_without_newline_is_kept() {
+        let c = p(&format!("{HEAD}{}", EV.trim_end())).expect("loads");
+        assert_eq!(c.events.len(), 1);
+        assert!(c.warnings.is_empty());
+    }
+
+    #[test]
+    fn corrupt_complete_lines_are_errors() {
+        let e = p(&format!("{HEAD}{}\n{EV}", &EV[..20])).expect_err("corrupt middle");
+        assert!(e.starts_with("x.jsonl:2: "), "{e}");
+        let e = p(&format!("{HEAD}{EV}{}\n", &EV[..20])).expect_err("corrupt last");
+        assert!(e.starts_with("x.jsonl:3: "), "{e}");
+        assert!(!e.contains("line 1 column"), "{e}");
+    }
+
+    #[test]
+    fn blank_lines() {
+        assert!(p(&format!("{HEAD}{EV}\n")).is_ok());
+        assert!(p(&format!("{HEAD}{EV}\r\n")).is_ok());
+        let e = p(&format!("{HEAD}\n{EV}")).expect_err("blank middle");
+        assert!(e.starts_with("x.jsonl:2: blank line"), "{e}");
+    }
+
+    #[test]
+    fn crlf_line_ends_load() {
+        let text = format!("{HEAD}{EV}").replace('\n', "\r\n");
+        assert_eq!(p(&text).expect("loads").events.len(), 1);
+    }
+
+    #[test]
+    fn header_problems_are_line_1() {
+        let e = p("").expect_err("empty");
+        assert!(e.starts_with("x.jsonl:1: empty file"), "{e}");
+        let e = p(EV).expect_err("no header");
+        assert!(e.contains("x.jsonl:1: not a resplay cassette"), "{e}");
+        let e = p("{\"resplay\":2,\"new\":true}\n").expect_err("v2");
+        assert!(
+            e.contains("x.jsonl:1: unsupported cassette format version 2"),
+            "{e}"
+        );
+        let e = p("{\"resplay\":1,\"colour\":\"red\"}\n").expect_err("unknown key");
+        assert!(
+            e.starts_with("x.jsonl:1: bad header: unknown field `colour`"),
+            "{e}"
+        );
+        let e = p("not json\n").expect_err("garbage");
+        assert!(e.starts_with("x.jsonl:1: bad header"), "{e}");
+        let c = p("{\"resplay\":1}").expect("minimal header");
+        assert!(c.events.is_empty());
+    }
+}

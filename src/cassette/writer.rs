@@ -1,0 +1,471 @@
+//! The single cassette writer.
+//!
+//! Sessions send finished events over a bounded channel ([`WriterHandle`]);
+//! one dedicated OS thread owns the file. It takes one event, then drains
+//! whatever else is already queued, serializes the batch into one buffer and
+//! hands it to the OS with a single `write`. There is no user-space buffer
+//! left behind, so a `kill -9` of the recorder loses only what was still in
+//! the channel, and the file ends in complete lines (or, at worst, one
+//! partial last line that the reader skips with a warning).
+//!
+//! A plain thread rather than a tokio task: file I/O blocks anyway, and the
+//! writer then needs nothing from the runtime to keep draining.
+//!
+//! When writing fails mid-run (disk full), the error is logged once and the
+//! thread keeps receiving and counting the events it drops: the proxy's
+//! traffic must keep flowing, and senders must never wait on a dead disk.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::error::{io_message, CassetteError};
+use super::event::{Event, Header};
+
+/// How many events may wait for the writer before senders wait in turn.
+pub const CHANNEL_CAPACITY: usize = 4096;
+
+/// Stop draining into one batch past this many bytes, so one write stays
+/// reasonable and the buffer does not grow without bound.
+const MAX_BATCH_BYTES: usize = 1 << 20;
+
+/// How to treat an existing file at the cassette path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Truncate (or create) and write a new header.
+    Create,
+    /// Add events to an existing cassette without a new header; a missing
+    /// or empty file is created as with `Create`. A partial last line left
+    /// by a killed recorder is cut off first, so new lines start clean.
+    /// The existing header is not checked: load the cassette first.
+    Append,
+    /// Write to `<name>.partial` next to the target and rename it over the
+    /// target only when [`WriterTask::finish`] succeeds: a killed or failed
+    /// run leaves the old cassette untouched.
+    Atomic,
+}
+
+/// Namespace for [`CassetteWriter::open`].
+#[derive(Debug)]
+pub struct CassetteWriter;
+
+impl CassetteWriter {
+    /// Same as [`open`].
+    pub async fn open(
+        path: &Path,
+        header: &Header,
+        mode: WriteMode,
+    ) -> Result<(WriterHandle, WriterTask), CassetteError> {
+        open(path, header, mode).await
+    }
+}
+
+/// A cheap, cloneable way for sessions to hand events to the writer.
+#[derive(Debug, Clone)]
+pub struct WriterHandle {
+    /// Bounded: a stalled disk slows senders down instead of eating memory.
+    tx: mpsc::Sender<Event>,
+    /// Events that could not be delivered because the writer is gone,
+    /// shared with the [`WriterTask`] for the final count.
+    lost: Arc<AtomicU64>,
+}
+
+impl WriterHandle {
+    /// Queues an event for writing. Waits while the queue is full; if the
+    /// writer has stopped, the event is counted as lost (never a panic).
+    pub async fn send(&self, ev: Event) {
+        if self.tx.send(ev).await.is_err() {
+            self.lost.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The running writer; [`finish`](WriterTask::finish) ends it.
+#[derive(Debug)]
+pub struct WriterTask {
+    /// The thread's result, sent when every handle is gone and the file is
+    /// synced.
+    done: oneshot::Receiver<Outcome>,
+    /// Shared with the handles (events sent after the writer stopped).
+    lost: Arc<AtomicU64>,
+    /// For [`WriteMode::Atomic`]: `(temporary file, target)`.
+    commit: Option<(PathBuf, PathBuf)>,
+}
+
+/// What a writer did, for the end-of-run report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Events known to be written.
+    pub written: u64,
+    /// Events dropped: after a write error, or sent once the writer was gone.
+    pub lost: u64,
+    /// The first error (write, sync or rename), as a readable line.
+    pub error: Option<String>,
+}
+
+/// The writer thread's report.
+#[derive(Debug)]
+struct Outcome {
+    written: u64,
+    lost: u64,
+    error: Option<String>,
+}
+
+/// Opens the cassette and starts the writer thread.
+///
+/// Problems opening the file (missing directory, no permission) come back
+/// here, with the path, so the CLI can refuse to start.
+pub async fn open(
+    path: &Path,
+    header: &Header,
+    mode: WriteMode,
+) -> Result<(WriterHandle, WriterTask), CassetteError> {
+    let mut head = Vec::new();
+    header.write_line(&mut head);
+    let target = path.to_path_buf();
+    let opened = {
+        let target = target.clone();
+        tokio::task::spawn_blocking(move || open_file(&target, &head, mode))
+            .await
+            .map_err(|e| CassetteError::Write {
+                path: path.to_path_buf(),
+                cause: io::Error::other(format!("opening task failed: {e}")),
+            })??
+    };
+    let (file, write_path) = opened;
+    let commit = (mode == WriteMode::Atomic).then(|| (write_path.clone(), target.clone()));
+
+    let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+    let (done_tx, done_rx) = oneshot::channel();
+    let lost = Arc::new(AtomicU64::new(0));
+    std::thread::Builder::new()
+        .name("cassette-writer".into())
+        .spawn(move || {
+            let outcome = run(file, rx, &write_path);
+            // Nobody waiting means the task was dropped without `finish`;
+            // the lines are on disk either way.
+            let _ = done_tx.send(outcome);
+        })
+        .map_err(|cause| CassetteError::Write {
+            path: target,
+            cause,
+        })?;
+
+    Ok((
+        WriterHandle {
+            tx,
+            lost: Arc::clone(&lost),
+        },
+        WriterTask {
+            done: done_rx,
+            lost,
+            commit,
+        },
+    ))
+}
+
+impl WriterTask {
+    /// Waits until every [`WriterHandle`] is dropped and all queued events
+    /// are written, syncs the file to disk and, for [`WriteMode::Atomic`],
+    /// renames it over the target (only if nothing failed; otherwise the
+    /// temporary file is removed and the old cassette stays).
+    pub async fn finish(self) -> WriterStats {
+        let outcome = self.done.await.unwrap_or_else(|_| Outcome {
+            written: 0,
+            lost: 0,
+            error: Some("cassette writer thread stopped unexpectedly".into()),
+        });
+        let mut stats = WriterStats {
+            written: outcome.written,
+            lost: outcome.lost + self.lost.load(Ordering::Relaxed),
+            error: outcome.error,
+        };
+        if let Some((temp, target)) = self.commit {
+            if stats.error.is_none() {
+                if let Err(e) = tokio::fs::rename(&temp, &target).await {
+                    stats.error = Some(format!(
+                        "cannot write cassette {}: rename from {} failed: {}",
+                        target.display(),
+                        temp.display(),
+                        io_message(&e)
+                    ));
+                }
+            }
+            if let Some(err) = &mut stats.error {
+                // Best effort: the partial file is useless and may fill a disk.
+                let _ = tokio::fs::remove_file(&temp).await;
+                err.push_str(&format!("; {} was left unchanged", target.display()));
+            }
+        }
+        stats
+    }
+}
+
+/// Opens the file for `mode`, writing the header when a new cassette starts.
+/// Returns the file and the path actually written to.
+fn open_file(
+    target: &Path,
+    head: &[u8],
+    mode: WriteMode,
+) -> Result<(File, PathBuf), CassetteError> {
+    let fail = |cause: io::Error| CassetteError::Write {
+        path: target.to_path_buf(),
+        cause,
+    };
+    match mode {
+        WriteMode::Create => create(target, head)
+            .map(|f| (f, target.to_path_buf()))
+            .map_err(fail),
+        WriteMode::Append => append(target, head)
+            .map(|f| (f, target.to_path_buf()))
+            .map_err(fail),
+        WriteMode::Atomic => {
+            if target.is_dir() {
+                return Err(fail(io::Error::other("is a directory")));
+            }
+            let name = target
+                .file_name()
+                .ok_or_else(|| fail(io::Error::other("not a file name")))?;
+            let mut partial = name.to_os_string();
+            partial.push(".partial");
+            let temp = target.with_file_name(partial);
+            create(&temp, head).map(|f| (f, temp)).map_err(fail)
+        }
+    }
+}
+
+/// Truncates or creates `path` and writes the header.
+fn create(path: &Path, head: &[u8]) -> io::Result<File> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
+    f.write_all(head)?;
+    Ok(f)
+}
+
+/// Opens an existing cassette for appending (see [`WriteMode::Append`]).
+fn append(path: &Path, head: &[u8]) -> io::Result<File> {
+    let mut f = match OpenOptions::new().read(true).append(true).open(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return create(path, head),
+        other => other?,
+    };
+    let len = f.metadata()?.len();
+    if len == 0 {
+        f.write_all(head)?;
+        return Ok(f);
+    }
+    match last_newline(&mut f, len)? {
+        Some(at) if at + 1 == len => {}
+        Some(at) => {
+            tracing::warn!(
+                "cassette {}: cutting a partial last line ({} bytes) before appending",
+                path.display(),
+                len - at - 1
+            );
+            f.set_len(at + 1)?;
+        }
+        None => {
+            // Not even a whole header line: start the cassette over.
+            f.set_len(0)?;
+            f.write_all(head)?;
+        }
+    }
+    Ok(f)
+}
+
+/// The offset of the last `\n` in the file, reading backwards in blocks.
+fn last_newline(f: &mut File, len: u64) -> io::Result<Option<u64>> {
+    let mut block = vec![0u8; 64 * 1024];
+    let mut end = len;
+    while end > 0 {
+        let start = end.saturating_sub(block.len() as u64);
+        let n = (end - start) as usize;
+        f.seek(SeekFrom::Start(start))?;
+        f.read_exact(&mut block[..n])?;
+        if let Some(i) = block[..n].iter().rposition(|&b| b == b'\n') {
+            return Ok(Some(start + i as u64));
+        }
+        end = start;
+    }
+    Ok(None)
+}
+
+/// The writer thread's loop; ends when every sender is dropped.
+fn run(mut file: File, mut rx: mpsc::Receiver<Event>, path: &Path) -> Outcome {
+    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut written = 0u64;
+    let mut lost = 0u64;
+    let mut error: Option<String> = None;
+
+    while let Some(ev) = rx.blocking_recv() {
+        buf.clear();
+        ev.write_line(&mut buf);
+        let mut batch = 1u64;
+        while buf.len() < MAX_BATCH_BYTES {
+            match rx.try_recv() {
+                Ok(ev) => {
+                    ev.write_line(&mut buf);
+                    batch += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        if error.is_some() {
+            lost += batch;
+            continue;
+        }
+        match file.write_all(&buf) {
+            Ok(()) => written += batch,
+            Err(e) => {
+                let msg = format!(
+                    "cannot write cassette {}: {}",
+                    path.display(),
+                    io_message(&e)
+                );
+                tracing::error!("{msg}; recording continues without saving");
+                error = Some(msg);
+                lost += batch;
+            }
+        }
+        if buf.capacity() > 4 * MAX_BATCH_BYTES {
+            buf = Vec::with_capacity(64 * 1024);
+        }
+    }
+
+    if error.is_none() {
+        if let Err(e) = file.sync_all() {
+            error = Some(format!(
+                "cannot write cassette {}: sync failed: {}",
+                path.display(),
+                io_message(&e)
+            ));
+        }
+    }
+    Outcome {
+        written,
+        lost,
+        error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cassette::event::{ConnState, ConnectionEvent};
+
+    fn header() -> Header {
+        Header {
+            version: 1,
+            created: "2026-11-21T10:00:00Z".into(),
+            upstream: None,
+            server_version: None,
+        }
+    }
+
+    fn open_ev(conn: u64) -> Event {
+        Event::Connection(ConnectionEvent {
+            conn,
+            at_ms: 0,
+            event: ConnState::Open,
+        })
+    }
+
+    #[tokio::test]
+    async fn writes_header_then_lines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.jsonl");
+        let (h, task) = open(&path, &header(), WriteMode::Create)
+            .await
+            .expect("open");
+        for conn in 1..=3 {
+            h.send(open_ev(conn)).await;
+        }
+        drop(h);
+        let stats = task.finish().await;
+        assert_eq!(
+            stats,
+            WriterStats {
+                written: 3,
+                lost: 0,
+                error: None
+            }
+        );
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(text.lines().count(), 4);
+        assert!(text.starts_with("{\"resplay\":1,"));
+    }
+
+    #[tokio::test]
+    async fn append_cuts_a_partial_last_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.jsonl");
+        std::fs::write(&path, "{\"resplay\":1}\n{\"conn\":1,\"at_ms\"").expect("seed");
+        let (h, task) = open(&path, &header(), WriteMode::Append)
+            .await
+            .expect("open");
+        h.send(open_ev(2)).await;
+        drop(h);
+        assert_eq!(task.finish().await.error, None);
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(
+            text,
+            "{\"resplay\":1}\n{\"conn\":2,\"at_ms\":0,\"event\":\"open\"}\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn send_after_the_writer_is_gone_counts_a_loss() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.jsonl");
+        let (h, task) = open(&path, &header(), WriteMode::Create)
+            .await
+            .expect("open");
+        let lost = Arc::clone(&h.lost);
+        // Simulate a writer that died: a handle whose receiver is gone.
+        let (tx, rx) = mpsc::channel(1);
+        drop(rx);
+        let orphan = WriterHandle {
+            tx,
+            lost: Arc::clone(&lost),
+        };
+        orphan.send(open_ev(1)).await;
+        drop(h);
+        drop(orphan);
+        let stats = task.finish().await;
+        assert_eq!((stats.written, stats.lost), (0, 1));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn disk_full_keeps_consuming_and_counts_losses() {
+        // /dev/full accepts opens and fails every write with ENOSPC.
+        let path = Path::new("/dev/full");
+        if !path.exists() {
+            return;
+        }
+        let (file, _) = match open_file(path, b"", WriteMode::Append) {
+            Ok(f) => f,
+            Err(_) => return,
+        };
+        let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+        let writer = std::thread::spawn(move || run(file, rx, path));
+        for conn in 0..10 {
+            tx.send(open_ev(conn)).await.expect("receiver alive");
+        }
+        drop(tx);
+        let outcome = writer.join().expect("thread");
+        assert_eq!(outcome.written, 0);
+        assert_eq!(outcome.lost, 10);
+        let err = outcome.error.expect("an error");
+        assert!(
+            err.contains("/dev/full") && err.contains("No space left"),
+            "{err}"
+        );
+    }
+}
