@@ -339,9 +339,7 @@ proptest! {
         prop_assert_eq!(got, want);
     }
 
-    // FAILS as of a76ebbc: real bugs in src/resp, pinned below as
-    // `reply_parser_panics_on_crlf_at_type_byte` and
-    // `request_parser_panics_on_crlf_instead_of_dollar`.
+    // Found two panics once, pinned below as regression tests.
     #[test]
     fn garbage_never_panics(
         input in prop_oneof![vec(any::<u8>(), 0..300), token_soup()],
@@ -368,7 +366,6 @@ proptest! {
 
     /// The guarantee the proxy relies on (and `fuzz/reply_parser` asserts):
     /// whatever is accepted re-encodes to exactly the bytes consumed.
-    // FAILS as of a76ebbc through the same `\r\n` panic as above.
     #[test]
     fn accepted_garbage_re_encodes_exactly(input in token_soup()) {
         let input = Bytes::from(input);
@@ -390,14 +387,13 @@ fn nesting_bomb_is_rejected() {
     assert_eq!(err.0, "Protocol error: expected '$', got '*'");
 }
 
-// Known bugs found by the properties above (minimal cases). They stay failing
-// until src/resp is fixed; a peer controls these bytes, so each is a crash of
-// the proxy.
+// Regressions: bugs the properties above found (minimal cases). A peer
+// controls these bytes, so each was a crash of the proxy.
 
-/// `read_token` slices `buf[pos + 1..end]` with `end == pos` when the type
-/// byte itself is the `\r` of a `\r\n` (src/resp/reply.rs, `let text = ...`).
+/// A frame whose type byte is the `\r` of a `\r\n` once made `read_token`
+/// slice `buf[pos + 1..pos]`.
 #[test]
-fn reply_parser_panics_on_crlf_at_type_byte() {
+fn reply_parser_rejects_crlf_at_type_byte() {
     for input in [&b"\r\n"[..], b"*1\r\n\r\n"] {
         let input = Bytes::from_static(input);
         assert!(parse_reply(&input, &Limits::default()).is_err());
@@ -405,11 +401,11 @@ fn reply_parser_panics_on_crlf_at_type_byte() {
     }
 }
 
-/// `header_line` returns `&rest[1..cr]` with `cr == 0` when an element of a
-/// multibulk starts with `\r\n` instead of `$` (src/resp/request.rs). Redis
-/// answers `expected '$', got '\r'`.
+/// Regression: an element of a multibulk starting with `\r\n` instead of
+/// `$` once panicked in `header_line`. Redis answers `expected '$', got ' '`
+/// (its error replies turn CR and LF into spaces).
 #[test]
-fn request_parser_panics_on_crlf_instead_of_dollar() {
+fn request_parser_rejects_crlf_instead_of_dollar() {
     let err = parse_request(b"*1\r\n\r\n", &Limits::default()).unwrap_err();
-    assert_eq!(err.0, "Protocol error: expected '$', got '\r'");
+    assert_eq!(err.0, "Protocol error: expected '$', got ' '");
 }

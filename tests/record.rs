@@ -7,9 +7,9 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use common::raw::Raw;
 use common::{client_url, interactions, redis_cli, workload, RedisServer, Resplay, PROTOCOLS};
-use resplay::resp::{encode_command, parse_reply, to_bytes, Limits, Value};
+use resplay::resp::{to_bytes, Value};
 
 fn start_recorder(server: &RedisServer, cassette: &Path) -> Resplay {
     Resplay::start(&[
@@ -112,51 +112,6 @@ fn thousand_command_pipeline() {
         }
         assert_eq!(lines[999]["reply"], 999);
         assert_eq!(lines[0]["reply"], serde_json::json!({"+": "OK"}));
-    }
-}
-
-/// A minimal client on a raw socket, for what the `redis` crate hides
-/// (pushes, replies that never come).
-struct Raw {
-    stream: TcpStream,
-    buf: BytesMut,
-}
-
-impl Raw {
-    fn connect(port: u16) -> Raw {
-        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        Raw {
-            stream,
-            buf: BytesMut::new(),
-        }
-    }
-
-    fn send(&mut self, args: &[&str]) {
-        let mut out = BytesMut::new();
-        encode_command(args, &mut out);
-        self.stream.write_all(&out).unwrap();
-    }
-
-    fn read(&mut self) -> Value {
-        loop {
-            let data = Bytes::copy_from_slice(&self.buf);
-            if let Some((value, len)) = parse_reply(&data, &Limits::default()).unwrap() {
-                let _ = self.buf.split_to(len);
-                return value;
-            }
-            let mut chunk = [0u8; 4096];
-            let n = self.stream.read(&mut chunk).expect("reply in time");
-            assert!(n > 0, "connection closed");
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-
-    fn call(&mut self, args: &[&str]) -> Value {
-        self.send(args);
-        self.read()
     }
 }
 

@@ -87,13 +87,19 @@ fn read_token(
     let Some(&kind) = buf.get(pos) else {
         return Ok(None);
     };
+    if !b"+-:$*_#,(!=%~>|;.".contains(&kind) {
+        return Err(ProtocolError(format!(
+            "Protocol error: unexpected reply type byte '{}'",
+            kind.escape_ascii()
+        )));
+    }
     let simple_max = limits.max_bulk;
     let header_max = limits.max_inline;
     let max = match kind {
         b'+' | b'-' | b',' | b'(' => simple_max,
         _ => header_max,
     };
-    let Some(end) = line_end(buf, pos, max)? else {
+    let Some(end) = line_end(buf, pos + 1, max)? else {
         return Ok(None);
     };
     let text = &buf[pos + 1..end];

@@ -113,7 +113,9 @@ fn header_line<'a>(
     if cr + 2 > rest.len() {
         return Ok(None);
     }
-    Ok(Some((&rest[1..cr], pos + cr + 2)))
+    // `cr` is 0 when an element starts with `\r`: Redis then reports the
+    // bad type byte, so the (empty) number text is never read.
+    Ok(Some((&rest[cr.min(1)..cr], pos + cr + 2)))
 }
 
 fn parse_multibulk(buf: &[u8], limits: &Limits) -> Result<RequestParse, ProtocolError> {
@@ -153,9 +155,13 @@ fn parse_multibulk(buf: &[u8], limits: &Limits) -> Result<RequestParse, Protocol
             {
                 return Ok(RequestParse::Incomplete);
             }
+            // Redis replaces CR and LF in error text with spaces.
+            let got = match buf[pos] {
+                b'\r' | b'\n' => ' ',
+                other => other as char,
+            };
             return Err(ProtocolError(format!(
-                "Protocol error: expected '$', got '{}'",
-                buf[pos] as char
+                "Protocol error: expected '$', got '{got}'"
             )));
         }
         let Some((len_text, after)) = header_line(

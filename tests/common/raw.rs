@@ -1,0 +1,95 @@
+//! A minimal client on a raw socket, for what the `redis` crate hides:
+//! pushes, replies that never come, exact reply bytes, hostile input.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use resplay::resp::{encode_command, parse_reply, Limits, Value};
+
+/// A minimal client on a raw socket, for what the `redis` crate hides
+/// (pushes, replies that never come).
+pub struct Raw {
+    stream: TcpStream,
+    buf: BytesMut,
+}
+
+impl Raw {
+    pub fn connect(port: u16) -> Raw {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        Raw {
+            stream,
+            buf: BytesMut::new(),
+        }
+    }
+
+    pub fn send(&mut self, args: &[&str]) {
+        let mut out = BytesMut::new();
+        encode_command(args, &mut out);
+        self.stream.write_all(&out).unwrap();
+    }
+
+    pub fn read(&mut self) -> Value {
+        loop {
+            let data = Bytes::copy_from_slice(&self.buf);
+            if let Some((value, len)) = parse_reply(&data, &Limits::default()).unwrap() {
+                let _ = self.buf.split_to(len);
+                return value;
+            }
+            let mut chunk = [0u8; 4096];
+            let n = self.stream.read(&mut chunk).expect("reply in time");
+            assert!(n > 0, "connection closed");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    pub fn call(&mut self, args: &[&str]) -> Value {
+        self.send(args);
+        self.read()
+    }
+}
+
+impl Raw {
+    /// Sends one command given as byte arguments.
+    pub fn send_args(&mut self, args: &[Vec<u8>]) {
+        let mut out = BytesMut::new();
+        encode_command(args, &mut out);
+        self.stream.write_all(&out).unwrap();
+    }
+
+    /// Sends raw bytes as they are.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    /// Reads one reply and returns its exact bytes.
+    pub fn read_bytes(&mut self) -> Vec<u8> {
+        loop {
+            let data = Bytes::copy_from_slice(&self.buf);
+            if let Some((_, len)) = parse_reply(&data, &Limits::default()).unwrap() {
+                return self.buf.split_to(len).to_vec();
+            }
+            let mut chunk = [0u8; 4096];
+            let n = self.stream.read(&mut chunk).expect("reply in time");
+            assert!(n > 0, "connection closed");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// True once the server has closed the connection (after any bytes
+    /// still buffered were read).
+    pub fn is_closed(&mut self) -> bool {
+        let mut chunk = [0u8; 4096];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return true,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(_) => return false,
+            }
+        }
+    }
+}

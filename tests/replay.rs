@@ -1,0 +1,386 @@
+//! Replay mode: record against a real redis-server, stop it, replay.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::raw::Raw;
+use common::{client_url, workload, RedisServer, Resplay, PROTOCOLS};
+use resplay::resp::Value;
+
+struct Recorded {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+/// Records `session` against a fresh redis-server, then stops both.
+fn record(session: impl FnOnce(&RedisServer, u16)) -> Recorded {
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.jsonl");
+    let recorder = Resplay::start(&[
+        "record",
+        "--upstream",
+        &server.url(),
+        "--cassette",
+        path.to_str().unwrap(),
+    ]);
+    session(&server, recorder.port);
+    let (code, log) = recorder.stop();
+    assert_eq!(code, 0, "{log:?}");
+    Recorded { _dir: dir, path }
+}
+
+fn start_replay(path: &Path, extra: &[&str]) -> Resplay {
+    let mut args = vec!["replay", "--cassette", path.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    Resplay::start(&args)
+}
+
+/// Sends every workload command on one raw connection (the first half one
+/// at a time, the rest as one pipeline) and returns the exact reply bytes.
+fn raw_workload(port: u16, protocol: u8) -> Vec<Vec<u8>> {
+    let mut c = Raw::connect(port);
+    if protocol == 3 {
+        c.call(&["HELLO", "3"]);
+    }
+    let commands = workload::commands();
+    let half = commands.len() / 2;
+    let mut replies = Vec::new();
+    for args in &commands[..half] {
+        c.send_args(args);
+        replies.push(c.read_bytes());
+    }
+    for args in &commands[half..] {
+        c.send_args(args);
+    }
+    for _ in half..commands.len() {
+        replies.push(c.read_bytes());
+    }
+    replies
+}
+
+#[test]
+fn replay_is_byte_identical_to_the_recorded_run() {
+    for protocol in PROTOCOLS {
+        let mut recorded_bytes = Vec::new();
+        let mut recorded_values = Vec::new();
+        let cassette = record(|_, port| {
+            recorded_bytes = raw_workload(port, protocol);
+            // And once more through the redis crate, pipelined.
+            let mut con =
+                redis::Client::open(client_url(&format!("redis://127.0.0.1:{port}"), protocol))
+                    .unwrap()
+                    .get_connection()
+                    .unwrap();
+            recorded_values = workload::run(&mut con);
+        });
+        let replay = start_replay(&cassette.path, &[]);
+        let replayed = raw_workload(replay.port, protocol);
+        assert_eq!(replayed.len(), recorded_bytes.len());
+        for (i, (a, b)) in replayed.iter().zip(&recorded_bytes).enumerate() {
+            assert_eq!(
+                String::from_utf8_lossy(a),
+                String::from_utf8_lossy(b),
+                "RESP{protocol} command {i}: {:?}",
+                workload::commands()[i]
+            );
+        }
+        let mut con = redis::Client::open(client_url(&replay.url(), protocol))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        assert_eq!(workload::run(&mut con), recorded_values, "RESP{protocol}");
+        drop(con);
+        let (code, log) = replay.stop();
+        assert_eq!(code, 0);
+        let report = log
+            .iter()
+            .find(|l| l.contains("served"))
+            .expect("report line");
+        assert!(report.contains(" 0 missed, 0 unused"), "{report}");
+    }
+}
+
+#[test]
+fn connections_replayed_in_another_interleaving() {
+    let cassette = record(|_, port| {
+        let mut a = Raw::connect(port);
+        let mut b = Raw::connect(port);
+        a.call(&["SET", "user:1", "alice"]);
+        b.call(&["SET", "user:2", "bob"]);
+        assert_eq!(a.call(&["INCR", "hits"]), Value::Integer(1));
+        assert_eq!(b.call(&["INCR", "hits"]), Value::Integer(2));
+        assert_eq!(a.call(&["GET", "user:1"]), Value::bulk("alice"));
+        assert_eq!(b.call(&["GET", "user:2"]), Value::bulk("bob"));
+    });
+    let replay = start_replay(&cassette.path, &["--strict"]);
+    // The second process runs first this time.
+    let mut b = Raw::connect(replay.port);
+    let mut a = Raw::connect(replay.port);
+    assert_eq!(b.call(&["SET", "user:2", "bob"]), Value::simple("OK"));
+    assert_eq!(b.call(&["INCR", "hits"]), Value::Integer(2));
+    assert_eq!(a.call(&["SET", "user:1", "alice"]), Value::simple("OK"));
+    assert_eq!(b.call(&["GET", "user:2"]), Value::bulk("bob"));
+    assert_eq!(a.call(&["INCR", "hits"]), Value::Integer(1));
+    assert_eq!(a.call(&["GET", "user:1"]), Value::bulk("alice"));
+    drop((a, b));
+    let (code, log) = replay.stop();
+    assert_eq!(code, 0, "strict replay with everything used: {log:?}");
+}
+
+#[test]
+fn volatile_arguments_are_ignored_by_rules() {
+    let fresh = |n: u64| {
+        format!(
+            "{:08x}-4b1e-9c1a-{:012x}",
+            n.wrapping_mul(2654435761) as u32,
+            n
+        )
+    };
+    let cassette = record(|_, port| {
+        let mut c = Raw::connect(port);
+        let key = format!("session:{}", fresh(1));
+        assert_eq!(
+            c.call(&["SET", &key, "data", "PX", "60000"]),
+            Value::simple("OK")
+        );
+        assert_eq!(c.call(&["GET", &key]), Value::bulk("data"));
+    });
+    let rules = [
+        "--ignore",
+        "SET session:* <any> PX <any>",
+        "--ignore",
+        "GET session:*",
+    ];
+    let replay = start_replay(&cassette.path, &rules);
+    let mut c = Raw::connect(replay.port);
+    let key = format!("session:{}", fresh(2));
+    assert_eq!(
+        c.call(&["SET", &key, "data", "PX", "1"]),
+        Value::simple("OK")
+    );
+    assert_eq!(c.call(&["GET", &key]), Value::bulk("data"));
+    // Without the rules it is a miss.
+    let plain = start_replay(&cassette.path, &[]);
+    let mut c = Raw::connect(plain.port);
+    assert!(c.call(&["GET", &key]).is_error());
+}
+
+#[test]
+fn misses_name_the_closest_command_and_strict_fails() {
+    let cassette = record(|_, port| {
+        let mut c = Raw::connect(port);
+        c.call(&["SET", "user:8", "x"]);
+        c.call(&["GET", "user:8"]);
+        c.call(&["DEL", "unused"]);
+    });
+    let replay = start_replay(&cassette.path, &["--strict"]);
+    let mut c = Raw::connect(replay.port);
+    let reply = c.call(&["GET", "user:7"]);
+    assert_eq!(
+        reply,
+        Value::error(
+            "ERR resplay: no recorded reply for 'GET user:7' (closest recorded: 'GET user:8')"
+        )
+    );
+    // Handshake commands are made up, not misses; names are case-insensitive.
+    assert_eq!(c.call(&["ping"]), Value::simple("PONG"));
+    assert_eq!(c.call(&["get", "user:8"]), Value::bulk("x"));
+    drop(c);
+    let (code, log) = replay.stop();
+    assert_ne!(code, 0, "--strict must fail: {log:?}");
+    let all = log.join("\n");
+    assert!(all.contains("1 missed"), "{all}");
+    assert!(all.contains("missed: GET user:7"), "{all}");
+    assert!(all.contains("unused: SET user:8 x"), "{all}");
+    assert!(all.contains("unused: DEL unused"), "{all}");
+}
+
+#[test]
+fn no_repeat_and_repeat() {
+    let cassette = record(|_, port| {
+        let mut c = Raw::connect(port);
+        assert_eq!(c.call(&["INCR", "n"]), Value::Integer(1));
+    });
+    let replay = start_replay(&cassette.path, &[]);
+    let mut c = Raw::connect(replay.port);
+    assert_eq!(c.call(&["INCR", "n"]), Value::Integer(1));
+    assert_eq!(
+        c.call(&["INCR", "n"]),
+        Value::Integer(1),
+        "last reply repeats"
+    );
+    let strict = start_replay(&cassette.path, &["--no-repeat"]);
+    let mut c = Raw::connect(strict.port);
+    assert_eq!(c.call(&["INCR", "n"]), Value::Integer(1));
+    assert!(c.call(&["INCR", "n"]).is_error());
+}
+
+#[test]
+fn passthrough_sends_misses_upstream() {
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.jsonl");
+    std::fs::write(
+        &path,
+        "{\"resplay\":1,\"created\":\"2026-11-21T10:00:00Z\"}\n\
+         {\"conn\":1,\"seq\":0,\"at_ms\":0,\"took_us\":5,\"cmd\":[\"GET\",\"k\"],\"reply\":\"recorded\"}\n",
+    )
+    .unwrap();
+    let mut direct = Raw::connect(server.port);
+    direct.call(&["SET", "k", "live"]);
+    direct.call(&["SET", "other", "live-other"]);
+    let replay = start_replay(
+        &path,
+        &["--on-miss", "passthrough", "--upstream", &server.url()],
+    );
+    let mut c = Raw::connect(replay.port);
+    assert_eq!(c.call(&["GET", "k"]), Value::bulk("recorded"));
+    assert_eq!(c.call(&["GET", "other"]), Value::bulk("live-other"));
+    let (code, log) = replay.stop();
+    assert_eq!(code, 0);
+    assert!(log.join("\n").contains("1 passed through"), "{log:?}");
+}
+
+#[test]
+fn pubsub_replay_delivers_messages_after_publish() {
+    for protocol in PROTOCOLS {
+        let cassette = record(|_, port| {
+            let mut sub = Raw::connect(port);
+            if protocol == 3 {
+                sub.call(&["HELLO", "3"]);
+            }
+            sub.call(&["SUBSCRIBE", "news"]);
+            let mut publisher = Raw::connect(port);
+            assert_eq!(
+                publisher.call(&["PUBLISH", "news", "hello"]),
+                Value::Integer(1)
+            );
+            sub.read();
+        });
+        let replay = start_replay(&cassette.path, &[]);
+        let mut sub = Raw::connect(replay.port);
+        if protocol == 3 {
+            assert!(matches!(sub.call(&["HELLO", "3"]), Value::Map(_)));
+        }
+        let confirmation = sub.call(&["SUBSCRIBE", "news"]);
+        assert_eq!(confirmation.is_push(), protocol == 3);
+        let mut publisher = Raw::connect(replay.port);
+        assert_eq!(
+            publisher.call(&["PUBLISH", "news", "hello"]),
+            Value::Integer(1)
+        );
+        let message = sub.read();
+        assert_eq!(message.is_push(), protocol == 3, "{message:?}");
+        let items = message.elements().unwrap();
+        assert_eq!(items[0], Value::bulk("message"));
+        assert_eq!(items[2], Value::bulk("hello"));
+    }
+}
+
+#[test]
+fn resp3_recording_replayed_to_a_resp2_client() {
+    let mut direct_resp2 = Vec::new();
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["HSET", "h", "a", "1"],
+        vec!["HGETALL", "h"],
+        vec!["ZADD", "z", "1.5", "m"],
+        vec!["ZSCORE", "z", "m"],
+        vec!["SADD", "s", "x"],
+        vec!["SMEMBERS", "s"],
+        vec!["GET", "nothing"],
+        vec!["BLPOP", "empty", "0.1"],
+        vec!["SISMEMBER", "s", "x"],
+    ];
+    let cassette = record(|server, port| {
+        let mut c = Raw::connect(port);
+        c.call(&["HELLO", "3"]);
+        for cmd in &commands {
+            c.call(cmd);
+        }
+        // What Redis itself sends a RESP2 client, for comparison.
+        let mut d = Raw::connect(server.port);
+        d.call(&["FLUSHALL"]);
+        for cmd in &commands {
+            d.send(cmd);
+            direct_resp2.push(d.read_bytes());
+        }
+    });
+    let replay = start_replay(&cassette.path, &[]);
+    let mut c = Raw::connect(replay.port);
+    for (cmd, expected) in commands.iter().zip(&direct_resp2) {
+        c.send(cmd);
+        let got = c.read_bytes();
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(expected),
+            "{cmd:?}"
+        );
+    }
+}
+
+#[test]
+fn hostile_input_gets_redis_errors_in_both_modes() {
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.jsonl");
+    let recorder = Resplay::start(&[
+        "record",
+        "--upstream",
+        &server.url(),
+        "--cassette",
+        path.to_str().unwrap(),
+    ]);
+    let replay = start_replay(&path, &[]);
+    let cases: &[(&[u8], &str)] = &[
+        (b"*3000000000\r\n", "invalid multibulk length"),
+        (
+            b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\nfooz\r\n",
+            "expected '$', got 'f'",
+        ),
+        (
+            b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$-10\r\n",
+            "invalid bulk length",
+        ),
+        (
+            b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$2000000000\r\n",
+            "invalid bulk length",
+        ),
+        (
+            b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$blabla\r\n",
+            "invalid bulk length",
+        ),
+        (b"*1\r\nfoo\r\n", "expected '$', got 'f'"),
+        (
+            b"set \"\"\"test-key\"\"\" test-value\r\nping\r\n",
+            "unbalanced quotes in request",
+        ),
+        (b"*1\r\n*1\r\n", "expected '$', got '*'"),
+    ];
+    for port in [server.port, recorder.port, replay.port] {
+        for (input, text) in cases {
+            let mut c = Raw::connect(port);
+            // An earlier pipelined command is answered first.
+            let mut bytes = b"PING\r\n".to_vec();
+            bytes.extend_from_slice(input);
+            c.send_raw(&bytes);
+            assert_eq!(c.read(), Value::simple("PONG"), "port {port}");
+            assert_eq!(
+                c.read(),
+                Value::error(format!("ERR Protocol error: {text}")),
+                "port {port} {text}"
+            );
+            assert!(
+                c.is_closed(),
+                "port {port}: connection must close after {text}"
+            );
+        }
+        // Empty lines, *0 and negative counts are skipped silently.
+        let mut c = Raw::connect(port);
+        c.send_raw(b"\r\n*0\r\n*-10\r\nPING\r\n");
+        assert_eq!(c.read(), Value::simple("PONG"));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+}
