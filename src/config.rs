@@ -1,0 +1,433 @@
+//! The `--config FILE` TOML file.
+//!
+//! Its keys mirror the options of the Java seed proxy ("The Protocol
+//! Master"), so a team moving over can translate its settings one for one;
+//! `examples/resplay.toml` lists them all with the seed's name for each.
+//! Every key is optional, unknown keys are errors (a misspelt key silently
+//! ignored is a test that silently does something else), and command-line
+//! flags override the file.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+use toml::Spanned;
+
+use crate::replay::{IgnoreRule, OnMiss, Timing};
+
+/// A parsed config file. `None` (or an empty list) means the key was absent,
+/// so the flag or the built-in default decides. `Debug` masks the password.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Config {
+    /// Address to listen on (`--listen`); the seed's `port`.
+    pub listen: Option<String>,
+    /// The real Redis (`--upstream`); the seed's `connectionString`.
+    pub upstream: Option<String>,
+    /// User merged into `upstream` when its URL has none; the seed's `login`.
+    pub login: Option<String>,
+    /// Password merged into `upstream` when its URL has none; the seed's
+    /// `password`.
+    pub password: Option<String>,
+    /// Upstream connect timeout and client idle timeout (`--timeout-seconds`);
+    /// the seed's `timeoutSeconds`.
+    pub timeout_seconds: Option<u64>,
+    /// Leave handshake calls (PING, HELLO, AUTH, …) out of recordings; the
+    /// seed's `ignoreTrivialCalls`. `false` = `--record-trivial-calls`.
+    pub ignore_trivial_calls: Option<bool>,
+    /// Replay with the recorded durations (`--timing recorded`); the seed's
+    /// `respectCallDuration`.
+    pub respect_call_duration: Option<bool>,
+    /// Answer misses with an error rather than asking the upstream
+    /// (`--on-miss error`); the seed's `blockExternal`.
+    pub block_external: Option<bool>,
+    /// The seed's `resetConnectionsOnStart`: accepted for compatibility;
+    /// resplay always starts with no connections.
+    pub reset_connections_on_start: Option<bool>,
+    /// Fail the run on misses or unused recordings (`--strict`).
+    pub strict: Option<bool>,
+    /// Miss instead of repeating the last reply once recordings are used up
+    /// (`--no-repeat`).
+    pub no_repeat: Option<bool>,
+    /// Refuse clients beyond this many (`--max-clients`).
+    pub max_clients: Option<usize>,
+    /// Ignore rules for volatile arguments (`--ignore`, repeatable); flags add
+    /// to these.
+    pub ignore: Vec<IgnoreRule>,
+    /// The cassette file (`--cassette`), relative to the working directory
+    /// like the flag.
+    pub cassette: Option<PathBuf>,
+    /// `resplay run` mode (`--mode`).
+    pub mode: Option<RunMode>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field(
+                "upstream",
+                &self.upstream.as_deref().map(crate::upstream::mask_password),
+            )
+            .field("login", &self.login)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("timeout_seconds", &self.timeout_seconds)
+            .field("ignore_trivial_calls", &self.ignore_trivial_calls)
+            .field("respect_call_duration", &self.respect_call_duration)
+            .field("block_external", &self.block_external)
+            .field(
+                "reset_connections_on_start",
+                &self.reset_connections_on_start,
+            )
+            .field("strict", &self.strict)
+            .field("no_repeat", &self.no_repeat)
+            .field("max_clients", &self.max_clients)
+            .field("ignore", &self.ignore)
+            .field("cassette", &self.cassette)
+            .field("mode", &self.mode)
+            .finish()
+    }
+}
+
+/// `resplay run --mode`, as in VCR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunMode {
+    /// Record when the cassette is missing, replay otherwise.
+    Once,
+    /// Replay what matches and record the rest.
+    NewEpisodes,
+    /// Only replay.
+    None,
+    /// Always record afresh.
+    All,
+}
+
+/// Why a config file cannot be used. Every message starts with the file (and
+/// the line when known), as one line for stderr.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {}: {cause}", path.display())]
+    Read {
+        /// The path as the user gave it.
+        path: PathBuf,
+        /// The operating system's reason.
+        cause: std::io::Error,
+    },
+    /// Not valid TOML, an unknown key, or a value of the wrong type.
+    #[error("{}{}: {message}", path.display(), at_line(*line))]
+    Parse {
+        /// The path as the user gave it.
+        path: PathBuf,
+        /// 1-based line, when the TOML parser located the problem.
+        line: Option<usize>,
+        /// The parser's message, e.g. ``unknown field `colour`, expected one of …``.
+        message: String,
+    },
+    /// An `ignore` entry is not a valid rule.
+    #[error("{}{}: {source}", path.display(), at_line(*line))]
+    Rule {
+        /// The path as the user gave it.
+        path: PathBuf,
+        /// 1-based line of the rule.
+        line: Option<usize>,
+        /// The rule and what is wrong with it.
+        source: crate::replay::rules::RuleError,
+    },
+}
+
+fn at_line(line: Option<usize>) -> String {
+    line.map(|l| format!(":{l}")).unwrap_or_default()
+}
+
+/// The file as written; converted into [`Config`] once the rules parse.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: Option<String>,
+    upstream: Option<String>,
+    login: Option<String>,
+    password: Option<String>,
+    timeout_seconds: Option<u64>,
+    ignore_trivial_calls: Option<bool>,
+    respect_call_duration: Option<bool>,
+    block_external: Option<bool>,
+    reset_connections_on_start: Option<bool>,
+    strict: Option<bool>,
+    no_repeat: Option<bool>,
+    max_clients: Option<usize>,
+    #[serde(default)]
+    ignore: Vec<Spanned<String>>,
+    cassette: Option<PathBuf>,
+    mode: Option<RunMode>,
+}
+
+/// Reads and checks the config file at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
+        path: path.to_path_buf(),
+        cause,
+    })?;
+    parse(&text, path)
+}
+
+/// Parses config text already in memory; `path` is only used in messages.
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(s.start));
+        let mut message = e.message().trim_end().replace('\n', "; ");
+        // Type errors ("invalid type: string \"ten\", expected u64") do not
+        // say which key; the line does.
+        if let Some(key) = line.and_then(|l| key_on_line(text, l)) {
+            if !message.contains(key) {
+                message = format!("{key}: {message}");
+            }
+        }
+        ConfigError::Parse {
+            path: path.to_path_buf(),
+            line,
+            message,
+        }
+    })?;
+    let ignore = raw
+        .ignore
+        .iter()
+        .map(|rule| {
+            rule.get_ref()
+                .parse::<IgnoreRule>()
+                .map_err(|source| ConfigError::Rule {
+                    path: path.to_path_buf(),
+                    line: Some(line_of(rule.span().start)),
+                    source,
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Config {
+        listen: raw.listen,
+        upstream: raw.upstream,
+        login: raw.login,
+        password: raw.password,
+        timeout_seconds: raw.timeout_seconds,
+        ignore_trivial_calls: raw.ignore_trivial_calls,
+        respect_call_duration: raw.respect_call_duration,
+        block_external: raw.block_external,
+        reset_connections_on_start: raw.reset_connections_on_start,
+        strict: raw.strict,
+        no_repeat: raw.no_repeat,
+        max_clients: raw.max_clients,
+        ignore,
+        cassette: raw.cassette,
+        mode: raw.mode,
+    })
+}
+
+/// The bare key assigned on 1-based line `line`, if the line is `key = …`.
+fn key_on_line(text: &str, line: usize) -> Option<&str> {
+    let (key, _) = text.lines().nth(line.checked_sub(1)?)?.split_once('=')?;
+    let key = key.trim();
+    let bare = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    bare.then_some(key)
+}
+
+impl Config {
+    /// `upstream` with `login` / `password` merged in (percent-encoded) where
+    /// the URL has no user / password of its own. A bare `host:port` becomes
+    /// `redis://host:port`. `None` without `upstream`; a URL that does not
+    /// parse is returned as written, for the upstream parser to report.
+    pub fn upstream_url(&self) -> Option<String> {
+        let upstream = self.upstream.as_deref()?;
+        let text = if upstream.contains("://") {
+            upstream.to_string()
+        } else {
+            format!("redis://{upstream}")
+        };
+        let Ok(mut url) = url::Url::parse(&text) else {
+            return Some(upstream.to_string());
+        };
+        if let Some(login) = self.login.as_deref().filter(|l| !l.is_empty()) {
+            if url.username().is_empty() && url.set_username(login).is_err() {
+                return Some(upstream.to_string());
+            }
+        }
+        if let Some(password) = self.password.as_deref() {
+            if url.password().is_none() && url.set_password(Some(password)).is_err() {
+                return Some(upstream.to_string());
+            }
+        }
+        Some(url.to_string())
+    }
+
+    /// `block_external` as replay's miss policy: `true` → error, `false` →
+    /// passthrough.
+    pub fn on_miss(&self) -> Option<OnMiss> {
+        self.block_external.map(|block| {
+            if block {
+                OnMiss::Error
+            } else {
+                OnMiss::Passthrough
+            }
+        })
+    }
+
+    /// `respect_call_duration` as replay timing: `true` → recorded.
+    pub fn timing(&self) -> Option<Timing> {
+        self.respect_call_duration.map(|respect| {
+            if respect {
+                Timing::Recorded
+            } else {
+                Timing::None
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(text: &str) -> Result<Config, ConfigError> {
+        parse(text, Path::new("conf/resplay.toml"))
+    }
+
+    #[test]
+    fn every_key_parses() {
+        let text = r#"
+listen = "127.0.0.1:0"
+upstream = "redis://db:6379/2"
+login = "alice"
+password = "s3cret"
+timeout_seconds = 7
+ignore_trivial_calls = false
+respect_call_duration = true
+block_external = false
+reset_connections_on_start = true
+strict = true
+no_repeat = true
+max_clients = 50
+ignore = ["SET lock:* <any> PX <any>", "CLIENT SETNAME ..."]
+cassette = "tests/redis.jsonl"
+mode = "new-episodes"
+"#;
+        let c = parse_str(text).expect("parses");
+        assert_eq!(c.listen.as_deref(), Some("127.0.0.1:0"));
+        assert_eq!(c.upstream.as_deref(), Some("redis://db:6379/2"));
+        assert_eq!(c.login.as_deref(), Some("alice"));
+        assert_eq!(c.password.as_deref(), Some("s3cret"));
+        assert_eq!(c.timeout_seconds, Some(7));
+        assert_eq!(c.ignore_trivial_calls, Some(false));
+        assert_eq!(c.respect_call_duration, Some(true));
+        assert_eq!(c.block_external, Some(false));
+        assert_eq!(c.reset_connections_on_start, Some(true));
+        assert_eq!(c.strict, Some(true));
+        assert_eq!(c.no_repeat, Some(true));
+        assert_eq!(c.max_clients, Some(50));
+        let rules: Vec<_> = c.ignore.iter().map(|r| r.text.as_str()).collect();
+        assert_eq!(rules, ["SET lock:* <any> PX <any>", "CLIENT SETNAME ..."]);
+        assert_eq!(c.cassette, Some(PathBuf::from("tests/redis.jsonl")));
+        assert_eq!(c.mode, Some(RunMode::NewEpisodes));
+        assert!(!format!("{c:?}").contains("s3cret"));
+        assert_eq!(c.on_miss(), Some(OnMiss::Passthrough));
+        assert_eq!(c.timing(), Some(Timing::Recorded));
+
+        for (mode, want) in [
+            ("once", RunMode::Once),
+            ("none", RunMode::None),
+            ("all", RunMode::All),
+        ] {
+            let c = parse_str(&format!("mode = \"{mode}\"")).expect("parses");
+            assert_eq!(c.mode, Some(want));
+        }
+    }
+
+    #[test]
+    fn example_file_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/resplay.toml");
+        let c = load(&path).expect("examples/resplay.toml parses");
+        assert!(c.upstream.is_some() && c.mode.is_some() && !c.ignore.is_empty());
+    }
+
+    #[test]
+    fn empty_file_is_all_defaults() {
+        assert_eq!(parse_str("").expect("parses"), Config::default());
+        assert_eq!(Config::default().on_miss(), None);
+        assert_eq!(Config::default().upstream_url(), None);
+    }
+
+    #[test]
+    fn unknown_key_names_key_file_and_line() {
+        let e = parse_str("listen = \"x\"\ncolour = \"red\"\n").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("conf/resplay.toml:2: "), "{msg}");
+        assert!(msg.contains("colour"), "{msg}");
+        assert!(!msg.contains('\n'), "{msg}");
+    }
+
+    #[test]
+    fn bad_values_name_file_and_line() {
+        for text in [
+            "\n\ntimeout_seconds = \"ten\"",
+            "\n\nmode = \"sometimes\"",
+            "\n\nlisten = ",
+        ] {
+            let msg = parse_str(text).unwrap_err().to_string();
+            let key = text.trim().split(' ').next().unwrap_or_default();
+            assert!(msg.starts_with("conf/resplay.toml:3: "), "{text}: {msg}");
+            assert!(msg.contains(key), "{text}: {msg}");
+            assert!(!msg.contains('\n'), "{msg}");
+        }
+    }
+
+    #[test]
+    fn bad_rule_is_named() {
+        let e = parse_str("ignore = [\n  \"GET k:*\",\n  \"SET 'open\",\n]\n").unwrap_err();
+        assert!(matches!(e, ConfigError::Rule { .. }), "{e:?}");
+        let msg = e.to_string();
+        assert!(msg.starts_with("conf/resplay.toml:3: "), "{msg}");
+        assert!(msg.contains("SET 'open"), "{msg}");
+    }
+
+    #[test]
+    fn missing_file_is_named() {
+        let msg = load(Path::new("/nonexistent/resplay.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("/nonexistent/resplay.toml"), "{msg}");
+    }
+
+    #[test]
+    fn login_and_password_merge_into_upstream() {
+        let with = |upstream: &str, login: Option<&str>, password: Option<&str>| Config {
+            upstream: Some(upstream.into()),
+            login: login.map(Into::into),
+            password: password.map(Into::into),
+            ..Config::default()
+        };
+        let cases = [
+            (with("redis://h:1", None, None), "redis://h:1"),
+            (with("h:1", None, None), "redis://h:1"),
+            (
+                with("redis://h:1/2", Some("al ice"), Some("p@ss:w/rd")),
+                "redis://al%20ice:p%40ss%3Aw%2Frd@h:1/2",
+            ),
+            (with("h:1", None, Some("pw")), "redis://:pw@h:1"),
+            (with("h:1", Some("bob"), None), "redis://bob@h:1"),
+            // The URL's own credentials win.
+            (
+                with("redis://u:x@h:1", Some("bob"), Some("pw")),
+                "redis://u:x@h:1",
+            ),
+        ];
+        for (config, want) in cases {
+            assert_eq!(config.upstream_url().as_deref(), Some(want), "{config:?}");
+        }
+        // The merged URL is what the upstream parser reads back.
+        let merged = with("h:1", Some("al ice"), Some("p@ss")).upstream_url();
+        let up = crate::upstream::Upstream::parse(merged.as_deref().unwrap_or("")).expect("parses");
+        assert_eq!(up.user.as_deref(), Some("al ice"));
+        assert_eq!(up.password.as_deref(), Some("p@ss"));
+    }
+}

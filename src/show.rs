@@ -1,0 +1,412 @@
+//! `resplay show`: a cassette as a person reads it.
+//!
+//! [`render`] lists every event in file order, one block each: a bracketed
+//! line (`[conn 1 #0 +3ms 120µs] SET k v`) and then the replies exactly as
+//! `redis-cli` prints them in its default (non-raw) mode, so a listing looks
+//! like the session a developer would have typed. [`render_json`] re-emits
+//! the cassette as canonical JSON lines (`resplay show --json`).
+//!
+//! Reply formatting follows `cliFormatReplyTTY` in `redis-cli.c`: bulk
+//! strings quoted and escaped (`sdscatrepr`), simple strings bare, `(error)`,
+//! `(integer)`, `(nil)`, `1) ` indexes with nested aggregates indented by the
+//! index width plus two, `1~ ` for sets, `1# key => value` for maps (a
+//! multi-line map value starts on its own line), `(empty array)`,
+//! `(empty hash)`, `(empty set)`, `(empty push)`. Verbatim strings print their
+//! text without the `txt:` format prefix and without quotes, as redis-cli
+//! does. Attributes, which redis-cli does not show, get an `(attributes) `
+//! map before the value they annotate.
+
+use std::fmt::Write as _;
+
+use crate::cassette::{Cassette, Event};
+use crate::replay::matcher::display_command;
+use crate::resp::{AggregateKind, Value};
+
+/// Deeper values are cut short. Loaded cassettes cannot get near this (the
+/// codec caps nesting at 40 and JSON loading at 128 levels); the cap only
+/// keeps a hand-built [`Cassette`] from overflowing the stack.
+const MAX_DEPTH: usize = 256;
+
+/// What an absent map value (an odd-length streamed map) is shown as.
+const MISSING: Value = Value::Null;
+
+/// Appends a readable listing of `cassette` to `out`, one block per event in
+/// file order.
+pub fn render(cassette: &Cassette, out: &mut String) {
+    for event in &cassette.events {
+        render_event(event, out);
+    }
+}
+
+/// Appends one event's block (header line, then its replies) to `out`.
+pub fn render_event(event: &Event, out: &mut String) {
+    // Writing to a String cannot fail.
+    match event {
+        Event::Interaction(i) => {
+            let _ = writeln!(
+                out,
+                "[conn {} #{} +{}ms {}] {}",
+                i.conn,
+                i.seq,
+                i.at_ms,
+                Took(i.took_us),
+                display_command(&i.cmd)
+            );
+            if i.replies.is_empty() {
+                out.push_str("(no reply)\n");
+            }
+            for reply in &i.replies {
+                render_value(reply, out);
+            }
+        }
+        Event::Push(p) => {
+            let _ = writeln!(out, "[conn {} +{}ms push]", p.conn, p.at_ms);
+            render_value(&p.push, out);
+        }
+        Event::Connection(c) => {
+            let _ = writeln!(out, "[conn {} +{}ms {}]", c.conn, c.at_ms, c.event.as_str());
+        }
+    }
+}
+
+/// Appends `value` as redis-cli prints a reply (ending with a newline).
+pub fn render_value(value: &Value, out: &mut String) {
+    format_value(value, "", 0, out);
+}
+
+/// Appends the cassette as canonical JSON lines: the header, then each event,
+/// in the key order and value encoding the recorder writes.
+pub fn render_json(cassette: &Cassette, out: &mut Vec<u8>) {
+    cassette.header.write_line(out);
+    for event in &cassette.events {
+        event.write_line(out);
+    }
+}
+
+/// A reply duration: `120µs` below a millisecond, `3.4ms` below a second,
+/// `1.25s` above.
+struct Took(u64);
+
+impl std::fmt::Display for Took {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let us = self.0;
+        if us < 1_000 {
+            write!(f, "{us}µs")
+        } else if us < 1_000_000 {
+            write!(f, "{:.1}ms", us as f64 / 1e3)
+        } else {
+            write!(f, "{:.2}s", us as f64 / 1e6)
+        }
+    }
+}
+
+/// How a value is laid out.
+enum Shape<'a> {
+    /// Printed on one line (the text, without its newline).
+    Line(String),
+    /// Indexed elements: the index separator (`)` or `~`), the text for no
+    /// elements, the elements.
+    Seq(char, &'static str, &'a [Value]),
+    /// `N# key => value` entries.
+    Map(Vec<(&'a Value, &'a Value)>),
+    /// An attribute map and the value it annotates.
+    Attributed(&'a [(Value, Value)], &'a Value),
+}
+
+fn shape(v: &Value) -> Shape<'_> {
+    match v {
+        Value::Array(items) => Shape::Seq(')', "(empty array)", items),
+        Value::Set(items) => Shape::Seq('~', "(empty set)", items),
+        Value::Push(items) => Shape::Seq(')', "(empty push)", items),
+        Value::Map(pairs) => Shape::Map(pairs.iter().map(|(k, v)| (k, v)).collect()),
+        Value::StreamedAggregate { kind, items } => match kind {
+            AggregateKind::Array => Shape::Seq(')', "(empty array)", items),
+            AggregateKind::Set => Shape::Seq('~', "(empty set)", items),
+            AggregateKind::Push => Shape::Seq(')', "(empty push)", items),
+            AggregateKind::Map | AggregateKind::Attribute => Shape::Map(
+                items
+                    .chunks(2)
+                    .map(|kv| (&kv[0], kv.get(1).unwrap_or(&MISSING)))
+                    .collect(),
+            ),
+        },
+        Value::Attributed { attrs, value } => Shape::Attributed(attrs, value),
+        Value::Simple(b) => Shape::Line(String::from_utf8_lossy(b).into_owned()),
+        Value::Error(b) | Value::BulkError(b) => {
+            Shape::Line(format!("(error) {}", String::from_utf8_lossy(b)))
+        }
+        Value::Integer(n) => Shape::Line(format!("(integer) {n}")),
+        Value::Bulk(b) => Shape::Line(repr(b)),
+        Value::StreamedBulk(chunks) => Shape::Line(repr(&chunks.concat())),
+        Value::NullBulk | Value::NullArray | Value::Null => Shape::Line("(nil)".into()),
+        Value::Double(b) => Shape::Line(format!("(double) {}", String::from_utf8_lossy(b))),
+        Value::Boolean(true) => Shape::Line("(true)".into()),
+        Value::Boolean(false) => Shape::Line("(false)".into()),
+        Value::BigNumber(b) => Shape::Line(format!("(big number) {}", String::from_utf8_lossy(b))),
+        Value::Verbatim(b) => {
+            // hiredis hands redis-cli the text after the `txt:` format.
+            let text = match b.get(3) {
+                Some(b':') => &b[4..],
+                _ => &b[..],
+            };
+            Shape::Line(String::from_utf8_lossy(text).into_owned())
+        }
+    }
+}
+
+/// Appends `v` with every line after the first starting with `prefix`.
+fn format_value(v: &Value, prefix: &str, depth: usize, out: &mut String) {
+    if depth > MAX_DEPTH {
+        out.push_str("(nesting too deep)\n");
+        return;
+    }
+    match shape(v) {
+        Shape::Line(text) => {
+            out.push_str(&text);
+            out.push('\n');
+        }
+        Shape::Seq(_, empty, []) => {
+            out.push_str(empty);
+            out.push('\n');
+        }
+        Shape::Seq(sep, _, items) => {
+            let width = digits(items.len());
+            let child = child_prefix(prefix, width);
+            for (i, item) in items.iter().enumerate() {
+                // The caller already wrote the prefix of the first line.
+                if i > 0 {
+                    out.push_str(prefix);
+                }
+                let _ = write!(out, "{:>width$}{sep} ", i + 1);
+                format_value(item, &child, depth + 1, out);
+            }
+        }
+        Shape::Map(pairs) => format_pairs(&pairs, prefix, depth, out),
+        Shape::Attributed(attrs, value) => {
+            const LABEL: &str = "(attributes) ";
+            out.push_str(LABEL);
+            let pairs: Vec<_> = attrs.iter().map(|(k, v)| (k, v)).collect();
+            let label_prefix = format!("{prefix}{:1$}", "", LABEL.len());
+            format_pairs(&pairs, &label_prefix, depth, out);
+            out.push_str(prefix);
+            format_value(value, prefix, depth + 1, out);
+        }
+    }
+}
+
+/// A map's entries, `N# key => value`.
+fn format_pairs(pairs: &[(&Value, &Value)], prefix: &str, depth: usize, out: &mut String) {
+    if pairs.is_empty() {
+        out.push_str("(empty hash)\n");
+        return;
+    }
+    let width = digits(pairs.len());
+    let child = child_prefix(prefix, width);
+    for (i, (key, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push_str(prefix);
+        }
+        let _ = write!(out, "{:>width$}# ", i + 1);
+        format_value(key, &child, depth + 1, out);
+        out.pop(); // the key's newline
+        out.push_str(" => ");
+        if is_multiline(value, depth + 1) {
+            // As redis-cli: a multi-line value starts on its own line so its
+            // indexes line up.
+            out.push('\n');
+            out.push_str(&child);
+        }
+        format_value(value, &child, depth + 1, out);
+    }
+}
+
+/// redis-cli's `cliIsMultilineValueTTY`.
+fn is_multiline(v: &Value, depth: usize) -> bool {
+    if depth > MAX_DEPTH {
+        return false;
+    }
+    match shape(v) {
+        Shape::Line(_) => false,
+        Shape::Seq(_, _, items) => match items {
+            [] => false,
+            [one] => is_multiline(one, depth + 1),
+            _ => true,
+        },
+        Shape::Map(pairs) => match pairs.as_slice() {
+            [] => false,
+            [(_, value)] => is_multiline(value, depth + 1),
+            _ => true,
+        },
+        Shape::Attributed(..) => true,
+    }
+}
+
+/// The prefix for nested lines: the parent's plus the index width and `) `.
+fn child_prefix(prefix: &str, width: usize) -> String {
+    format!("{prefix}{:1$}", "", width + 2)
+}
+
+/// Decimal digits of `n`.
+fn digits(mut n: usize) -> usize {
+    let mut d = 1;
+    while n >= 10 {
+        n /= 10;
+        d += 1;
+    }
+    d
+}
+
+/// A bulk string as redis-cli quotes it (`sdscatrepr`): `\\`, `\"`, `\n`,
+/// `\r`, `\t`, `\a`, `\b`, printable ASCII as is, everything else `\xNN`.
+fn repr(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() + 2);
+    s.push('"');
+    for &b in bytes {
+        match b {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            0x07 => s.push_str("\\a"),
+            0x08 => s.push_str("\\b"),
+            b' '..=b'~' => s.push(char::from(b)),
+            _ => {
+                let _ = write!(s, "\\x{b:02x}");
+            }
+        }
+    }
+    s.push('"');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn show(v: &Value) -> String {
+        let mut out = String::new();
+        render_value(v, &mut out);
+        out
+    }
+
+    fn arr(items: Vec<Value>) -> Value {
+        Value::Array(items)
+    }
+
+    #[test]
+    fn scalars_print_as_redis_cli() {
+        let cases = [
+            (Value::simple("OK"), "OK\n"),
+            (Value::error("ERR bad"), "(error) ERR bad\n"),
+            (Value::BulkError("SYNTAX x".into()), "(error) SYNTAX x\n"),
+            (Value::Integer(-3), "(integer) -3\n"),
+            (Value::bulk("hi"), "\"hi\"\n"),
+            (Value::NullBulk, "(nil)\n"),
+            (Value::NullArray, "(nil)\n"),
+            (Value::Null, "(nil)\n"),
+            (Value::Double("1.5".into()), "(double) 1.5\n"),
+            (Value::Boolean(true), "(true)\n"),
+            (Value::Boolean(false), "(false)\n"),
+            (Value::BigNumber("123".into()), "(big number) 123\n"),
+            (Value::Verbatim("txt:a b".into()), "a b\n"),
+            (
+                Value::StreamedBulk(vec!["ab".into(), "c".into()]),
+                "\"abc\"\n",
+            ),
+        ];
+        for (v, want) in cases {
+            assert_eq!(show(&v), want, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn bulk_escapes_like_sdscatrepr() {
+        let v = Value::bulk(&b"a\"b\\c\n\r\t\x07\x08\x00\xff~ "[..]);
+        assert_eq!(show(&v), "\"a\\\"b\\\\c\\n\\r\\t\\a\\b\\x00\\xff~ \"\n");
+    }
+
+    #[test]
+    fn nested_arrays_indent_by_index_width() {
+        let inner = arr(vec![Value::bulk("a"), Value::bulk("b")]);
+        let v = arr(vec![inner.clone(), Value::Integer(1)]);
+        assert_eq!(show(&v), "1) 1) \"a\"\n   2) \"b\"\n2) (integer) 1\n");
+
+        // Ten elements: indexes are right-aligned, nesting moves 4 columns.
+        let mut items = vec![Value::Integer(0); 9];
+        items.push(inner);
+        let text = show(&arr(items));
+        assert!(text.starts_with(" 1) (integer) 0\n 2) "), "{text}");
+        assert!(text.ends_with("10) 1) \"a\"\n    2) \"b\"\n"), "{text}");
+    }
+
+    #[test]
+    fn empty_aggregates() {
+        assert_eq!(show(&arr(vec![])), "(empty array)\n");
+        assert_eq!(show(&Value::Set(vec![])), "(empty set)\n");
+        assert_eq!(show(&Value::Push(vec![])), "(empty push)\n");
+        assert_eq!(show(&Value::Map(vec![])), "(empty hash)\n");
+    }
+
+    #[test]
+    fn maps_and_sets() {
+        let v = Value::Map(vec![
+            (Value::bulk("k"), Value::Integer(1)),
+            (
+                Value::bulk("list"),
+                arr(vec![Value::bulk("x"), Value::bulk("y")]),
+            ),
+            (Value::bulk("one"), arr(vec![Value::bulk("z")])),
+        ]);
+        assert_eq!(
+            show(&v),
+            "1# \"k\" => (integer) 1\n\
+             2# \"list\" => \n   1) \"x\"\n   2) \"y\"\n\
+             3# \"one\" => 1) \"z\"\n"
+        );
+        let s = Value::Set(vec![Value::bulk("a"), Value::bulk("b")]);
+        assert_eq!(show(&s), "1~ \"a\"\n2~ \"b\"\n");
+        let streamed = Value::StreamedAggregate {
+            kind: AggregateKind::Map,
+            items: vec![Value::bulk("a"), Value::Integer(1)],
+        };
+        assert_eq!(show(&streamed), "1# \"a\" => (integer) 1\n");
+    }
+
+    #[test]
+    fn attributes_precede_the_value() {
+        let v = Value::Attributed {
+            attrs: vec![
+                (Value::bulk("ttl"), Value::Integer(3)),
+                (Value::bulk("src"), Value::bulk("x")),
+            ],
+            value: Box::new(Value::bulk("v")),
+        };
+        assert_eq!(
+            show(&v),
+            "(attributes) 1# \"ttl\" => (integer) 3\n             2# \"src\" => \"x\"\n\"v\"\n"
+        );
+        let nested = arr(vec![Value::Integer(1), v]);
+        assert_eq!(
+            show(&nested),
+            "1) (integer) 1\n2) (attributes) 1# \"ttl\" => (integer) 3\n                2# \"src\" => \"x\"\n   \"v\"\n"
+        );
+    }
+
+    #[test]
+    fn deep_values_are_cut_not_overflowing() {
+        let mut v = Value::Integer(1);
+        for _ in 0..(MAX_DEPTH + 10) {
+            v = arr(vec![v]);
+        }
+        let text = show(&v);
+        assert!(text.ends_with("(nesting too deep)\n"), "{text}");
+    }
+
+    #[test]
+    fn took_units() {
+        assert_eq!(Took(120).to_string(), "120µs");
+        assert_eq!(Took(3_400).to_string(), "3.4ms");
+        assert_eq!(Took(1_250_000).to_string(), "1.25s");
+    }
+}
