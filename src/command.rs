@@ -6,7 +6,7 @@ use bytes::Bytes;
 use crate::resp::{NullShape, Value};
 
 /// What a password argument is stored as: secrets never reach the disk.
-pub const REDACTED: &str = "<redacted>";
+pub use crate::cassette::REDACTED;
 
 /// The command name, uppercased (`get` → `GET`).
 pub fn name(args: &[Bytes]) -> String {

@@ -1,10 +1,34 @@
-//! resplay: record Redis traffic into a cassette, replay it as a stand-in server.
+//! resplay records the traffic between an application and a real Redis into
+//! a cassette (JSON Lines), and replays that cassette as a stand-in Redis
+//! server, so tests run offline, fast and deterministically.
+//!
+//! A map of the crate:
+//!
+//! - [`resp`]: the hand-written RESP2/RESP3 codec (requests, inline
+//!   commands, replies, encoding, RESP2 downgrade), iterative and limited.
+//! - [`cassette`]: the cassette format v1: values as JSON, the event lines,
+//!   the single writer task, and the loader that names bad lines.
+//! - [`command`]: what resplay knows about commands: names, secrets to
+//!   redact, handshake calls, the ones whose replies are not one-for-one.
+//! - [`server`]: the accept loop shared by both modes: connection ids, the
+//!   client limit, graceful shutdown.
+//! - [`upstream`]: the real Redis: URL, connect, `AUTH` and `SELECT`.
+//! - [`record`]: the recording proxy and the request/reply pairing.
+//! - [`replay`]: the replay server: matcher, ignore rules, handshake
+//!   synthesis, pushes, passthrough, the report.
+//! - [`run`]: `resplay run`, wrapping a test command, VCR record modes.
+//! - [`config`]: the TOML config file.
+//! - [`show`]: a cassette as a readable, redis-cli style listing.
+//! - [`embed`]: record and replay servers inside a Rust test process.
+
 pub mod cassette;
 pub mod command;
 pub mod config;
+pub mod embed;
 pub mod record;
 pub mod replay;
 pub mod resp;
+pub mod run;
 pub mod server;
 pub mod show;
 pub mod upstream;

@@ -1,23 +1,33 @@
-//! The `resplay` command line.
+//! The `resplay` command line: flags and config file merged, then handed
+//! to the library.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use resplay::cassette::{self, Header, WriteMode};
+use resplay::cassette::{self, CassetteWriter, Header, WriteMode};
+use resplay::config::{self, Config, RunMode};
 use resplay::record::{record, RecordConfig};
 use resplay::replay::{replay, IgnoreRule, OnMiss, ReplayConfig, Timing};
+use resplay::run::{run, RunSettings};
+use resplay::server::DEFAULT_MAX_CLIENTS;
 use resplay::upstream::Upstream;
+
+/// The address record and replay listen on unless told otherwise.
+const DEFAULT_LISTEN: &str = "127.0.0.1:6380";
 
 /// Record Redis traffic into a cassette; replay it as a stand-in Redis.
 #[derive(Parser)]
 #[command(name = "resplay", version, about)]
 struct Cli {
+    /// A TOML config file (see examples/resplay.toml); flags override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -28,63 +38,97 @@ enum Command {
     Record(RecordArgs),
     /// Serve a cassette as a stand-in Redis server.
     Replay(ReplayArgs),
+    /// Run a command with REDIS_URL pointing at resplay (records the first time, replays after).
+    Run(RunArgs),
+    /// Print a cassette readably (and check it: a bad line is reported by number).
+    Show(ShowArgs),
+}
+
+/// Options record, replay and run share.
+#[derive(clap::Args)]
+struct Common {
+    /// The cassette file (JSON Lines).
+    #[arg(long)]
+    cassette: Option<PathBuf>,
+    /// The real Redis: redis://[user:pass@]host:port[/db].
+    #[arg(long)]
+    upstream: Option<String>,
+    /// Connect timeout for the upstream; idle timeout for clients with nothing in flight.
+    #[arg(long, value_name = "SECONDS")]
+    timeout_seconds: Option<u64>,
+    /// Refuse clients beyond this many, as Redis does [default: 10000].
+    #[arg(long)]
+    max_clients: Option<usize>,
 }
 
 #[derive(clap::Args)]
-struct ReplayArgs {
-    /// The cassette to serve.
+struct RecordArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:6380].
     #[arg(long)]
-    cassette: PathBuf,
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:6380")]
-    listen: String,
-    /// What a command with no recording gets.
-    #[arg(long, value_enum, default_value_t = OnMiss::Error)]
-    on_miss: OnMiss,
-    /// The real Redis for `--on-miss passthrough`.
+    listen: Option<String>,
+    /// Also record handshake calls (PING, HELLO, AUTH, SELECT, ECHO, CLIENT SETNAME/SETINFO).
     #[arg(long)]
-    upstream: Option<String>,
-    /// `recorded` keeps the recorded reply durations and push gaps.
-    #[arg(long, value_enum, default_value_t = Timing::None)]
-    timing: Timing,
+    record_trivial_calls: bool,
+}
+
+/// Replay behaviour, shared by replay and run.
+#[derive(clap::Args)]
+struct ReplayFlags {
+    /// `recorded` keeps the recorded reply durations and push gaps [default: none].
+    #[arg(long, value_enum)]
+    timing: Option<Timing>,
     /// Exit non-zero if any command missed or any recording went unused.
     #[arg(long)]
     strict: bool,
-    /// Once identical recordings are used up, miss instead of repeating the last.
+    /// Once identical recordings are used up, miss instead of repeating the last reply.
     #[arg(long)]
     no_repeat: bool,
     /// Ignore volatile arguments, e.g. --ignore 'SET lock:* <any> PX <any>' (repeatable).
     #[arg(long = "ignore", value_name = "RULE")]
     ignore: Vec<IgnoreRule>,
-    /// Close clients idle this long (0 = never).
-    #[arg(long, default_value_t = 0)]
-    timeout_seconds: u64,
-    /// Refuse clients beyond this many, as Redis does.
-    #[arg(long, default_value_t = resplay::server::DEFAULT_MAX_CLIENTS)]
-    max_clients: usize,
 }
 
 #[derive(clap::Args)]
-struct RecordArgs {
-    /// The real Redis: redis://[user:pass@]host:port[/db].
+struct ReplayArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    flags: ReplayFlags,
+    /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:6380].
     #[arg(long)]
-    upstream: String,
-    /// The cassette file to write (JSON Lines).
-    #[arg(long)]
-    cassette: PathBuf,
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:6380")]
-    listen: String,
-    /// Also record handshake calls (PING, HELLO, AUTH, SELECT, ECHO, CLIENT SETNAME/SETINFO).
+    listen: Option<String>,
+    /// What a command with no recording gets [default: error].
+    #[arg(long, value_enum)]
+    on_miss: Option<OnMiss>,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    flags: ReplayFlags,
+    /// once: record if the cassette is missing, else replay; new-episodes: replay
+    /// and record what is missing; none: replay only; all: record afresh [default: once].
+    #[arg(long, value_enum)]
+    mode: Option<RunMode>,
+    /// Also record handshake calls.
     #[arg(long)]
     record_trivial_calls: bool,
-    /// Connect timeout for the upstream, and idle timeout for clients with
-    /// nothing in flight (0 = no idle timeout).
-    #[arg(long, default_value_t = 0)]
-    timeout_seconds: u64,
-    /// Refuse clients beyond this many, as Redis does.
-    #[arg(long, default_value_t = resplay::server::DEFAULT_MAX_CLIENTS)]
-    max_clients: usize,
+    /// The command to run, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+#[derive(clap::Args)]
+struct ShowArgs {
+    /// The cassette to print.
+    file: PathBuf,
+    /// Print canonical JSON lines instead of the readable listing.
+    #[arg(long)]
+    json: bool,
 }
 
 fn main() -> ExitCode {
@@ -114,9 +158,15 @@ fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let file = match &cli.config {
+        Some(path) => config::load(path)?,
+        None => Config::default(),
+    };
     match cli.command {
-        Command::Record(args) => run_record(args).await,
-        Command::Replay(args) => run_replay(args).await,
+        Command::Record(args) => run_record(args, &file).await,
+        Command::Replay(args) => run_replay(args, &file).await,
+        Command::Run(args) => run_wrapped(args, &file).await,
+        Command::Show(args) => show(&args),
     }
 }
 
@@ -138,8 +188,7 @@ fn shutdown_on_signal() -> CancellationToken {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
-            let term = signal(SignalKind::terminate());
-            match term {
+            match signal(SignalKind::terminate()) {
                 Ok(mut term) => {
                     tokio::select! {
                         _ = tokio::signal::ctrl_c() => {}
@@ -160,23 +209,101 @@ fn shutdown_on_signal() -> CancellationToken {
     token
 }
 
-async fn run_record(args: RecordArgs) -> Result<ExitCode> {
-    let mut upstream = Upstream::parse(&args.upstream)?;
-    if args.timeout_seconds > 0 {
-        upstream.connect_timeout = Duration::from_secs(args.timeout_seconds);
+/// The cassette path from the flag or the file.
+fn cassette_path(common: &Common, file: &Config) -> Result<PathBuf> {
+    match common.cassette.clone().or_else(|| file.cassette.clone()) {
+        Some(path) => Ok(path),
+        None => bail!("no cassette: pass --cassette FILE (or set `cassette` in the config file)"),
     }
+}
+
+/// The upstream from the flag or the file (with its login/password).
+fn upstream(common: &Common, file: &Config) -> Result<Option<Upstream>> {
+    let url = match &common.upstream {
+        Some(flag) => {
+            let merged = Config {
+                upstream: Some(flag.clone()),
+                login: file.login.clone(),
+                password: file.password.clone(),
+                ..Config::default()
+            };
+            merged.upstream_url()
+        }
+        None => file.upstream_url(),
+    };
+    let Some(url) = url else {
+        return Ok(None);
+    };
+    let mut parsed = Upstream::parse(&url)?;
+    if let Some(seconds) = timeout(common, file) {
+        parsed.connect_timeout = seconds;
+    }
+    Ok(Some(parsed))
+}
+
+fn timeout(common: &Common, file: &Config) -> Option<Duration> {
+    common
+        .timeout_seconds
+        .or(file.timeout_seconds)
+        .filter(|&s| s > 0)
+        .map(Duration::from_secs)
+}
+
+fn max_clients(common: &Common, file: &Config) -> usize {
+    common
+        .max_clients
+        .or(file.max_clients)
+        .unwrap_or(DEFAULT_MAX_CLIENTS)
+}
+
+fn listen_addr(flag: &Option<String>, file: &Config) -> String {
+    flag.clone()
+        .or_else(|| file.listen.clone())
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_string())
+}
+
+/// Replay settings from flags over the file.
+fn replay_config(
+    common: &Common,
+    flags: &ReplayFlags,
+    on_miss: Option<OnMiss>,
+    file: &Config,
+) -> Result<ReplayConfig> {
+    let mut rules = file.ignore.clone();
+    rules.extend(flags.ignore.iter().cloned());
+    let mut config = ReplayConfig {
+        rules,
+        repeat: !(flags.no_repeat || file.no_repeat.unwrap_or(false)),
+        on_miss: on_miss.or(file.on_miss()).unwrap_or(OnMiss::Error),
+        upstream: upstream(common, file)?,
+        timing: flags.timing.or(file.timing()).unwrap_or(Timing::None),
+        idle_timeout: timeout(common, file),
+        ..ReplayConfig::default()
+    };
+    config.serve.max_clients = max_clients(common, file);
+    Ok(config)
+}
+
+fn ignore_trivial(flag: bool, file: &Config) -> bool {
+    !flag && file.ignore_trivial_calls.unwrap_or(true)
+}
+
+async fn run_record(args: RecordArgs, file: &Config) -> Result<ExitCode> {
+    let path = cassette_path(&args.common, file)?;
+    let Some(upstream) = upstream(&args.common, file)? else {
+        bail!("record needs an upstream: pass --upstream redis://HOST:PORT");
+    };
     let header = Header::new(Some(upstream.addr.clone()));
-    let writer = cassette::CassetteWriter::open(&args.cassette, &header, WriteMode::Create)
+    let (handle, writer) = CassetteWriter::open(&path, &header, WriteMode::Create)
         .await
-        .with_context(|| format!("cannot record to {}", args.cassette.display()))?;
+        .context("cannot record")?;
     let mut config = RecordConfig::new(upstream);
-    config.ignore_trivial_calls = !args.record_trivial_calls;
-    config.idle_timeout =
-        (args.timeout_seconds > 0).then(|| Duration::from_secs(args.timeout_seconds));
-    config.serve.max_clients = args.max_clients;
-    let listener = listen(&args.listen).await?;
-    let shutdown = shutdown_on_signal();
-    let summary = record(listener, config, writer, shutdown).await;
+    config.ignore_trivial_calls = ignore_trivial(args.record_trivial_calls, file);
+    config.idle_timeout = timeout(&args.common, file);
+    config.serve.max_clients = max_clients(&args.common, file);
+    let listener = listen(&listen_addr(&args.listen, file)).await?;
+    let counts = record(listener, config, handle, shutdown_on_signal()).await;
+    let summary = counts.with_writer(writer.finish().await);
     eprintln!("resplay: {summary}");
     Ok(
         if summary.writer.lost > 0 || summary.writer.error.is_some() {
@@ -188,7 +315,7 @@ async fn run_record(args: RecordArgs) -> Result<ExitCode> {
 }
 
 /// Loads a cassette, printing its warnings (a torn last line).
-fn load_cassette(path: &std::path::Path) -> Result<cassette::Cassette> {
+fn load_cassette(path: &Path) -> Result<cassette::Cassette> {
     let loaded = cassette::load(path)?;
     for warning in &loaded.warnings {
         eprintln!("resplay: warning: {warning}");
@@ -196,28 +323,77 @@ fn load_cassette(path: &std::path::Path) -> Result<cassette::Cassette> {
     Ok(loaded)
 }
 
-async fn run_replay(args: ReplayArgs) -> Result<ExitCode> {
-    let loaded = load_cassette(&args.cassette)?;
-    let upstream = args.upstream.as_deref().map(Upstream::parse).transpose()?;
-    if args.on_miss == OnMiss::Passthrough && upstream.is_none() {
-        anyhow::bail!("--on-miss passthrough needs --upstream");
+async fn run_replay(args: ReplayArgs, file: &Config) -> Result<ExitCode> {
+    let path = cassette_path(&args.common, file)?;
+    let loaded = load_cassette(&path)?;
+    let config = replay_config(&args.common, &args.flags, args.on_miss, file)?;
+    if config.on_miss == OnMiss::Passthrough && config.upstream.is_none() {
+        bail!("--on-miss passthrough needs --upstream");
     }
-    let mut config = ReplayConfig {
-        rules: args.ignore,
-        repeat: !args.no_repeat,
-        on_miss: args.on_miss,
-        upstream,
-        timing: args.timing,
-        idle_timeout: (args.timeout_seconds > 0).then(|| Duration::from_secs(args.timeout_seconds)),
-        ..ReplayConfig::default()
-    };
-    config.serve.max_clients = args.max_clients;
-    let listener = listen(&args.listen).await?;
+    let strict = args.flags.strict || file.strict.unwrap_or(false);
+    let listener = listen(&listen_addr(&args.listen, file)).await?;
     let report = replay(listener, loaded, config, shutdown_on_signal()).await;
     eprintln!("resplay: {report}");
-    if args.strict && report.is_strict_failure() {
+    if strict && report.is_strict_failure() {
         eprintln!("resplay: --strict: failing because of missed or unused interactions");
         return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_wrapped(args: RunArgs, file: &Config) -> Result<ExitCode> {
+    let settings = RunSettings {
+        cassette: cassette_path(&args.common, file)?,
+        mode: args.mode.or(file.mode).unwrap_or(RunMode::Once),
+        upstream: upstream(&args.common, file)?,
+        ignore_trivial_calls: ignore_trivial(args.record_trivial_calls, file),
+        replay: replay_config(&args.common, &args.flags, None, file)?,
+        strict: args.flags.strict || file.strict.unwrap_or(false),
+        command: args.command,
+    };
+    let shown = settings.cassette.display().to_string();
+    let outcome = run(settings, shutdown_on_signal()).await?;
+    if let Some(summary) = &outcome.recorded {
+        if outcome.discarded {
+            eprintln!(
+                "resplay: the command failed (exit {}); {shown} was not written",
+                outcome.child_code
+            );
+        } else {
+            eprintln!("resplay: {summary} into {shown}");
+        }
+    }
+    if let Some(report) = &outcome.replayed {
+        eprintln!("resplay: {report}");
+        if outcome.strict_failed {
+            eprintln!("resplay: --strict: failing because of missed or unused interactions");
+        }
+    }
+    Ok(ExitCode::from(outcome.exit_code().clamp(0, 255) as u8))
+}
+
+fn show(args: &ShowArgs) -> Result<ExitCode> {
+    use std::io::Write;
+    let loaded = load_cassette(&args.file)?;
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        let mut out = Vec::new();
+        resplay::show::render_json(&loaded, &mut out);
+        stdout.write_all(&out)?;
+    } else {
+        let mut out = String::new();
+        let h = &loaded.header;
+        out.push_str(&format!(
+            "# resplay cassette v{}, created {}{}\n",
+            h.version,
+            h.created,
+            h.upstream
+                .as_deref()
+                .map(|u| format!(", upstream {u}"))
+                .unwrap_or_default()
+        ));
+        resplay::show::render(&loaded, &mut out);
+        stdout.write_all(out.as_bytes())?;
     }
     Ok(ExitCode::SUCCESS)
 }

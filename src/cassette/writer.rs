@@ -174,6 +174,17 @@ impl WriterTask {
     /// renames it over the target (only if nothing failed; otherwise the
     /// temporary file is removed and the old cassette stays).
     pub async fn finish(self) -> WriterStats {
+        self.end(true).await
+    }
+
+    /// Like [`finish`](WriterTask::finish), but for [`WriteMode::Atomic`]
+    /// the new cassette is thrown away and the old one stays (`resplay run`
+    /// when the wrapped command failed). Other modes keep what was written.
+    pub async fn discard(self) -> WriterStats {
+        self.end(false).await
+    }
+
+    async fn end(self, commit: bool) -> WriterStats {
         let outcome = self.done.await.unwrap_or_else(|_| Outcome {
             written: 0,
             lost: 0,
@@ -185,6 +196,10 @@ impl WriterTask {
             error: outcome.error,
         };
         if let Some((temp, target)) = self.commit {
+            if !commit {
+                let _ = tokio::fs::remove_file(&temp).await;
+                return stats;
+            }
             if stats.error.is_none() {
                 if let Err(e) = tokio::fs::rename(&temp, &target).await {
                     stats.error = Some(format!(

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::cassette::{WriterHandle, WriterStats, WriterTask};
+use crate::cassette::{WriterHandle, WriterStats};
 use crate::resp::Limits;
 use crate::server::{serve, ServeOptions};
 use crate::upstream::Upstream;
@@ -90,19 +90,39 @@ impl std::fmt::Display for RecordSummary {
     }
 }
 
+/// What a recorder relayed, before its cassette is closed.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordCounts {
+    /// Client connections relayed.
+    pub connections: u64,
+    /// Interactions written (handshake calls left out are not counted).
+    pub interactions: u64,
+}
+
+impl RecordCounts {
+    /// The summary, once the writer is closed.
+    pub fn with_writer(self, writer: WriterStats) -> RecordSummary {
+        RecordSummary {
+            connections: self.connections,
+            interactions: self.interactions,
+            writer,
+        }
+    }
+}
+
 /// Runs a recorder on `listener` until `shutdown` fires, then waits for
-/// in-flight replies (bounded), closes the cassette and reports.
+/// in-flight replies (bounded). Every session's writer handle is dropped
+/// when it returns, so the caller can then finish (or discard) the cassette.
 pub async fn record(
     listener: TcpListener,
     config: RecordConfig,
-    writer: (WriterHandle, WriterTask),
+    writer: WriterHandle,
     shutdown: CancellationToken,
-) -> RecordSummary {
-    let (handle, task) = writer;
+) -> RecordCounts {
     let serve_options = config.serve.clone();
     let shared = Arc::new(RecordShared {
         config,
-        writer: handle,
+        writer,
         start: Instant::now(),
         shutdown: shutdown.clone(),
         connections: AtomicU64::new(0),
@@ -113,15 +133,8 @@ pub async fn record(
         session::run(stream, id, sessions.clone())
     })
     .await;
-    let connections = shared.connections.load(Ordering::Relaxed);
-    let interactions = shared.interactions.load(Ordering::Relaxed);
-    // The writer ends once every handle is gone; sessions cut off by the
-    // grace period may still hold one, so do not wait on them forever.
-    drop(shared);
-    let writer = task.finish().await;
-    RecordSummary {
-        connections,
-        interactions,
-        writer,
+    RecordCounts {
+        connections: shared.connections.load(Ordering::Relaxed),
+        interactions: shared.interactions.load(Ordering::Relaxed),
     }
 }

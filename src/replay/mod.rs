@@ -101,10 +101,13 @@ pub(crate) struct ReplayShared {
     /// passthrough.
     passthrough_seq: Mutex<HashMap<u64, u64>>,
     passed_through: AtomicU64,
+    /// Live connections served so far.
+    connections: AtomicU64,
 }
 
 impl ReplayShared {
     fn register(&self, live: u64, tx: UnboundedSender<PushOut>) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
         self.matcher
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -240,6 +243,65 @@ impl std::fmt::Display for Report {
     }
 }
 
+/// A replay server's shared state, to read its report while it runs.
+#[derive(Clone)]
+pub struct ReplayState(Arc<ReplayShared>);
+
+impl ReplayState {
+    /// Indexes `cassette` for serving.
+    pub fn new(
+        cassette: Cassette,
+        config: ReplayConfig,
+        shutdown: CancellationToken,
+    ) -> ReplayState {
+        let server_version = cassette
+            .header
+            .server_version
+            .clone()
+            .unwrap_or_else(|| handshake::DEFAULT_SERVER_VERSION.to_string());
+        let matcher = Matcher::new(cassette, config.rules.clone(), config.repeat);
+        ReplayState(Arc::new(ReplayShared {
+            config,
+            matcher: Mutex::new(matcher),
+            senders: Mutex::new(HashMap::new()),
+            shutdown,
+            server_version,
+            start: Instant::now(),
+            passthrough_seq: Mutex::new(HashMap::new()),
+            passed_through: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+        }))
+    }
+
+    /// Serves on `listener` until the shutdown token fires.
+    pub async fn serve(&self, listener: TcpListener) {
+        let shared = self.0.clone();
+        let options = shared.config.serve.clone();
+        let token = shared.shutdown.clone();
+        serve(listener, token, options, move |stream, id| {
+            session::run(stream, id, shared.clone())
+        })
+        .await;
+    }
+
+    /// The report so far (served, missed, unused…).
+    pub fn report(&self) -> Report {
+        let matcher = self.0.matcher.lock().unwrap_or_else(|e| e.into_inner());
+        let counters = matcher.counters();
+        let (unused, first_unused) = matcher.unused();
+        Report {
+            served: counters.served,
+            repeated: counters.repeated,
+            missed: counters.missed,
+            first_misses: counters.first_misses,
+            unused,
+            first_unused,
+            passed_through: self.0.passed_through.load(Ordering::Relaxed),
+            connections: self.0.connections.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// Serves `cassette` on `listener` until `shutdown` fires; returns the report.
 pub async fn replay(
     listener: TcpListener,
@@ -247,39 +309,7 @@ pub async fn replay(
     config: ReplayConfig,
     shutdown: CancellationToken,
 ) -> Report {
-    let server_version = cassette
-        .header
-        .server_version
-        .clone()
-        .unwrap_or_else(|| handshake::DEFAULT_SERVER_VERSION.to_string());
-    let matcher = Matcher::new(cassette, config.rules.clone(), config.repeat);
-    let serve_options = config.serve.clone();
-    let shared = Arc::new(ReplayShared {
-        config,
-        matcher: Mutex::new(matcher),
-        senders: Mutex::new(HashMap::new()),
-        shutdown: shutdown.clone(),
-        server_version,
-        start: Instant::now(),
-        passthrough_seq: Mutex::new(HashMap::new()),
-        passed_through: AtomicU64::new(0),
-    });
-    let sessions = shared.clone();
-    let connections = serve(listener, shutdown, serve_options, move |stream, id| {
-        session::run(stream, id, sessions.clone())
-    })
-    .await;
-    let matcher = shared.matcher.lock().unwrap_or_else(|e| e.into_inner());
-    let counters = matcher.counters();
-    let (unused, first_unused) = matcher.unused();
-    Report {
-        served: counters.served,
-        repeated: counters.repeated,
-        missed: counters.missed,
-        first_misses: counters.first_misses,
-        unused,
-        first_unused,
-        passed_through: shared.passed_through.load(Ordering::Relaxed),
-        connections,
-    }
+    let state = ReplayState::new(cassette, config, shutdown);
+    state.serve(listener).await;
+    state.report()
 }

@@ -1,0 +1,263 @@
+//! `resplay run`: wrap any test command with a proxy, VCR style. The child
+//! gets `REDIS_URL`, `REDIS_HOST` and `REDIS_PORT` pointing at resplay,
+//! which records or replays according to the mode.
+
+use std::path::PathBuf;
+use std::process::ExitStatus;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::cassette::{self, CassetteError, CassetteWriter, Header, WriteMode};
+use crate::config::RunMode;
+use crate::record::{record, RecordConfig, RecordSummary};
+use crate::replay::{OnMiss, ReplayConfig, ReplayState, Report};
+use crate::upstream::Upstream;
+
+/// What `run` does for a mode and whether the cassette exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// Record a new cassette (replacing the old one only on success).
+    Record,
+    /// Replay; with `extend`, misses go upstream and are appended.
+    Replay {
+        /// `new-episodes`: record what the cassette lacks.
+        extend: bool,
+    },
+}
+
+/// Why `run` could not do its job.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// `--mode none` with no cassette.
+    #[error("cassette {0} does not exist, and --mode none never records")]
+    NoCassette(String),
+    /// Recording needs an upstream.
+    #[error("recording {0} needs an upstream: pass --upstream redis://HOST:PORT")]
+    NoUpstream(String),
+    /// The cassette could not be read or written.
+    #[error(transparent)]
+    Cassette(#[from] CassetteError),
+    /// Listening or starting the command failed.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// Decides what to do, as Ruby's VCR and vcrpy do.
+pub fn plan(mode: RunMode, cassette_exists: bool) -> Plan {
+    match (mode, cassette_exists) {
+        (RunMode::All, _) | (RunMode::Once | RunMode::NewEpisodes, false) => Plan::Record,
+        (RunMode::Once | RunMode::None, true) => Plan::Replay { extend: false },
+        (RunMode::NewEpisodes, true) => Plan::Replay { extend: true },
+        (RunMode::None, false) => Plan::Replay { extend: false },
+    }
+}
+
+/// Everything `run` needs, after flags and config file are merged.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// The cassette.
+    pub cassette: PathBuf,
+    /// VCR record mode.
+    pub mode: RunMode,
+    /// The real Redis, for recording and for `new-episodes`.
+    pub upstream: Option<Upstream>,
+    /// Recording options (its `upstream` is replaced by `upstream`).
+    pub ignore_trivial_calls: bool,
+    /// Replay options.
+    pub replay: ReplayConfig,
+    /// Fail if a replay missed or left recordings unused.
+    pub strict: bool,
+    /// The command and its arguments.
+    pub command: Vec<String>,
+}
+
+/// What happened, for the caller to report and turn into an exit code.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The child's exit code (128 + signal when killed by one).
+    pub child_code: i32,
+    /// The recording's summary, when recording.
+    pub recorded: Option<RecordSummary>,
+    /// The replay's report, when replaying.
+    pub replayed: Option<Report>,
+    /// True when a strict replay found misses or unused recordings.
+    pub strict_failed: bool,
+    /// True when a recording was discarded because the command failed.
+    pub discarded: bool,
+}
+
+impl RunOutcome {
+    /// The exit code `resplay run` ends with.
+    pub fn exit_code(&self) -> i32 {
+        if self.child_code != 0 {
+            return self.child_code;
+        }
+        let writer_failed = self
+            .recorded
+            .as_ref()
+            .is_some_and(|r| r.writer.lost > 0 || r.writer.error.is_some());
+        if self.strict_failed || writer_failed {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+fn exit_code(status: ExitStatus) -> i32 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return 128 + signal;
+        }
+    }
+    status.code().unwrap_or(1)
+}
+
+/// Runs the command behind a proxy; `stop` (Ctrl-C, SIGTERM) kills it.
+pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOutcome, RunError> {
+    let path = settings.cassette.clone();
+    let shown = path.display().to_string();
+    let exists = path.exists();
+    if settings.mode == RunMode::None && !exists {
+        return Err(RunError::NoCassette(shown));
+    }
+    let plan = plan(settings.mode, exists);
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| RunError::Io(format!("cannot listen on 127.0.0.1: {e}")))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| RunError::Io(e.to_string()))?
+        .port();
+    let shutdown = CancellationToken::new();
+
+    match plan {
+        Plan::Record => {
+            let upstream = settings
+                .upstream
+                .clone()
+                .ok_or_else(|| RunError::NoUpstream(shown.clone()))?;
+            let header = Header::new(Some(upstream.addr.clone()));
+            // Atomic: the old cassette stays until the run has succeeded.
+            let (handle, writer) = CassetteWriter::open(&path, &header, WriteMode::Atomic).await?;
+            let mut config = RecordConfig::new(upstream);
+            config.ignore_trivial_calls = settings.ignore_trivial_calls;
+            let server = tokio::spawn(record(listener, config, handle, shutdown.clone()));
+            let child_code = run_child(&settings.command, port, &stop).await?;
+            shutdown.cancel();
+            let counts = server
+                .await
+                .map_err(|e| RunError::Io(format!("recorder failed: {e}")))?;
+            let discarded = child_code != 0;
+            let stats = if discarded {
+                writer.discard().await
+            } else {
+                writer.finish().await
+            };
+            Ok(RunOutcome {
+                child_code,
+                recorded: Some(counts.with_writer(stats)),
+                replayed: None,
+                strict_failed: false,
+                discarded,
+            })
+        }
+        Plan::Replay { extend } => {
+            let loaded = cassette::load(&path)?;
+            for warning in &loaded.warnings {
+                tracing::warn!("{warning}");
+            }
+            let mut config = settings.replay.clone();
+            let mut extension = None;
+            if extend {
+                let upstream = settings
+                    .upstream
+                    .clone()
+                    .ok_or_else(|| RunError::NoUpstream(shown.clone()))?;
+                let header = Header::new(Some(upstream.addr.clone()));
+                let (handle, writer) =
+                    CassetteWriter::open(&path, &header, WriteMode::Append).await?;
+                config.on_miss = OnMiss::Passthrough;
+                config.upstream = Some(upstream);
+                config.record_misses_to = Some(handle);
+                // New connections continue after the recorded ones.
+                config.serve.first_conn_id = loaded.max_conn() + 1;
+                extension = Some(writer);
+            }
+            let state = ReplayState::new(loaded, config, shutdown.clone());
+            let serving = state.clone();
+            let server = tokio::spawn(async move { serving.serve(listener).await });
+            let child_code = run_child(&settings.command, port, &stop).await?;
+            shutdown.cancel();
+            let _ = server.await;
+            let report = state.report();
+            // Drop the state's writer handle before closing the extension.
+            drop(state);
+            if let Some(writer) = extension {
+                let stats = writer.finish().await;
+                if let Some(e) = stats.error {
+                    return Err(RunError::Io(format!("cannot extend {shown}: {e}")));
+                }
+            }
+            let strict_failed = settings.strict && report.is_strict_failure();
+            Ok(RunOutcome {
+                child_code,
+                recorded: None,
+                replayed: Some(report),
+                strict_failed,
+                discarded: false,
+            })
+        }
+    }
+}
+
+/// Runs the command with the `REDIS_*` variables; returns its exit code.
+async fn run_child(
+    command: &[String],
+    port: u16,
+    stop: &CancellationToken,
+) -> Result<i32, RunError> {
+    let (program, args) = command
+        .split_first()
+        .ok_or_else(|| RunError::Io("no command given after --".into()))?;
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .env("REDIS_URL", format!("redis://127.0.0.1:{port}"))
+        .env("REDIS_HOST", "127.0.0.1")
+        .env("REDIS_PORT", port.to_string())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| RunError::Io(format!("cannot run {program}: {e}")))?;
+    let status = tokio::select! {
+        status = child.wait() => status,
+        _ = stop.cancelled() => {
+            let _ = child.start_kill();
+            child.wait().await
+        }
+    };
+    status
+        .map(exit_code)
+        .map_err(|e| RunError::Io(format!("waiting for {program}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vcr_modes() {
+        assert_eq!(plan(RunMode::Once, false), Plan::Record);
+        assert_eq!(plan(RunMode::Once, true), Plan::Replay { extend: false });
+        assert_eq!(plan(RunMode::NewEpisodes, false), Plan::Record);
+        assert_eq!(
+            plan(RunMode::NewEpisodes, true),
+            Plan::Replay { extend: true }
+        );
+        assert_eq!(plan(RunMode::None, true), Plan::Replay { extend: false });
+        assert_eq!(plan(RunMode::All, true), Plan::Record);
+        assert_eq!(plan(RunMode::All, false), Plan::Record);
+    }
+}
