@@ -131,6 +131,12 @@ impl Pairing {
         self.queue.len()
     }
 
+    /// True while the connection holds a subscription (it only listens, so
+    /// an idle timeout must spare it, as Redis's `timeout` does).
+    pub fn is_subscribed(&self) -> bool {
+        self.subscriptions.iter().any(|s| !s.is_empty())
+    }
+
     /// The protocol the connection speaks now.
     pub fn protocol(&self) -> u8 {
         self.protocol

@@ -227,7 +227,7 @@ enum ReadOutcome {
 }
 
 /// Reads more client bytes. With an idle limit, a connection with nothing
-/// in flight that completes no request within the limit is closed (partial
+/// in flight and no subscription that completes no request within the limit is closed (partial
 /// frames do not count as activity: a client that declares a huge bulk and
 /// never sends it, or sends a byte a second, is closed too).
 async fn read_with_idle_limit(
@@ -245,8 +245,13 @@ async fn read_with_idle_limit(
         };
     };
     loop {
-        if session.state().pairing.pending() > 0 {
-            // A blocking command may wait for minutes: that is not idle.
+        let busy = {
+            let state = session.state();
+            state.pairing.pending() > 0 || state.pairing.is_subscribed()
+        };
+        if busy {
+            // A blocking command may wait for minutes, and a subscriber only
+            // listens: neither is idle (Redis's `timeout` spares both).
             idle_since = Instant::now();
         }
         let left = limit.saturating_sub(idle_since.elapsed());

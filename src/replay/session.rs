@@ -72,6 +72,8 @@ pub(crate) async fn run(stream: TcpStream, live: u64, shared: Arc<ReplayShared>)
     let mut idle_since = Instant::now();
     loop {
         out.clear();
+        // A subscriber only listens: Redis's `timeout` spares it.
+        let limit = if session.info.subscribed { None } else { idle };
         let read = tokio::select! {
             _ = shared.shutdown.cancelled() => break,
             Some(push) = pushes.recv() => {
@@ -81,7 +83,7 @@ pub(crate) async fn run(stream: TcpStream, live: u64, shared: Arc<ReplayShared>)
                 }
                 continue;
             }
-            read = read_some(&mut reader, &mut buf, idle, idle_since) => read,
+            read = read_some(&mut reader, &mut buf, limit, idle_since) => read,
         };
         match read {
             Some(n) if n > 0 => {}
