@@ -1,0 +1,292 @@
+#!/usr/bin/env bash
+# End-to-end throughput, latency and memory of resplay against a real Redis.
+#
+#   scripts/bench.sh                       # full run (several minutes)
+#   ROUNDS=3 REQUESTS=20000 SKIP_BIG=1 scripts/bench.sh   # quick check
+#
+# What it does:
+#   1. `cargo build --release`.
+#   2. Starts, each on a free port and in one temp dir: redis-server (no
+#      persistence), `resplay record` in front of it, `resplay replay` on a
+#      cassette recorded by a first pass of the same benchmark, and, when
+#      installed, twemproxy (`nutcracker`) as a peer proxy.
+#   3. Runs `redis-benchmark -t get,set -c 50 -P {1,16} --csv` against each
+#      target in alternating rounds (direct Redis first in every round), and
+#      prints, per target, pipeline depth and command: the median over rounds
+#      of (target rps / direct rps of the same round), and the medians of the
+#      rps, p50 and p99 latency. The statistics are in scripts/bench_report.py.
+#   4. Unless SKIP_BIG=1: the peak RSS (VmHWM) of `resplay record` while it
+#      records two million SETs, with the cassette size; and the time and peak
+#      RSS of `resplay replay` loading a cassette of one million interactions.
+#
+# Knobs (environment):
+#   ROUNDS=5            rounds of the alternating comparison
+#   REQUESTS=100000     requests per test at -P 1 (aim for 1-2 s per run)
+#   REQUESTS_P16=10x    requests per test at -P 16 (default 10 x REQUESTS)
+#   CLIENTS=50          redis-benchmark connections
+#   SKIP_BIG=0          1 skips the two-million / one-million memory runs
+#   BIG_RECORD=2000000  commands recorded for the record-memory run
+#   BIG_LOAD=1000000    interactions in the cassette of the load run
+#   KEEP=0              1 keeps the temp dir (logs, cassettes) for inspection
+#
+# Every child is killed on exit. Needs redis-server, redis-benchmark,
+# python3; twemproxy is optional (the script tries `apt-get install -y
+# nutcracker` once and goes on without it).
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-5}
+REQUESTS=${REQUESTS:-100000}
+REQUESTS_P16=${REQUESTS_P16:-$((REQUESTS * 10))}
+CLIENTS=${CLIENTS:-50}
+SKIP_BIG=${SKIP_BIG:-0}
+BIG_RECORD=${BIG_RECORD:-2000000}
+BIG_LOAD=${BIG_LOAD:-1000000}
+KEEP=${KEEP:-0}
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+REPORT="$ROOT/scripts/bench_report.py"
+
+die() { echo "bench: $*" >&2; exit 1; }
+note() { echo "bench: $*" >&2; }
+
+for tool in redis-server redis-benchmark redis-cli python3 cargo; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (Debian: apt-get install redis-tools redis-server python3)"
+done
+
+if ! command -v nutcracker >/dev/null 2>&1; then
+    note "nutcracker not found; trying apt-get install -y nutcracker"
+    apt-get install -y nutcracker >/dev/null 2>&1 || note "could not install nutcracker; skipping twemproxy"
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/resplay-bench.XXXXXX")
+PIDS=()
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ $KEEP == 1 ]]; then
+        note "kept $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+now() { date +%s.%N; }
+
+# wait_for_line FILE PATTERN PID [SECONDS]: until FILE has PATTERN, or fail
+# if PID dies or time runs out.
+wait_for_line() {
+    local file=$1 pattern=$2 pid=$3 limit=${4:-120}
+    local deadline
+    deadline=$(($(date +%s) + limit))
+    until grep -q "$pattern" "$file" 2>/dev/null; do
+        kill -0 "$pid" 2>/dev/null || { cat "$file" >&2; die "process $pid exited before printing '$pattern'"; }
+        (($(date +%s) < deadline)) || { cat "$file" >&2; die "timed out waiting for '$pattern' in $file"; }
+        sleep 0.01
+    done
+}
+
+# The address from resplay's "resplay: listening on ADDR" line.
+listen_port() {
+    sed -n 's/^resplay: listening on .*:\([0-9]*\)$/\1/p' "$1" | head -n1
+}
+
+# stop PID: SIGTERM, wait, and forget it.
+stop() {
+    local pid=$1 keep=() p
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    for p in "${PIDS[@]}"; do
+        [[ $p == "$pid" ]] || keep+=("$p")
+    done
+    PIDS=("${keep[@]+"${keep[@]}"}")
+}
+
+vm_hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+
+human_bytes() { numfmt --to=iec-i --suffix=B "$1"; }
+
+# ---------------------------------------------------------------- build
+note "cargo build --release"
+(cd "$ROOT" && cargo build --release --quiet)
+BIN="$ROOT/target/release/resplay"
+[[ -x $BIN ]] || die "no binary at $BIN"
+
+# ---------------------------------------------------------------- redis
+REDIS_PORT=$(free_port)
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK" \
+    --save '' --appendonly no --daemonize no --logfile "$WORK/redis.log" &
+REDIS_PID=$!
+PIDS+=("$REDIS_PID")
+for _ in $(seq 100); do
+    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+    sleep 0.05
+done
+redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || die "redis-server did not start (see $WORK/redis.log)"
+note "redis-server on $REDIS_PORT"
+
+# start_record CASSETTE LOG: starts `resplay record`; sets REC_PID, REC_PORT.
+start_record() {
+    "$BIN" record --upstream "redis://127.0.0.1:$REDIS_PORT" --cassette "$1" \
+        --listen 127.0.0.1:0 2>"$2" &
+    REC_PID=$!
+    PIDS+=("$REC_PID")
+    wait_for_line "$2" 'listening on' "$REC_PID"
+    REC_PORT=$(listen_port "$2")
+}
+
+# start_replay CASSETTE LOG: starts `resplay replay`; sets REP_PID, REP_PORT,
+# REP_LOAD_S (seconds from exec to the listening line).
+start_replay() {
+    local t0
+    t0=$(now)
+    "$BIN" replay --cassette "$1" --listen 127.0.0.1:0 2>"$2" &
+    REP_PID=$!
+    PIDS+=("$REP_PID")
+    wait_for_line "$2" 'listening on' "$REP_PID" 600
+    REP_LOAD_S=$(python3 -c "print(f'{$(now) - $t0:.2f}')")
+    REP_PORT=$(listen_port "$2")
+}
+
+bench_cmd() { # PORT PIPELINE REQUESTS [extra args]
+    local port=$1 pipe=$2 n=$3
+    shift 3
+    redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" -P "$pipe" "$@"
+}
+
+requests_for() { if [[ $1 == 1 ]]; then echo "$REQUESTS"; else echo "$REQUESTS_P16"; fi; }
+
+# ---------------------------------------------------------------- record + replay
+# A first pass through `resplay record` makes the cassette replay serves: the
+# default benchmark uses one fixed key and value, so every recorded GET/SET
+# answers the later runs identically (replay repeats the last recording).
+start_record "$WORK/replay.jsonl" "$WORK/record-warm.log"
+for pipe in 1 16; do
+    bench_cmd "$REC_PORT" "$pipe" 2000 -t get,set -q >/dev/null 2>&1
+done
+stop "$REC_PID"
+note "recorded the replay cassette: $(grep -c '' "$WORK/replay.jsonl") lines; $(tail -n1 "$WORK/record-warm.log")"
+
+start_replay "$WORK/replay.jsonl" "$WORK/replay.log"
+note "resplay replay on $REP_PORT"
+
+# `record` gets a fresh process and cassette for every run (port filled in
+# then), so the cassette does not grow across rounds.
+TARGETS=("direct:$REDIS_PORT" "record:0" "replay:$REP_PORT")
+
+if command -v nutcracker >/dev/null 2>&1; then
+    NUT_PORT=$(free_port)
+    NUT_STATS=$(free_port)
+    cat >"$WORK/nutcracker.yml" <<EOF
+bench:
+  listen: 127.0.0.1:$NUT_PORT
+  redis: true
+  hash: fnv1a_64
+  distribution: ketama
+  auto_eject_hosts: false
+  preconnect: true
+  servers:
+   - 127.0.0.1:$REDIS_PORT:1
+EOF
+    nutcracker -c "$WORK/nutcracker.yml" -s "$NUT_STATS" -a 127.0.0.1 \
+        -o "$WORK/nutcracker.log" &
+    NUT_PID=$!
+    PIDS+=("$NUT_PID")
+    for _ in $(seq 100); do
+        redis-cli -p "$NUT_PORT" ping >/dev/null 2>&1 && break
+        sleep 0.05
+    done
+    if redis-cli -p "$NUT_PORT" ping >/dev/null 2>&1; then
+        TARGETS+=("twemproxy:$NUT_PORT")
+        note "twemproxy on $NUT_PORT"
+    else
+        note "twemproxy did not answer PING; skipping it (see $WORK/nutcracker.log)"
+    fi
+fi
+
+# ---------------------------------------------------------------- rounds
+RESULTS="$WORK/results.csv"
+echo "round,target,pipeline,test,rps,p50_ms,p99_ms" >"$RESULTS"
+for round in $(seq "$ROUNDS"); do
+    for pipe in 1 16; do
+        for entry in "${TARGETS[@]}"; do
+            name=${entry%%:*}
+            port=${entry##*:}
+            if [[ $name == record ]]; then
+                rm -f "$WORK/record.jsonl"
+                start_record "$WORK/record.jsonl" "$WORK/record.log"
+                port=$REC_PORT
+            fi
+            out=$(bench_cmd "$port" "$pipe" "$(requests_for "$pipe")" -t set,get --csv 2>"$WORK/bench.err") \
+                || { cat "$WORK/bench.err" >&2; die "redis-benchmark against $name failed"; }
+            # "test","rps","avg","min","p50","p95","p99","max"
+            python3 -c '
+import csv, sys
+rows = list(csv.reader(sys.stdin))
+for r in rows[1:]:
+    print(",".join([sys.argv[1], sys.argv[2], sys.argv[3], r[0], r[1], r[4], r[6]]))
+' "$round" "$name" "$pipe" <<<"$out" >>"$RESULTS"
+            note "round $round/$ROUNDS -P $pipe $name: $(tail -n2 "$RESULTS" | cut -d, -f4,5 | tr '\n' ' ')"
+            if [[ $name == record ]]; then
+                stop "$REC_PID"
+            fi
+        done
+    done
+done
+
+# A replay that answered errors would look fast; check that it hit.
+if ! redis-cli -p "$REP_PORT" get key:__rand_int__ >"$WORK/replay-check.txt" 2>&1 \
+    || grep -qi 'err' "$WORK/replay-check.txt"; then
+    note "WARNING: replay answered GET with: $(cat "$WORK/replay-check.txt")"
+fi
+
+stop "$REP_PID"
+echo
+echo "== redis-benchmark -c $CLIENTS -t set,get, $ROUNDS rounds, n=$REQUESTS (P1) / $REQUESTS_P16 (P16)"
+python3 "$REPORT" "$RESULTS"
+echo
+echo "last record run: $(grep -v 'listening on' "$WORK/record.log" | tail -n1)"
+echo "replay summary:  $(grep -v 'listening on' "$WORK/replay.log" | tail -n1)"
+echo "its cassette:    $(human_bytes "$(stat -c %s "$WORK/record.jsonl")") for $(grep -c '' "$WORK/record.jsonl") lines"
+
+# ---------------------------------------------------------------- memory
+if [[ $SKIP_BIG == 1 ]]; then
+    exit 0
+fi
+
+echo
+echo "== memory"
+# (a) Recording BIG_RECORD SETs at -P 16.
+start_record "$WORK/big-record.jsonl" "$WORK/big-record.log"
+t0=$(now)
+bench_cmd "$REC_PORT" 16 "$BIG_RECORD" -t set -q >/dev/null 2>&1 || die "big record run failed"
+secs=$(python3 -c "print(f'{$(now) - $t0:.1f}')")
+hwm=$(vm_hwm_kb "$REC_PID")
+stop "$REC_PID"
+size=$(stat -c %s "$WORK/big-record.jsonl")
+echo "record $BIG_RECORD SETs (-P 16): ${secs}s, peak RSS $(human_bytes $((hwm * 1024))), cassette $(human_bytes "$size") ($((size / BIG_RECORD)) B/interaction)"
+echo "  summary: $(grep -v 'listening on' "$WORK/big-record.log" | tail -n1)"
+rm -f "$WORK/big-record.jsonl"
+
+# (b) Loading a cassette of BIG_LOAD interactions (half SET, half GET).
+start_record "$WORK/big-load.jsonl" "$WORK/big-load-record.log"
+bench_cmd "$REC_PORT" 16 $((BIG_LOAD / 2)) -t set,get -q >/dev/null 2>&1 || die "load-cassette recording failed"
+stop "$REC_PID"
+size=$(stat -c %s "$WORK/big-load.jsonl")
+lines=$(grep -c '' "$WORK/big-load.jsonl")
+start_replay "$WORK/big-load.jsonl" "$WORK/big-load-replay.log"
+hwm=$(vm_hwm_kb "$REP_PID")
+rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$REP_PID/status")
+stop "$REP_PID"
+echo "replay load of $lines lines ($(human_bytes "$size")): ${REP_LOAD_S}s to 'listening on', peak RSS $(human_bytes $((hwm * 1024))) (RSS after load $(human_bytes $((rss * 1024)))), $(python3 -c "print(f'{$hwm * 1024 / $size:.1f}')")x the file size"
