@@ -294,9 +294,8 @@ async fn run_record(args: RecordArgs, file: &Config) -> Result<ExitCode> {
         bail!("record needs an upstream: pass --upstream redis://HOST:PORT");
     };
     let header = Header::new(Some(upstream.addr.clone()));
-    let (handle, writer) = CassetteWriter::open(&path, &header, WriteMode::Create)
-        .await
-        .context("cannot record")?;
+    // The writer's error already names the cassette and the cause.
+    let (handle, writer) = CassetteWriter::open(&path, &header, WriteMode::Create).await?;
     let mut config = RecordConfig::new(upstream);
     config.ignore_trivial_calls = ignore_trivial(args.record_trivial_calls, file);
     config.idle_timeout = timeout(&args.common, file);
