@@ -8,17 +8,61 @@ use crate::resp::{NullShape, Value};
 /// What a password argument is stored as: secrets never reach the disk.
 pub use crate::cassette::REDACTED;
 
+/// A command name, uppercased, on the stack: it is looked at several times
+/// per request on the proxy's hot path, so it must not allocate.
+#[derive(Clone, Copy)]
+pub struct Name {
+    bytes: [u8; Name::MAX],
+    len: usize,
+}
+
+impl Name {
+    /// Longer names are no command resplay treats specially.
+    const MAX: usize = 24;
+
+    /// The name as text (empty when it was too long or not ASCII).
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Debug for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The command name, uppercased (`get` → `GET`).
-pub fn name(args: &[Bytes]) -> String {
-    args.first()
-        .map(|a| String::from_utf8_lossy(a).to_ascii_uppercase())
-        .unwrap_or_default()
+pub fn name(args: &[Bytes]) -> Name {
+    let mut name = Name {
+        bytes: [0; Name::MAX],
+        len: 0,
+    };
+    if let Some(first) = args.first() {
+        if first.len() <= Name::MAX && first.is_ascii() {
+            name.bytes[..first.len()].copy_from_slice(first);
+            name.bytes[..first.len()].make_ascii_uppercase();
+            name.len = first.len();
+        }
+    }
+    name
 }
 
 /// True when argument `i` equals `word`, ignoring ASCII case.
 pub fn arg_is(args: &[Bytes], i: usize, word: &str) -> bool {
     args.get(i)
         .is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()))
+}
+
+/// True for the commands [`redact`] may change, so callers copy only those.
+pub fn has_secret(args: &[Bytes]) -> bool {
+    matches!(name(args).as_str(), "AUTH" | "HELLO" | "MIGRATE")
 }
 
 /// Replaces passwords with [`REDACTED`]: `AUTH [user] pass`,

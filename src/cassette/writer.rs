@@ -142,18 +142,12 @@ pub async fn open(
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
     let (done_tx, done_rx) = oneshot::channel();
     let lost = Arc::new(AtomicU64::new(0));
-    std::thread::Builder::new()
-        .name("cassette-writer".into())
-        .spawn(move || {
-            let outcome = run(file, rx, &write_path);
-            // Nobody waiting means the task was dropped without `finish`;
-            // the lines are on disk either way.
-            let _ = done_tx.send(outcome);
-        })
-        .map_err(|cause| CassetteError::Write {
-            path: target,
-            cause,
-        })?;
+    tokio::spawn(async move {
+        let outcome = run_task(file, rx, write_path).await;
+        // Nobody waiting means the task was dropped without `finish`;
+        // the lines are on disk either way.
+        let _ = done_tx.send(outcome);
+    });
 
     Ok((
         WriterHandle {
@@ -311,62 +305,131 @@ fn last_newline(f: &mut File, len: u64) -> io::Result<Option<u64>> {
     Ok(None)
 }
 
-/// The writer thread's loop; ends when every sender is dropped.
-fn run(mut file: File, mut rx: mpsc::Receiver<Event>, path: &Path) -> Outcome {
-    let mut buf = Vec::with_capacity(64 * 1024);
-    let mut written = 0u64;
-    let mut lost = 0u64;
-    let mut error: Option<String> = None;
+/// Turns events into lines and appends them, batching whatever is queued.
+struct LineWriter<'p> {
+    file: File,
+    path: &'p Path,
+    buf: Vec<u8>,
+    written: u64,
+    lost: u64,
+    error: Option<String>,
+}
 
-    while let Some(ev) = rx.blocking_recv() {
-        buf.clear();
-        ev.write_line(&mut buf);
+impl<'p> LineWriter<'p> {
+    fn new(file: File, path: &'p Path) -> Self {
+        LineWriter {
+            file,
+            path,
+            buf: Vec::with_capacity(64 * 1024),
+            written: 0,
+            lost: 0,
+            error: None,
+        }
+    }
+
+    /// Writes `first` and every event already queued behind it, in one write.
+    fn write_batch(&mut self, first: Event, rx: &mut mpsc::Receiver<Event>) {
+        self.buf.clear();
+        first.write_line(&mut self.buf);
         let mut batch = 1u64;
-        while buf.len() < MAX_BATCH_BYTES {
+        while self.buf.len() < MAX_BATCH_BYTES {
             match rx.try_recv() {
                 Ok(ev) => {
-                    ev.write_line(&mut buf);
+                    ev.write_line(&mut self.buf);
                     batch += 1;
                 }
                 Err(_) => break,
             }
         }
-        if error.is_some() {
-            lost += batch;
-            continue;
+        if self.error.is_some() {
+            self.lost += batch;
+            return;
         }
-        match file.write_all(&buf) {
-            Ok(()) => written += batch,
+        match self.file.write_all(&self.buf) {
+            Ok(()) => self.written += batch,
             Err(e) => {
                 let msg = format!(
                     "cannot write cassette {}: {}",
-                    path.display(),
+                    self.path.display(),
                     io_message(&e)
                 );
                 tracing::error!("{msg}; recording continues without saving");
-                error = Some(msg);
-                lost += batch;
+                self.error = Some(msg);
+                self.lost += batch;
             }
         }
-        if buf.capacity() > 4 * MAX_BATCH_BYTES {
-            buf = Vec::with_capacity(64 * 1024);
+        if self.buf.capacity() > 4 * MAX_BATCH_BYTES {
+            self.buf = Vec::with_capacity(64 * 1024);
         }
     }
 
-    if error.is_none() {
-        if let Err(e) = file.sync_all() {
-            error = Some(format!(
-                "cannot write cassette {}: sync failed: {}",
-                path.display(),
-                io_message(&e)
-            ));
+    /// Syncs the file and reports.
+    fn finish(mut self) -> Outcome {
+        if self.error.is_none() {
+            if let Err(e) = self.file.sync_all() {
+                self.error = Some(format!(
+                    "cannot write cassette {}: sync failed: {}",
+                    self.path.display(),
+                    io_message(&e)
+                ));
+            }
+        }
+        Outcome {
+            written: self.written,
+            lost: self.lost,
+            error: self.error,
         }
     }
-    Outcome {
+}
+
+/// The writer loop on a thread of its own; ends when every sender is dropped.
+#[cfg(test)]
+fn run(file: File, mut rx: mpsc::Receiver<Event>, path: &Path) -> Outcome {
+    let mut writer = LineWriter::new(file, path);
+    while let Some(ev) = rx.blocking_recv() {
+        writer.write_batch(ev, &mut rx);
+    }
+    writer.finish()
+}
+
+/// The writer loop as a task on the runtime. Appending a batch to a local
+/// file is a short, non-blocking-in-practice `write`; running it here rather
+/// than on a thread of its own saves a thread wake-up (futex and context
+/// switch) per event, the largest recording cost at pipeline depth 1. The
+/// final `fsync`, which can take long, runs on the blocking pool.
+async fn run_task(file: File, mut rx: mpsc::Receiver<Event>, path: PathBuf) -> Outcome {
+    let mut writer = LineWriter::new(file, &path);
+    while let Some(ev) = rx.recv().await {
+        writer.write_batch(ev, &mut rx);
+    }
+    let LineWriter {
+        file,
         written,
         lost,
         error,
-    }
+        ..
+    } = writer;
+    let path_for_sync = path.clone();
+    tokio::task::spawn_blocking(move || {
+        LineWriter {
+            file,
+            path: &path_for_sync,
+            buf: Vec::new(),
+            written,
+            lost,
+            error,
+        }
+        .finish()
+    })
+    .await
+    .unwrap_or_else(|e| Outcome {
+        written,
+        lost,
+        error: Some(format!(
+            "cannot write cassette {}: sync task failed: {e}",
+            path.display()
+        )),
+    })
 }
 
 #[cfg(test)]

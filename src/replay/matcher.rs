@@ -52,6 +52,11 @@ struct ConnQueue {
 #[derive(Debug, Default)]
 struct KeyQueue {
     conns: Vec<ConnQueue>,
+    /// recorded connection → its index in `conns`: a benchmark replays
+    /// one key from hundreds of connections, so no linear scans per request.
+    by_conn: HashMap<u64, usize>,
+    /// Recordings not served yet; at 0 only the repeat path is left.
+    unused: usize,
     last: usize,
 }
 
@@ -136,15 +141,21 @@ impl Matcher {
             match event {
                 Event::Interaction(i) => {
                     let index = recordings.len();
-                    let queue = keys.entry(match_key(&i.cmd, &rules)).or_default();
-                    match queue.conns.iter_mut().find(|q| q.conn == i.conn) {
-                        Some(q) => q.items.push(index),
-                        None => queue.conns.push(ConnQueue {
-                            conn: i.conn,
-                            items: vec![index],
-                            next: 0,
-                        }),
+                    let queue = keys
+                        .entry(match_key(&i.cmd, &rules).into_owned())
+                        .or_default();
+                    match queue.by_conn.get(&i.conn) {
+                        Some(&q) => queue.conns[q].items.push(index),
+                        None => {
+                            queue.by_conn.insert(i.conn, queue.conns.len());
+                            queue.conns.push(ConnQueue {
+                                conn: i.conn,
+                                items: vec![index],
+                                next: 0,
+                            });
+                        }
                     }
+                    queue.unused += 1;
                     queue.last = index;
                     recordings.push(Recording {
                         conn: i.conn,
@@ -212,43 +223,42 @@ impl Matcher {
     pub fn find(&mut self, live: u64, args: &[Bytes]) -> Matched {
         let key = match_key(args, &self.rules);
         let bound_to = self.live.get(&live).and_then(|l| l.bound);
-        let Some(queue) = self.keys.get_mut(&key) else {
+        let Some(queue) = self.keys.get_mut(&*key) else {
             return self.miss(args, &key);
         };
         // 1. The bound recorded connection's next unused recording.
         // 2. Else the earliest unused one of a recorded connection no other
         //    live connection is bound to; then any unused one.
         let bound = &self.bound;
-        let pick = bound_to
-            .and_then(|b| {
-                queue
-                    .conns
-                    .iter()
-                    .position(|q| q.conn == b && q.next < q.items.len())
-            })
-            .or_else(|| {
-                queue
-                    .conns
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, q)| q.next < q.items.len())
-                    .min_by_key(|(_, q)| {
-                        let taken = bound.get(&q.conn).is_some_and(|&l| l != live);
-                        (taken, q.items[q.next])
-                    })
-                    .map(|(i, _)| i)
-            });
+        let of_bound = bound_to.and_then(|b| queue.by_conn.get(&b).copied());
+        let pick = if queue.unused == 0 {
+            None
+        } else {
+            of_bound
+                .filter(|&i| queue.conns[i].next < queue.conns[i].items.len())
+                .or_else(|| {
+                    queue
+                        .conns
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, q)| q.next < q.items.len())
+                        .min_by_key(|(_, q)| {
+                            let taken = bound.get(&q.conn).is_some_and(|&l| l != live);
+                            (taken, q.items[q.next])
+                        })
+                        .map(|(i, _)| i)
+                })
+        };
         let (recording, repeated) = match pick {
             Some(i) => {
                 let q = &mut queue.conns[i];
                 let index = q.items[q.next];
                 q.next += 1;
+                queue.unused -= 1;
                 (index, false)
             }
             None if self.repeat => {
-                let last_of_bound = bound_to
-                    .and_then(|b| queue.conns.iter().find(|q| q.conn == b))
-                    .and_then(|q| q.items.last().copied());
+                let last_of_bound = of_bound.and_then(|i| queue.conns[i].items.last().copied());
                 (last_of_bound.unwrap_or(queue.last), true)
             }
             None => return self.miss(args, &key),

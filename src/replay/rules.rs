@@ -14,6 +14,8 @@
 //! 3000` match the recorded `SET lock:77ab 1699999999 PX 3000`. Commands no
 //! rule matches are compared argument for argument.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 
 /// One token of a rule.
@@ -135,18 +137,20 @@ impl IgnoreRule {
 }
 
 /// The key replay matches on: the command name uppercased, arguments as
-/// sent, with the first applicable rule's ignored parts replaced.
-pub fn match_key(args: &[Bytes], rules: &[IgnoreRule]) -> Vec<Bytes> {
+/// sent, with the first applicable rule's ignored parts replaced. Borrowed
+/// when nothing changes (the common case: no copy per request).
+pub fn match_key<'a>(args: &'a [Bytes], rules: &[IgnoreRule]) -> Cow<'a, [Bytes]> {
     if let Some(key) = rules.iter().find_map(|r| r.normalize(args)) {
-        return key;
+        return Cow::Owned(key);
     }
-    let mut key = args.to_vec();
-    if let Some(name) = key.first_mut() {
-        if name.iter().any(u8::is_ascii_lowercase) {
-            *name = Bytes::from(name.to_ascii_uppercase());
+    match args.first() {
+        Some(name) if name.iter().any(u8::is_ascii_lowercase) => {
+            let mut key = args.to_vec();
+            key[0] = Bytes::from(name.to_ascii_uppercase());
+            Cow::Owned(key)
         }
+        _ => Cow::Borrowed(args),
     }
-    key
 }
 
 #[cfg(test)]
@@ -166,13 +170,13 @@ mod tests {
     #[test]
     fn lock_rule() {
         let rules = [rule("SET lock:* <any> PX <any>")];
-        let a = match_key(&args("set lock:9f1c 1700000000 PX 3000"), &rules);
-        let b = match_key(&args("SET lock:77ab 1699999999 PX 3000"), &rules);
+        let a = match_key(&args("set lock:9f1c 1700000000 PX 3000"), &rules).into_owned();
+        let b = match_key(&args("SET lock:77ab 1699999999 PX 3000"), &rules).into_owned();
         assert_eq!(a, b);
         // A different shape is not covered by the rule.
-        let c = match_key(&args("SET lock:77ab 1 EX 3"), &rules);
+        let c = match_key(&args("SET lock:77ab 1 EX 3"), &rules).into_owned();
         assert_ne!(a, c);
-        let d = match_key(&args("SET other 1 PX 3"), &rules);
+        let d = match_key(&args("SET other 1 PX 3"), &rules).into_owned();
         assert_eq!(d, args("SET other 1 PX 3"));
     }
 

@@ -156,14 +156,22 @@ async fn read_some(
 impl Session {
     /// Answers one command into `out`.
     async fn handle(&mut self, raw: &Bytes, args: Vec<Bytes>, out: &mut BytesMut) {
-        let mut key = args.clone();
-        command::redact(&mut key);
+        // Recordings hold redacted passwords; match on the same form.
+        let redacted;
+        let key: &[Bytes] = if command::has_secret(&args) {
+            let mut copy = args.clone();
+            command::redact(&mut copy);
+            redacted = copy;
+            &redacted
+        } else {
+            &args
+        };
         let null = command::null_shape(&args);
         let protocol = self.info.protocol;
         let timing = self.shared.config.timing;
         let (found, wait, deliveries) = {
             let mut matcher = self.matcher();
-            match matcher.find(self.live, &key) {
+            match matcher.find(self.live, key) {
                 Matched::Hit {
                     recording,
                     deliveries,
