@@ -190,6 +190,7 @@ async fn relay_requests(
             }
         }
         let chunk = buf.split_to(consumed).freeze();
+        let mut wake = false;
         if !frames.is_empty() {
             idle_since = now;
             let mut state = session.state();
@@ -197,6 +198,7 @@ async fn relay_requests(
                 let raw = chunk.slice(*start..*start + frame.len);
                 let args = frame.args(&raw);
                 let silent = modes.is_silent(&args);
+                wake |= silent;
                 state.pairing.push_request(Pending {
                     seq,
                     args,
@@ -206,10 +208,15 @@ async fn relay_requests(
                 seq += 1;
             }
         }
+        // The reply half only needs waking for what no upstream byte will
+        // announce: a request the server will not answer, or a protocol error.
         if let Some(e) = &error {
             session.state().protocol_error = Some(e.clone());
+            wake = true;
         }
-        session.wake.notify_one();
+        if wake {
+            session.wake.notify_one();
+        }
         if !chunk.is_empty() && upstream.write_all(&chunk).await.is_err() {
             // The reply half sees the upstream die and answers the client.
             return;
