@@ -78,10 +78,12 @@ impl ReplayServer {
         cassette: impl AsRef<Path>,
         config: ReplayConfig,
     ) -> Result<ReplayServer, EmbedError> {
-        let loaded = cassette::load(cassette.as_ref())?;
-        let (listener, addr) = bind(addr).await?;
         let shutdown = CancellationToken::new();
-        let state = ReplayState::new(loaded, config, shutdown.clone());
+        let (state, warnings) = ReplayState::load(cassette.as_ref(), config, shutdown.clone())?;
+        for warning in warnings {
+            tracing::warn!("{warning}");
+        }
+        let (listener, addr) = bind(addr).await?;
         let serving = state.clone();
         let task = tokio::spawn(async move { serving.serve(listener).await });
         Ok(ReplayServer {

@@ -1,7 +1,7 @@
 //! The `resplay` command line: flags and config file merged, then handed
 //! to the library.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use resplay::cassette::{self, CassetteWriter, Header, WriteMode};
 use resplay::config::{self, Config, RunMode};
 use resplay::record::{record, RecordConfig};
-use resplay::replay::{replay, IgnoreRule, OnMiss, ReplayConfig, Timing};
+use resplay::replay::{IgnoreRule, OnMiss, ReplayConfig, ReplayState, Timing};
 use resplay::run::{run, RunSettings};
 use resplay::server::DEFAULT_MAX_CLIENTS;
 use resplay::upstream::Upstream;
@@ -319,25 +319,25 @@ async fn run_record(args: RecordArgs, file: &Config) -> Result<ExitCode> {
     )
 }
 
-/// Loads a cassette, printing its warnings (a torn last line).
-fn load_cassette(path: &Path) -> Result<cassette::Cassette> {
-    let loaded = cassette::load(path)?;
-    for warning in &loaded.warnings {
+/// Prints a loader's warnings (a torn last line).
+fn print_warnings(warnings: &[String]) {
+    for warning in warnings {
         eprintln!("resplay: warning: {warning}");
     }
-    Ok(loaded)
 }
 
 async fn run_replay(args: ReplayArgs, file: &Config) -> Result<ExitCode> {
     let path = cassette_path(&args.common, file)?;
-    let loaded = load_cassette(&path)?;
     let config = replay_config(&args.common, &args.flags, args.on_miss, file)?;
     if config.on_miss == OnMiss::Passthrough && config.upstream.is_none() {
         bail!("--on-miss passthrough needs --upstream");
     }
     let strict = args.flags.strict || file.strict.unwrap_or(false);
+    let (state, warnings) = ReplayState::load(&path, config, shutdown_on_signal())?;
+    print_warnings(&warnings);
     let listener = listen(&listen_addr(&args.listen, file)).await?;
-    let report = replay(listener, loaded, config, shutdown_on_signal()).await;
+    state.serve(listener).await;
+    let report = state.report();
     eprintln!("resplay: {report}");
     if strict && report.is_strict_failure() {
         eprintln!("resplay: --strict: failing because of missed or unused interactions");
@@ -379,7 +379,8 @@ async fn run_wrapped(args: RunArgs, file: &Config) -> Result<ExitCode> {
 
 fn show(args: &ShowArgs) -> Result<ExitCode> {
     use std::io::Write;
-    let loaded = load_cassette(&args.file)?;
+    let loaded = cassette::load(&args.file)?;
+    print_warnings(&loaded.warnings);
     let mut stdout = std::io::stdout().lock();
     if args.json {
         let mut out = Vec::new();

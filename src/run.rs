@@ -8,7 +8,7 @@ use std::process::ExitStatus;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::cassette::{self, CassetteError, CassetteWriter, Header, WriteMode};
+use crate::cassette::{CassetteError, CassetteWriter, Header, WriteMode};
 use crate::config::RunMode;
 use crate::record::{record, RecordConfig, RecordSummary};
 use crate::replay::{OnMiss, ReplayConfig, ReplayState, Report};
@@ -166,10 +166,6 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
             })
         }
         Plan::Replay { extend } => {
-            let loaded = cassette::load(&path)?;
-            for warning in &loaded.warnings {
-                tracing::warn!("{warning}");
-            }
             let mut config = settings.replay.clone();
             let mut extension = None;
             if extend {
@@ -183,11 +179,12 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
                 config.on_miss = OnMiss::Passthrough;
                 config.upstream = Some(upstream);
                 config.record_misses_to = Some(handle);
-                // New connections continue after the recorded ones.
-                config.serve.first_conn_id = loaded.max_conn() + 1;
                 extension = Some(writer);
             }
-            let state = ReplayState::new(loaded, config, shutdown.clone());
+            let (state, warnings) = ReplayState::load(&path, config, shutdown.clone())?;
+            for warning in &warnings {
+                tracing::warn!("{warning}");
+            }
             let serving = state.clone();
             let server = tokio::spawn(async move { serving.serve(listener).await });
             let child_code = run_child(&settings.command, port, &stop).await?;

@@ -59,14 +59,41 @@ pub fn load(path: &Path) -> Result<Cassette, CassetteError> {
 /// Parses cassette text already in memory; `path` is only used in messages.
 pub fn parse(data: impl Into<Bytes>, path: &Path) -> Result<Cassette, CassetteError> {
     let data: Bytes = data.into();
+    let newlines = data.iter().filter(|&&b| b == b'\n').count();
+    let mut events = Vec::with_capacity(newlines.saturating_sub(1));
+    let (header, warnings) = parse_with(data, path, |ev| events.push(ev))?;
+    Ok(Cassette {
+        header,
+        events,
+        warnings,
+    })
+}
+
+/// Reads the cassette at `path`, handing each event to `on_event` as it is
+/// parsed instead of collecting them: replay indexes a large cassette this
+/// way without holding every event twice. Returns the header and warnings.
+pub fn load_with(
+    path: &Path,
+    on_event: impl FnMut(Event),
+) -> Result<(Header, Vec<String>), CassetteError> {
+    let data = std::fs::read(path).map_err(|cause| CassetteError::Read {
+        path: path.to_path_buf(),
+        cause,
+    })?;
+    parse_with(data.into(), path, on_event)
+}
+
+/// The parser behind [`parse`] and [`load_with`].
+fn parse_with(
+    data: Bytes,
+    path: &Path,
+    mut on_event: impl FnMut(Event),
+) -> Result<(Header, Vec<String>), CassetteError> {
     let err = |line: usize, message: String| CassetteError::Parse {
         path: path.to_path_buf(),
         line,
         message,
     };
-
-    let newlines = data.iter().filter(|&&b| b == b'\n').count();
-    let mut events = Vec::with_capacity(newlines.saturating_sub(1));
     let mut warnings = Vec::new();
     let mut header = None;
     let mut pos = 0;
@@ -96,7 +123,7 @@ pub fn parse(data: impl Into<Bytes>, path: &Path) -> Result<Cassette, CassetteEr
             ));
         }
         match parse_event(&data, line) {
-            Ok(ev) => events.push(ev),
+            Ok(ev) => on_event(ev),
             Err(_) if !complete => warnings.push(format!(
                 "{}:{line_no}: truncated last line skipped",
                 path.display()
@@ -111,11 +138,7 @@ pub fn parse(data: impl Into<Bytes>, path: &Path) -> Result<Cassette, CassetteEr
             "empty file; a cassette starts with a header line like {\"resplay\":1}".into(),
         )
     })?;
-    Ok(Cassette {
-        header,
-        events,
-        warnings,
-    })
+    Ok((header, warnings))
 }
 
 /// One event line, strings sliced from `data` (which contains `line`).

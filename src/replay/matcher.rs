@@ -25,8 +25,6 @@ pub struct Recording {
     pub cmd: Vec<Bytes>,
     /// The replies as recorded.
     pub replies: Vec<Value>,
-    /// Pushes recorded after this interaction and before the next one.
-    pushes: Vec<usize>,
 }
 
 /// A recorded push.
@@ -118,6 +116,13 @@ pub const REPORT_EXAMPLES: usize = 10;
 pub struct Matcher {
     recordings: Vec<Recording>,
     pushes: Vec<RecordedPush>,
+    /// Recording → pushes recorded after it and before the next one. A side
+    /// table: most recordings have none, and a million empty lists cost.
+    pushes_after: HashMap<usize, Vec<usize>>,
+    /// Pushes seen before any interaction, while indexing.
+    leading_pushes: Vec<usize>,
+    /// The highest recorded connection id.
+    max_conn: u64,
     keys: HashMap<Vec<Bytes>, KeyQueue>,
     rules: Vec<IgnoreRule>,
     /// Repeat the last reply once all identical recordings are used.
@@ -130,69 +135,89 @@ pub struct Matcher {
 }
 
 impl Matcher {
-    /// Indexes a cassette.
+    /// Indexes a loaded cassette.
     pub fn new(cassette: Cassette, rules: Vec<IgnoreRule>, repeat: bool) -> Matcher {
-        let mut recordings: Vec<Recording> = Vec::new();
-        let mut pushes = Vec::new();
-        let mut keys: HashMap<Vec<Bytes>, KeyQueue> = HashMap::new();
-        // Pushes before the first interaction go with the first one.
-        let mut leading = Vec::new();
+        let mut matcher = Matcher::empty(rules, repeat);
         for event in cassette.events {
-            match event {
-                Event::Interaction(i) => {
-                    let index = recordings.len();
-                    let queue = keys
-                        .entry(match_key(&i.cmd, &rules).into_owned())
-                        .or_default();
-                    match queue.by_conn.get(&i.conn) {
-                        Some(&q) => queue.conns[q].items.push(index),
-                        None => {
-                            queue.by_conn.insert(i.conn, queue.conns.len());
-                            queue.conns.push(ConnQueue {
-                                conn: i.conn,
-                                items: vec![index],
-                                next: 0,
-                            });
-                        }
-                    }
-                    queue.unused += 1;
-                    queue.last = index;
-                    recordings.push(Recording {
-                        conn: i.conn,
-                        at_ms: i.at_ms,
-                        took_us: i.took_us,
-                        cmd: i.cmd,
-                        replies: i.replies,
-                        pushes: std::mem::take(&mut leading),
-                    });
-                }
-                Event::Push(p) => {
-                    let index = pushes.len();
-                    pushes.push(RecordedPush {
-                        conn: p.conn,
-                        at_ms: p.at_ms,
-                        value: p.push,
-                    });
-                    match recordings.last_mut() {
-                        Some(r) => r.pushes.push(index),
-                        None => leading.push(index),
-                    }
-                }
-                Event::Connection(_) => {}
-            }
+            matcher.add(event);
         }
-        let served = vec![false; recordings.len()];
+        matcher
+    }
+
+    /// A matcher with no recordings yet; [`add`](Matcher::add) fills it.
+    pub fn empty(rules: Vec<IgnoreRule>, repeat: bool) -> Matcher {
         Matcher {
-            recordings,
-            pushes,
-            keys,
+            recordings: Vec::new(),
+            pushes: Vec::new(),
+            pushes_after: HashMap::new(),
+            leading_pushes: Vec::new(),
+            keys: HashMap::new(),
             rules,
             repeat,
-            served,
+            served: Vec::new(),
+            max_conn: 0,
             bound: HashMap::new(),
             live: HashMap::new(),
             counters: Counters::default(),
         }
+    }
+
+    /// Indexes one cassette event (in file order).
+    pub fn add(&mut self, event: Event) {
+        self.max_conn = self.max_conn.max(event.conn());
+        match event {
+            Event::Interaction(i) => {
+                let index = self.recordings.len();
+                let queue = self
+                    .keys
+                    .entry(match_key(&i.cmd, &self.rules).into_owned())
+                    .or_default();
+                match queue.by_conn.get(&i.conn) {
+                    Some(&q) => queue.conns[q].items.push(index),
+                    None => {
+                        queue.by_conn.insert(i.conn, queue.conns.len());
+                        queue.conns.push(ConnQueue {
+                            conn: i.conn,
+                            items: vec![index],
+                            next: 0,
+                        });
+                    }
+                }
+                queue.unused += 1;
+                queue.last = index;
+                // Pushes before the first interaction go with the first one.
+                if index == 0 && !self.leading_pushes.is_empty() {
+                    self.pushes_after
+                        .insert(0, std::mem::take(&mut self.leading_pushes));
+                }
+                self.recordings.push(Recording {
+                    conn: i.conn,
+                    at_ms: i.at_ms,
+                    took_us: i.took_us,
+                    cmd: i.cmd,
+                    replies: i.replies,
+                });
+                self.served.push(false);
+            }
+            Event::Push(p) => {
+                let index = self.pushes.len();
+                self.pushes.push(RecordedPush {
+                    conn: p.conn,
+                    at_ms: p.at_ms,
+                    value: p.push,
+                });
+                match self.recordings.len().checked_sub(1) {
+                    Some(last) => self.pushes_after.entry(last).or_default().push(index),
+                    None => self.leading_pushes.push(index),
+                }
+            }
+            Event::Connection(_) => {}
+        }
+    }
+
+    /// The highest recorded connection id (0 for an empty cassette).
+    pub fn max_conn(&self) -> u64 {
+        self.max_conn
     }
 
     /// A recording by index.
@@ -333,7 +358,12 @@ impl Matcher {
         let r = &self.recordings[recording];
         let replied_ms = r.at_ms + r.took_us / 1000;
         let mut out = Vec::new();
-        for &p in &r.pushes {
+        let pushes = self
+            .pushes_after
+            .get(&recording)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for &p in pushes {
             let push = &self.pushes[p];
             let gap_ms = push.at_ms.saturating_sub(replied_ms);
             if let Some(&live) = self.bound.get(&push.conn) {

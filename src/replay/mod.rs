@@ -13,6 +13,7 @@ pub mod rules;
 mod session;
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,7 +23,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-use crate::cassette::{Cassette, WriterHandle};
+use crate::cassette::{self, Cassette, CassetteError, WriterHandle};
 use crate::resp::{Limits, Value};
 use crate::server::{serve, ServeOptions};
 use crate::upstream::Upstream;
@@ -248,24 +249,49 @@ impl std::fmt::Display for Report {
 pub struct ReplayState(Arc<ReplayShared>);
 
 impl ReplayState {
-    /// Indexes `cassette` for serving.
+    /// Indexes a loaded `cassette` for serving.
     pub fn new(
         cassette: Cassette,
         config: ReplayConfig,
         shutdown: CancellationToken,
     ) -> ReplayState {
-        let server_version = cassette
-            .header
-            .server_version
-            .clone()
-            .unwrap_or_else(|| handshake::DEFAULT_SERVER_VERSION.to_string());
+        let server_version = cassette.header.server_version.clone();
         let matcher = Matcher::new(cassette, config.rules.clone(), config.repeat);
+        Self::with_matcher(matcher, server_version, config, shutdown)
+    }
+
+    /// Reads and indexes the cassette at `path` in one pass (each event goes
+    /// straight into the index, so a large cassette is never held twice).
+    /// Returns the state and the loader's warnings (a torn last line).
+    pub fn load(
+        path: &Path,
+        config: ReplayConfig,
+        shutdown: CancellationToken,
+    ) -> Result<(ReplayState, Vec<String>), CassetteError> {
+        let mut matcher = Matcher::empty(config.rules.clone(), config.repeat);
+        let (header, warnings) = cassette::load_with(path, |event| matcher.add(event))?;
+        let state = Self::with_matcher(matcher, header.server_version, config, shutdown);
+        Ok((state, warnings))
+    }
+
+    fn with_matcher(
+        matcher: Matcher,
+        server_version: Option<String>,
+        mut config: ReplayConfig,
+        shutdown: CancellationToken,
+    ) -> ReplayState {
+        if config.record_misses_to.is_some() {
+            // Appending to the cassette: new connections continue after the
+            // recorded ones, so recordings never mix.
+            config.serve.first_conn_id = config.serve.first_conn_id.max(matcher.max_conn() + 1);
+        }
         ReplayState(Arc::new(ReplayShared {
             config,
             matcher: Mutex::new(matcher),
             senders: Mutex::new(HashMap::new()),
             shutdown,
-            server_version,
+            server_version: server_version
+                .unwrap_or_else(|| handshake::DEFAULT_SERVER_VERSION.to_string()),
             start: Instant::now(),
             passthrough_seq: Mutex::new(HashMap::new()),
             passed_through: AtomicU64::new(0),
