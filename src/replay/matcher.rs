@@ -3,7 +3,11 @@
 //! Built once from a loaded cassette; shared by every live connection behind
 //! one lock (lookups are a hash probe and a cursor bump).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+// Fx hashing: every replayed command hashes its arguments and looks up its
+// connection; SipHash's flood resistance buys nothing for a local test server.
+use rustc_hash::FxHashMap as HashMap;
 
 use bytes::Bytes;
 
@@ -149,15 +153,15 @@ impl Matcher {
         Matcher {
             recordings: Vec::new(),
             pushes: Vec::new(),
-            pushes_after: HashMap::new(),
+            pushes_after: HashMap::default(),
             leading_pushes: Vec::new(),
-            keys: HashMap::new(),
+            keys: HashMap::default(),
             rules,
             repeat,
             served: Vec::new(),
             max_conn: 0,
-            bound: HashMap::new(),
-            live: HashMap::new(),
+            bound: HashMap::default(),
+            live: HashMap::default(),
             counters: Counters::default(),
         }
     }

@@ -169,6 +169,10 @@ impl Session {
         let null = command::null_shape(&args);
         let protocol = self.info.protocol;
         let timing = self.shared.config.timing;
+        // Without recorded timing the reply is encoded straight into `out`;
+        // with it, it waits aside until the recorded duration has passed.
+        let immediate = timing == Timing::None;
+        let mut delayed = BytesMut::new();
         let (found, wait, deliveries) = {
             let mut matcher = self.matcher();
             match matcher.find(self.live, key) {
@@ -178,9 +182,9 @@ impl Session {
                     ..
                 } => {
                     let r = matcher.recording(recording);
-                    let mut bytes = BytesMut::new();
+                    let target = if immediate { &mut *out } else { &mut delayed };
                     for reply in &r.replies {
-                        encode_for(reply, protocol, null, &mut bytes);
+                        encode_for(reply, protocol, null, target);
                     }
                     let ok = r.replies.first().is_some_and(|v| !v.is_error());
                     let wait = Duration::from_micros(r.took_us);
@@ -191,17 +195,17 @@ impl Session {
                             (d, value)
                         })
                         .collect();
-                    (Ok((bytes, ok)), wait, pushes)
+                    (Ok(ok), wait, pushes)
                 }
                 Matched::Miss { closest } => (Err(closest), Duration::ZERO, Vec::new()),
             }
         };
         match found {
-            Ok((bytes, ok)) => {
-                if timing == Timing::Recorded && !wait.is_zero() {
+            Ok(ok) => {
+                if !immediate {
                     tokio::time::sleep(wait).await;
+                    out.extend_from_slice(&delayed);
                 }
-                out.extend_from_slice(&bytes);
                 if ok {
                     self.after_success(&args);
                 }
