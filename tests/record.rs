@@ -366,3 +366,52 @@ fn kill_9_mid_traffic_leaves_a_loadable_cassette() {
     assert!(cassette.events.len() + 1 >= complete - 1);
     assert!(cassette.interactions().count() > 0);
 }
+
+#[test]
+fn client_tracking_invalidations_and_monitor() {
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.jsonl");
+    let recorder = start_recorder(&server, &path);
+    // RESP3 tracking: the invalidation push arrives between replies.
+    let mut tracked = Raw::connect(recorder.port);
+    assert!(matches!(tracked.call(&["HELLO", "3"]), Value::Map(_)));
+    assert_eq!(
+        tracked.call(&["CLIENT", "TRACKING", "ON"]),
+        Value::simple("OK")
+    );
+    assert_eq!(tracked.call(&["GET", "k"]), Value::Null);
+    let mut writer = Raw::connect(recorder.port);
+    let mut monitor = Raw::connect(recorder.port);
+    assert_eq!(monitor.call(&["MONITOR"]), Value::simple("OK"));
+    assert_eq!(writer.call(&["SET", "k", "v"]), Value::simple("OK"));
+    let invalidation = tracked.read();
+    assert!(invalidation.is_push(), "{invalidation:?}");
+    assert_eq!(tracked.call(&["GET", "k"]), Value::bulk("v"));
+    let line = monitor.read();
+    assert!(
+        matches!(&line, Value::Simple(s) if String::from_utf8_lossy(s).contains("\"SET\" \"k\" \"v\"")),
+        "{line:?}"
+    );
+    drop((tracked, writer, monitor));
+    assert_eq!(recorder.stop().0, 0);
+
+    let lines = common::cassette_lines(&path);
+    let gets: Vec<_> = lines.iter().filter(|l| l["cmd"][0] == "GET").collect();
+    assert_eq!(gets.len(), 2);
+    assert_eq!(gets[0]["reply"], serde_json::Value::Null);
+    assert_eq!(gets[1]["reply"], "v");
+    let pushes: Vec<_> = lines.iter().filter(|l| l.get("push").is_some()).collect();
+    assert!(
+        pushes.iter().any(|p| p["push"][">"][0] == "invalidate"),
+        "{pushes:?}"
+    );
+    assert!(
+        pushes.iter().any(|p| p["push"]["+"]
+            .as_str()
+            .is_some_and(|s| s.contains("\"SET\""))),
+        "{pushes:?}"
+    );
+    let monitor_cmd = lines.iter().find(|l| l["cmd"][0] == "MONITOR").unwrap();
+    assert_eq!(monitor_cmd["reply"], serde_json::json!({"+": "OK"}));
+}

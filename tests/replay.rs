@@ -384,3 +384,53 @@ fn hostile_input_gets_redis_errors_in_both_modes() {
     }
     std::thread::sleep(Duration::from_millis(50));
 }
+
+#[test]
+fn redis_benchmark_and_redis_cli_against_replay() {
+    let cassette = record(|_, port| {
+        let status = std::process::Command::new("redis-benchmark")
+            .args([
+                "-p",
+                &port.to_string(),
+                "-n",
+                "2000",
+                "-c",
+                "10",
+                "-t",
+                "set,get",
+                "-q",
+            ])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("redis-benchmark is installed with redis-tools");
+        assert!(status.success());
+    });
+    let replay = start_replay(&cassette.path, &[]);
+    let out = std::process::Command::new("redis-benchmark")
+        .args([
+            "-p",
+            &replay.port.to_string(),
+            "-n",
+            "5000",
+            "-c",
+            "20",
+            "-P",
+            "8",
+            "-t",
+            "set,get",
+            "--csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let csv = String::from_utf8_lossy(&out.stdout);
+    assert!(csv.contains("\"SET\"") && csv.contains("\"GET\""), "{csv}");
+    assert_eq!(
+        common::redis_cli(replay.port, &["PING"], None).trim(),
+        "PONG"
+    );
+    let (code, log) = replay.stop();
+    assert_eq!(code, 0);
+    let report = log.join("\n");
+    assert!(report.contains(" 0 missed"), "{report}");
+}
