@@ -967,3 +967,47 @@ fn subscribers_are_not_closed_by_the_idle_timeout() {
     check_subscriber_outlives_timeout(replay.port, replay.port, "replay");
     assert_eq!(replay.stop().0, 0);
 }
+
+/// A client that pipelines without ever reading its replies is held back by
+/// the recorder (bounded requests in flight), not buffered without limit.
+#[test]
+fn client_that_never_reads_costs_bounded_memory() {
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.jsonl");
+    let recorder = Resplay::start(&[
+        "record",
+        "--upstream",
+        &server.url(),
+        "--cassette",
+        path.to_str().unwrap(),
+    ]);
+    let pid = recorder.pid();
+    let mut stream = TcpStream::connect(("127.0.0.1", recorder.port)).unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let before = rss_kib(pid);
+    // 64-byte GET replies, never read: writes must eventually block.
+    let value = "v".repeat(64);
+    let mut setup = Raw::connect(recorder.port);
+    setup.call(&["SET", "k", &value]);
+    let batch = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n".repeat(10_000);
+    let mut sent = 0usize;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(20) {
+        match stream.write_all(&batch) {
+            Ok(()) => sent += 10_000,
+            Err(_) => break, // blocked: back-pressure reached the client
+        }
+    }
+    let peak = rss_kib(pid);
+    eprintln!("sent {sent} GETs unread; VmRSS {before} KiB -> {peak} KiB");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "writes never blocked"
+    );
+    assert!(peak < before + 256 * 1024, "RSS grew to {peak} KiB");
+    drop(stream);
+    assert_eq!(setup.call(&["GET", "k"]), Value::bulk(value.clone()));
+}

@@ -26,6 +26,12 @@ use crate::resp::{parse_reply, parse_request, reply_len, ProtocolError, RequestP
 /// Read buffer growth step.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// Requests in flight per connection before resplay stops reading from the
+/// client: a client that pipelines without ever reading its replies must
+/// not make the recorder hold an unbounded queue (the kernel's socket
+/// buffers then push back on the client, as with Redis itself).
+const MAX_IN_FLIGHT: usize = 16 * 1024;
+
 /// What the two halves share.
 struct State {
     pairing: Pairing,
@@ -42,6 +48,8 @@ struct Session {
     state: Mutex<State>,
     /// Wakes the reply half when the request half changed the state.
     wake: Notify,
+    /// Wakes the request half when requests in flight drop under the limit.
+    room: Notify,
 }
 
 impl Session {
@@ -76,6 +84,7 @@ pub(crate) async fn run(client: TcpStream, conn: u64, shared: Arc<RecordShared>)
             requests_done: false,
         }),
         wake: Notify::new(),
+        room: Notify::new(),
     };
     let opened = Instant::now();
     shared
@@ -158,6 +167,12 @@ async fn relay_requests(
     // Idle since: the last complete request, or the connection's start.
     let mut idle_since = Instant::now();
     loop {
+        while session.state().pairing.pending() >= MAX_IN_FLIGHT {
+            tokio::select! {
+                _ = shared.shutdown.cancelled() => return,
+                _ = session.room.notified() => {}
+            }
+        }
         let read = tokio::select! {
             _ = shared.shutdown.cancelled() => return,
             read = read_with_idle_limit(&mut client, &mut buf, idle_limit, idle_since, session) => read,
@@ -358,7 +373,9 @@ async fn relay_replies(session: &Session, mut upstream: OwnedReadHalf, mut clien
             client_alive = false;
             session.state().requests_done = true;
         }
-        pair_frames(session, &chunk, &mut paired);
+        if pair_frames(session, &chunk, &mut paired) < MAX_IN_FLIGHT {
+            session.room.notify_one();
+        }
         emit(session, &mut paired, now).await;
         if let Some(e) = bad_frame {
             let reason = format!("sent an invalid reply ({e})");
@@ -375,8 +392,9 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// Decodes the frames of `chunk` (all complete) and pairs them.
-fn pair_frames(session: &Session, chunk: &Bytes, out: &mut Vec<Paired>) {
+/// Decodes the frames of `chunk` (all complete) and pairs them; returns the
+/// number of requests still in flight.
+fn pair_frames(session: &Session, chunk: &Bytes, out: &mut Vec<Paired>) -> usize {
     let limits = session.shared.config.limits;
     let mut state = session.state();
     let mut pos = 0;
@@ -391,6 +409,7 @@ fn pair_frames(session: &Session, chunk: &Bytes, out: &mut Vec<Paired>) {
             Ok(None) | Err(_) => break,
         }
     }
+    state.pairing.pending()
 }
 
 /// Sends finished interactions and pushes to the cassette writer; `now` is
