@@ -19,7 +19,7 @@
 use std::fmt::Write as _;
 
 use crate::cassette::{Cassette, Event};
-use crate::replay::matcher::display_command;
+use crate::replay::display::display_command;
 use crate::resp::{AggregateKind, Value};
 
 /// Deeper values are cut short. Loaded cassettes cannot get near this (the

@@ -11,6 +11,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use bytes::Bytes;
 
+use super::display::{display_command, edit_distance};
 use super::rules::{match_key, IgnoreRule};
 use crate::cassette::{Cassette, Event};
 use crate::command::{self, Namespace};
@@ -477,55 +478,6 @@ fn push_topic(value: &Value) -> Option<(Namespace, Bytes)> {
     Some((ns, Bytes::copy_from_slice(topic)))
 }
 
-/// A command as redis-cli would echo it: words separated by spaces, quoted
-/// when they hold spaces, quotes or bytes that are not printable.
-pub fn display_command(args: &[Bytes]) -> String {
-    let mut out = String::new();
-    for (i, a) in args.iter().enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        let plain = !a.is_empty()
-            && a.iter()
-                .all(|&b| b.is_ascii_graphic() && b != b'"' && b != b'\'' && b != b'\\');
-        if plain {
-            out.push_str(&String::from_utf8_lossy(a));
-        } else {
-            out.push('"');
-            for &b in a.iter() {
-                match b {
-                    b'"' => out.push_str("\\\""),
-                    b'\\' => out.push_str("\\\\"),
-                    b'\n' => out.push_str("\\n"),
-                    b'\r' => out.push_str("\\r"),
-                    b'\t' => out.push_str("\\t"),
-                    b if b == b' ' || b.is_ascii_graphic() => out.push(b as char),
-                    b => out.push_str(&format!("\\x{b:02x}")),
-                }
-            }
-            out.push('"');
-        }
-    }
-    out
-}
-
-/// Levenshtein distance over chars, on short prefixes (commands can be huge).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().take(200).collect();
-    let b: Vec<char> = b.chars().take(200).collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -660,17 +612,5 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-    }
-
-    #[test]
-    fn display() {
-        assert_eq!(
-            display_command(&[
-                Bytes::from("SET"),
-                Bytes::from("a b"),
-                Bytes::from(&b"\xff"[..])
-            ]),
-            "SET \"a b\" \"\\xff\""
-        );
     }
 }

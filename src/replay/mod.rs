@@ -1,11 +1,13 @@
 //! Replay mode: a stand-in Redis server that answers from a cassette.
 //!
 //! - [`rules`]: ignore rules for volatile arguments.
+//! - [`display`]: commands shown to people; the closest-command distance.
 //! - [`matcher`]: which recording answers a live command; push routing.
 //! - [`handshake`]: replies made up for unrecorded handshake commands.
 //! - `passthrough`: misses sent to a real upstream (`--on-miss passthrough`).
 //! - `session`: one live connection.
 
+pub mod display;
 pub mod handshake;
 pub mod matcher;
 mod passthrough;

@@ -8,8 +8,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use super::display::display_command;
 use super::handshake::{synthesize, ConnInfo, Effect};
-use super::matcher::{display_command, Delivery, Matched, Matcher};
+use super::matcher::{Delivery, Matched, Matcher};
 use super::passthrough::Passthrough;
 use super::{OnMiss, ReplayShared, Timing};
 use crate::cassette::{Event, Interaction, PushEvent};
