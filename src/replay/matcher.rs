@@ -437,19 +437,37 @@ impl Matcher {
         self.counters.clone()
     }
 
-    /// Recordings never served: their count and the first few, displayed.
-    pub fn unused(&self) -> (u64, Vec<String>) {
+    /// Recordings never served: their count, the first few distinct ones
+    /// displayed, and how many recordings those examples cover.
+    pub fn unused(&self) -> (u64, Vec<String>, u64) {
         let mut count = 0;
-        let mut examples = Vec::new();
+        // The first few distinct commands, each with how often it went unused
+        // (a benchmark cassette repeats one command thousands of times).
+        let mut examples: Vec<(String, u64)> = Vec::new();
         for (r, served) in self.recordings.iter().zip(&self.served) {
-            if !served {
-                count += 1;
-                if examples.len() < REPORT_EXAMPLES {
-                    examples.push(display_command(&r.cmd));
-                }
+            if *served {
+                continue;
+            }
+            count += 1;
+            let shown = display_command(&r.cmd);
+            match examples.iter().position(|(e, _)| *e == shown) {
+                Some(i) => examples[i].1 += 1,
+                None if examples.len() < REPORT_EXAMPLES => examples.push((shown, 1)),
+                None => {}
             }
         }
-        (count, examples)
+        let listed = examples.iter().map(|(_, n)| n).sum();
+        let examples = examples
+            .into_iter()
+            .map(|(shown, n)| {
+                if n > 1 {
+                    format!("{shown} (x{n})")
+                } else {
+                    shown
+                }
+            })
+            .collect();
+        (count, examples, listed)
     }
 
     /// Total recorded interactions.
@@ -581,7 +599,10 @@ mod tests {
         }
         m.note_miss(&args("GET user:7"));
         assert_eq!(m.counters().first_misses, ["GET user:7"]);
-        assert_eq!(m.unused(), (2, vec!["GET user:8".into(), "SET a b".into()]));
+        assert_eq!(
+            m.unused(),
+            (2, vec!["GET user:8".into(), "SET a b".into()], 2)
+        );
     }
 
     #[test]

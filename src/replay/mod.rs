@@ -197,8 +197,11 @@ pub struct Report {
     pub first_misses: Vec<String>,
     /// Recorded interactions never served.
     pub unused: u64,
-    /// The first few unused recorded commands.
+    /// The first few distinct unused recorded commands, with `(xN)` when
+    /// one went unused N times.
     pub first_unused: Vec<String>,
+    /// How many unused recordings `first_unused` accounts for.
+    pub unused_listed: u64,
     /// Commands answered by the upstream (passthrough).
     pub passed_through: u64,
     /// Live connections served.
@@ -235,11 +238,11 @@ impl std::fmt::Display for Report {
         for u in &self.first_unused {
             write!(f, "\n  unused: {u}")?;
         }
-        if self.unused > self.first_unused.len() as u64 {
+        if self.unused > self.unused_listed {
             write!(
                 f,
                 "\n  unused: … and {} more",
-                self.unused - self.first_unused.len() as u64
+                self.unused - self.unused_listed
             )?;
         }
         Ok(())
@@ -316,7 +319,7 @@ impl ReplayState {
     pub fn report(&self) -> Report {
         let matcher = self.0.matcher.lock().unwrap_or_else(|e| e.into_inner());
         let counters = matcher.counters();
-        let (unused, first_unused) = matcher.unused();
+        let (unused, first_unused, unused_listed) = matcher.unused();
         Report {
             served: counters.served,
             repeated: counters.repeated,
@@ -324,6 +327,7 @@ impl ReplayState {
             first_misses: counters.first_misses,
             unused,
             first_unused,
+            unused_listed,
             passed_through: self.0.passed_through.load(Ordering::Relaxed),
             connections: self.0.connections.load(Ordering::Relaxed),
         }
