@@ -434,3 +434,45 @@ fn redis_benchmark_and_redis_cli_against_replay() {
     let report = log.join("\n");
     assert!(report.contains(" 0 missed"), "{report}");
 }
+
+#[test]
+fn recorded_timing_keeps_reply_durations_and_push_gaps() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("timed.jsonl");
+    std::fs::write(
+        &path,
+        concat!(
+            "{\"resplay\":1,\"created\":\"2026-11-21T10:00:00Z\"}\n",
+            "{\"conn\":1,\"seq\":0,\"at_ms\":0,\"took_us\":300000,\"cmd\":[\"GET\",\"slow\"],\"reply\":\"v\"}\n",
+            "{\"conn\":1,\"seq\":1,\"at_ms\":400,\"took_us\":100,\"cmd\":[\"SUBSCRIBE\",\"ch\"],\"reply\":[\"subscribe\",\"ch\",1]}\n",
+            "{\"conn\":2,\"seq\":0,\"at_ms\":500,\"took_us\":100,\"cmd\":[\"PUBLISH\",\"ch\",\"m\"],\"reply\":1}\n",
+            "{\"conn\":1,\"at_ms\":900,\"push\":[\"message\",\"ch\",\"m\"]}\n",
+        ),
+    )
+    .unwrap();
+    for (timing, slow) in [("recorded", true), ("none", false)] {
+        let replay = start_replay(&path, &["--timing", timing]);
+        let mut sub = Raw::connect(replay.port);
+        let started = std::time::Instant::now();
+        assert_eq!(sub.call(&["GET", "slow"]), Value::bulk("v"));
+        let took = started.elapsed();
+        assert_eq!(
+            slow,
+            took >= Duration::from_millis(300),
+            "{timing}: GET took {took:?}"
+        );
+        sub.call(&["SUBSCRIBE", "ch"]);
+        let mut publisher = Raw::connect(replay.port);
+        assert_eq!(publisher.call(&["PUBLISH", "ch", "m"]), Value::Integer(1));
+        let published = std::time::Instant::now();
+        let message = sub.read();
+        assert_eq!(message.elements().unwrap()[2], Value::bulk("m"));
+        let gap = published.elapsed();
+        // Recorded: 900 - (500 + 0.1) ms after the PUBLISH reply.
+        assert_eq!(
+            slow,
+            gap >= Duration::from_millis(350),
+            "{timing}: push after {gap:?}"
+        );
+    }
+}

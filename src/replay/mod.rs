@@ -109,6 +109,12 @@ pub(crate) struct ReplayShared {
 }
 
 impl ReplayShared {
+    /// The matcher. A poisoned lock means a bug already panicked elsewhere;
+    /// the index is still usable, so keep serving.
+    fn matcher(&self) -> std::sync::MutexGuard<'_, Matcher> {
+        self.matcher.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn register(&self, live: u64, tx: UnboundedSender<PushOut>) {
         self.connections.fetch_add(1, Ordering::Relaxed);
         self.matcher
@@ -317,7 +323,7 @@ impl ReplayState {
 
     /// The report so far (served, missed, unused…).
     pub fn report(&self) -> Report {
-        let matcher = self.0.matcher.lock().unwrap_or_else(|e| e.into_inner());
+        let matcher = self.0.matcher();
         let counters = matcher.counters();
         let (unused, first_unused, unused_listed) = matcher.unused();
         Report {

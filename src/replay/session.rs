@@ -15,7 +15,9 @@ use super::passthrough::Passthrough;
 use super::{OnMiss, ReplayShared, Timing};
 use crate::cassette::{Event, Interaction, PushEvent};
 use crate::command;
-use crate::resp::{encode, is_resp2, parse_request, to_resp2, NullShape, RequestParse, Value};
+use crate::resp::{
+    encode, is_resp2, parse_request, to_resp2, NullShape, RequestFrame, RequestParse, Value,
+};
 
 /// A push on its way to a live connection.
 pub(crate) struct PushOut {
@@ -98,8 +100,9 @@ pub(crate) async fn run(stream: TcpStream, live: u64, shared: Arc<ReplayShared>)
                 Ok(RequestParse::Incomplete) => break,
                 Ok(RequestParse::Skip { len }) => consumed += len,
                 Ok(RequestParse::Command(frame)) => {
-                    frames.push((consumed, frame.clone()));
-                    consumed += frame.len;
+                    let len = frame.len;
+                    frames.push((consumed, frame));
+                    consumed += len;
                 }
                 Err(e) => {
                     error = Some(e);
@@ -111,14 +114,7 @@ pub(crate) async fn run(stream: TcpStream, live: u64, shared: Arc<ReplayShared>)
         if !frames.is_empty() {
             idle_since = Instant::now();
         }
-        for (start, frame) in frames {
-            let raw = chunk.slice(start..start + frame.len);
-            let args = frame.args(&raw);
-            session.handle(&raw, args, &mut out).await;
-            if session.closing {
-                break;
-            }
-        }
+        session.handle_batch(&chunk, &frames, &mut out).await;
         if let Some(e) = &error {
             out.extend_from_slice(format!("-ERR {e}\r\n").as_bytes());
             session.closing = true;
@@ -154,69 +150,144 @@ async fn read_some(
     }
 }
 
+/// What the matcher decided for one command, when more than an immediate
+/// reply is needed.
+enum Later {
+    /// Nothing recorded matches: synthesize, pass through, or miss.
+    Miss(Option<String>),
+    /// A recorded reply to send after its recorded duration.
+    Delayed {
+        bytes: BytesMut,
+        wait: Duration,
+        ok: bool,
+        deliveries: Vec<(Delivery, Value)>,
+    },
+}
+
 impl Session {
-    /// Answers one command into `out`.
-    async fn handle(&mut self, raw: &Bytes, args: Vec<Bytes>, out: &mut BytesMut) {
+    /// Answers a batch of pipelined commands into `out`. Recorded replies
+    /// are served under one hold of the matcher's lock for as many commands
+    /// in a row as possible (one lock per pipeline, not per command); a
+    /// command that needs to wait (a miss, recorded timing) is finished
+    /// outside it.
+    async fn handle_batch(
+        &mut self,
+        chunk: &Bytes,
+        frames: &[(usize, RequestFrame)],
+        out: &mut BytesMut,
+    ) {
+        let shared = self.shared.clone();
+        let mut next = 0;
+        while next < frames.len() && !self.closing {
+            let mut later = None;
+            {
+                let mut matcher = shared.matcher();
+                while next < frames.len() && !self.closing {
+                    let (start, frame) = &frames[next];
+                    next += 1;
+                    let raw = chunk.slice(*start..*start + frame.len);
+                    let args = frame.args(&raw);
+                    if let Some(l) = self.answer(&mut matcher, &args, out) {
+                        later = Some((raw, args, l));
+                        break;
+                    }
+                }
+            }
+            if let Some((raw, args, l)) = later {
+                self.finish(raw, args, l, out).await;
+            }
+        }
+    }
+
+    /// Looks one command up; a recorded reply without recorded timing is
+    /// written to `out` at once (`None`), anything else is left for later.
+    fn answer(
+        &mut self,
+        matcher: &mut Matcher,
+        args: &[Bytes],
+        out: &mut BytesMut,
+    ) -> Option<Later> {
         // Recordings hold redacted passwords; match on the same form.
         let redacted;
-        let key: &[Bytes] = if command::has_secret(&args) {
-            let mut copy = args.clone();
+        let key: &[Bytes] = if command::has_secret(args) {
+            let mut copy = args.to_vec();
             command::redact(&mut copy);
             redacted = copy;
             &redacted
         } else {
-            &args
+            args
         };
-        let null = command::null_shape(&args);
-        let protocol = self.info.protocol;
-        let timing = self.shared.config.timing;
-        // Without recorded timing the reply is encoded straight into `out`;
-        // with it, it waits aside until the recorded duration has passed.
-        let immediate = timing == Timing::None;
+        let (recording, deliveries) = match matcher.find(self.live, key) {
+            Matched::Hit {
+                recording,
+                deliveries,
+                ..
+            } => (recording, deliveries),
+            Matched::Miss { closest } => return Some(Later::Miss(closest)),
+        };
+        let null = command::null_shape(args);
+        let immediate = self.shared.config.timing == Timing::None;
         let mut delayed = BytesMut::new();
-        let (found, wait, deliveries) = {
-            let mut matcher = self.matcher();
-            match matcher.find(self.live, key) {
-                Matched::Hit {
-                    recording,
-                    deliveries,
-                    ..
-                } => {
-                    let r = matcher.recording(recording);
-                    let target = if immediate { &mut *out } else { &mut delayed };
-                    for reply in &r.replies {
-                        encode_for(reply, protocol, null, target);
-                    }
-                    let ok = r.replies.first().is_some_and(|v| !v.is_error());
-                    let wait = Duration::from_micros(r.took_us);
-                    let pushes: Vec<(Delivery, Value)> = deliveries
-                        .into_iter()
-                        .map(|d| {
-                            let value = matcher.push(d.push).value.clone();
-                            (d, value)
-                        })
-                        .collect();
-                    (Ok(ok), wait, pushes)
-                }
-                Matched::Miss { closest } => (Err(closest), Duration::ZERO, Vec::new()),
-            }
-        };
-        match found {
-            Ok(ok) => {
-                if !immediate {
-                    tokio::time::sleep(wait).await;
-                    out.extend_from_slice(&delayed);
-                }
-                if ok {
-                    self.after_success(&args);
-                }
-            }
-            Err(closest) => self.miss(raw, args, closest, out).await,
+        let r = matcher.recording(recording);
+        let target = if immediate { &mut *out } else { &mut delayed };
+        for reply in &r.replies {
+            encode_for(reply, self.info.protocol, null, target);
         }
+        let ok = r.replies.first().is_some_and(|v| !v.is_error());
+        let wait = Duration::from_micros(r.took_us);
+        let deliveries: Vec<(Delivery, Value)> = deliveries
+            .into_iter()
+            .map(|d| {
+                let value = matcher.push(d.push).value.clone();
+                (d, value)
+            })
+            .collect();
+        if !immediate {
+            return Some(Later::Delayed {
+                bytes: delayed,
+                wait,
+                ok,
+                deliveries,
+            });
+        }
+        if ok {
+            self.after_success(matcher, args);
+        }
+        self.deliver(deliveries, out);
+        None
+    }
+
+    /// Finishes a command [`answer`](Session::answer) left for later.
+    async fn finish(&mut self, raw: Bytes, args: Vec<Bytes>, later: Later, out: &mut BytesMut) {
+        match later {
+            Later::Miss(closest) => self.miss(&raw, args, closest, out).await,
+            Later::Delayed {
+                bytes,
+                wait,
+                ok,
+                deliveries,
+            } => {
+                tokio::time::sleep(wait).await;
+                out.extend_from_slice(&bytes);
+                if ok {
+                    let shared = self.shared.clone();
+                    let mut matcher = shared.matcher();
+                    self.after_success(&mut matcher, &args);
+                }
+                self.deliver(deliveries, out);
+            }
+        }
+    }
+
+    /// Sends the pushes a served recording triggers: to this connection
+    /// right after the reply, to others through their channels.
+    fn deliver(&self, deliveries: Vec<(Delivery, Value)>, out: &mut BytesMut) {
+        let recorded = self.shared.config.timing == Timing::Recorded;
         for (delivery, value) in deliveries {
-            let gap = match timing {
-                Timing::Recorded => Duration::from_millis(delivery.gap_ms),
-                Timing::None => Duration::ZERO,
+            let gap = if recorded {
+                Duration::from_millis(delivery.gap_ms)
+            } else {
+                Duration::ZERO
             };
             if delivery.live == self.live && gap.is_zero() {
                 encode_for(&value, self.info.protocol, NullShape::Bulk, out);
@@ -227,7 +298,7 @@ impl Session {
     }
 
     /// State changes a recorded successful reply implies.
-    fn after_success(&mut self, args: &[Bytes]) {
+    fn after_success(&mut self, matcher: &mut Matcher, args: &[Bytes]) {
         match command::name(args).as_str() {
             "HELLO" => match command::hello_version(args) {
                 Some(b"2") => self.info.protocol = 2,
@@ -238,17 +309,13 @@ impl Session {
             "RESET" => {
                 self.info.protocol = 2;
                 self.info.name = None;
-                self.matcher().clear_subscriptions(self.live);
+                matcher.clear_subscriptions(self.live);
             }
             _ => {}
         }
         if command::subscription(args).is_some() {
-            let subscribed = {
-                let mut matcher = self.matcher();
-                matcher.track_subscription(self.live, args);
-                matcher.is_subscribed(self.live)
-            };
-            self.info.subscribed = subscribed;
+            matcher.track_subscription(self.live, args);
+            self.info.subscribed = matcher.is_subscribed(self.live);
         }
     }
 
@@ -340,7 +407,9 @@ impl Session {
                     )
                     .await;
                 if forwarded.replies.first().is_some_and(|v| !v.is_error()) {
-                    self.after_success(&args);
+                    let shared = self.shared.clone();
+                    let mut matcher = shared.matcher();
+                    self.after_success(&mut matcher, &args);
                 }
             }
             Err(e) => {
