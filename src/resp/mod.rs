@@ -9,7 +9,7 @@
 //! - [`value`]: the decoded value type.
 //! - [`request`] and [`inline`]: client requests, multibulk and inline.
 //! - [`reply`]: server replies, every RESP2/RESP3 type.
-//! - [`encode`]: values back to bytes, byte-identical.
+//! - [`encode`](mod@encode): values back to bytes, byte-identical.
 //! - [`downgrade`]: RESP3 values as Redis sends them to RESP2 clients.
 //! - [`limits`]: size limits and the protocol error type.
 
