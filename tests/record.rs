@@ -415,3 +415,48 @@ fn client_tracking_invalidations_and_monitor() {
     let monitor_cmd = lines.iter().find(|l| l["cmd"][0] == "MONITOR").unwrap();
     assert_eq!(monitor_cmd["reply"], serde_json::json!({"+": "OK"}));
 }
+
+#[test]
+fn upstream_credentials_and_database_from_the_url() {
+    let server = RedisServer::start_with(&["--requirepass", "s3cret"]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.jsonl");
+    let upstream = format!("redis://:s3cret@127.0.0.1:{}/2", server.port);
+    let recorder = Resplay::start(&[
+        "record",
+        "--upstream",
+        &upstream,
+        "--cassette",
+        path.to_str().unwrap(),
+    ]);
+    // The client never authenticates: resplay did, and selected db 2.
+    let mut c = Raw::connect(recorder.port);
+    assert_eq!(c.call(&["SET", "in-db-2", "yes"]), Value::simple("OK"));
+    drop(c);
+    let mut direct = Raw::connect(server.port);
+    assert_eq!(direct.call(&["AUTH", "s3cret"]), Value::simple("OK"));
+    assert_eq!(direct.call(&["SELECT", "2"]), Value::simple("OK"));
+    assert_eq!(direct.call(&["GET", "in-db-2"]), Value::bulk("yes"));
+    assert_eq!(recorder.stop().0, 0);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(!text.contains("s3cret"), "{text}");
+    assert_eq!(interactions(&path).len(), 1);
+
+    // A wrong password is a clear error naming the upstream.
+    let wrong = format!("redis://:nope@127.0.0.1:{}", server.port);
+    let recorder = Resplay::start(&[
+        "record",
+        "--upstream",
+        &wrong,
+        "--cassette",
+        path.to_str().unwrap(),
+    ]);
+    let mut c = Raw::connect(recorder.port);
+    let reply = c.call(&["PING"]);
+    let Value::Error(e) = reply else {
+        panic!("{reply:?}")
+    };
+    let e = String::from_utf8_lossy(&e).into_owned();
+    assert!(e.contains(&server.addr()) && e.contains("AUTH"), "{e}");
+    assert!(!e.contains("nope"), "{e}");
+}

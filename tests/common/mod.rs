@@ -30,6 +30,13 @@ pub struct RedisServer {
 
 impl RedisServer {
     pub fn start() -> RedisServer {
+        Self::start_with(&[])
+    }
+
+    /// Starts with extra `redis-server` arguments (e.g. `--requirepass`).
+    /// Readiness is checked by connecting, not by `PING` (which may need
+    /// auth).
+    pub fn start_with(extra: &[&str]) -> RedisServer {
         let dir = tempfile::tempdir().expect("temp dir");
         for _ in 0..5 {
             let port = free_port();
@@ -38,12 +45,13 @@ impl RedisServer {
                 .args(["--save", "", "--appendonly", "no"])
                 .arg("--dir")
                 .arg(dir.path())
+                .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("redis-server must be installed (.ci/run installs it)");
             let mut child = child;
-            if wait_for_ping(port, Duration::from_secs(5)) {
+            if wait_for_reply(port, Duration::from_secs(5)) {
                 return RedisServer {
                     port,
                     child,
@@ -76,6 +84,22 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// True once `PING` on `port` gets any reply (`+PONG`, or `-NOAUTH`).
+pub fn wait_for_reply(port: u16, limit: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+            let mut buf = [0u8; 1];
+            if s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
 }
 
 /// True once `PING` on `port` answers `+PONG`.
