@@ -173,10 +173,15 @@ impl Matcher {
         match event {
             Event::Interaction(i) => {
                 let index = self.recordings.len();
-                let queue = self
-                    .keys
-                    .entry(match_key(&i.cmd, &self.rules).into_owned())
-                    .or_default();
+                // Look up by reference: most keys repeat, and copying every
+                // command into a fresh key would cost a million allocations.
+                let key = match_key(&i.cmd, &self.rules);
+                if !self.keys.contains_key(&*key) {
+                    self.keys.insert(key.to_vec(), KeyQueue::default());
+                }
+                let Some(queue) = self.keys.get_mut(&*key) else {
+                    return;
+                };
                 match queue.by_conn.get(&i.conn) {
                     Some(&q) => queue.conns[q].items.push(index),
                     None => {
