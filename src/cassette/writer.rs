@@ -82,6 +82,29 @@ impl WriterHandle {
             self.lost.fetch_add(1, Ordering::Relaxed);
         }
     }
+
+    /// Queues several events, in order, taking queue room for many at once
+    /// (one wait and one wake-up per batch rather than per event: a
+    /// pipeline's replies arrive together).
+    pub async fn send_all(&self, events: Vec<Event>) {
+        /// Stays under the channel's capacity, as `reserve_many` requires.
+        const BATCH: usize = 512;
+        let mut events = events.into_iter().peekable();
+        while events.peek().is_some() {
+            let n = events.len().min(BATCH);
+            match self.tx.reserve_many(n).await {
+                Ok(permits) => {
+                    for (permit, ev) in permits.zip(events.by_ref()) {
+                        permit.send(ev);
+                    }
+                }
+                Err(_) => {
+                    self.lost.fetch_add(events.len() as u64, Ordering::Relaxed);
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// The running writer; [`finish`](WriterTask::finish) ends it.

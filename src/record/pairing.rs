@@ -27,6 +27,23 @@ pub struct Pending {
     pub at: Instant,
     /// True when the server will not answer it (`CLIENT REPLY OFF|SKIP`).
     pub silent: bool,
+    /// Its subscribe family, if any: looked at for every reply frame while
+    /// it waits, so worked out once.
+    subscription: Option<(Namespace, bool)>,
+}
+
+impl Pending {
+    /// A request read at `at`, the `seq`-th of its connection.
+    pub fn new(seq: u64, args: Vec<Bytes>, at: Instant, silent: bool) -> Pending {
+        let subscription = command::subscription(&args);
+        Pending {
+            seq,
+            args,
+            at,
+            silent,
+            subscription,
+        }
+    }
 }
 
 /// Something the pairing decided.
@@ -164,20 +181,14 @@ impl Pairing {
 
     fn in_pubsub(&self) -> bool {
         self.subscriptions.iter().any(|s| !s.is_empty())
-            || self
-                .queue
-                .front()
-                .is_some_and(|p| command::subscription(&p.args).is_some())
+            || self.queue.front().is_some_and(|p| p.subscription.is_some())
     }
 
     /// Handles one frame from the server.
     pub fn on_frame(&mut self, value: Value, out: &mut Vec<Paired>) {
         self.complete_silent(out);
         let kind = command::pubsub_kind(&value);
-        let head_subscription = self
-            .queue
-            .front()
-            .and_then(|p| command::subscription(&p.args));
+        let head_subscription = self.queue.front().and_then(|p| p.subscription);
         let confirms_head = match (
             kind.as_deref().and_then(command::confirmation),
             head_subscription,
@@ -223,7 +234,7 @@ impl Pairing {
         let Some(head) = self.queue.front() else {
             return 1;
         };
-        match command::subscription(&head.args) {
+        match head.subscription {
             Some((ns, subscribing)) => {
                 let named = head.args.len().saturating_sub(1);
                 if named > 0 {
@@ -289,15 +300,11 @@ mod tests {
     use super::*;
 
     fn req(seq: u64, words: &[&str]) -> Pending {
-        Pending {
-            seq,
-            args: words
-                .iter()
-                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-                .collect(),
-            at: Instant::now(),
-            silent: false,
-        }
+        let args = words
+            .iter()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect();
+        Pending::new(seq, args, Instant::now(), false)
     }
 
     fn bulk(s: &str) -> Value {

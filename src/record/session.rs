@@ -214,12 +214,9 @@ async fn relay_requests(
                 let args = frame.args(&raw);
                 let silent = modes.is_silent(&args);
                 wake |= silent;
-                state.pairing.push_request(Pending {
-                    seq,
-                    args,
-                    at: now,
-                    silent,
-                });
+                state
+                    .pairing
+                    .push_request(Pending::new(seq, args, now, silent));
                 seq += 1;
             }
         }
@@ -415,7 +412,11 @@ fn pair_frames(session: &Session, chunk: &Bytes, out: &mut Vec<Paired>) -> usize
 /// Sends finished interactions and pushes to the cassette writer; `now` is
 /// when their last reply byte was read.
 async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Instant) {
+    if paired.is_empty() {
+        return;
+    }
     let shared = &session.shared;
+    let mut events = Vec::with_capacity(paired.len());
     for item in paired.drain(..) {
         let event = match item {
             Paired::Interaction { request, replies } => {
@@ -423,7 +424,9 @@ async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Instant) {
                     continue;
                 }
                 let mut cmd = request.args;
-                command::redact(&mut cmd);
+                if command::has_secret(&cmd) {
+                    command::redact(&mut cmd);
+                }
                 shared.interactions.fetch_add(1, Ordering::Relaxed);
                 Event::Interaction(Interaction {
                     conn: session.conn,
@@ -440,8 +443,9 @@ async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Instant) {
                 push,
             }),
         };
-        shared.writer.send(event).await;
+        events.push(event);
     }
+    shared.writer.send_all(events).await;
 }
 
 /// The upstream is gone: every request still waiting gets an error naming

@@ -50,12 +50,8 @@ impl Passthrough {
         limits: &Limits,
     ) -> std::io::Result<Forwarded> {
         self.stream.write_all(raw).await?;
-        self.pairing.push_request(Pending {
-            seq: self.seq,
-            args,
-            at: Instant::now(),
-            silent: false,
-        });
+        self.pairing
+            .push_request(Pending::new(self.seq, args, Instant::now(), false));
         self.seq += 1;
         let mut bytes = BytesMut::new();
         let mut pushes = Vec::new();
