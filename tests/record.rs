@@ -4,22 +4,11 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
 use std::time::Duration;
 
 use common::raw::Raw;
 use common::{client_url, interactions, redis_cli, workload, RedisServer, Resplay, PROTOCOLS};
 use resplay::resp::{to_bytes, Value};
-
-fn start_recorder(server: &RedisServer, cassette: &Path) -> Resplay {
-    Resplay::start(&[
-        "record",
-        "--upstream",
-        &server.url(),
-        "--cassette",
-        cassette.to_str().unwrap(),
-    ])
-}
 
 fn flush(url: &str) {
     let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
@@ -32,7 +21,7 @@ fn workload_replies_match_direct_redis_and_the_cassette() {
         let server = RedisServer::start();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.jsonl");
-        let recorder = start_recorder(&server, &path);
+        let recorder = Resplay::record(&server.url(), &path, &[]);
 
         let mut direct = redis::Client::open(client_url(&server.url(), protocol))
             .unwrap()
@@ -84,7 +73,7 @@ fn thousand_command_pipeline() {
         let server = RedisServer::start();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.jsonl");
-        let recorder = start_recorder(&server, &path);
+        let recorder = Resplay::record(&server.url(), &path, &[]);
         let mut con = redis::Client::open(client_url(&recorder.url(), protocol))
             .unwrap()
             .get_connection()
@@ -125,7 +114,7 @@ fn pubsub_across_two_connections_with_pushes_in_the_cassette() {
         let server = RedisServer::start();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.jsonl");
-        let recorder = start_recorder(&server, &path);
+        let recorder = Resplay::record(&server.url(), &path, &[]);
         let mut subscriber = Raw::connect(recorder.port);
         if protocol == 3 {
             assert!(matches!(subscriber.call(&["HELLO", "3"]), Value::Map(_)));
@@ -187,7 +176,7 @@ fn blpop_unblocked_by_another_client() {
     let server = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
-    let recorder = start_recorder(&server, &path);
+    let recorder = Resplay::record(&server.url(), &path, &[]);
     let mut waiter = Raw::connect(recorder.port);
     waiter.send(&["BLPOP", "queue", "0"]);
     std::thread::sleep(Duration::from_millis(1500));
@@ -208,7 +197,7 @@ fn client_reply_off_and_skip() {
     let server = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
-    let recorder = start_recorder(&server, &path);
+    let recorder = Resplay::record(&server.url(), &path, &[]);
     let mut c = Raw::connect(recorder.port);
     c.send(&["CLIENT", "REPLY", "OFF"]);
     c.send(&["SET", "a", "1"]);
@@ -255,7 +244,7 @@ fn redis_cli_inline_commands_and_redaction() {
     let server = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
-    let recorder = start_recorder(&server, &path);
+    let recorder = Resplay::record(&server.url(), &path, &[]);
     // Inline commands, as a telnet session sends them.
     let mut c = TcpStream::connect(("127.0.0.1", recorder.port)).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -299,7 +288,7 @@ fn upstream_killed_mid_pipeline() {
     let mut server = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
-    let recorder = start_recorder(&server, &path);
+    let recorder = Resplay::record(&server.url(), &path, &[]);
     let mut c = Raw::connect(recorder.port);
     assert_eq!(c.call(&["SET", "before", "1"]), Value::simple("OK"));
     c.send(&["BLPOP", "never", "0"]);
@@ -332,7 +321,7 @@ fn kill_9_mid_traffic_leaves_a_loadable_cassette() {
     let server = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
-    let recorder = start_recorder(&server, &path);
+    let recorder = Resplay::record(&server.url(), &path, &[]);
     let port = recorder.port;
     let traffic = std::thread::spawn(move || {
         let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{port}")) else {
@@ -372,7 +361,7 @@ fn client_tracking_invalidations_and_monitor() {
     let server = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
-    let recorder = start_recorder(&server, &path);
+    let recorder = Resplay::record(&server.url(), &path, &[]);
     // RESP3 tracking: the invalidation push arrives between replies.
     let mut tracked = Raw::connect(recorder.port);
     assert!(matches!(tracked.call(&["HELLO", "3"]), Value::Map(_)));
@@ -422,13 +411,7 @@ fn upstream_credentials_and_database_from_the_url() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
     let upstream = format!("redis://:s3cret@127.0.0.1:{}/2", server.port);
-    let recorder = Resplay::start(&[
-        "record",
-        "--upstream",
-        &upstream,
-        "--cassette",
-        path.to_str().unwrap(),
-    ]);
+    let recorder = Resplay::record(&upstream, &path, &[]);
     // The client never authenticates: resplay did, and selected db 2.
     let mut c = Raw::connect(recorder.port);
     assert_eq!(c.call(&["SET", "in-db-2", "yes"]), Value::simple("OK"));
@@ -444,13 +427,7 @@ fn upstream_credentials_and_database_from_the_url() {
 
     // A wrong password is a clear error naming the upstream.
     let wrong = format!("redis://:nope@127.0.0.1:{}", server.port);
-    let recorder = Resplay::start(&[
-        "record",
-        "--upstream",
-        &wrong,
-        "--cassette",
-        path.to_str().unwrap(),
-    ]);
+    let recorder = Resplay::record(&wrong, &path, &[]);
     let mut c = Raw::connect(recorder.port);
     let reply = c.call(&["PING"]);
     let Value::Error(e) = reply else {

@@ -21,24 +21,6 @@ use resplay::resp::Value;
 
 // ---------------------------------------------------------------- helpers
 
-fn start_recorder(upstream: &str, cassette: &Path, extra: &[&str]) -> Resplay {
-    let mut args = vec![
-        "record",
-        "--upstream",
-        upstream,
-        "--cassette",
-        cassette.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    Resplay::start(&args)
-}
-
-fn start_replay(cassette: &Path, extra: &[&str]) -> Resplay {
-    let mut args = vec!["replay", "--cassette", cassette.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    Resplay::start(&args)
-}
-
 /// One command as multibulk bytes.
 fn command(args: &[&str]) -> Vec<u8> {
     let mut out = format!("*{}\r\n", args.len()).into_bytes();
@@ -332,7 +314,7 @@ fn thousand_concurrent_pipelining_clients_record_then_replay() {
     let server = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("load.jsonl");
-    let recorder = start_recorder(&server.url(), &path, &[]);
+    let recorder = Resplay::record(&server.url(), &path, &[]);
     let started = Instant::now();
     let failures = hammer(recorder.port, clients);
     assert!(failures.is_empty(), "record: {failures:?}");
@@ -364,7 +346,7 @@ fn thousand_concurrent_pipelining_clients_record_then_replay() {
     let conns: HashSet<u64> = lines.iter().map(|l| l["conn"].as_u64().unwrap()).collect();
     assert_eq!(conns.len(), clients);
 
-    let replay = start_replay(&path, &["--strict"]);
+    let replay = Resplay::replay(&path, &["--strict"]);
     let started = Instant::now();
     let failures = hammer(replay.port, clients);
     assert!(failures.is_empty(), "replay: {failures:?}");
@@ -410,10 +392,10 @@ fn max_clients_refuses_the_third_connection_in_both_modes() {
     let server = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
-    let recorder = start_recorder(&server.url(), &path, &["--max-clients", "2"]);
+    let recorder = Resplay::record(&server.url(), &path, &["--max-clients", "2"]);
     check_max_clients(recorder.port);
     assert_eq!(recorder.stop().0, 0);
-    let replay = start_replay(&path, &["--max-clients", "2"]);
+    let replay = Resplay::replay(&path, &["--max-clients", "2"]);
     check_max_clients(replay.port);
     assert_eq!(replay.stop().0, 0);
 }
@@ -427,7 +409,7 @@ fn upstream_killed_and_restarted_on_the_same_port() {
     let mut redis = spawn_redis_on(port, dir.path());
     let path = dir.path().join("c.jsonl");
     let upstream = format!("redis://127.0.0.1:{port}");
-    let recorder = start_recorder(&upstream, &path, &[]);
+    let recorder = Resplay::record(&upstream, &path, &[]);
 
     let mut waiter = Raw::connect(recorder.port);
     waiter.send(&["BLPOP", "k", "0"]);
@@ -486,7 +468,7 @@ fn client_killed_mid_pipeline_leaves_its_answered_commands_in_the_cassette() {
     let server = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
-    let recorder = start_recorder(&server.url(), &path, &[]);
+    let recorder = Resplay::record(&server.url(), &path, &[]);
     let mut other = Raw::connect(recorder.port);
     assert_eq!(other.call(&["SET", "other", "1"]), Value::simple("OK"));
     let big = "b".repeat(20_000);
@@ -684,7 +666,7 @@ fn recorder_killed_with_sigkill_leaves_a_loadable_cassette() {
     let server = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
-    let recorder = start_recorder(&server.url(), &path, &[]);
+    let recorder = Resplay::record(&server.url(), &path, &[]);
     let stop = Arc::new(AtomicBool::new(false));
     let port = recorder.port;
     let workers: Vec<_> = (0..4)
@@ -734,7 +716,7 @@ fn recorder_killed_with_sigkill_leaves_a_loadable_cassette() {
         cassette.warnings
     );
 
-    let replay = start_replay(&path, &[]);
+    let replay = Resplay::replay(&path, &[]);
     let mut c = Raw::connect(replay.port);
     let args: Vec<Vec<u8>> = first.cmd.iter().map(|a| a.to_vec()).collect();
     c.send_args(&args);
@@ -748,7 +730,7 @@ fn recorder_killed_with_sigkill_leaves_a_loadable_cassette() {
 fn small_cassette(dir: &Path) -> (PathBuf, Vec<String>) {
     let server = RedisServer::start();
     let path = dir.join("small.jsonl");
-    let recorder = start_recorder(&server.url(), &path, &[]);
+    let recorder = Resplay::record(&server.url(), &path, &[]);
     let mut c = Raw::connect(recorder.port);
     assert_eq!(c.call(&["SET", "a", "1"]), Value::simple("OK"));
     assert_eq!(c.call(&["GET", "a"]), Value::bulk("1"));
@@ -772,7 +754,7 @@ fn damaged_cassettes_through_the_cli() {
     text.push('\n');
     text.push_str(&last[..last.len() / 2]);
     std::fs::write(&torn, text).unwrap();
-    let replay = start_replay(&torn, &[]);
+    let replay = Resplay::replay(&torn, &[]);
     let at = format!("{}:{}", torn.display(), lines.len() + 1);
     assert!(
         replay
@@ -888,10 +870,10 @@ fn slow_and_stalled_clients_are_closed_by_the_timeout() {
     let server = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
-    let recorder = start_recorder(&server.url(), &path, &["--timeout-seconds", "2"]);
+    let recorder = Resplay::record(&server.url(), &path, &["--timeout-seconds", "2"]);
     check_slow_clients(recorder.port, recorder.pid(), "record");
     assert_eq!(recorder.stop().0, 0);
-    let replay = start_replay(&path, &["--timeout-seconds", "2"]);
+    let replay = Resplay::replay(&path, &["--timeout-seconds", "2"]);
     check_slow_clients(replay.port, replay.pid(), "replay");
     assert_eq!(replay.stop().0, 0);
 }
@@ -903,8 +885,8 @@ fn nul_bytes_hide_newlines_as_in_redis() {
     let server = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
-    let recorder = start_recorder(&server.url(), &path, &[]);
-    let replay = start_replay(&path, &[]);
+    let recorder = Resplay::record(&server.url(), &path, &[]);
+    let replay = Resplay::replay(&path, &[]);
     let mut payload = Vec::new();
     for _ in 0..70 {
         payload.extend(std::iter::repeat(b'A').take(1023));
@@ -960,10 +942,10 @@ fn subscribers_are_not_closed_by_the_idle_timeout() {
     let server = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
-    let recorder = start_recorder(&server.url(), &path, &["--timeout-seconds", "2"]);
+    let recorder = Resplay::record(&server.url(), &path, &["--timeout-seconds", "2"]);
     check_subscriber_outlives_timeout(recorder.port, recorder.port, "record");
     assert_eq!(recorder.stop().0, 0);
-    let replay = start_replay(&path, &["--timeout-seconds", "2"]);
+    let replay = Resplay::replay(&path, &["--timeout-seconds", "2"]);
     check_subscriber_outlives_timeout(replay.port, replay.port, "replay");
     assert_eq!(replay.stop().0, 0);
 }
@@ -975,13 +957,7 @@ fn client_that_never_reads_costs_bounded_memory() {
     let server = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
-    let recorder = Resplay::start(&[
-        "record",
-        "--upstream",
-        &server.url(),
-        "--cassette",
-        path.to_str().unwrap(),
-    ]);
+    let recorder = Resplay::record(&server.url(), &path, &[]);
     let pid = recorder.pid();
     let mut stream = TcpStream::connect(("127.0.0.1", recorder.port)).unwrap();
     stream

@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use common::raw::Raw;
@@ -19,23 +19,11 @@ fn record(session: impl FnOnce(&RedisServer, u16)) -> Recorded {
     let server = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
-    let recorder = Resplay::start(&[
-        "record",
-        "--upstream",
-        &server.url(),
-        "--cassette",
-        path.to_str().unwrap(),
-    ]);
+    let recorder = Resplay::record(&server.url(), &path, &[]);
     session(&server, recorder.port);
     let (code, log) = recorder.stop();
     assert_eq!(code, 0, "{log:?}");
     Recorded { _dir: dir, path }
-}
-
-fn start_replay(path: &Path, extra: &[&str]) -> Resplay {
-    let mut args = vec!["replay", "--cassette", path.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    Resplay::start(&args)
 }
 
 /// Sends every workload command on one raw connection (the first half one
@@ -76,7 +64,7 @@ fn replay_is_byte_identical_to_the_recorded_run() {
                     .unwrap();
             recorded_values = workload::run(&mut con);
         });
-        let replay = start_replay(&cassette.path, &[]);
+        let replay = Resplay::replay(&cassette.path, &[]);
         let replayed = raw_workload(replay.port, protocol);
         assert_eq!(replayed.len(), recorded_bytes.len());
         for (i, (a, b)) in replayed.iter().zip(&recorded_bytes).enumerate() {
@@ -115,7 +103,7 @@ fn connections_replayed_in_another_interleaving() {
         assert_eq!(a.call(&["GET", "user:1"]), Value::bulk("alice"));
         assert_eq!(b.call(&["GET", "user:2"]), Value::bulk("bob"));
     });
-    let replay = start_replay(&cassette.path, &["--strict"]);
+    let replay = Resplay::replay(&cassette.path, &["--strict"]);
     // The second process runs first this time.
     let mut b = Raw::connect(replay.port);
     let mut a = Raw::connect(replay.port);
@@ -154,7 +142,7 @@ fn volatile_arguments_are_ignored_by_rules() {
         "--ignore",
         "GET session:*",
     ];
-    let replay = start_replay(&cassette.path, &rules);
+    let replay = Resplay::replay(&cassette.path, &rules);
     let mut c = Raw::connect(replay.port);
     let key = format!("session:{}", fresh(2));
     assert_eq!(
@@ -163,7 +151,7 @@ fn volatile_arguments_are_ignored_by_rules() {
     );
     assert_eq!(c.call(&["GET", &key]), Value::bulk("data"));
     // Without the rules it is a miss.
-    let plain = start_replay(&cassette.path, &[]);
+    let plain = Resplay::replay(&cassette.path, &[]);
     let mut c = Raw::connect(plain.port);
     assert!(c.call(&["GET", &key]).is_error());
 }
@@ -176,7 +164,7 @@ fn misses_name_the_closest_command_and_strict_fails() {
         c.call(&["GET", "user:8"]);
         c.call(&["DEL", "unused"]);
     });
-    let replay = start_replay(&cassette.path, &["--strict"]);
+    let replay = Resplay::replay(&cassette.path, &["--strict"]);
     let mut c = Raw::connect(replay.port);
     let reply = c.call(&["GET", "user:7"]);
     assert_eq!(
@@ -204,7 +192,7 @@ fn no_repeat_and_repeat() {
         let mut c = Raw::connect(port);
         assert_eq!(c.call(&["INCR", "n"]), Value::Integer(1));
     });
-    let replay = start_replay(&cassette.path, &[]);
+    let replay = Resplay::replay(&cassette.path, &[]);
     let mut c = Raw::connect(replay.port);
     assert_eq!(c.call(&["INCR", "n"]), Value::Integer(1));
     assert_eq!(
@@ -212,7 +200,7 @@ fn no_repeat_and_repeat() {
         Value::Integer(1),
         "last reply repeats"
     );
-    let strict = start_replay(&cassette.path, &["--no-repeat"]);
+    let strict = Resplay::replay(&cassette.path, &["--no-repeat"]);
     let mut c = Raw::connect(strict.port);
     assert_eq!(c.call(&["INCR", "n"]), Value::Integer(1));
     assert!(c.call(&["INCR", "n"]).is_error());
@@ -232,7 +220,7 @@ fn passthrough_sends_misses_upstream() {
     let mut direct = Raw::connect(server.port);
     direct.call(&["SET", "k", "live"]);
     direct.call(&["SET", "other", "live-other"]);
-    let replay = start_replay(
+    let replay = Resplay::replay(
         &path,
         &["--on-miss", "passthrough", "--upstream", &server.url()],
     );
@@ -260,7 +248,7 @@ fn pubsub_replay_delivers_messages_after_publish() {
             );
             sub.read();
         });
-        let replay = start_replay(&cassette.path, &[]);
+        let replay = Resplay::replay(&cassette.path, &[]);
         let mut sub = Raw::connect(replay.port);
         if protocol == 3 {
             assert!(matches!(sub.call(&["HELLO", "3"]), Value::Map(_)));
@@ -308,7 +296,7 @@ fn resp3_recording_replayed_to_a_resp2_client() {
             direct_resp2.push(d.read_bytes());
         }
     });
-    let replay = start_replay(&cassette.path, &[]);
+    let replay = Resplay::replay(&cassette.path, &[]);
     let mut c = Raw::connect(replay.port);
     for (cmd, expected) in commands.iter().zip(&direct_resp2) {
         c.send(cmd);
@@ -326,14 +314,8 @@ fn hostile_input_gets_redis_errors_in_both_modes() {
     let server = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
-    let recorder = Resplay::start(&[
-        "record",
-        "--upstream",
-        &server.url(),
-        "--cassette",
-        path.to_str().unwrap(),
-    ]);
-    let replay = start_replay(&path, &[]);
+    let recorder = Resplay::record(&server.url(), &path, &[]);
+    let replay = Resplay::replay(&path, &[]);
     let cases: &[(&[u8], &str)] = &[
         (b"*3000000000\r\n", "invalid multibulk length"),
         (
@@ -405,7 +387,7 @@ fn redis_benchmark_and_redis_cli_against_replay() {
             .expect("redis-benchmark is installed with redis-tools");
         assert!(status.success());
     });
-    let replay = start_replay(&cassette.path, &[]);
+    let replay = Resplay::replay(&cassette.path, &[]);
     let out = std::process::Command::new("redis-benchmark")
         .args([
             "-p",
@@ -451,7 +433,7 @@ fn recorded_timing_keeps_reply_durations_and_push_gaps() {
     )
     .unwrap();
     for (timing, slow) in [("recorded", true), ("none", false)] {
-        let replay = start_replay(&path, &["--timing", timing]);
+        let replay = Resplay::replay(&path, &["--timing", timing]);
         let mut sub = Raw::connect(replay.port);
         let started = std::time::Instant::now();
         assert_eq!(sub.call(&["GET", "slow"]), Value::bulk("v"));

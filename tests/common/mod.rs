@@ -179,6 +179,30 @@ impl Resplay {
         panic!("resplay did not start: {:?}", resplay.log);
     }
 
+    /// `resplay record --upstream UPSTREAM --cassette CASSETTE EXTRA…`.
+    pub fn record(upstream: &str, cassette: &Path, extra: &[&str]) -> Resplay {
+        let mut args = vec![
+            "record",
+            "--upstream",
+            upstream,
+            "--cassette",
+            cassette.to_str().expect("UTF-8 temp path"),
+        ];
+        args.extend_from_slice(extra);
+        Resplay::start(&args)
+    }
+
+    /// `resplay replay --cassette CASSETTE EXTRA…`.
+    pub fn replay(cassette: &Path, extra: &[&str]) -> Resplay {
+        let mut args = vec![
+            "replay",
+            "--cassette",
+            cassette.to_str().expect("UTF-8 temp path"),
+        ];
+        args.extend_from_slice(extra);
+        Resplay::start(&args)
+    }
+
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
