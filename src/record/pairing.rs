@@ -276,14 +276,14 @@ impl Pairing {
         self.head_needs = None;
         let ok = replies.first().is_some_and(|r| !r.is_error());
         if ok {
-            match command::name(&request.args).as_str() {
-                "HELLO" => match command::hello_version(&request.args) {
+            match command::name(&request.args).as_bytes() {
+                b"HELLO" => match command::hello_version(&request.args) {
                     Some(b"2") => self.protocol = 2,
                     Some(b"3") => self.protocol = 3,
                     _ => {}
                 },
-                "MONITOR" => self.monitoring = true,
-                "RESET" => {
+                b"MONITOR" => self.monitoring = true,
+                b"RESET" => {
                     self.protocol = 2;
                     self.monitoring = false;
                     self.subscriptions = Default::default();

@@ -299,14 +299,14 @@ impl Session {
 
     /// State changes a recorded successful reply implies.
     fn after_success(&mut self, matcher: &mut Matcher, args: &[Bytes]) {
-        match command::name(args).as_str() {
-            "HELLO" => match command::hello_version(args) {
+        match command::name(args).as_bytes() {
+            b"HELLO" => match command::hello_version(args) {
                 Some(b"2") => self.info.protocol = 2,
                 Some(b"3") => self.info.protocol = 3,
                 _ => {}
             },
-            "QUIT" => self.closing = true,
-            "RESET" => {
+            b"QUIT" => self.closing = true,
+            b"RESET" => {
                 self.info.protocol = 2;
                 self.info.name = None;
                 matcher.clear_subscriptions(self.live);
