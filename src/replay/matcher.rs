@@ -474,16 +474,6 @@ impl Matcher {
             .collect();
         (count, examples, listed)
     }
-
-    /// Total recorded interactions.
-    pub fn len(&self) -> usize {
-        self.recordings.len()
-    }
-
-    /// True when the cassette has no interactions.
-    pub fn is_empty(&self) -> bool {
-        self.recordings.is_empty()
-    }
 }
 
 /// What a push is about: `(namespace, channel or pattern)` of a

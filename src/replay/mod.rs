@@ -339,15 +339,3 @@ impl ReplayState {
         }
     }
 }
-
-/// Serves `cassette` on `listener` until `shutdown` fires; returns the report.
-pub async fn replay(
-    listener: TcpListener,
-    cassette: Cassette,
-    config: ReplayConfig,
-    shutdown: CancellationToken,
-) -> Report {
-    let state = ReplayState::new(cassette, config, shutdown);
-    state.serve(listener).await;
-    state.report()
-}
