@@ -136,6 +136,24 @@ fn set_via_cli(value: &str) -> String {
     format!("redis-cli -p $REDIS_PORT SET k {value} >/dev/null && redis-cli -p $REDIS_PORT GET k")
 }
 
+/// The argument list of `resplay run --mode MODE --cassette PATH --upstream
+/// UPSTREAM -- sh -c STEP`.
+fn run_args<'a>(mode: &'a str, path: &'a str, upstream: &'a str, step: &'a str) -> [&'a str; 11] {
+    [
+        "run",
+        "--mode",
+        mode,
+        "--cassette",
+        path,
+        "--upstream",
+        upstream,
+        "--",
+        "sh",
+        "-c",
+        step,
+    ]
+}
+
 #[test]
 fn modes_none_all_and_new_episodes() {
     let dir = tempfile::tempdir().unwrap();
@@ -151,6 +169,7 @@ fn modes_none_all_and_new_episodes() {
 
     let server = RedisServer::start();
     let upstream = server.url();
+    // No --mode: `once` by default, which records a missing cassette.
     let step = set_via_cli("one");
     let out = resplay(
         &[
@@ -172,60 +191,23 @@ fn modes_none_all_and_new_episodes() {
 
     // all records afresh; a failing command leaves the old cassette alone.
     let step = format!("{}; exit 1", set_via_cli("two"));
-    let out = resplay(
-        &[
-            "run",
-            "--mode",
-            "all",
-            "--cassette",
-            path,
-            "--upstream",
-            &upstream,
-            "--",
-            "sh",
-            "-c",
-            &step,
-        ],
-        dir.path(),
-    );
+    let out = resplay(&run_args("all", path, &upstream, &step), dir.path());
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(std::fs::read_to_string(&cassette).unwrap(), first);
     let step = set_via_cli("three");
-    let out = resplay(
-        &[
-            "run",
-            "--mode",
-            "all",
-            "--cassette",
-            path,
-            "--upstream",
-            &upstream,
-            "--",
-            "sh",
-            "-c",
-            &step,
-        ],
-        dir.path(),
-    );
+    let out = resplay(&run_args("all", path, &upstream, &step), dir.path());
     assert!(out.status.success(), "{}", stderr(&out));
     let third = std::fs::read_to_string(&cassette).unwrap();
     assert!(third.contains("three") && !third.contains("one"), "{third}");
 
     // all, killed mid-run: the old cassette is intact.
     let mut child = Command::new(resplay_bin())
-        .args([
-            "run",
-            "--mode",
+        .args(run_args(
             "all",
-            "--cassette",
             path,
-            "--upstream",
             &upstream,
-            "--",
-            "sh",
-            "-c",
-        ])
-        .arg(format!("{}; sleep 30", set_via_cli("four")))
+            &format!("{}; sleep 30", set_via_cli("four")),
+        ))
         .current_dir(dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -242,19 +224,7 @@ fn modes_none_all_and_new_episodes() {
         set_via_cli("three")
     );
     let out = resplay(
-        &[
-            "run",
-            "--mode",
-            "new-episodes",
-            "--cassette",
-            path,
-            "--upstream",
-            &upstream,
-            "--",
-            "sh",
-            "-c",
-            &step,
-        ],
+        &run_args("new-episodes", path, &upstream, &step),
         dir.path(),
     );
     assert!(out.status.success(), "{}", stderr(&out));
