@@ -212,32 +212,33 @@ async fn listen(addr: &str) -> Result<TcpListener> {
 }
 
 /// A token cancelled on Ctrl-C or SIGTERM.
-fn shutdown_on_signal() -> CancellationToken {
+///
+/// The handlers are installed here, before the caller prints its
+/// `listening on` line: a supervisor that sends SIGTERM as soon as it sees
+/// that line must never find them missing (a signal that arrives before
+/// tokio has a listener for it is lost, and the server would run on).
+fn shutdown_on_signal() -> Result<CancellationToken> {
     let token = CancellationToken::new();
     let fire = token.clone();
-    tokio::spawn(async move {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            match signal(SignalKind::terminate()) {
-                Ok(mut term) => {
-                    tokio::select! {
-                        _ = tokio::signal::ctrl_c() => {}
-                        _ = term.recv() => {}
-                    }
-                }
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
+            fire.cancel();
+        });
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
         fire.cancel();
     });
-    token
+    Ok(token)
 }
 
 /// The cassette path from the flag or the file.
@@ -331,8 +332,9 @@ async fn run_record(args: RecordArgs, file: &Config) -> Result<ExitCode> {
     config.ignore_trivial_calls = ignore_trivial(args.record_trivial_calls, file);
     config.idle_timeout = timeout(&args.common, file);
     config.serve.max_clients = max_clients(&args.common, file);
+    let shutdown = shutdown_on_signal()?;
     let listener = listen(&listen_addr(&args.listen, file)).await?;
-    let counts = record(listener, config, handle, shutdown_on_signal()).await;
+    let counts = record(listener, config, handle, shutdown).await;
     let summary = counts.with_writer(writer.finish().await);
     eprintln!("resplay: {summary}");
     Ok(
@@ -358,7 +360,7 @@ async fn run_replay(args: ReplayArgs, file: &Config) -> Result<ExitCode> {
         bail!("--on-miss passthrough needs --upstream");
     }
     let strict = args.flags.strict || file.strict.unwrap_or(false);
-    let (state, warnings) = ReplayState::load(&path, config, shutdown_on_signal())?;
+    let (state, warnings) = ReplayState::load(&path, config, shutdown_on_signal()?)?;
     print_warnings(&warnings);
     let listener = listen(&listen_addr(&args.listen, file)).await?;
     state.serve(listener).await;
@@ -382,7 +384,7 @@ async fn run_wrapped(args: RunArgs, file: &Config) -> Result<ExitCode> {
         command: args.command,
     };
     let shown = settings.cassette.display().to_string();
-    let outcome = run(settings, shutdown_on_signal()).await?;
+    let outcome = run(settings, shutdown_on_signal()?).await?;
     if let Some(summary) = &outcome.recorded {
         if outcome.discarded {
             eprintln!(
