@@ -437,3 +437,57 @@ fn upstream_credentials_and_database_from_the_url() {
     assert!(e.contains(&server.addr()) && e.contains("AUTH"), "{e}");
     assert!(!e.contains("nope"), "{e}");
 }
+
+#[test]
+fn unix_socket_upstream_with_credentials_and_database() {
+    let sockets = tempfile::tempdir().unwrap();
+    let socket = sockets.path().join("redis.sock");
+    let socket_arg = socket.to_str().unwrap();
+    let server =
+        RedisServer::start_with(&["--unixsocket", socket_arg, "--requirepass", "s3cret"]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.jsonl");
+    let upstream = format!("unix://{socket_arg}?db=3&password=s3cret");
+    for protocol in PROTOCOLS {
+        let recorder = Resplay::record(&upstream, &path, &[]);
+        let mut proxied = redis::Client::open(client_url(&recorder.url(), protocol))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let got = workload::run(&mut proxied);
+        drop(proxied);
+        assert_eq!(recorder.stop().0, 0);
+
+        let mut direct = redis::Client::open(client_url(
+            &format!("redis://:s3cret@127.0.0.1:{}/3", server.port),
+            protocol,
+        ))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+        redis::cmd("FLUSHDB").exec(&mut direct).unwrap();
+        let expected = workload::run(&mut direct);
+        assert_eq!(got, expected, "RESP{protocol}");
+        redis::cmd("FLUSHDB").exec(&mut direct).unwrap();
+
+        let lines = common::cassette_lines(&path);
+        assert_eq!(
+            lines[0]["upstream"],
+            serde_json::json!(format!("unix:{socket_arg}"))
+        );
+        assert!(!std::fs::read_to_string(&path).unwrap().contains("s3cret"));
+        assert_eq!(interactions(&path).len(), workload::commands().len());
+    }
+
+    // A socket nobody listens on: the client gets an error naming it.
+    let missing = sockets.path().join("missing.sock");
+    let upstream = format!("unix://{}", missing.display());
+    let recorder = Resplay::record(&upstream, &path, &[]);
+    let mut c = Raw::connect(recorder.port);
+    let reply = c.call(&["PING"]);
+    let Value::Error(e) = reply else {
+        panic!("{reply:?}")
+    };
+    let e = String::from_utf8_lossy(&e).into_owned();
+    assert!(e.contains(&format!("unix:{}", missing.display())), "{e}");
+}

@@ -22,6 +22,7 @@ use super::RecordShared;
 use crate::cassette::{ConnState, ConnectionEvent, Event, Interaction, PushEvent};
 use crate::command;
 use crate::resp::{parse_reply, parse_request, reply_len, ProtocolError, RequestParse};
+use crate::upstream::{self, UpstreamReader, UpstreamWriter};
 
 /// Read buffer growth step.
 const READ_CHUNK: usize = 16 * 1024;
@@ -97,7 +98,7 @@ pub(crate) async fn run(client: TcpStream, conn: u64, shared: Arc<RecordShared>)
         .await;
 
     let (client_read, client_write) = client.into_split();
-    let (upstream_read, upstream_write) = upstream.into_split();
+    let (upstream_read, upstream_write) = upstream::split(upstream);
     // The upstream's write half outlives the request half: dropping it would
     // half-close the upstream, and Redis drops unsent replies on EOF.
     let mut upstream_write = upstream_write;
@@ -156,7 +157,7 @@ async fn answer_unreachable(mut client: TcpStream, reason: &str, shared: &Record
 async fn relay_requests(
     session: &Session,
     mut client: OwnedReadHalf,
-    upstream: &mut OwnedWriteHalf,
+    upstream: &mut UpstreamWriter,
 ) {
     let shared = &session.shared;
     let limits = shared.config.limits;
@@ -288,7 +289,11 @@ async fn read_with_idle_limit(
 }
 
 /// Upstream → client, and pairing into cassette events.
-async fn relay_replies(session: &Session, mut upstream: OwnedReadHalf, mut client: OwnedWriteHalf) {
+async fn relay_replies(
+    session: &Session,
+    mut upstream: UpstreamReader,
+    mut client: OwnedWriteHalf,
+) {
     let shared = &session.shared;
     let limits = shared.config.limits;
     let mut buf = BytesMut::with_capacity(READ_CHUNK);

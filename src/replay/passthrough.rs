@@ -5,15 +5,14 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::record::pairing::{Paired, Pairing, Pending};
 use crate::resp::{parse_reply, reply_len, Limits, Value};
-use crate::upstream::Upstream;
+use crate::upstream::{Upstream, UpstreamStream};
 
 /// One live connection's way to the upstream.
 pub struct Passthrough {
-    stream: TcpStream,
+    stream: UpstreamStream,
     buf: BytesMut,
     pairing: Pairing,
     seq: u64,
