@@ -8,6 +8,7 @@ use bytes::{Bytes, BytesMut};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
+use resplay::cassette::json::{to_json, write_reply_json};
 use resplay::resp::{
     encode_command, parse_reply, parse_request, reply_len, to_bytes, AggregateKind, Limits,
     RequestParse, Value,
@@ -362,6 +363,38 @@ proptest! {
             parsed.ok().map(|r| r.map(|(_, len)| len)),
             "reply_len and parse_reply disagree"
         );
+    }
+
+    /// The recorder writes replies to the cassette from their bytes; that
+    /// must be the very JSON the `Value` serializer writes.
+    #[test]
+    fn transcoded_json_matches_the_value_serializer(v in value()) {
+        let bytes = to_bytes(&v);
+        let mut out = b"prefix".to_vec();
+        prop_assert_eq!(write_reply_json(&bytes, &mut out), Some(bytes.len()));
+        prop_assert_eq!(
+            String::from_utf8_lossy(&out[6..]).into_owned(),
+            to_json(&v)
+        );
+    }
+
+    /// On any bytes the parser accepts, the transcoder agrees with it
+    /// (length and JSON); on bytes it rejects, the transcoder may only give
+    /// up, leaving its output untouched.
+    #[test]
+    fn transcoder_agrees_with_the_parser_on_garbage(
+        input in prop_oneof![vec(any::<u8>(), 0..300), token_soup()],
+    ) {
+        let input = Bytes::from(input);
+        let mut out = Vec::new();
+        let transcoded = write_reply_json(&input, &mut out);
+        match parse_reply(&input, &Limits::default()) {
+            Ok(Some((v, len))) => {
+                prop_assert_eq!(transcoded, Some(len));
+                prop_assert_eq!(String::from_utf8_lossy(&out).into_owned(), to_json(&v));
+            }
+            _ => prop_assert!(transcoded.is_some() || out.is_empty()),
+        }
     }
 
     /// The guarantee the proxy relies on (and `fuzz/reply_parser` asserts):

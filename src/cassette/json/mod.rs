@@ -24,10 +24,12 @@ use crate::resp::{AggregateKind, Value};
 
 mod de;
 mod ser;
+mod transcode;
 
 pub use de::ValueSeed;
 pub(crate) use de::{ChunksSeed, ItemsSeed, Source};
 pub(crate) use ser::{Chunks, Items};
+pub use transcode::{write_bytes_json, write_i64_json, write_reply_json};
 
 /// Serializes a [`Value`] as cassette JSON (see `docs/cassette-format.md`).
 #[derive(Debug, Clone, Copy)]
