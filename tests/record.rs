@@ -443,8 +443,7 @@ fn unix_socket_upstream_with_credentials_and_database() {
     let sockets = tempfile::tempdir().unwrap();
     let socket = sockets.path().join("redis.sock");
     let socket_arg = socket.to_str().unwrap();
-    let server =
-        RedisServer::start_with(&["--unixsocket", socket_arg, "--requirepass", "s3cret"]);
+    let server = RedisServer::start_with(&["--unixsocket", socket_arg, "--requirepass", "s3cret"]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
     let upstream = format!("unix://{socket_arg}?db=3&password=s3cret");
