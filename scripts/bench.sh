@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end throughput, latency and memory of resplay against a real Redis.
+# End-to-end throughput, latency, CPU cost and memory of resplay against a
+# real Redis.
 #
 #   scripts/bench.sh                       # full run (several minutes)
 #   ROUNDS=3 REQUESTS=20000 SKIP_BIG=1 scripts/bench.sh   # quick check
@@ -7,14 +8,23 @@
 # What it does:
 #   1. `cargo build --release`.
 #   2. Starts, each on a free port and in one temp dir: redis-server (no
-#      persistence), `resplay record` in front of it, `resplay replay` on a
-#      cassette recorded by a first pass of the same benchmark, and, when
-#      installed, twemproxy (`nutcracker`) as a peer proxy.
-#   3. Runs `redis-benchmark -t get,set -c 50 -P {1,16} --csv` against each
+#      persistence; TCP and a Unix socket), `resplay record` in front of it
+#      over TCP (`record`) and over the Unix socket (`record-unix`), `resplay
+#      replay` on a cassette recorded by a first pass of the same benchmark,
+#      and, when installed, two peer proxies: haproxy in `mode tcp` (a plain
+#      byte relay, one upstream connection per client, nothing recorded: the
+#      ceiling for any proxy built that way) and twemproxy (`nutcracker`).
+#   3. Runs `redis-benchmark -t set,get -c 50 -P {1,16} --csv` against each
 #      target in alternating rounds (direct Redis first in every round), and
 #      prints, per target, pipeline depth and command: the median over rounds
 #      of (target rps / direct rps of the same round), and the medians of the
-#      rps, p50 and p99 latency. The statistics are in scripts/bench_report.py.
+#      rps, p50 and p99 latency. Then, per target and pipeline depth, the
+#      CPU time per request of the proxy under test and of redis-server
+#      (utime+stime from /proc/PID/stat around each run, divided by the
+#      requests of both tests; median over rounds): less sensitive than rps
+#      to the noise of shared cores. For `direct` the proxy column is 0 and
+#      redis-server's is the baseline. The statistics are in
+#      scripts/bench_report.py.
 #   4. Unless SKIP_BIG=1: the peak RSS (VmHWM) of `resplay record` while it
 #      records two million SETs, with the cassette size; and the time and peak
 #      RSS of `resplay replay` loading a cassette of one million interactions.
@@ -30,8 +40,8 @@
 #   KEEP=0              1 keeps the temp dir (logs, cassettes) for inspection
 #
 # Every child is killed on exit. Needs redis-server, redis-benchmark,
-# python3; twemproxy is optional (the script tries `apt-get install -y
-# nutcracker` once and goes on without it).
+# python3; haproxy and twemproxy are optional (for each, the script tries
+# `apt-get install -y haproxy` / `nutcracker` once and goes on without it).
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-5}
@@ -56,6 +66,10 @@ done
 if ! command -v nutcracker >/dev/null 2>&1; then
     note "nutcracker not found; trying apt-get install -y nutcracker"
     apt-get install -y nutcracker >/dev/null 2>&1 || note "could not install nutcracker; skipping twemproxy"
+fi
+if ! command -v haproxy >/dev/null 2>&1; then
+    note "haproxy not found; trying apt-get install -y haproxy"
+    apt-get install -y haproxy >/dev/null 2>&1 || note "could not install haproxy; skipping it"
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/resplay-bench.XXXXXX")
@@ -115,6 +129,24 @@ stop() {
 
 vm_hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 
+CLK_TCK=$(getconf CLK_TCK)
+
+# cpu_ticks PID: utime+stime of the whole process (all threads), in clock
+# ticks: fields 14 and 15 of /proc/PID/stat, counted after the ")" that ends
+# the command name (which may itself hold spaces). 0 for PID 0 (no proxy).
+cpu_ticks() {
+    if [[ $1 == 0 ]]; then
+        echo 0
+    else
+        sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+    fi
+}
+
+# us_per_request TICKS REQUESTS: CPU microseconds per request, 3 decimals.
+us_per_request() {
+    awk -v t="$1" -v n="$2" -v hz="$CLK_TCK" 'BEGIN {printf "%.3f", t * 1e6 / hz / n}'
+}
+
 human_bytes() { numfmt --to=iec-i --suffix=B "$1"; }
 
 # ---------------------------------------------------------------- build
@@ -125,7 +157,9 @@ BIN="$ROOT/target/release/resplay"
 
 # ---------------------------------------------------------------- redis
 REDIS_PORT=$(free_port)
+REDIS_SOCK="$WORK/redis.sock"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK" \
+    --unixsocket "$REDIS_SOCK" --unixsocketperm 700 \
     --save '' --appendonly no --daemonize no --logfile "$WORK/redis.log" &
 REDIS_PID=$!
 PIDS+=("$REDIS_PID")
@@ -134,11 +168,13 @@ for _ in $(seq 100); do
     sleep 0.05
 done
 redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || die "redis-server did not start (see $WORK/redis.log)"
-note "redis-server on $REDIS_PORT"
+redis-cli -s "$REDIS_SOCK" ping >/dev/null 2>&1 || die "redis-server does not answer on $REDIS_SOCK (see $WORK/redis.log)"
+note "redis-server on $REDIS_PORT and $REDIS_SOCK"
 
-# start_record CASSETTE LOG: starts `resplay record`; sets REC_PID, REC_PORT.
+# start_record CASSETTE LOG [UPSTREAM]: starts `resplay record` (upstream
+# redis-server over TCP unless given); sets REC_PID, REC_PORT.
 start_record() {
-    "$BIN" record --upstream "redis://127.0.0.1:$REDIS_PORT" --cassette "$1" \
+    "$BIN" record --upstream "${3:-redis://127.0.0.1:$REDIS_PORT}" --cassette "$1" \
         --listen 127.0.0.1:0 2>"$2" &
     REC_PID=$!
     PIDS+=("$REC_PID")
@@ -181,9 +217,49 @@ note "recorded the replay cassette: $(grep -c '' "$WORK/replay.jsonl") lines; $(
 start_replay "$WORK/replay.jsonl" "$WORK/replay.log"
 note "resplay replay on $REP_PORT"
 
-# `record` gets a fresh process and cassette for every run (port filled in
-# then), so the cassette does not grow across rounds.
-TARGETS=("direct:$REDIS_PORT" "record:0" "replay:$REP_PORT")
+# `record` and `record-unix` get a fresh process and cassette for every run
+# (port filled in then), so the cassette does not grow across rounds.
+TARGETS=("direct:$REDIS_PORT" "record:0" "record-unix:0" "replay:$REP_PORT")
+# The pid whose CPU time is the proxy's cost, per target (0: none; record's
+# are filled in per run).
+declare -A PROXY_PID=([direct]=0 [replay]=$REP_PID)
+
+if command -v haproxy >/dev/null 2>&1; then
+    HAP_PORT=$(free_port)
+    # maxconn: 10000 would need more file descriptors than the default limit.
+    cat >"$WORK/haproxy.cfg" <<EOF
+global
+    maxconn 4000
+
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+
+frontend bench
+    bind 127.0.0.1:$HAP_PORT
+    default_backend redis
+
+backend redis
+    server redis 127.0.0.1:$REDIS_PORT
+EOF
+    # In the foreground (no -D), so $! is haproxy itself.
+    haproxy -f "$WORK/haproxy.cfg" >"$WORK/haproxy.log" 2>&1 &
+    HAP_PID=$!
+    PIDS+=("$HAP_PID")
+    for _ in $(seq 100); do
+        redis-cli -p "$HAP_PORT" ping >/dev/null 2>&1 && break
+        sleep 0.05
+    done
+    if redis-cli -p "$HAP_PORT" ping >/dev/null 2>&1; then
+        TARGETS+=("haproxy:$HAP_PORT")
+        PROXY_PID[haproxy]=$HAP_PID
+        note "haproxy on $HAP_PORT"
+    else
+        note "haproxy did not answer PING; skipping it (see $WORK/haproxy.log)"
+    fi
+fi
 
 if command -v nutcracker >/dev/null 2>&1; then
     NUT_PORT=$(free_port)
@@ -209,6 +285,7 @@ EOF
     done
     if redis-cli -p "$NUT_PORT" ping >/dev/null 2>&1; then
         TARGETS+=("twemproxy:$NUT_PORT")
+        PROXY_PID[twemproxy]=$NUT_PID
         note "twemproxy on $NUT_PORT"
     else
         note "twemproxy did not answer PING; skipping it (see $WORK/nutcracker.log)"
@@ -217,28 +294,49 @@ fi
 
 # ---------------------------------------------------------------- rounds
 RESULTS="$WORK/results.csv"
-echo "round,target,pipeline,test,rps,p50_ms,p99_ms" >"$RESULTS"
+echo "round,target,pipeline,test,rps,p50_ms,p99_ms,proxy_us_req,redis_us_req" >"$RESULTS"
 for round in $(seq "$ROUNDS"); do
     for pipe in 1 16; do
         for entry in "${TARGETS[@]}"; do
             name=${entry%%:*}
             port=${entry##*:}
-            if [[ $name == record ]]; then
+            case $name in
+            record)
                 rm -f "$WORK/record.jsonl"
                 start_record "$WORK/record.jsonl" "$WORK/record.log"
+                ;;
+            record-unix)
+                rm -f "$WORK/record-unix.jsonl"
+                start_record "$WORK/record-unix.jsonl" "$WORK/record-unix.log" "unix://$REDIS_SOCK"
+                ;;
+            esac
+            if [[ $name == record* ]]; then
                 port=$REC_PORT
+                PROXY_PID[$name]=$REC_PID
             fi
-            out=$(bench_cmd "$port" "$pipe" "$(requests_for "$pipe")" -t set,get --csv 2>"$WORK/bench.err") \
+            n=$(requests_for "$pipe")
+            proxy_pid=${PROXY_PID[$name]}
+            proxy0=$(cpu_ticks "$proxy_pid")
+            redis0=$(cpu_ticks "$REDIS_PID")
+            out=$(bench_cmd "$port" "$pipe" "$n" -t set,get --csv 2>"$WORK/bench.err") \
                 || { cat "$WORK/bench.err" >&2; die "redis-benchmark against $name failed"; }
+            # Let the recorder's writer thread drain what it still has queued,
+            # so that work is counted in this run.
+            sleep 0.1
+            proxy1=$(cpu_ticks "$proxy_pid")
+            redis1=$(cpu_ticks "$REDIS_PID")
+            # One run is both tests: 2 x n requests.
+            proxy_us=$(us_per_request $((proxy1 - proxy0)) $((2 * n)))
+            redis_us=$(us_per_request $((redis1 - redis0)) $((2 * n)))
             # "test","rps","avg","min","p50","p95","p99","max"
             python3 -c '
 import csv, sys
 rows = list(csv.reader(sys.stdin))
 for r in rows[1:]:
-    print(",".join([sys.argv[1], sys.argv[2], sys.argv[3], r[0], r[1], r[4], r[6]]))
-' "$round" "$name" "$pipe" <<<"$out" >>"$RESULTS"
-            note "round $round/$ROUNDS -P $pipe $name: $(tail -n2 "$RESULTS" | cut -d, -f4,5 | tr '\n' ' ')"
-            if [[ $name == record ]]; then
+    print(",".join(sys.argv[1:4] + [r[0], r[1], r[4], r[6]] + sys.argv[4:6]))
+' "$round" "$name" "$pipe" "$proxy_us" "$redis_us" <<<"$out" >>"$RESULTS"
+            note "round $round/$ROUNDS -P $pipe $name: $(tail -n2 "$RESULTS" | cut -d, -f4,5 | tr '\n' ' ')cpu us/req proxy $proxy_us redis $redis_us"
+            if [[ $name == record* ]]; then
                 stop "$REC_PID"
             fi
         done
@@ -255,10 +353,12 @@ stop "$REP_PID"
 echo
 echo "== redis-benchmark -c $CLIENTS -t set,get, $ROUNDS rounds, n=$REQUESTS (P1) / $REQUESTS_P16 (P16)"
 python3 "$REPORT" "$RESULTS"
+echo "(CPU resolution: one clock tick is $(us_per_request 1 $((2 * REQUESTS))) us/request at -P 1, $(us_per_request 1 $((2 * REQUESTS_P16))) at -P 16)"
 echo
 echo "last record run: $(grep -v 'listening on' "$WORK/record.log" | tail -n1)"
-echo "replay summary:  $(grep -v 'listening on' "$WORK/replay.log" | tail -n1)"
 echo "its cassette:    $(human_bytes "$(stat -c %s "$WORK/record.jsonl")") for $(grep -c '' "$WORK/record.jsonl") lines"
+echo "last record-unix run: $(grep -v 'listening on' "$WORK/record-unix.log" | tail -n1)"
+echo "replay summary:  $(grep -v 'listening on' "$WORK/replay.log" | tail -n1)"
 
 # ---------------------------------------------------------------- memory
 if [[ $SKIP_BIG == 1 ]]; then
