@@ -19,6 +19,7 @@ pub mod error;
 pub mod event;
 pub mod json;
 pub mod reader;
+pub mod wire_lines;
 pub mod writer;
 
 pub use error::CassetteError;

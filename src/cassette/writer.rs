@@ -1,18 +1,18 @@
 //! The single cassette writer.
 //!
-//! Sessions send finished events over a bounded channel ([`WriterHandle`]);
-//! one dedicated OS thread owns the file. It takes one event, then drains
-//! whatever else is already queued, serializes the batch into one buffer and
-//! hands it to the OS with a single `write`. There is no user-space buffer
-//! left behind, so a `kill -9` of the recorder loses only what was still in
-//! the channel, and the file ends in complete lines (or, at worst, one
-//! partial last line that the reader skips with a warning).
-//!
-//! A plain thread rather than a tokio task: file I/O blocks anyway, and the
-//! writer then needs nothing from the runtime to keep draining.
+//! Sessions send finished lines over a bounded channel ([`WriterHandle`]):
+//! one event, or all the events one read of a session completed, already
+//! serialized by the session (so that work is spread over the sessions and
+//! the channel carries one message per batch, not per event). One task owns
+//! the file. It takes one message, then drains whatever else is already
+//! queued into one buffer and hands it to the OS with a single `write`.
+//! There is no user-space buffer left behind, so a `kill -9` of the
+//! recorder loses only what was still in the channel, and the file ends in
+//! complete lines (or, at worst, one partial last line that the reader skips
+//! with a warning).
 //!
 //! When writing fails mid-run (disk full), the error is logged once and the
-//! thread keeps receiving and counting the events it drops: the proxy's
+//! task keeps receiving and counting the events it drops: the proxy's
 //! traffic must keep flowing, and senders must never wait on a dead disk.
 
 use std::fs::{File, OpenOptions};
@@ -26,8 +26,16 @@ use tokio::sync::{mpsc, oneshot};
 use super::error::{io_message, CassetteError};
 use super::event::{Event, Header};
 
-/// How many events may wait for the writer before senders wait in turn.
+/// How many messages (an event, or one read's batch of a session's events)
+/// may wait for the writer before senders wait in turn.
 pub const CHANNEL_CAPACITY: usize = 4096;
+
+/// Complete cassette lines, each ending in `\n`, and how many events they are.
+#[derive(Debug)]
+struct Lines {
+    text: Vec<u8>,
+    events: u64,
+}
 
 /// Stop draining into one batch past this many bytes, so one write stays
 /// reasonable and the buffer does not grow without bound.
@@ -68,7 +76,7 @@ impl CassetteWriter {
 #[derive(Debug, Clone)]
 pub struct WriterHandle {
     /// Bounded: a stalled disk slows senders down instead of eating memory.
-    tx: mpsc::Sender<Event>,
+    tx: mpsc::Sender<Lines>,
     /// Events that could not be delivered because the writer is gone,
     /// shared with the [`WriterTask`] for the final count.
     lost: Arc<AtomicU64>,
@@ -78,31 +86,20 @@ impl WriterHandle {
     /// Queues an event for writing. Waits while the queue is full; if the
     /// writer has stopped, the event is counted as lost (never a panic).
     pub async fn send(&self, ev: Event) {
-        if self.tx.send(ev).await.is_err() {
-            self.lost.fetch_add(1, Ordering::Relaxed);
-        }
+        let mut text = Vec::new();
+        ev.write_line(&mut text);
+        self.send_lines(text, 1).await;
     }
 
-    /// Queues several events, in order, taking queue room for many at once
-    /// (one wait and one wake-up per batch rather than per event: a
-    /// pipeline's replies arrive together).
-    pub async fn send_all(&self, events: Vec<Event>) {
-        /// Stays under the channel's capacity, as `reserve_many` requires.
-        const BATCH: usize = 512;
-        let mut events = events.into_iter().peekable();
-        while events.peek().is_some() {
-            let n = events.len().min(BATCH);
-            match self.tx.reserve_many(n).await {
-                Ok(permits) => {
-                    for (permit, ev) in permits.zip(events.by_ref()) {
-                        permit.send(ev);
-                    }
-                }
-                Err(_) => {
-                    self.lost.fetch_add(events.len() as u64, Ordering::Relaxed);
-                    return;
-                }
-            }
+    /// Queues `events` events already written as complete lines (each with
+    /// its `\n`) into `text`, in order, as one message: a pipeline's
+    /// replies arrive together, and they cost one wait and one wake-up.
+    pub async fn send_lines(&self, text: Vec<u8>, events: u64) {
+        if events == 0 {
+            return;
+        }
+        if self.tx.send(Lines { text, events }).await.is_err() {
+            self.lost.fetch_add(events, Ordering::Relaxed);
         }
     }
 }
@@ -328,7 +325,7 @@ fn last_newline(f: &mut File, len: u64) -> io::Result<Option<u64>> {
     Ok(None)
 }
 
-/// Turns events into lines and appends them, batching whatever is queued.
+/// Appends lines to the file, batching whatever is queued.
 struct LineWriter<'p> {
     file: File,
     path: &'p Path,
@@ -350,16 +347,17 @@ impl<'p> LineWriter<'p> {
         }
     }
 
-    /// Writes `first` and every event already queued behind it, in one write.
-    fn write_batch(&mut self, first: Event, rx: &mut mpsc::Receiver<Event>) {
+    /// Writes `first` and every message already queued behind it, in one
+    /// write.
+    fn write_batch(&mut self, first: Lines, rx: &mut mpsc::Receiver<Lines>) {
         self.buf.clear();
-        first.write_line(&mut self.buf);
-        let mut batch = 1u64;
+        self.buf.extend_from_slice(&first.text);
+        let mut batch = first.events;
         while self.buf.len() < MAX_BATCH_BYTES {
             match rx.try_recv() {
-                Ok(ev) => {
-                    ev.write_line(&mut self.buf);
-                    batch += 1;
+                Ok(lines) => {
+                    self.buf.extend_from_slice(&lines.text);
+                    batch += lines.events;
                 }
                 Err(_) => break,
             }
@@ -405,29 +403,19 @@ impl<'p> LineWriter<'p> {
     }
 }
 
-/// The writer loop on a thread of its own; ends when every sender is dropped.
-#[cfg(test)]
-fn run(file: File, mut rx: mpsc::Receiver<Event>, path: &Path) -> Outcome {
-    let mut writer = LineWriter::new(file, path);
-    while let Some(ev) = rx.blocking_recv() {
-        writer.write_batch(ev, &mut rx);
-    }
-    writer.finish()
-}
-
 /// The writer loop as a task on the runtime. Appending a batch to a local
 /// file is a short, non-blocking-in-practice `write`; running it here rather
 /// than on a thread of its own saves a thread wake-up (futex and context
 /// switch) per event, the largest recording cost at pipeline depth 1. The
 /// final `fsync`, which can take long, runs on the blocking pool.
-async fn run_task(file: File, mut rx: mpsc::Receiver<Event>, path: PathBuf) -> Outcome {
+async fn run_task(file: File, mut rx: mpsc::Receiver<Lines>, path: PathBuf) -> Outcome {
     let mut writer = LineWriter::new(file, &path);
-    while let Some(ev) = rx.recv().await {
+    while let Some(lines) = rx.recv().await {
         // Let the sessions that are ready run first: under load they add
         // their events to this batch, so one `write` carries many lines
         // instead of one each. No time passes waiting; nothing is held back.
         tokio::task::yield_now().await;
-        writer.write_batch(ev, &mut rx);
+        writer.write_batch(lines, &mut rx);
     }
     let LineWriter {
         file,
@@ -559,12 +547,16 @@ mod tests {
             Err(_) => return,
         };
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-        let writer = std::thread::spawn(move || run(file, rx, path));
+        let writer = tokio::spawn(run_task(file, rx, path.to_path_buf()));
+        let handle = WriterHandle {
+            tx,
+            lost: Arc::new(AtomicU64::new(0)),
+        };
         for conn in 0..10 {
-            tx.send(open_ev(conn)).await.expect("receiver alive");
+            handle.send(open_ev(conn)).await;
         }
-        drop(tx);
-        let outcome = writer.join().expect("thread");
+        drop(handle);
+        let outcome = writer.await.expect("writer task");
         assert_eq!(outcome.written, 0);
         assert_eq!(outcome.lost, 10);
         let err = outcome.error.expect("an error");

@@ -7,6 +7,11 @@
 //! replies, `MONITOR` lines, `CLIENT REPLY OFF|SKIP` (no reply at all), and
 //! the state changes `HELLO`, `RESET` and `MONITOR` make. This module is pure
 //! logic, so every case is unit-tested without sockets.
+//!
+//! Replies stay the exact frames the server sent. Most of them (`+OK`, a
+//! bulk, an integer, an array outside pub/sub) are told apart by their type
+//! byte alone; only aggregates that may be pub/sub traffic are decoded. The
+//! recorder then writes the cassette JSON straight from the frames.
 
 use std::collections::{HashSet, VecDeque};
 use std::time::Instant;
@@ -14,7 +19,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::command::{self, Namespace, ReplyMode};
-use crate::resp::Value;
+use crate::resp::{parse_reply, Limits, Value};
 
 /// A request sent upstream and waiting for its reply or replies.
 #[derive(Debug, Clone)]
@@ -53,11 +58,28 @@ pub enum Paired {
     Interaction {
         /// The request.
         request: Pending,
-        /// Its replies, in order.
-        replies: Vec<Value>,
+        /// Its reply frames, exact bytes, in order.
+        replies: Vec<Bytes>,
     },
-    /// Server data that answers no request.
-    Push(Value),
+    /// Server data that answers no request: one exact frame.
+    Push(Bytes),
+}
+
+/// True when a reply frame is an error (`-`, `!`, or one under attributes).
+pub fn is_error_frame(frame: &Bytes) -> bool {
+    match frame.first() {
+        Some(b'-' | b'!') => true,
+        Some(b'|') => decode(frame).is_some_and(|v| v.is_error()),
+        _ => false,
+    }
+}
+
+/// Decodes a frame that `reply_len` already measured.
+fn decode(frame: &Bytes) -> Option<Value> {
+    match parse_reply(frame, &Limits::default()) {
+        Ok(Some((value, _))) => Some(value),
+        _ => None,
+    }
 }
 
 /// Decides, per request, whether the server will answer it, following
@@ -104,7 +126,7 @@ pub struct Pairing {
     /// Requests in flight, oldest first.
     queue: VecDeque<Pending>,
     /// Replies gathered so far for the oldest request.
-    head_replies: Vec<Value>,
+    head_replies: Vec<Bytes>,
     /// How many replies the oldest request needs, fixed at its first reply.
     head_needs: Option<usize>,
     /// 2 or 3, switched by a successful `HELLO` and by `RESET`.
@@ -184,10 +206,20 @@ impl Pairing {
             || self.queue.front().is_some_and(|p| p.subscription.is_some())
     }
 
-    /// Handles one frame from the server.
-    pub fn on_frame(&mut self, value: Value, out: &mut Vec<Paired>) {
+    /// Handles one complete frame from the server (its exact bytes).
+    pub fn on_frame(&mut self, frame: Bytes, out: &mut Vec<Paired>) {
         self.complete_silent(out);
-        let kind = command::pubsub_kind(&value);
+        // Only aggregates can be pub/sub traffic, and only pushes (possibly
+        // behind attributes) or frames arriving while pub/sub is in play
+        // need a look inside; everything else is judged by its type byte.
+        let type_byte = frame.first().copied().unwrap_or(0);
+        let may_be_pubsub = match type_byte {
+            b'>' | b'|' => true,
+            b'*' | b'~' => self.in_pubsub(),
+            _ => false,
+        };
+        let value = if may_be_pubsub { decode(&frame) } else { None };
+        let kind = value.as_ref().and_then(command::pubsub_kind);
         let head_subscription = self.queue.front().and_then(|p| p.subscription);
         let confirms_head = match (
             kind.as_deref().and_then(command::confirmation),
@@ -196,17 +228,18 @@ impl Pairing {
             (Some(confirmed), Some(asked)) => confirmed == asked,
             _ => false,
         };
-        let unsolicited = if value.is_push() {
+        let is_push = value.as_ref().is_some_and(Value::is_push);
+        let unsolicited = if is_push {
             !confirms_head
         } else if self.monitoring {
-            matches!(&value, Value::Simple(s) if s.first().is_some_and(u8::is_ascii_digit))
-        } else if self.protocol == 2 && self.in_pubsub() && matches!(value, Value::Array(_)) {
+            type_byte == b'+' && frame.get(1).is_some_and(u8::is_ascii_digit)
+        } else if self.protocol == 2 && self.in_pubsub() && matches!(value, Some(Value::Array(_))) {
             kind.as_deref().is_some_and(command::is_message_kind)
         } else {
             false
         };
         if unsolicited || self.queue.is_empty() {
-            out.push(Paired::Push(value));
+            out.push(Paired::Push(frame));
             return;
         }
         // Fixed before this reply changes the subscriptions it counts.
@@ -219,10 +252,15 @@ impl Pairing {
             }
         };
         if confirms_head {
-            self.track_confirmation(&value);
+            if let Some(value) = &value {
+                self.track_confirmation(value);
+            }
         }
-        let is_error = value.is_error();
-        self.head_replies.push(value);
+        let is_error = match &value {
+            Some(value) => value.is_error(),
+            None => is_error_frame(&frame),
+        };
+        self.head_replies.push(frame);
         if self.head_replies.len() >= needs || is_error {
             self.finish_head(out);
         }
@@ -274,7 +312,7 @@ impl Pairing {
         };
         let replies = std::mem::take(&mut self.head_replies);
         self.head_needs = None;
-        let ok = replies.first().is_some_and(|r| !r.is_error());
+        let ok = replies.first().is_some_and(|r| !is_error_frame(r));
         if ok {
             match command::name(&request.args).as_bytes() {
                 b"HELLO" => match command::hello_version(&request.args) {
@@ -324,7 +362,7 @@ mod tests {
     fn run(p: &mut Pairing, frames: Vec<Value>) -> (Vec<(u64, usize)>, usize) {
         let mut out = Vec::new();
         for f in frames {
-            p.on_frame(f, &mut out);
+            p.on_frame(crate::resp::to_bytes(&f).freeze(), &mut out);
         }
         let mut done = Vec::new();
         let mut pushes = 0;

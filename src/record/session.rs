@@ -19,9 +19,10 @@ use tokio::sync::Notify;
 
 use super::pairing::{Paired, Pairing, Pending, ReplyModeTracker};
 use super::RecordShared;
-use crate::cassette::{ConnState, ConnectionEvent, Event, Interaction, PushEvent};
+use crate::cassette::wire_lines::{write_interaction_line, write_push_line, InteractionHead};
+use crate::cassette::{ConnState, ConnectionEvent, Event};
 use crate::command;
-use crate::resp::{parse_reply, parse_request, reply_len, ProtocolError, RequestParse};
+use crate::resp::{parse_request, reply_len, ProtocolError, RequestParse};
 use crate::upstream::{self, UpstreamReader, UpstreamWriter};
 
 /// Read buffer growth step.
@@ -299,6 +300,7 @@ async fn relay_replies(
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut client_alive = true;
     let mut paired = Vec::new();
+    let mut frame_lens = Vec::new();
     // Once the request half is done, in-flight replies get this long.
     let mut drain_deadline: Option<tokio::time::Instant> = None;
     loop {
@@ -356,12 +358,16 @@ async fn relay_replies(
                 return;
             }
         }
-        // Forward every complete frame first, then decode them.
+        // Forward every complete frame first, then pair them.
         let mut total = 0;
         let mut bad_frame = None;
+        frame_lens.clear();
         loop {
             match reply_len(&buf[total..], &limits) {
-                Ok(Some(len)) => total += len,
+                Ok(Some(len)) => {
+                    total += len;
+                    frame_lens.push(len);
+                }
                 Ok(None) => break,
                 Err(e) => {
                     bad_frame = Some(e);
@@ -375,7 +381,7 @@ async fn relay_replies(
             client_alive = false;
             session.state().requests_done = true;
         }
-        if pair_frames(session, &chunk, &mut paired) < MAX_IN_FLIGHT {
+        if pair_frames(session, &chunk, &frame_lens, &mut paired) < MAX_IN_FLIGHT {
             session.room.notify_one();
         }
         emit(session, &mut paired, now).await;
@@ -394,36 +400,36 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// Decodes the frames of `chunk` (all complete) and pairs them; returns the
-/// number of requests still in flight.
-fn pair_frames(session: &Session, chunk: &Bytes, out: &mut Vec<Paired>) -> usize {
-    let limits = session.shared.config.limits;
+/// Pairs the frames of `chunk`, whose lengths `reply_len` measured; returns
+/// the number of requests still in flight.
+fn pair_frames(
+    session: &Session,
+    chunk: &Bytes,
+    frame_lens: &[usize],
+    out: &mut Vec<Paired>,
+) -> usize {
     let mut state = session.state();
     let mut pos = 0;
-    while pos < chunk.len() {
-        let rest = chunk.slice(pos..);
-        match parse_reply(&rest, &limits) {
-            Ok(Some((value, len))) => {
-                pos += len;
-                state.pairing.on_frame(value, out);
-            }
-            // reply_len already vouched for these bytes.
-            Ok(None) | Err(_) => break,
-        }
+    for &len in frame_lens {
+        state.pairing.on_frame(chunk.slice(pos..pos + len), out);
+        pos += len;
     }
     state.pairing.pending()
 }
 
-/// Sends finished interactions and pushes to the cassette writer; `now` is
-/// when their last reply byte was read.
+/// Writes finished interactions and pushes as cassette lines, straight from
+/// their bytes, and hands them to the writer as one message; `now` is when
+/// their last reply byte was read.
 async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Instant) {
     if paired.is_empty() {
         return;
     }
     let shared = &session.shared;
-    let mut events = Vec::with_capacity(paired.len());
+    let mut text = Vec::with_capacity(128 * paired.len());
+    let mut events = 0;
+    let mut interactions = 0;
     for item in paired.drain(..) {
-        let event = match item {
+        let written = match item {
             Paired::Interaction { request, replies } => {
                 if shared.config.ignore_trivial_calls && command::is_trivial(&request.args) {
                     continue;
@@ -432,25 +438,26 @@ async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Instant) {
                 if command::has_secret(&cmd) {
                     command::redact(&mut cmd);
                 }
-                shared.interactions.fetch_add(1, Ordering::Relaxed);
-                Event::Interaction(Interaction {
+                let head = InteractionHead {
                     conn: session.conn,
                     seq: request.seq,
                     at_ms: session.at_ms(request.at),
                     took_us: now.saturating_duration_since(request.at).as_micros() as u64,
-                    cmd,
-                    replies,
-                })
+                };
+                let written = write_interaction_line(&mut text, head, &cmd, &replies);
+                interactions += u64::from(written);
+                written
             }
-            Paired::Push(push) => Event::Push(PushEvent {
-                conn: session.conn,
-                at_ms: session.at_ms(now),
-                push,
-            }),
+            Paired::Push(frame) => {
+                write_push_line(&mut text, session.conn, session.at_ms(now), &frame)
+            }
         };
-        events.push(event);
+        events += u64::from(written);
     }
-    shared.writer.send_all(events).await;
+    shared
+        .interactions
+        .fetch_add(interactions, Ordering::Relaxed);
+    shared.writer.send_lines(text, events).await;
 }
 
 /// The upstream is gone: every request still waiting gets an error naming

@@ -58,18 +58,18 @@ impl Passthrough {
             while let Some(len) = reply_len(&self.buf, limits).map_err(invalid)? {
                 let frame = self.buf.split_to(len).freeze();
                 bytes.extend_from_slice(&frame);
-                let Some((value, _)) = parse_reply(&frame, limits).map_err(invalid)? else {
-                    return Err(invalid("frame vanished"));
-                };
                 let mut paired = Vec::new();
-                self.pairing.on_frame(value, &mut paired);
+                self.pairing.on_frame(frame, &mut paired);
                 for p in paired {
                     match p {
-                        Paired::Push(v) => pushes.push(v),
+                        Paired::Push(frame) => pushes.push(decode(&frame, limits)?),
                         Paired::Interaction { replies, .. } => {
                             return Ok(Forwarded {
                                 bytes: bytes.freeze(),
-                                replies,
+                                replies: replies
+                                    .iter()
+                                    .map(|frame| decode(frame, limits))
+                                    .collect::<Result<_, _>>()?,
                                 pushes,
                             })
                         }
@@ -80,6 +80,14 @@ impl Passthrough {
                 return Err(std::io::ErrorKind::UnexpectedEof.into());
             }
         }
+    }
+}
+
+/// Decodes a frame `reply_len` measured.
+fn decode(frame: &Bytes, limits: &Limits) -> std::io::Result<Value> {
+    match parse_reply(frame, limits).map_err(invalid)? {
+        Some((value, _)) => Ok(value),
+        None => Err(invalid("frame vanished")),
     }
 }
 
