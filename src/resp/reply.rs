@@ -202,7 +202,40 @@ pub fn parse_reply(buf: &Bytes, limits: &Limits) -> Result<Option<(Value, usize)
 /// splits the frame off its buffer, and only then decodes it, so a large
 /// bulk arriving in many reads is never copied or decoded twice.
 pub fn reply_len(buf: &[u8], limits: &Limits) -> Result<Option<usize>, ProtocolError> {
+    if let Some(len) = plain_leaf_len(buf, limits) {
+        return Ok(Some(len));
+    }
     Ok(walk(buf, None, limits)?.map(|(_, len)| len))
+}
+
+/// The length of the most common replies (`+OK`, `-ERR …`, `:1`, a bulk
+/// string), measured without the general walk; `None` means "not sure",
+/// and the walk decides, errors included. It accepts only what the walk
+/// accepts: a simple line or integer whose CRLF comes within a few hundred
+/// bytes, and a bulk string whose length line does and whose CRLF is in
+/// place.
+fn plain_leaf_len(buf: &[u8], limits: &Limits) -> Option<usize> {
+    /// How far to look for the first CRLF; longer lines take the walk.
+    const SHORT: usize = 256;
+    let head = &buf[..buf.len().min(SHORT)];
+    let cr = memchr::memchr(b'\r', head.get(1..)?)? + 1;
+    if head.get(cr + 1) != Some(&b'\n') {
+        return None;
+    }
+    let text = &head[1..cr];
+    match head[0] {
+        b'+' | b'-' => Some(cr + 2),
+        b':' => parse_i64(text).map(|_| cr + 2),
+        b'$' => {
+            let n = usize::try_from(parse_i64(text)?).ok()?;
+            if n > limits.max_bulk {
+                return None;
+            }
+            let end = cr + 2 + n;
+            (buf.get(end..end + 2)? == b"\r\n").then_some(end + 2)
+        }
+        _ => None,
+    }
 }
 
 /// The parser proper; with no `source` it only checks and measures (items
