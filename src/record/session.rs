@@ -168,15 +168,19 @@ async fn relay_requests(
     let mut seq = 0u64;
     // Idle since: the last complete request, or the connection's start.
     let mut idle_since = Instant::now();
+    // Made once: a fresh one per read would register with the token's
+    // waiter list (a lock) and leave it again, for every request.
+    let shutdown = shared.shutdown.cancelled();
+    tokio::pin!(shutdown);
     loop {
         while session.state().pairing.pending() >= MAX_IN_FLIGHT {
             tokio::select! {
-                _ = shared.shutdown.cancelled() => return,
+                _ = &mut shutdown => return,
                 _ = session.room.notified() => {}
             }
         }
         let read = tokio::select! {
-            _ = shared.shutdown.cancelled() => return,
+            _ = &mut shutdown => return,
             read = read_with_idle_limit(&mut client, &mut buf, idle_limit, idle_since, session) => read,
         };
         match read {
@@ -303,6 +307,11 @@ async fn relay_replies(
     let mut frame_lens = Vec::new();
     // Once the request half is done, in-flight replies get this long.
     let mut drain_deadline: Option<tokio::time::Instant> = None;
+    // Kept across reads and renewed only when it fires (see `relay_requests`
+    // on why not one per read); a wake-up sent meanwhile is not lost, Notify
+    // keeps it for the next poll.
+    let wake = session.wake.notified();
+    tokio::pin!(wake);
     loop {
         // Act on what needs no upstream bytes: silent requests, a protocol
         // error due now, the end of the conversation.
@@ -336,7 +345,10 @@ async fn relay_replies(
         let deadline = drain_deadline;
         let read = tokio::select! {
             read = upstream.read_buf(&mut buf) => read,
-            _ = session.wake.notified() => continue,
+            _ = &mut wake => {
+                wake.set(session.wake.notified());
+                continue;
+            }
             _ = sleep_until(deadline) => {
                 tracing::warn!(
                     "connection {}: client gone, dropping {} request(s) still waiting for replies",

@@ -73,12 +73,16 @@ pub(crate) async fn run(stream: TcpStream, live: u64, shared: Arc<ReplayShared>)
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut out = BytesMut::with_capacity(16 * 1024);
     let mut idle_since = Instant::now();
+    // Made once: a fresh one per read would register with the token's
+    // waiter list (a lock) and leave it again, for every request.
+    let shutdown = shared.shutdown.cancelled();
+    tokio::pin!(shutdown);
     loop {
         out.clear();
         // A subscriber only listens: Redis's `timeout` spares it.
         let limit = if session.info.subscribed { None } else { idle };
         let read = tokio::select! {
-            _ = shared.shutdown.cancelled() => break,
+            _ = &mut shutdown => break,
             Some(push) = pushes.recv() => {
                 encode_for(&push.value, session.info.protocol, NullShape::Bulk, &mut out);
                 if writer.write_all(&out).await.is_err() {
