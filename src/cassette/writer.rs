@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::error::{io_message, CassetteError};
 use super::event::{Event, Header};
@@ -30,11 +30,20 @@ use super::event::{Event, Header};
 /// may wait for the writer before senders wait in turn.
 pub const CHANNEL_CAPACITY: usize = 4096;
 
+/// How many bytes of lines may wait for the writer before senders wait in
+/// turn. Messages vary from one short line to a deep pipeline's worth, so
+/// the queue is bounded by size too: a writer stalled on a slow disk holds
+/// back the traffic instead of growing the recorder's memory.
+pub const QUEUE_BYTES: usize = 8 << 20;
+
 /// Complete cassette lines, each ending in `\n`, and how many events they are.
 #[derive(Debug)]
 struct Lines {
     text: Vec<u8>,
     events: u64,
+    /// Queue room (in bytes, see [`QUEUE_BYTES`]) the message holds until
+    /// it is written.
+    room: u32,
 }
 
 /// Stop draining into one batch past this many bytes, so one write stays
@@ -77,6 +86,9 @@ impl CassetteWriter {
 pub struct WriterHandle {
     /// Bounded: a stalled disk slows senders down instead of eating memory.
     tx: mpsc::Sender<Lines>,
+    /// Queue room in bytes; the writer gives it back once lines are written
+    /// and closes it when it stops, so no sender waits for a dead writer.
+    room: Arc<Semaphore>,
     /// Events that could not be delivered because the writer is gone,
     /// shared with the [`WriterTask`] for the final count.
     lost: Arc<AtomicU64>,
@@ -98,7 +110,17 @@ impl WriterHandle {
         if events == 0 {
             return;
         }
-        if self.tx.send(Lines { text, events }).await.is_err() {
+        // A message larger than the whole queue waits for all of it.
+        let room = text.len().min(QUEUE_BYTES) as u32;
+        match self.room.acquire_many(room).await {
+            Ok(held) => held.forget(),
+            Err(_) => {
+                self.lost.fetch_add(events, Ordering::Relaxed);
+                return;
+            }
+        }
+        if self.tx.send(Lines { text, events, room }).await.is_err() {
+            self.room.add_permits(room as usize);
             self.lost.fetch_add(events, Ordering::Relaxed);
         }
     }
@@ -162,8 +184,10 @@ pub async fn open(
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
     let (done_tx, done_rx) = oneshot::channel();
     let lost = Arc::new(AtomicU64::new(0));
+    let room = Arc::new(Semaphore::new(QUEUE_BYTES));
+    let writer_room = Arc::clone(&room);
     tokio::spawn(async move {
-        let outcome = run_task(file, rx, write_path).await;
+        let outcome = run_task(file, rx, writer_room, write_path).await;
         // Nobody waiting means the task was dropped without `finish`;
         // the lines are on disk either way.
         let _ = done_tx.send(outcome);
@@ -172,6 +196,7 @@ pub async fn open(
     Ok((
         WriterHandle {
             tx,
+            room,
             lost: Arc::clone(&lost),
         },
         WriterTask {
@@ -348,23 +373,25 @@ impl<'p> LineWriter<'p> {
     }
 
     /// Writes `first` and every message already queued behind it, in one
-    /// write.
-    fn write_batch(&mut self, first: Lines, rx: &mut mpsc::Receiver<Lines>) {
+    /// write; returns the queue room (bytes) those messages held.
+    fn write_batch(&mut self, first: Lines, rx: &mut mpsc::Receiver<Lines>) -> usize {
         self.buf.clear();
         self.buf.extend_from_slice(&first.text);
         let mut batch = first.events;
+        let mut room = first.room as usize;
         while self.buf.len() < MAX_BATCH_BYTES {
             match rx.try_recv() {
                 Ok(lines) => {
                     self.buf.extend_from_slice(&lines.text);
                     batch += lines.events;
+                    room += lines.room as usize;
                 }
                 Err(_) => break,
             }
         }
         if self.error.is_some() {
             self.lost += batch;
-            return;
+            return room;
         }
         match self.file.write_all(&self.buf) {
             Ok(()) => self.written += batch,
@@ -382,6 +409,7 @@ impl<'p> LineWriter<'p> {
         if self.buf.capacity() > 4 * MAX_BATCH_BYTES {
             self.buf = Vec::with_capacity(64 * 1024);
         }
+        room
     }
 
     /// Syncs the file and reports.
@@ -408,14 +436,28 @@ impl<'p> LineWriter<'p> {
 /// than on a thread of its own saves a thread wake-up (futex and context
 /// switch) per event, the largest recording cost at pipeline depth 1. The
 /// final `fsync`, which can take long, runs on the blocking pool.
-async fn run_task(file: File, mut rx: mpsc::Receiver<Lines>, path: PathBuf) -> Outcome {
+async fn run_task(
+    file: File,
+    mut rx: mpsc::Receiver<Lines>,
+    room: Arc<Semaphore>,
+    path: PathBuf,
+) -> Outcome {
+    /// However the task ends, senders waiting for room give up.
+    struct CloseOnDrop(Arc<Semaphore>);
+    impl Drop for CloseOnDrop {
+        fn drop(&mut self) {
+            self.0.close();
+        }
+    }
+    let room = CloseOnDrop(room);
     let mut writer = LineWriter::new(file, &path);
     while let Some(lines) = rx.recv().await {
         // Let the sessions that are ready run first: under load they add
         // their events to this batch, so one `write` carries many lines
         // instead of one each. No time passes waiting; nothing is held back.
         tokio::task::yield_now().await;
-        writer.write_batch(lines, &mut rx);
+        let released = writer.write_batch(lines, &mut rx);
+        room.0.add_permits(released);
     }
     let LineWriter {
         file,
@@ -513,6 +555,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn queue_room_is_given_back_once_lines_are_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.jsonl");
+        let (h, task) = open(&path, &header(), WriteMode::Create)
+            .await
+            .expect("open");
+        // Each message takes over half the queue; one larger than all of it
+        // still goes through. Without room coming back this would hang.
+        let sizes = [QUEUE_BYTES / 2 + 1, QUEUE_BYTES / 2 + 1, QUEUE_BYTES * 2];
+        let sending = async {
+            for size in sizes {
+                let mut line = vec![b'x'; size - 1];
+                line.push(b'\n');
+                h.send_lines(line, 1).await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(20), sending)
+            .await
+            .expect("senders got room back");
+        drop(h);
+        let stats = task.finish().await;
+        assert_eq!((stats.written, stats.lost), (3, 0));
+        let len = std::fs::metadata(&path).expect("cassette").len() as usize;
+        assert_eq!(len, header_len() + sizes.iter().sum::<usize>());
+    }
+
+    fn header_len() -> usize {
+        let mut head = Vec::new();
+        header().write_line(&mut head);
+        head.len()
+    }
+
+    #[tokio::test]
     async fn send_after_the_writer_is_gone_counts_a_loss() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("c.jsonl");
@@ -525,6 +600,7 @@ mod tests {
         drop(rx);
         let orphan = WriterHandle {
             tx,
+            room: Arc::new(Semaphore::new(QUEUE_BYTES)),
             lost: Arc::clone(&lost),
         };
         orphan.send(open_ev(1)).await;
@@ -547,9 +623,11 @@ mod tests {
             Err(_) => return,
         };
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-        let writer = tokio::spawn(run_task(file, rx, path.to_path_buf()));
+        let room = Arc::new(Semaphore::new(QUEUE_BYTES));
+        let writer = tokio::spawn(run_task(file, rx, Arc::clone(&room), path.to_path_buf()));
         let handle = WriterHandle {
             tx,
+            room,
             lost: Arc::new(AtomicU64::new(0)),
         };
         for conn in 0..10 {
