@@ -5,6 +5,10 @@
 //! - `reply/reply_len` and `reply/parse_reply`: a mixed RESP3 reply stream
 //!   (bulk, integers, maps, sets, doubles, pushes, nested arrays, nulls),
 //!   measured only, then measured and decoded.
+//! - `reply/to_json_via_value` and `reply/to_json_transcoded`: the same
+//!   stream turned into cassette JSON, by decoding each frame and serializing
+//!   the value (the way `show --json` does), and by the recorder's one-pass
+//!   transcoder.
 //!
 //! Throughput is in bytes of wire input per second. Measurement times are
 //! short so the whole run stays well under a minute:
@@ -16,6 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
+use resplay::cassette::json::{write_reply_json, JsonValue};
 use resplay::resp::{parse_reply, parse_request, reply_len, Limits, RequestParse};
 
 /// Frames per buffer: enough that per-call overhead is averaged out, small
@@ -134,6 +139,36 @@ fn bench_replies(c: &mut Criterion) {
                 }
             }
             frames
+        })
+    });
+    let mut json = Vec::with_capacity(4 * buf.len());
+    group.bench_function("to_json_via_value", |b| {
+        b.iter(|| {
+            json.clear();
+            let mut rest = buf.clone();
+            while !rest.is_empty() {
+                match parse_reply(black_box(&rest), &limits) {
+                    Ok(Some((value, len))) => {
+                        serde_json::to_writer(&mut json, &JsonValue(&value)).expect("serializes");
+                        rest = rest.slice(len..);
+                    }
+                    other => panic!("unexpected parse_reply result: {other:?}"),
+                }
+            }
+            json.len()
+        })
+    });
+    group.bench_function("to_json_transcoded", |b| {
+        b.iter(|| {
+            json.clear();
+            let mut pos = 0;
+            while pos < buf.len() {
+                match write_reply_json(black_box(&buf[pos..]), &mut json) {
+                    Some(len) => pos += len,
+                    None => panic!("transcoder refused the frame at {pos}"),
+                }
+            }
+            json.len()
         })
     });
     group.finish();
