@@ -4,8 +4,10 @@
 //! The request half reads client bytes, finds complete requests, tells the
 //! pairing about them, and forwards the exact bytes upstream in one write
 //! (pipelines stay pipelines). The reply half reads upstream bytes, forwards
-//! every complete frame to the client at once, and only then decodes the
-//! frames for the cassette. Both run in one task and share a small state.
+//! every complete frame to the client at once, and only then pairs the
+//! frames with their requests and writes the finished ones as cassette
+//! lines, straight from the frames' bytes. Both run in one task and share a
+//! small state.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
