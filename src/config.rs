@@ -235,9 +235,11 @@ fn key_on_line(text: &str, line: usize) -> Option<&str> {
 
 impl Config {
     /// `upstream` with `login` / `password` merged in (percent-encoded) where
-    /// the URL has no user / password of its own. A bare `host:port` becomes
-    /// `redis://host:port`. `None` without `upstream`; a URL that does not
-    /// parse is returned as written, for the upstream parser to report.
+    /// the URL has no user / password of its own: in the user-info part of a
+    /// `redis://` URL, as `user=` / `password=` in a Unix socket URL's query.
+    /// A bare `host:port` becomes `redis://host:port`. `None` without
+    /// `upstream`; a URL that does not parse is returned as written, for the
+    /// upstream parser to report.
     pub fn upstream_url(&self) -> Option<String> {
         let upstream = self.upstream.as_deref()?;
         let text = if upstream.contains("://") {
@@ -248,6 +250,20 @@ impl Config {
         let Ok(mut url) = url::Url::parse(&text) else {
             return Some(upstream.to_string());
         };
+        if matches!(url.scheme(), "unix" | "redis+unix") {
+            let has = |keys: &[&str]| url.query_pairs().any(|(k, _)| keys.contains(&&*k));
+            let add_user = !has(&["user", "username"]);
+            let add_password = !has(&["password", "pass"]);
+            let mut query = url.query_pairs_mut();
+            if let Some(login) = self.login.as_deref().filter(|l| !l.is_empty() && add_user) {
+                query.append_pair("user", login);
+            }
+            if let Some(password) = self.password.as_deref().filter(|_| add_password) {
+                query.append_pair("password", password);
+            }
+            drop(query);
+            return Some(url.to_string());
+        }
         if let Some(login) = self.login.as_deref().filter(|l| !l.is_empty()) {
             if url.username().is_empty() && url.set_username(login).is_err() {
                 return Some(upstream.to_string());
@@ -424,6 +440,15 @@ mode = "new-episodes"
         for (config, want) in cases {
             assert_eq!(config.upstream_url().as_deref(), Some(want), "{config:?}");
         }
+        // A Unix socket URL takes them in its query.
+        let unix = with("unix:///run/redis.sock?db=1", Some("bob"), Some("p&w"));
+        let up = crate::upstream::Upstream::parse(&unix.upstream_url().unwrap()).expect("parses");
+        assert_eq!(
+            (up.user.as_deref(), up.password.as_deref(), up.db),
+            (Some("bob"), Some("p&w"), 1)
+        );
+        let own = with("unix:///r.sock?password=mine", None, Some("pw")).upstream_url();
+        assert_eq!(own.as_deref(), Some("unix:///r.sock?password=mine"));
         // The merged URL is what the upstream parser reads back.
         let merged = with("h:1", Some("al ice"), Some("p@ss")).upstream_url();
         let up = crate::upstream::Upstream::parse(merged.as_deref().unwrap_or("")).expect("parses");
