@@ -111,6 +111,28 @@ wait_for_line() {
     done
 }
 
+# answers_ping PORT: true once a server on PORT answers PING (up to 5 s).
+answers_ping() {
+    local _
+    for _ in $(seq 100); do
+        redis-cli -p "$1" ping >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# add_peer NAME PORT PID LOG: a peer proxy that answers PING becomes a
+# target (PID is the process whose CPU is measured); otherwise it is skipped.
+add_peer() {
+    if answers_ping "$2"; then
+        TARGETS+=("$1:$2")
+        PROXY_PID[$1]=$3
+        note "$1 on $2"
+    else
+        note "$1 did not answer PING; skipping it (see $4)"
+    fi
+}
+
 # The address from resplay's "resplay: listening on ADDR" line.
 listen_port() {
     sed -n 's/^resplay: listening on .*:\([0-9]*\)$/\1/p' "$1" | head -n1
@@ -163,11 +185,7 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK" \
     --save '' --appendonly no --daemonize no --logfile "$WORK/redis.log" &
 REDIS_PID=$!
 PIDS+=("$REDIS_PID")
-for _ in $(seq 100); do
-    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
-    sleep 0.05
-done
-redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || die "redis-server did not start (see $WORK/redis.log)"
+answers_ping "$REDIS_PORT" || die "redis-server did not start (see $WORK/redis.log)"
 redis-cli -s "$REDIS_SOCK" ping >/dev/null 2>&1 || die "redis-server does not answer on $REDIS_SOCK (see $WORK/redis.log)"
 note "redis-server on $REDIS_PORT and $REDIS_SOCK"
 
@@ -248,17 +266,7 @@ EOF
     haproxy -f "$WORK/haproxy.cfg" >"$WORK/haproxy.log" 2>&1 &
     HAP_PID=$!
     PIDS+=("$HAP_PID")
-    for _ in $(seq 100); do
-        redis-cli -p "$HAP_PORT" ping >/dev/null 2>&1 && break
-        sleep 0.05
-    done
-    if redis-cli -p "$HAP_PORT" ping >/dev/null 2>&1; then
-        TARGETS+=("haproxy:$HAP_PORT")
-        PROXY_PID[haproxy]=$HAP_PID
-        note "haproxy on $HAP_PORT"
-    else
-        note "haproxy did not answer PING; skipping it (see $WORK/haproxy.log)"
-    fi
+    add_peer haproxy "$HAP_PORT" "$HAP_PID" "$WORK/haproxy.log"
 fi
 
 if command -v nutcracker >/dev/null 2>&1; then
@@ -279,17 +287,7 @@ EOF
         -o "$WORK/nutcracker.log" &
     NUT_PID=$!
     PIDS+=("$NUT_PID")
-    for _ in $(seq 100); do
-        redis-cli -p "$NUT_PORT" ping >/dev/null 2>&1 && break
-        sleep 0.05
-    done
-    if redis-cli -p "$NUT_PORT" ping >/dev/null 2>&1; then
-        TARGETS+=("twemproxy:$NUT_PORT")
-        PROXY_PID[twemproxy]=$NUT_PID
-        note "twemproxy on $NUT_PORT"
-    else
-        note "twemproxy did not answer PING; skipping it (see $WORK/nutcracker.log)"
-    fi
+    add_peer twemproxy "$NUT_PORT" "$NUT_PID" "$WORK/nutcracker.log"
 fi
 
 # ---------------------------------------------------------------- rounds
