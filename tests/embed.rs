@@ -13,21 +13,7 @@ async fn record_then_replay_in_process() {
     let cassette = dir.path().join("embedded.jsonl");
 
     let recorder = RecordServer::start(&server.url(), &cassette).await.unwrap();
-    let client = redis::Client::open(recorder.url()).unwrap();
-    let mut con = client.get_multiplexed_async_connection().await.unwrap();
-    let _: () = redis::cmd("SET")
-        .arg("k")
-        .arg("v")
-        .query_async(&mut con)
-        .await
-        .unwrap();
-    let n: i64 = redis::cmd("INCR")
-        .arg("n")
-        .query_async(&mut con)
-        .await
-        .unwrap();
-    assert_eq!(n, 1);
-    drop(con);
+    assert_eq!(set_then_incr(&recorder.url()).await, 1);
     let summary = recorder.shutdown().await;
     assert_eq!(summary.interactions, 2, "{summary}");
     assert_eq!(summary.writer.lost, 0);
@@ -36,7 +22,17 @@ async fn record_then_replay_in_process() {
     let replay = ReplayServer::start(&cassette, ReplayConfig::default())
         .await
         .unwrap();
-    let client = redis::Client::open(replay.url()).unwrap();
+    assert_eq!(set_then_incr(&replay.url()).await, 1);
+    let live = replay.report();
+    assert_eq!((live.served, live.missed, live.unused), (2, 0, 0));
+    let report = replay.shutdown().await;
+    assert!(!report.is_strict_failure(), "{report}");
+}
+
+/// The application's calls, the same against the recorder and the replay:
+/// `SET k v`, then `INCR n`, whose reply it returns.
+async fn set_then_incr(url: &str) -> i64 {
+    let client = redis::Client::open(url).unwrap();
     let mut con = client.get_multiplexed_async_connection().await.unwrap();
     let _: () = redis::cmd("SET")
         .arg("k")
@@ -44,15 +40,9 @@ async fn record_then_replay_in_process() {
         .query_async(&mut con)
         .await
         .unwrap();
-    let n: i64 = redis::cmd("INCR")
+    redis::cmd("INCR")
         .arg("n")
         .query_async(&mut con)
         .await
-        .unwrap();
-    assert_eq!(n, 1);
-    let live = replay.report();
-    assert_eq!((live.served, live.missed, live.unused), (2, 0, 0));
-    drop(con);
-    let report = replay.shutdown().await;
-    assert!(!report.is_strict_failure(), "{report}");
+        .unwrap()
 }
