@@ -16,7 +16,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::raw::Raw;
-use common::{free_port, interactions, resplay_bin, wait_for_ping, RedisServer, Resplay};
+use common::{
+    free_port, interactions, resplay_bin, stderr_lines, wait_for_listening, wait_for_ping,
+    RedisServer, Resplay,
+};
 use resplay::resp::Value;
 
 // ---------------------------------------------------------------- helpers
@@ -108,29 +111,10 @@ impl Wrapped {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn sh");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = stderr_lines(&mut child);
         let mut log = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            match lines.recv_timeout(Duration::from_millis(100)) {
-                Ok(line) => {
-                    if let Some(addr) = line.strip_prefix("resplay: listening on ") {
-                        let port = addr.rsplit(':').next().unwrap().parse().unwrap();
-                        return Ok(Wrapped { child, lines, port });
-                    }
-                    log.push(line);
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
+        if let Some(port) = wait_for_listening(&lines, &mut log) {
+            return Ok(Wrapped { child, lines, port });
         }
         // Stderr closed: the process is exiting (or wedged).
         let deadline = Instant::now() + Duration::from_secs(10);

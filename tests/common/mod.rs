@@ -134,6 +134,44 @@ pub fn resplay_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_resplay"))
 }
 
+/// The child's stderr, line by line, read on a thread of its own so the
+/// child never blocks on a full pipe.
+pub fn stderr_lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits (20 s at most) for resplay's `resplay: listening on ADDR` line and
+/// returns its port; every line read, that one included, goes to `log`.
+/// `None` if stderr closed or time ran out first.
+pub fn wait_for_listening(lines: &mpsc::Receiver<String>, log: &mut Vec<String>) -> Option<u16> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        match lines.recv_timeout(Duration::from_millis(100)) {
+            Ok(line) => {
+                let port = line
+                    .strip_prefix("resplay: listening on ")
+                    .map(|addr| addr.rsplit(':').next().unwrap().parse().unwrap());
+                log.push(line);
+                if port.is_some() {
+                    return port;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+        }
+    }
+    None
+}
+
 impl Resplay {
     /// Starts `resplay <args> --listen 127.0.0.1:0` and waits for its
     /// `listening on` line.
@@ -146,37 +184,21 @@ impl Resplay {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn resplay");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut resplay = Resplay {
-            port: 0,
-            child: Some(child),
-            stderr: rx,
-            log: Vec::new(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            match resplay.stderr.recv_timeout(Duration::from_millis(100)) {
-                Ok(line) => {
-                    if let Some(addr) = line.strip_prefix("resplay: listening on ") {
-                        resplay.port = addr.rsplit(':').next().unwrap().parse().unwrap();
-                        resplay.log.push(line);
-                        return resplay;
-                    }
-                    resplay.log.push(line);
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => continue,
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        let stderr = stderr_lines(&mut child);
+        let mut log = Vec::new();
+        match wait_for_listening(&stderr, &mut log) {
+            Some(port) => Resplay {
+                port,
+                child: Some(child),
+                stderr,
+                log,
+            },
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("resplay did not start: {log:?}")
             }
         }
-        panic!("resplay did not start: {:?}", resplay.log);
     }
 
     /// `resplay record --upstream UPSTREAM --cassette CASSETTE EXTRA…`.
