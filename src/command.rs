@@ -205,53 +205,55 @@ pub fn null_shape(args: &[Bytes]) -> NullShape {
     }
 }
 
+/// A command's arguments from words, for tests across the crate.
+#[cfg(test)]
+pub(crate) fn args_of(words: &[&str]) -> Vec<Bytes> {
+    words
+        .iter()
+        .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn args(words: &[&str]) -> Vec<Bytes> {
-        words
-            .iter()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect()
-    }
-
     fn redacted(words: &[&str]) -> Vec<Bytes> {
-        let mut a = args(words);
+        let mut a = args_of(words);
         redact(&mut a);
         a
     }
 
     #[test]
     fn secrets_are_redacted() {
-        assert_eq!(redacted(&["auth", "pw"]), args(&["auth", REDACTED]));
+        assert_eq!(redacted(&["auth", "pw"]), args_of(&["auth", REDACTED]));
         assert_eq!(
             redacted(&["AUTH", "u", "pw"]),
-            args(&["AUTH", "u", REDACTED])
+            args_of(&["AUTH", "u", REDACTED])
         );
         assert_eq!(
             redacted(&["HELLO", "3", "AUTH", "u", "pw", "SETNAME", "x"]),
-            args(&["HELLO", "3", "AUTH", "u", REDACTED, "SETNAME", "x"])
+            args_of(&["HELLO", "3", "AUTH", "u", REDACTED, "SETNAME", "x"])
         );
         assert_eq!(
             redacted(&["MIGRATE", "h", "1", "k", "0", "5", "AUTH2", "u", "pw"]),
-            args(&["MIGRATE", "h", "1", "k", "0", "5", "AUTH2", "u", REDACTED])
+            args_of(&["MIGRATE", "h", "1", "k", "0", "5", "AUTH2", "u", REDACTED])
         );
-        assert_eq!(redacted(&["GET", "AUTH"]), args(&["GET", "AUTH"]));
-        assert_eq!(redacted(&["AUTH"]), args(&["AUTH"]));
+        assert_eq!(redacted(&["GET", "AUTH"]), args_of(&["GET", "AUTH"]));
+        assert_eq!(redacted(&["AUTH"]), args_of(&["AUTH"]));
     }
 
     #[test]
     fn trivial_and_modes() {
-        assert!(is_trivial(&args(&["ping"])));
-        assert!(is_trivial(&args(&["client", "setname", "x"])));
-        assert!(!is_trivial(&args(&["client", "list"])));
+        assert!(is_trivial(&args_of(&["ping"])));
+        assert!(is_trivial(&args_of(&["client", "setname", "x"])));
+        assert!(!is_trivial(&args_of(&["client", "list"])));
         assert_eq!(
-            client_reply(&args(&["client", "reply", "off"])),
+            client_reply(&args_of(&["client", "reply", "off"])),
             Some(ReplyMode::Off)
         );
         assert_eq!(
-            subscription(&args(&["psubscribe", "a*"])),
+            subscription(&args_of(&["psubscribe", "a*"])),
             Some((Namespace::Pattern, true))
         );
     }

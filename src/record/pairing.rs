@@ -338,11 +338,7 @@ mod tests {
     use super::*;
 
     fn req(seq: u64, words: &[&str]) -> Pending {
-        let args = words
-            .iter()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect();
-        Pending::new(seq, args, Instant::now(), false)
+        Pending::new(seq, command::args_of(words), Instant::now(), false)
     }
 
     fn bulk(s: &str) -> Value {

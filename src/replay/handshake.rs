@@ -171,10 +171,7 @@ mod tests {
     }
 
     fn run(words: &[&str], info: &mut ConnInfo) -> Option<Value> {
-        let args: Vec<Bytes> = words
-            .iter()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect();
+        let args = crate::command::args_of(words);
         synthesize(&args, info, DEFAULT_SERVER_VERSION).map(|(v, _)| v)
     }
 

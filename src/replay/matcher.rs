@@ -497,9 +497,7 @@ mod tests {
     use crate::cassette::{Header, Interaction, PushEvent};
 
     fn args(s: &str) -> Vec<Bytes> {
-        s.split(' ')
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect()
+        crate::command::args_of(&s.split(' ').collect::<Vec<_>>())
     }
 
     fn interaction(conn: u64, seq: u64, cmd: &str, reply: i64) -> Event {

@@ -158,9 +158,7 @@ mod tests {
     use super::*;
 
     fn args(s: &str) -> Vec<Bytes> {
-        s.split(' ')
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect()
+        crate::command::args_of(&s.split(' ').collect::<Vec<_>>())
     }
 
     fn rule(s: &str) -> IgnoreRule {
