@@ -11,7 +11,7 @@
 
 use bytes::Bytes;
 
-use super::json::{write_bytes_json, write_reply_json, JsonValue};
+use super::json::{write_bytes_json, write_int_json, write_reply_json, JsonValue};
 use crate::resp::{parse_reply, Limits};
 
 /// Where and when an interaction happened (the keys before `cmd`).
@@ -29,9 +29,9 @@ pub struct InteractionHead {
 
 /// Appends `{"conn":…,"seq":…,"at_ms":…,"took_us":…,"cmd":[…],"reply":…}`
 /// (or `"replies":[…]`, or neither when there is no reply) and `\n`.
-/// `replies` are complete reply frames; should one not decode (it was
-/// measured by `reply_len`, so it cannot), the line is left out and an
-/// error logged, so the file never holds a wrong or partial line.
+/// `replies` are complete reply frames; should one not be exactly one
+/// reply (each was measured by `reply_len`, so it is), the line is left out
+/// and an error logged, so the file never holds a wrong or partial line.
 pub fn write_interaction_line(
     out: &mut Vec<u8>,
     head: InteractionHead,
@@ -40,13 +40,13 @@ pub fn write_interaction_line(
 ) -> bool {
     let start = out.len();
     out.extend_from_slice(b"{\"conn\":");
-    write_u64(head.conn, out);
+    write_int_json(head.conn, out);
     out.extend_from_slice(b",\"seq\":");
-    write_u64(head.seq, out);
+    write_int_json(head.seq, out);
     out.extend_from_slice(b",\"at_ms\":");
-    write_u64(head.at_ms, out);
+    write_int_json(head.at_ms, out);
     out.extend_from_slice(b",\"took_us\":");
-    write_u64(head.took_us, out);
+    write_int_json(head.took_us, out);
     out.extend_from_slice(b",\"cmd\":[");
     for (i, arg) in cmd.iter().enumerate() {
         if i > 0 {
@@ -81,9 +81,9 @@ pub fn write_interaction_line(
 pub fn write_push_line(out: &mut Vec<u8>, conn: u64, at_ms: u64, frame: &Bytes) -> bool {
     let start = out.len();
     out.extend_from_slice(b"{\"conn\":");
-    write_u64(conn, out);
+    write_int_json(conn, out);
     out.extend_from_slice(b",\"at_ms\":");
-    write_u64(at_ms, out);
+    write_int_json(at_ms, out);
     out.extend_from_slice(b",\"push\":");
     let written = write_frame(frame, out);
     finish(out, start, written)
@@ -99,18 +99,20 @@ fn finish(out: &mut Vec<u8>, start: usize, written: bool) -> bool {
     written
 }
 
-fn write_u64(n: u64, out: &mut Vec<u8>) {
-    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-}
-
 /// One reply frame as JSON: transcoded, or (should the transcoder refuse
 /// it) decoded and serialized the slow way.
 fn write_frame(frame: &Bytes, out: &mut Vec<u8>) -> bool {
+    let start = out.len();
     if write_reply_json(frame, out) == Some(frame.len()) {
         return true;
     }
+    // Not exactly one frame as the transcoder sees it: drop whatever it
+    // wrote and let the parser decide.
+    out.truncate(start);
     match parse_reply(frame, &Limits::default()) {
-        Ok(Some((value, _))) => serde_json::to_writer(&mut *out, &JsonValue(&value)).is_ok(),
+        Ok(Some((value, len))) if len == frame.len() => {
+            serde_json::to_writer(&mut *out, &JsonValue(&value)).is_ok()
+        }
         _ => false,
     }
 }
@@ -183,10 +185,12 @@ mod tests {
     }
 
     #[test]
-    fn a_frame_that_does_not_decode_leaves_no_partial_line() {
+    fn a_frame_that_is_not_exactly_one_reply_leaves_no_partial_line() {
         let mut out = b"kept\n".to_vec();
-        let bad = Bytes::from_static(b"*2\r\n:1\r\n");
-        assert!(!write_push_line(&mut out, 1, 0, &bad));
-        assert_eq!(out, b"kept\n");
+        // Incomplete, and two frames where one is due.
+        for bad in [&b"*2\r\n:1\r\n"[..], b":1\r\n:2\r\n"] {
+            assert!(!write_push_line(&mut out, 1, 0, &Bytes::from_static(bad)));
+            assert_eq!(out, b"kept\n");
+        }
     }
 }

@@ -29,7 +29,7 @@ mod transcode;
 pub use de::ValueSeed;
 pub(crate) use de::{ChunksSeed, ItemsSeed, Source};
 pub(crate) use ser::{Chunks, Items};
-pub use transcode::{write_bytes_json, write_i64_json, write_reply_json};
+pub use transcode::{write_bytes_json, write_int_json, write_reply_json};
 
 /// Serializes a [`Value`] as cassette JSON (see `docs/cassette-format.md`).
 #[derive(Debug, Clone, Copy)]

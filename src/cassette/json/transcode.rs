@@ -75,8 +75,8 @@ pub fn write_bytes_json(bytes: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Appends an integer the way `serde_json` writes an `i64`.
-pub fn write_i64_json(n: i64, out: &mut Vec<u8>) {
+/// Appends an integer the way `serde_json` writes one.
+pub fn write_int_json(n: impl itoa::Integer, out: &mut Vec<u8>) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
@@ -131,7 +131,7 @@ impl<'b> Transcoder<'b, '_> {
             b'-' => self.tagged_bytes(ERROR, text),
             b',' => self.tagged_bytes(DOUBLE, text),
             b'(' => self.tagged_bytes(BIG_NUMBER, text),
-            b':' => write_i64_json(parse_i64(text)?, self.out),
+            b':' => write_int_json(parse_i64(text)?, self.out),
             b'_' if text.is_empty() => self.out.extend_from_slice(b"null"),
             b'#' => match text {
                 b"t" => self.out.extend_from_slice(b"true"),
