@@ -250,7 +250,7 @@ impl Config {
         let Ok(mut url) = url::Url::parse(&text) else {
             return Some(upstream.to_string());
         };
-        if matches!(url.scheme(), "unix" | "redis+unix") {
+        if crate::upstream::is_unix_scheme(url.scheme()) {
             let has = |keys: &[&str]| url.query_pairs().any(|(k, _)| keys.contains(&&*k));
             let add_user = !has(&["user", "username"]);
             let add_password = !has(&["password", "pass"]);

@@ -126,9 +126,8 @@ impl Upstream {
             url: mask_password(text),
             reason: reason.to_string(),
         };
-        let is_unix =
-            with_scheme.starts_with("unix://") || with_scheme.starts_with("redis+unix://");
-        if is_unix
+        let scheme = with_scheme.split("://").next().unwrap_or_default();
+        if is_unix_scheme(scheme)
             && with_scheme
                 .split('?')
                 .next()
@@ -157,7 +156,7 @@ impl Upstream {
                 let addr = format!("{host}:{port}");
                 (addr.clone(), Transport::Tcp(addr), db)
             }
-            "unix" | "redis+unix" => {
+            scheme if is_unix_scheme(scheme) => {
                 if url.host_str().is_some_and(|h| !h.is_empty()) {
                     return Err(bad(
                         "a Unix socket URL has no host: write unix:///absolute/path",
@@ -309,6 +308,11 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `unix` or `redis+unix`: the schemes of a Unix socket URL.
+pub fn is_unix_scheme(scheme: &str) -> bool {
+    matches!(scheme, "unix" | "redis+unix")
 }
 
 /// The URL with any password replaced, for error messages: the one in the
