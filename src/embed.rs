@@ -142,7 +142,7 @@ impl RecordServer {
         cassette: impl AsRef<Path>,
         mode: WriteMode,
     ) -> Result<RecordServer, EmbedError> {
-        let header = Header::new(Some(config.upstream.addr.clone()));
+        let header = Header::for_upstream(&config.upstream);
         let (handle, writer) = CassetteWriter::open(cassette.as_ref(), &header, mode).await?;
         let (listener, addr) = bind("127.0.0.1:0").await?;
         let shutdown = CancellationToken::new();

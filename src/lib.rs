@@ -10,6 +10,8 @@
 //!   the single writer task, and the loader that names bad lines.
 //! - [`command`]: what resplay knows about commands: names, secrets to
 //!   redact, handshake calls, the ones whose replies are not one-for-one.
+//! - [`selected_db`]: which database a connection's commands run in
+//!   (`SELECT`, `MULTI`/`EXEC`, `RESET`), followed alike by both modes.
 //! - [`server`]: the accept loop shared by both modes: connection ids, the
 //!   client limit, graceful shutdown.
 //! - [`upstream`]: the real Redis: URL, connect, `AUTH` and `SELECT`.
@@ -29,6 +31,7 @@ pub mod record;
 pub mod replay;
 pub mod resp;
 pub mod run;
+pub mod selected_db;
 pub mod server;
 pub mod show;
 pub mod upstream;

@@ -323,7 +323,7 @@ async fn run_record(args: RecordArgs, file: &Config) -> Result<ExitCode> {
     let Some(upstream) = upstream(&args.common, file)? else {
         bail!("record needs an upstream: pass --upstream redis://HOST:PORT");
     };
-    let header = Header::new(Some(upstream.addr.clone()));
+    let header = Header::for_upstream(&upstream);
     // The writer's error already names the cassette and the cause.
     let (handle, writer) = CassetteWriter::open(&path, &header, WriteMode::Create).await?;
     let mut config = RecordConfig::new(upstream);

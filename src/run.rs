@@ -140,7 +140,7 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
                 .upstream
                 .clone()
                 .ok_or_else(|| RunError::NoUpstream(shown.clone()))?;
-            let header = Header::new(Some(upstream.addr.clone()));
+            let header = Header::for_upstream(&upstream);
             // Atomic: the old cassette stays until the run has succeeded.
             let (handle, writer) = CassetteWriter::open(&path, &header, WriteMode::Atomic).await?;
             let mut config = RecordConfig::new(upstream);
@@ -173,7 +173,7 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
                     .upstream
                     .clone()
                     .ok_or_else(|| RunError::NoUpstream(shown.clone()))?;
-                let header = Header::new(Some(upstream.addr.clone()));
+                let header = Header::for_upstream(&upstream);
                 let (handle, writer) =
                     CassetteWriter::open(&path, &header, WriteMode::Append).await?;
                 config.on_miss = OnMiss::Passthrough;

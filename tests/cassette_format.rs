@@ -23,6 +23,7 @@ fn header() -> Header {
         created: "2026-11-21T10:00:00Z".into(),
         upstream: Some("127.0.0.1:6379".into()),
         server_version: None,
+        db: None,
     }
 }
 
@@ -63,6 +64,7 @@ fn normalized(v: &Value) -> Value {
 fn through_a_line(v: &Value) -> Value {
     let ev = Event::Interaction(Interaction {
         conn: 1,
+        db: 0,
         seq: 0,
         at_ms: 0,
         took_us: 0,
@@ -185,6 +187,7 @@ fn design_examples_exact_text() {
 
     let set = Event::Interaction(Interaction {
         conn: 1,
+        db: 0,
         seq: 0,
         at_ms: 3,
         took_us: 120,
@@ -198,6 +201,7 @@ fn design_examples_exact_text() {
 
     let subscribe = Event::Interaction(Interaction {
         conn: 2,
+        db: 0,
         seq: 0,
         at_ms: 4,
         took_us: 90,
@@ -330,7 +334,7 @@ proptest! {
     #[test]
     fn random_commands_round_trip(cmd in prop::collection::vec(arb_bytes(), 0..6)) {
         let ev = Event::Interaction(Interaction {
-            conn: 3, seq: 9, at_ms: 1, took_us: 2, cmd, replies: vec![],
+            conn: 3, db: 5, seq: 9, at_ms: 1, took_us: 2, cmd, replies: vec![],
         });
         let back: Event = serde_json::from_str(&line(&ev)).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(back, ev);
@@ -533,6 +537,7 @@ async fn load_100k_interactions() {
     for seq in 0..n {
         h.send(Event::Interaction(Interaction {
             conn: 1 + seq % 8,
+            db: 0,
             seq,
             at_ms: seq / 10,
             took_us: 100 + seq % 50,
@@ -598,6 +603,7 @@ fn load_1m_interactions_report() {
         for seq in 0..1_000_000u64 {
             let ev = Event::Interaction(Interaction {
                 conn: 1 + seq % 8,
+                db: 0,
                 seq,
                 at_ms: seq / 10,
                 took_us: 100 + seq % 50,

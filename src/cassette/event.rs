@@ -34,6 +34,12 @@ pub struct Header {
     /// The server's version (from `HELLO`/`INFO`), when the recorder knew it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_version: Option<String>,
+    /// The database a connection starts in (the upstream URL's `/db`). Its
+    /// presence also says that interactions carry their `db`: a cassette
+    /// written before resplay tracked databases has none, and replay then
+    /// matches without regard to the database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db: Option<u32>,
 }
 
 impl Header {
@@ -44,6 +50,16 @@ impl Header {
             created: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
             upstream,
             server_version: None,
+            db: None,
+        }
+    }
+
+    /// A header for a recording against `upstream` that starts now: its
+    /// address, and the database its connections start in.
+    pub fn for_upstream(upstream: &crate::upstream::Upstream) -> Header {
+        Header {
+            db: Some(upstream.db),
+            ..Header::new(Some(upstream.addr.clone()))
         }
     }
 
@@ -64,11 +80,14 @@ pub enum Event {
     Connection(ConnectionEvent),
 }
 
-/// A request and its replies: `{"conn":1,"seq":0,"at_ms":3,"took_us":120,"cmd":[…],"reply":…}`.
+/// A request and its replies: `{"conn":1,"db":2,"seq":0,"at_ms":3,"took_us":120,"cmd":[…],"reply":…}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interaction {
     /// The recorded connection (from 1); replay binds live connections to it.
     pub conn: u64,
+    /// The database the command ran in (see [`crate::selected_db`]). On
+    /// disk only when it is not 0, so most lines stay as they were.
+    pub db: u32,
     /// Index of the request within its connection (from 0), to keep order.
     pub seq: u64,
     /// When the request arrived, in ms since the recording started (for
@@ -190,9 +209,12 @@ impl Serialize for Event {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Event::Interaction(i) => {
-                let n = if i.replies.is_empty() { 5 } else { 6 };
+                let n = 5 + usize::from(!i.replies.is_empty()) + usize::from(i.db != 0);
                 let mut m = s.serialize_map(Some(n))?;
                 m.serialize_entry("conn", &i.conn)?;
+                if i.db != 0 {
+                    m.serialize_entry("db", &i.db)?;
+                }
                 m.serialize_entry("seq", &i.seq)?;
                 m.serialize_entry("at_ms", &i.at_ms)?;
                 m.serialize_entry("took_us", &i.took_us)?;
@@ -230,6 +252,7 @@ impl Serialize for Event {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Field {
     Conn,
+    Db,
     Seq,
     AtMs,
     TookUs,
@@ -244,6 +267,7 @@ impl Field {
     fn name(self) -> &'static str {
         match self {
             Field::Conn => "conn",
+            Field::Db => "db",
             Field::Seq => "seq",
             Field::AtMs => "at_ms",
             Field::TookUs => "took_us",
@@ -274,6 +298,7 @@ impl Visitor<'_> for FieldSeed {
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Field, E> {
         Ok(match v {
             "conn" => Field::Conn,
+            "db" => Field::Db,
             "seq" => Field::Seq,
             "at_ms" => Field::AtMs,
             "took_us" => Field::TookUs,
@@ -284,7 +309,7 @@ impl Visitor<'_> for FieldSeed {
             "event" => Field::Event,
             other => {
                 return Err(E::custom(format_args!(
-                    "unknown key {other:?} in an event (expected conn, seq, at_ms, took_us, cmd, reply, replies, push or event)"
+                    "unknown key {other:?} in an event (expected conn, db, seq, at_ms, took_us, cmd, reply, replies, push or event)"
                 )))
             }
         })
@@ -356,6 +381,7 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Event, A::Error> {
         let src = self.src;
         let mut conn = None;
+        let mut db = None;
         let mut seq = None;
         let mut at_ms = None;
         let mut took_us = None;
@@ -369,6 +395,7 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
             // error points at the repeated key.
             let dup = match field {
                 Field::Conn => conn.is_some(),
+                Field::Db => db.is_some(),
                 Field::Seq => seq.is_some(),
                 Field::AtMs => at_ms.is_some(),
                 Field::TookUs => took_us.is_some(),
@@ -386,6 +413,7 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
             }
             match field {
                 Field::Conn => conn = Some(map.next_value::<u64>()?),
+                Field::Db => db = Some(map.next_value::<u32>()?),
                 Field::Seq => seq = Some(map.next_value::<u64>()?),
                 Field::AtMs => at_ms = Some(map.next_value::<u64>()?),
                 Field::TookUs => took_us = Some(map.next_value::<u64>()?),
@@ -425,6 +453,7 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
             };
             return Ok(Event::Interaction(Interaction {
                 conn,
+                db: db.unwrap_or(0),
                 seq: seq.ok_or_else(|| de::Error::missing_field("seq"))?,
                 at_ms,
                 took_us: took_us.unwrap_or(0),
@@ -434,6 +463,7 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
         }
 
         let stray = [
+            (db.is_some(), Field::Db),
             (seq.is_some(), Field::Seq),
             (took_us.is_some(), Field::TookUs),
             (reply.is_some(), Field::Reply),
@@ -471,6 +501,7 @@ mod tests {
     fn set_ok() -> Interaction {
         Interaction {
             conn: 1,
+            db: 0,
             seq: 0,
             at_ms: 3,
             took_us: 120,
@@ -539,6 +570,7 @@ mod tests {
             ev,
             Event::Interaction(Interaction {
                 conn: 2,
+                db: 0,
                 seq: 4,
                 at_ms: 0,
                 took_us: 0,
@@ -584,12 +616,28 @@ mod tests {
     }
 
     #[test]
+    fn db_is_written_only_when_not_zero() {
+        let mut i = set_ok();
+        assert!(!line(&Event::Interaction(i.clone())).contains("\"db\""));
+        i.db = 2;
+        let text = line(&Event::Interaction(i.clone()));
+        assert!(
+            text.starts_with("{\"conn\":1,\"db\":2,\"seq\":0,"),
+            "{text}"
+        );
+        assert_eq!(parse(&text), Ok(Event::Interaction(i)));
+        assert!(parse(r#"{"conn":1,"db":1,"event":"open"}"#)
+            .is_err_and(|e| e.contains("belongs to an interaction")));
+    }
+
+    #[test]
     fn header_text() {
         let h = Header {
             version: 1,
             created: "2026-11-21T10:00:00Z".into(),
             upstream: Some("127.0.0.1:6379".into()),
             server_version: None,
+            db: None,
         };
         let mut out = Vec::new();
         h.write_line(&mut out);

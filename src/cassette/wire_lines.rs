@@ -19,6 +19,8 @@ use crate::resp::{parse_reply, Limits};
 pub struct InteractionHead {
     /// The recorded connection.
     pub conn: u64,
+    /// The database the command ran in (written only when not 0).
+    pub db: u32,
     /// Index of the request within its connection.
     pub seq: u64,
     /// When the request arrived, in ms since the recording started.
@@ -27,7 +29,7 @@ pub struct InteractionHead {
     pub took_us: u64,
 }
 
-/// Appends `{"conn":…,"seq":…,"at_ms":…,"took_us":…,"cmd":[…],"reply":…}`
+/// Appends `{"conn":…,["db":…,]"seq":…,"at_ms":…,"took_us":…,"cmd":[…],"reply":…}`
 /// (or `"replies":[…]`, or neither when there is no reply) and `\n`.
 /// `replies` are complete reply frames; should one not be exactly one
 /// reply (each was measured by `reply_len`, so it is), the line is left out
@@ -41,6 +43,10 @@ pub fn write_interaction_line(
     let start = out.len();
     out.extend_from_slice(b"{\"conn\":");
     write_int_json(head.conn, out);
+    if head.db != 0 {
+        out.extend_from_slice(b",\"db\":");
+        write_int_json(u64::from(head.db), out);
+    }
     out.extend_from_slice(b",\"seq\":");
     write_int_json(head.seq, out);
     out.extend_from_slice(b",\"at_ms\":");
@@ -149,9 +155,11 @@ mod tests {
                 Value::BulkError(Bytes::from_static(b"ERR \xfe")),
             ],
         ];
-        for replies in reply_sets {
+        for (n, replies) in reply_sets.into_iter().enumerate() {
+            let db = n as u32; // 0 (left out) and others
             let head = InteractionHead {
                 conn: 7,
+                db,
                 seq: u64::MAX,
                 at_ms: 0,
                 took_us: 12345,
@@ -161,6 +169,7 @@ mod tests {
             assert!(write_interaction_line(&mut out, head, &cmd, &frames));
             let expected = via_event(Event::Interaction(Interaction {
                 conn: 7,
+                db,
                 seq: u64::MAX,
                 at_ms: 0,
                 took_us: 12345,

@@ -20,6 +20,7 @@ use bytes::Bytes;
 
 use crate::command::{self, Namespace, ReplyMode};
 use crate::resp::{parse_reply, Limits, Value};
+use crate::selected_db::{Outcome, SelectedDb};
 
 /// A request sent upstream and waiting for its reply or replies.
 #[derive(Debug, Clone)]
@@ -58,6 +59,8 @@ pub enum Paired {
     Interaction {
         /// The request.
         request: Pending,
+        /// The database it ran in.
+        db: u32,
         /// Its reply frames, exact bytes, in order.
         replies: Vec<Bytes>,
     },
@@ -136,18 +139,13 @@ pub struct Pairing {
     subscriptions: [HashSet<Bytes>; 3],
     /// After `MONITOR`: server lines are pushes.
     monitoring: bool,
+    /// The database each finished request ran in.
+    selected: SelectedDb,
 }
 
 impl Default for Pairing {
     fn default() -> Self {
-        Pairing {
-            queue: VecDeque::new(),
-            head_replies: Vec::new(),
-            head_needs: None,
-            protocol: 2,
-            subscriptions: Default::default(),
-            monitoring: false,
-        }
+        Pairing::new(0)
     }
 }
 
@@ -160,6 +158,19 @@ fn slot(ns: Namespace) -> usize {
 }
 
 impl Pairing {
+    /// A connection whose upstream starts in database `db`.
+    pub fn new(db: u32) -> Pairing {
+        Pairing {
+            queue: VecDeque::new(),
+            head_replies: Vec::new(),
+            head_needs: None,
+            protocol: 2,
+            subscriptions: Default::default(),
+            monitoring: false,
+            selected: SelectedDb::new(db),
+        }
+    }
+
     /// A request was sent upstream.
     pub fn push_request(&mut self, request: Pending) {
         self.queue.push_back(request);
@@ -174,6 +185,11 @@ impl Pairing {
     /// an idle timeout must spare it, as Redis's `timeout` does).
     pub fn is_subscribed(&self) -> bool {
         self.subscriptions.iter().any(|s| !s.is_empty())
+    }
+
+    /// The database the next request will run in.
+    pub fn db(&self) -> u32 {
+        self.selected.db()
     }
 
     /// The protocol the connection speaks now.
@@ -193,8 +209,12 @@ impl Pairing {
     pub fn complete_silent(&mut self, out: &mut Vec<Paired>) {
         while self.queue.front().is_some_and(|p| p.silent) && self.head_replies.is_empty() {
             if let Some(request) = self.queue.pop_front() {
+                let db = self.selected.db();
+                self.selected
+                    .observe(&request.args, Outcome::Silent, || None);
                 out.push(Paired::Interaction {
                     request,
+                    db,
                     replies: Vec::new(),
                 });
             }
@@ -329,8 +349,24 @@ impl Pairing {
                 _ => {}
             }
         }
-        out.push(Paired::Interaction { request, replies });
+        let db = self.selected.db();
+        let outcome = if ok { Outcome::Ok } else { Outcome::Error };
+        self.selected
+            .observe(&request.args, outcome, || exec_errors(replies.first()?));
+        out.push(Paired::Interaction {
+            request,
+            db,
+            replies,
+        });
     }
+}
+
+/// The error flag of each result in an `EXEC` reply frame (`None` when it
+/// is not an array: a `WATCH`ed key changed).
+fn exec_errors(frame: &Bytes) -> Option<Vec<bool>> {
+    let value = decode(frame)?;
+    let items = value.elements()?;
+    Some(items.iter().map(Value::is_error).collect())
 }
 
 #[cfg(test)]
@@ -364,7 +400,9 @@ mod tests {
         let mut pushes = 0;
         for o in out {
             match o {
-                Paired::Interaction { request, replies } => done.push((request.seq, replies.len())),
+                Paired::Interaction {
+                    request, replies, ..
+                } => done.push((request.seq, replies.len())),
                 Paired::Push(_) => pushes += 1,
             }
         }

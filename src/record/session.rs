@@ -83,7 +83,7 @@ pub(crate) async fn run(client: TcpStream, conn: u64, shared: Arc<RecordShared>)
         conn,
         shared: shared.clone(),
         state: Mutex::new(State {
-            pairing: Pairing::default(),
+            pairing: Pairing::new(shared.config.upstream.db),
             protocol_error: None,
             requests_done: false,
         }),
@@ -444,7 +444,11 @@ async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Instant) {
     let mut interactions = 0;
     for item in paired.drain(..) {
         let written = match item {
-            Paired::Interaction { request, replies } => {
+            Paired::Interaction {
+                request,
+                db,
+                replies,
+            } => {
                 if shared.config.ignore_trivial_calls && command::is_trivial(&request.args) {
                     continue;
                 }
@@ -454,6 +458,7 @@ async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Instant) {
                 }
                 let head = InteractionHead {
                     conn: session.conn,
+                    db,
                     seq: request.seq,
                     at_ms: session.at_ms(request.at),
                     took_us: now.saturating_duration_since(request.at).as_micros() as u64,

@@ -11,6 +11,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use bytes::Bytes;
 
+use super::binding::{self, History};
 use super::display::{display_command, edit_distance};
 use super::rules::{match_key, IgnoreRule};
 use crate::cassette::{Cassette, Event};
@@ -22,6 +23,8 @@ use crate::resp::Value;
 pub struct Recording {
     /// Recorded connection.
     pub conn: u64,
+    /// The database it ran in.
+    pub db: u32,
     /// When the request came, ms since the recording started.
     pub at_ms: u64,
     /// How long its reply took, µs.
@@ -30,6 +33,10 @@ pub struct Recording {
     pub cmd: Vec<Bytes>,
     /// The replies as recorded.
     pub replies: Vec<Value>,
+    /// Its match key's id (an index into the matcher's queues).
+    key: u32,
+    /// Its position among its recorded connection's interactions.
+    pos: u32,
 }
 
 /// A recorded push.
@@ -48,10 +55,13 @@ pub struct RecordedPush {
 struct ConnQueue {
     conn: u64,
     items: Vec<usize>,
+    /// Every item before it is served; items after it may be too (a
+    /// binding that moved took them), so takers skip served ones.
     next: usize,
 }
 
-/// Every recording of one match key, grouped by recorded connection.
+/// Every recording of one match key (in one database), grouped by
+/// recorded connection.
 #[derive(Debug, Default)]
 struct KeyQueue {
     conns: Vec<ConnQueue>,
@@ -88,9 +98,28 @@ pub enum Matched {
     },
     /// Nothing recorded matches.
     Miss {
-        /// The closest recorded command, displayed.
-        closest: Option<String>,
+        /// The closest recorded command.
+        closest: Option<Closest>,
     },
+}
+
+/// The recorded command most like a missed one, for the miss error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closest {
+    /// The command, displayed.
+    pub shown: String,
+    /// Its database, when it is not the missed command's.
+    pub other_db: Option<u32>,
+}
+
+impl std::fmt::Display for Closest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "'{}'", self.shown.replace(['\r', '\n'], " "))?;
+        if let Some(db) = self.other_db {
+            write!(f, " in db {db}")?;
+        }
+        Ok(())
+    }
 }
 
 /// The state of a live connection that the matcher needs.
@@ -98,6 +127,8 @@ pub enum Matched {
 struct Live {
     bound: Option<u64>,
     subscriptions: HashSet<(Namespace, Bytes)>,
+    /// What it was served lately, to judge which recording it replays.
+    history: History,
 }
 
 /// Counts for the shutdown report.
@@ -116,6 +147,9 @@ pub struct Counters {
 /// How many examples a report lists.
 pub const REPORT_EXAMPLES: usize = 10;
 
+/// How many free recorded connections are weighed when a binding may move.
+const CANDIDATES: usize = 8;
+
 /// The matcher proper.
 #[derive(Debug)]
 pub struct Matcher {
@@ -128,7 +162,14 @@ pub struct Matcher {
     leading_pushes: Vec<usize>,
     /// The highest recorded connection id.
     max_conn: u64,
-    keys: HashMap<Vec<Bytes>, KeyQueue>,
+    /// database → match key → key id (an index into `queues`).
+    keys: HashMap<u32, HashMap<Vec<Bytes>, u32>>,
+    queues: Vec<KeyQueue>,
+    /// recorded connection → its recordings in order, for judging fits.
+    conn_recordings: HashMap<u64, Vec<usize>>,
+    /// Match in the database a command runs in. Off for cassettes written
+    /// before interactions carried their database.
+    track_db: bool,
     rules: Vec<IgnoreRule>,
     /// Repeat the last reply once all identical recordings are used.
     repeat: bool,
@@ -143,6 +184,7 @@ impl Matcher {
     /// Indexes a loaded cassette.
     pub fn new(cassette: Cassette, rules: Vec<IgnoreRule>, repeat: bool) -> Matcher {
         let mut matcher = Matcher::empty(rules, repeat);
+        matcher.set_track_db(cassette.header.db.is_some());
         for event in cassette.events {
             matcher.add(event);
         }
@@ -157,6 +199,9 @@ impl Matcher {
             pushes_after: HashMap::default(),
             leading_pushes: Vec::new(),
             keys: HashMap::default(),
+            queues: Vec::new(),
+            conn_recordings: HashMap::default(),
+            track_db: true,
             rules,
             repeat,
             served: Vec::new(),
@@ -165,6 +210,12 @@ impl Matcher {
             live: HashMap::default(),
             counters: Counters::default(),
         }
+    }
+
+    /// Whether commands match only recordings of their own database (the
+    /// cassette header says whether interactions carry one).
+    pub fn set_track_db(&mut self, track: bool) {
+        self.track_db = track;
     }
 
     /// Indexes one cassette event (in file order).
@@ -176,12 +227,17 @@ impl Matcher {
                 // Look up by reference: most keys repeat, and copying every
                 // command into a fresh key would cost a million allocations.
                 let key = match_key(&i.cmd, &self.rules);
-                if !self.keys.contains_key(&*key) {
-                    self.keys.insert(key.to_vec(), KeyQueue::default());
-                }
-                let Some(queue) = self.keys.get_mut(&*key) else {
-                    return;
+                let ids = self.keys.entry(i.db).or_default();
+                let id = match ids.get(&*key) {
+                    Some(&id) => id,
+                    None => {
+                        let id = self.queues.len() as u32;
+                        ids.insert(key.to_vec(), id);
+                        self.queues.push(KeyQueue::default());
+                        id
+                    }
                 };
+                let queue = &mut self.queues[id as usize];
                 match queue.by_conn.get(&i.conn) {
                     Some(&q) => queue.conns[q].items.push(index),
                     None => {
@@ -195,6 +251,9 @@ impl Matcher {
                 }
                 queue.unused += 1;
                 queue.last = index;
+                let in_conn = self.conn_recordings.entry(i.conn).or_default();
+                let pos = in_conn.len() as u32;
+                in_conn.push(index);
                 // Pushes before the first interaction go with the first one.
                 if index == 0 && !self.leading_pushes.is_empty() {
                     self.pushes_after
@@ -202,10 +261,13 @@ impl Matcher {
                 }
                 self.recordings.push(Recording {
                     conn: i.conn,
+                    db: i.db,
                     at_ms: i.at_ms,
                     took_us: i.took_us,
                     cmd: i.cmd,
                     replies: i.replies,
+                    key: id,
+                    pos,
                 });
                 self.served.push(false);
             }
@@ -254,63 +316,33 @@ impl Matcher {
         }
     }
 
-    /// Finds the reply for `args` sent by live connection `live`.
-    pub fn find(&mut self, live: u64, args: &[Bytes]) -> Matched {
+    /// Finds the reply for `args` sent by live connection `live`, whose
+    /// selected database is `db`.
+    pub fn find(&mut self, live: u64, db: u32, args: &[Bytes]) -> Matched {
+        let db = if self.track_db { db } else { 0 };
         let key = match_key(args, &self.rules);
+        let Some(id) = self.keys.get(&db).and_then(|ids| ids.get(&*key)).copied() else {
+            return self.miss(db, &key);
+        };
         let bound_to = self.live.get(&live).and_then(|l| l.bound);
-        let Some(queue) = self.keys.get_mut(&*key) else {
-            return self.miss(args, &key);
+        // The bound recorded connection's next unused recording: the common
+        // case, decided without weighing anything.
+        let taken = bound_to.and_then(|conn| self.take(id, conn));
+        let (recording, repeated) = match taken {
+            Some(recording) => (recording, false),
+            None => match self.choose(live, id, bound_to) {
+                Some(found) => found,
+                None => return self.miss(db, &key),
+            },
         };
-        // 1. The bound recorded connection's next unused recording.
-        // 2. Else the earliest unused one of a recorded connection no other
-        //    live connection is bound to; then any unused one.
-        let bound = &self.bound;
-        let of_bound = bound_to.and_then(|b| queue.by_conn.get(&b).copied());
-        let pick = if queue.unused == 0 {
-            None
-        } else {
-            of_bound
-                .filter(|&i| queue.conns[i].next < queue.conns[i].items.len())
-                .or_else(|| {
-                    queue
-                        .conns
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, q)| q.next < q.items.len())
-                        .min_by_key(|(_, q)| {
-                            let taken = bound.get(&q.conn).is_some_and(|&l| l != live);
-                            (taken, q.items[q.next])
-                        })
-                        .map(|(i, _)| i)
-                })
-        };
-        let (recording, repeated) = match pick {
-            Some(i) => {
-                let q = &mut queue.conns[i];
-                let index = q.items[q.next];
-                q.next += 1;
-                queue.unused -= 1;
-                (index, false)
-            }
-            None if self.repeat => {
-                let last_of_bound = of_bound.and_then(|i| queue.conns[i].items.last().copied());
-                (last_of_bound.unwrap_or(queue.last), true)
-            }
-            None => return self.miss(args, &key),
-        };
-        let conn = self.recordings[recording].conn;
-        if bound_to.is_none() && !self.bound.contains_key(&conn) {
-            self.bound.insert(conn, live);
-            if let Some(l) = self.live.get_mut(&live) {
-                l.bound = Some(conn);
-            }
+        if let Some(l) = self.live.get_mut(&live) {
+            l.history.push(id, recording);
         }
         self.counters.served += 1;
         let mut deliveries = Vec::new();
         if repeated {
             self.counters.repeated += 1;
         } else {
-            self.served[recording] = true;
             deliveries = self.deliveries(recording);
         }
         Matched::Hit {
@@ -320,9 +352,183 @@ impl Matcher {
         }
     }
 
-    fn miss(&mut self, _args: &[Bytes], key: &[Bytes]) -> Matched {
+    /// Takes recorded connection `conn`'s next unused recording of key `id`.
+    fn take(&mut self, id: u32, conn: u64) -> Option<usize> {
+        let queue = &mut self.queues[id as usize];
+        let q = &mut queue.conns[*queue.by_conn.get(&conn)?];
+        while q.next < q.items.len() && self.served[q.items[q.next]] {
+            q.next += 1;
+        }
+        let index = *q.items.get(q.next)?;
+        q.next += 1;
+        queue.unused -= 1;
+        self.served[index] = true;
+        Some(index)
+    }
+
+    /// Recorded connection `conn`'s next unused recording of key `id`,
+    /// without taking it.
+    fn peek(&self, id: u32, conn: u64) -> Option<usize> {
+        let queue = &self.queues[id as usize];
+        let q = &queue.conns[*queue.by_conn.get(&conn)?];
+        q.items[q.next.min(q.items.len())..]
+            .iter()
+            .copied()
+            .find(|&i| !self.served[i])
+    }
+
+    /// Gives a served recording back (its live connection moved to another).
+    fn release(&mut self, index: usize) {
+        if !self.served[index] {
+            return;
+        }
+        let r = &self.recordings[index];
+        let queue = &mut self.queues[r.key as usize];
+        let Some(&q) = queue.by_conn.get(&r.conn) else {
+            return;
+        };
+        let q = &mut queue.conns[q];
+        if let Ok(at) = q.items.binary_search(&index) {
+            q.next = q.next.min(at);
+        }
+        queue.unused += 1;
+        self.served[index] = false;
+    }
+
+    /// The recording for key `id` when the live connection's bound one (if
+    /// any) has no unused one: a better-fitting free recorded connection
+    /// (the binding moves there), a repeat of the bound one's last reply, a
+    /// free connection's recording, another live connection's, or the last
+    /// reply of all. Returns the recording and whether it is a repeat.
+    fn choose(&mut self, live: u64, id: u32, bound_to: Option<u64>) -> Option<(usize, bool)> {
+        let queue = &self.queues[id as usize];
+        // Free recorded connections with an unused recording of this key,
+        // earliest first.
+        let mut free: Vec<(usize, u64)> = Vec::new();
+        let mut of_others: Option<(usize, u64)> = None;
+        if queue.unused > 0 {
+            for q in &queue.conns {
+                if Some(q.conn) == bound_to {
+                    continue;
+                }
+                let Some(first) = self.peek(id, q.conn) else {
+                    continue;
+                };
+                if self.bound.get(&q.conn).is_some_and(|&l| l != live) {
+                    if of_others.map_or(true, |earliest| (first, q.conn) < earliest) {
+                        of_others = Some((first, q.conn));
+                    }
+                } else {
+                    free.push((first, q.conn));
+                }
+            }
+        }
+        free.sort_unstable();
+        free.truncate(CANDIDATES);
+        let history = self
+            .live
+            .get(&live)
+            .map(|l| l.history.keys())
+            .unwrap_or_default();
+        // How well the bound connection explains the recent commands: those
+        // it served. A free one: this command, plus what of the recent
+        // commands it has, in order, just before its recording of this one.
+        let bound_score = match bound_to {
+            Some(conn) => self.live.get(&live).map_or(0, |l| {
+                l.history
+                    .entries()
+                    .filter(|&(_, r)| self.recordings[r].conn == conn)
+                    .count()
+            }),
+            None => 0,
+        };
+        let best = free
+            .iter()
+            .map(|&(first, conn)| (self.fit(&history, first), std::cmp::Reverse(first), conn))
+            .max();
+        if let Some((score, std::cmp::Reverse(first), conn)) = best {
+            if bound_to.is_none() || score > bound_score {
+                self.bind(live, conn, bound_to, first);
+                return self.take(id, conn).map(|r| (r, false));
+            }
+        }
+        let queue = &self.queues[id as usize];
+        let last_of_bound = bound_to
+            .and_then(|conn| queue.by_conn.get(&conn))
+            .and_then(|&q| queue.conns[q].items.last().copied());
+        if let (Some(last), true) = (last_of_bound, self.repeat) {
+            return Some((last, true));
+        }
+        if let Some(&(_, conn)) = free.first() {
+            return self.take(id, conn).map(|r| (r, false));
+        }
+        if let Some((_, conn)) = of_others {
+            return self.take(id, conn).map(|r| (r, false));
+        }
+        let last = self.queues[id as usize].last;
+        self.repeat.then_some((last, true))
+    }
+
+    /// How well free recorded connection's recording `first` fits a live
+    /// connection that was served `history`.
+    fn fit(&self, history: &[u32], first: usize) -> usize {
+        let r = &self.recordings[first];
+        let Some(seq) = self.conn_recordings.get(&r.conn) else {
+            return 1;
+        };
+        let end = r.pos as usize;
+        let before: Vec<u32> = seq[end.saturating_sub(binding::WINDOW)..end]
+            .iter()
+            .map(|&i| self.recordings[i].key)
+            .collect();
+        1 + binding::common_in_order(history, &before)
+    }
+
+    /// Binds a live connection to recorded connection `conn`, whose
+    /// recording `next` answers its current command. When it moves from
+    /// another, what it took from that one goes back, exchanged for the same
+    /// commands of the new one recorded before `next`, where it has them
+    /// unused.
+    fn bind(&mut self, live: u64, conn: u64, from: Option<u64>, next: usize) {
+        if let Some(old) = from {
+            self.bound.remove(&old);
+            let mut moved: Vec<(u32, usize)> = self
+                .live
+                .get(&live)
+                .map(|l| {
+                    l.history
+                        .entries()
+                        .filter(|&(_, r)| self.recordings[r].conn == old && self.served[r])
+                        .collect()
+                })
+                .unwrap_or_default();
+            // A repeated reply shows up more than once; it goes back once.
+            moved.sort_unstable_by_key(|&(_, r)| r);
+            moved.dedup_by_key(|&mut (_, r)| r);
+            let mut swaps = Vec::new();
+            for (id, old_recording) in moved {
+                if self.peek(id, conn).is_some_and(|r| r < next) {
+                    if let Some(new_recording) = self.take(id, conn) {
+                        self.release(old_recording);
+                        swaps.push((old_recording, new_recording));
+                    }
+                }
+            }
+            if let Some(l) = self.live.get_mut(&live) {
+                for (from, to) in swaps {
+                    l.history.replace(from, to);
+                }
+            }
+        }
+        self.bound.insert(conn, live);
+        if let Some(l) = self.live.get_mut(&live) {
+            l.bound = Some(conn);
+        }
+    }
+
+    fn miss(&self, db: u32, key: &[Bytes]) -> Matched {
         Matched::Miss {
-            closest: self.closest(key),
+            closest: self.closest(db, key),
         }
     }
 
@@ -338,28 +544,41 @@ impl Matcher {
         }
     }
 
-    /// The recorded command most like `key`: same name first, then the
-    /// smallest edit distance (bounded work on huge cassettes).
-    fn closest(&self, key: &[Bytes]) -> Option<String> {
+    /// The recorded command most like `key`: same database and name first,
+    /// then the smallest edit distance (bounded work on huge cassettes). A
+    /// command recorded only in another database says which.
+    fn closest(&self, db: u32, key: &[Bytes]) -> Option<Closest> {
         let target = display_command(key);
         let name = key.first()?;
-        let same_name = self
-            .keys
-            .keys()
-            .filter(|k| k.first().is_some_and(|n| n.eq_ignore_ascii_case(name)));
-        let candidates: Vec<&Vec<Bytes>> = same_name.take(2000).collect();
-        let pool: Vec<&Vec<Bytes>> = if candidates.is_empty() {
-            self.keys.keys().take(2000).collect()
-        } else {
-            candidates
-        };
+        let same_name = |k: &&Vec<Bytes>| k.first().is_some_and(|n| n.eq_ignore_ascii_case(name));
+        let in_db = |d: u32| self.keys.get(&d).into_iter().flat_map(|ids| ids.keys());
+        let mut pool: Vec<(u32, &Vec<Bytes>)> = in_db(db)
+            .filter(same_name)
+            .take(2000)
+            .map(|k| (db, k))
+            .collect();
+        if pool.is_empty() {
+            pool = self
+                .keys
+                .iter()
+                .flat_map(|(&d, ids)| ids.keys().map(move |k| (d, k)))
+                .filter(|(_, k)| same_name(k))
+                .take(2000)
+                .collect();
+        }
+        if pool.is_empty() {
+            pool = in_db(db).take(2000).map(|k| (db, k)).collect();
+        }
         pool.into_iter()
-            .map(|k| {
+            .map(|(d, k)| {
                 let shown = display_command(k);
-                (edit_distance(&shown, &target), shown)
+                (edit_distance(&shown, &target), d != db, d, shown)
             })
             .min()
-            .map(|(_, shown)| shown)
+            .map(|(_, elsewhere, d, shown)| Closest {
+                shown,
+                other_db: elsewhere.then_some(d),
+            })
     }
 
     /// Pushes due after `recording`, each to the live connection bound to
@@ -503,6 +722,7 @@ mod tests {
     fn interaction(conn: u64, seq: u64, cmd: &str, reply: i64) -> Event {
         Event::Interaction(Interaction {
             conn,
+            db: 0,
             seq,
             at_ms: seq,
             took_us: 10,
@@ -521,7 +741,7 @@ mod tests {
     }
 
     fn reply(m: &mut Matcher, live: u64, cmd: &str) -> Option<i64> {
-        match m.find(live, &args(cmd)) {
+        match m.find(live, 0, &args(cmd)) {
             Matched::Hit { recording, .. } => match m.recording(recording).replies[0] {
                 Value::Integer(n) => Some(n),
                 _ => None,
@@ -586,8 +806,13 @@ mod tests {
             true,
         );
         m.connect(1);
-        match m.find(1, &args("GET user:7")) {
-            Matched::Miss { closest } => assert_eq!(closest.as_deref(), Some("GET user:8")),
+        match m.find(1, 0, &args("GET user:7")) {
+            Matched::Miss { closest } => {
+                assert_eq!(
+                    closest.map(|c| c.to_string()).as_deref(),
+                    Some("'GET user:8'")
+                )
+            }
             other => panic!("{other:?}"),
         }
         m.note_miss(&args("GET user:7"));
@@ -619,12 +844,130 @@ mod tests {
         m.connect(7);
         m.connect(8);
         m.track_subscription(8, &args("SUBSCRIBE news"));
-        match m.find(7, &args("PUBLISH news hi")) {
+        match m.find(7, 0, &args("PUBLISH news hi")) {
             Matched::Hit { deliveries, .. } => {
                 assert_eq!(deliveries.len(), 1);
                 assert_eq!(deliveries[0].live, 8);
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    fn in_db(db: u32, event: Event) -> Event {
+        match event {
+            Event::Interaction(mut i) => {
+                i.db = db;
+                Event::Interaction(i)
+            }
+            other => other,
+        }
+    }
+
+    fn reply_in(m: &mut Matcher, live: u64, db: u32, cmd: &str) -> Option<i64> {
+        match m.find(live, db, &args(cmd)) {
+            Matched::Hit { recording, .. } => match m.recording(recording).replies[0] {
+                Value::Integer(n) => Some(n),
+                _ => None,
+            },
+            Matched::Miss { .. } => None,
+        }
+    }
+
+    #[test]
+    fn the_database_is_part_of_the_match() {
+        let mut m = matcher(
+            vec![
+                in_db(1, interaction(1, 0, "GET x", 1)),
+                in_db(2, interaction(2, 0, "GET x", 2)),
+            ],
+            true,
+        );
+        m.set_track_db(true);
+        m.connect(10);
+        m.connect(11);
+        // Replayed db 2 first: each gets its own database's reply.
+        assert_eq!(reply_in(&mut m, 11, 2, "GET x"), Some(2));
+        assert_eq!(reply_in(&mut m, 10, 1, "GET x"), Some(1));
+        assert_eq!(reply_in(&mut m, 10, 3, "GET x"), None);
+        match m.find(10, 3, &args("GET x")) {
+            Matched::Miss { closest: Some(c) } => assert!(c.to_string().ends_with(" in db 1")),
+            other => panic!("{other:?}"),
+        }
+        // A cassette written before databases were tracked (all lines
+        // without one) matches whatever a live connection selected.
+        let mut legacy = matcher(vec![interaction(1, 0, "GET x", 5)], true);
+        legacy.set_track_db(false);
+        legacy.connect(10);
+        assert_eq!(reply_in(&mut legacy, 10, 3, "GET x"), Some(5));
+    }
+
+    #[test]
+    fn a_diverging_connection_moves_to_the_recording_that_fits() {
+        // Two recorded sessions open alike; only the second is replayed.
+        let mut m = matcher(
+            vec![
+                interaction(1, 0, "FLUSHDB", 0),
+                interaction(1, 1, "SET k 1", 0),
+                interaction(1, 2, "GET k", 1),
+                interaction(2, 0, "FLUSHDB", 0),
+                interaction(2, 1, "SET k 2", 0),
+                interaction(2, 2, "GET k", 2),
+            ],
+            true,
+        );
+        m.connect(10);
+        assert_eq!(reply(&mut m, 10, "FLUSHDB"), Some(0));
+        assert_eq!(reply(&mut m, 10, "SET k 2"), Some(0));
+        assert_eq!(reply(&mut m, 10, "GET k"), Some(2));
+        // The first session is still whole for a connection replaying it.
+        m.disconnect(10);
+        m.connect(11);
+        assert_eq!(reply(&mut m, 11, "FLUSHDB"), Some(0));
+        assert_eq!(reply(&mut m, 11, "SET k 1"), Some(0));
+        assert_eq!(reply(&mut m, 11, "GET k"), Some(1));
+        assert_eq!(m.unused().0, 0);
+        assert_eq!(m.counters().repeated, 0);
+    }
+
+    #[test]
+    fn an_extra_poll_repeats_its_own_reply_and_takes_nothing_from_others() {
+        let mut m = matcher(
+            vec![
+                interaction(1, 0, "SET a 1", 0),
+                interaction(1, 1, "GET flag", 0),
+                interaction(1, 2, "GET flag", 1),
+                interaction(2, 0, "DEL b", 0),
+                interaction(2, 1, "GET flag", 7),
+            ],
+            true,
+        );
+        m.connect(10);
+        assert_eq!(reply(&mut m, 10, "SET a 1"), Some(0));
+        assert_eq!(reply(&mut m, 10, "GET flag"), Some(0));
+        assert_eq!(reply(&mut m, 10, "GET flag"), Some(1));
+        assert_eq!(reply(&mut m, 10, "GET flag"), Some(1), "a repeat");
+        m.connect(11);
+        assert_eq!(reply(&mut m, 11, "DEL b"), Some(0));
+        assert_eq!(reply(&mut m, 11, "GET flag"), Some(7));
+    }
+
+    #[test]
+    fn a_miss_changes_nothing_for_later_commands() {
+        let mut m = matcher(
+            vec![
+                interaction(1, 0, "GET a", 1),
+                interaction(1, 1, "GET b", 2),
+                interaction(2, 0, "GET a", 3),
+                interaction(2, 1, "GET b", 4),
+            ],
+            true,
+        );
+        m.connect(10);
+        m.connect(11);
+        assert_eq!(reply(&mut m, 10, "GET a"), Some(1));
+        assert_eq!(reply(&mut m, 10, "GET zzz"), None);
+        assert_eq!(reply(&mut m, 10, "GET b"), Some(2));
+        assert_eq!(reply(&mut m, 11, "GET a"), Some(3));
+        assert_eq!(reply(&mut m, 11, "GET b"), Some(4));
     }
 }

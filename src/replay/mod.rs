@@ -3,10 +3,12 @@
 //! - [`rules`]: ignore rules for volatile arguments.
 //! - [`display`]: commands shown to people; the closest-command distance.
 //! - [`matcher`]: which recording answers a live command; push routing.
+//! - [`binding`]: which recorded connection a live one replays.
 //! - [`handshake`]: replies made up for unrecorded handshake commands.
 //! - `passthrough`: misses sent to a real upstream (`--on-miss passthrough`).
 //! - `session`: one live connection.
 
+pub mod binding;
 pub mod display;
 pub mod handshake;
 pub mod matcher;
@@ -99,6 +101,9 @@ pub(crate) struct ReplayShared {
     senders: Mutex<HashMap<u64, UnboundedSender<PushOut>>>,
     shutdown: CancellationToken,
     server_version: String,
+    /// The database live connections start in (the recording's upstream
+    /// `/db`, from the cassette header).
+    start_db: u32,
     start: Instant,
     /// Next `seq` per live connection, for interactions appended by
     /// passthrough.
@@ -161,9 +166,11 @@ impl ReplayShared {
 
     /// Notes a command the upstream answered; appends it to the cassette
     /// when replay is extending one.
+    #[allow(clippy::too_many_arguments)]
     async fn passed_through(
         &self,
         live: u64,
+        db: u32,
         cmd: Vec<Bytes>,
         at: Instant,
         replies: Vec<Value>,
@@ -184,7 +191,9 @@ impl ReplayShared {
         };
         let at_ms = at.saturating_duration_since(self.start).as_millis() as u64;
         let took_us = at.elapsed().as_micros() as u64;
-        for event in session::passthrough_events(live, seq, at_ms, took_us, cmd, replies, pushes) {
+        for event in
+            session::passthrough_events(live, db, seq, at_ms, took_us, cmd, replies, pushes)
+        {
             writer.send(event).await;
         }
     }
@@ -267,8 +276,9 @@ impl ReplayState {
         shutdown: CancellationToken,
     ) -> ReplayState {
         let server_version = cassette.header.server_version.clone();
+        let start_db = cassette.header.db.unwrap_or(0);
         let matcher = Matcher::new(cassette, config.rules.clone(), config.repeat);
-        Self::with_matcher(matcher, server_version, config, shutdown)
+        Self::with_matcher(matcher, server_version, start_db, config, shutdown)
     }
 
     /// Reads and indexes the cassette at `path` in one pass (each event goes
@@ -281,13 +291,16 @@ impl ReplayState {
     ) -> Result<(ReplayState, Vec<String>), CassetteError> {
         let mut matcher = Matcher::empty(config.rules.clone(), config.repeat);
         let (header, warnings) = cassette::load_with(path, |event| matcher.add(event))?;
-        let state = Self::with_matcher(matcher, header.server_version, config, shutdown);
+        matcher.set_track_db(header.db.is_some());
+        let start_db = header.db.unwrap_or(0);
+        let state = Self::with_matcher(matcher, header.server_version, start_db, config, shutdown);
         Ok((state, warnings))
     }
 
     fn with_matcher(
         matcher: Matcher,
         server_version: Option<String>,
+        start_db: u32,
         mut config: ReplayConfig,
         shutdown: CancellationToken,
     ) -> ReplayState {
@@ -303,6 +316,7 @@ impl ReplayState {
             shutdown,
             server_version: server_version
                 .unwrap_or_else(|| handshake::DEFAULT_SERVER_VERSION.to_string()),
+            start_db,
             start: Instant::now(),
             passthrough_seq: Mutex::new(HashMap::new()),
             passed_through: AtomicU64::new(0),

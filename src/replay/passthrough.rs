@@ -36,13 +36,34 @@ impl Passthrough {
         Ok(Passthrough {
             stream: upstream.connect().await?,
             buf: BytesMut::new(),
-            pairing: Pairing::default(),
+            pairing: Pairing::new(upstream.db),
             seq: 0,
         })
     }
 
-    /// Sends one request (its exact bytes) and reads until it is answered.
+    /// Sends one request (its exact bytes) to run in database `db`, and
+    /// reads until it is answered. Replay answers `SELECT` itself, so the
+    /// upstream connection is moved to `db` first when it is elsewhere.
     pub async fn forward(
+        &mut self,
+        db: u32,
+        raw: &[u8],
+        args: Vec<Bytes>,
+        limits: &Limits,
+    ) -> std::io::Result<Forwarded> {
+        if self.pairing.db() != db {
+            let select = vec![Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())];
+            let mut frame = BytesMut::new();
+            crate::resp::encode_command(&select, &mut frame);
+            let answer = self.send(&frame, select, limits).await?;
+            if let Some(error) = answer.replies.first().filter(|v| v.is_error()) {
+                return Err(invalid(format!("SELECT {db} failed: {error:?}")));
+            }
+        }
+        self.send(raw, args, limits).await
+    }
+
+    async fn send(
         &mut self,
         raw: &[u8],
         args: Vec<Bytes>,

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use super::display::display_command;
 use super::handshake::{synthesize, ConnInfo, Effect};
-use super::matcher::{Delivery, Matched, Matcher};
+use super::matcher::{Closest, Delivery, Matched, Matcher};
 use super::passthrough::Passthrough;
 use super::{OnMiss, ReplayShared, Timing};
 use crate::cassette::{Event, Interaction, PushEvent};
@@ -18,6 +18,7 @@ use crate::command;
 use crate::resp::{
     encode, is_resp2, parse_request, to_resp2, NullShape, RequestFrame, RequestParse, Value,
 };
+use crate::selected_db::{Outcome, SelectedDb};
 
 /// A push on its way to a live connection.
 pub(crate) struct PushOut {
@@ -31,6 +32,11 @@ struct Session {
     passthrough: Option<Passthrough>,
     /// Set when the connection must close after what is buffered (QUIT).
     closing: bool,
+    /// The database commands are matched in, and the open transaction.
+    selected: SelectedDb,
+    /// Handshake commands answered `+QUEUED` inside `MULTI`: their effects
+    /// (a name, a protocol) take hold at `EXEC`, as in Redis.
+    queued_handshake: Vec<Vec<Bytes>>,
 }
 
 impl Session {
@@ -66,6 +72,8 @@ pub(crate) async fn run(stream: TcpStream, live: u64, shared: Arc<ReplayShared>)
         },
         passthrough: None,
         closing: false,
+        selected: SelectedDb::new(shared.start_db),
+        queued_handshake: Vec::new(),
     };
     let (mut reader, mut writer) = stream.into_split();
     let limits = shared.config.limits;
@@ -158,12 +166,13 @@ async fn read_some(
 /// reply is needed.
 enum Later {
     /// Nothing recorded matches: synthesize, pass through, or miss.
-    Miss(Option<String>),
+    Miss(Option<Closest>),
     /// A recorded reply to send after its recorded duration.
     Delayed {
         bytes: BytesMut,
         wait: Duration,
         ok: bool,
+        recording: usize,
         deliveries: Vec<(Delivery, Value)>,
     },
 }
@@ -221,7 +230,7 @@ impl Session {
         } else {
             args
         };
-        let (recording, deliveries) = match matcher.find(self.live, key) {
+        let (recording, deliveries) = match matcher.find(self.live, self.selected.db(), key) {
             Matched::Hit {
                 recording,
                 deliveries,
@@ -251,9 +260,11 @@ impl Session {
                 bytes: delayed,
                 wait,
                 ok,
+                recording,
                 deliveries,
             });
         }
+        self.follow_db(args, &matcher.recording(recording).replies);
         if ok {
             self.after_success(matcher, args);
         }
@@ -269,15 +280,18 @@ impl Session {
                 bytes,
                 wait,
                 ok,
+                recording,
                 deliveries,
             } => {
                 tokio::time::sleep(wait).await;
                 out.extend_from_slice(&bytes);
+                let shared = self.shared.clone();
+                let mut matcher = shared.matcher();
+                self.follow_db(&args, &matcher.recording(recording).replies);
                 if ok {
-                    let shared = self.shared.clone();
-                    let mut matcher = shared.matcher();
                     self.after_success(&mut matcher, &args);
                 }
+                drop(matcher);
                 self.deliver(deliveries, out);
             }
         }
@@ -297,6 +311,34 @@ impl Session {
                 encode_for(&value, self.info.protocol, NullShape::Bulk, out);
             } else {
                 self.shared.deliver(delivery.live, value, gap);
+            }
+        }
+    }
+
+    /// Follows the connection's database (and transaction) through one
+    /// answered command, as the recorder did; at `EXEC`, handshake commands
+    /// queued meanwhile take effect.
+    fn follow_db(&mut self, args: &[Bytes], replies: &[Value]) {
+        let outcome = match replies.first() {
+            None => Outcome::Silent,
+            Some(v) if v.is_error() => Outcome::Error,
+            Some(_) => Outcome::Ok,
+        };
+        let exec_results = || {
+            let items = replies.first()?.elements()?;
+            Some(items.iter().map(Value::is_error).collect())
+        };
+        let was_in_multi = self.selected.in_multi();
+        self.selected.observe(args, outcome, exec_results);
+        if was_in_multi && !self.selected.in_multi() {
+            let queued = std::mem::take(&mut self.queued_handshake);
+            let executed = command::name(args) == "EXEC"
+                && replies.first().and_then(Value::elements).is_some();
+            if executed {
+                let version = self.shared.server_version.clone();
+                for args in queued {
+                    let _ = synthesize(&args, &mut self.info, &version);
+                }
             }
         }
     }
@@ -327,12 +369,26 @@ impl Session {
         &mut self,
         raw: &Bytes,
         args: Vec<Bytes>,
-        closest: Option<String>,
+        closest: Option<Closest>,
         out: &mut BytesMut,
     ) {
+        if self.selected.in_multi() && is_queued_in_multi(&args) && is_handshake(&args) {
+            // Redis queues it and answers at EXEC, whose recorded reply
+            // already holds its result.
+            encode_for(
+                &Value::simple("QUEUED"),
+                self.info.protocol,
+                NullShape::Bulk,
+                out,
+            );
+            self.selected.observe(&args, Outcome::Ok, || None);
+            self.queued_handshake.push(args);
+            return;
+        }
         let server_version = self.shared.server_version.clone();
         if let Some((reply, effect)) = synthesize(&args, &mut self.info, &server_version) {
             encode_for(&reply, self.info.protocol, NullShape::Bulk, out);
+            self.follow_db(&args, std::slice::from_ref(&reply));
             match effect {
                 Effect::Close => self.closing = true,
                 Effect::Reset => self.matcher().clear_subscriptions(self.live),
@@ -351,11 +407,11 @@ impl Session {
         let shown = display_command(&shown_args);
         self.matcher().note_miss(&shown_args);
         tracing::warn!("miss: no recorded reply for '{shown}'");
+        self.selected.observe(&args, Outcome::Error, || None);
         let text = match closest {
             Some(c) => format!(
-                "ERR resplay: no recorded reply for '{}' (closest recorded: '{}')",
+                "ERR resplay: no recorded reply for '{}' (closest recorded: {c})",
                 one_line(&shown),
-                one_line(&c)
             ),
             None => format!(
                 "ERR resplay: no recorded reply for '{}' (the cassette has no interactions)",
@@ -398,12 +454,15 @@ impl Session {
         };
         let at = Instant::now();
         let limits = self.shared.config.limits;
-        match pass.forward(raw, args.clone(), &limits).await {
+        let db = self.selected.db();
+        match pass.forward(db, raw, args.clone(), &limits).await {
             Ok(forwarded) => {
                 out.extend_from_slice(&forwarded.bytes);
+                self.follow_db(&args, &forwarded.replies);
                 self.shared
                     .passed_through(
                         self.live,
+                        db,
                         args.clone(),
                         at,
                         forwarded.replies.clone(),
@@ -426,6 +485,25 @@ impl Session {
     }
 }
 
+/// Commands Redis runs at once inside `MULTI` instead of queueing them.
+fn is_queued_in_multi(args: &[Bytes]) -> bool {
+    !matches!(
+        command::name(args).as_bytes(),
+        b"EXEC" | b"DISCARD" | b"MULTI" | b"WATCH" | b"QUIT" | b"RESET"
+    )
+}
+
+/// The commands replay answers itself when they were not recorded.
+fn is_handshake(args: &[Bytes]) -> bool {
+    let mut probe = ConnInfo {
+        id: 0,
+        protocol: 2,
+        name: None,
+        subscribed: false,
+    };
+    synthesize(args, &mut probe, "").is_some()
+}
+
 /// Error lines cannot hold CR or LF.
 fn one_line(s: &str) -> String {
     s.replace(['\r', '\n'], " ")
@@ -433,8 +511,10 @@ fn one_line(s: &str) -> String {
 
 /// Builds the cassette events for a command answered by the upstream, when
 /// replay extends the cassette (`run --mode new-episodes`).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn passthrough_events(
     conn: u64,
+    db: u32,
     seq: u64,
     at_ms: u64,
     took_us: u64,
@@ -445,6 +525,7 @@ pub(crate) fn passthrough_events(
     command::redact(&mut cmd);
     let mut events = vec![Event::Interaction(Interaction {
         conn,
+        db,
         seq,
         at_ms,
         took_us,
