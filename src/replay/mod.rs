@@ -1,12 +1,15 @@
 //! Replay mode: a stand-in Redis server that answers from a cassette.
 //!
 //! - [`rules`]: ignore rules for volatile arguments.
+//! - [`clock`]: wall-clock times in arguments and replies, shifted by the
+//!   time elapsed since recording.
 //! - [`display`]: commands shown to people; the closest-command distance.
 //! - [`matcher`]: which recording answers a live command; push routing.
 //! - [`handshake`]: replies made up for unrecorded handshake commands.
 //! - `passthrough`: misses sent to a real upstream (`--on-miss passthrough`).
 //! - `session`: one live connection.
 
+pub mod clock;
 pub mod display;
 pub mod handshake;
 pub mod matcher;
@@ -95,6 +98,9 @@ impl Default for ReplayConfig {
 pub(crate) struct ReplayShared {
     config: ReplayConfig,
     matcher: Mutex<Matcher>,
+    /// The cassette's time and the offset learned from it: one for the
+    /// whole server, since all its clients share one (shifted) now.
+    clock: clock::Clock,
     /// Push channels of the live connections.
     senders: Mutex<HashMap<u64, UnboundedSender<PushOut>>>,
     shutdown: CancellationToken,
@@ -267,8 +273,9 @@ impl ReplayState {
         shutdown: CancellationToken,
     ) -> ReplayState {
         let server_version = cassette.header.server_version.clone();
+        let clock = clock::Clock::new(&cassette.header.created);
         let matcher = Matcher::new(cassette, config.rules.clone(), config.repeat);
-        Self::with_matcher(matcher, server_version, config, shutdown)
+        Self::with_matcher(matcher, server_version, clock, config, shutdown)
     }
 
     /// Reads and indexes the cassette at `path` in one pass (each event goes
@@ -281,13 +288,15 @@ impl ReplayState {
     ) -> Result<(ReplayState, Vec<String>), CassetteError> {
         let mut matcher = Matcher::empty(config.rules.clone(), config.repeat);
         let (header, warnings) = cassette::load_with(path, |event| matcher.add(event))?;
-        let state = Self::with_matcher(matcher, header.server_version, config, shutdown);
+        let clock = clock::Clock::new(&header.created);
+        let state = Self::with_matcher(matcher, header.server_version, clock, config, shutdown);
         Ok((state, warnings))
     }
 
     fn with_matcher(
         matcher: Matcher,
         server_version: Option<String>,
+        clock: clock::Clock,
         mut config: ReplayConfig,
         shutdown: CancellationToken,
     ) -> ReplayState {
@@ -299,6 +308,7 @@ impl ReplayState {
         ReplayState(Arc::new(ReplayShared {
             config,
             matcher: Mutex::new(matcher),
+            clock,
             senders: Mutex::new(HashMap::new()),
             shutdown,
             server_version: server_version
