@@ -24,8 +24,11 @@ pub struct Header {
     /// also what marks the file as a cassette.
     #[serde(rename = "resplay")]
     pub version: u32,
-    /// When recording started (RFC 3339, seconds, UTC), for humans reading
-    /// the file; optional on load so hand-written cassettes stay short.
+    /// When recording started (RFC 3339 UTC, milliseconds; older cassettes
+    /// have whole seconds): for humans reading the file, and for replay to
+    /// tell when each interaction was sent (`created` + `at_ms`), which
+    /// wall-clock arguments are compared against. Optional on load so
+    /// hand-written cassettes stay short (they get no time shifting).
     #[serde(default)]
     pub created: String,
     /// The upstream address recorded against, to tell cassettes apart.
@@ -47,7 +50,7 @@ impl Header {
     pub fn new(upstream: Option<String>) -> Header {
         Header {
             version: super::FORMAT_VERSION,
-            created: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            created: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
             upstream,
             server_version: None,
             db: None,
@@ -648,7 +651,7 @@ mod tests {
         let now = Header::new(None);
         assert_eq!(now.version, 1);
         assert!(
-            now.created.ends_with('Z') && now.created.len() == 20,
+            now.created.ends_with('Z') && now.created.len() == 24,
             "{}",
             now.created
         );

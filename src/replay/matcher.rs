@@ -12,6 +12,7 @@ use rustc_hash::FxHashMap as HashMap;
 use bytes::Bytes;
 
 use super::binding::{self, History};
+use super::clock::{self, Candidate, Clock, ShiftIndex};
 use super::display::{display_command, edit_distance};
 use super::rules::{match_key, IgnoreRule};
 use crate::cassette::{Cassette, Event};
@@ -178,6 +179,9 @@ pub struct Matcher {
     bound: HashMap<u64, u64>,
     live: HashMap<u64, Live>,
     counters: Counters,
+    /// Recordings with wall-clock time arguments, for
+    /// [`find_shifted`](Matcher::find_shifted).
+    shifted: ShiftIndex,
 }
 
 impl Matcher {
@@ -209,6 +213,7 @@ impl Matcher {
             bound: HashMap::default(),
             live: HashMap::default(),
             counters: Counters::default(),
+            shifted: ShiftIndex::default(),
         }
     }
 
@@ -259,6 +264,7 @@ impl Matcher {
                     self.pushes_after
                         .insert(0, std::mem::take(&mut self.leading_pushes));
                 }
+                self.shifted.add(index, &i.cmd);
                 self.recordings.push(Recording {
                     conn: i.conn,
                     db: i.db,
@@ -523,6 +529,51 @@ impl Matcher {
         self.bound.insert(conn, live);
         if let Some(l) = self.live.get_mut(&live) {
             l.bound = Some(conn);
+        }
+    }
+
+    /// After [`find`](Matcher::find) missed: a recording of the same
+    /// command whose wall-clock time arguments, each taken relative to when
+    /// it was sent, agree with the live ones sent at `now_ms` (see
+    /// [`clock`]). It is served through `find` as if the recorded command
+    /// had been sent, so binding, the *N*-th-identical rule and repeats
+    /// apply unchanged; the offset it shows becomes `clock`'s. `None` when
+    /// nothing fits: the caller keeps `find`'s miss (and its closest).
+    pub fn find_shifted(
+        &mut self,
+        live: u64,
+        db: u32,
+        args: &[Bytes],
+        clock: &Clock,
+        now_ms: i64,
+    ) -> Option<Matched> {
+        let times = clock::time_args(args);
+        let bound = self.live.get(&live).and_then(|l| l.bound);
+        let track_db = self.track_db;
+        let in_db = |r: &&usize| !track_db || self.recordings[**r].db == db;
+        let candidates = self
+            .shifted
+            .candidates(args, &times)
+            .iter()
+            .filter(in_db)
+            .map(|&r| {
+                let rec = &self.recordings[r];
+                Candidate {
+                    index: r,
+                    conn: rec.conn,
+                    at_ms: rec.at_ms,
+                    cmd: &rec.cmd,
+                    used: self.served[r],
+                }
+            });
+        let (recording, offset) = clock::choose(candidates, args, &times, clock, now_ms, bound)?;
+        let recorded = self.recordings[recording].cmd.clone();
+        match self.find(live, db, &recorded) {
+            Matched::Miss { .. } => None,
+            hit => {
+                clock.learn(offset);
+                Some(hit)
+            }
         }
     }
 

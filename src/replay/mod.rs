@@ -1,6 +1,8 @@
 //! Replay mode: a stand-in Redis server that answers from a cassette.
 //!
 //! - [`rules`]: ignore rules for volatile arguments.
+//! - [`clock`]: wall-clock times in arguments and replies, shifted by the
+//!   time elapsed since recording.
 //! - [`display`]: commands shown to people; the closest-command distance.
 //! - [`matcher`]: which recording answers a live command; push routing.
 //! - [`binding`]: which recorded connection a live one replays.
@@ -9,6 +11,7 @@
 //! - `session`: one live connection.
 
 pub mod binding;
+pub mod clock;
 pub mod display;
 pub mod handshake;
 pub mod matcher;
@@ -97,6 +100,9 @@ impl Default for ReplayConfig {
 pub(crate) struct ReplayShared {
     config: ReplayConfig,
     matcher: Mutex<Matcher>,
+    /// The cassette's time and the offset learned from it: one for the
+    /// whole server, since all its clients share one (shifted) now.
+    clock: clock::Clock,
     /// Push channels of the live connections.
     senders: Mutex<HashMap<u64, UnboundedSender<PushOut>>>,
     shutdown: CancellationToken,
@@ -277,8 +283,9 @@ impl ReplayState {
     ) -> ReplayState {
         let server_version = cassette.header.server_version.clone();
         let start_db = cassette.header.db.unwrap_or(0);
+        let clock = clock::Clock::new(&cassette.header.created);
         let matcher = Matcher::new(cassette, config.rules.clone(), config.repeat);
-        Self::with_matcher(matcher, server_version, start_db, config, shutdown)
+        Self::with_matcher(matcher, server_version, start_db, clock, config, shutdown)
     }
 
     /// Reads and indexes the cassette at `path` in one pass (each event goes
@@ -293,7 +300,15 @@ impl ReplayState {
         let (header, warnings) = cassette::load_with(path, |event| matcher.add(event))?;
         matcher.set_track_db(header.db.is_some());
         let start_db = header.db.unwrap_or(0);
-        let state = Self::with_matcher(matcher, header.server_version, start_db, config, shutdown);
+        let clock = clock::Clock::new(&header.created);
+        let state = Self::with_matcher(
+            matcher,
+            header.server_version,
+            start_db,
+            clock,
+            config,
+            shutdown,
+        );
         Ok((state, warnings))
     }
 
@@ -301,6 +316,7 @@ impl ReplayState {
         matcher: Matcher,
         server_version: Option<String>,
         start_db: u32,
+        clock: clock::Clock,
         mut config: ReplayConfig,
         shutdown: CancellationToken,
     ) -> ReplayState {
@@ -312,6 +328,7 @@ impl ReplayState {
         ReplayState(Arc::new(ReplayShared {
             config,
             matcher: Mutex::new(matcher),
+            clock,
             senders: Mutex::new(HashMap::new()),
             shutdown,
             server_version: server_version

@@ -8,6 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use super::clock;
 use super::display::display_command;
 use super::handshake::{synthesize, ConnInfo, Effect};
 use super::matcher::{Closest, Delivery, Matched, Matcher};
@@ -230,7 +231,20 @@ impl Session {
         } else {
             args
         };
-        let (recording, deliveries) = match matcher.find(self.live, self.selected.db(), key) {
+        let found = match matcher.find(self.live, self.selected.db(), key) {
+            // Wall-clock arguments recorded on another day.
+            Matched::Miss { closest } => matcher
+                .find_shifted(
+                    self.live,
+                    self.selected.db(),
+                    key,
+                    &self.shared.clock,
+                    clock::now_ms(),
+                )
+                .unwrap_or(Matched::Miss { closest }),
+            hit => hit,
+        };
+        let (recording, deliveries) = match found {
             Matched::Hit {
                 recording,
                 deliveries,
@@ -244,7 +258,13 @@ impl Session {
         let r = matcher.recording(recording);
         let target = if immediate { &mut *out } else { &mut delayed };
         for reply in &r.replies {
-            encode_for(reply, self.info.protocol, null, target);
+            let shifted = self.shared.clock.shift_reply(args, reply, r.at_ms);
+            encode_for(
+                shifted.as_ref().unwrap_or(reply),
+                self.info.protocol,
+                null,
+                target,
+            );
         }
         let ok = r.replies.first().is_some_and(|v| !v.is_error());
         let wait = Duration::from_micros(r.took_us);

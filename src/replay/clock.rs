@@ -1,0 +1,661 @@
+//! Wall-clock times in commands and replies, so a cassette recorded
+//! yesterday still answers today.
+//!
+//! Some arguments are absolute times that a client computes from its own
+//! clock (`EXPIREAT k <now+100>`); replayed on a later day they never equal
+//! what was recorded. Instead of freezing time (Keploy's answer), replay
+//! compares such an argument *relative to when it was sent*: the recorded
+//! one against the recorded "now" (the header's `created` plus the
+//! interaction's `at_ms`), the live one against the wall clock. When they
+//! agree within [`TOLERANCE_MS`] the recording answers, and the difference
+//! (live − recorded) becomes the replay's clock offset, which is added to
+//! the absolute times in replies (`EXPIRETIME`, `PEXPIRETIME`, `TIME`) so
+//! that they agree with what the client sent.
+//!
+//! Exact matching always comes first: a fixed time (`EXPIREAT k 1`) sent
+//! as recorded is never shifted. A cassette without a readable `created`
+//! gets no shifting at all, in arguments or in replies.
+//!
+//! The argument positions follow Redis 7.0's command table
+//! (`src/commands/*.json`) and its option parsers.
+
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+// Same reason as the matcher: local test server, no flood resistance needed.
+use rustc_hash::FxHashMap as HashMap;
+
+use crate::command;
+use crate::resp::Value;
+
+/// How far apart a live and a recorded time argument may be, once each is
+/// taken relative to its own "now": 2 s (2 in a seconds argument, 2000 in a
+/// milliseconds one). A client that computes `now + 100` in whole seconds
+/// truncates its clock (up to 1 s on each side), and a cassette written
+/// before `created` had milliseconds loses up to one more second of
+/// precision; anything looser would let unrelated times match.
+pub const TOLERANCE_MS: i64 = 2000;
+
+/// The unit of a time argument or reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Unix time in seconds.
+    Seconds,
+    /// Unix time in milliseconds.
+    Millis,
+}
+
+impl Unit {
+    fn to_ms(self, value: i64) -> Option<i64> {
+        match self {
+            Unit::Seconds => value.checked_mul(1000),
+            Unit::Millis => Some(value),
+        }
+    }
+}
+
+/// One argument that is an absolute wall-clock time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeArg {
+    /// Its index in the command (0 is the name).
+    pub index: usize,
+    /// Seconds or milliseconds.
+    pub unit: Unit,
+}
+
+/// The absolute-time arguments of a command; empty for every command that
+/// has none (most), without allocating.
+pub fn time_args(args: &[Bytes]) -> Vec<TimeArg> {
+    match command::name(args).as_bytes() {
+        b"EXPIREAT" => at(args, 2, Unit::Seconds),
+        b"PEXPIREAT" => at(args, 2, Unit::Millis),
+        // SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]
+        b"SET" => expiration(args, 3),
+        // GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]
+        b"GETEX" => expiration(args, 2),
+        b"RESTORE" | b"RESTORE-ASKING" => restore(args),
+        b"XCLAIM" => xclaim(args),
+        _ => Vec::new(),
+    }
+}
+
+fn at(args: &[Bytes], index: usize, unit: Unit) -> Vec<TimeArg> {
+    if index < args.len() {
+        vec![TimeArg { index, unit }]
+    } else {
+        Vec::new()
+    }
+}
+
+/// SET's and GETEX's options, scanned as Redis does: `EX`/`PX`/`EXAT`/
+/// `PXAT` consume the next argument, so a value that reads `EXAT` is never
+/// taken for the option.
+fn expiration(args: &[Bytes], first: usize) -> Vec<TimeArg> {
+    let mut out = Vec::new();
+    let mut i = first;
+    while i < args.len() {
+        let unit = if command::arg_is(args, i, "EXAT") {
+            Some(Unit::Seconds)
+        } else if command::arg_is(args, i, "PXAT") {
+            Some(Unit::Millis)
+        } else if command::arg_is(args, i, "EX") || command::arg_is(args, i, "PX") {
+            None
+        } else {
+            i += 1;
+            continue;
+        };
+        if let Some(unit) = unit {
+            out.extend(at(args, i + 1, unit));
+        }
+        i += 2;
+    }
+    out
+}
+
+/// `RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]`: the
+/// ttl is absolute milliseconds only with `ABSTTL`, and 0 means no expiry.
+fn restore(args: &[Bytes]) -> Vec<TimeArg> {
+    let mut absolute = false;
+    let mut i = 4;
+    while i < args.len() {
+        if command::arg_is(args, i, "ABSTTL") {
+            absolute = true;
+        } else if command::arg_is(args, i, "IDLETIME") || command::arg_is(args, i, "FREQ") {
+            i += 1;
+        }
+        i += 1;
+    }
+    if absolute && args.get(2).is_some_and(|ttl| &ttl[..] != b"0") {
+        at(args, 2, Unit::Millis)
+    } else {
+        Vec::new()
+    }
+}
+
+/// `XCLAIM key group consumer min-idle id… [IDLE ms] [TIME ms]
+/// [RETRYCOUNT n] [FORCE] [JUSTID] [LASTID id]`: stream ids are digits and
+/// `-`, never an option name, so one scan from the first id finds `TIME`.
+fn xclaim(args: &[Bytes]) -> Vec<TimeArg> {
+    let mut out = Vec::new();
+    let mut i = 5;
+    while i < args.len() {
+        if command::arg_is(args, i, "TIME") {
+            out.extend(at(args, i + 1, Unit::Millis));
+            i += 1;
+        } else if ["IDLE", "RETRYCOUNT", "LASTID"]
+            .iter()
+            .any(|o| command::arg_is(args, i, o))
+        {
+            i += 1;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// What a masked time argument reads as in [`masked`].
+const MASK: &[u8] = b"<time>";
+
+/// The command with its time arguments masked and its name uppercased: two
+/// commands with equal masks differ at most in their times.
+pub fn masked(args: &[Bytes], times: &[TimeArg]) -> Vec<Bytes> {
+    let mut out = args.to_vec();
+    if let Some(name) = out.first_mut() {
+        *name = Bytes::from(name.to_ascii_uppercase());
+    }
+    for t in times {
+        if let Some(a) = out.get_mut(t.index) {
+            *a = Bytes::from_static(MASK);
+        }
+    }
+    out
+}
+
+fn parse_i64(arg: &[u8]) -> Option<i64> {
+    std::str::from_utf8(arg).ok()?.parse().ok()
+}
+
+/// Whether a recorded command's times, each relative to `recorded_now`,
+/// equal the live command's relative to `live_now` (all ms since the
+/// epoch), within [`TOLERANCE_MS`]. Returns the clock offset the pair
+/// shows (live − recorded, ms, from the first time argument). Both are
+/// peer input: unparsable or overflowing numbers simply do not fit.
+pub fn fits(
+    recorded: &[Bytes],
+    recorded_now: i64,
+    live: &[Bytes],
+    live_now: i64,
+    times: &[TimeArg],
+) -> Option<i64> {
+    let mut offset = None;
+    for t in times {
+        let rec = t.unit.to_ms(parse_i64(recorded.get(t.index)?)?)?;
+        let now = t.unit.to_ms(parse_i64(live.get(t.index)?)?)?;
+        // i128: the differences of two arbitrary i64 cannot overflow.
+        let drift =
+            (i128::from(now) - i128::from(live_now)) - (i128::from(rec) - i128::from(recorded_now));
+        if drift.abs() > i128::from(TOLERANCE_MS) {
+            return None;
+        }
+        if offset.is_none() {
+            offset = Some(i64::try_from(i128::from(now) - i128::from(rec)).ok()?);
+        }
+    }
+    offset
+}
+
+/// A recording that could answer a live command with shifted times.
+#[derive(Debug, Clone, Copy)]
+pub struct Candidate<'a> {
+    /// Index of the recording.
+    pub index: usize,
+    /// Its recorded connection.
+    pub conn: u64,
+    /// When it was sent, ms since the recording started.
+    pub at_ms: u64,
+    /// The recorded command.
+    pub cmd: &'a [Bytes],
+    /// Already served once.
+    pub used: bool,
+}
+
+/// Picks the recording that answers `live` (sent at `live_now`) among
+/// `candidates` (in recording order), with the clock offset it shows. The
+/// matcher's rules carry over: unused recordings first, those of the
+/// recorded connection `bound` to this live one first, then the earliest
+/// (the *N*-th command gets the *N*-th recording); when every fitting one
+/// is used, the last (so the matcher repeats its reply).
+pub fn choose<'a>(
+    candidates: impl IntoIterator<Item = Candidate<'a>>,
+    live: &[Bytes],
+    times: &[TimeArg],
+    clock: &Clock,
+    live_now: i64,
+    bound: Option<u64>,
+) -> Option<(usize, i64)> {
+    let mut best: Option<((bool, usize), i64)> = None;
+    let mut last_used = None;
+    for c in candidates {
+        let Some(offset) = fits(c.cmd, clock.recorded_now(c.at_ms)?, live, live_now, times) else {
+            continue;
+        };
+        if c.used {
+            last_used = Some((c.index, offset));
+            continue;
+        }
+        let rank = (bound.is_some_and(|b| b != c.conn), c.index);
+        if best.map_or(true, |(r, _)| rank < r) {
+            best = Some((rank, offset));
+        }
+    }
+    best.map(|((_, index), offset)| (index, offset))
+        .or(last_used)
+}
+
+/// The recordings with time arguments, by [`masked`] command: the few
+/// candidates an exact miss is checked against, with no scan of the whole
+/// cassette.
+#[derive(Debug, Default)]
+pub struct ShiftIndex {
+    by_masked: HashMap<Vec<Bytes>, Vec<usize>>,
+}
+
+impl ShiftIndex {
+    /// Indexes recording `index` if its command has time arguments.
+    pub fn add(&mut self, index: usize, cmd: &[Bytes]) {
+        let times = time_args(cmd);
+        if !times.is_empty() {
+            self.by_masked
+                .entry(masked(cmd, &times))
+                .or_default()
+                .push(index);
+        }
+    }
+
+    /// The recordings (in recording order) whose command is `args` up to
+    /// the time arguments `times`.
+    pub fn candidates(&self, args: &[Bytes], times: &[TimeArg]) -> &[usize] {
+        if times.is_empty() {
+            return &[];
+        }
+        self.by_masked
+            .get(&masked(args, times))
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+}
+
+/// The wall clock now, ms since the epoch.
+pub fn now_ms() -> i64 {
+    system_ms(SystemTime::now()).unwrap_or_default()
+}
+
+fn system_ms(t: SystemTime) -> Option<i64> {
+    i64::try_from(t.duration_since(UNIX_EPOCH).ok()?.as_millis()).ok()
+}
+
+/// A header's `created` (RFC 3339 UTC, with or without fractional
+/// seconds) in ms since the epoch; `None` when absent or unreadable.
+pub fn created_ms(created: &str) -> Option<i64> {
+    system_ms(humantime::parse_rfc3339(created).ok()?)
+}
+
+/// The replay server's clock: one per replay server, shared by every live
+/// connection, since they all live in the same (shifted) time.
+#[derive(Debug)]
+pub struct Clock {
+    /// When recording started, ms since the epoch; `None` disables shifting.
+    created_ms: Option<i64>,
+    /// The offset (live − recorded, ms) shown by the latest time-shifted
+    /// match; replies are shifted by it once known.
+    learned: Mutex<Option<i64>>,
+}
+
+impl Clock {
+    /// The clock of a cassette whose header says `created`.
+    pub fn new(created: &str) -> Clock {
+        Clock {
+            created_ms: created_ms(created),
+            learned: Mutex::new(None),
+        }
+    }
+
+    /// When an interaction recorded at `at_ms` was sent, ms since the
+    /// epoch; `None` for a cassette without `created`.
+    pub fn recorded_now(&self, at_ms: u64) -> Option<i64> {
+        self.created_ms?.checked_add(i64::try_from(at_ms).ok()?)
+    }
+
+    /// Takes `offset_ms` as the replay's current offset.
+    pub fn learn(&self, offset_ms: i64) {
+        *self.learned.lock().unwrap_or_else(|e| e.into_inner()) = Some(offset_ms);
+    }
+
+    /// The offset to shift a reply recorded at `at_ms` by: the learned one,
+    /// else the wall clock's distance from when it was recorded. A
+    /// distance within [`TOLERANCE_MS`] counts as none: a replay started
+    /// right after recording matched its times exactly and must not see
+    /// them moved by the second that has passed.
+    pub fn offset(&self, at_ms: u64, now_ms: i64) -> Option<i64> {
+        let recorded = self.recorded_now(at_ms)?;
+        if let Some(learned) = *self.learned.lock().unwrap_or_else(|e| e.into_inner()) {
+            return Some(learned);
+        }
+        let elapsed = now_ms.saturating_sub(recorded);
+        Some(if elapsed.abs() <= TOLERANCE_MS {
+            0
+        } else {
+            elapsed
+        })
+    }
+
+    /// The reply to send for a recorded `reply` to `args` (recorded at
+    /// `at_ms`) when it holds an absolute time, shifted onto the replay's
+    /// clock; `None` to send it as recorded. Cheap for other commands: a
+    /// name check, no clock read.
+    pub fn shift_reply(&self, args: &[Bytes], reply: &Value, at_ms: u64) -> Option<Value> {
+        let kind = reply_kind(args)?;
+        let offset = self.offset(at_ms, now_ms())?;
+        shift(kind, reply, offset)
+    }
+}
+
+/// Which replies hold absolute times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReplyKind {
+    /// `EXPIRETIME` / `PEXPIRETIME`: an integer, or -1/-2 for none.
+    Expiry(Unit),
+    /// `TIME`: `[seconds, microseconds]` as bulk strings.
+    Time,
+}
+
+fn reply_kind(args: &[Bytes]) -> Option<ReplyKind> {
+    match (command::name(args).as_bytes(), args.len()) {
+        (b"EXPIRETIME", 2) => Some(ReplyKind::Expiry(Unit::Seconds)),
+        (b"PEXPIRETIME", 2) => Some(ReplyKind::Expiry(Unit::Millis)),
+        (b"TIME", 1) => Some(ReplyKind::Time),
+        _ => None,
+    }
+}
+
+/// `reply` moved by `offset_ms`; `None` when it holds no time (an error,
+/// `-1` no expiry, `-2` no key, or an unexpected shape).
+fn shift(kind: ReplyKind, reply: &Value, offset_ms: i64) -> Option<Value> {
+    match (kind, reply) {
+        (ReplyKind::Expiry(_), Value::Integer(n)) if *n < 0 => None,
+        (ReplyKind::Expiry(Unit::Millis), Value::Integer(n)) => {
+            Some(Value::Integer(n.saturating_add(offset_ms)))
+        }
+        (ReplyKind::Expiry(Unit::Seconds), Value::Integer(n)) => {
+            // Rounded: an offset learned from a seconds argument is whole
+            // seconds and comes back exactly.
+            let seconds = (i128::from(offset_ms) + 500).div_euclid(1000);
+            let shifted = i128::from(*n) + seconds;
+            Some(Value::Integer(i64::try_from(shifted).ok()?))
+        }
+        (ReplyKind::Time, Value::Array(items)) => {
+            let [secs, micros] = items.as_slice() else {
+                return None;
+            };
+            let secs = parse_i64(secs.as_bytes()?)?;
+            let micros = parse_i64(micros.as_bytes()?)?;
+            let total =
+                i128::from(secs) * 1_000_000 + i128::from(micros) + i128::from(offset_ms) * 1000;
+            let secs = i64::try_from(total.div_euclid(1_000_000)).ok()?;
+            let micros = total.rem_euclid(1_000_000);
+            Some(Value::Array(vec![
+                Value::bulk(secs.to_string()),
+                Value::bulk(micros.to_string()),
+            ]))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<Bytes> {
+        crate::command::args_of(&s.split(' ').collect::<Vec<_>>())
+    }
+
+    fn positions(s: &str) -> Vec<(usize, Unit)> {
+        time_args(&args(s))
+            .into_iter()
+            .map(|t| (t.index, t.unit))
+            .collect()
+    }
+
+    use Unit::{Millis, Seconds};
+
+    #[test]
+    fn time_arguments_follow_redis_7_syntax() {
+        assert_eq!(positions("EXPIREAT k 1700000000 NX"), [(2, Seconds)]);
+        assert_eq!(positions("pexpireat k 1700000000000"), [(2, Millis)]);
+        assert_eq!(positions("EXPIREAT k"), []);
+        assert_eq!(positions("SET k v NX GET EXAT 17"), [(6, Seconds)]);
+        assert_eq!(positions("set k v pxat 17"), [(4, Millis)]);
+        // The value and EX's argument are never taken for options.
+        assert_eq!(positions("SET k EXAT EX 5"), []);
+        assert_eq!(positions("SET k v EX EXAT"), []);
+        assert_eq!(positions("SET k v EXAT"), []);
+        assert_eq!(positions("GETEX k EXAT 17"), [(3, Seconds)]);
+        assert_eq!(positions("GETEX k PXAT 17"), [(3, Millis)]);
+        assert_eq!(positions("GETEX k PERSIST"), []);
+        assert_eq!(positions("RESTORE k 17 payload ABSTTL"), [(2, Millis)]);
+        assert_eq!(
+            positions("RESTORE-ASKING k 17 p REPLACE IDLETIME 5 absttl"),
+            [(2, Millis)]
+        );
+        assert_eq!(positions("RESTORE k 17 payload REPLACE"), []);
+        assert_eq!(positions("RESTORE k 0 payload ABSTTL"), []);
+        // IDLETIME's value is not an option, even when it reads ABSTTL.
+        assert_eq!(positions("RESTORE k 17 p IDLETIME ABSTTL"), []);
+        assert_eq!(
+            positions("XCLAIM s g c 10 1-0 2-0 IDLE 5 TIME 17 RETRYCOUNT 2 FORCE"),
+            [(10, Millis)]
+        );
+        assert_eq!(positions("XCLAIM s g c 10 1-0 LASTID 2-0"), []);
+        assert_eq!(positions("GET k"), []);
+        assert_eq!(positions("EXPIRE k 100"), []);
+    }
+
+    #[test]
+    fn relative_times_fit_within_the_tolerance() {
+        let rec = args("EXPIREAT k 1100");
+        let times = time_args(&rec);
+        // Recorded at 1000 s for +100 s; live at 90000 s for +100 s.
+        let fit = |live: &str| fits(&rec, 1_000_000, &args(live), 90_000_000, &times);
+        assert_eq!(fit("EXPIREAT k 90100"), Some(89_000_000));
+        assert_eq!(fit("EXPIREAT k 90102"), Some(89_002_000));
+        assert_eq!(fit("EXPIREAT k 90098"), Some(88_998_000));
+        assert_eq!(fit("EXPIREAT k 90103"), None);
+        assert_eq!(fit("EXPIREAT k 1100"), None);
+        assert_eq!(fit("EXPIREAT k soon"), None);
+        assert_eq!(fit("EXPIREAT k 9223372036854775807"), None);
+        let rec = args("PEXPIREAT k -9223372036854775808");
+        let far = fits(
+            &rec,
+            i64::MAX,
+            &args("PEXPIREAT k 9223372036854775807"),
+            i64::MIN,
+            &time_args(&rec),
+        );
+        assert_eq!(far, None);
+    }
+
+    #[test]
+    fn masks_hide_only_the_times() {
+        let a = args("set k v EXAT 17");
+        let b = args("SET k v EXAT 99");
+        assert_eq!(masked(&a, &time_args(&a)), masked(&b, &time_args(&b)));
+        let c = args("SET k2 v EXAT 99");
+        assert_ne!(masked(&a, &time_args(&a)), masked(&c, &time_args(&c)));
+    }
+
+    #[test]
+    fn created_reads_seconds_and_milliseconds() {
+        assert_eq!(created_ms("1970-01-01T00:00:01Z"), Some(1000));
+        assert_eq!(created_ms("1970-01-01T00:00:01.250Z"), Some(1250));
+        assert_eq!(created_ms("x"), None);
+        assert_eq!(created_ms(""), None);
+        assert_eq!(Clock::new("").recorded_now(5), None);
+        assert_eq!(Clock::new("").offset(5, now_ms()), None);
+    }
+
+    #[test]
+    fn replies_shift_by_the_learned_offset_else_the_elapsed_time() {
+        let clock = Clock::new("1970-01-01T00:00:10Z");
+        // Nothing learned: the distance from when it was recorded, none
+        // within the tolerance.
+        assert_eq!(clock.offset(0, 10_000 + TOLERANCE_MS), Some(0));
+        assert_eq!(clock.offset(0, 20_000), Some(10_000));
+        assert_eq!(clock.offset(5_000, 20_000), Some(5_000));
+        clock.learn(-3_000);
+        assert_eq!(clock.offset(0, 20_000), Some(-3_000));
+
+        let expiry = ReplyKind::Expiry(Seconds);
+        assert_eq!(
+            shift(expiry, &Value::Integer(100), 7_000),
+            Some(Value::Integer(107))
+        );
+        assert_eq!(
+            shift(expiry, &Value::Integer(100), 6_600),
+            Some(Value::Integer(107))
+        );
+        assert_eq!(shift(expiry, &Value::Integer(-1), 7_000), None);
+        assert_eq!(shift(expiry, &Value::Integer(-2), 7_000), None);
+        assert_eq!(
+            shift(ReplyKind::Expiry(Millis), &Value::Integer(100), -50),
+            Some(Value::Integer(50))
+        );
+        assert_eq!(shift(expiry, &Value::error("ERR x"), 7_000), None);
+        let time = Value::Array(vec![Value::bulk("100"), Value::bulk("999500")]);
+        assert_eq!(
+            shift(ReplyKind::Time, &time, 1),
+            Some(Value::Array(vec![Value::bulk("101"), Value::bulk("500")]))
+        );
+        assert_eq!(
+            shift(ReplyKind::Time, &time, -1000),
+            Some(Value::Array(vec![Value::bulk("99"), Value::bulk("999500")]))
+        );
+        assert_eq!(shift(ReplyKind::Time, &Value::Array(vec![]), 1), None);
+
+        assert_eq!(reply_kind(&args("expiretime k")), Some(expiry));
+        assert_eq!(reply_kind(&args("TIME")), Some(ReplyKind::Time));
+        assert_eq!(reply_kind(&args("TIME x")), None);
+        assert_eq!(reply_kind(&args("TTL k")), None);
+        assert!(clock
+            .shift_reply(&args("GET k"), &Value::Integer(5), 0)
+            .is_none());
+    }
+
+    mod matcher {
+        use super::super::*;
+        use crate::cassette::{Cassette, Event, Header, Interaction};
+        use crate::replay::matcher::{Matched, Matcher};
+
+        fn args(s: &str) -> Vec<Bytes> {
+            super::args(s)
+        }
+
+        /// A cassette created at 1000 s whose interactions are sent at
+        /// `at_ms`, each replying its position.
+        fn matcher(cmds: &[(u64, u64, &str)], repeat: bool) -> (Matcher, Clock) {
+            let header = Header {
+                created: "1970-01-01T00:16:40Z".into(),
+                ..Header::new(None)
+            };
+            let events = cmds
+                .iter()
+                .enumerate()
+                .map(|(i, (conn, at_ms, cmd))| {
+                    Event::Interaction(Interaction {
+                        conn: *conn,
+                        db: 0,
+                        seq: i as u64,
+                        at_ms: *at_ms,
+                        took_us: 1,
+                        cmd: args(cmd),
+                        replies: vec![Value::Integer(i as i64)],
+                    })
+                })
+                .collect();
+            let clock = Clock::new(&header.created);
+            let cassette = Cassette {
+                header,
+                events,
+                warnings: Vec::new(),
+            };
+            (Matcher::new(cassette, Vec::new(), repeat), clock)
+        }
+
+        fn reply(m: &mut Matcher, clock: &Clock, cmd: &str, now_ms: i64) -> Option<i64> {
+            let found = match m.find(1, 0, &args(cmd)) {
+                Matched::Miss { .. } => m.find_shifted(1, 0, &args(cmd), clock, now_ms)?,
+                hit => hit,
+            };
+            match found {
+                Matched::Hit { recording, .. } => match m.recording(recording).replies[0] {
+                    Value::Integer(n) => Some(n),
+                    _ => None,
+                },
+                Matched::Miss { .. } => None,
+            }
+        }
+
+        #[test]
+        fn shifted_times_keep_the_nth_and_repeat_rules() {
+            // Recorded at 1000 s and 1001 s, each for "now + 100 s".
+            let (mut m, clock) = matcher(
+                &[
+                    (1, 0, "EXPIREAT k 1100"),
+                    (1, 1000, "EXPIREAT k 1101"),
+                    (1, 1000, "EXPIREAT k2 2000000000"),
+                ],
+                true,
+            );
+            m.connect(1);
+            let day = 86_400_000;
+            let now = 1_000_000 + day;
+            assert_eq!(reply(&mut m, &clock, "EXPIREAT k 87500", now), Some(0));
+            assert_eq!(clock.offset(0, 0), Some(day));
+            assert_eq!(
+                reply(&mut m, &clock, "EXPIREAT k 87501", now + 1000),
+                Some(1)
+            );
+            // Both used: the last that fits repeats.
+            assert_eq!(
+                reply(&mut m, &clock, "EXPIREAT k 87501", now + 1000),
+                Some(1)
+            );
+            assert_eq!(m.counters().repeated, 1);
+            // Far off the tolerance: a miss.
+            assert_eq!(reply(&mut m, &clock, "EXPIREAT k 87600", now), None);
+            // A fixed time still matches exactly, and teaches nothing.
+            assert_eq!(
+                reply(&mut m, &clock, "EXPIREAT k2 2000000000", now),
+                Some(2)
+            );
+            assert_eq!(clock.offset(0, 0), Some(day));
+        }
+
+        #[test]
+        fn a_miss_does_not_use_a_recording() {
+            let (mut m, clock) = matcher(&[(1, 0, "PEXPIREAT k 1005000")], false);
+            m.connect(1);
+            let now = 5_000_000;
+            assert_eq!(reply(&mut m, &clock, "PEXPIREAT k 5009000", now), None);
+            assert_eq!(reply(&mut m, &clock, "PEXPIREAT k 5005100", now), Some(0));
+            // --no-repeat: used up is a miss.
+            assert_eq!(reply(&mut m, &clock, "PEXPIREAT k 5005100", now), None);
+            // No `created`: no shifting.
+            let (mut m, _) = matcher(&[(1, 0, "PEXPIREAT k 1005000")], true);
+            m.connect(1);
+            let blind = Clock::new("");
+            assert_eq!(reply(&mut m, &blind, "PEXPIREAT k 5005000", now), None);
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! Wall-clock arguments (`EXPIREAT`, `SET … EXAT`, `PXAT`…) replayed on a
+//! later day: record against a real redis-server, make the cassette look
+//! hours old, replay with times computed from the real now.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::{client_url, RedisServer, Resplay, PROTOCOLS};
+use redis::Value;
+
+/// How old the doctored cassette looks: hours, and an odd few seconds so
+/// that no rounding lands on a whole hour by luck.
+const AGE_S: i64 = 3 * 3600 + 17;
+
+/// One reading of the wall clock, in both units the commands use.
+#[derive(Debug, Clone, Copy)]
+struct Now {
+    s: i64,
+    ms: i64,
+}
+
+fn now() -> Now {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    Now { s: ms / 1000, ms }
+}
+
+/// A time the session sends: its value from `now`, and its unit.
+fn exat(now: Now) -> i64 {
+    now.s + 100
+}
+fn expireat(now: Now) -> i64 {
+    now.s + 200
+}
+fn pexpireat(now: Now) -> i64 {
+    now.ms + 300_000
+}
+fn pxat(now: Now) -> i64 {
+    now.ms + 5_000
+}
+
+/// The fixed time the session also sends; it must match exactly.
+const FIXED: i64 = 2_000_000_000;
+
+/// What the session sends, with times computed from `now`.
+fn commands(now: Now) -> Vec<redis::Cmd> {
+    let c = |words: &[&str]| {
+        let mut cmd = redis::cmd(words[0]);
+        for w in &words[1..] {
+            cmd.arg(*w);
+        }
+        cmd
+    };
+    vec![
+        c(&["SET", "k", "v", "EXAT", &exat(now).to_string()]),
+        c(&["EXPIRETIME", "k"]),
+        c(&["SET", "k2", "v"]),
+        c(&["EXPIREAT", "k2", &expireat(now).to_string()]),
+        c(&["SET", "k3", "v"]),
+        c(&["PEXPIREAT", "k3", &pexpireat(now).to_string()]),
+        c(&["PEXPIRETIME", "k3"]),
+        c(&["GETEX", "k", "PXAT", &pxat(now).to_string()]),
+        c(&["TTL", "k2"]),
+        c(&["TIME"]),
+        c(&["EXPIREAT", "k2", &FIXED.to_string()]),
+        c(&["EXPIRETIME", "missing"]),
+    ]
+}
+
+/// Indexes into [`commands`] of the replies that hold absolute times.
+const EXPIRETIME_K: usize = 1;
+const PEXPIRETIME_K3: usize = 6;
+const TIME: usize = 9;
+
+fn run(url: &str, now: Now) -> Vec<Value> {
+    let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+    commands(now)
+        .iter()
+        .map(|cmd| {
+            cmd.query(&mut con)
+                .unwrap_or_else(|e| panic!("{:?}: {e}", cmd.get_packed_command()))
+        })
+        .collect()
+}
+
+fn int(v: &Value) -> i64 {
+    match v {
+        Value::Int(n) => *n,
+        other => panic!("not an integer: {other:?}"),
+    }
+}
+
+/// `TIME`'s reply in microseconds.
+fn time_us(v: &Value) -> i64 {
+    let Value::Array(items) = v else {
+        panic!("TIME: {v:?}")
+    };
+    let part = |i: usize| match &items[i] {
+        Value::BulkString(b) => String::from_utf8_lossy(b).parse::<i64>().unwrap(),
+        other => panic!("TIME part: {other:?}"),
+    };
+    part(0) * 1_000_000 + part(1)
+}
+
+/// Rewrites a cassette recorded at `recorded` as if it had been recorded
+/// `AGE_S` earlier: `created`, the times the session sent and the times in
+/// the replies all move back. (Moving `created` alone would not do: the
+/// recorded arguments would then lie hours ahead of their own "now".)
+fn age(path: &Path, recorded: Now) {
+    let sent_s = [exat(recorded), expireat(recorded)].map(|t| t.to_string());
+    let sent_ms = [pexpireat(recorded), pxat(recorded)].map(|t| t.to_string());
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if i == 0 {
+            let created = humantime::parse_rfc3339(v["created"].as_str().unwrap()).unwrap();
+            let older = created - Duration::from_secs(AGE_S as u64);
+            v["created"] = humantime::format_rfc3339_millis(older).to_string().into();
+        } else if let Some(cmd) = v.get_mut("cmd").and_then(|c| c.as_array_mut()) {
+            for arg in cmd.iter_mut() {
+                let Some(text) = arg.as_str() else { continue };
+                let n: i64 = text.parse().unwrap_or(0);
+                if sent_s.iter().any(|t| t == text) {
+                    *arg = (n - AGE_S).to_string().into();
+                } else if sent_ms.iter().any(|t| t == text) {
+                    *arg = (n - AGE_S * 1000).to_string().into();
+                }
+            }
+            let name = cmd[0].as_str().unwrap().to_string();
+            let reply = &mut v["reply"];
+            match name.as_str() {
+                "EXPIRETIME" if reply.as_i64().unwrap() > 0 => {
+                    *reply = (reply.as_i64().unwrap() - AGE_S).into();
+                }
+                "PEXPIRETIME" if reply.as_i64().unwrap() > 0 => {
+                    *reply = (reply.as_i64().unwrap() - AGE_S * 1000).into();
+                }
+                "TIME" => {
+                    let secs: i64 = reply[0].as_str().unwrap().parse().unwrap();
+                    reply[0] = (secs - AGE_S).to_string().into();
+                }
+                _ => {}
+            }
+        }
+        out.push_str(&serde_json::to_string(&v).unwrap());
+        out.push('\n');
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// Records the session in `protocol`; returns the cassette's directory,
+/// path, when the session computed its times, and the replies.
+fn record(protocol: u8) -> (tempfile::TempDir, std::path::PathBuf, Now, Vec<Value>) {
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.jsonl");
+    let recorder = Resplay::record(&server.url(), &path, &[]);
+    let recorded = now();
+    let replies = run(&client_url(&recorder.url(), protocol), recorded);
+    let (code, log) = recorder.stop();
+    assert_eq!(code, 0, "{log:?}");
+    (dir, path, recorded, replies)
+}
+
+#[test]
+fn wall_clock_arguments_match_hours_later_and_replies_follow() {
+    for protocol in PROTOCOLS {
+        let (_dir, path, recorded, recorded_replies) = record(protocol);
+        assert_eq!(int(&recorded_replies[EXPIRETIME_K]), exat(recorded));
+        assert_eq!(int(&recorded_replies[PEXPIRETIME_K3]), pexpireat(recorded));
+        age(&path, recorded);
+
+        let replay = Resplay::replay(&path, &[]);
+        let live = now();
+        let replies = run(&client_url(&replay.url(), protocol), live);
+        let after = now();
+        // The absolute times read as the ones this run sent…
+        assert_eq!(int(&replies[EXPIRETIME_K]), exat(live), "RESP{protocol}");
+        assert_eq!(
+            int(&replies[PEXPIRETIME_K3]),
+            pexpireat(live),
+            "RESP{protocol}"
+        );
+        let time = time_us(&replies[TIME]);
+        assert!(
+            time >= (live.ms - 3000) * 1000 && time <= (after.ms + 3000) * 1000,
+            "RESP{protocol}: TIME {time} µs, now {} ms",
+            live.ms
+        );
+        // …and everything else is the recorded reply, -2 included.
+        for (i, (a, b)) in replies.iter().zip(&recorded_replies).enumerate() {
+            if ![EXPIRETIME_K, PEXPIRETIME_K3, TIME].contains(&i) {
+                assert_eq!(a, b, "RESP{protocol} command {i}");
+            }
+        }
+        assert_eq!(int(&replies[replies.len() - 1]), -2);
+        let (code, log) = replay.stop();
+        assert_eq!(code, 0, "{log:?}");
+        assert!(
+            log.iter().any(|l| l.contains(" 0 missed, 0 unused")),
+            "RESP{protocol}: {log:?}"
+        );
+    }
+}
+
+#[test]
+fn wall_clock_arguments_off_by_more_than_the_tolerance_miss() {
+    for protocol in PROTOCOLS {
+        let (_dir, path, recorded, _) = record(protocol);
+        age(&path, recorded);
+        let replay = Resplay::replay(&path, &[]);
+        let mut con = redis::Client::open(client_url(&replay.url(), protocol))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let live = now();
+        let off = expireat(live) + 60;
+        let miss = redis::cmd("EXPIREAT")
+            .arg("k2")
+            .arg(off)
+            .query::<Value>(&mut con)
+            .expect_err("a minute off must miss");
+        let text = miss.to_string();
+        assert!(
+            text.contains(&format!("no recorded reply for 'EXPIREAT k2 {off}'"))
+                && text.contains("closest recorded: 'EXPIREAT k2 "),
+            "RESP{protocol}: {text}"
+        );
+        // The miss used nothing up: the right time still gets its reply.
+        let mut con2 = redis::Client::open(client_url(&replay.url(), protocol))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let hit: Value = redis::cmd("EXPIREAT")
+            .arg("k2")
+            .arg(expireat(live))
+            .query(&mut con2)
+            .unwrap();
+        assert_eq!(hit, Value::Int(1), "RESP{protocol}");
+        drop(replay);
+
+        // A cassette with no `created` gets no shifting at all.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (header, rest) = text.split_once('\n').unwrap();
+        let mut header: serde_json::Value = serde_json::from_str(header).unwrap();
+        header.as_object_mut().unwrap().remove("created");
+        std::fs::write(&path, format!("{header}\n{rest}")).unwrap();
+        let replay = Resplay::replay(&path, &[]);
+        let mut con = redis::Client::open(client_url(&replay.url(), protocol))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let miss = redis::cmd("SET")
+            .arg(&["k", "v", "EXAT"])
+            .arg(exat(now()))
+            .query::<Value>(&mut con)
+            .expect_err("no created, no shifting");
+        assert!(miss.to_string().contains("no recorded reply"), "{miss}");
+    }
+}
