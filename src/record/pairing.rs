@@ -548,4 +548,43 @@ mod tests {
         let (done, _) = run(&mut p, vec![bulk("1")]);
         assert_eq!(done, [(0, 1), (1, 0)]);
     }
+
+    #[test]
+    fn interactions_carry_the_database_they_ran_in() {
+        let mut p = Pairing::new(4);
+        for (seq, words) in [
+            (0, &["GET", "a"][..]),
+            (1, &["SELECT", "2"]),
+            (2, &["GET", "a"]),
+            (3, &["MULTI"]),
+            (4, &["SELECT", "5"]),
+            (5, &["EXEC"]),
+            (6, &["GET", "a"]),
+        ] {
+            p.push_request(req(seq, words));
+        }
+        let queued = Value::simple("QUEUED");
+        let exec = Value::Array(vec![Value::simple("OK")]);
+        let frames = vec![
+            Value::NullBulk,
+            Value::simple("OK"),
+            Value::NullBulk,
+            Value::simple("OK"),
+            queued,
+            exec,
+            Value::NullBulk,
+        ];
+        let mut out = Vec::new();
+        for f in frames {
+            p.on_frame(crate::resp::to_bytes(&f).freeze(), &mut out);
+        }
+        let dbs: Vec<u32> = out
+            .iter()
+            .filter_map(|o| match o {
+                Paired::Interaction { db, .. } => Some(*db),
+                Paired::Push(_) => None,
+            })
+            .collect();
+        assert_eq!(dbs, [4, 4, 2, 2, 2, 2, 5]);
+    }
 }
