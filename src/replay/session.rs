@@ -16,7 +16,7 @@ use super::{OnMiss, ReplayShared, Timing};
 use crate::cassette::{Event, Interaction, PushEvent};
 use crate::command;
 use crate::resp::{
-    encode, is_resp2, parse_request, to_resp2, NullShape, RequestFrame, RequestParse, Value,
+    encode, is_resp2, parse_request, rdb, to_resp2, NullShape, RequestFrame, RequestParse, Value,
 };
 
 /// A push on its way to a live connection.
@@ -31,6 +31,10 @@ struct Session {
     passthrough: Option<Passthrough>,
     /// Set when the connection must close after what is buffered (QUIT).
     closing: bool,
+    /// A recorded `SYNC`/`PSYNC` was served: the connection now gets the
+    /// replication stream (recorded pushes) and nothing else, as a replica
+    /// gets from Redis.
+    replica: bool,
 }
 
 impl Session {
@@ -66,6 +70,7 @@ pub(crate) async fn run(stream: TcpStream, live: u64, shared: Arc<ReplayShared>)
         },
         passthrough: None,
         closing: false,
+        replica: false,
     };
     let (mut reader, mut writer) = stream.into_split();
     let limits = shared.config.limits;
@@ -79,8 +84,13 @@ pub(crate) async fn run(stream: TcpStream, live: u64, shared: Arc<ReplayShared>)
     tokio::pin!(shutdown);
     loop {
         out.clear();
-        // A subscriber only listens: Redis's `timeout` spares it.
-        let limit = if session.info.subscribed { None } else { idle };
+        // A subscriber or a replica only listens: Redis's `timeout` spares
+        // both.
+        let limit = if session.info.subscribed || session.replica {
+            None
+        } else {
+            idle
+        };
         let read = tokio::select! {
             _ = &mut shutdown => break,
             Some(push) = pushes.recv() => {
@@ -234,8 +244,15 @@ impl Session {
         let mut delayed = BytesMut::new();
         let r = matcher.recording(recording);
         let target = if immediate { &mut *out } else { &mut delayed };
-        for reply in &r.replies {
-            encode_for(reply, self.info.protocol, null, target);
+        if !self.replica {
+            let sync = command::starts_replication(args);
+            for reply in &r.replies {
+                match reply {
+                    // The RDB transfer: no CRLF after it (`resp::rdb`).
+                    Value::Bulk(stored) if sync => rdb::encode_transfer(stored, target),
+                    _ => encode_for(reply, self.info.protocol, null, target),
+                }
+            }
         }
         let ok = r.replies.first().is_some_and(|v| !v.is_error());
         let wait = Duration::from_micros(r.took_us);
@@ -310,6 +327,7 @@ impl Session {
                 _ => {}
             },
             b"QUIT" => self.closing = true,
+            b"SYNC" | b"PSYNC" => self.replica = true,
             b"RESET" => {
                 self.info.protocol = 2;
                 self.info.name = None;
@@ -330,6 +348,16 @@ impl Session {
         closest: Option<String>,
         out: &mut BytesMut,
     ) {
+        if self.replica {
+            // Redis answers a replica nothing. Its `REPLCONF ACK <offset>`
+            // carries an offset that differs from run to run: no miss.
+            if !command::arg_is(&args, 0, "REPLCONF") {
+                let mut shown_args = args;
+                command::redact(&mut shown_args);
+                self.matcher().note_miss(&shown_args);
+            }
+            return;
+        }
         let server_version = self.shared.server_version.clone();
         if let Some((reply, effect)) = synthesize(&args, &mut self.info, &server_version) {
             encode_for(&reply, self.info.protocol, NullShape::Bulk, out);
