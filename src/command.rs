@@ -169,6 +169,12 @@ pub fn hello_version(args: &[Bytes]) -> Option<&[u8]> {
     }
 }
 
+/// `SYNC` or `PSYNC`: once the server accepts one, the connection carries
+/// the replication stream (see `record::replication`).
+pub fn starts_replication(args: &[Bytes]) -> bool {
+    matches!(name(args).as_bytes(), b"SYNC" | b"PSYNC")
+}
+
 /// `CLIENT REPLY ON|OFF|SKIP`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplyMode {

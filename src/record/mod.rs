@@ -2,9 +2,13 @@
 //! every exchange to a cassette.
 //!
 //! - [`pairing`]: which reply answers which request (pure logic).
+//! - `replication`: `SYNC`/`PSYNC`, the RDB transfer and the replication
+//!   stream after it, and the gate that keeps a replicated command behind
+//!   its cause in the cassette.
 //! - `session`: one client connection, relaying exact bytes both ways.
 
 pub mod pairing;
+mod replication;
 mod session;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,6 +64,9 @@ pub(crate) struct RecordShared {
     shutdown: CancellationToken,
     connections: AtomicU64,
     interactions: AtomicU64,
+    /// Orders replication-stream pushes after the interactions that
+    /// caused them.
+    gate: replication::CausalGate,
 }
 
 /// What a finished recording did.
@@ -127,6 +134,7 @@ pub async fn record(
         shutdown: shutdown.clone(),
         connections: AtomicU64::new(0),
         interactions: AtomicU64::new(0),
+        gate: replication::CausalGate::default(),
     });
     let sessions = shared.clone();
     serve(listener, shutdown, serve_options, move |stream, id| {

@@ -197,6 +197,30 @@ impl Pairing {
         self.protocol
     }
 
+    /// The oldest request still waiting.
+    pub fn front(&self) -> Option<&Pending> {
+        self.queue.front()
+    }
+
+    /// Takes the oldest request out, for a caller that gathered its replies
+    /// itself (`SYNC`/`PSYNC`, see `record::replication`); `None` if some of
+    /// its replies already went through [`on_frame`](Pairing::on_frame).
+    pub fn take_front(&mut self) -> Option<Pending> {
+        if !self.head_replies.is_empty() {
+            return None;
+        }
+        self.head_needs = None;
+        self.queue.pop_front()
+    }
+
+    /// Marks every waiting request silent: a connection turned replica is
+    /// never answered again.
+    pub fn silence_all(&mut self) {
+        for request in &mut self.queue {
+            request.silent = true;
+        }
+    }
+
     /// Takes every waiting request out (the upstream is gone).
     pub fn drain(&mut self) -> Vec<Pending> {
         self.head_replies.clear();

@@ -9,7 +9,7 @@
 //! lines, straight from the frames' bytes. Both run in one task and share a
 //! small state.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -20,11 +20,12 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 use super::pairing::{Paired, Pairing, Pending, ReplyModeTracker};
+use super::replication::{self, Replication, GATE_LIMIT};
 use super::RecordShared;
 use crate::cassette::wire_lines::{write_interaction_line, write_push_line, InteractionHead};
 use crate::cassette::{ConnState, ConnectionEvent, Event};
 use crate::command;
-use crate::resp::{parse_request, reply_len, ProtocolError, RequestParse};
+use crate::resp::{parse_request, reply_len, Limits, ProtocolError, RequestParse};
 use crate::upstream::{self, UpstreamReader, UpstreamWriter};
 
 /// Read buffer growth step.
@@ -44,6 +45,8 @@ struct State {
     protocol_error: Option<ProtocolError>,
     /// The request half has stopped (client gone, error, idle, shutdown).
     requests_done: bool,
+    /// `SYNC`/`PSYNC` and the replication stream after it.
+    replication: Replication,
 }
 
 struct Session {
@@ -54,6 +57,13 @@ struct Session {
     wake: Notify,
     /// Wakes the request half when requests in flight drop under the limit.
     room: Notify,
+    /// Set once a `SYNC`/`PSYNC` is sent: from then on replies take the
+    /// replication-aware scan (an atomic, so the common path checks it
+    /// without the lock).
+    replication_seen: AtomicBool,
+    /// This connection's [`waiting_since`](replication::waiting_since)
+    /// marker in the recorder's causal gate.
+    marker: Arc<AtomicU64>,
 }
 
 impl Session {
@@ -65,6 +75,11 @@ impl Session {
 
     fn at_ms(&self, at: Instant) -> u64 {
         at.saturating_duration_since(self.shared.start).as_millis() as u64
+    }
+
+    /// The gate marker for the state as it is now.
+    fn waiting_since(&self, state: &State) -> u64 {
+        replication::waiting_since(state.pairing.front(), self.shared.start)
     }
 }
 
@@ -86,9 +101,12 @@ pub(crate) async fn run(client: TcpStream, conn: u64, shared: Arc<RecordShared>)
             pairing: Pairing::new(shared.config.upstream.db),
             protocol_error: None,
             requests_done: false,
+            replication: Replication::default(),
         }),
         wake: Notify::new(),
         room: Notify::new(),
+        replication_seen: AtomicBool::new(false),
+        marker: shared.gate.register(conn),
     };
     let opened = Instant::now();
     shared
@@ -119,6 +137,7 @@ pub(crate) async fn run(client: TcpStream, conn: u64, shared: Arc<RecordShared>)
             _ = &mut replies => break,
         }
     }
+    shared.gate.unregister(conn);
     shared
         .writer
         .send(Event::Connection(ConnectionEvent {
@@ -220,13 +239,22 @@ async fn relay_requests(
             for (start, frame) in &frames {
                 let raw = chunk.slice(*start..*start + frame.len);
                 let args = frame.args(&raw);
-                let silent = modes.is_silent(&args);
+                // A replica is never answered (Redis queues no reply to it).
+                let silent = modes.is_silent(&args) || state.replication.is_streaming();
+                if command::starts_replication(&args) {
+                    session.replication_seen.store(true, Ordering::Release);
+                }
                 wake |= silent;
                 state
                     .pairing
                     .push_request(Pending::new(seq, args, now, silent));
                 seq += 1;
             }
+            // Before the bytes go upstream: what they cause in a
+            // replication stream must find them waiting.
+            let since = session.waiting_since(&state);
+            drop(state);
+            shared.gate.update(&session.marker, since);
         }
         // The reply half only needs waking for what no upstream byte will
         // announce: a request the server will not answer, or a protocol error.
@@ -274,11 +302,14 @@ async fn read_with_idle_limit(
     loop {
         let busy = {
             let state = session.state();
-            state.pairing.pending() > 0 || state.pairing.is_subscribed()
+            state.pairing.pending() > 0
+                || state.pairing.is_subscribed()
+                || state.replication.is_streaming()
         };
         if busy {
-            // A blocking command may wait for minutes, and a subscriber only
-            // listens: neither is idle (Redis's `timeout` spares both).
+            // A blocking command may wait for minutes, and a subscriber or a
+            // replica only listens: none is idle (Redis's `timeout` spares
+            // them all).
             idle_since = Instant::now();
         }
         let left = limit.saturating_sub(idle_since.elapsed());
@@ -317,7 +348,7 @@ async fn relay_replies(
     loop {
         // Act on what needs no upstream bytes: silent requests, a protocol
         // error due now, the end of the conversation.
-        let (finished, protocol_error) = {
+        let (finished, protocol_error, since) = {
             let mut state = session.state();
             state.pairing.complete_silent(&mut paired);
             let idle = state.pairing.pending() == 0;
@@ -329,9 +360,11 @@ async fn relay_replies(
             if state.requests_done && drain_deadline.is_none() {
                 drain_deadline = Some(tokio::time::Instant::now() + shared.config.drain_grace);
             }
-            (idle && state.requests_done, error)
+            let since = session.waiting_since(&state);
+            (idle && state.requests_done, error, since)
         };
         emit(session, &mut paired, Instant::now()).await;
+        shared.gate.update(&session.marker, since);
         if let Some(e) = protocol_error {
             if client_alive {
                 let _ = client.write_all(format!("-ERR {e}\r\n").as_bytes()).await;
@@ -372,6 +405,31 @@ async fn relay_replies(
                 return;
             }
         }
+        if session.replication_seen.load(Ordering::Acquire) {
+            let pieces = take_replication_pieces(session, &mut buf, &limits, &mut paired);
+            if client_alive && forward_pieces(&mut client, &pieces.forward).await.is_err() {
+                client_alive = false;
+                session.state().requests_done = true;
+            }
+            if pieces.pending < MAX_IN_FLIGHT {
+                session.room.notify_one();
+            }
+            if pieces.streaming && paired.iter().any(|p| matches!(p, Paired::Push(_))) {
+                let before = replication::nanos_since(shared.start, now);
+                shared
+                    .gate
+                    .wait_for_earlier(session.conn, before, GATE_LIMIT)
+                    .await;
+            }
+            emit(session, &mut paired, now).await;
+            shared.gate.update(&session.marker, pieces.since);
+            if let Some(e) = pieces.bad {
+                let reason = format!("sent an invalid reply ({e})");
+                fail_pending(session, &mut client, client_alive, &reason).await;
+                return;
+            }
+            continue;
+        }
         // Forward every complete frame first, then pair them.
         let mut total = 0;
         let mut bad_frame = None;
@@ -395,10 +453,12 @@ async fn relay_replies(
             client_alive = false;
             session.state().requests_done = true;
         }
-        if pair_frames(session, &chunk, &frame_lens, &mut paired) < MAX_IN_FLIGHT {
+        let (pending, since) = pair_frames(session, &chunk, &frame_lens, &mut paired);
+        if pending < MAX_IN_FLIGHT {
             session.room.notify_one();
         }
         emit(session, &mut paired, now).await;
+        shared.gate.update(&session.marker, since);
         if let Some(e) = bad_frame {
             let reason = format!("sent an invalid reply ({e})");
             fail_pending(session, &mut client, client_alive, &reason).await;
@@ -415,20 +475,92 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 }
 
 /// Pairs the frames of `chunk`, whose lengths `reply_len` measured; returns
-/// the number of requests still in flight.
+/// the number of requests still in flight and the gate marker after them.
 fn pair_frames(
     session: &Session,
     chunk: &Bytes,
     frame_lens: &[usize],
     out: &mut Vec<Paired>,
-) -> usize {
+) -> (usize, u64) {
     let mut state = session.state();
     let mut pos = 0;
     for &len in frame_lens {
         state.pairing.on_frame(chunk.slice(pos..pos + len), out);
         pos += len;
     }
-    state.pairing.pending()
+    (state.pairing.pending(), session.waiting_since(&state))
+}
+
+/// What [`take_replication_pieces`] took off the buffer.
+struct Pieces {
+    /// Exact bytes for the client, in order.
+    forward: Vec<Bytes>,
+    /// An invalid reply, after the pieces before it.
+    bad: Option<ProtocolError>,
+    /// Requests still in flight.
+    pending: usize,
+    /// The gate marker after them.
+    since: u64,
+    /// The connection carries the replication stream.
+    streaming: bool,
+}
+
+/// The frame loop for a connection that sent `SYNC`/`PSYNC`: each piece is
+/// measured and paired before the next, under one hold of the lock, since
+/// a reply can change how the bytes after it read (see
+/// `Replication::next_piece`).
+fn take_replication_pieces(
+    session: &Session,
+    buf: &mut BytesMut,
+    limits: &Limits,
+    out: &mut Vec<Paired>,
+) -> Pieces {
+    let mut guard = session.state();
+    let state = &mut *guard;
+    let mut forward = Vec::new();
+    let mut bad = None;
+    loop {
+        match state
+            .replication
+            .next_piece(&mut state.pairing, buf, limits, out)
+        {
+            Ok(Some(piece)) => forward.push(piece),
+            Ok(None) => break,
+            Err(e) => {
+                bad = Some(e);
+                break;
+            }
+        }
+    }
+    Pieces {
+        forward,
+        bad,
+        pending: state.pairing.pending(),
+        since: session.waiting_since(state),
+        streaming: state.replication.is_streaming(),
+    }
+}
+
+/// Writes pieces to the client: small ones gathered into one write, a
+/// large one (an RDB) as it is, uncopied.
+async fn forward_pieces(client: &mut OwnedWriteHalf, pieces: &[Bytes]) -> std::io::Result<()> {
+    const GATHER: usize = 64 * 1024;
+    let mut gathered = BytesMut::new();
+    for piece in pieces {
+        if piece.len() >= GATHER {
+            if !gathered.is_empty() {
+                client.write_all(&gathered).await?;
+                gathered.clear();
+            }
+            client.write_all(piece).await?;
+        } else {
+            gathered.extend_from_slice(piece);
+        }
+    }
+    if !gathered.is_empty() {
+        client.write_all(&gathered).await?;
+    }
+    Ok(())
 }
 
 /// Writes finished interactions and pushes as cassette lines, straight from

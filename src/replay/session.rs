@@ -17,7 +17,7 @@ use super::{OnMiss, ReplayShared, Timing};
 use crate::cassette::{Event, Interaction, PushEvent};
 use crate::command;
 use crate::resp::{
-    encode, is_resp2, parse_request, to_resp2, NullShape, RequestFrame, RequestParse, Value,
+    encode, is_resp2, parse_request, rdb, to_resp2, NullShape, RequestFrame, RequestParse, Value,
 };
 use crate::selected_db::{Outcome, SelectedDb};
 
@@ -38,6 +38,10 @@ struct Session {
     /// Handshake commands answered `+QUEUED` inside `MULTI`: their effects
     /// (a name, a protocol) take hold at `EXEC`, as in Redis.
     queued_handshake: Vec<Vec<Bytes>>,
+    /// A recorded `SYNC`/`PSYNC` was served: the connection now gets the
+    /// replication stream (recorded pushes) and nothing else, as a replica
+    /// gets from Redis.
+    replica: bool,
 }
 
 impl Session {
@@ -75,6 +79,7 @@ pub(crate) async fn run(stream: TcpStream, live: u64, shared: Arc<ReplayShared>)
         closing: false,
         selected: SelectedDb::new(shared.start_db),
         queued_handshake: Vec::new(),
+        replica: false,
     };
     let (mut reader, mut writer) = stream.into_split();
     let limits = shared.config.limits;
@@ -88,8 +93,13 @@ pub(crate) async fn run(stream: TcpStream, live: u64, shared: Arc<ReplayShared>)
     tokio::pin!(shutdown);
     loop {
         out.clear();
-        // A subscriber only listens: Redis's `timeout` spares it.
-        let limit = if session.info.subscribed { None } else { idle };
+        // A subscriber or a replica only listens: Redis's `timeout` spares
+        // both.
+        let limit = if session.info.subscribed || session.replica {
+            None
+        } else {
+            idle
+        };
         let read = tokio::select! {
             _ = &mut shutdown => break,
             Some(push) = pushes.recv() => {
@@ -257,14 +267,16 @@ impl Session {
         let mut delayed = BytesMut::new();
         let r = matcher.recording(recording);
         let target = if immediate { &mut *out } else { &mut delayed };
-        for reply in &r.replies {
-            let shifted = self.shared.clock.shift_reply(args, reply, r.at_ms);
-            encode_for(
-                shifted.as_ref().unwrap_or(reply),
-                self.info.protocol,
-                null,
-                target,
-            );
+        if !self.replica {
+            let sync = command::starts_replication(args);
+            for reply in &r.replies {
+                let shifted = self.shared.clock.shift_reply(args, reply, r.at_ms);
+                match shifted.as_ref().unwrap_or(reply) {
+                    // The RDB transfer: no CRLF after it (`resp::rdb`).
+                    Value::Bulk(stored) if sync => rdb::encode_transfer(stored, target),
+                    reply => encode_for(reply, self.info.protocol, null, target),
+                }
+            }
         }
         let ok = r.replies.first().is_some_and(|v| !v.is_error());
         let wait = Duration::from_micros(r.took_us);
@@ -372,6 +384,7 @@ impl Session {
                 _ => {}
             },
             b"QUIT" => self.closing = true,
+            b"SYNC" | b"PSYNC" => self.replica = true,
             b"RESET" => {
                 self.info.protocol = 2;
                 self.info.name = None;
@@ -392,6 +405,16 @@ impl Session {
         closest: Option<Closest>,
         out: &mut BytesMut,
     ) {
+        if self.replica {
+            // Redis answers a replica nothing. Its `REPLCONF ACK <offset>`
+            // carries an offset that differs from run to run: no miss.
+            if !command::arg_is(&args, 0, "REPLCONF") {
+                let mut shown_args = args;
+                command::redact(&mut shown_args);
+                self.matcher().note_miss(&shown_args);
+            }
+            return;
+        }
         if self.selected.in_multi() && is_queued_in_multi(&args) && is_handshake(&args) {
             // Redis queues it and answers at EXEC, whose recorded reply
             // already holds its result.

@@ -12,11 +12,14 @@
 //! - [`encode`](mod@encode): values back to bytes, byte-identical.
 //! - [`downgrade`]: RESP3 values as Redis sends them to RESP2 clients.
 //! - [`limits`]: size limits and the protocol error type.
+//! - [`rdb`]: the RDB transfer answering `SYNC`/`PSYNC` (a bulk with no
+//!   trailing CRLF, or the diskless `$EOF:<mark>` form).
 
 pub mod downgrade;
 pub mod encode;
 pub mod inline;
 pub mod limits;
+pub mod rdb;
 pub mod reply;
 pub mod request;
 pub mod value;

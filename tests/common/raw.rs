@@ -93,3 +93,48 @@ impl Raw {
         }
     }
 }
+
+impl Raw {
+    /// Fills the buffer until it holds `n` bytes.
+    fn fill(&mut self, n: usize) {
+        while self.buf.len() < n {
+            let mut chunk = [0u8; 16 * 1024];
+            let got = self.stream.read(&mut chunk).expect("data in time");
+            assert!(got > 0, "connection closed");
+            self.buf.extend_from_slice(&chunk[..got]);
+        }
+    }
+
+    /// Reads one line up to `\n`, without its `\r\n` (or bare `\n`).
+    pub fn read_line(&mut self) -> Vec<u8> {
+        loop {
+            if let Some(lf) = self.buf.iter().position(|&b| b == b'\n') {
+                let mut line = self.buf.split_to(lf + 1).to_vec();
+                line.pop();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                return line;
+            }
+            let want = self.buf.len() + 1;
+            self.fill(want);
+        }
+    }
+
+    /// Reads exactly `n` bytes.
+    pub fn read_exact_bytes(&mut self, n: usize) -> Vec<u8> {
+        self.fill(n);
+        self.buf.split_to(n).to_vec()
+    }
+
+    /// Reads up to and including the first occurrence of `mark`.
+    pub fn read_through(&mut self, mark: &[u8]) -> Vec<u8> {
+        loop {
+            if let Some(at) = self.buf.windows(mark.len()).position(|w| w == mark) {
+                return self.buf.split_to(at + mark.len()).to_vec();
+            }
+            let want = self.buf.len() + 1;
+            self.fill(want);
+        }
+    }
+}
