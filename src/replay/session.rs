@@ -397,7 +397,7 @@ impl Session {
             return;
         };
         let at = Instant::now();
-        let limits = self.shared.config.limits;
+        let limits = self.shared.config.upstream_limits;
         match pass.forward(raw, args.clone(), &limits).await {
             Ok(forwarded) => {
                 out.extend_from_slice(&forwarded.bytes);
