@@ -18,17 +18,17 @@
 
 use std::fmt::Write as _;
 
-use crate::cassette::{Cassette, Event};
+use crate::cassette::{Cassette, Event, MAX_VALUE_DEPTH};
 use crate::replay::display::display_command;
-use crate::resp::{AggregateKind, Value};
+use crate::resp::{with_stack, AggregateKind, Value};
 
-/// Deeper values are cut short. Loaded cassettes cannot get near this (the
-/// codec caps nesting at 40 and JSON loading at 128 levels); the cap only
-/// keeps a hand-built [`Cassette`] from overflowing the stack.
-const MAX_DEPTH: usize = 256;
+/// Deeper values are cut short. Loaded cassettes cannot get past this (it
+/// is what the cassette reader accepts, as deep as Redis answers); the cap
+/// only keeps a hand-built [`Cassette`] from costing unbounded stack.
+const MAX_DEPTH: usize = MAX_VALUE_DEPTH;
 
 /// What an absent map value (an odd-length streamed map) is shown as.
-const MISSING: Value = Value::Null;
+static MISSING: Value = Value::Null;
 
 /// Appends a readable listing of `cassette` to `out`, one block per event in
 /// file order.
@@ -71,7 +71,7 @@ pub fn render_event(event: &Event, out: &mut String) {
 
 /// Appends `value` as redis-cli prints a reply (ending with a newline).
 pub fn render_value(value: &Value, out: &mut String) {
-    format_value(value, "", 0, out);
+    format_value(value, &mut String::new(), 0, out);
 }
 
 /// Appends the cassette as canonical JSON lines: the header, then each event,
@@ -155,12 +155,17 @@ fn shape(v: &Value) -> Shape<'_> {
 }
 
 /// Appends `v` with every line after the first starting with `prefix`.
-fn format_value(v: &Value, prefix: &str, depth: usize, out: &mut String) {
+///
+/// One call per level, on a stack that grows when needed: a recorded reply
+/// can be thousands of levels deep. `prefix` is one buffer for the whole
+/// walk, grown for a child and cut back after it, so a deep value costs
+/// its depth in prefix once rather than a prefix per level.
+fn format_value(v: &Value, prefix: &mut String, depth: usize, out: &mut String) {
     if depth > MAX_DEPTH {
         out.push_str("(nesting too deep)\n");
         return;
     }
-    match shape(v) {
+    with_stack(|| match shape(v) {
         Shape::Line(text) => {
             out.push_str(&text);
             out.push('\n');
@@ -171,14 +176,16 @@ fn format_value(v: &Value, prefix: &str, depth: usize, out: &mut String) {
         }
         Shape::Seq(sep, _, items) => {
             let width = digits(items.len());
-            let child = child_prefix(prefix, width);
+            let len = prefix.len();
             for (i, item) in items.iter().enumerate() {
                 // The caller already wrote the prefix of the first line.
                 if i > 0 {
                     out.push_str(prefix);
                 }
                 let _ = write!(out, "{:>width$}{sep} ", i + 1);
-                format_value(item, &child, depth + 1, out);
+                indent(prefix, width + 2);
+                format_value(item, prefix, depth + 1, out);
+                prefix.truncate(len);
             }
         }
         Shape::Map(pairs) => format_pairs(&pairs, prefix, depth, out),
@@ -186,64 +193,80 @@ fn format_value(v: &Value, prefix: &str, depth: usize, out: &mut String) {
             const LABEL: &str = "(attributes) ";
             out.push_str(LABEL);
             let pairs: Vec<_> = attrs.iter().map(|(k, v)| (k, v)).collect();
-            let label_prefix = format!("{prefix}{:1$}", "", LABEL.len());
-            format_pairs(&pairs, &label_prefix, depth, out);
+            let len = prefix.len();
+            indent(prefix, LABEL.len());
+            format_pairs(&pairs, prefix, depth, out);
+            prefix.truncate(len);
             out.push_str(prefix);
             format_value(value, prefix, depth + 1, out);
         }
-    }
+    })
 }
 
 /// A map's entries, `N# key => value`.
-fn format_pairs(pairs: &[(&Value, &Value)], prefix: &str, depth: usize, out: &mut String) {
+fn format_pairs(pairs: &[(&Value, &Value)], prefix: &mut String, depth: usize, out: &mut String) {
     if pairs.is_empty() {
         out.push_str("(empty hash)\n");
         return;
     }
     let width = digits(pairs.len());
-    let child = child_prefix(prefix, width);
+    let len = prefix.len();
     for (i, (key, value)) in pairs.iter().enumerate() {
         if i > 0 {
             out.push_str(prefix);
         }
         let _ = write!(out, "{:>width$}# ", i + 1);
-        format_value(key, &child, depth + 1, out);
+        indent(prefix, width + 2);
+        format_value(key, prefix, depth + 1, out);
         out.pop(); // the key's newline
         out.push_str(" => ");
-        if is_multiline(value, depth + 1) {
+        if is_multiline(value) {
             // As redis-cli: a multi-line value starts on its own line so its
             // indexes line up.
             out.push('\n');
-            out.push_str(&child);
+            out.push_str(prefix);
         }
-        format_value(value, &child, depth + 1, out);
+        format_value(value, prefix, depth + 1, out);
+        prefix.truncate(len);
     }
 }
 
-/// redis-cli's `cliIsMultilineValueTTY`.
-fn is_multiline(v: &Value, depth: usize) -> bool {
-    if depth > MAX_DEPTH {
-        return false;
-    }
-    match shape(v) {
-        Shape::Line(_) => false,
-        Shape::Seq(_, _, items) => match items {
-            [] => false,
-            [one] => is_multiline(one, depth + 1),
-            _ => true,
-        },
-        Shape::Map(pairs) => match pairs.as_slice() {
-            [] => false,
-            [(_, value)] => is_multiline(value, depth + 1),
-            _ => true,
-        },
-        Shape::Attributed(..) => true,
+/// redis-cli's `cliIsMultilineValueTTY`, as a loop: it follows a chain of
+/// one-element aggregates to its end.
+fn is_multiline(mut v: &Value) -> bool {
+    loop {
+        let only = match v {
+            Value::Attributed { .. } => return true,
+            Value::Map(pairs) => match pairs.as_slice() {
+                [] => return false,
+                [(_, value)] => value,
+                _ => return true,
+            },
+            Value::StreamedAggregate {
+                kind: AggregateKind::Map | AggregateKind::Attribute,
+                items,
+            } => match items.as_slice() {
+                [] | [_] => return false,
+                [_, value] => value,
+                _ => return true,
+            },
+            Value::Array(items)
+            | Value::Set(items)
+            | Value::Push(items)
+            | Value::StreamedAggregate { items, .. } => match items.as_slice() {
+                [] => return false,
+                [one] => one,
+                _ => return true,
+            },
+            _ => return false,
+        };
+        v = only;
     }
 }
 
-/// The prefix for nested lines: the parent's plus the index width and `) `.
-fn child_prefix(prefix: &str, width: usize) -> String {
-    format!("{prefix}{:1$}", "", width + 2)
+/// Grows the prefix for nested lines by `n` columns.
+fn indent(prefix: &mut String, n: usize) {
+    prefix.extend(std::iter::repeat(' ').take(n));
 }
 
 /// Decimal digits of `n`.

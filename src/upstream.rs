@@ -272,17 +272,17 @@ impl Upstream {
             }
             let frozen = Bytes::copy_from_slice(&buf);
             let parsed =
-                parse_reply(&frozen, &Limits::default()).map_err(|e| UpstreamError::Refused {
+                parse_reply(&frozen, &Limits::upstream()).map_err(|e| UpstreamError::Refused {
                     addr: self.addr.clone(),
                     step,
                     reply: e.to_string(),
                 })?;
             if let Some((value, _)) = parsed {
-                return match value {
+                return match &value {
                     Value::Error(e) | Value::BulkError(e) => Err(UpstreamError::Refused {
                         addr: self.addr.clone(),
                         step,
-                        reply: String::from_utf8_lossy(&e).into_owned(),
+                        reply: String::from_utf8_lossy(e).into_owned(),
                     }),
                     _ => Ok(()),
                 };

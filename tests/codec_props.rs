@@ -8,10 +8,10 @@ use bytes::{Bytes, BytesMut};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
-use resplay::cassette::json::{to_json, write_reply_json};
+use resplay::cassette::json::{from_json, to_json, write_reply_json};
 use resplay::resp::{
     encode_command, parse_reply, parse_request, reply_len, to_bytes, AggregateKind, Limits,
-    RequestParse, Value,
+    RequestParse, Value, MAX_REPLY_DEPTH,
 };
 
 // ---------------------------------------------------------------- strategies
@@ -415,9 +415,80 @@ proptest! {
 #[test]
 fn nesting_bomb_is_rejected() {
     let bomb = b"*1\r\n".repeat(100_000);
-    assert!(parse_reply(&Bytes::from(bomb.clone()), &Limits::default()).is_err());
+    for limits in [Limits::default(), Limits::upstream()] {
+        assert!(parse_reply(&Bytes::from(bomb.clone()), &limits).is_err());
+        assert!(reply_len(&bomb, &limits).is_err());
+    }
     let err = parse_request(&bomb, &Limits::default()).unwrap_err();
     assert_eq!(err.0, "Protocol error: expected '$', got '*'");
+}
+
+/// One level of nesting around what follows, as its opening and closing
+/// bytes; every kind adds one level.
+const WRAPPERS: [(&[u8], &[u8]); 6] = [
+    (b"*1\r\n", b""),
+    (b"~2\r\n_\r\n", b""),
+    (b"%1\r\n+k\r\n", b""),
+    (b">1\r\n", b""),
+    (b"|1\r\n+a\r\n+b\r\n", b""),
+    (b"*?\r\n", b".\r\n"),
+];
+
+/// `depth` wrappers, cycling through `pattern`, around `:1`.
+fn chain(pattern: &[usize], depth: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let kinds = || (0..depth).map(|i| WRAPPERS[pattern[i % pattern.len()]]);
+    for (open, _) in kinds() {
+        out.extend_from_slice(open);
+    }
+    out.extend_from_slice(b":1\r\n");
+    for (_, close) in kinds().rev() {
+        out.extend_from_slice(close);
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 16,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Chains of any aggregate kinds: accepted from the upstream up to
+    /// [`MAX_REPLY_DEPTH`] and refused past it (cheaply, however deep), and
+    /// what is accepted survives encoding, the cassette transcoder and the
+    /// JSON reader byte for byte, all without overflowing the stack.
+    #[test]
+    fn deep_chains_are_taken_up_to_the_cap(
+        pattern in vec(0..WRAPPERS.len(), 1..6),
+        depth in prop_oneof![
+            0..64usize,
+            MAX_REPLY_DEPTH - 3..MAX_REPLY_DEPTH + 3,
+            50_000..100_000usize,
+        ],
+    ) {
+        let input = Bytes::from(chain(&pattern, depth));
+        let limits = Limits::upstream();
+        let parsed = parse_reply(&input, &limits);
+        prop_assert_eq!(reply_len(&input, &limits).is_ok(), parsed.is_ok());
+        if depth > MAX_REPLY_DEPTH {
+            prop_assert!(parsed.is_err());
+            let mut json = Vec::new();
+            prop_assert_eq!(write_reply_json(&input, &mut json), None);
+            return Ok(());
+        }
+        let Ok(Some((v, len))) = parsed else {
+            return Err(TestCaseError::fail(format!("refused at depth {depth}")));
+        };
+        prop_assert_eq!(len, input.len());
+        prop_assert!(to_bytes(&v) == input);
+        let mut json = Vec::new();
+        prop_assert_eq!(write_reply_json(&input, &mut json), Some(input.len()));
+        let back = from_json(&json).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert!(back == v);
+        prop_assert!(to_bytes(&back) == input);
+    }
 }
 
 // Regressions: bugs the properties above found (minimal cases). A peer

@@ -297,10 +297,10 @@ fn upstream_killed_mid_pipeline() {
     server.kill();
     for _ in 0..2 {
         let reply = c.read();
-        let Value::Error(e) = reply else {
+        let Value::Error(e) = &reply else {
             panic!("expected an error, got {reply:?}")
         };
-        let e = String::from_utf8_lossy(&e).into_owned();
+        let e = String::from_utf8_lossy(e).into_owned();
         assert!(e.contains(&server.addr()), "{e}");
     }
     // The recorder keeps serving: a new client gets a clear error.
@@ -430,10 +430,10 @@ fn upstream_credentials_and_database_from_the_url() {
     let recorder = Resplay::record(&wrong, &path, &[]);
     let mut c = Raw::connect(recorder.port);
     let reply = c.call(&["PING"]);
-    let Value::Error(e) = reply else {
+    let Value::Error(e) = &reply else {
         panic!("{reply:?}")
     };
-    let e = String::from_utf8_lossy(&e).into_owned();
+    let e = String::from_utf8_lossy(e).into_owned();
     assert!(e.contains(&server.addr()) && e.contains("AUTH"), "{e}");
     assert!(!e.contains("nope"), "{e}");
 }
@@ -484,9 +484,9 @@ fn unix_socket_upstream_with_credentials_and_database() {
     let recorder = Resplay::record(&upstream, &path, &[]);
     let mut c = Raw::connect(recorder.port);
     let reply = c.call(&["PING"]);
-    let Value::Error(e) = reply else {
+    let Value::Error(e) = &reply else {
         panic!("{reply:?}")
     };
-    let e = String::from_utf8_lossy(&e).into_owned();
+    let e = String::from_utf8_lossy(e).into_owned();
     assert!(e.contains(&format!("unix:{}", missing.display())), "{e}");
 }

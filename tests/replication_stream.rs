@@ -47,7 +47,7 @@ fn hello(raw: &mut Raw, protocol: u8) {
 
 /// A replicated command: a RESP2 array of bulk strings (never a RESP3 push).
 fn stream_command(value: Value) -> Vec<String> {
-    let Value::Array(items) = value else {
+    let Value::Array(items) = &value else {
         panic!("replicated command is not an array: {value:?}");
     };
     items

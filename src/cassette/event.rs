@@ -422,7 +422,7 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
                 Field::TookUs => took_us = Some(map.next_value::<u64>()?),
                 Field::Cmd => cmd = Some(map.next_value_seed(ChunksSeed { src })?),
                 Field::Reply => reply = Some(map.next_value_seed(ValueSeed::with_source(src))?),
-                Field::Replies => replies = Some(map.next_value_seed(ItemsSeed { src })?),
+                Field::Replies => replies = Some(map.next_value_seed(ItemsSeed::top(src))?),
                 Field::Push => push = Some(map.next_value_seed(ValueSeed::with_source(src))?),
                 Field::Event => event = Some(map.next_value_seed(ConnStateSeed)?),
             }

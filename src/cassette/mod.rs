@@ -24,7 +24,7 @@ pub mod writer;
 
 pub use error::CassetteError;
 pub use event::{ConnState, ConnectionEvent, Event, EventSeed, Header, Interaction, PushEvent};
-pub use json::{JsonBytes, JsonValue, ValueSeed};
+pub use json::{JsonBytes, JsonValue, ValueSeed, MAX_VALUE_DEPTH};
 pub use reader::{load, load_with, parse, Cassette};
 pub use writer::{CassetteWriter, WriteMode, WriterHandle, WriterStats, WriterTask};
 

@@ -13,11 +13,11 @@
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use serde::de::DeserializeSeed;
 use serde::Deserialize;
 
 use super::error::CassetteError;
 use super::event::{Event, EventSeed, Header, Interaction};
+use super::json::from_line;
 
 /// A loaded cassette.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,10 +143,9 @@ fn parse_with(
 
 /// One event line, strings sliced from `data` (which contains `line`).
 fn parse_event(data: &Bytes, line: &[u8]) -> Result<Event, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_slice(line);
-    let ev = EventSeed::sharing(data).deserialize(&mut de)?;
-    de.end()?;
-    Ok(ev)
+    // Deep replies are read again without `serde_json`'s recursion limit;
+    // see `cassette::json`.
+    from_line(line, EventSeed::sharing(data))
 }
 
 /// Line 1. The version is checked before the strict parse, so a newer
@@ -253,6 +252,29 @@ mod tests {
         assert!(p(&format!("{HEAD}{EV}\r\n")).is_ok());
         let e = p(&format!("{HEAD}\n{EV}")).expect_err("blank middle");
         assert!(e.starts_with("x.jsonl:2: blank line"), "{e}");
+    }
+
+    /// A reply as deep as the recorder takes loads; an absurdly deep one is
+    /// an error naming the file and line, not a stack overflow.
+    #[test]
+    fn depth_limits_name_the_line() {
+        let depth = crate::cassette::MAX_VALUE_DEPTH;
+        let deep = format!(
+            "{{\"conn\":1,\"seq\":0,\"cmd\":[\"EVAL\"],\"reply\":{}{{\"-\":\"ERR\"}}{}}}\n",
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        let c = p(&format!("{HEAD}{deep}")).expect("loads");
+        assert_eq!(c.events.len(), 1);
+        let bomb = format!(
+            "{{\"conn\":1,\"cmd\":[],\"reply\":{}\n",
+            "[".repeat(100_000)
+        );
+        let e = p(&format!("{HEAD}{EV}{bomb}{EV}")).expect_err("too deep");
+        assert!(
+            e.starts_with("x.jsonl:3: value nested more than"),
+            "{e:.200}"
+        );
     }
 
     #[test]

@@ -115,7 +115,7 @@ fn write_frame(frame: &Bytes, out: &mut Vec<u8>) -> bool {
     // Not exactly one frame as the transcoder sees it: drop whatever it
     // wrote and let the parser decide.
     out.truncate(start);
-    match parse_reply(frame, &Limits::default()) {
+    match parse_reply(frame, &Limits::upstream()) {
         Ok(Some((value, len))) if len == frame.len() => {
             serde_json::to_writer(&mut *out, &JsonValue(&value)).is_ok()
         }

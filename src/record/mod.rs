@@ -28,8 +28,11 @@ use crate::upstream::Upstream;
 pub struct RecordConfig {
     /// The real Redis.
     pub upstream: Upstream,
-    /// Protocol limits for client input and upstream replies.
+    /// Protocol limits for client input.
     pub limits: Limits,
+    /// Protocol limits for the upstream's replies: Redis may legally answer
+    /// far deeper than a client is allowed to push us around.
+    pub upstream_limits: Limits,
     /// Leave out handshake calls replay can answer itself (PING, HELLO, …).
     pub ignore_trivial_calls: bool,
     /// Close a client with nothing in flight after this long (None = never).
@@ -47,6 +50,7 @@ impl RecordConfig {
         RecordConfig {
             upstream,
             limits: Limits::default(),
+            upstream_limits: Limits::upstream(),
             ignore_trivial_calls: true,
             idle_timeout: None,
             drain_grace: Duration::from_secs(5),

@@ -77,9 +77,10 @@ pub fn is_error_frame(frame: &Bytes) -> bool {
     }
 }
 
-/// Decodes a frame that `reply_len` already measured.
+/// Decodes a frame that `reply_len` already measured (with the upstream's
+/// limits, so with them again).
 fn decode(frame: &Bytes) -> Option<Value> {
-    match parse_reply(frame, &Limits::default()) {
+    match parse_reply(frame, &Limits::upstream()) {
         Ok(Some((value, _))) => Some(value),
         _ => None,
     }

@@ -333,7 +333,7 @@ async fn relay_replies(
     mut client: OwnedWriteHalf,
 ) {
     let shared = &session.shared;
-    let limits = shared.config.limits;
+    let limits = shared.config.upstream_limits;
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut client_alive = true;
     let mut paired = Vec::new();

@@ -61,6 +61,8 @@ pub enum Timing {
 pub struct ReplayConfig {
     /// Protocol limits for client input.
     pub limits: Limits,
+    /// Protocol limits for the upstream's replies (passthrough).
+    pub upstream_limits: Limits,
     /// Ignore rules for volatile arguments.
     pub rules: Vec<IgnoreRule>,
     /// Repeat the last reply once all identical recordings are used.
@@ -84,6 +86,7 @@ impl Default for ReplayConfig {
     fn default() -> Self {
         ReplayConfig {
             limits: Limits::default(),
+            upstream_limits: Limits::upstream(),
             rules: Vec::new(),
             repeat: true,
             on_miss: OnMiss::Error,

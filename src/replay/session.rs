@@ -496,7 +496,7 @@ impl Session {
             return;
         };
         let at = Instant::now();
-        let limits = self.shared.config.limits;
+        let limits = self.shared.config.upstream_limits;
         let db = self.selected.db();
         match pass.forward(db, raw, args.clone(), &limits).await {
             Ok(forwarded) => {

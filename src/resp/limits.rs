@@ -4,11 +4,20 @@
 pub const DEFAULT_MAX_INLINE: usize = 64 * 1024;
 /// Redis's default `proto-max-bulk-len`: 512 MiB.
 pub const DEFAULT_MAX_BULK: usize = 512 * 1024 * 1024;
-/// How deep aggregates may nest in a reply. Real replies stay under ten
-/// levels; the cap keeps a hostile `*1\r\n*1\r\n…` cheap to reject, and keeps
-/// a cassette line under serde_json's nesting limit (each RESP level is at
-/// most three JSON levels).
+/// How deep aggregates may nest in a reply from an untrusted peer, and the
+/// cap of [`Limits::default`]. Real replies stay under ten levels; the cap
+/// keeps a hostile `*1\r\n*1\r\n…` cheap to reject. Client requests cannot
+/// nest at all (Redis answers `expected '$', got '*'`).
 pub const DEFAULT_MAX_DEPTH: usize = 40;
+/// How deep aggregates may nest in a reply from the upstream Redis, which
+/// is trusted to be well-formed but can legally send very deep replies: a
+/// Lua script returning a table that contains itself is answered `*1` nested
+/// 7995 levels deep (Lua's C stack limit is 8000) around
+/// `-ERR reached lua stack limit`. Twice that leaves room for modules; the
+/// scanner is iterative, so the cap costs at most a few hundred KiB of heap.
+/// Everything that handles a recorded reply (cassette JSON, encoding,
+/// `resplay show`) accepts this depth.
+pub const MAX_REPLY_DEPTH: usize = 16 * 1024;
 
 /// Limits applied while scanning peer input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,8 +26,19 @@ pub struct Limits {
     pub max_inline: usize,
     /// Largest bulk string (`proto-max-bulk-len`).
     pub max_bulk: usize,
-    /// Deepest nesting of aggregates in a reply.
+    /// Deepest nesting of aggregates in a reply (requests never nest).
     pub max_depth: usize,
+}
+
+impl Limits {
+    /// The limits for replies from the upstream Redis: as the default, but
+    /// as deep as Redis itself can answer ([`MAX_REPLY_DEPTH`]).
+    pub fn upstream() -> Self {
+        Limits {
+            max_depth: MAX_REPLY_DEPTH,
+            ..Limits::default()
+        }
+    }
 }
 
 impl Default for Limits {

@@ -26,7 +26,8 @@ pub mod value;
 
 pub use downgrade::{is_resp2, to_resp2, NullShape};
 pub use encode::{encode, encode_command, to_bytes};
-pub use limits::{parse_i64, Limits, ProtocolError};
+pub use limits::{parse_i64, Limits, ProtocolError, MAX_REPLY_DEPTH};
 pub use reply::{parse_reply, reply_len};
 pub use request::{parse_request, RequestFrame, RequestParse};
+pub(crate) use value::with_stack;
 pub use value::{AggregateKind, Value};

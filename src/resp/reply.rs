@@ -248,6 +248,11 @@ fn walk(
     let build = source.is_some();
     let mut stack: Vec<Open> = Vec::new();
     let mut pos = 0;
+    // Item slots reserved ahead from counts the peer declared, in total:
+    // the smallest item is 3 bytes (`_\r\n`), so no more can arrive than the
+    // buffer holds. A per-aggregate cap alone would let thousands of nested
+    // `*1000000` headers reserve that cap each.
+    let mut reserve_budget = if build { buf.len() / 3 } else { 0 };
     loop {
         let Some((token, next)) = read_token(buf, source, pos, limits)? else {
             return Ok(None);
@@ -304,11 +309,14 @@ fn walk(
                 }
             },
             Token::Aggregate(kind, n) => {
+                // The count is peer data: reserve within the budget, grow
+                // as items arrive.
+                let reserve = n.min(1024).min(reserve_budget);
+                reserve_budget -= reserve;
                 stack.push(Open::Counted {
                     kind,
                     remaining: n,
-                    // The count is peer data: grow as items arrive.
-                    items: Vec::with_capacity(if build { n.min(1024) } else { 0 }),
+                    items: Vec::with_capacity(reserve),
                 });
                 None
             }
@@ -361,6 +369,7 @@ fn walk(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resp::MAX_REPLY_DEPTH;
 
     fn parse(input: &[u8]) -> Result<Option<(Value, usize)>, ProtocolError> {
         parse_reply(&Bytes::copy_from_slice(input), &Limits::default())
@@ -440,12 +449,12 @@ mod tests {
         let Value::Attributed {
             attrs,
             value: inner,
-        } = v
+        } = &v
         else {
             panic!("not attributed")
         };
         assert_eq!(attrs.len(), 1);
-        assert_eq!(*inner, Value::Array(vec![Value::Integer(2)]));
+        assert_eq!(**inner, Value::Array(vec![Value::Integer(2)]));
         // Attributes on an element inside an aggregate.
         let v = value(b"*2\r\n|1\r\n+a\r\n+b\r\n:1\r\n:2\r\n");
         assert!(matches!(
@@ -533,5 +542,58 @@ mod tests {
     #[test]
     fn huge_declared_count_costs_nothing() {
         assert_eq!(parse(b"*2000000\r\n:1\r\n").unwrap(), None);
+        // Nested: the reservation budget is shared, not one per level.
+        let nested = b"*2000000\r\n".repeat(10_000);
+        let upstream = Limits::upstream();
+        let parsed = parse_reply(&Bytes::from(nested), &upstream);
+        assert_eq!(parsed.unwrap(), None);
+    }
+
+    /// What Redis answers to `EVAL "local a = {}; local b = {a}; a[1] = b;
+    /// return a" 0`: `*1` nested 7995 levels deep (Lua's C stack limit)
+    /// around an error. The upstream's limits take it, on a thread with a
+    /// tokio worker's 2 MiB stack, and the value drops without recursing.
+    #[test]
+    fn lua_recursive_table_reply_parses_with_upstream_limits() {
+        let run = || {
+            let mut frame = b"*1\r\n".repeat(7995);
+            frame.extend_from_slice(b"-ERR reached lua stack limit\r\n");
+            let frame = Bytes::from(frame);
+            let upstream = Limits::upstream();
+            assert_eq!(reply_len(&frame, &upstream).unwrap(), Some(frame.len()));
+            let (v, len) = parse_reply(&frame, &upstream).unwrap().unwrap();
+            assert_eq!(len, frame.len());
+            assert_eq!(crate::resp::to_bytes(&v), frame);
+            assert!(v == v.clone());
+            // The client-side default stays strict.
+            assert!(reply_len(&frame, &Limits::default()).is_err());
+        };
+        let thread = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(run)
+            .unwrap();
+        assert!(thread.join().is_ok());
+    }
+
+    #[test]
+    fn bomb_over_the_upstream_cap_is_refused() {
+        let upstream = Limits::upstream();
+        for bomb in [
+            b"*1\r\n".repeat(100_000),
+            b"%1\r\n+k\r\n".repeat(100_000),
+            b"|1\r\n+a\r\n+b\r\n".repeat(100_000),
+            b"*?\r\n".repeat(100_000),
+        ] {
+            let e = reply_len(&bomb, &upstream).unwrap_err();
+            assert_eq!(e.0, "Protocol error: nesting too deep");
+            let e = parse_reply(&Bytes::from(bomb), &upstream).unwrap_err();
+            assert_eq!(e.0, "Protocol error: nesting too deep");
+        }
+        // Exactly at the cap is fine; one more is not.
+        let mut at = b"*1\r\n".repeat(MAX_REPLY_DEPTH);
+        at.extend_from_slice(b":1\r\n");
+        assert_eq!(reply_len(&at, &upstream).unwrap(), Some(at.len()));
+        let over = [&b"*1\r\n"[..], &at].concat();
+        assert!(reply_len(&over, &upstream).is_err());
     }
 }

@@ -349,6 +349,17 @@ mod tests {
         assert_eq!(args[1], b"k\r\nk");
     }
 
+    /// Requests cannot nest: a deep `*1` bomb from a client fails at its
+    /// second line with Redis's own error, whatever its depth.
+    #[test]
+    fn nested_request_bomb_is_refused_at_once() {
+        let bomb = b"*1\r\n".repeat(100_000);
+        assert_eq!(
+            parse(&bomb).unwrap_err().0,
+            "Protocol error: expected '$', got '*'"
+        );
+    }
+
     #[test]
     fn huge_count_does_not_allocate() {
         assert_eq!(

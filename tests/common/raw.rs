@@ -36,7 +36,7 @@ impl Raw {
     pub fn read(&mut self) -> Value {
         loop {
             let data = Bytes::copy_from_slice(&self.buf);
-            if let Some((value, len)) = parse_reply(&data, &Limits::default()).unwrap() {
+            if let Some((value, len)) = parse_reply(&data, &Limits::upstream()).unwrap() {
                 let _ = self.buf.split_to(len);
                 return value;
             }
@@ -66,11 +66,17 @@ impl Raw {
         self.stream.write_all(bytes).unwrap();
     }
 
+    /// Sends raw bytes, for a flood the server may close on before it has
+    /// all been written.
+    pub fn try_send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
     /// Reads one reply and returns its exact bytes.
     pub fn read_bytes(&mut self) -> Vec<u8> {
         loop {
             let data = Bytes::copy_from_slice(&self.buf);
-            if let Some((_, len)) = parse_reply(&data, &Limits::default()).unwrap() {
+            if let Some((_, len)) = parse_reply(&data, &Limits::upstream()).unwrap() {
                 return self.buf.split_to(len).to_vec();
             }
             let mut chunk = [0u8; 4096];
@@ -81,13 +87,15 @@ impl Raw {
     }
 
     /// True once the server has closed the connection (after any bytes
-    /// still buffered were read).
+    /// still buffered were read). A reset counts: a server that closes with
+    /// unread input (a flood it refused) makes the kernel send one.
     pub fn is_closed(&mut self) -> bool {
         let mut chunk = [0u8; 4096];
         loop {
             match self.stream.read(&mut chunk) {
                 Ok(0) => return true,
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
                 Err(_) => return false,
             }
         }

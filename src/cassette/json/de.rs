@@ -10,9 +10,9 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 
 use super::{
     streamed_key, ALL_KEYS, ATTRS, ATTR_VALUE, B64, BIG_NUMBER, BULK_ERROR, DOUBLE, ERROR, MAP,
-    NULL_ARRAY, PUSH, SET, SIMPLE, STREAMED_BULK, VERBATIM,
+    MAX_VALUE_DEPTH, NULL_ARRAY, PUSH, SET, SIMPLE, STACK_CHECK_EVERY, STREAMED_BULK, VERBATIM,
 };
-use crate::resp::{AggregateKind, Value};
+use crate::resp::{with_stack, AggregateKind, Value};
 
 /// What the (first) key of a value object says the value is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +131,9 @@ impl Source<'_> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ValueSeed<'s> {
     src: Source<'s>,
+    /// How many aggregates enclose this value, checked against
+    /// [`MAX_VALUE_DEPTH`].
+    depth: usize,
 }
 
 impl<'s> ValueSeed<'s> {
@@ -139,18 +142,56 @@ impl<'s> ValueSeed<'s> {
     pub fn sharing(src: &'s Bytes) -> Self {
         ValueSeed {
             src: Source(Some(src)),
+            depth: 0,
         }
     }
 
+    /// A seed for a top-level value (an event's `reply` or `push`).
     pub(crate) fn with_source(src: Source<'s>) -> Self {
-        ValueSeed { src }
+        ValueSeed { src, depth: 0 }
     }
+
+    /// Seeds for the items of an aggregate this seed reads.
+    fn items(self) -> ItemsSeed<'s> {
+        ItemsSeed {
+            src: self.src,
+            depth: self.depth + 1,
+        }
+    }
+
+    fn pairs(self) -> PairsSeed<'s> {
+        PairsSeed {
+            src: self.src,
+            depth: self.depth + 1,
+        }
+    }
+}
+
+/// The error for a value nested past [`MAX_VALUE_DEPTH`].
+fn too_deep<E: de::Error>() -> E {
+    E::custom(format_args!(
+        "value nested more than {MAX_VALUE_DEPTH} aggregates deep (the most a recorded reply may have)"
+    ))
 }
 
 impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
     type Value = Value;
+    /// Recursive (serde's visitors nest by calls), one level per call, on a
+    /// stack that grows when needed, and capped by depth: deep lines are
+    /// read without `serde_json`'s own 128-level limit, so that the deepest
+    /// reply Redis sends (thousands of levels, up to three JSON levels
+    /// each) loads (see `from_line`).
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(self)
+        if self.depth > MAX_VALUE_DEPTH {
+            return Err(too_deep());
+        }
+        // Checking the stack costs a little per value; once every few
+        // levels is enough (see `STACK_CHECK_EVERY`).
+        if self.depth % STACK_CHECK_EVERY == 0 {
+            with_stack(|| d.deserialize_any(self))
+        } else {
+            d.deserialize_any(self)
+        }
     }
 }
 
@@ -200,7 +241,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
-        ItemsSeed { src: self.src }.visit_seq(seq).map(Value::Array)
+        self.items().visit_seq(seq).map(Value::Array)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
@@ -211,7 +252,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
             ));
         };
         let value = match first {
-            Tag::Attrs | Tag::AttrValue => return attributed(first, map, src),
+            Tag::Attrs | Tag::AttrValue => return attributed(first, map, self),
             Tag::B64 => Value::Bulk(map.next_value_seed(B64Seed)?),
             Tag::Simple => Value::Simple(map.next_value_seed(TextSeed { src })?),
             Tag::Error => Value::Error(map.next_value_seed(TextSeed { src })?),
@@ -219,17 +260,17 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
                 map.next_value_seed(NullSeed)?;
                 Value::NullArray
             }
-            Tag::Map => Value::Map(map.next_value_seed(PairsSeed { src })?),
-            Tag::Set => Value::Set(map.next_value_seed(ItemsSeed { src })?),
+            Tag::Map => Value::Map(map.next_value_seed(self.pairs())?),
+            Tag::Set => Value::Set(map.next_value_seed(self.items())?),
             Tag::Double => Value::Double(map.next_value_seed(TextSeed { src })?),
             Tag::BigNumber => Value::BigNumber(map.next_value_seed(TextSeed { src })?),
             Tag::Verbatim => Value::Verbatim(map.next_value_seed(TextSeed { src })?),
             Tag::BulkError => Value::BulkError(map.next_value_seed(TextSeed { src })?),
-            Tag::Push => Value::Push(map.next_value_seed(ItemsSeed { src })?),
+            Tag::Push => Value::Push(map.next_value_seed(self.items())?),
             Tag::StreamedBulk => Value::StreamedBulk(map.next_value_seed(ChunksSeed { src })?),
             Tag::Streamed(kind) => Value::StreamedAggregate {
                 kind,
-                items: map.next_value_seed(ItemsSeed { src })?,
+                items: map.next_value_seed(self.items())?,
             },
         };
         if let Some(extra) = map.next_key_seed(TagSeed)? {
@@ -247,16 +288,19 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
 fn attributed<'de, A: MapAccess<'de>>(
     first: Tag,
     mut map: A,
-    src: Source<'_>,
+    seed: ValueSeed<'_>,
 ) -> Result<Value, A::Error> {
     let mut attrs = None;
     let mut value = None;
     let mut key = Some(first);
     while let Some(tag) = key {
         match tag {
-            Tag::Attrs if attrs.is_none() => attrs = Some(map.next_value_seed(PairsSeed { src })?),
+            Tag::Attrs if attrs.is_none() => attrs = Some(map.next_value_seed(seed.pairs())?),
             Tag::AttrValue if value.is_none() => {
-                value = Some(map.next_value_seed(ValueSeed { src })?)
+                value = Some(map.next_value_seed(ValueSeed {
+                    src: seed.src,
+                    depth: seed.depth + 1,
+                })?)
             }
             Tag::Attrs | Tag::AttrValue => {
                 return Err(de::Error::custom(format_args!(
@@ -290,7 +334,23 @@ fn attributed<'de, A: MapAccess<'de>>(
 /// A JSON array of values.
 #[derive(Clone, Copy)]
 pub(crate) struct ItemsSeed<'s> {
-    pub(crate) src: Source<'s>,
+    src: Source<'s>,
+    /// The depth of the items.
+    depth: usize,
+}
+
+impl<'s> ItemsSeed<'s> {
+    /// A list of top-level values (an event's `replies`).
+    pub(crate) fn top(src: Source<'s>) -> Self {
+        ItemsSeed { src, depth: 0 }
+    }
+
+    fn item(self) -> ValueSeed<'s> {
+        ValueSeed {
+            src: self.src,
+            depth: self.depth,
+        }
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for ItemsSeed<'_> {
@@ -307,7 +367,7 @@ impl<'de> Visitor<'de> for ItemsSeed<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Value>, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-        while let Some(v) = seq.next_element_seed(ValueSeed { src: self.src })? {
+        while let Some(v) = seq.next_element_seed(self.item())? {
             out.push(v);
         }
         Ok(out)
@@ -318,6 +378,8 @@ impl<'de> Visitor<'de> for ItemsSeed<'_> {
 #[derive(Clone, Copy)]
 struct PairsSeed<'s> {
     src: Source<'s>,
+    /// The depth of the keys and values.
+    depth: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for PairsSeed<'_> {
@@ -334,7 +396,11 @@ impl<'de> Visitor<'de> for PairsSeed<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-        while let Some(pair) = seq.next_element_seed(PairSeed { src: self.src })? {
+        let pair = PairSeed {
+            src: self.src,
+            depth: self.depth,
+        };
+        while let Some(pair) = seq.next_element_seed(pair)? {
             out.push(pair);
         }
         Ok(out)
@@ -345,6 +411,8 @@ impl<'de> Visitor<'de> for PairsSeed<'_> {
 #[derive(Clone, Copy)]
 struct PairSeed<'s> {
     src: Source<'s>,
+    /// The depth of the key and the value.
+    depth: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for PairSeed<'_> {
@@ -361,12 +429,12 @@ impl<'de> Visitor<'de> for PairSeed<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let bad = || de::Error::custom("a map entry must be a [key, value] array of two values");
-        let k = seq
-            .next_element_seed(ValueSeed { src: self.src })?
-            .ok_or_else(bad)?;
-        let v = seq
-            .next_element_seed(ValueSeed { src: self.src })?
-            .ok_or_else(bad)?;
+        let seed = ValueSeed {
+            src: self.src,
+            depth: self.depth,
+        };
+        let k = seq.next_element_seed(seed)?.ok_or_else(bad)?;
+        let v = seq.next_element_seed(seed)?.ok_or_else(bad)?;
         if seq.next_element::<de::IgnoredAny>()?.is_some() {
             return Err(bad());
         }

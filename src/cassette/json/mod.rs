@@ -10,9 +10,21 @@
 //! escapes become [`Bytes`](bytes::Bytes) slices of that buffer instead of
 //! copies: the loaded cassette then costs little more than the file itself.
 //!
-//! Nesting: loading relies on `serde_json`'s recursion limit (128 levels of
-//! JSON arrays and objects), which stays on. A RESP array costs one JSON
-//! level, a set/push/streamed aggregate two, a map or attribute entry three.
+//! Nesting: a reply may be as deep as the upstream may send
+//! ([`MAX_REPLY_DEPTH`], thousands of levels), and a RESP array costs one
+//! JSON level, a set/push/streamed aggregate two, a map or attribute entry
+//! three: far past `serde_json`'s 128-level recursion limit. [`from_line`]
+//! reads a line with that limit on, as always; only a line that hits it is
+//! read again with the limit off (`serde_json`'s `unbounded_depth` feature).
+//! [`ValueSeed`] then enforces its own limit, [`MAX_VALUE_DEPTH`] aggregates
+//! (the recorder's), and runs each level on a stack that grows onto the heap
+//! when needed (`stacker`).
+//!
+//! Why not `serde_stacker`: it would wrap every call of the deserializer,
+//! leaves included, and give no depth cap; every nesting of a value goes
+//! through `ValueSeed` anyway, so one check there does both. Why not a
+//! hand-written iterative JSON reader: it would duplicate `serde_json`'s
+//! parsing, escapes and error messages for a rare case.
 //!
 //! The halves live in `ser` (the `Serialize` impls) and `de` (the seeds
 //! and visitors); this file holds the public entry points and the object
@@ -20,7 +32,7 @@
 
 use serde::de::DeserializeSeed;
 
-use crate::resp::{AggregateKind, Value};
+use crate::resp::{AggregateKind, Value, MAX_REPLY_DEPTH};
 
 mod de;
 mod ser;
@@ -30,6 +42,18 @@ pub use de::ValueSeed;
 pub(crate) use de::{ChunksSeed, ItemsSeed, Source};
 pub(crate) use ser::{Chunks, Items};
 pub use transcode::{write_bytes_json, write_int_json, write_reply_json};
+
+/// How many aggregates may enclose a value in a cassette: what the recorder
+/// accepts from the upstream, so every recording loads, and deeper JSON is
+/// an error naming its line instead of a stack overflow.
+pub const MAX_VALUE_DEPTH: usize = MAX_REPLY_DEPTH;
+
+/// How many levels the recursive readers and writers of this module go
+/// between two checks of the stack left (each check costs a little, and
+/// most values are leaves): a map entry, the costliest level, takes about
+/// 7 KiB of stack in a debug build, so 16 levels stay well within
+/// `with_stack`'s red zone.
+const STACK_CHECK_EVERY: usize = 16;
 
 /// Serializes a [`Value`] as cassette JSON (see `docs/cassette-format.md`).
 #[derive(Debug, Clone, Copy)]
@@ -52,8 +76,30 @@ pub fn to_json(value: &Value) -> String {
 
 /// Parses one JSON text into a [`Value`] (strings are copied).
 pub fn from_json(json: &[u8]) -> Result<Value, serde_json::Error> {
+    from_line(json, ValueSeed::default())
+}
+
+/// Reads one JSON text (a whole cassette line, or a value) with `seed`.
+///
+/// First with `serde_json`'s 128-level recursion limit, from the slice:
+/// fast, and strings can be borrowed. A text that hits the limit is read
+/// again without it, as deep as the seeds allow, and from a reader: the
+/// slice reader finds an error's line and column by scanning back from
+/// the error, once per level the error passes on its way out, which for an
+/// error thousands of levels down in a long line adds up to minutes; the
+/// reader keeps count as it goes. (Strings are then copied.)
+pub(crate) fn from_line<'de, S>(json: &'de [u8], seed: S) -> Result<S::Value, serde_json::Error>
+where
+    S: DeserializeSeed<'de> + Copy,
+{
     let mut de = serde_json::Deserializer::from_slice(json);
-    let v = ValueSeed::default().deserialize(&mut de)?;
+    match seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v)) {
+        Err(e) if e.to_string().starts_with("recursion limit exceeded") => {}
+        done => return done,
+    }
+    let mut de = serde_json::Deserializer::from_reader(json);
+    de.disable_recursion_limit();
+    let v = seed.deserialize(&mut de)?;
     de.end()?;
     Ok(v)
 }
@@ -235,7 +281,7 @@ mod tests {
         let v = ValueSeed::sharing(&src)
             .deserialize(&mut de)
             .expect("parses");
-        let Value::Array(items) = v else {
+        let Value::Array(items) = &v else {
             panic!("not an array")
         };
         let Value::Bulk(hello) = &items[0] else {
@@ -250,6 +296,59 @@ mod tests {
     fn deep_nesting_is_an_error_not_a_crash() {
         let json = "[".repeat(100_000);
         let err = from_json(json.as_bytes()).expect_err("too deep");
-        assert!(err.to_string().contains("recursion limit"), "{err}");
+        assert!(err.to_string().contains("nested more than"), "{err}");
+        // After a long string: the error's position is not searched for
+        // again at every level it passes (with a long enough line that took minutes).
+        let json = format!(r#"["{}",{}"#, "x".repeat(1 << 20), "[".repeat(100_000));
+        let err = from_json(json.as_bytes()).expect_err("too deep");
+        assert!(err.to_string().contains("nested more than"), "{err}");
+        // Maps cost three JSON levels per RESP level; still the cap, cheaply.
+        let json = r#"{"%":[[1,"#.repeat(100_000);
+        let err = from_json(json.as_bytes()).expect_err("too deep");
+        assert!(err.to_string().contains("nested more than"), "{err}");
+    }
+
+    /// A value at the cap, in every aggregate shape, round-trips, on a
+    /// thread with a tokio worker's 2 MiB stack. (The attribute shape nests
+    /// two levels a step.)
+    #[test]
+    fn deepest_recordable_values_round_trip() {
+        let shapes: [fn(Value) -> Value; 5] = [
+            |v| Value::Array(vec![v]),
+            |v| Value::Set(vec![Value::Integer(1), v]),
+            |v| Value::Map(vec![(Value::bulk("k"), v)]),
+            |v| Value::Attributed {
+                attrs: vec![],
+                value: Box::new(Value::Push(vec![v])),
+            },
+            |v| Value::StreamedAggregate {
+                kind: AggregateKind::Map,
+                items: vec![v, Value::Null],
+            },
+        ];
+        let run = move || {
+            for (i, wrap) in shapes.iter().enumerate() {
+                let mut v = Value::error("ERR reached lua stack limit");
+                let levels = if i == 3 {
+                    MAX_VALUE_DEPTH / 2
+                } else {
+                    MAX_VALUE_DEPTH
+                };
+                for _ in 0..levels {
+                    v = wrap(v);
+                }
+                let json = to_json(&v);
+                let back = from_json(json.as_bytes()).expect("loads");
+                assert!(back == v, "shape {i}");
+                // One level more is refused.
+                let json = to_json(&Value::Array(vec![v]));
+                assert!(from_json(json.as_bytes()).is_err(), "shape {i}");
+            }
+        };
+        let thread = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(run)
+            .expect("spawns");
+        assert!(thread.join().is_ok());
     }
 }

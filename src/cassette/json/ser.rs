@@ -11,7 +11,7 @@ use super::{
     streamed_key, JsonBytes, JsonValue, ATTRS, ATTR_VALUE, B64, BIG_NUMBER, BULK_ERROR, DOUBLE,
     ERROR, MAP, NULL_ARRAY, PUSH, SET, SIMPLE, STREAMED_BULK, VERBATIM,
 };
-use crate::resp::Value;
+use crate::resp::{with_stack, Value};
 
 impl Serialize for JsonBytes<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -94,24 +94,28 @@ impl Serialize for JsonValue<'_> {
             Value::Integer(i) => s.serialize_i64(*i),
             Value::NullBulk | Value::Null => s.serialize_unit(),
             Value::NullArray => tagged(s, NULL_ARRAY, &()),
-            Value::Array(items) => Items(items).serialize(s),
-            Value::Map(pairs) => tagged(s, MAP, &Pairs(pairs)),
-            Value::Set(items) => tagged(s, SET, &Items(items)),
             Value::Double(b) => tagged(s, DOUBLE, &JsonBytes(b)),
             Value::Boolean(b) => s.serialize_bool(*b),
             Value::BigNumber(b) => tagged(s, BIG_NUMBER, &JsonBytes(b)),
             Value::Verbatim(b) => tagged(s, VERBATIM, &JsonBytes(b)),
             Value::BulkError(b) => tagged(s, BULK_ERROR, &JsonBytes(b)),
-            Value::Push(items) => tagged(s, PUSH, &Items(items)),
-            Value::Attributed { attrs, value } => {
+            Value::StreamedBulk(chunks) => tagged(s, STREAMED_BULK, &Chunks(chunks)),
+            // Aggregates recurse through `Items`/`Pairs`, one level per
+            // call, on a stack that grows when needed: serde's serializer
+            // API nests by calls, so a reply thousands of levels deep
+            // cannot be written iteratively.
+            Value::Array(items) => with_stack(|| Items(items).serialize(s)),
+            Value::Map(pairs) => with_stack(|| tagged(s, MAP, &Pairs(pairs))),
+            Value::Set(items) => with_stack(|| tagged(s, SET, &Items(items))),
+            Value::Push(items) => with_stack(|| tagged(s, PUSH, &Items(items))),
+            Value::Attributed { attrs, value } => with_stack(|| {
                 let mut m = s.serialize_map(Some(2))?;
                 m.serialize_entry(ATTRS, &Pairs(attrs))?;
                 m.serialize_entry(ATTR_VALUE, &JsonValue(value))?;
                 m.end()
-            }
-            Value::StreamedBulk(chunks) => tagged(s, STREAMED_BULK, &Chunks(chunks)),
+            }),
             Value::StreamedAggregate { kind, items } => {
-                tagged(s, streamed_key(*kind), &Items(items))
+                with_stack(|| tagged(s, streamed_key(*kind), &Items(items)))
             }
         }
     }

@@ -17,16 +17,17 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Serializer;
 
-use crate::resp::{parse_i64, AggregateKind};
+use crate::resp::{parse_i64, with_stack, AggregateKind, MAX_REPLY_DEPTH};
 
 use super::{
     streamed_key, ATTRS, ATTR_VALUE, B64, BIG_NUMBER, BULK_ERROR, DOUBLE, ERROR, MAP, NULL_ARRAY,
-    PUSH, SET, SIMPLE, STREAMED_BULK, VERBATIM,
+    PUSH, SET, SIMPLE, STACK_CHECK_EVERY, STREAMED_BULK, VERBATIM,
 };
 
-/// Deeper than any frame `reply_len` accepts with Redis's limits: past this
-/// the transcoder gives up rather than recurse further.
-const MAX_DEPTH: usize = 128;
+/// As deep as `reply_len` lets the upstream nest (a value's depth is the
+/// number of aggregates around it); past this the transcoder gives up, and
+/// so would the parser it falls back to.
+const MAX_DEPTH: usize = MAX_REPLY_DEPTH;
 
 /// Appends the JSON of the reply frame at the start of `frame` to `out`;
 /// returns the frame's length, or `None` (with `out` unchanged) if the bytes
@@ -121,10 +122,24 @@ impl<'b> Transcoder<'b, '_> {
     }
 
     /// Writes the value at `pos`; returns where the next token starts.
+    ///
+    /// Recursive, one call per level, on a stack that grows when needed
+    /// (checked every few levels):
+    /// an explicit stack would have to keep the JSON closers, the pair
+    /// brackets, the attribute's trailing value and the streamed ends
+    /// apart, and this is a fast path the parser stands behind.
     fn value(&mut self, pos: usize, depth: usize) -> Option<usize> {
         if depth > MAX_DEPTH {
             return None;
         }
+        if depth % STACK_CHECK_EVERY == 0 {
+            with_stack(|| self.value_here(pos, depth))
+        } else {
+            self.value_here(pos, depth)
+        }
+    }
+
+    fn value_here(&mut self, pos: usize, depth: usize) -> Option<usize> {
         let (kind, text, next) = self.line(pos)?;
         match kind {
             b'+' => self.tagged_bytes(SIMPLE, text),
