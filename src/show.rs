@@ -1,7 +1,8 @@
 //! `resplay show`: a cassette as a person reads it.
 //!
 //! [`render`] lists every event in file order, one block each: a bracketed
-//! line (`[conn 1 #0 +3ms 120µs] SET k v`) and then the replies exactly as
+//! line (`[conn 1 #0 +3ms 120µs] SET k v`, with `db 2` after the connection
+//! when the command ran in another database than 0) and then the replies exactly as
 //! `redis-cli` prints them in its default (non-raw) mode, so a listing looks
 //! like the session a developer would have typed. [`render_json`] re-emits
 //! the cassette as canonical JSON lines (`resplay show --json`).
@@ -43,9 +44,15 @@ pub fn render_event(event: &Event, out: &mut String) {
     // Writing to a String cannot fail.
     match event {
         Event::Interaction(i) => {
+            // The database only when it is not 0, as redis-cli's prompt.
+            let db = if i.db == 0 {
+                String::new()
+            } else {
+                format!(" db {}", i.db)
+            };
             let _ = writeln!(
                 out,
-                "[conn {} #{} +{}ms {}] {}",
+                "[conn {}{db} #{} +{}ms {}] {}",
                 i.conn,
                 i.seq,
                 i.at_ms,

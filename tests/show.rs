@@ -34,6 +34,7 @@ const CASSETTE: &str = r#"{"resplay":1,"created":"2026-01-01T00:00:00Z","upstrea
 {"conn":2,"seq":0,"at_ms":9,"took_us":300,"cmd":["SUBSCRIBE","news","sport"],"replies":[{">":["subscribe","news",1]},{">":["subscribe","sport",2]}]}
 {"conn":2,"at_ms":12,"push":{">":["message","news","hello"]}}
 {"conn":2,"at_ms":13,"push":["message","sport","goal"]}
+{"conn":2,"db":3,"seq":1,"at_ms":14,"took_us":1,"cmd":["PING"],"reply":["pong",""]}
 {"conn":1,"at_ms":20,"event":"close"}
 {"conn":2,"at_ms":21,"event":"close"}
 "#;
@@ -115,6 +116,9 @@ OK
 1) "message"
 2) "sport"
 3) "goal"
+[conn 2 db 3 #1 +14ms 1µs] PING
+1) "pong"
+2) ""
 [conn 1 +20ms close]
 [conn 2 +21ms close]
 "#;
