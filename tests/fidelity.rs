@@ -193,3 +193,40 @@ fn a_session_that_diverges_keeps_its_own_replies() {
         assert!(report.contains("0 missed, 0 unused"), "{report}");
     }
 }
+
+#[test]
+fn failed_handshake_calls_are_recorded_and_never_repeated() {
+    for protocol in PROTOCOLS {
+        let c = cassette();
+        // The recorder logs in with nothing: the client's first PING fails.
+        let server = RedisServer::start_with(&["--requirepass", "pw"]);
+        let recorder = Resplay::record(&server.url(), &c.path, &[]);
+        let mut script: Vec<&[&str]> = vec![&["PING"], &["AUTH", "pw"]];
+        if protocol == 3 {
+            script.push(&["HELLO", "3"]);
+        }
+        script.extend([&["PING"][..], &["SELECT", "99"], &["PING"]]);
+        let recorded = session(recorder.port, 2, &script);
+        recorder.stop();
+        assert!(recorded[0].starts_with("-NOAUTH"), "{recorded:?}");
+        assert!(recorded[recorded.len() - 2].starts_with("-ERR DB index"));
+        // The failed PING and SELECT are kept; the rest replay makes up.
+        let kept: Vec<String> = interactions(&c.path)
+            .iter()
+            .map(|l| l["cmd"][0].as_str().unwrap_or_default().to_string())
+            .collect();
+        assert_eq!(kept, ["PING", "SELECT"], "RESP{protocol}");
+
+        let replay = Resplay::replay(&c.path, &[]);
+        let replayed = session(replay.port, 2, &script);
+        let skip_hello = |r: &[String]| -> Vec<String> {
+            r.iter().filter(|l| !l.starts_with('%')).cloned().collect()
+        };
+        // The later PINGs get PONG, not the recorded -NOAUTH again.
+        assert_eq!(
+            skip_hello(&replayed),
+            skip_hello(&recorded),
+            "RESP{protocol}"
+        );
+    }
+}

@@ -33,7 +33,8 @@ pub struct RecordConfig {
     /// Protocol limits for the upstream's replies: Redis may legally answer
     /// far deeper than a client is allowed to push us around.
     pub upstream_limits: Limits,
-    /// Leave out handshake calls replay can answer itself (PING, HELLO, …).
+    /// Leave out handshake calls replay can answer itself (PING, HELLO, …)
+    /// when they succeeded.
     pub ignore_trivial_calls: bool,
     /// Close a client with nothing in flight after this long (None = never).
     pub idle_timeout: Option<Duration>,

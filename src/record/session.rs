@@ -19,7 +19,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
-use super::pairing::{Paired, Pairing, Pending, ReplyModeTracker};
+use super::pairing::{is_error_frame, Paired, Pairing, Pending, ReplyModeTracker};
 use super::replication::{self, Replication, GATE_LIMIT};
 use super::RecordShared;
 use crate::cassette::wire_lines::{write_interaction_line, write_push_line, InteractionHead};
@@ -581,7 +581,12 @@ async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Instant) {
                 db,
                 replies,
             } => {
-                if shared.config.ignore_trivial_calls && command::is_trivial(&request.args) {
+                // A handshake call that failed is kept: replay could not
+                // make up `-BUSY`, `-LOADING` or `-NOAUTH` from nothing.
+                if shared.config.ignore_trivial_calls
+                    && command::is_trivial(&request.args)
+                    && !replies.first().is_some_and(is_error_frame)
+                {
                     continue;
                 }
                 let mut cmd = request.args;

@@ -96,6 +96,18 @@ pub fn synthesize(
     Some((reply, Effect::None))
 }
 
+/// True for the commands replay answers itself when nothing recorded
+/// matches them.
+pub fn is_handshake(args: &[Bytes]) -> bool {
+    let mut probe = ConnInfo {
+        id: 0,
+        protocol: 2,
+        name: None,
+        subscribed: false,
+    };
+    synthesize(args, &mut probe, "").is_some()
+}
+
 fn client(args: &[Bytes], info: &mut ConnInfo) -> Option<Value> {
     Some(if arg_is(args, 1, "SETNAME") && args.len() == 3 {
         if args[2].iter().any(|&b| b <= b' ' || b > b'~') {

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use super::binding::{self, History};
 use super::clock::{self, Candidate, Clock, ShiftIndex};
 use super::display::{display_command, edit_distance};
+use super::handshake::is_handshake;
 use super::rules::{match_key, IgnoreRule};
 use crate::cassette::{Cassette, Event};
 use crate::command::{self, Namespace};
@@ -336,7 +337,7 @@ impl Matcher {
         let taken = bound_to.and_then(|conn| self.take(id, conn));
         let (recording, repeated) = match taken {
             Some(recording) => (recording, false),
-            None => match self.choose(live, id, bound_to) {
+            None => match self.choose(live, id, bound_to, self.repeat && !is_handshake(args)) {
                 Some(found) => found,
                 None => return self.miss(db, &key),
             },
@@ -406,7 +407,18 @@ impl Matcher {
     /// (the binding moves there), a repeat of the bound one's last reply, a
     /// free connection's recording, another live connection's, or the last
     /// reply of all. Returns the recording and whether it is a repeat.
-    fn choose(&mut self, live: u64, id: u32, bound_to: Option<u64>) -> Option<(usize, bool)> {
+    ///
+    /// Handshake commands never repeat (`repeat` is false for them): their
+    /// recordings hold what replay could not make up (`-BUSY` from a `PING`
+    /// while a script ran), and once those are used resplay answers them
+    /// itself, as the server would now.
+    fn choose(
+        &mut self,
+        live: u64,
+        id: u32,
+        bound_to: Option<u64>,
+        repeat: bool,
+    ) -> Option<(usize, bool)> {
         let queue = &self.queues[id as usize];
         // Free recorded connections with an unused recording of this key,
         // earliest first.
@@ -462,7 +474,7 @@ impl Matcher {
         let last_of_bound = bound_to
             .and_then(|conn| queue.by_conn.get(&conn))
             .and_then(|&q| queue.conns[q].items.last().copied());
-        if let (Some(last), true) = (last_of_bound, self.repeat) {
+        if let (Some(last), true) = (last_of_bound, repeat) {
             return Some((last, true));
         }
         if let Some(&(_, conn)) = free.first() {
@@ -472,7 +484,7 @@ impl Matcher {
             return self.take(id, conn).map(|r| (r, false));
         }
         let last = self.queues[id as usize].last;
-        self.repeat.then_some((last, true))
+        repeat.then_some((last, true))
     }
 
     /// How well free recorded connection's recording `first` fits a live

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use super::clock;
 use super::display::display_command;
-use super::handshake::{synthesize, ConnInfo, Effect};
+use super::handshake::{is_handshake, synthesize, ConnInfo, Effect};
 use super::matcher::{Closest, Delivery, Matched, Matcher};
 use super::passthrough::Passthrough;
 use super::{OnMiss, ReplayShared, Timing};
@@ -534,17 +534,6 @@ fn is_queued_in_multi(args: &[Bytes]) -> bool {
         command::name(args).as_bytes(),
         b"EXEC" | b"DISCARD" | b"MULTI" | b"WATCH" | b"QUIT" | b"RESET"
     )
-}
-
-/// The commands replay answers itself when they were not recorded.
-fn is_handshake(args: &[Bytes]) -> bool {
-    let mut probe = ConnInfo {
-        id: 0,
-        protocol: 2,
-        name: None,
-        subscribed: false,
-    };
-    synthesize(args, &mut probe, "").is_some()
 }
 
 /// Error lines cannot hold CR or LF.
