@@ -337,7 +337,7 @@ impl Matcher {
         let taken = bound_to.and_then(|conn| self.take(id, conn));
         let (recording, repeated) = match taken {
             Some(recording) => (recording, false),
-            None => match self.choose(live, id, bound_to, self.repeat && !is_handshake(args)) {
+            None => match self.choose(live, id, bound_to, is_handshake(args)) {
                 Some(found) => found,
                 None => return self.miss(db, &key),
             },
@@ -408,17 +408,21 @@ impl Matcher {
     /// free connection's recording, another live connection's, or the last
     /// reply of all. Returns the recording and whether it is a repeat.
     ///
-    /// Handshake commands never repeat (`repeat` is false for them): their
-    /// recordings hold what replay could not make up (`-BUSY` from a `PING`
-    /// while a script ran), and once those are used resplay answers them
+    /// Handshake commands (`handshake`) are held closer: their recordings
+    /// hold what replay could not make up (`-BUSY` from a `PING` while a
+    /// script ran), so they are served only from the connection they belong
+    /// to, never repeated, borrowed from another connection or used to bind
+    /// one with nothing else to go on (save its opening commands); otherwise
+    /// resplay answers them
     /// itself, as the server would now.
     fn choose(
         &mut self,
         live: u64,
         id: u32,
         bound_to: Option<u64>,
-        repeat: bool,
+        handshake: bool,
     ) -> Option<(usize, bool)> {
+        let repeat = self.repeat && !handshake;
         let queue = &self.queues[id as usize];
         // Free recorded connections with an unused recording of this key,
         // earliest first.
@@ -465,7 +469,12 @@ impl Matcher {
             .map(|&(first, conn)| (self.fit(&history, first), std::cmp::Reverse(first), conn))
             .max();
         if let Some((score, std::cmp::Reverse(first), conn)) = best {
-            if bound_to.is_none() || score > bound_score {
+            // A handshake command binds on what came before it, or as one
+            // of a connection's opening commands (`CLIENT SETINFO` that a
+            // server too old for it refused), never on its own.
+            let opening = self.recordings[first].pos as usize <= history.len();
+            let evidence = !handshake || score > 1 || opening;
+            if evidence && (bound_to.is_none() || score > bound_score) {
                 self.bind(live, conn, bound_to, first);
                 return self.take(id, conn).map(|r| (r, false));
             }
@@ -476,6 +485,9 @@ impl Matcher {
             .and_then(|&q| queue.conns[q].items.last().copied());
         if let (Some(last), true) = (last_of_bound, repeat) {
             return Some((last, true));
+        }
+        if handshake {
+            return None;
         }
         if let Some(&(_, conn)) = free.first() {
             return self.take(id, conn).map(|r| (r, false));
@@ -1032,5 +1044,44 @@ mod tests {
         assert_eq!(reply(&mut m, 10, "GET b"), Some(2));
         assert_eq!(reply(&mut m, 11, "GET a"), Some(3));
         assert_eq!(reply(&mut m, 11, "GET b"), Some(4));
+    }
+
+    #[test]
+    fn handshake_recordings_stay_with_their_connection() {
+        // Connection 2 recorded a PING that failed (a script was running).
+        let mut m = matcher(
+            vec![
+                interaction(1, 0, "GET a", 1),
+                interaction(2, 0, "EVAL x 0", 0),
+                interaction(2, 1, "PING", -1),
+            ],
+            true,
+        );
+        m.connect(10);
+        m.connect(11);
+        // Neither a fresh connection (it is no opening command) nor one
+        // bound elsewhere gets it.
+        assert_eq!(reply(&mut m, 10, "PING"), None);
+        assert_eq!(reply(&mut m, 10, "GET a"), Some(1));
+        assert_eq!(reply(&mut m, 10, "PING"), None);
+        // The connection replaying connection 2 does, once, then no repeat.
+        assert_eq!(reply(&mut m, 11, "EVAL x 0"), Some(0));
+        assert_eq!(reply(&mut m, 11, "PING"), Some(-1));
+        assert_eq!(reply(&mut m, 11, "PING"), None);
+    }
+
+    #[test]
+    fn a_failed_opening_handshake_binds_a_fresh_connection() {
+        let mut m = matcher(
+            vec![
+                interaction(1, 0, "CLIENT SETINFO LIB-NAME x", -1),
+                interaction(1, 1, "GET a", 1),
+            ],
+            true,
+        );
+        m.connect(10);
+        assert_eq!(reply(&mut m, 10, "CLIENT SETINFO LIB-NAME x"), Some(-1));
+        assert_eq!(reply(&mut m, 10, "GET a"), Some(1));
+        assert_eq!(m.unused().0, 0);
     }
 }
