@@ -39,6 +39,10 @@
 #   SEED=12345            the fixed srand() seed patched into the suite
 #   RUNTEST_ARGS=         extra runtest options (e.g. "--tags -slow")
 #   RECORD_ARGS= REPLAY_ARGS=   extra resplay options (e.g. "--timing recorded")
+#   REQUIRE_RECORD=  REQUIRE_REPLAY=   when set (percentages, e.g. 100 and
+#                         98), exit 1 unless record passes at least that share
+#                         of the tests that pass direct, and replay of those
+#                         that pass through record (CI uses this)
 #
 # Layout of OUT_DIR/<unit with / as _>/: MODE.out (runtest output),
 # MODE.tests (status, name, first message line, one test per line),
@@ -52,7 +56,8 @@
 # after TEST_TIMEOUT seconds; the tests after it count as not passing.
 #
 # Exit status: 0 when the runs were made (whatever passed; this measures),
-# non-zero when setup failed (fetching the suite, installing, building).
+# non-zero when setup failed (fetching the suite, installing, building), or
+# when a REQUIRE_* share was not reached.
 set -euo pipefail
 
 REDIS_VERSION=7.0.15
@@ -679,6 +684,24 @@ main() {
         compare_unit "$unit" >&2
     done
     print_report | tee "$OUT_DIR/report.txt"
+    check_required
+}
+
+# at_least NUM DEN PERCENT: true when NUM/DEN is PERCENT % or more.
+at_least() { awk -v n="$1" -v d="$2" -v p="$3" 'BEGIN { exit !(d > 0 && 100 * n >= p * d) }'; }
+
+# Fails the run when REQUIRE_RECORD / REQUIRE_REPLAY are set and not met.
+check_required() {
+    local ok=1
+    if [[ -n ${REQUIRE_RECORD:-} ]] && ! at_least "$T_RD" "$T_RDEN" "$REQUIRE_RECORD"; then
+        echo "redis-suite: record passed $T_RD of the $T_RDEN tests that pass direct; $REQUIRE_RECORD% required" >&2
+        ok=0
+    fi
+    if [[ -n ${REQUIRE_REPLAY:-} ]] && ! at_least "$T_PR" "$T_PDEN" "$REQUIRE_REPLAY"; then
+        echo "redis-suite: replay passed $T_PR of the $T_PDEN tests that pass through record; $REQUIRE_REPLAY% required" >&2
+        ok=0
+    fi
+    ((ok)) || exit 1
 }
 
 # In braces, so bash has read all of it before it runs: editing this file
