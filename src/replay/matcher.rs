@@ -332,12 +332,15 @@ impl Matcher {
             return self.miss(db, &key);
         };
         let bound_to = self.live.get(&live).and_then(|l| l.bound);
+        let handshake = is_handshake(args);
         // The bound recorded connection's next unused recording: the common
         // case, decided without weighing anything.
-        let taken = bound_to.and_then(|conn| self.take(id, conn));
+        let taken = bound_to
+            .filter(|&conn| !handshake || self.is_due(live, conn, id))
+            .and_then(|conn| self.take(id, conn));
         let (recording, repeated) = match taken {
             Some(recording) => (recording, false),
-            None => match self.choose(live, id, bound_to, is_handshake(args)) {
+            None => match self.choose(live, id, bound_to, handshake) {
                 Some(found) => found,
                 None => return self.miss(db, &key),
             },
@@ -371,6 +374,26 @@ impl Matcher {
         queue.unused -= 1;
         self.served[index] = true;
         Some(index)
+    }
+
+    /// Whether recorded connection `conn`'s next handshake recording of key
+    /// `id` is due for live connection `live`: recorded right after the last
+    /// one it was served from `conn`. A handshake call is recorded only when
+    /// it failed (`PING` → `-BUSY` while a script ran), so the same call
+    /// that succeeded later left no line: served out of its place, the
+    /// recording would answer a `PING` long after the script was killed.
+    fn is_due(&self, live: u64, conn: u64, id: u32) -> bool {
+        let Some(next) = self.peek(id, conn) else {
+            return false;
+        };
+        let last = self.live.get(&live).and_then(|l| {
+            l.history
+                .entries()
+                .filter(|&(_, r)| self.recordings[r].conn == conn)
+                .last()
+        });
+        let expected = last.map_or(0, |(_, r)| self.recordings[r].pos + 1);
+        self.recordings[next].pos == expected
     }
 
     /// Recorded connection `conn`'s next unused recording of key `id`,
@@ -1082,6 +1105,30 @@ mod tests {
         m.connect(10);
         assert_eq!(reply(&mut m, 10, "CLIENT SETINFO LIB-NAME x"), Some(-1));
         assert_eq!(reply(&mut m, 10, "GET a"), Some(1));
+        assert_eq!(m.unused().0, 0);
+    }
+
+    #[test]
+    fn a_handshake_recording_answers_only_in_its_place() {
+        // A script ran: PING failed once, then, after the kill, PING got
+        // PONG (not recorded); the next test made PING fail again.
+        let mut m = matcher(
+            vec![
+                interaction(1, 0, "CONFIG SET lua-time-limit 10", 0),
+                interaction(1, 1, "PING", -1),
+                interaction(1, 2, "SCRIPT KILL", 0),
+                interaction(1, 3, "CONFIG SET lua-time-limit 10", 0),
+                interaction(1, 4, "PING", -2),
+            ],
+            true,
+        );
+        m.connect(10);
+        assert_eq!(reply(&mut m, 10, "CONFIG SET lua-time-limit 10"), Some(0));
+        assert_eq!(reply(&mut m, 10, "PING"), Some(-1));
+        assert_eq!(reply(&mut m, 10, "SCRIPT KILL"), Some(0));
+        assert_eq!(reply(&mut m, 10, "PING"), None, "made up, not -2");
+        assert_eq!(reply(&mut m, 10, "CONFIG SET lua-time-limit 10"), Some(0));
+        assert_eq!(reply(&mut m, 10, "PING"), Some(-2));
         assert_eq!(m.unused().0, 0);
     }
 }
