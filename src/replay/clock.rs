@@ -597,13 +597,7 @@ mod tests {
                 Matched::Miss { .. } => m.find_shifted(1, 0, &args(cmd), clock, now_ms)?,
                 hit => hit,
             };
-            match found {
-                Matched::Hit { recording, .. } => match m.recording(recording).replies[0] {
-                    Value::Integer(n) => Some(n),
-                    _ => None,
-                },
-                Matched::Miss { .. } => None,
-            }
+            crate::replay::matcher::tests::hit_integer(m, found)
         }
 
         #[test]

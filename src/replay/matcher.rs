@@ -809,7 +809,7 @@ fn push_topic(value: &Value) -> Option<(Namespace, Bytes)> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::cassette::{Header, Interaction, PushEvent};
 
@@ -838,14 +838,19 @@ mod tests {
         Matcher::new(cassette, Vec::new(), repeat)
     }
 
-    fn reply(m: &mut Matcher, live: u64, cmd: &str) -> Option<i64> {
-        match m.find(live, 0, &args(cmd)) {
+    /// The integer a hit replies (these tests record integers), or `None`.
+    pub(crate) fn hit_integer(m: &Matcher, found: Matched) -> Option<i64> {
+        match found {
             Matched::Hit { recording, .. } => match m.recording(recording).replies[0] {
                 Value::Integer(n) => Some(n),
                 _ => None,
             },
             Matched::Miss { .. } => None,
         }
+    }
+
+    fn reply(m: &mut Matcher, live: u64, cmd: &str) -> Option<i64> {
+        reply_in(m, live, 0, cmd)
     }
 
     #[test]
@@ -962,13 +967,8 @@ mod tests {
     }
 
     fn reply_in(m: &mut Matcher, live: u64, db: u32, cmd: &str) -> Option<i64> {
-        match m.find(live, db, &args(cmd)) {
-            Matched::Hit { recording, .. } => match m.recording(recording).replies[0] {
-                Value::Integer(n) => Some(n),
-                _ => None,
-            },
-            Matched::Miss { .. } => None,
-        }
+        let found = m.find(live, db, &args(cmd));
+        hit_integer(m, found)
     }
 
     #[test]
