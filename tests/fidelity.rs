@@ -230,3 +230,42 @@ fn failed_handshake_calls_are_recorded_and_never_repeated() {
         );
     }
 }
+
+/// Sends every command of `script` at once and reads `replies` replies.
+fn silent_session(port: u16, protocol: u8, script: &[&[&str]], replies: usize) -> Vec<String> {
+    let mut c = Raw::connect(port);
+    if protocol == 3 {
+        c.call(&["HELLO", "3"]);
+    }
+    for args in script {
+        c.send(args);
+    }
+    (0..replies)
+        .map(|_| String::from_utf8_lossy(&c.read_bytes()).into_owned())
+        .collect()
+}
+
+#[test]
+fn client_reply_off_and_skip_silence_made_up_replies_too() {
+    for protocol in PROTOCOLS {
+        let c = cassette();
+        let script: &[&[&str]] = &[
+            &["CLIENT", "REPLY", "OFF"],
+            &["PING", "pong"],
+            &["ECHO", "quiet"],
+            &["CLIENT", "REPLY", "ON"],
+            &["CLIENT", "REPLY", "SKIP"],
+            &["PING", "pong2"],
+            &["PING", "pong3"],
+            &["GET", "k"],
+        ];
+        let server = RedisServer::start();
+        let recorder = Resplay::record(&server.url(), &c.path, &[]);
+        let recorded = silent_session(recorder.port, protocol, script, 3);
+        recorder.stop();
+        assert_eq!(recorded[..2], ["+OK\r\n", "$5\r\npong3\r\n"]);
+        let replay = Resplay::replay(&c.path, &[]);
+        let replayed = silent_session(replay.port, protocol, script, 3);
+        assert_eq!(replayed, recorded, "RESP{protocol}");
+    }
+}

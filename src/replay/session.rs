@@ -16,6 +16,7 @@ use super::passthrough::Passthrough;
 use super::{OnMiss, ReplayShared, Timing};
 use crate::cassette::{Event, Interaction, PushEvent};
 use crate::command;
+use crate::record::pairing::ReplyModeTracker;
 use crate::resp::{
     encode, is_resp2, parse_request, rdb, to_resp2, NullShape, RequestFrame, RequestParse, Value,
 };
@@ -35,6 +36,10 @@ struct Session {
     closing: bool,
     /// The database commands are matched in, and the open transaction.
     selected: SelectedDb,
+    /// `CLIENT REPLY OFF|SKIP`, followed as Redis does.
+    reply_modes: ReplyModeTracker,
+    /// The command being answered gets no reply (`CLIENT REPLY`).
+    silent: bool,
     /// Handshake commands answered `+QUEUED` inside `MULTI`: their effects
     /// (a name, a protocol) take hold at `EXEC`, as in Redis.
     queued_handshake: Vec<Vec<Bytes>>,
@@ -79,6 +84,8 @@ pub(crate) async fn run(stream: TcpStream, live: u64, shared: Arc<ReplayShared>)
         closing: false,
         selected: SelectedDb::new(shared.start_db),
         queued_handshake: Vec::new(),
+        reply_modes: ReplyModeTracker::default(),
+        silent: false,
         replica: false,
     };
     let (mut reader, mut writer) = stream.into_split();
@@ -211,6 +218,7 @@ impl Session {
                     next += 1;
                     let raw = chunk.slice(*start..*start + frame.len);
                     let args = frame.args(&raw);
+                    self.silent = self.reply_modes.is_silent(&args);
                     if let Some(l) = self.answer(&mut matcher, &args, out) {
                         later = Some((raw, args, l));
                         break;
@@ -398,7 +406,25 @@ impl Session {
         }
     }
 
+    /// Answers a command nothing recorded: made up, passed through, or a
+    /// miss error. Under `CLIENT REPLY OFF|SKIP` the answer is not sent,
+    /// as Redis would send none.
     async fn miss(
+        &mut self,
+        raw: &Bytes,
+        args: Vec<Bytes>,
+        closest: Option<Closest>,
+        out: &mut BytesMut,
+    ) {
+        if self.silent {
+            let mut unsent = BytesMut::new();
+            self.answer_miss(raw, args, closest, &mut unsent).await;
+        } else {
+            self.answer_miss(raw, args, closest, out).await;
+        }
+    }
+
+    async fn answer_miss(
         &mut self,
         raw: &Bytes,
         args: Vec<Bytes>,
