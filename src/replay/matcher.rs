@@ -131,6 +131,9 @@ struct Live {
     subscriptions: HashSet<(Namespace, Bytes)>,
     /// What it was served lately, to judge which recording it replays.
     history: History,
+    /// Its place in the bound recorded connection: the position of the
+    /// last recording it was served from there.
+    place: Option<u32>,
 }
 
 /// Counts for the shutdown report.
@@ -335,9 +338,10 @@ impl Matcher {
         let handshake = is_handshake(args);
         // The bound recorded connection's next unused recording: the common
         // case, decided without weighing anything.
+        let place = self.live.get(&live).and_then(|l| l.place);
         let taken = bound_to
-            .filter(|&conn| !handshake || self.is_due(live, conn, id))
-            .and_then(|conn| self.take(id, conn));
+            .filter(|&conn| !handshake || self.is_due(conn, id, place))
+            .and_then(|conn| self.take(id, conn, place));
         let (recording, repeated) = match taken {
             Some(recording) => (recording, false),
             None => match self.choose(live, id, bound_to, handshake) {
@@ -347,6 +351,10 @@ impl Matcher {
         };
         if let Some(l) = self.live.get_mut(&live) {
             l.history.push(id, recording);
+            let r = &self.recordings[recording];
+            if !repeated && l.bound == Some(r.conn) {
+                l.place = Some(r.pos);
+            }
         }
         self.counters.served += 1;
         let mut deliveries = Vec::new();
@@ -362,38 +370,59 @@ impl Matcher {
         }
     }
 
-    /// Takes recorded connection `conn`'s next unused recording of key `id`.
-    fn take(&mut self, id: u32, conn: u64) -> Option<usize> {
+    /// Takes recorded connection `conn`'s next unused recording of key `id`
+    /// (see [`pick`](Matcher::pick) for which).
+    fn take(&mut self, id: u32, conn: u64, place: Option<u32>) -> Option<usize> {
+        let at = self.pick(id, conn, place)?;
         let queue = &mut self.queues[id as usize];
         let q = &mut queue.conns[*queue.by_conn.get(&conn)?];
-        while q.next < q.items.len() && self.served[q.items[q.next]] {
+        let index = q.items[at];
+        if at == q.next {
             q.next += 1;
         }
-        let index = *q.items.get(q.next)?;
-        q.next += 1;
         queue.unused -= 1;
         self.served[index] = true;
         Some(index)
     }
 
+    /// Where in `conn`'s recordings of key `id` the next one to serve is: the
+    /// first unused one recorded after `place` (the live connection's place
+    /// in `conn`), else the first unused one. Recordings a live connection
+    /// left behind (a test that failed half-way sent no more of them) stay
+    /// behind: the next test's identical command gets its own.
+    fn pick(&mut self, id: u32, conn: u64, place: Option<u32>) -> Option<usize> {
+        let queue = &mut self.queues[id as usize];
+        let q = &mut queue.conns[*queue.by_conn.get(&conn)?];
+        while q.next < q.items.len() && self.served[q.items[q.next]] {
+            q.next += 1;
+        }
+        if let Some(place) = place {
+            let recordings = &self.recordings;
+            let after = q.items.partition_point(|&i| recordings[i].pos <= place);
+            let ahead = (after.max(q.next)..q.items.len()).find(|&k| !self.served[q.items[k]]);
+            if ahead.is_some() {
+                return ahead;
+            }
+        }
+        (q.next < q.items.len()).then_some(q.next)
+    }
+
     /// Whether recorded connection `conn`'s next handshake recording of key
-    /// `id` is due for live connection `live`: recorded right after the last
-    /// one it was served from `conn`. A handshake call is recorded only when
+    /// `id` is due for a live connection at `place` in it: recorded right
+    /// after the last one it was served from `conn`. A handshake call is recorded only when
     /// it failed (`PING` → `-BUSY` while a script ran), so the same call
     /// that succeeded later left no line: served out of its place, the
     /// recording would answer a `PING` long after the script was killed.
-    fn is_due(&self, live: u64, conn: u64, id: u32) -> bool {
-        let Some(next) = self.peek(id, conn) else {
+    fn is_due(&mut self, conn: u64, id: u32, place: Option<u32>) -> bool {
+        let Some(at) = self.pick(id, conn, place) else {
             return false;
         };
-        let last = self.live.get(&live).and_then(|l| {
-            l.history
-                .entries()
-                .filter(|&(_, r)| self.recordings[r].conn == conn)
-                .last()
-        });
-        let expected = last.map_or(0, |(_, r)| self.recordings[r].pos + 1);
-        self.recordings[next].pos == expected
+        let queue = &self.queues[id as usize];
+        let Some(&q) = queue.by_conn.get(&conn) else {
+            return false;
+        };
+        let next = queue.conns[q].items[at];
+        self.recordings[next].pos == place.map_or(0, |p| p + 1)
     }
 
     /// Recorded connection `conn`'s next unused recording of key `id`,
@@ -499,7 +528,7 @@ impl Matcher {
             let evidence = !handshake || score > 1 || opening;
             if evidence && (bound_to.is_none() || score > bound_score) {
                 self.bind(live, conn, bound_to, first);
-                return self.take(id, conn).map(|r| (r, false));
+                return self.take(id, conn, None).map(|r| (r, false));
             }
         }
         let queue = &self.queues[id as usize];
@@ -513,10 +542,10 @@ impl Matcher {
             return None;
         }
         if let Some(&(_, conn)) = free.first() {
-            return self.take(id, conn).map(|r| (r, false));
+            return self.take(id, conn, None).map(|r| (r, false));
         }
         if let Some((_, conn)) = of_others {
-            return self.take(id, conn).map(|r| (r, false));
+            return self.take(id, conn, None).map(|r| (r, false));
         }
         let last = self.queues[id as usize].last;
         repeat.then_some((last, true))
@@ -561,7 +590,7 @@ impl Matcher {
             let mut swaps = Vec::new();
             for (id, old_recording) in moved {
                 if self.peek(id, conn).is_some_and(|r| r < next) {
-                    if let Some(new_recording) = self.take(id, conn) {
+                    if let Some(new_recording) = self.take(id, conn, None) {
                         self.release(old_recording);
                         swaps.push((old_recording, new_recording));
                     }
@@ -576,6 +605,7 @@ impl Matcher {
         self.bound.insert(conn, live);
         if let Some(l) = self.live.get_mut(&live) {
             l.bound = Some(conn);
+            l.place = None;
         }
     }
 
@@ -1130,5 +1160,30 @@ pub(crate) mod tests {
         assert_eq!(reply(&mut m, 10, "CONFIG SET lua-time-limit 10"), Some(0));
         assert_eq!(reply(&mut m, 10, "PING"), Some(-2));
         assert_eq!(m.unused().0, 0);
+    }
+
+    #[test]
+    fn what_a_failed_test_left_behind_stays_behind() {
+        // Two tests on one connection, each ending in SLOWLOG GET.
+        let mut m = matcher(
+            vec![
+                interaction(1, 0, "SLOWLOG RESET", 0),
+                interaction(1, 1, "SET a 1", 0),
+                interaction(1, 2, "SLOWLOG GET", 1),
+                interaction(1, 3, "SLOWLOG RESET", 0),
+                interaction(1, 4, "SLOWLOG GET", 2),
+            ],
+            true,
+        );
+        m.connect(10);
+        // The first test stops after its first command (a miss elsewhere).
+        assert_eq!(reply(&mut m, 10, "SLOWLOG RESET"), Some(0));
+        assert_eq!(reply(&mut m, 10, "SLOWLOG RESET"), Some(0));
+        assert_eq!(
+            reply(&mut m, 10, "SLOWLOG GET"),
+            Some(2),
+            "the second test's own"
+        );
+        assert_eq!(m.unused().0, 2);
     }
 }
