@@ -71,7 +71,14 @@ pub fn render_event(event: &Event, out: &mut String) {
             render_value(&p.push, out);
         }
         Event::Connection(c) => {
-            let _ = writeln!(out, "[conn {} +{}ms {}]", c.conn, c.at_ms, c.event.as_str());
+            let by = if c.by_server { " by server" } else { "" };
+            let _ = writeln!(
+                out,
+                "[conn {} +{}ms {}{by}]",
+                c.conn,
+                c.at_ms,
+                c.event.as_str()
+            );
         }
     }
 }

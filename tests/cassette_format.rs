@@ -242,6 +242,7 @@ fn design_examples_exact_text() {
         conn: 1,
         at_ms: 9,
         event: ConnState::Close,
+        by_server: false,
     });
     assert_eq!(
         line(&close),
@@ -346,6 +347,7 @@ fn conn_event(conn: u64, event: ConnState) -> Event {
         conn,
         at_ms: conn,
         event,
+        by_server: false,
     })
 }
 

@@ -269,3 +269,36 @@ fn client_reply_off_and_skip_silence_made_up_replies_too() {
         assert_eq!(replayed, recorded, "RESP{protocol}");
     }
 }
+
+#[test]
+fn a_connection_the_server_closed_is_closed_in_replay_too() {
+    for protocol in PROTOCOLS {
+        let c = cassette();
+        let server = RedisServer::start();
+        let recorder = Resplay::record(&server.url(), &c.path, &[]);
+        let run = |port: u16| {
+            let mut victim = Raw::connect(port);
+            let mut killer = Raw::connect(port);
+            if protocol == 3 {
+                victim.call(&["HELLO", "3"]);
+                killer.call(&["HELLO", "3"]);
+            }
+            victim.call(&["SET", "victim", "1"]);
+            killer.call(&["SET", "killer", "1"]);
+            let killed = killer.call(&["CLIENT", "KILL", "SKIPME", "yes"]);
+            victim.send(&["GET", "victim"]);
+            (killed, victim.is_closed(), killer.call(&["GET", "killer"]))
+        };
+        let recorded = run(recorder.port);
+        recorder.stop();
+        assert!(recorded.1, "Redis closed the victim");
+        let lines = common::cassette_lines(&c.path);
+        assert_eq!(
+            lines.iter().filter(|l| l["by"] == "server").count(),
+            1,
+            "{lines:?}"
+        );
+        let replay = Resplay::replay(&c.path, &[]);
+        assert_eq!(run(replay.port), recorded, "RESP{protocol}");
+    }
+}

@@ -36,7 +36,7 @@ const CASSETTE: &str = r#"{"resplay":1,"created":"2026-01-01T00:00:00Z","upstrea
 {"conn":2,"at_ms":13,"push":["message","sport","goal"]}
 {"conn":2,"db":3,"seq":1,"at_ms":14,"took_us":1,"cmd":["PING"],"reply":["pong",""]}
 {"conn":1,"at_ms":20,"event":"close"}
-{"conn":2,"at_ms":21,"event":"close"}
+{"conn":2,"at_ms":21,"event":"close","by":"server"}
 "#;
 
 const LISTING: &str = r#"[conn 1 +0ms open]
@@ -120,7 +120,7 @@ OK
 1) "pong"
 2) ""
 [conn 1 +20ms close]
-[conn 2 +21ms close]
+[conn 2 +21ms close by server]
 "#;
 
 fn load_fixture(dir: &Path) -> Cassette {

@@ -116,7 +116,7 @@ pub struct PushEvent {
     pub push: Value,
 }
 
-/// `{"conn":1,"at_ms":0,"event":"open"}`.
+/// `{"conn":1,"at_ms":0,"event":"open"}`, `{"conn":1,"at_ms":9,"event":"close","by":"server"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionEvent {
     /// The recorded connection.
@@ -125,6 +125,10 @@ pub struct ConnectionEvent {
     pub at_ms: u64,
     /// Opened or closed.
     pub event: ConnState,
+    /// A close the server made while the client was still there (`CLIENT
+    /// KILL`, `QUIT`, a timeout or a limit): replay closes the live
+    /// connection at the same point. Written as `"by":"server"`.
+    pub by_server: bool,
 }
 
 /// What happened to a connection.
@@ -237,10 +241,13 @@ impl Serialize for Event {
                 m.end()
             }
             Event::Connection(c) => {
-                let mut m = s.serialize_map(Some(3))?;
+                let mut m = s.serialize_map(Some(3 + usize::from(c.by_server)))?;
                 m.serialize_entry("conn", &c.conn)?;
                 m.serialize_entry("at_ms", &c.at_ms)?;
                 m.serialize_entry("event", c.event.as_str())?;
+                if c.by_server {
+                    m.serialize_entry("by", "server")?;
+                }
                 m.end()
             }
         }
@@ -264,6 +271,7 @@ enum Field {
     Replies,
     Push,
     Event,
+    By,
 }
 
 impl Field {
@@ -279,6 +287,7 @@ impl Field {
             Field::Replies => "replies",
             Field::Push => "push",
             Field::Event => "event",
+            Field::By => "by",
         }
     }
 }
@@ -310,9 +319,10 @@ impl Visitor<'_> for FieldSeed {
             "replies" => Field::Replies,
             "push" => Field::Push,
             "event" => Field::Event,
+            "by" => Field::By,
             other => {
                 return Err(E::custom(format_args!(
-                    "unknown key {other:?} in an event (expected conn, db, seq, at_ms, took_us, cmd, reply, replies, push or event)"
+                    "unknown key {other:?} in an event (expected conn, db, seq, at_ms, took_us, cmd, reply, replies, push, event or by)"
                 )))
             }
         })
@@ -340,6 +350,32 @@ impl Visitor<'_> for ConnStateSeed {
             "close" => Ok(ConnState::Close),
             other => Err(E::custom(format_args!(
                 "unknown connection event {other:?} (expected \"open\" or \"close\")"
+            ))),
+        }
+    }
+}
+
+/// Reads `"server"` / `"client"`: who closed a connection.
+struct ClosedBySeed;
+
+impl<'de> DeserializeSeed<'de> for ClosedBySeed {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for ClosedBySeed {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("\"server\" or \"client\"")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        match v {
+            "server" => Ok(true),
+            "client" => Ok(false),
+            other => Err(E::custom(format_args!(
+                "unknown closer {other:?} (expected \"server\" or \"client\")"
             ))),
         }
     }
@@ -393,6 +429,7 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
         let mut replies = None;
         let mut push = None;
         let mut event = None;
+        let mut by = None;
         while let Some(field) = map.next_key_seed(FieldSeed)? {
             // Check for duplicates before parsing the value: cheaper, and the
             // error points at the repeated key.
@@ -407,6 +444,7 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
                 Field::Replies => replies.is_some(),
                 Field::Push => push.is_some(),
                 Field::Event => event.is_some(),
+                Field::By => by.is_some(),
             };
             if dup {
                 return Err(de::Error::custom(format_args!(
@@ -425,6 +463,7 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
                 Field::Replies => replies = Some(map.next_value_seed(ItemsSeed::top(src))?),
                 Field::Push => push = Some(map.next_value_seed(ValueSeed::with_source(src))?),
                 Field::Event => event = Some(map.next_value_seed(ConnStateSeed)?),
+                Field::By => by = Some(map.next_value_seed(ClosedBySeed)?),
             }
         }
 
@@ -478,9 +517,22 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
                 field.name()
             )));
         }
+        if push.is_some() && by.is_some() {
+            return Err(de::Error::custom("\"by\" belongs to a close event"));
+        }
         Ok(match (push, event) {
             (Some(push), _) => Event::Push(PushEvent { conn, at_ms, push }),
-            (None, Some(event)) => Event::Connection(ConnectionEvent { conn, at_ms, event }),
+            (None, Some(event)) => {
+                if by.is_some() && event != ConnState::Close {
+                    return Err(de::Error::custom("\"by\" belongs to a close event"));
+                }
+                Event::Connection(ConnectionEvent {
+                    conn,
+                    at_ms,
+                    event,
+                    by_server: by.unwrap_or(false),
+                })
+            }
             // `kinds == 1` and `cmd` is None, so one of them is set.
             (None, None) => return Err(de::Error::custom("not an event")),
         })
@@ -560,6 +612,7 @@ mod tests {
             conn: 1,
             at_ms: 0,
             event: ConnState::Open,
+            by_server: false,
         });
         let text = line(&open);
         assert_eq!(text, "{\"conn\":1,\"at_ms\":0,\"event\":\"open\"}\n");

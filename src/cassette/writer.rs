@@ -509,6 +509,7 @@ mod tests {
             conn,
             at_ms: 0,
             event: ConnState::Open,
+            by_server: false,
         })
     }
 

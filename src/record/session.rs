@@ -45,6 +45,9 @@ struct State {
     protocol_error: Option<ProtocolError>,
     /// The request half has stopped (client gone, error, idle, shutdown).
     requests_done: bool,
+    /// The server closed the connection while the client was still there
+    /// (`CLIENT KILL`, `QUIT`, a timeout): the close event says so.
+    closed_by_server: bool,
     /// `SYNC`/`PSYNC` and the replication stream after it.
     replication: Replication,
 }
@@ -101,6 +104,7 @@ pub(crate) async fn run(client: TcpStream, conn: u64, shared: Arc<RecordShared>)
             pairing: Pairing::new(shared.config.upstream.db),
             protocol_error: None,
             requests_done: false,
+            closed_by_server: false,
             replication: Replication::default(),
         }),
         wake: Notify::new(),
@@ -115,6 +119,7 @@ pub(crate) async fn run(client: TcpStream, conn: u64, shared: Arc<RecordShared>)
             conn,
             at_ms: session.at_ms(opened),
             event: ConnState::Open,
+            by_server: false,
         }))
         .await;
 
@@ -138,12 +143,14 @@ pub(crate) async fn run(client: TcpStream, conn: u64, shared: Arc<RecordShared>)
         }
     }
     shared.gate.unregister(conn);
+    let by_server = session.state().closed_by_server;
     shared
         .writer
         .send(Event::Connection(ConnectionEvent {
             conn,
             at_ms: session.at_ms(Instant::now()),
             event: ConnState::Close,
+            by_server,
         }))
         .await;
 }
@@ -401,6 +408,10 @@ async fn relay_replies(
                     Err(e) => format!("connection lost: {e}"),
                     _ => "closed the connection".to_string(),
                 };
+                {
+                    let mut state = session.state();
+                    state.closed_by_server = !state.requests_done;
+                }
                 fail_pending(session, &mut client, client_alive, &reason).await;
                 return;
             }

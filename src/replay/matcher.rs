@@ -16,7 +16,7 @@ use super::clock::{self, Candidate, Clock, ShiftIndex};
 use super::display::{display_command, edit_distance};
 use super::handshake::is_handshake;
 use super::rules::{match_key, IgnoreRule};
-use crate::cassette::{Cassette, Event};
+use crate::cassette::{Cassette, ConnState, Event};
 use crate::command::{self, Namespace};
 use crate::resp::Value;
 
@@ -97,6 +97,9 @@ pub enum Matched {
         repeated: bool,
         /// Pushes now due (none on a repeat).
         deliveries: Vec<Delivery>,
+        /// Live connections to close now: the server closed their recorded
+        /// connections at this point (none on a repeat).
+        closes: Vec<u64>,
     },
     /// Nothing recorded matches.
     Miss {
@@ -165,6 +168,9 @@ pub struct Matcher {
     pushes_after: HashMap<usize, Vec<usize>>,
     /// Pushes seen before any interaction, while indexing.
     leading_pushes: Vec<usize>,
+    /// Recording → recorded connections the server closed right after it
+    /// (`CLIENT KILL`): a side table like `pushes_after`.
+    closes_after: HashMap<usize, Vec<u64>>,
     /// The highest recorded connection id.
     max_conn: u64,
     /// database → match key → key id (an index into `queues`).
@@ -206,6 +212,7 @@ impl Matcher {
             pushes: Vec::new(),
             pushes_after: HashMap::default(),
             leading_pushes: Vec::new(),
+            closes_after: HashMap::default(),
             keys: HashMap::default(),
             queues: Vec::new(),
             conn_recordings: HashMap::default(),
@@ -293,7 +300,13 @@ impl Matcher {
                     None => self.leading_pushes.push(index),
                 }
             }
-            Event::Connection(_) => {}
+            Event::Connection(c) => {
+                if c.by_server && c.event == ConnState::Close {
+                    if let Some(last) = self.recordings.len().checked_sub(1) {
+                        self.closes_after.entry(last).or_default().push(c.conn);
+                    }
+                }
+            }
         }
     }
 
@@ -358,15 +371,18 @@ impl Matcher {
         }
         self.counters.served += 1;
         let mut deliveries = Vec::new();
+        let mut closes = Vec::new();
         if repeated {
             self.counters.repeated += 1;
         } else {
             deliveries = self.deliveries(recording);
+            closes = self.closes(recording);
         }
         Matched::Hit {
             recording,
             repeated,
             deliveries,
+            closes,
         }
     }
 
@@ -747,6 +763,17 @@ impl Matcher {
             }
         }
         out
+    }
+
+    /// Live connections whose recorded connections the server closed right
+    /// after `recording`.
+    fn closes(&self, recording: usize) -> Vec<u64> {
+        let closed = self.closes_after.get(&recording);
+        closed
+            .into_iter()
+            .flatten()
+            .filter_map(|conn| self.bound.get(conn).copied())
+            .collect()
     }
 
     /// Notes what a live connection subscribed to or unsubscribed from.

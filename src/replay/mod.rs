@@ -164,12 +164,20 @@ impl ReplayShared {
             return;
         };
         if gap.is_zero() {
-            let _ = tx.send(PushOut { value });
+            let _ = tx.send(PushOut::Push(value));
         } else {
             tokio::spawn(async move {
                 tokio::time::sleep(gap).await;
-                let _ = tx.send(PushOut { value });
+                let _ = tx.send(PushOut::Push(value));
             });
+        }
+    }
+
+    /// Closes a live connection, after what it was sent so far.
+    fn close(&self, live: u64) {
+        let senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = senders.get(&live) {
+            let _ = tx.send(PushOut::Close);
         }
     }
 

@@ -22,9 +22,12 @@ use crate::resp::{
 };
 use crate::selected_db::{Outcome, SelectedDb};
 
-/// A push on its way to a live connection.
-pub(crate) struct PushOut {
-    pub(crate) value: Value,
+/// What another connection's replay sends a live connection.
+pub(crate) enum PushOut {
+    /// A recorded push.
+    Push(Value),
+    /// The server closed its recorded connection here (`CLIENT KILL`).
+    Close,
 }
 
 struct Session {
@@ -110,7 +113,10 @@ pub(crate) async fn run(stream: TcpStream, live: u64, shared: Arc<ReplayShared>)
         let read = tokio::select! {
             _ = &mut shutdown => break,
             Some(push) = pushes.recv() => {
-                encode_for(&push.value, session.info.protocol, NullShape::Bulk, &mut out);
+                let PushOut::Push(value) = push else {
+                    break;
+                };
+                encode_for(&value, session.info.protocol, NullShape::Bulk, &mut out);
                 if writer.write_all(&out).await.is_err() {
                     break;
                 }
@@ -192,6 +198,7 @@ enum Later {
         ok: bool,
         recording: usize,
         deliveries: Vec<(Delivery, Value)>,
+        closes: Vec<u64>,
     },
 }
 
@@ -262,12 +269,13 @@ impl Session {
                 .unwrap_or(Matched::Miss { closest }),
             hit => hit,
         };
-        let (recording, deliveries) = match found {
+        let (recording, deliveries, closes) = match found {
             Matched::Hit {
                 recording,
                 deliveries,
+                closes,
                 ..
-            } => (recording, deliveries),
+            } => (recording, deliveries, closes),
             Matched::Miss { closest } => return Some(Later::Miss(closest)),
         };
         let null = command::null_shape(args);
@@ -302,6 +310,7 @@ impl Session {
                 ok,
                 recording,
                 deliveries,
+                closes,
             });
         }
         self.follow_db(args, &matcher.recording(recording).replies);
@@ -309,6 +318,7 @@ impl Session {
             self.after_success(matcher, args);
         }
         self.deliver(deliveries, out);
+        self.close_killed(closes);
         None
     }
 
@@ -322,6 +332,7 @@ impl Session {
                 ok,
                 recording,
                 deliveries,
+                closes,
             } => {
                 tokio::time::sleep(wait).await;
                 out.extend_from_slice(&bytes);
@@ -333,6 +344,19 @@ impl Session {
                 }
                 drop(matcher);
                 self.deliver(deliveries, out);
+                self.close_killed(closes);
+            }
+        }
+    }
+
+    /// Closes the live connections whose recorded ones the server closed at
+    /// this point (`CLIENT KILL`), this one after what it was answered.
+    fn close_killed(&mut self, closes: Vec<u64>) {
+        for live in closes {
+            if live == self.live {
+                self.closing = true;
+            } else {
+                self.shared.close(live);
             }
         }
     }
