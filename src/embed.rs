@@ -142,9 +142,9 @@ impl RecordServer {
         cassette: impl AsRef<Path>,
         mode: WriteMode,
     ) -> Result<RecordServer, EmbedError> {
-        let header = Header::for_upstream(&config.upstream);
-        let (handle, writer) = CassetteWriter::open(cassette.as_ref(), &header, mode).await?;
         let (listener, addr) = bind("127.0.0.1:0").await?;
+        let header = Header::for_upstream(&config.upstream).listening_on(addr);
+        let (handle, writer) = CassetteWriter::open(cassette.as_ref(), &header, mode).await?;
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         let task = tokio::spawn(async move {

@@ -201,12 +201,21 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
 
 /// Binds the listener and prints the one line tools wait for.
 async fn listen(addr: &str) -> Result<TcpListener> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    let local = listener.local_addr()?;
-    eprintln!("resplay: listening on {local}");
+    let listener = bind(addr).await?;
+    announce(&listener)?;
     Ok(listener)
+}
+
+async fn bind(addr: &str) -> Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
+}
+
+/// Prints the one line tools wait for: `resplay: listening on ADDR`.
+fn announce(listener: &TcpListener) -> Result<()> {
+    eprintln!("resplay: listening on {}", listener.local_addr()?);
+    Ok(())
 }
 
 /// A token cancelled on Ctrl-C or SIGTERM.
@@ -323,7 +332,9 @@ async fn run_record(args: RecordArgs, file: &Config) -> Result<ExitCode> {
     let Some(upstream) = upstream(&args.common, file)? else {
         bail!("record needs an upstream: pass --upstream redis://HOST:PORT");
     };
-    let header = Header::for_upstream(&upstream);
+    // Bound first: the header names the address clients record against.
+    let listener = bind(&listen_addr(&args.listen, file)).await?;
+    let header = Header::for_upstream(&upstream).listening_on(listener.local_addr()?);
     // The writer's error already names the cassette and the cause.
     let (handle, writer) = CassetteWriter::open(&path, &header, WriteMode::Create).await?;
     let mut config = RecordConfig::new(upstream);
@@ -331,7 +342,7 @@ async fn run_record(args: RecordArgs, file: &Config) -> Result<ExitCode> {
     config.idle_timeout = timeout(&args.common, file);
     config.serve.max_clients = max_clients(&args.common, file);
     let shutdown = shutdown_on_signal()?;
-    let listener = listen(&listen_addr(&args.listen, file)).await?;
+    announce(&listener)?;
     let counts = record(listener, config, handle, shutdown).await;
     let summary = counts.with_writer(writer.finish().await);
     eprintln!("resplay: {summary}");

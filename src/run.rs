@@ -128,10 +128,10 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| RunError::Io(format!("cannot listen on 127.0.0.1: {e}")))?;
-    let port = listener
+    let local = listener
         .local_addr()
-        .map_err(|e| RunError::Io(e.to_string()))?
-        .port();
+        .map_err(|e| RunError::Io(e.to_string()))?;
+    let port = local.port();
     let shutdown = CancellationToken::new();
 
     match plan {
@@ -140,7 +140,7 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
                 .upstream
                 .clone()
                 .ok_or_else(|| RunError::NoUpstream(shown.clone()))?;
-            let header = Header::for_upstream(&upstream);
+            let header = Header::for_upstream(&upstream).listening_on(local);
             // Atomic: the old cassette stays until the run has succeeded.
             let (handle, writer) = CassetteWriter::open(&path, &header, WriteMode::Atomic).await?;
             let mut config = RecordConfig::new(upstream);

@@ -24,6 +24,7 @@ fn header() -> Header {
         upstream: Some("127.0.0.1:6379".into()),
         server_version: None,
         db: None,
+        listen: None,
     }
 }
 

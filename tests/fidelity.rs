@@ -302,3 +302,30 @@ fn a_connection_the_server_closed_is_closed_in_replay_too() {
         assert_eq!(run(replay.port), recorded, "RESP{protocol}");
     }
 }
+
+#[test]
+fn an_argument_naming_resplay_itself_matches_on_replay() {
+    for protocol in PROTOCOLS {
+        let c = cassette();
+        let server = RedisServer::start();
+        let recorder = Resplay::record(&server.url(), &c.path, &[]);
+        let migrate = |port: u16| {
+            let port = port.to_string();
+            let script: &[&[&str]] = &[&["MIGRATE", "127.0.0.1", &port, "nokey", "0", "5000"]];
+            session(port.parse().unwrap(), protocol, script)
+        };
+        let recorder_port = recorder.port;
+        let recorded = migrate(recorder_port);
+        recorder.stop();
+        assert_eq!(recorded, ["+NOKEY\r\n"]);
+        let header = &common::cassette_lines(&c.path)[0];
+        assert_eq!(
+            header["listen"],
+            format!("127.0.0.1:{recorder_port}"),
+            "{header}"
+        );
+        let replay = Resplay::replay(&c.path, &[]);
+        assert_ne!(replay.port, recorder_port);
+        assert_eq!(migrate(replay.port), recorded, "RESP{protocol}");
+    }
+}

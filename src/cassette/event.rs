@@ -43,6 +43,11 @@ pub struct Header {
     /// matches without regard to the database.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub db: Option<u32>,
+    /// The address the recorder listened on. Replay reads its own port in
+    /// an argument as this one (`MIGRATE 127.0.0.1 <port> …` names the
+    /// server the client talks to; see `replay::own_address`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
 }
 
 impl Header {
@@ -54,6 +59,15 @@ impl Header {
             upstream,
             server_version: None,
             db: None,
+            listen: None,
+        }
+    }
+
+    /// The same header, saying the recorder listened on `addr`.
+    pub fn listening_on(self, addr: std::net::SocketAddr) -> Header {
+        Header {
+            listen: Some(addr.to_string()),
+            ..self
         }
     }
 
@@ -694,6 +708,7 @@ mod tests {
             upstream: Some("127.0.0.1:6379".into()),
             server_version: None,
             db: None,
+            listen: None,
         };
         let mut out = Vec::new();
         h.write_line(&mut out);

@@ -501,6 +501,7 @@ mod tests {
             upstream: None,
             server_version: None,
             db: None,
+            listen: None,
         }
     }
 

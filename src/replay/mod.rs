@@ -7,6 +7,7 @@
 //! - [`matcher`]: which recording answers a live command; push routing.
 //! - [`binding`]: which recorded connection a live one replays.
 //! - [`handshake`]: replies made up for unrecorded handshake commands.
+//! - [`own_address`]: arguments naming resplay's own address.
 //! - `passthrough`: misses sent to a real upstream (`--on-miss passthrough`).
 //! - `session`: one live connection.
 
@@ -15,6 +16,7 @@ pub mod clock;
 pub mod display;
 pub mod handshake;
 pub mod matcher;
+pub mod own_address;
 mod passthrough;
 pub mod rules;
 mod session;
@@ -22,7 +24,7 @@ mod session;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -30,7 +32,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-use crate::cassette::{self, Cassette, CassetteError, WriterHandle};
+use crate::cassette::{self, Cassette, CassetteError, Header, WriterHandle};
 use crate::resp::{Limits, Value};
 use crate::server::{serve, ServeOptions};
 use crate::upstream::Upstream;
@@ -113,6 +115,10 @@ pub(crate) struct ReplayShared {
     /// The database live connections start in (the recording's upstream
     /// `/db`, from the cassette header).
     start_db: u32,
+    /// The port the recorder listened on (the header's `listen`).
+    recorded_port: Option<String>,
+    /// The port this server listens on, once it serves.
+    own_port: OnceLock<String>,
     start: Instant,
     /// Next `seq` per live connection, for interactions appended by
     /// passthrough.
@@ -171,6 +177,13 @@ impl ReplayShared {
                 let _ = tx.send(PushOut::Push(value));
             });
         }
+    }
+
+    /// `args` with this server's own port read as the recorder's
+    /// ([`own_address`]), when it holds it.
+    fn as_recorded(&self, args: &[Bytes]) -> Option<Vec<Bytes>> {
+        let own = self.own_port.get()?;
+        own_address::as_recorded(args, own, self.recorded_port.as_deref()?)
     }
 
     /// Closes a live connection, after what it was sent so far.
@@ -292,11 +305,9 @@ impl ReplayState {
         config: ReplayConfig,
         shutdown: CancellationToken,
     ) -> ReplayState {
-        let server_version = cassette.header.server_version.clone();
-        let start_db = cassette.header.db.unwrap_or(0);
-        let clock = clock::Clock::new(&cassette.header.created);
+        let header = cassette.header.clone();
         let matcher = Matcher::new(cassette, config.rules.clone(), config.repeat);
-        Self::with_matcher(matcher, server_version, start_db, clock, config, shutdown)
+        Self::with_matcher(matcher, header, config, shutdown)
     }
 
     /// Reads and indexes the cassette at `path` in one pass (each event goes
@@ -310,24 +321,13 @@ impl ReplayState {
         let mut matcher = Matcher::empty(config.rules.clone(), config.repeat);
         let (header, warnings) = cassette::load_with(path, |event| matcher.add(event))?;
         matcher.set_track_db(header.db.is_some());
-        let start_db = header.db.unwrap_or(0);
-        let clock = clock::Clock::new(&header.created);
-        let state = Self::with_matcher(
-            matcher,
-            header.server_version,
-            start_db,
-            clock,
-            config,
-            shutdown,
-        );
+        let state = Self::with_matcher(matcher, header, config, shutdown);
         Ok((state, warnings))
     }
 
     fn with_matcher(
         matcher: Matcher,
-        server_version: Option<String>,
-        start_db: u32,
-        clock: clock::Clock,
+        header: Header,
         mut config: ReplayConfig,
         shutdown: CancellationToken,
     ) -> ReplayState {
@@ -339,12 +339,19 @@ impl ReplayState {
         ReplayState(Arc::new(ReplayShared {
             config,
             matcher: Mutex::new(matcher),
-            clock,
+            clock: clock::Clock::new(&header.created),
             senders: Mutex::new(HashMap::new()),
             shutdown,
-            server_version: server_version
+            server_version: header
+                .server_version
                 .unwrap_or_else(|| handshake::DEFAULT_SERVER_VERSION.to_string()),
-            start_db,
+            start_db: header.db.unwrap_or(0),
+            recorded_port: header
+                .listen
+                .as_deref()
+                .and_then(own_address::port_of)
+                .map(str::to_string),
+            own_port: OnceLock::new(),
             start: Instant::now(),
             passthrough_seq: Mutex::new(HashMap::new()),
             passed_through: AtomicU64::new(0),
@@ -354,6 +361,9 @@ impl ReplayState {
 
     /// Serves on `listener` until the shutdown token fires.
     pub async fn serve(&self, listener: TcpListener) {
+        if let Ok(addr) = listener.local_addr() {
+            let _ = self.0.own_port.set(addr.port().to_string());
+        }
         let shared = self.0.clone();
         let options = shared.config.serve.clone();
         let token = shared.shutdown.clone();

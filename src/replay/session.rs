@@ -266,6 +266,14 @@ impl Session {
                     &self.shared.clock,
                     clock::now_ms(),
                 )
+                .or_else(|| {
+                    // The client named this server's own address.
+                    let recorded = self.shared.as_recorded(key)?;
+                    match matcher.find(self.live, self.selected.db(), &recorded) {
+                        Matched::Miss { .. } => None,
+                        hit => Some(hit),
+                    }
+                })
                 .unwrap_or(Matched::Miss { closest }),
             hit => hit,
         };
