@@ -4,14 +4,13 @@
 //! - [`clock`]: wall-clock times in arguments and replies, shifted by the
 //!   time elapsed since recording.
 //! - [`display`]: commands shown to people; the closest-command distance.
-//! - [`matcher`]: which recording answers a live command; push routing.
-//! - [`binding`]: which recorded connection a live one replays.
+//! - [`matcher`]: which recording answers a live command (its `binding`:
+//!   which recorded connection a live one replays); push routing.
 //! - [`handshake`]: replies made up for unrecorded handshake commands.
 //! - [`own_address`]: arguments naming resplay's own address.
 //! - `passthrough`: misses sent to a real upstream (`--on-miss passthrough`).
 //! - `session`: one live connection.
 
-pub mod binding;
 pub mod clock;
 pub mod display;
 pub mod handshake;

@@ -1,0 +1,303 @@
+//! How well a recorded connection explains what a live connection has done.
+//!
+//! A live connection is bound to the recorded connection it replays, so
+//! that two processes replayed in another interleaving each get their own
+//! replies. The first command rarely tells which one that is (every test
+//! opens with `FLUSHDB`), so the binding stays open to revision: when the
+//! bound recording has nothing left for a command and another, free one
+//! does, the matcher asks which of the two fits the live connection's recent
+//! commands better and moves the binding if the other fits strictly better.
+//! Moving also hands back what the live connection took from the old one, so
+//! a test that diverged, or a recording bound by mistake, leaves every other
+//! recording as it was for the connections that replay them later.
+//!
+//! Handshake commands are held closer still (see [`Matcher::choose`] and
+//! [`Matcher::is_due`]): their recordings exist only when the call failed,
+//! so they answer only in their place on their own recorded connection.
+
+use std::collections::VecDeque;
+
+use super::Matcher;
+use super::CANDIDATES;
+
+/// How many of a live connection's recent commands are compared.
+pub const HISTORY: usize = 32;
+
+/// How far back in a recorded connection the comparison looks.
+pub const WINDOW: usize = 2 * HISTORY;
+
+/// What a live connection was served, most recent last.
+#[derive(Debug, Default, Clone)]
+pub struct History {
+    /// (match key id, recording index) of each served command.
+    served: VecDeque<(u32, usize)>,
+}
+
+impl History {
+    /// Notes a served command.
+    pub fn push(&mut self, key: u32, recording: usize) {
+        if self.served.len() == HISTORY {
+            self.served.pop_front();
+        }
+        self.served.push_back((key, recording));
+    }
+
+    /// The served commands, oldest first.
+    pub fn entries(&self) -> impl Iterator<Item = (u32, usize)> + '_ {
+        self.served.iter().copied()
+    }
+
+    /// Points an entry at another recording (after the binding moved).
+    pub fn replace(&mut self, from: usize, to: usize) {
+        for entry in self.served.iter_mut() {
+            if entry.1 == from {
+                entry.1 = to;
+            }
+        }
+    }
+
+    /// The key ids, oldest first.
+    pub fn keys(&self) -> Vec<u32> {
+        self.served.iter().map(|&(k, _)| k).collect()
+    }
+}
+
+/// The length of the longest common subsequence of `a` and `b`: how many
+/// of the live commands `a` appear, in order, among the recorded ones `b`.
+/// Inputs are bounded by [`HISTORY`] and [`WINDOW`], so the quadratic table
+/// (one row kept) stays a few thousand steps.
+pub fn common_in_order(a: &[u32], b: &[u32]) -> usize {
+    let mut row = vec![0usize; b.len() + 1];
+    for &x in a {
+        let mut diagonal = 0;
+        for (j, &y) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = if x == y {
+                diagonal + 1
+            } else {
+                above.max(row[j])
+            };
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+impl Matcher {
+    /// Whether recorded connection `conn`'s next handshake recording of key
+    /// `id` is due for a live connection at `place` in it: recorded right
+    /// after the last one it was served from `conn`. A handshake call is recorded only when
+    /// it failed (`PING` → `-BUSY` while a script ran), so the same call
+    /// that succeeded later left no line: served out of its place, the
+    /// recording would answer a `PING` long after the script was killed.
+    pub(super) fn is_due(&mut self, conn: u64, id: u32, place: Option<u32>) -> bool {
+        let Some(at) = self.pick(id, conn, place) else {
+            return false;
+        };
+        let queue = &self.queues[id as usize];
+        let Some(&q) = queue.by_conn.get(&conn) else {
+            return false;
+        };
+        let next = queue.conns[q].items[at];
+        self.recordings[next].pos == place.map_or(0, |p| p + 1)
+    }
+
+    /// Gives a served recording back (its live connection moved to another).
+    fn release(&mut self, index: usize) {
+        if !self.served[index] {
+            return;
+        }
+        let r = &self.recordings[index];
+        let queue = &mut self.queues[r.key as usize];
+        let Some(&q) = queue.by_conn.get(&r.conn) else {
+            return;
+        };
+        let q = &mut queue.conns[q];
+        if let Ok(at) = q.items.binary_search(&index) {
+            q.next = q.next.min(at);
+        }
+        queue.unused += 1;
+        self.served[index] = false;
+    }
+
+    /// The recording for key `id` when the live connection's bound one (if
+    /// any) has no unused one: a better-fitting free recorded connection
+    /// (the binding moves there), a repeat of the bound one's last reply, a
+    /// free connection's recording, another live connection's, or the last
+    /// reply of all. Returns the recording and whether it is a repeat.
+    ///
+    /// Handshake commands (`handshake`) are held closer: their recordings
+    /// hold what replay could not make up (`-BUSY` from a `PING` while a
+    /// script ran), so they are served only from the connection they belong
+    /// to, never repeated, borrowed from another connection or used to bind
+    /// one with nothing else to go on (save its opening commands); otherwise
+    /// resplay answers them
+    /// itself, as the server would now.
+    pub(super) fn choose(
+        &mut self,
+        live: u64,
+        id: u32,
+        bound_to: Option<u64>,
+        handshake: bool,
+    ) -> Option<(usize, bool)> {
+        let repeat = self.repeat && !handshake;
+        let queue = &self.queues[id as usize];
+        // Free recorded connections with an unused recording of this key,
+        // earliest first.
+        let mut free: Vec<(usize, u64)> = Vec::new();
+        let mut of_others: Option<(usize, u64)> = None;
+        if queue.unused > 0 {
+            for q in &queue.conns {
+                if Some(q.conn) == bound_to {
+                    continue;
+                }
+                let Some(first) = self.peek(id, q.conn) else {
+                    continue;
+                };
+                if self.bound.get(&q.conn).is_some_and(|&l| l != live) {
+                    if of_others.map_or(true, |earliest| (first, q.conn) < earliest) {
+                        of_others = Some((first, q.conn));
+                    }
+                } else {
+                    free.push((first, q.conn));
+                }
+            }
+        }
+        free.sort_unstable();
+        free.truncate(CANDIDATES);
+        let history = self
+            .live
+            .get(&live)
+            .map(|l| l.history.keys())
+            .unwrap_or_default();
+        // How well the bound connection explains the recent commands: those
+        // it served. A free one: this command, plus what of the recent
+        // commands it has, in order, just before its recording of this one.
+        let bound_score = match bound_to {
+            Some(conn) => self.live.get(&live).map_or(0, |l| {
+                l.history
+                    .entries()
+                    .filter(|&(_, r)| self.recordings[r].conn == conn)
+                    .count()
+            }),
+            None => 0,
+        };
+        let best = free
+            .iter()
+            .map(|&(first, conn)| (self.fit(&history, first), std::cmp::Reverse(first), conn))
+            .max();
+        if let Some((score, std::cmp::Reverse(first), conn)) = best {
+            // A handshake command binds on what came before it, or as one
+            // of a connection's opening commands (`CLIENT SETINFO` that a
+            // server too old for it refused), never on its own.
+            let opening = self.recordings[first].pos as usize <= history.len();
+            let evidence = !handshake || score > 1 || opening;
+            if evidence && (bound_to.is_none() || score > bound_score) {
+                self.bind(live, conn, bound_to, first);
+                return self.take(id, conn, None).map(|r| (r, false));
+            }
+        }
+        let queue = &self.queues[id as usize];
+        let last_of_bound = bound_to
+            .and_then(|conn| queue.by_conn.get(&conn))
+            .and_then(|&q| queue.conns[q].items.last().copied());
+        if let (Some(last), true) = (last_of_bound, repeat) {
+            return Some((last, true));
+        }
+        if handshake {
+            return None;
+        }
+        if let Some(&(_, conn)) = free.first() {
+            return self.take(id, conn, None).map(|r| (r, false));
+        }
+        if let Some((_, conn)) = of_others {
+            return self.take(id, conn, None).map(|r| (r, false));
+        }
+        let last = self.queues[id as usize].last;
+        repeat.then_some((last, true))
+    }
+
+    /// How well free recorded connection's recording `first` fits a live
+    /// connection that was served `history`.
+    fn fit(&self, history: &[u32], first: usize) -> usize {
+        let r = &self.recordings[first];
+        let Some(seq) = self.conn_recordings.get(&r.conn) else {
+            return 1;
+        };
+        let end = r.pos as usize;
+        let before: Vec<u32> = seq[end.saturating_sub(WINDOW)..end]
+            .iter()
+            .map(|&i| self.recordings[i].key)
+            .collect();
+        1 + common_in_order(history, &before)
+    }
+
+    /// Binds a live connection to recorded connection `conn`, whose
+    /// recording `next` answers its current command. When it moves from
+    /// another, what it took from that one goes back, exchanged for the same
+    /// commands of the new one recorded before `next`, where it has them
+    /// unused.
+    fn bind(&mut self, live: u64, conn: u64, from: Option<u64>, next: usize) {
+        if let Some(old) = from {
+            self.bound.remove(&old);
+            let mut moved: Vec<(u32, usize)> = self
+                .live
+                .get(&live)
+                .map(|l| {
+                    l.history
+                        .entries()
+                        .filter(|&(_, r)| self.recordings[r].conn == old && self.served[r])
+                        .collect()
+                })
+                .unwrap_or_default();
+            // A repeated reply shows up more than once; it goes back once.
+            moved.sort_unstable_by_key(|&(_, r)| r);
+            moved.dedup_by_key(|&mut (_, r)| r);
+            let mut swaps = Vec::new();
+            for (id, old_recording) in moved {
+                if self.peek(id, conn).is_some_and(|r| r < next) {
+                    if let Some(new_recording) = self.take(id, conn, None) {
+                        self.release(old_recording);
+                        swaps.push((old_recording, new_recording));
+                    }
+                }
+            }
+            if let Some(l) = self.live.get_mut(&live) {
+                for (from, to) in swaps {
+                    l.history.replace(from, to);
+                }
+            }
+        }
+        self.bound.insert(conn, live);
+        if let Some(l) = self.live.get_mut(&live) {
+            l.bound = Some(conn);
+            l.place = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subsequence_length() {
+        assert_eq!(common_in_order(&[], &[1, 2]), 0);
+        assert_eq!(common_in_order(&[1, 2, 3], &[1, 2, 3]), 3);
+        assert_eq!(common_in_order(&[1, 2, 3], &[3, 2, 1]), 1);
+        assert_eq!(common_in_order(&[1, 9, 2, 3], &[1, 2, 7, 3]), 3);
+        assert_eq!(common_in_order(&[5, 5, 5], &[5]), 1);
+    }
+
+    #[test]
+    fn history_is_bounded() {
+        let mut h = History::default();
+        for i in 0..(HISTORY + 5) {
+            h.push(i as u32, i);
+        }
+        assert_eq!(h.keys().len(), HISTORY);
+        assert_eq!(h.keys()[0], 5);
+        h.replace(10, 99);
+        assert!(h.entries().any(|(_, r)| r == 99));
+    }
+}

@@ -1,0 +1,349 @@
+//! The matcher's unit tests: matching, binding and its moves, pushes,
+//! databases, handshake recordings.
+
+use super::*;
+use crate::cassette::{Header, Interaction, PushEvent};
+
+fn args(s: &str) -> Vec<Bytes> {
+    crate::command::args_of(&s.split(' ').collect::<Vec<_>>())
+}
+
+fn interaction(conn: u64, seq: u64, cmd: &str, reply: i64) -> Event {
+    Event::Interaction(Interaction {
+        conn,
+        db: 0,
+        seq,
+        at_ms: seq,
+        took_us: 10,
+        cmd: args(cmd),
+        replies: vec![Value::Integer(reply)],
+    })
+}
+
+fn matcher(events: Vec<Event>, repeat: bool) -> Matcher {
+    let cassette = Cassette {
+        header: Header::new(None),
+        events,
+        warnings: Vec::new(),
+    };
+    Matcher::new(cassette, Vec::new(), repeat)
+}
+
+/// The integer a hit replies (these tests record integers), or `None`.
+pub(crate) fn hit_integer(m: &Matcher, found: Matched) -> Option<i64> {
+    match found {
+        Matched::Hit { recording, .. } => match m.recording(recording).replies[0] {
+            Value::Integer(n) => Some(n),
+            _ => None,
+        },
+        Matched::Miss { .. } => None,
+    }
+}
+
+fn reply(m: &mut Matcher, live: u64, cmd: &str) -> Option<i64> {
+    reply_in(m, live, 0, cmd)
+}
+
+#[test]
+fn nth_identical_gets_nth_reply_then_repeats() {
+    let mut m = matcher(
+        vec![
+            interaction(1, 0, "INCR n", 1),
+            interaction(1, 1, "INCR n", 2),
+        ],
+        true,
+    );
+    m.connect(10);
+    assert_eq!(reply(&mut m, 10, "incr n"), Some(1));
+    assert_eq!(reply(&mut m, 10, "INCR n"), Some(2));
+    assert_eq!(reply(&mut m, 10, "INCR n"), Some(2));
+    assert_eq!(m.counters().repeated, 1);
+    assert_eq!(m.unused().0, 0);
+}
+
+#[test]
+fn no_repeat_misses() {
+    let mut m = matcher(vec![interaction(1, 0, "INCR n", 1)], false);
+    m.connect(10);
+    assert_eq!(reply(&mut m, 10, "INCR n"), Some(1));
+    assert_eq!(reply(&mut m, 10, "INCR n"), None);
+}
+
+#[test]
+fn live_connections_bind_to_recorded_ones() {
+    // Two recorded connections each read their own counter value.
+    let mut m = matcher(
+        vec![
+            interaction(1, 0, "HELLO-A x", 0),
+            interaction(2, 0, "HELLO-B x", 0),
+            interaction(1, 1, "GET n", 1),
+            interaction(2, 1, "GET n", 2),
+        ],
+        true,
+    );
+    m.connect(20);
+    m.connect(10);
+    // Replayed in the other order: live 20 is connection 2.
+    assert_eq!(reply(&mut m, 20, "HELLO-B x"), Some(0));
+    assert_eq!(reply(&mut m, 20, "GET n"), Some(2));
+    assert_eq!(reply(&mut m, 10, "HELLO-A x"), Some(0));
+    assert_eq!(reply(&mut m, 10, "GET n"), Some(1));
+}
+
+#[test]
+fn miss_names_the_closest() {
+    let mut m = matcher(
+        vec![
+            interaction(1, 0, "GET user:8", 1),
+            interaction(1, 1, "SET a b", 1),
+        ],
+        true,
+    );
+    m.connect(1);
+    match m.find(1, 0, &args("GET user:7")) {
+        Matched::Miss { closest } => {
+            assert_eq!(
+                closest.map(|c| c.to_string()).as_deref(),
+                Some("'GET user:8'")
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    m.note_miss(&args("GET user:7"));
+    assert_eq!(m.counters().first_misses, ["GET user:7"]);
+    assert_eq!(
+        m.unused(),
+        (2, vec!["GET user:8".into(), "SET a b".into()], 2)
+    );
+}
+
+#[test]
+fn pushes_go_to_subscribers() {
+    let push = Value::Push(vec![
+        Value::bulk("message"),
+        Value::bulk("news"),
+        Value::bulk("hi"),
+    ]);
+    let mut m = matcher(
+        vec![
+            interaction(2, 0, "PUBLISH news hi", 1),
+            Event::Push(PushEvent {
+                conn: 1,
+                at_ms: 5,
+                push,
+            }),
+        ],
+        true,
+    );
+    m.connect(7);
+    m.connect(8);
+    m.track_subscription(8, &args("SUBSCRIBE news"));
+    match m.find(7, 0, &args("PUBLISH news hi")) {
+        Matched::Hit { deliveries, .. } => {
+            assert_eq!(deliveries.len(), 1);
+            assert_eq!(deliveries[0].live, 8);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+fn in_db(db: u32, event: Event) -> Event {
+    match event {
+        Event::Interaction(mut i) => {
+            i.db = db;
+            Event::Interaction(i)
+        }
+        other => other,
+    }
+}
+
+fn reply_in(m: &mut Matcher, live: u64, db: u32, cmd: &str) -> Option<i64> {
+    let found = m.find(live, db, &args(cmd));
+    hit_integer(m, found)
+}
+
+#[test]
+fn the_database_is_part_of_the_match() {
+    let mut m = matcher(
+        vec![
+            in_db(1, interaction(1, 0, "GET x", 1)),
+            in_db(2, interaction(2, 0, "GET x", 2)),
+        ],
+        true,
+    );
+    m.set_track_db(true);
+    m.connect(10);
+    m.connect(11);
+    // Replayed db 2 first: each gets its own database's reply.
+    assert_eq!(reply_in(&mut m, 11, 2, "GET x"), Some(2));
+    assert_eq!(reply_in(&mut m, 10, 1, "GET x"), Some(1));
+    assert_eq!(reply_in(&mut m, 10, 3, "GET x"), None);
+    match m.find(10, 3, &args("GET x")) {
+        Matched::Miss { closest: Some(c) } => assert!(c.to_string().ends_with(" in db 1")),
+        other => panic!("{other:?}"),
+    }
+    // A cassette written before databases were tracked (all lines
+    // without one) matches whatever a live connection selected.
+    let mut legacy = matcher(vec![interaction(1, 0, "GET x", 5)], true);
+    legacy.set_track_db(false);
+    legacy.connect(10);
+    assert_eq!(reply_in(&mut legacy, 10, 3, "GET x"), Some(5));
+}
+
+#[test]
+fn a_diverging_connection_moves_to_the_recording_that_fits() {
+    // Two recorded sessions open alike; only the second is replayed.
+    let mut m = matcher(
+        vec![
+            interaction(1, 0, "FLUSHDB", 0),
+            interaction(1, 1, "SET k 1", 0),
+            interaction(1, 2, "GET k", 1),
+            interaction(2, 0, "FLUSHDB", 0),
+            interaction(2, 1, "SET k 2", 0),
+            interaction(2, 2, "GET k", 2),
+        ],
+        true,
+    );
+    m.connect(10);
+    assert_eq!(reply(&mut m, 10, "FLUSHDB"), Some(0));
+    assert_eq!(reply(&mut m, 10, "SET k 2"), Some(0));
+    assert_eq!(reply(&mut m, 10, "GET k"), Some(2));
+    // The first session is still whole for a connection replaying it.
+    m.disconnect(10);
+    m.connect(11);
+    assert_eq!(reply(&mut m, 11, "FLUSHDB"), Some(0));
+    assert_eq!(reply(&mut m, 11, "SET k 1"), Some(0));
+    assert_eq!(reply(&mut m, 11, "GET k"), Some(1));
+    assert_eq!(m.unused().0, 0);
+    assert_eq!(m.counters().repeated, 0);
+}
+
+#[test]
+fn an_extra_poll_repeats_its_own_reply_and_takes_nothing_from_others() {
+    let mut m = matcher(
+        vec![
+            interaction(1, 0, "SET a 1", 0),
+            interaction(1, 1, "GET flag", 0),
+            interaction(1, 2, "GET flag", 1),
+            interaction(2, 0, "DEL b", 0),
+            interaction(2, 1, "GET flag", 7),
+        ],
+        true,
+    );
+    m.connect(10);
+    assert_eq!(reply(&mut m, 10, "SET a 1"), Some(0));
+    assert_eq!(reply(&mut m, 10, "GET flag"), Some(0));
+    assert_eq!(reply(&mut m, 10, "GET flag"), Some(1));
+    assert_eq!(reply(&mut m, 10, "GET flag"), Some(1), "a repeat");
+    m.connect(11);
+    assert_eq!(reply(&mut m, 11, "DEL b"), Some(0));
+    assert_eq!(reply(&mut m, 11, "GET flag"), Some(7));
+}
+
+#[test]
+fn a_miss_changes_nothing_for_later_commands() {
+    let mut m = matcher(
+        vec![
+            interaction(1, 0, "GET a", 1),
+            interaction(1, 1, "GET b", 2),
+            interaction(2, 0, "GET a", 3),
+            interaction(2, 1, "GET b", 4),
+        ],
+        true,
+    );
+    m.connect(10);
+    m.connect(11);
+    assert_eq!(reply(&mut m, 10, "GET a"), Some(1));
+    assert_eq!(reply(&mut m, 10, "GET zzz"), None);
+    assert_eq!(reply(&mut m, 10, "GET b"), Some(2));
+    assert_eq!(reply(&mut m, 11, "GET a"), Some(3));
+    assert_eq!(reply(&mut m, 11, "GET b"), Some(4));
+}
+
+#[test]
+fn handshake_recordings_stay_with_their_connection() {
+    // Connection 2 recorded a PING that failed (a script was running).
+    let mut m = matcher(
+        vec![
+            interaction(1, 0, "GET a", 1),
+            interaction(2, 0, "EVAL x 0", 0),
+            interaction(2, 1, "PING", -1),
+        ],
+        true,
+    );
+    m.connect(10);
+    m.connect(11);
+    // Neither a fresh connection (it is no opening command) nor one
+    // bound elsewhere gets it.
+    assert_eq!(reply(&mut m, 10, "PING"), None);
+    assert_eq!(reply(&mut m, 10, "GET a"), Some(1));
+    assert_eq!(reply(&mut m, 10, "PING"), None);
+    // The connection replaying connection 2 does, once, then no repeat.
+    assert_eq!(reply(&mut m, 11, "EVAL x 0"), Some(0));
+    assert_eq!(reply(&mut m, 11, "PING"), Some(-1));
+    assert_eq!(reply(&mut m, 11, "PING"), None);
+}
+
+#[test]
+fn a_failed_opening_handshake_binds_a_fresh_connection() {
+    let mut m = matcher(
+        vec![
+            interaction(1, 0, "CLIENT SETINFO LIB-NAME x", -1),
+            interaction(1, 1, "GET a", 1),
+        ],
+        true,
+    );
+    m.connect(10);
+    assert_eq!(reply(&mut m, 10, "CLIENT SETINFO LIB-NAME x"), Some(-1));
+    assert_eq!(reply(&mut m, 10, "GET a"), Some(1));
+    assert_eq!(m.unused().0, 0);
+}
+
+#[test]
+fn a_handshake_recording_answers_only_in_its_place() {
+    // A script ran: PING failed once, then, after the kill, PING got
+    // PONG (not recorded); the next test made PING fail again.
+    let mut m = matcher(
+        vec![
+            interaction(1, 0, "CONFIG SET lua-time-limit 10", 0),
+            interaction(1, 1, "PING", -1),
+            interaction(1, 2, "SCRIPT KILL", 0),
+            interaction(1, 3, "CONFIG SET lua-time-limit 10", 0),
+            interaction(1, 4, "PING", -2),
+        ],
+        true,
+    );
+    m.connect(10);
+    assert_eq!(reply(&mut m, 10, "CONFIG SET lua-time-limit 10"), Some(0));
+    assert_eq!(reply(&mut m, 10, "PING"), Some(-1));
+    assert_eq!(reply(&mut m, 10, "SCRIPT KILL"), Some(0));
+    assert_eq!(reply(&mut m, 10, "PING"), None, "made up, not -2");
+    assert_eq!(reply(&mut m, 10, "CONFIG SET lua-time-limit 10"), Some(0));
+    assert_eq!(reply(&mut m, 10, "PING"), Some(-2));
+    assert_eq!(m.unused().0, 0);
+}
+
+#[test]
+fn what_a_failed_test_left_behind_stays_behind() {
+    // Two tests on one connection, each ending in SLOWLOG GET.
+    let mut m = matcher(
+        vec![
+            interaction(1, 0, "SLOWLOG RESET", 0),
+            interaction(1, 1, "SET a 1", 0),
+            interaction(1, 2, "SLOWLOG GET", 1),
+            interaction(1, 3, "SLOWLOG RESET", 0),
+            interaction(1, 4, "SLOWLOG GET", 2),
+        ],
+        true,
+    );
+    m.connect(10);
+    // The first test stops after its first command (a miss elsewhere).
+    assert_eq!(reply(&mut m, 10, "SLOWLOG RESET"), Some(0));
+    assert_eq!(reply(&mut m, 10, "SLOWLOG RESET"), Some(0));
+    assert_eq!(
+        reply(&mut m, 10, "SLOWLOG GET"),
+        Some(2),
+        "the second test's own"
+    );
+    assert_eq!(m.unused().0, 2);
+}
