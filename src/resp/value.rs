@@ -11,7 +11,7 @@
 //! would walk by recursion, past the 2 MiB stack of a tokio worker. So they
 //! are written by hand: `Drop`, equality and hashing iteratively, `Clone`
 //! and `Debug` (which build or print nested structure) on a stack that
-//! grows when needed ([`with_stack`]).
+//! grows when needed (`with_stack`).
 
 use std::fmt;
 use std::hash::{Hash, Hasher};

@@ -13,7 +13,7 @@
 //! Nesting: a reply may be as deep as the upstream may send
 //! ([`MAX_REPLY_DEPTH`], thousands of levels), and a RESP array costs one
 //! JSON level, a set/push/streamed aggregate two, a map or attribute entry
-//! three: far past `serde_json`'s 128-level recursion limit. [`from_line`]
+//! three: far past `serde_json`'s 128-level recursion limit. `from_line`
 //! reads a line with that limit on, as always; only a line that hits it is
 //! read again with the limit off (`serde_json`'s `unbounded_depth` feature).
 //! [`ValueSeed`] then enforces its own limit, [`MAX_VALUE_DEPTH`] aggregates
