@@ -135,9 +135,9 @@ struct Live {
     subscriptions: HashSet<(Namespace, Bytes)>,
     /// What it was served lately, to judge which recording it replays.
     history: History,
-    /// Its place in the bound recorded connection: the position of the
-    /// last recording it was served from there.
-    place: Option<u32>,
+    /// Its place in the bound recorded connection: the last recording it
+    /// was served from there (an index into the recordings).
+    place: Option<usize>,
 }
 
 /// Counts for the shutdown report.
@@ -367,7 +367,7 @@ impl Matcher {
             l.history.push(id, recording);
             let r = &self.recordings[recording];
             if !repeated && l.bound == Some(r.conn) {
-                l.place = Some(r.pos);
+                l.place = Some(recording);
             }
         }
         self.counters.served += 1;
@@ -389,7 +389,7 @@ impl Matcher {
 
     /// Takes recorded connection `conn`'s next unused recording of key `id`
     /// (see [`pick`](Matcher::pick) for which).
-    fn take(&mut self, id: u32, conn: u64, place: Option<u32>) -> Option<usize> {
+    fn take(&mut self, id: u32, conn: u64, place: Option<usize>) -> Option<usize> {
         let at = self.pick(id, conn, place)?;
         let queue = &mut self.queues[id as usize];
         let q = &mut queue.conns[*queue.by_conn.get(&conn)?];
@@ -407,15 +407,21 @@ impl Matcher {
     /// in `conn`), else the first unused one. Recordings a live connection
     /// left behind (a test that failed half-way sent no more of them) stay
     /// behind: the next test's identical command gets its own.
-    fn pick(&mut self, id: u32, conn: u64, place: Option<u32>) -> Option<usize> {
+    fn pick(&mut self, id: u32, conn: u64, place: Option<usize>) -> Option<usize> {
         let queue = &mut self.queues[id as usize];
+        if queue.unused == 0 {
+            return None;
+        }
         let q = &mut queue.conns[*queue.by_conn.get(&conn)?];
         while q.next < q.items.len() && self.served[q.items[q.next]] {
             q.next += 1;
         }
+        if q.next == q.items.len() {
+            return None;
+        }
         if let Some(place) = place {
-            let recordings = &self.recordings;
-            let after = q.items.partition_point(|&i| recordings[i].pos <= place);
+            // A connection's recordings are indexed in its own order.
+            let after = q.items.partition_point(|&i| i <= place);
             let ahead = (after.max(q.next)..q.items.len()).find(|&k| !self.served[q.items[k]]);
             if ahead.is_some() {
                 return ahead;

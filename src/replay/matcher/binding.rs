@@ -90,7 +90,7 @@ impl Matcher {
     /// it failed (`PING` → `-BUSY` while a script ran), so the same call
     /// that succeeded later left no line: served out of its place, the
     /// recording would answer a `PING` long after the script was killed.
-    pub(super) fn is_due(&mut self, conn: u64, id: u32, place: Option<u32>) -> bool {
+    pub(super) fn is_due(&mut self, conn: u64, id: u32, place: Option<usize>) -> bool {
         let Some(at) = self.pick(id, conn, place) else {
             return false;
         };
@@ -99,7 +99,7 @@ impl Matcher {
             return false;
         };
         let next = queue.conns[q].items[at];
-        self.recordings[next].pos == place.map_or(0, |p| p + 1)
+        self.recordings[next].pos == place.map_or(0, |p| self.recordings[p].pos + 1)
     }
 
     /// Gives a served recording back (its live connection moved to another).
@@ -131,8 +131,7 @@ impl Matcher {
     /// script ran), so they are served only from the connection they belong
     /// to, never repeated, borrowed from another connection or used to bind
     /// one with nothing else to go on (save its opening commands); otherwise
-    /// resplay answers them
-    /// itself, as the server would now.
+    /// resplay answers them itself, as the server would now.
     pub(super) fn choose(
         &mut self,
         live: u64,
@@ -165,36 +164,12 @@ impl Matcher {
         }
         free.sort_unstable();
         free.truncate(CANDIDATES);
-        let history = self
-            .live
-            .get(&live)
-            .map(|l| l.history.keys())
-            .unwrap_or_default();
-        // How well the bound connection explains the recent commands: those
-        // it served. A free one: this command, plus what of the recent
-        // commands it has, in order, just before its recording of this one.
-        let bound_score = match bound_to {
-            Some(conn) => self.live.get(&live).map_or(0, |l| {
-                l.history
-                    .entries()
-                    .filter(|&(_, r)| self.recordings[r].conn == conn)
-                    .count()
-            }),
-            None => 0,
-        };
-        let best = free
-            .iter()
-            .map(|&(first, conn)| (self.fit(&history, first), std::cmp::Reverse(first), conn))
-            .max();
-        if let Some((score, std::cmp::Reverse(first), conn)) = best {
-            // A handshake command binds on what came before it, or as one
-            // of a connection's opening commands (`CLIENT SETINFO` that a
-            // server too old for it refused), never on its own.
-            let opening = self.recordings[first].pos as usize <= history.len();
-            let evidence = !handshake || score > 1 || opening;
-            if evidence && (bound_to.is_none() || score > bound_score) {
-                self.bind(live, conn, bound_to, first);
-                return self.take(id, conn, None).map(|r| (r, false));
+        // Weighed only when a free connection could take over: the common
+        // way here, a repeat once the bound recording is used up, costs
+        // nothing of this.
+        if !free.is_empty() {
+            if let Some(found) = self.move_binding(live, id, bound_to, handshake, &free) {
+                return Some(found);
             }
         }
         let queue = &self.queues[id as usize];
@@ -215,6 +190,46 @@ impl Matcher {
         }
         let last = self.queues[id as usize].last;
         repeat.then_some((last, true))
+    }
+
+    /// Moves (or makes) the binding to the free recorded connection that
+    /// fits best, when it fits strictly better than the bound one, and
+    /// serves its recording of key `id`.
+    fn move_binding(
+        &mut self,
+        live: u64,
+        id: u32,
+        bound_to: Option<u64>,
+        handshake: bool,
+        free: &[(usize, u64)],
+    ) -> Option<(usize, bool)> {
+        let history = self.live.get(&live)?.history.keys();
+        // How well the bound connection explains the recent commands: those
+        // it served. A free one: this command, plus what of the recent
+        // commands it has, in order, just before its recording of this one.
+        let bound_score = match bound_to {
+            Some(conn) => self.live.get(&live).map_or(0, |l| {
+                l.history
+                    .entries()
+                    .filter(|&(_, r)| self.recordings[r].conn == conn)
+                    .count()
+            }),
+            None => 0,
+        };
+        let (score, std::cmp::Reverse(first), conn) = free
+            .iter()
+            .map(|&(first, conn)| (self.fit(&history, first), std::cmp::Reverse(first), conn))
+            .max()?;
+        // A handshake command binds on what came before it, or as one of a
+        // connection's opening commands (`CLIENT SETINFO` that a server too
+        // old for it refused), never on its own.
+        let opening = self.recordings[first].pos as usize <= history.len();
+        let evidence = !handshake || score > 1 || opening;
+        if evidence && (bound_to.is_none() || score > bound_score) {
+            self.bind(live, conn, bound_to, first);
+            return self.take(id, conn, None).map(|r| (r, false));
+        }
+        None
     }
 
     /// How well free recorded connection's recording `first` fits a live
