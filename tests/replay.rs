@@ -458,3 +458,18 @@ fn recorded_timing_keeps_reply_durations_and_push_gaps() {
         );
     }
 }
+
+#[test]
+fn logs_to_a_pipe_carry_no_colour_codes() {
+    let cassette = record(|_, port| {
+        Raw::connect(port).call(&["SET", "k", "v"]);
+    });
+    let replay = Resplay::replay(&cassette.path, &[]);
+    // A miss logs a warning.
+    let reply = Raw::connect(replay.port).call(&["GET", "missing"]);
+    assert!(matches!(reply, Value::Error(_)), "{reply:?}");
+    let (code, log) = replay.stop();
+    assert_eq!(code, 0);
+    assert!(log.iter().any(|l| l.contains("WARN")), "{log:?}");
+    assert!(!log.iter().any(|l| l.contains('\x1b')), "{log:?}");
+}
