@@ -89,8 +89,7 @@ impl SelectedDb {
                     }
                 }
             }
-            // Commands Redis runs at once even inside MULTI, or refuses.
-            b"QUIT" | b"WATCH" | b"MULTI" => {}
+            _ if !is_queued_in_multi(args) => {}
             _ => {
                 let target = if name.as_bytes() == b"SELECT" {
                     select_target(args)
@@ -110,6 +109,15 @@ impl SelectedDb {
             }
         }
     }
+}
+
+/// False for the commands Redis runs at once (or refuses) inside `MULTI`
+/// instead of queueing them.
+pub fn is_queued_in_multi(args: &[Bytes]) -> bool {
+    !matches!(
+        command::name(args).as_bytes(),
+        b"EXEC" | b"DISCARD" | b"MULTI" | b"WATCH" | b"QUIT" | b"RESET"
+    )
 }
 
 /// The database `SELECT n` asks for, when `n` is one.

@@ -369,30 +369,12 @@ impl Visitor<'_> for ConnStateSeed {
     }
 }
 
-/// Reads `"server"` / `"client"`: who closed a connection.
-struct ClosedBySeed;
-
-impl<'de> DeserializeSeed<'de> for ClosedBySeed {
-    type Value = bool;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl Visitor<'_> for ClosedBySeed {
-    type Value = bool;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("\"server\" or \"client\"")
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
-        match v {
-            "server" => Ok(true),
-            "client" => Ok(false),
-            other => Err(E::custom(format_args!(
-                "unknown closer {other:?} (expected \"server\" or \"client\")"
-            ))),
-        }
-    }
+/// Who closed a connection, as the `by` key says.
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ClosedBy {
+    Server,
+    Client,
 }
 
 /// Builds an [`Event`] from one JSON line. With a source buffer (see
@@ -477,7 +459,7 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
                 Field::Replies => replies = Some(map.next_value_seed(ItemsSeed::top(src))?),
                 Field::Push => push = Some(map.next_value_seed(ValueSeed::with_source(src))?),
                 Field::Event => event = Some(map.next_value_seed(ConnStateSeed)?),
-                Field::By => by = Some(map.next_value_seed(ClosedBySeed)?),
+                Field::By => by = Some(matches!(map.next_value()?, ClosedBy::Server)),
             }
         }
 

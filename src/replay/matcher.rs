@@ -63,6 +63,13 @@ struct ConnQueue {
     next: usize,
 }
 
+impl ConnQueue {
+    /// The position of its first unused item at or after `from`.
+    fn first_unused(&self, from: usize, served: &[bool]) -> Option<usize> {
+        (from..self.items.len()).find(|&k| !served[self.items[k]])
+    }
+}
+
 /// Every recording of one match key (in one database), grouped by
 /// recorded connection.
 #[derive(Debug, Default)]
@@ -348,11 +355,13 @@ impl Matcher {
         let Some(id) = self.keys.get(&db).and_then(|ids| ids.get(&*key)).copied() else {
             return self.miss(db, &key);
         };
-        let bound_to = self.live.get(&live).and_then(|l| l.bound);
+        let (bound_to, place) = self
+            .live
+            .get(&live)
+            .map_or((None, None), |l| (l.bound, l.place));
         let handshake = is_handshake(args);
         // The bound recorded connection's next unused recording: the common
         // case, decided without weighing anything.
-        let place = self.live.get(&live).and_then(|l| l.place);
         let taken = bound_to
             .filter(|&conn| !handshake || self.is_due(conn, id, place))
             .and_then(|conn| self.take(id, conn, place));
@@ -413,21 +422,21 @@ impl Matcher {
             return None;
         }
         let q = &mut queue.conns[*queue.by_conn.get(&conn)?];
-        while q.next < q.items.len() && self.served[q.items[q.next]] {
-            q.next += 1;
-        }
+        q.next = q
+            .first_unused(q.next, &self.served)
+            .unwrap_or(q.items.len());
         if q.next == q.items.len() {
             return None;
         }
         if let Some(place) = place {
             // A connection's recordings are indexed in its own order.
             let after = q.items.partition_point(|&i| i <= place);
-            let ahead = (after.max(q.next)..q.items.len()).find(|&k| !self.served[q.items[k]]);
+            let ahead = q.first_unused(after.max(q.next), &self.served);
             if ahead.is_some() {
                 return ahead;
             }
         }
-        (q.next < q.items.len()).then_some(q.next)
+        Some(q.next)
     }
 
     /// Recorded connection `conn`'s next unused recording of key `id`,
@@ -435,10 +444,8 @@ impl Matcher {
     fn peek(&self, id: u32, conn: u64) -> Option<usize> {
         let queue = &self.queues[id as usize];
         let q = &queue.conns[*queue.by_conn.get(&conn)?];
-        q.items[q.next.min(q.items.len())..]
-            .iter()
-            .copied()
-            .find(|&i| !self.served[i])
+        let at = q.first_unused(q.next, &self.served)?;
+        Some(q.items[at])
     }
 
     /// After [`find`](Matcher::find) missed: a recording of the same

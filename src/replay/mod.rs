@@ -159,13 +159,7 @@ impl ReplayShared {
 
     /// Sends a push to a live connection, after `gap` if there is one.
     fn deliver(&self, live: u64, value: Value, gap: Duration) {
-        let Some(tx) = self
-            .senders
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&live)
-            .cloned()
-        else {
+        let Some(tx) = self.sender(live) else {
             return;
         };
         if gap.is_zero() {
@@ -187,10 +181,15 @@ impl ReplayShared {
 
     /// Closes a live connection, after what it was sent so far.
     fn close(&self, live: u64) {
-        let senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(tx) = senders.get(&live) {
+        if let Some(tx) = self.sender(live) {
             let _ = tx.send(PushOut::Close);
         }
+    }
+
+    /// A live connection's push channel, while it is connected.
+    fn sender(&self, live: u64) -> Option<UnboundedSender<PushOut>> {
+        let senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
+        senders.get(&live).cloned()
     }
 
     /// Notes a command the upstream answered; appends it to the cassette

@@ -20,7 +20,7 @@ use crate::record::pairing::ReplyModeTracker;
 use crate::resp::{
     encode, is_resp2, parse_request, rdb, to_resp2, NullShape, RequestFrame, RequestParse, Value,
 };
-use crate::selected_db::{Outcome, SelectedDb};
+use crate::selected_db::{is_queued_in_multi, Outcome, SelectedDb};
 
 /// What another connection's replay sends a live connection.
 pub(crate) enum PushOut {
@@ -584,14 +584,6 @@ impl Session {
             }
         }
     }
-}
-
-/// Commands Redis runs at once inside `MULTI` instead of queueing them.
-fn is_queued_in_multi(args: &[Bytes]) -> bool {
-    !matches!(
-        command::name(args).as_bytes(),
-        b"EXEC" | b"DISCARD" | b"MULTI" | b"WATCH" | b"QUIT" | b"RESET"
-    )
 }
 
 /// Error lines cannot hold CR or LF.
