@@ -169,6 +169,21 @@ pub fn hello_version(args: &[Bytes]) -> Option<&[u8]> {
     }
 }
 
+/// `CLIENT TRACKING on|off …`: whether it turns tracking on.
+pub fn tracking_switch(args: &[Bytes]) -> Option<bool> {
+    if !arg_is(args, 1, "TRACKING") {
+        return None;
+    }
+    let switch = args.get(2)?;
+    if switch.eq_ignore_ascii_case(b"on") {
+        Some(true)
+    } else if switch.eq_ignore_ascii_case(b"off") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// `SYNC` or `PSYNC`: once the server accepts one, the connection carries
 /// the replication stream (see `record::replication`).
 pub fn starts_replication(args: &[Bytes]) -> bool {

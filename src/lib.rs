@@ -26,7 +26,9 @@
 pub mod cassette;
 pub mod command;
 pub mod config;
+pub mod control;
 pub mod embed;
+pub mod handover;
 pub mod record;
 pub mod replay;
 pub mod resp;

@@ -6,12 +6,15 @@
 //!   stream after it, and the gate that keeps a replicated command behind
 //!   its cause in the cassette.
 //! - `session`: one client connection, relaying exact bytes both ways.
+//! - `resume`: a connection carried in by a mode switch gets its upstream
+//!   brought to the client's protocol, database and subscriptions.
 
 pub mod pairing;
 mod replication;
+mod resume;
 mod session;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,6 +22,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::cassette::{WriterHandle, WriterStats};
+use crate::control::registry::Registry;
+use crate::handover::{Carry, SessionEnd};
 use crate::resp::Limits;
 use crate::server::{serve, ServeOptions};
 use crate::upstream::Upstream;
@@ -63,10 +68,18 @@ impl RecordConfig {
 /// What every session of one recorder shares.
 pub(crate) struct RecordShared {
     config: RecordConfig,
-    writer: WriterHandle,
+    /// Where the cassette lines go; `None` relays without recording
+    /// (passthrough mode).
+    writer: Option<WriterHandle>,
     /// Time zero of the cassette's `at_ms`.
     start: Instant,
+    /// Fires when this recorder stops: sessions finish what is in flight.
     shutdown: CancellationToken,
+    /// The live connections, for resets and injected messages.
+    registry: Arc<Registry>,
+    /// Set before `shutdown` fires for a mode switch that keeps client
+    /// connections: sessions then hand them over instead of closing.
+    handing_over: AtomicBool,
     connections: AtomicU64,
     interactions: AtomicU64,
     /// Orders replication-stream pushes after the interactions that
@@ -132,22 +145,65 @@ pub async fn record(
     shutdown: CancellationToken,
 ) -> RecordCounts {
     let serve_options = config.serve.clone();
-    let shared = Arc::new(RecordShared {
+    let recorder = Recorder::new(
         config,
-        writer,
-        start: Instant::now(),
-        shutdown: shutdown.clone(),
-        connections: AtomicU64::new(0),
-        interactions: AtomicU64::new(0),
-        gate: replication::CausalGate::default(),
-    });
-    let sessions = shared.clone();
+        Some(writer),
+        shutdown.clone(),
+        Arc::new(Registry::default()),
+    );
+    let sessions = recorder.clone();
     serve(listener, shutdown, serve_options, move |stream, id| {
-        session::run(stream, id, sessions.clone())
+        let recorder = sessions.clone();
+        async move {
+            recorder.session(Carry::fresh(stream), id).await;
+        }
     })
     .await;
-    RecordCounts {
-        connections: shared.connections.load(Ordering::Relaxed),
-        interactions: shared.interactions.load(Ordering::Relaxed),
+    recorder.counts()
+}
+
+/// A recorder (or, without a writer, a plain relay) that a server's
+/// sessions share: what a running resplay switches to and from.
+#[derive(Clone)]
+pub(crate) struct Recorder(Arc<RecordShared>);
+
+impl Recorder {
+    /// A recorder writing to `writer` (`None`: relay only) until
+    /// `shutdown` fires; its connections are listed in `registry`.
+    pub(crate) fn new(
+        config: RecordConfig,
+        writer: Option<WriterHandle>,
+        shutdown: CancellationToken,
+        registry: Arc<Registry>,
+    ) -> Recorder {
+        Recorder(Arc::new(RecordShared {
+            config,
+            writer,
+            start: Instant::now(),
+            shutdown,
+            registry,
+            handing_over: AtomicBool::new(false),
+            connections: AtomicU64::new(0),
+            interactions: AtomicU64::new(0),
+            gate: replication::CausalGate::default(),
+        }))
+    }
+
+    /// Serves one client connection until it closes or is handed over.
+    pub(crate) async fn session(&self, carry: Carry, id: u64) -> SessionEnd {
+        session::run(carry, id, self.0.clone()).await
+    }
+
+    /// Makes the coming stop a switch that keeps client connections.
+    pub(crate) fn hand_over_on_stop(&self) {
+        self.0.handing_over.store(true, Ordering::Release);
+    }
+
+    /// What it relayed so far.
+    pub(crate) fn counts(&self) -> RecordCounts {
+        RecordCounts {
+            connections: self.0.connections.load(Ordering::Relaxed),
+            interactions: self.0.interactions.load(Ordering::Relaxed),
+        }
     }
 }

@@ -19,6 +19,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::command::{self, Namespace, ReplyMode};
+use crate::handover::CarriedState;
 use crate::resp::{parse_reply, Limits, Value};
 use crate::selected_db::{Outcome, SelectedDb};
 
@@ -140,6 +141,8 @@ pub struct Pairing {
     subscriptions: [HashSet<Bytes>; 3],
     /// After `MONITOR`: server lines are pushes.
     monitoring: bool,
+    /// `CLIENT TRACKING on` in effect: injected invalidations reach it.
+    tracking: bool,
     /// The database each finished request ran in.
     selected: SelectedDb,
 }
@@ -168,8 +171,43 @@ impl Pairing {
             protocol: 2,
             subscriptions: Default::default(),
             monitoring: false,
+            tracking: false,
             selected: SelectedDb::new(db),
         }
+    }
+
+    /// A connection carried over from another mode: its upstream has been
+    /// brought to the client's protocol, database and subscriptions.
+    pub fn resume(state: &CarriedState) -> Pairing {
+        let mut pairing = Pairing::new(state.db);
+        pairing.protocol = state.protocol;
+        for (ns, name) in &state.subscriptions {
+            pairing.subscriptions[slot(*ns)].insert(name.clone());
+        }
+        pairing
+    }
+
+    /// The connection's state, to carry it into another mode.
+    pub fn carried_state(&self) -> CarriedState {
+        CarriedState {
+            protocol: self.protocol,
+            db: self.selected.db(),
+            subscriptions: self.subscriptions(),
+        }
+    }
+
+    /// Current subscriptions, every namespace.
+    pub fn subscriptions(&self) -> Vec<(Namespace, Bytes)> {
+        let mut out = Vec::new();
+        for ns in [Namespace::Channel, Namespace::Pattern, Namespace::Shard] {
+            out.extend(self.subscriptions[slot(ns)].iter().map(|s| (ns, s.clone())));
+        }
+        out
+    }
+
+    /// Whether `CLIENT TRACKING on` is in effect.
+    pub fn is_tracking(&self) -> bool {
+        self.tracking
     }
 
     /// A request was sent upstream.
@@ -366,9 +404,15 @@ impl Pairing {
                     _ => {}
                 },
                 b"MONITOR" => self.monitoring = true,
+                b"CLIENT" => {
+                    if let Some(on) = command::tracking_switch(&request.args) {
+                        self.tracking = on;
+                    }
+                }
                 b"RESET" => {
                     self.protocol = 2;
                     self.monitoring = false;
+                    self.tracking = false;
                     self.subscriptions = Default::default();
                 }
                 _ => {}

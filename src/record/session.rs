@@ -17,7 +17,8 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
 
 use super::pairing::{is_error_frame, Paired, Pairing, Pending, ReplyModeTracker};
 use super::replication::{self, Replication, GATE_LIMIT};
@@ -25,7 +26,10 @@ use super::RecordShared;
 use crate::cassette::wire_lines::{write_interaction_line, write_push_line, InteractionHead};
 use crate::cassette::{ConnState, ConnectionEvent, Event};
 use crate::command;
-use crate::resp::{parse_request, reply_len, Limits, ProtocolError, RequestParse};
+use crate::control::inject::Listener;
+use crate::control::registry::InjectRequest;
+use crate::handover::{Carry, SessionEnd};
+use crate::resp::{encode, parse_request, reply_len, Limits, ProtocolError, RequestParse};
 use crate::upstream::{self, UpstreamReader, UpstreamWriter};
 
 /// Read buffer growth step.
@@ -86,22 +90,40 @@ impl Session {
     }
 }
 
-/// Runs one client connection to its end.
-pub(crate) async fn run(client: TcpStream, conn: u64, shared: Arc<RecordShared>) {
-    let upstream = match shared.config.upstream.connect().await {
-        Ok(upstream) => upstream,
+/// Runs one client connection until it closes, or until a mode switch
+/// hands it over (finished, with nothing in flight).
+pub(crate) async fn run(carry: Carry, conn: u64, shared: Arc<RecordShared>) -> SessionEnd {
+    let Carry {
+        stream: client,
+        buffered: mut client_buf,
+        state: carried,
+    } = carry;
+    let connected = match shared.config.upstream.connect().await {
+        Ok(upstream) => match &carried {
+            Some(state) => super::resume::restore(upstream, state, &shared.config.upstream).await,
+            None => Ok((upstream, BytesMut::new())),
+        },
+        Err(e) => Err(e),
+    };
+    let (upstream, upstream_buf) = match connected {
+        Ok(connected) => connected,
         Err(e) => {
             tracing::warn!("connection {conn}: {e}");
-            answer_unreachable(client, &e.to_string(), &shared).await;
-            return;
+            answer_unreachable(client, client_buf, &e.to_string(), &shared).await;
+            return SessionEnd::Closed;
         }
     };
     shared.connections.fetch_add(1, Ordering::Relaxed);
+    let registered = shared.registry.register(conn, &shared.shutdown);
+    let pairing = match &carried {
+        Some(state) => Pairing::resume(state),
+        None => Pairing::new(shared.config.upstream.db),
+    };
     let session = Session {
         conn,
         shared: shared.clone(),
         state: Mutex::new(State {
-            pairing: Pairing::new(shared.config.upstream.db),
+            pairing,
             protocol_error: None,
             requests_done: false,
             closed_by_server: false,
@@ -113,52 +135,109 @@ pub(crate) async fn run(client: TcpStream, conn: u64, shared: Arc<RecordShared>)
         marker: shared.gate.register(conn),
     };
     let opened = Instant::now();
-    shared
-        .writer
-        .send(Event::Connection(ConnectionEvent {
-            conn,
-            at_ms: session.at_ms(opened),
-            event: ConnState::Open,
-            by_server: false,
-        }))
-        .await;
+    if let Some(writer) = &shared.writer {
+        writer
+            .send(Event::Connection(ConnectionEvent {
+                conn,
+                at_ms: session.at_ms(opened),
+                event: ConnState::Open,
+                by_server: false,
+            }))
+            .await;
+    }
 
-    let (client_read, client_write) = client.into_split();
+    let (mut client_read, mut client_write) = client.into_split();
     let (upstream_read, upstream_write) = upstream::split(upstream);
     // The upstream's write half outlives the request half: dropping it would
     // half-close the upstream, and Redis drops unsent replies on EOF.
     let mut upstream_write = upstream_write;
-    let requests = relay_requests(&session, client_read, &mut upstream_write);
-    let replies = relay_replies(&session, upstream_read, client_write);
-    tokio::pin!(requests, replies);
-    let mut requests_finished = false;
-    loop {
-        tokio::select! {
-            _ = &mut requests, if !requests_finished => {
-                requests_finished = true;
-                session.state().requests_done = true;
-                session.wake.notify_one();
+    // The relay borrows both halves of each socket; they are free again
+    // once it ends, to be closed or handed over.
+    let (requests_end, replies_end) = {
+        let requests = relay_requests(
+            &session,
+            &mut client_read,
+            &mut client_buf,
+            &mut upstream_write,
+            &registered.stop,
+        );
+        let replies = relay_replies(
+            &session,
+            upstream_read,
+            upstream_buf,
+            &mut client_write,
+            registered.injections,
+        );
+        tokio::pin!(requests, replies);
+        let mut requests_end = None;
+        loop {
+            tokio::select! {
+                end = &mut requests, if requests_end.is_none() => {
+                    requests_end = Some(end);
+                    session.state().requests_done = true;
+                    session.wake.notify_one();
+                }
+                end = &mut replies => break (requests_end, end),
             }
-            _ = &mut replies => break,
         }
-    }
+    };
+    shared.registry.unregister(conn);
     shared.gate.unregister(conn);
     let by_server = session.state().closed_by_server;
-    shared
-        .writer
-        .send(Event::Connection(ConnectionEvent {
-            conn,
-            at_ms: session.at_ms(Instant::now()),
-            event: ConnState::Close,
-            by_server,
-        }))
-        .await;
+    if let Some(writer) = &shared.writer {
+        writer
+            .send(Event::Connection(ConnectionEvent {
+                conn,
+                at_ms: session.at_ms(Instant::now()),
+                event: ConnState::Close,
+                by_server,
+            }))
+            .await;
+    }
+    let hand_over = shared.handing_over.load(Ordering::Acquire)
+        && matches!(requests_end, Some(RequestsEnd::Stopped))
+        && matches!(replies_end, RepliesEnd::Finished)
+        && !session.replication_seen.load(Ordering::Acquire);
+    if hand_over {
+        if let Ok(stream) = client_read.reunite(client_write) {
+            let state = session.state().pairing.carried_state();
+            return SessionEnd::HandedOver(Carry {
+                stream,
+                buffered: client_buf,
+                state: Some(state),
+            });
+        }
+        return SessionEnd::Closed;
+    }
+    let _ = client_write.shutdown().await;
+    SessionEnd::Closed
+}
+
+/// Why the request half stopped.
+enum RequestsEnd {
+    /// Told to (shutdown, reset, a mode switch): the client is still there.
+    Stopped,
+    /// The client closed, went idle, broke the protocol, or the upstream
+    /// stopped taking requests.
+    Gone,
+}
+
+/// Why the reply half stopped.
+enum RepliesEnd {
+    /// Every request was answered and no more will come.
+    Finished,
+    /// The client or the upstream failed, or the grace ran out.
+    Failed,
 }
 
 /// The upstream cannot be reached: answer what the client sent with an
 /// error naming the upstream, then close.
-async fn answer_unreachable(mut client: TcpStream, reason: &str, shared: &RecordShared) {
-    let mut buf = BytesMut::new();
+async fn answer_unreachable(
+    mut client: TcpStream,
+    mut buf: BytesMut,
+    reason: &str,
+    shared: &RecordShared,
+) {
     let line = format!("-ERR resplay: {reason}\r\n");
     // Wait briefly for the client's first requests so it gets a reply
     // rather than a bare close.
@@ -185,38 +264,39 @@ async fn answer_unreachable(mut client: TcpStream, reason: &str, shared: &Record
 /// Client → upstream.
 async fn relay_requests(
     session: &Session,
-    mut client: OwnedReadHalf,
+    client: &mut OwnedReadHalf,
+    buf: &mut BytesMut,
     upstream: &mut UpstreamWriter,
-) {
+    stop: &CancellationToken,
+) -> RequestsEnd {
     let shared = &session.shared;
     let limits = shared.config.limits;
     let idle_limit = shared.config.idle_timeout;
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut modes = ReplyModeTracker::default();
     let mut seq = 0u64;
     // Idle since: the last complete request, or the connection's start.
     let mut idle_since = Instant::now();
     // Made once: a fresh one per read would register with the token's
     // waiter list (a lock) and leave it again, for every request.
-    let shutdown = shared.shutdown.cancelled();
+    let shutdown = stop.cancelled();
     tokio::pin!(shutdown);
     loop {
         while session.state().pairing.pending() >= MAX_IN_FLIGHT {
             tokio::select! {
-                _ = &mut shutdown => return,
+                _ = &mut shutdown => return RequestsEnd::Stopped,
                 _ = session.room.notified() => {}
             }
         }
         let read = tokio::select! {
-            _ = &mut shutdown => return,
-            read = read_with_idle_limit(&mut client, &mut buf, idle_limit, idle_since, session) => read,
+            _ = &mut shutdown => return RequestsEnd::Stopped,
+            read = read_with_idle_limit(client, buf, idle_limit, idle_since, session) => read,
         };
         match read {
             ReadOutcome::Data => {}
-            ReadOutcome::Closed => return,
+            ReadOutcome::Closed => return RequestsEnd::Gone,
             ReadOutcome::Idle => {
                 tracing::debug!("connection {}: idle timeout", session.conn);
-                return;
+                return RequestsEnd::Gone;
             }
         }
         let now = Instant::now();
@@ -274,10 +354,10 @@ async fn relay_requests(
         }
         if !chunk.is_empty() && upstream.write_all(&chunk).await.is_err() {
             // The reply half sees the upstream die and answers the client.
-            return;
+            return RequestsEnd::Gone;
         }
         if error.is_some() {
-            return;
+            return RequestsEnd::Gone;
         }
     }
 }
@@ -337,11 +417,12 @@ async fn read_with_idle_limit(
 async fn relay_replies(
     session: &Session,
     mut upstream: UpstreamReader,
-    mut client: OwnedWriteHalf,
-) {
+    mut buf: BytesMut,
+    client: &mut OwnedWriteHalf,
+    mut injections: mpsc::UnboundedReceiver<InjectRequest>,
+) -> RepliesEnd {
     let shared = &session.shared;
     let limits = shared.config.upstream_limits;
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut client_alive = true;
     let mut paired = Vec::new();
     let mut frame_lens = Vec::new();
@@ -375,13 +456,15 @@ async fn relay_replies(
         if let Some(e) = protocol_error {
             if client_alive {
                 let _ = client.write_all(format!("-ERR {e}\r\n").as_bytes()).await;
-                let _ = client.shutdown().await;
             }
-            return;
+            return RepliesEnd::Failed;
         }
         if finished {
-            let _ = client.shutdown().await;
-            return;
+            return if client_alive {
+                RepliesEnd::Finished
+            } else {
+                RepliesEnd::Failed
+            };
         }
         buf.reserve(READ_CHUNK);
         let deadline = drain_deadline;
@@ -391,13 +474,20 @@ async fn relay_replies(
                 wake.set(session.wake.notified());
                 continue;
             }
+            Some(request) = injections.recv() => {
+                if client_alive && inject(session, client, request).await.is_err() {
+                    client_alive = false;
+                    session.state().requests_done = true;
+                }
+                continue;
+            }
             _ = sleep_until(deadline) => {
                 tracing::warn!(
                     "connection {}: client gone, dropping {} request(s) still waiting for replies",
                     session.conn,
                     session.state().pairing.pending()
                 );
-                return;
+                return RepliesEnd::Failed;
             }
         };
         let now = Instant::now();
@@ -412,13 +502,13 @@ async fn relay_replies(
                     let mut state = session.state();
                     state.closed_by_server = !state.requests_done;
                 }
-                fail_pending(session, &mut client, client_alive, &reason).await;
-                return;
+                fail_pending(session, client, client_alive, &reason).await;
+                return RepliesEnd::Failed;
             }
         }
         if session.replication_seen.load(Ordering::Acquire) {
             let pieces = take_replication_pieces(session, &mut buf, &limits, &mut paired);
-            if client_alive && forward_pieces(&mut client, &pieces.forward).await.is_err() {
+            if client_alive && forward_pieces(client, &pieces.forward).await.is_err() {
                 client_alive = false;
                 session.state().requests_done = true;
             }
@@ -436,8 +526,8 @@ async fn relay_replies(
             shared.gate.update(&session.marker, pieces.since);
             if let Some(e) = pieces.bad {
                 let reason = format!("sent an invalid reply ({e})");
-                fail_pending(session, &mut client, client_alive, &reason).await;
-                return;
+                fail_pending(session, client, client_alive, &reason).await;
+                return RepliesEnd::Failed;
             }
             continue;
         }
@@ -472,10 +562,39 @@ async fn relay_replies(
         shared.gate.update(&session.marker, since);
         if let Some(e) = bad_frame {
             let reason = format!("sent an invalid reply ({e})");
-            fail_pending(session, &mut client, client_alive, &reason).await;
-            return;
+            fail_pending(session, client, client_alive, &reason).await;
+            return RepliesEnd::Failed;
         }
     }
+}
+
+/// Writes an injected message to the client, in its protocol, if its
+/// subscriptions (or its key tracking) concern it. Called between whole
+/// frames, so it never lands inside a relayed reply.
+async fn inject(
+    session: &Session,
+    client: &mut OwnedWriteHalf,
+    request: InjectRequest,
+) -> std::io::Result<()> {
+    let frames = {
+        let state = session.state();
+        let pairing = &state.pairing;
+        let subscriptions = pairing.subscriptions();
+        request.injection.frames_for(&Listener {
+            protocol: pairing.protocol(),
+            subscriptions: &subscriptions,
+            tracking: pairing.is_tracking(),
+        })
+    };
+    let _ = request.done.send(frames.len() as u64);
+    if frames.is_empty() {
+        return Ok(());
+    }
+    let mut out = BytesMut::new();
+    for frame in &frames {
+        encode(frame, &mut out);
+    }
+    client.write_all(&out).await
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
@@ -582,6 +701,11 @@ async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Instant) {
         return;
     }
     let shared = &session.shared;
+    let Some(writer) = &shared.writer else {
+        // Passthrough: relayed, not recorded.
+        paired.clear();
+        return;
+    };
     let mut text = Vec::with_capacity(128 * paired.len());
     let mut events = 0;
     let mut interactions = 0;
@@ -624,7 +748,7 @@ async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Instant) {
     shared
         .interactions
         .fetch_add(interactions, Ordering::Relaxed);
-    shared.writer.send_lines(text, events).await;
+    writer.send_lines(text, events).await;
 }
 
 /// The upstream is gone: every request still waiting gets an error naming

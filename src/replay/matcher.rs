@@ -620,6 +620,14 @@ impl Matcher {
         }
     }
 
+    /// A live connection's subscriptions.
+    pub fn subscriptions(&self, live: u64) -> Vec<(Namespace, Bytes)> {
+        self.live
+            .get(&live)
+            .map(|l| l.subscriptions.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Drops every subscription of a live connection (`RESET`).
     pub fn clear_subscriptions(&mut self, live: u64) {
         if let Some(state) = self.live.get_mut(&live) {

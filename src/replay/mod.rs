@@ -22,7 +22,7 @@ mod session;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,8 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use crate::cassette::{self, Cassette, CassetteError, Header, WriterHandle};
+use crate::control::registry::Registry;
+use crate::handover::{Carry, SessionEnd};
 use crate::resp::{Limits, Value};
 use crate::server::{serve, ServeOptions};
 use crate::upstream::Upstream;
@@ -109,7 +111,14 @@ pub(crate) struct ReplayShared {
     clock: clock::Clock,
     /// Push channels of the live connections.
     senders: Mutex<HashMap<u64, UnboundedSender<PushOut>>>,
+    /// Fires when this replay stops: sessions finish and close (or hand
+    /// over).
     shutdown: CancellationToken,
+    /// The live connections, for resets and injected messages.
+    registry: Arc<Registry>,
+    /// Set before `shutdown` fires for a mode switch that keeps client
+    /// connections: sessions then hand them over instead of closing.
+    handing_over: AtomicBool,
     server_version: String,
     /// The database live connections start in (the recording's upstream
     /// `/db`, from the cassette header).
@@ -305,7 +314,7 @@ impl ReplayState {
     ) -> ReplayState {
         let header = cassette.header.clone();
         let matcher = Matcher::new(cassette, config.rules.clone(), config.repeat);
-        Self::with_matcher(matcher, header, config, shutdown)
+        Self::with_matcher(matcher, header, config, shutdown, Arc::default())
     }
 
     /// Reads and indexes the cassette at `path` in one pass (each event goes
@@ -316,10 +325,20 @@ impl ReplayState {
         config: ReplayConfig,
         shutdown: CancellationToken,
     ) -> Result<(ReplayState, Vec<String>), CassetteError> {
+        Self::load_into(path, config, shutdown, Arc::new(Registry::default()))
+    }
+
+    /// Like [`ReplayState::load`], listing its connections in `registry`.
+    pub(crate) fn load_into(
+        path: &Path,
+        config: ReplayConfig,
+        shutdown: CancellationToken,
+        registry: Arc<Registry>,
+    ) -> Result<(ReplayState, Vec<String>), CassetteError> {
         let mut matcher = Matcher::empty(config.rules.clone(), config.repeat);
         let (header, warnings) = cassette::load_with(path, |event| matcher.add(event))?;
         matcher.set_track_db(header.db.is_some());
-        let state = Self::with_matcher(matcher, header, config, shutdown);
+        let state = Self::with_matcher(matcher, header, config, shutdown, registry);
         Ok((state, warnings))
     }
 
@@ -328,6 +347,7 @@ impl ReplayState {
         header: Header,
         mut config: ReplayConfig,
         shutdown: CancellationToken,
+        registry: Arc<Registry>,
     ) -> ReplayState {
         if config.record_misses_to.is_some() {
             // Appending to the cassette: new connections continue after the
@@ -340,6 +360,8 @@ impl ReplayState {
             clock: clock::Clock::new(&header.created),
             senders: Mutex::new(HashMap::new()),
             shutdown,
+            registry,
+            handing_over: AtomicBool::new(false),
             server_version: header
                 .server_version
                 .unwrap_or_else(|| handshake::DEFAULT_SERVER_VERSION.to_string()),
@@ -360,15 +382,38 @@ impl ReplayState {
     /// Serves on `listener` until the shutdown token fires.
     pub async fn serve(&self, listener: TcpListener) {
         if let Ok(addr) = listener.local_addr() {
-            let _ = self.0.own_port.set(addr.port().to_string());
+            self.set_own_port(addr.port());
         }
         let shared = self.0.clone();
         let options = shared.config.serve.clone();
         let token = shared.shutdown.clone();
         serve(listener, token, options, move |stream, id| {
-            session::run(stream, id, shared.clone())
+            let shared = shared.clone();
+            async move {
+                session::run(Carry::fresh(stream), id, shared).await;
+            }
         })
         .await;
+    }
+
+    /// The port this server answers on (clients may name it in arguments).
+    pub(crate) fn set_own_port(&self, port: u16) {
+        let _ = self.0.own_port.set(port.to_string());
+    }
+
+    /// Serves one client connection until it closes or is handed over.
+    pub(crate) async fn session(&self, carry: Carry, id: u64) -> SessionEnd {
+        session::run(carry, id, self.0.clone()).await
+    }
+
+    /// Makes the coming stop a switch that keeps client connections.
+    pub(crate) fn hand_over_on_stop(&self) {
+        self.0.handing_over.store(true, Ordering::Release);
+    }
+
+    /// The token that stops this replay.
+    pub(crate) fn stop_token(&self) -> CancellationToken {
+        self.0.shutdown.clone()
     }
 
     /// The report so far (served, missed, unused…).

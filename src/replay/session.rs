@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::clock;
@@ -15,7 +14,10 @@ use super::matcher::{Closest, Delivery, Matched, Matcher};
 use super::passthrough::Passthrough;
 use super::{OnMiss, ReplayShared, Timing};
 use crate::cassette::{Event, Interaction, PushEvent};
-use crate::command;
+use crate::command::{self, Namespace};
+use crate::control::inject::Listener;
+use crate::control::registry::InjectRequest;
+use crate::handover::{Carry, CarriedState, SessionEnd};
 use crate::record::pairing::ReplyModeTracker;
 use crate::resp::{
     encode, is_resp2, parse_request, rdb, to_resp2, NullShape, RequestFrame, RequestParse, Value,
@@ -50,6 +52,8 @@ struct Session {
     /// replication stream (recorded pushes) and nothing else, as a replica
     /// gets from Redis.
     replica: bool,
+    /// `CLIENT TRACKING on` in effect: injected invalidations reach it.
+    tracking: bool,
 }
 
 impl Session {
@@ -70,10 +74,17 @@ fn encode_for(value: &Value, protocol: u8, null: NullShape, out: &mut BytesMut) 
     }
 }
 
-/// Runs one live connection to its end.
-pub(crate) async fn run(stream: TcpStream, live: u64, shared: Arc<ReplayShared>) {
+/// Runs one live connection until it closes, or until a mode switch hands
+/// it over.
+pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> SessionEnd {
     let (tx, mut pushes) = mpsc::unbounded_channel::<PushOut>();
     shared.register(live, tx);
+    let mut registered = shared.registry.register(live, &shared.shutdown);
+    let Carry {
+        stream,
+        buffered: mut buf,
+        state: carried,
+    } = carry;
     let mut session = Session {
         live,
         shared: shared.clone(),
@@ -90,17 +101,23 @@ pub(crate) async fn run(stream: TcpStream, live: u64, shared: Arc<ReplayShared>)
         reply_modes: ReplyModeTracker::default(),
         silent: false,
         replica: false,
+        tracking: false,
     };
+    if let Some(state) = &carried {
+        session.resume(state);
+    }
     let (mut reader, mut writer) = stream.into_split();
     let limits = shared.config.limits;
     let idle = shared.config.idle_timeout;
-    let mut buf = BytesMut::with_capacity(16 * 1024);
+    buf.reserve(16 * 1024);
     let mut out = BytesMut::with_capacity(16 * 1024);
     let mut idle_since = Instant::now();
     // Made once: a fresh one per read would register with the token's
     // waiter list (a lock) and leave it again, for every request.
-    let shutdown = shared.shutdown.cancelled();
+    let shutdown = registered.stop.clone();
+    let shutdown = shutdown.cancelled();
     tokio::pin!(shutdown);
+    let mut stopped = false;
     loop {
         out.clear();
         // A subscriber or a replica only listens: Redis's `timeout` spares
@@ -111,7 +128,17 @@ pub(crate) async fn run(stream: TcpStream, live: u64, shared: Arc<ReplayShared>)
             idle
         };
         let read = tokio::select! {
-            _ = &mut shutdown => break,
+            _ = &mut shutdown => {
+                stopped = true;
+                break;
+            }
+            Some(request) = registered.injections.recv() => {
+                session.inject(request, &mut out);
+                if !out.is_empty() && writer.write_all(&out).await.is_err() {
+                    break;
+                }
+                continue;
+            }
             Some(push) = pushes.recv() => {
                 let PushOut::Push(value) = push else {
                     break;
@@ -162,8 +189,25 @@ pub(crate) async fn run(stream: TcpStream, live: u64, shared: Arc<ReplayShared>)
             break;
         }
     }
+    shared.registry.unregister(live);
+    let hand_over = stopped
+        && !session.replica
+        && shared.handing_over.load(std::sync::atomic::Ordering::Acquire);
+    if hand_over {
+        let state = session.carried_state();
+        shared.unregister(live);
+        return match reader.reunite(writer) {
+            Ok(stream) => SessionEnd::HandedOver(Carry {
+                stream,
+                buffered: buf,
+                state: Some(state),
+            }),
+            Err(_) => SessionEnd::Closed,
+        };
+    }
     let _ = writer.shutdown().await;
     shared.unregister(live);
+    SessionEnd::Closed
 }
 
 /// Reads more bytes; `None` on EOF, error or idle timeout.
@@ -203,6 +247,56 @@ enum Later {
 }
 
 impl Session {
+    /// Takes up a connection carried in from another mode where it left off.
+    fn resume(&mut self, state: &CarriedState) {
+        self.info.protocol = state.protocol;
+        self.selected = SelectedDb::new(state.db);
+        let shared = self.shared.clone();
+        let mut matcher = shared.matcher();
+        for (ns, verb) in [
+            (Namespace::Channel, "SUBSCRIBE"),
+            (Namespace::Pattern, "PSUBSCRIBE"),
+            (Namespace::Shard, "SSUBSCRIBE"),
+        ] {
+            let mut args = vec![Bytes::from_static(verb.as_bytes())];
+            args.extend(
+                state
+                    .subscriptions
+                    .iter()
+                    .filter(|(n, _)| *n == ns)
+                    .map(|(_, s)| s.clone()),
+            );
+            if args.len() > 1 {
+                matcher.track_subscription(self.live, &args);
+            }
+        }
+        self.info.subscribed = matcher.is_subscribed(self.live);
+    }
+
+    /// The state to carry into the next mode.
+    fn carried_state(&self) -> CarriedState {
+        CarriedState {
+            protocol: self.info.protocol,
+            db: self.selected.db(),
+            subscriptions: self.matcher().subscriptions(self.live),
+        }
+    }
+
+    /// Writes an injected message into `out` if this connection's
+    /// subscriptions (or its key tracking) concern it.
+    fn inject(&self, request: InjectRequest, out: &mut BytesMut) {
+        let subscriptions = self.matcher().subscriptions(self.live);
+        let frames = request.injection.frames_for(&Listener {
+            protocol: self.info.protocol,
+            subscriptions: &subscriptions,
+            tracking: self.tracking,
+        });
+        let _ = request.done.send(frames.len() as u64);
+        for frame in &frames {
+            encode_for(frame, self.info.protocol, NullShape::Bulk, out);
+        }
+    }
+
     /// Answers a batch of pipelined commands into `out`. Recorded replies
     /// are served under one hold of the matcher's lock for as many commands
     /// in a row as possible (one lock per pipeline, not per command); a
@@ -425,9 +519,15 @@ impl Session {
             },
             b"QUIT" => self.closing = true,
             b"SYNC" | b"PSYNC" => self.replica = true,
+            b"CLIENT" => {
+                if let Some(on) = command::tracking_switch(args) {
+                    self.tracking = on;
+                }
+            }
             b"RESET" => {
                 self.info.protocol = 2;
                 self.info.name = None;
+                self.tracking = false;
                 matcher.clear_subscriptions(self.live);
             }
             _ => {}

@@ -1,0 +1,149 @@
+//! The control API: small HTTP/JSON endpoints over a [`Steering`] server,
+//! served by axum (`--admin ADDR`). Every endpoint has a curl example in
+//! `docs/control-api.md`.
+//!
+//! Errors are JSON, `{"error": "…"}`, with a 4xx status that says whose
+//! fault it was; the running mode is then unchanged.
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use super::inject::Injection;
+use super::mode::ModeSpec;
+use super::steering::{SteerError, Steering};
+
+/// An error answer.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<SteerError> for ApiError {
+    fn from(e: SteerError) -> Self {
+        let code = match e {
+            SteerError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            SteerError::BadRequest(_) | SteerError::Cassette(_) => StatusCode::BAD_REQUEST,
+        };
+        ApiError(code, e.to_string())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> Self {
+        ApiError(e.status(), e.body_text())
+    }
+}
+
+type Answer = Result<Response, ApiError>;
+
+/// The routes, for tests and for embedding into another server.
+pub fn router(steering: Steering) -> Router {
+    Router::new()
+        .route("/status", get(status))
+        .route("/mode", post(switch_mode))
+        .route("/reset", post(reset))
+        .route("/publish", post(publish))
+        .route("/invalidate", post(invalidate))
+        .with_state(steering)
+}
+
+/// Serves the API on `listener` until the steered server shuts down.
+pub async fn serve_api(listener: TcpListener, steering: Steering) -> std::io::Result<()> {
+    let shutdown = steering.shutdown_token();
+    axum::serve(listener, router(steering))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+/// Reads `--admin`: `HOST:PORT`, or a bare `PORT` on loopback.
+pub fn admin_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    text.parse::<SocketAddr>()
+        .map_err(|_| format!("invalid admin address '{text}': expected HOST:PORT or PORT"))
+}
+
+async fn status(State(steering): State<Steering>) -> Answer {
+    Ok(Json(steering.status()).into_response())
+}
+
+async fn switch_mode(
+    State(steering): State<Steering>,
+    body: Result<Json<ModeSpec>, JsonRejection>,
+) -> Answer {
+    let Json(spec) = body?;
+    let previous = steering.switch(spec).await?;
+    Ok(Json(json!({
+        "previous": previous.to_string(),
+        "status": steering.status(),
+    }))
+    .into_response())
+}
+
+async fn reset(State(steering): State<Steering>) -> Answer {
+    let closed = steering.reset_connections();
+    Ok(Json(json!({ "closed": closed })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Publish {
+    channel: String,
+    message: String,
+    #[serde(default)]
+    shard: bool,
+}
+
+#[derive(Serialize)]
+struct Receivers {
+    receivers: u64,
+}
+
+async fn publish(
+    State(steering): State<Steering>,
+    body: Result<Json<Publish>, JsonRejection>,
+) -> Answer {
+    let Json(publish) = body?;
+    let receivers = steering
+        .inject(Injection::Message {
+            channel: Bytes::from(publish.channel),
+            message: Bytes::from(publish.message),
+            shard: publish.shard,
+        })
+        .await;
+    Ok(Json(Receivers { receivers }).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Invalidate {
+    /// The keys; `null` (or left out) invalidates every key.
+    #[serde(default)]
+    keys: Option<Vec<String>>,
+}
+
+async fn invalidate(
+    State(steering): State<Steering>,
+    body: Result<Json<Invalidate>, JsonRejection>,
+) -> Answer {
+    let Json(invalidate) = body?;
+    let keys = invalidate
+        .keys
+        .map(|keys| keys.into_iter().map(Bytes::from).collect());
+    let receivers = steering.inject(Injection::Invalidate { keys }).await;
+    Ok(Json(Receivers { receivers }).into_response())
+}

@@ -1,0 +1,121 @@
+//! The live client connections of one server, whatever mode serves them:
+//! what the control API reaches them through, to close them (reset) or to
+//! inject messages into them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::inject::Injection;
+
+/// How long an injection waits for a connection to take it: a session
+/// answers between two commands, so only one stuck in a long write (or a
+/// `hang` fault) can be this slow, and it is then not counted.
+const INJECT_WAIT: Duration = Duration::from_secs(2);
+
+/// A message for one session: deliver `injection` if it concerns you, and
+/// say how many frames you sent.
+pub struct InjectRequest {
+    /// What to deliver.
+    pub injection: Arc<Injection>,
+    /// The frames delivered (the receiver count `PUBLISH` gives).
+    pub done: oneshot::Sender<u64>,
+}
+
+/// What a session holds of its registration.
+pub struct Registered {
+    /// Cancelled when the connection must wind down: finish what is in
+    /// flight, then close (or hand over, during a switch).
+    pub stop: CancellationToken,
+    /// Injections for this connection.
+    pub injections: mpsc::UnboundedReceiver<InjectRequest>,
+}
+
+struct Handle {
+    stop: CancellationToken,
+    inject: mpsc::UnboundedSender<InjectRequest>,
+}
+
+/// The registry: connection id → its handle.
+#[derive(Default)]
+pub struct Registry {
+    conns: Mutex<HashMap<u64, Handle>>,
+}
+
+impl Registry {
+    fn conns(&self) -> MutexGuard<'_, HashMap<u64, Handle>> {
+        // Nothing a panic elsewhere could leave half-done in a map insert.
+        self.conns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers connection `id`; its stop token fires with `parent` (the
+    /// mode's own token) or on its own (a reset).
+    pub fn register(&self, id: u64, parent: &CancellationToken) -> Registered {
+        let stop = parent.child_token();
+        let (inject, injections) = mpsc::unbounded_channel();
+        self.conns().insert(
+            id,
+            Handle {
+                stop: stop.clone(),
+                inject,
+            },
+        );
+        Registered { stop, injections }
+    }
+
+    /// Forgets connection `id` (its session ended or moves on).
+    pub fn unregister(&self, id: u64) {
+        self.conns().remove(&id);
+    }
+
+    /// Live connections.
+    pub fn len(&self) -> usize {
+        self.conns().len()
+    }
+
+    /// True when no connection is live.
+    pub fn is_empty(&self) -> bool {
+        self.conns().is_empty()
+    }
+
+    /// Tells every live connection to finish what is in flight and close;
+    /// returns how many were told.
+    pub fn stop_all(&self) -> usize {
+        let conns = self.conns();
+        for handle in conns.values() {
+            handle.stop.cancel();
+        }
+        conns.len()
+    }
+
+    /// Delivers `injection` to every live connection it concerns; returns
+    /// the number of frames delivered, as `PUBLISH` counts receivers.
+    pub async fn inject(&self, injection: Injection) -> u64 {
+        let injection = Arc::new(injection);
+        let waiting: Vec<oneshot::Receiver<u64>> = {
+            let conns = self.conns();
+            conns
+                .values()
+                .filter_map(|handle| {
+                    let (done, delivered) = oneshot::channel();
+                    let request = InjectRequest {
+                        injection: injection.clone(),
+                        done,
+                    };
+                    handle.inject.send(request).ok().map(|()| delivered)
+                })
+                .collect()
+        };
+        let deadline = tokio::time::Instant::now() + INJECT_WAIT;
+        let mut total = 0;
+        for delivered in waiting {
+            if let Ok(Ok(n)) = tokio::time::timeout_at(deadline, delivered).await {
+                total += n;
+            }
+        }
+        total
+    }
+}

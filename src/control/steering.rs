@@ -1,0 +1,578 @@
+//! A resplay server whose mode changes while it runs: record, replay or
+//! passthrough, on one listener, with the cassette swapped as asked.
+//!
+//! A switch is serialized and goes in four steps, so that nothing in flight
+//! is lost and no client sees two modes at once:
+//!
+//! 1. the new mode is checked (its cassette loads, or can be created), so a
+//!    bad request leaves the running mode untouched;
+//! 2. new connections wait while every session of the old mode finishes
+//!    what is in flight, then closes (`reset_connections_on_start`, the
+//!    default) or hands its client over with its state;
+//! 3. the old mode ends: its cassette is flushed and closed;
+//! 4. the new mode starts, and the waiting and handed-over connections
+//!    continue in it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::inject::Injection;
+use super::mode::{Mode, ModeSpec};
+use super::registry::Registry;
+use crate::cassette::{CassetteError, CassetteWriter, Header, WriteMode, WriterTask};
+use crate::handover::{Carry, SessionEnd};
+use crate::record::{RecordConfig, RecordSummary, Recorder};
+use crate::replay::{ReplayConfig, ReplayState, Report};
+use crate::server::{serve, ServeOptions};
+
+/// Everything a steered server needs to run any of its modes.
+#[derive(Debug, Clone)]
+pub struct SteerSettings {
+    /// Recording and passthrough settings; `None` when there is no
+    /// upstream (only replay is possible then).
+    pub record: Option<RecordConfig>,
+    /// Replay settings.
+    pub replay: ReplayConfig,
+    /// Close client connections on a switch (the seed proxy's
+    /// `resetConnectionsOnStart`); when false they are carried over with
+    /// their database, protocol and subscriptions.
+    pub reset_connections_on_switch: bool,
+    /// Accept loop options.
+    pub serve: ServeOptions,
+}
+
+/// Why a steering request was refused. The running mode is unchanged.
+#[derive(Debug, thiserror::Error)]
+pub enum SteerError {
+    /// The request does not make sense as given.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The cassette cannot be loaded or created.
+    #[error(transparent)]
+    Cassette(#[from] CassetteError),
+    /// The server is shutting down.
+    #[error("resplay is shutting down")]
+    ShuttingDown,
+}
+
+/// What a finished mode did.
+#[derive(Debug, Clone)]
+pub enum Finished {
+    /// A recording, with its writer's account.
+    Recorded(RecordSummary),
+    /// A replay's report.
+    Replayed(Report),
+    /// A passthrough: connections relayed.
+    PassedThrough {
+        /// Client connections relayed.
+        connections: u64,
+    },
+}
+
+impl std::fmt::Display for Finished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Finished::Recorded(summary) => summary.fmt(f),
+            Finished::Replayed(report) => report.fmt(f),
+            Finished::PassedThrough { connections } => {
+                write!(f, "passed through {connections} connection(s)")
+            }
+        }
+    }
+}
+
+/// A running server's state, as the control API reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// The mode serving now.
+    pub mode: Mode,
+    /// Its cassette (none in passthrough).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cassette: Option<PathBuf>,
+    /// Live client connections.
+    pub connections: usize,
+    /// Close client connections on a switch.
+    pub reset_connections_on_switch: bool,
+    /// Milliseconds since this mode started.
+    pub mode_ms: u64,
+    /// Record: interactions written so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<u64>,
+    /// Replay: commands answered from the cassette (repeats included).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub served: Option<u64>,
+    /// Replay: commands with no recording.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missed: Option<u64>,
+    /// Replay: recorded interactions not served yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unused: Option<u64>,
+    /// Replay: the first missed commands.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub first_misses: Vec<String>,
+}
+
+/// How the active mode serves.
+enum Served {
+    Record(Recorder),
+    Replay(ReplayState),
+    Passthrough(Recorder),
+}
+
+/// The mode serving now.
+struct Active {
+    spec: ModeSpec,
+    served: Served,
+    /// Fires when the mode is retired; every session's stop token is a
+    /// child of it.
+    stop: CancellationToken,
+    /// The sessions running in this mode.
+    sessions: TaskTracker,
+    since: Instant,
+    /// The cassette writer, for record mode; finished when the mode ends.
+    writer: Mutex<Option<WriterTask>>,
+}
+
+impl Active {
+    async fn session(&self, carry: Carry, id: u64) -> SessionEnd {
+        match &self.served {
+            Served::Record(recorder) | Served::Passthrough(recorder) => {
+                recorder.session(carry, id).await
+            }
+            Served::Replay(state) => state.session(carry, id).await,
+        }
+    }
+}
+
+struct Inner {
+    settings: SteerSettings,
+    registry: Arc<Registry>,
+    /// `None` while a switch is under way: new connections wait.
+    active: watch::Sender<Option<Arc<Active>>>,
+    /// One switch at a time.
+    switching: tokio::sync::Mutex<()>,
+    shutdown: CancellationToken,
+    /// The address clients connect to, once bound.
+    listen: OnceLock<std::net::SocketAddr>,
+}
+
+/// A server that can change mode while it runs. Cheap to clone: every
+/// clone steers the same server.
+#[derive(Clone)]
+pub struct Steering(Arc<Inner>);
+
+impl Steering {
+    /// Prepares the first mode; the server serves once [`serve`](Self::serve)
+    /// is called with its listener. A recording's header names
+    /// `listen`, the address clients use.
+    pub async fn start(
+        settings: SteerSettings,
+        first: ModeSpec,
+        listen: std::net::SocketAddr,
+        shutdown: CancellationToken,
+    ) -> Result<Steering, SteerError> {
+        let (active, _) = watch::channel(None);
+        let steering = Steering(Arc::new(Inner {
+            settings,
+            registry: Arc::new(Registry::default()),
+            active,
+            switching: tokio::sync::Mutex::new(()),
+            shutdown,
+            listen: OnceLock::new(),
+        }));
+        let _ = steering.0.listen.set(listen);
+        let first = steering.check(&first, None)?;
+        let active = steering.begin(first).await?;
+        steering.0.active.send_replace(Some(Arc::new(active)));
+        Ok(steering)
+    }
+
+    /// Accepts clients on `listener` until shutdown; then lets sessions
+    /// finish (bounded) and ends the active mode, returning what it did.
+    pub async fn serve(&self, listener: TcpListener) -> Option<Finished> {
+        let inner = self.0.clone();
+        let options = inner.settings.serve.clone();
+        serve(listener, inner.shutdown.clone(), options, move |stream, id| {
+            connection(inner.clone(), Carry::fresh(stream), id)
+        })
+        .await;
+        let _one = self.0.switching.lock().await;
+        let current = self.0.active.send_replace(None);
+        match current {
+            Some(active) => Some(self.end(active).await),
+            None => None,
+        }
+    }
+
+    /// The token that stops the server.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.0.shutdown.clone()
+    }
+
+    /// The mode, cassette, connections and counters now.
+    pub fn status(&self) -> Status {
+        let current = self.0.active.borrow().clone();
+        let connections = self.0.registry.len();
+        let reset = self.0.settings.reset_connections_on_switch;
+        let Some(active) = current else {
+            // Only during a switch or a shutdown.
+            return Status {
+                mode: Mode::Passthrough,
+                cassette: None,
+                connections,
+                reset_connections_on_switch: reset,
+                mode_ms: 0,
+                recorded: None,
+                served: None,
+                missed: None,
+                unused: None,
+                first_misses: Vec::new(),
+            };
+        };
+        let mut status = Status {
+            mode: active.spec.mode,
+            cassette: active.spec.cassette.clone(),
+            connections,
+            reset_connections_on_switch: reset,
+            mode_ms: active.since.elapsed().as_millis() as u64,
+            recorded: None,
+            served: None,
+            missed: None,
+            unused: None,
+            first_misses: Vec::new(),
+        };
+        match &active.served {
+            Served::Record(recorder) => status.recorded = Some(recorder.counts().interactions),
+            Served::Replay(state) => {
+                let report = state.report();
+                status.served = Some(report.served);
+                status.missed = Some(report.missed);
+                status.unused = Some(report.unused);
+                status.first_misses = report.first_misses;
+            }
+            Served::Passthrough(_) => {}
+        }
+        status
+    }
+
+    /// Switches mode (and cassette). Returns what the old mode did.
+    pub async fn switch(&self, spec: ModeSpec) -> Result<Finished, SteerError> {
+        let _one = self.0.switching.lock().await;
+        if self.0.shutdown.is_cancelled() {
+            return Err(SteerError::ShuttingDown);
+        }
+        let current = self.0.active.borrow().clone();
+        let spec = self.with_cassette(spec, current.as_deref())?;
+        let checked = self.check(&spec, current.as_deref())?;
+        let previous = self.0.active.send_replace(None);
+        let finished = match previous {
+            Some(old) => {
+                drop(current);
+                self.retire(&old);
+                Some(self.end(old).await)
+            }
+            None => None,
+        };
+        let active = match self.begin(checked).await {
+            Ok(active) => active,
+            Err(e) => {
+                // Only a deferred step can fail here (the cassette just
+                // recorded no longer loads): serve nothing rather than a
+                // mode nobody asked for, and say so.
+                tracing::error!("mode switch failed after the old mode ended: {e}");
+                return Err(e);
+            }
+        };
+        self.0.active.send_replace(Some(Arc::new(active)));
+        Ok(finished.unwrap_or(Finished::PassedThrough { connections: 0 }))
+    }
+
+    /// Closes every client connection after what it has in flight; returns
+    /// how many were told.
+    pub fn reset_connections(&self) -> usize {
+        self.0.registry.stop_all()
+    }
+
+    /// Delivers `injection` to the live connections it concerns; returns
+    /// the receiver count `PUBLISH` would give.
+    pub async fn inject(&self, injection: Injection) -> u64 {
+        self.0.registry.inject(injection).await
+    }
+
+    /// A spec with the cassette in use filled in when it leaves it out.
+    fn with_cassette(
+        &self,
+        mut spec: ModeSpec,
+        current: Option<&Active>,
+    ) -> Result<ModeSpec, SteerError> {
+        if spec.cassette.is_none() && spec.mode != Mode::Passthrough {
+            spec.cassette = current.and_then(|a| a.spec.cassette.clone());
+            if spec.cassette.is_none() {
+                return Err(SteerError::BadRequest(format!(
+                    "{} needs a cassette",
+                    spec.mode
+                )));
+            }
+        }
+        if spec.mode == Mode::Passthrough {
+            spec.cassette = None;
+        }
+        Ok(spec)
+    }
+
+    /// Step 1: everything about the new mode that can be refused, checked
+    /// before the old mode is touched.
+    fn check(&self, spec: &ModeSpec, current: Option<&Active>) -> Result<Checked, SteerError> {
+        let recording_now = current.and_then(|a| match a.served {
+            Served::Record(_) => a.spec.cassette.as_deref(),
+            _ => None,
+        });
+        match spec.mode {
+            Mode::Record | Mode::Passthrough if self.0.settings.record.is_none() => {
+                Err(SteerError::BadRequest(format!(
+                    "{} needs an upstream: start resplay with --upstream",
+                    spec.mode
+                )))
+            }
+            Mode::Record => {
+                let path = required(spec)?;
+                if recording_now.is_some_and(|p| same_file(p, path)) {
+                    return Err(SteerError::BadRequest(format!(
+                        "already recording to {}",
+                        path.display()
+                    )));
+                }
+                check_writable(path)?;
+                Ok(Checked::Record(spec.clone()))
+            }
+            Mode::Replay => {
+                let path = required(spec)?;
+                // Loaded now to refuse a bad cassette; the one being recorded
+                // is loaded again once its writer has flushed it.
+                let (state, warnings) = self.load_replay(path)?;
+                let reload = recording_now.is_some_and(|p| same_file(p, path));
+                if !reload {
+                    for warning in warnings {
+                        tracing::warn!("{warning}");
+                    }
+                }
+                Ok(Checked::Replay {
+                    spec: spec.clone(),
+                    state,
+                    reload,
+                })
+            }
+            Mode::Passthrough => Ok(Checked::Passthrough(spec.clone())),
+        }
+    }
+
+    fn load_replay(&self, path: &Path) -> Result<(ReplayState, Vec<String>), SteerError> {
+        let stop = self.0.shutdown.child_token();
+        let (state, warnings) = ReplayState::load_into(
+            path,
+            self.0.settings.replay.clone(),
+            stop,
+            self.0.registry.clone(),
+        )?;
+        if let Some(addr) = self.0.listen.get() {
+            state.set_own_port(addr.port());
+        }
+        Ok((state, warnings))
+    }
+
+    /// Step 4: starts a checked mode.
+    async fn begin(&self, checked: Checked) -> Result<Active, SteerError> {
+        let mut writer = None;
+        let (spec, served, stop) = match checked {
+            Checked::Record(spec) => {
+                let config = self.record_config()?;
+                let path = required(&spec)?;
+                let mut header = Header::for_upstream(&config.upstream);
+                if let Some(addr) = self.0.listen.get() {
+                    header = header.listening_on(*addr);
+                }
+                let mode = if spec.append {
+                    WriteMode::Append
+                } else {
+                    WriteMode::Create
+                };
+                let (handle, task) = CassetteWriter::open(path, &header, mode).await?;
+                writer = Some(task);
+                let stop = self.0.shutdown.child_token();
+                let recorder =
+                    Recorder::new(config, Some(handle), stop.clone(), self.0.registry.clone());
+                (spec, Served::Record(recorder), stop)
+            }
+            Checked::Passthrough(spec) => {
+                let config = self.record_config()?;
+                let stop = self.0.shutdown.child_token();
+                let recorder = Recorder::new(config, None, stop.clone(), self.0.registry.clone());
+                (spec, Served::Passthrough(recorder), stop)
+            }
+            Checked::Replay {
+                spec,
+                state,
+                reload,
+            } => {
+                let state = if reload {
+                    let path = required(&spec)?;
+                    match self.load_replay(path) {
+                        Ok((fresh, warnings)) => {
+                            for warning in warnings {
+                                tracing::warn!("{warning}");
+                            }
+                            fresh
+                        }
+                        Err(e) => {
+                            tracing::warn!(
+                                "{e}; replaying it as it was when the switch began"
+                            );
+                            state
+                        }
+                    }
+                } else {
+                    state
+                };
+                let stop = state.stop_token();
+                (spec, Served::Replay(state), stop)
+            }
+        };
+        Ok(Active {
+            spec,
+            served,
+            stop,
+            sessions: TaskTracker::new(),
+            since: Instant::now(),
+            writer: Mutex::new(writer),
+        })
+    }
+
+    fn record_config(&self) -> Result<RecordConfig, SteerError> {
+        self.0.settings.record.clone().ok_or_else(|| {
+            SteerError::BadRequest("no upstream: start resplay with --upstream".into())
+        })
+    }
+
+    /// Step 2: tells the old mode's sessions to finish, closing or handing
+    /// over their clients.
+    fn retire(&self, old: &Active) {
+        if !self.0.settings.reset_connections_on_switch {
+            match &old.served {
+                Served::Record(r) | Served::Passthrough(r) => r.hand_over_on_stop(),
+                Served::Replay(state) => state.hand_over_on_stop(),
+            }
+        }
+        old.stop.cancel();
+    }
+
+    /// Step 3: waits for the old mode's sessions, then closes its cassette.
+    async fn end(&self, old: Arc<Active>) -> Finished {
+        old.stop.cancel();
+        old.sessions.close();
+        old.sessions.wait().await;
+        let writer = old
+            .writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let finished = match &old.served {
+            Served::Record(recorder) => Err(recorder.counts()),
+            Served::Replay(state) => Ok(Finished::Replayed(state.report())),
+            Served::Passthrough(recorder) => Ok(Finished::PassedThrough {
+                connections: recorder.counts().connections,
+            }),
+        };
+        // The writer finishes once every handle is gone: the recorder's,
+        // held by `old`, goes first.
+        drop(old);
+        match (finished, writer) {
+            (Ok(finished), _) => finished,
+            (Err(counts), Some(task)) => Finished::Recorded(counts.with_writer(task.finish().await)),
+            (Err(counts), None) => Finished::Recorded(counts.with_writer(crate::cassette::WriterStats {
+                written: 0,
+                lost: 0,
+                error: None,
+            })),
+        }
+    }
+}
+
+/// A mode that passed its checks.
+enum Checked {
+    Record(ModeSpec),
+    Replay {
+        spec: ModeSpec,
+        state: ReplayState,
+        /// Load again at the switch: it is the cassette being recorded.
+        reload: bool,
+    },
+    Passthrough(ModeSpec),
+}
+
+fn required(spec: &ModeSpec) -> Result<&Path, SteerError> {
+    spec.cassette
+        .as_deref()
+        .ok_or_else(|| SteerError::BadRequest(format!("{} needs a cassette", spec.mode)))
+}
+
+/// Whether two paths name one file (the cassette being recorded).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// A cassette can be created at `path`: its directory exists.
+fn check_writable(path: &Path) -> Result<(), SteerError> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(SteerError::BadRequest(format!(
+            "cannot record to {}: directory {} does not exist",
+            path.display(),
+            dir.display()
+        )))
+    }
+}
+
+/// One client connection for its whole life, through every mode it meets.
+async fn connection(inner: Arc<Inner>, mut carry: Carry, id: u64) {
+    let mut modes = inner.active.subscribe();
+    loop {
+        let active = loop {
+            let current = modes.borrow_and_update().clone();
+            if let Some(active) = current {
+                // Counted before the check: a switch that cancels after the
+                // check waits for this session.
+                let token = active.sessions.token();
+                if !active.stop.is_cancelled() {
+                    break (active, token);
+                }
+            }
+            tokio::select! {
+                _ = inner.shutdown.cancelled() => return,
+                changed = modes.changed() => if changed.is_err() { return },
+            }
+        };
+        let (active, token) = active;
+        let end = active.session(carry, id).await;
+        drop(token);
+        drop(active);
+        match end {
+            SessionEnd::Closed => return,
+            SessionEnd::HandedOver(next) => carry = next,
+        }
+    }
+}

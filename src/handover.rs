@@ -1,0 +1,55 @@
+//! A client connection carried from one mode to the next when a running
+//! resplay switches mode with `reset_connections_on_start = false`.
+//!
+//! The old mode's session finishes what is in flight and hands back the
+//! socket, the bytes it read but could not yet parse, and what the client
+//! set up on it; the new mode's session picks it up there, so the
+//! application sees one unbroken connection: same database, same protocol,
+//! same subscriptions.
+
+use bytes::{Bytes, BytesMut};
+use tokio::net::TcpStream;
+
+use crate::command::Namespace;
+
+/// A client connection on its way into a session.
+pub struct Carry {
+    /// The client's socket.
+    pub stream: TcpStream,
+    /// Client bytes read but not yet a whole command: the start of the next
+    /// command, which the new session must see first.
+    pub buffered: BytesMut,
+    /// What the client set up before the switch; `None` for a connection
+    /// just accepted.
+    pub state: Option<CarriedState>,
+}
+
+impl Carry {
+    /// A connection just accepted.
+    pub fn fresh(stream: TcpStream) -> Carry {
+        Carry {
+            stream,
+            buffered: BytesMut::new(),
+            state: None,
+        }
+    }
+}
+
+/// The connection state a client expects to keep across a switch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CarriedState {
+    /// 2 or 3 (`HELLO`).
+    pub protocol: u8,
+    /// The selected database (`SELECT`).
+    pub db: u32,
+    /// Channels, patterns and shard channels subscribed to.
+    pub subscriptions: Vec<(Namespace, Bytes)>,
+}
+
+/// How a session ended.
+pub enum SessionEnd {
+    /// The connection is closed.
+    Closed,
+    /// The mode is being switched: the connection continues in the next one.
+    HandedOver(Carry),
+}
