@@ -40,9 +40,12 @@ pub struct Config {
     /// Answer misses with an error rather than asking the upstream
     /// (`--on-miss error`); the seed's `blockExternal`.
     pub block_external: Option<bool>,
-    /// The seed's `resetConnectionsOnStart`: accepted for compatibility;
-    /// resplay always starts with no connections.
+    /// The seed's `resetConnectionsOnStart`: close client connections when
+    /// the mode is switched (the default); `false` carries them over with
+    /// their database, protocol and subscriptions (`--keep-connections`).
     pub reset_connections_on_start: Option<bool>,
+    /// Serve the control API on this address (`--admin`); off when absent.
+    pub admin: Option<String>,
     /// Fail the run on misses or unused recordings (`--strict`).
     pub strict: Option<bool>,
     /// Miss instead of repeating the last reply once recordings are used up
@@ -78,6 +81,7 @@ impl std::fmt::Debug for Config {
                 "reset_connections_on_start",
                 &self.reset_connections_on_start,
             )
+            .field("admin", &self.admin)
             .field("strict", &self.strict)
             .field("no_repeat", &self.no_repeat)
             .field("max_clients", &self.max_clients)
@@ -153,6 +157,7 @@ struct RawConfig {
     respect_call_duration: Option<bool>,
     block_external: Option<bool>,
     reset_connections_on_start: Option<bool>,
+    admin: Option<String>,
     strict: Option<bool>,
     no_repeat: Option<bool>,
     max_clients: Option<usize>,
@@ -213,6 +218,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         respect_call_duration: raw.respect_call_duration,
         block_external: raw.block_external,
         reset_connections_on_start: raw.reset_connections_on_start,
+        admin: raw.admin,
         strict: raw.strict,
         no_repeat: raw.no_repeat,
         max_clients: raw.max_clients,

@@ -11,13 +11,17 @@ use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use resplay::cassette::{self, CassetteWriter, Header, WriteMode};
+use resplay::cassette;
 use resplay::config::{self, Config, RunMode};
-use resplay::record::{record, RecordConfig};
-use resplay::replay::{IgnoreRule, OnMiss, ReplayConfig, ReplayState, Timing};
+use resplay::control::api::{admin_addr, serve_api};
+use resplay::control::{Finished, Mode, ModeSpec, SteerSettings, Steering};
+use resplay::record::RecordConfig;
+use resplay::replay::{IgnoreRule, OnMiss, ReplayConfig, Timing};
 use resplay::run::{run, RunSettings};
 use resplay::server::DEFAULT_MAX_CLIENTS;
 use resplay::upstream::Upstream;
+
+mod ctl;
 
 /// mimalloc rather than glibc's malloc: values are built on one runtime
 /// thread and freed on another (the cassette writer), and glibc's arena
@@ -52,6 +56,8 @@ enum Command {
     Run(RunArgs),
     /// Print a cassette readably (and check it: a bad line is reported by number).
     Show(ShowArgs),
+    /// Steer a running resplay through its control API (--admin).
+    Ctl(ctl::CtlArgs),
 }
 
 /// Options record, replay and run share.
@@ -71,10 +77,24 @@ struct Common {
     max_clients: Option<usize>,
 }
 
+/// Options of the servers a control API can steer (record and replay).
+#[derive(clap::Args)]
+struct Steer {
+    /// Serve the control API (HTTP/JSON) on HOST:PORT, or on 127.0.0.1:PORT.
+    #[arg(long, value_name = "ADDR")]
+    admin: Option<String>,
+    /// On a mode switch, keep client connections (with their database,
+    /// protocol and subscriptions) instead of closing them.
+    #[arg(long)]
+    keep_connections: bool,
+}
+
 #[derive(clap::Args)]
 struct RecordArgs {
     #[command(flatten)]
     common: Common,
+    #[command(flatten)]
+    steer: Steer,
     /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:6380].
     #[arg(long)]
     listen: Option<String>,
@@ -84,7 +104,7 @@ struct RecordArgs {
 }
 
 /// Replay behaviour, shared by replay and run.
-#[derive(clap::Args)]
+#[derive(clap::Args, Default)]
 struct ReplayFlags {
     /// `recorded` keeps the recorded reply durations and push gaps [default: none].
     #[arg(long, value_enum)]
@@ -104,6 +124,8 @@ struct ReplayFlags {
 struct ReplayArgs {
     #[command(flatten)]
     common: Common,
+    #[command(flatten)]
+    steer: Steer,
     #[command(flatten)]
     flags: ReplayFlags,
     /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:6380].
@@ -199,14 +221,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Replay(args) => run_replay(args, &file).await,
         Command::Run(args) => run_wrapped(args, &file).await,
         Command::Show(args) => show(&args),
+        Command::Ctl(args) => ctl::run(args).await,
     }
-}
-
-/// Binds the listener and prints the one line tools wait for.
-async fn listen(addr: &str) -> Result<TcpListener> {
-    let listener = bind(addr).await?;
-    announce(&listener)?;
-    Ok(listener)
 }
 
 async fn bind(addr: &str) -> Result<TcpListener> {
@@ -330,32 +346,108 @@ fn ignore_trivial(flag: bool, file: &Config) -> bool {
     !flag && file.ignore_trivial_calls.unwrap_or(true)
 }
 
+fn record_config(
+    common: &Common,
+    record_trivial_calls: bool,
+    file: &Config,
+) -> Result<Option<RecordConfig>> {
+    let Some(upstream) = upstream(common, file)? else {
+        return Ok(None);
+    };
+    let mut config = RecordConfig::new(upstream);
+    config.ignore_trivial_calls = ignore_trivial(record_trivial_calls, file);
+    config.idle_timeout = timeout(common, file);
+    config.serve.max_clients = max_clients(common, file);
+    Ok(Some(config))
+}
+
 async fn run_record(args: RecordArgs, file: &Config) -> Result<ExitCode> {
     let path = cassette_path(&args.common, file)?;
-    let Some(upstream) = upstream(&args.common, file)? else {
+    let Some(record) = record_config(&args.common, args.record_trivial_calls, file)? else {
         bail!("record needs an upstream: pass --upstream redis://HOST:PORT");
     };
-    // Bound first: the header names the address clients record against.
-    let listener = bind(&listen_addr(&args.listen, file)).await?;
-    let header = Header::for_upstream(&upstream).listening_on(listener.local_addr()?);
-    // The writer's error already names the cassette and the cause.
-    let (handle, writer) = CassetteWriter::open(&path, &header, WriteMode::Create).await?;
-    let mut config = RecordConfig::new(upstream);
-    config.ignore_trivial_calls = ignore_trivial(args.record_trivial_calls, file);
-    config.idle_timeout = timeout(&args.common, file);
-    config.serve.max_clients = max_clients(&args.common, file);
-    let shutdown = shutdown_on_signal()?;
-    announce(&listener)?;
-    let counts = record(listener, config, handle, shutdown).await;
-    let summary = counts.with_writer(writer.finish().await);
-    eprintln!("resplay: {summary}");
-    Ok(
-        if summary.writer.lost > 0 || summary.writer.error.is_some() {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        },
+    let replay = replay_config(&args.common, &ReplayFlags::default(), None, file)?;
+    let first = ModeSpec::new(Mode::Record, Some(path));
+    let strict = file.strict.unwrap_or(false);
+    steered(
+        Some(record),
+        replay,
+        first,
+        &args.listen,
+        &args.steer,
+        file,
+        strict,
     )
+    .await
+}
+
+/// Runs record or replay as a steerable server: binds, starts the first
+/// mode, serves the control API when asked, and reports the last mode.
+async fn steered(
+    record: Option<RecordConfig>,
+    replay: ReplayConfig,
+    first: ModeSpec,
+    listen_flag: &Option<String>,
+    steer: &Steer,
+    file: &Config,
+    strict: bool,
+) -> Result<ExitCode> {
+    // Bound first: a recording's header names the address clients use.
+    let listener = bind(&listen_addr(listen_flag, file)).await?;
+    let admin = match steer.admin.as_ref().or(file.admin.as_ref()) {
+        Some(text) => {
+            let addr = admin_addr(text).map_err(anyhow::Error::msg)?;
+            let admin = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot serve the control API on {addr}"))?;
+            if !addr.ip().is_loopback() {
+                tracing::warn!("the control API on {addr} is reachable from other hosts and has no authentication");
+            }
+            Some(admin)
+        }
+        None => None,
+    };
+    let mut serve = resplay::server::ServeOptions::default();
+    serve.max_clients = record
+        .as_ref()
+        .map(|r| r.serve.max_clients)
+        .unwrap_or(replay.serve.max_clients);
+    let settings = SteerSettings {
+        record,
+        replay,
+        reset_connections_on_switch: !steer.keep_connections
+            && file.reset_connections_on_start.unwrap_or(true),
+        serve,
+    };
+    let shutdown = shutdown_on_signal()?;
+    let steering = Steering::start(settings, first, listener.local_addr()?, shutdown).await?;
+    if let Some(admin) = admin {
+        eprintln!("resplay: control API on http://{}", admin.local_addr()?);
+        let api = steering.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serve_api(admin, api).await {
+                tracing::error!("control API stopped: {e}");
+            }
+        });
+    }
+    announce(&listener)?;
+    let finished = steering.serve(listener).await;
+    let Some(finished) = finished else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    eprintln!("resplay: {finished}");
+    Ok(match &finished {
+        Finished::Recorded(summary)
+            if summary.writer.lost > 0 || summary.writer.error.is_some() =>
+        {
+            ExitCode::FAILURE
+        }
+        Finished::Replayed(report) if strict && report.is_strict_failure() => {
+            eprintln!("resplay: --strict: failing because of missed or unused interactions");
+            ExitCode::FAILURE
+        }
+        _ => ExitCode::SUCCESS,
+    })
 }
 
 /// Prints a loader's warnings (a torn last line).
@@ -372,17 +464,18 @@ async fn run_replay(args: ReplayArgs, file: &Config) -> Result<ExitCode> {
         bail!("--on-miss passthrough needs --upstream");
     }
     let strict = args.flags.strict || file.strict.unwrap_or(false);
-    let (state, warnings) = ReplayState::load(&path, config, shutdown_on_signal()?)?;
-    print_warnings(&warnings);
-    let listener = listen(&listen_addr(&args.listen, file)).await?;
-    state.serve(listener).await;
-    let report = state.report();
-    eprintln!("resplay: {report}");
-    if strict && report.is_strict_failure() {
-        eprintln!("resplay: --strict: failing because of missed or unused interactions");
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
+    let record = record_config(&args.common, false, file)?;
+    let first = ModeSpec::new(Mode::Replay, Some(path));
+    steered(
+        record,
+        config,
+        first,
+        &args.listen,
+        &args.steer,
+        file,
+        strict,
+    )
+    .await
 }
 
 async fn run_wrapped(args: RunArgs, file: &Config) -> Result<ExitCode> {

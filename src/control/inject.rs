@@ -199,7 +199,10 @@ fn class_match(pattern: &[u8], open: usize, c: u8) -> Option<(bool, usize)> {
         if b == b'\\' && i + 1 < pattern.len() {
             matched |= pattern[i + 1] == c;
             i += 2;
-        } else if pattern.get(i + 1) == Some(&b'-') && i + 2 < pattern.len() && pattern[i + 2] != b']' {
+        } else if pattern.get(i + 1) == Some(&b'-')
+            && i + 2 < pattern.len()
+            && pattern[i + 2] != b']'
+        {
             let (lo, hi) = (b.min(pattern[i + 2]), b.max(pattern[i + 2]));
             matched |= (lo..=hi).contains(&c);
             i += 3;

@@ -15,4 +15,4 @@ pub mod registry;
 pub mod steering;
 
 pub use mode::{Mode, ModeSpec};
-pub use steering::{Finished, SteerError, SteerSettings, Status, Steering};
+pub use steering::{Finished, Status, SteerError, SteerSettings, Steering};

@@ -199,9 +199,12 @@ impl Steering {
     pub async fn serve(&self, listener: TcpListener) -> Option<Finished> {
         let inner = self.0.clone();
         let options = inner.settings.serve.clone();
-        serve(listener, inner.shutdown.clone(), options, move |stream, id| {
-            connection(inner.clone(), Carry::fresh(stream), id)
-        })
+        serve(
+            listener,
+            inner.shutdown.clone(),
+            options,
+            move |stream, id| connection(inner.clone(), Carry::fresh(stream), id),
+        )
         .await;
         let _one = self.0.switching.lock().await;
         let current = self.0.active.send_replace(None);
@@ -431,9 +434,7 @@ impl Steering {
                             fresh
                         }
                         Err(e) => {
-                            tracing::warn!(
-                                "{e}; replaying it as it was when the switch began"
-                            );
+                            tracing::warn!("{e}; replaying it as it was when the switch began");
                             state
                         }
                     }
@@ -477,11 +478,7 @@ impl Steering {
         old.stop.cancel();
         old.sessions.close();
         old.sessions.wait().await;
-        let writer = old
-            .writer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let writer = old.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
         let finished = match &old.served {
             Served::Record(recorder) => Err(recorder.counts()),
             Served::Replay(state) => Ok(Finished::Replayed(state.report())),
@@ -494,12 +491,16 @@ impl Steering {
         drop(old);
         match (finished, writer) {
             (Ok(finished), _) => finished,
-            (Err(counts), Some(task)) => Finished::Recorded(counts.with_writer(task.finish().await)),
-            (Err(counts), None) => Finished::Recorded(counts.with_writer(crate::cassette::WriterStats {
-                written: 0,
-                lost: 0,
-                error: None,
-            })),
+            (Err(counts), Some(task)) => {
+                Finished::Recorded(counts.with_writer(task.finish().await))
+            }
+            (Err(counts), None) => {
+                Finished::Recorded(counts.with_writer(crate::cassette::WriterStats {
+                    written: 0,
+                    lost: 0,
+                    error: None,
+                }))
+            }
         }
     }
 }

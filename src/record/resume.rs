@@ -93,5 +93,7 @@ pub(crate) async fn restore(
 }
 
 fn words(list: &[&'static str]) -> Vec<Bytes> {
-    list.iter().map(|w| Bytes::from_static(w.as_bytes())).collect()
+    list.iter()
+        .map(|w| Bytes::from_static(w.as_bytes()))
+        .collect()
 }

@@ -17,7 +17,7 @@ use crate::cassette::{Event, Interaction, PushEvent};
 use crate::command::{self, Namespace};
 use crate::control::inject::Listener;
 use crate::control::registry::InjectRequest;
-use crate::handover::{Carry, CarriedState, SessionEnd};
+use crate::handover::{CarriedState, Carry, SessionEnd};
 use crate::record::pairing::ReplyModeTracker;
 use crate::resp::{
     encode, is_resp2, parse_request, rdb, to_resp2, NullShape, RequestFrame, RequestParse, Value,
@@ -192,7 +192,9 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
     shared.registry.unregister(live);
     let hand_over = stopped
         && !session.replica
-        && shared.handing_over.load(std::sync::atomic::Ordering::Acquire);
+        && shared
+            .handing_over
+            .load(std::sync::atomic::Ordering::Acquire);
     if hand_over {
         let state = session.carried_state();
         shared.unregister(live);

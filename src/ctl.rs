@@ -1,0 +1,185 @@
+//! `resplay ctl`: the control API from the command line. Each subcommand
+//! is one HTTP request (hyper's client, over one connection); the answer's
+//! JSON goes to stdout, an error's message to stderr with exit status 1.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use bytes::Bytes;
+use clap::{Args, Subcommand};
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+
+use resplay::control::api::admin_addr;
+use resplay::control::Mode;
+
+#[derive(Args)]
+pub struct CtlArgs {
+    /// The control API of the running resplay (its --admin): HOST:PORT or
+    /// PORT [env: RESPLAY_ADMIN].
+    #[arg(long, value_name = "ADDR", env = "RESPLAY_ADMIN")]
+    admin: String,
+    #[command(subcommand)]
+    request: CtlRequest,
+}
+
+#[derive(Subcommand)]
+enum CtlRequest {
+    /// Mode, cassette, live connections, served/missed/unused so far.
+    Status,
+    /// Switch to record, replay or passthrough (and swap the cassette).
+    Mode {
+        /// The new mode.
+        #[arg(value_enum)]
+        mode: Mode,
+        /// The cassette to record to or replay (default: the one in use).
+        #[arg(long)]
+        cassette: Option<PathBuf>,
+        /// Record: add to the cassette instead of starting it afresh.
+        #[arg(long)]
+        append: bool,
+    },
+    /// Close every client connection (after what it has in flight).
+    Reset,
+    /// Fault rules: list, add, remove, clear.
+    #[command(subcommand)]
+    Fault(FaultRequest),
+    /// Send a message to the live subscribers of a channel.
+    Publish {
+        /// The channel.
+        channel: String,
+        /// The message.
+        message: String,
+        /// A shard channel (SSUBSCRIBE), not a plain one.
+        #[arg(long)]
+        shard: bool,
+    },
+    /// Send a client-side caching invalidation to clients tracking keys.
+    Invalidate {
+        /// The keys (none: every key, as after FLUSHALL).
+        keys: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum FaultRequest {
+    /// The rules, with how often each matched and fired.
+    List,
+    /// Add a rule, e.g. 'GET ... => error="LOADING Redis is loading the dataset in memory" count=2'.
+    Add {
+        /// PATTERN => ACTION [count=N] [after=N] [probability=P]
+        rule: String,
+    },
+    /// Remove the rule with this id.
+    Rm {
+        /// Its id, as `add` and `list` print it.
+        id: u64,
+    },
+    /// Remove every rule.
+    Clear,
+}
+
+/// Sends the request; prints the answer.
+pub async fn run(args: CtlArgs) -> Result<ExitCode> {
+    let addr = admin_addr(&args.admin).map_err(anyhow::Error::msg)?;
+    let (method, path, body) = match args.request {
+        CtlRequest::Status => ("GET", "/status".to_string(), None),
+        CtlRequest::Mode {
+            mode,
+            cassette,
+            append,
+        } => {
+            // The server may run elsewhere: a relative path means ours.
+            let cassette = match cassette {
+                Some(path) => Some(
+                    std::path::absolute(&path)
+                        .with_context(|| format!("cannot resolve {}", path.display()))?,
+                ),
+                None => None,
+            };
+            let body = json!({ "mode": mode, "cassette": cassette, "append": append });
+            ("POST", "/mode".to_string(), Some(body))
+        }
+        CtlRequest::Reset => ("POST", "/reset".to_string(), None),
+        CtlRequest::Fault(FaultRequest::List) => ("GET", "/faults".to_string(), None),
+        CtlRequest::Fault(FaultRequest::Add { rule }) => {
+            ("POST", "/faults".to_string(), Some(json!({ "rule": rule })))
+        }
+        CtlRequest::Fault(FaultRequest::Rm { id }) => ("DELETE", format!("/faults/{id}"), None),
+        CtlRequest::Fault(FaultRequest::Clear) => ("DELETE", "/faults".to_string(), None),
+        CtlRequest::Publish {
+            channel,
+            message,
+            shard,
+        } => {
+            let body = json!({ "channel": channel, "message": message, "shard": shard });
+            ("POST", "/publish".to_string(), Some(body))
+        }
+        CtlRequest::Invalidate { keys } => {
+            let keys = if keys.is_empty() { None } else { Some(keys) };
+            (
+                "POST",
+                "/invalidate".to_string(),
+                Some(json!({ "keys": keys })),
+            )
+        }
+    };
+    let (status, answer) = request(addr, method, &path, body).await?;
+    if status.is_success() {
+        if !answer.is_null() {
+            println!("{}", serde_json::to_string_pretty(&answer)?);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let message = answer
+        .get("error")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| answer.to_string());
+    eprintln!("resplay ctl: {status}: {message}");
+    Ok(ExitCode::FAILURE)
+}
+
+/// One HTTP/1.1 request; the status and the JSON answer (`null` when the
+/// body is empty).
+async fn request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Result<(hyper::StatusCode, Value)> {
+    let stream = TcpStream::connect(addr).await.with_context(|| {
+        format!("cannot reach the control API at {addr} (is resplay running with --admin {addr}?)")
+    })?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .context("control API handshake failed")?;
+    tokio::spawn(conn);
+    let payload = body.map(|b| b.to_string()).unwrap_or_default();
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", addr.to_string())
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(payload)))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .context("control API request failed")?;
+    let status = response.status();
+    let bytes = response.into_body().collect().await?.to_bytes();
+    if bytes.is_empty() {
+        return Ok((status, Value::Null));
+    }
+    match serde_json::from_slice(&bytes) {
+        Ok(value) => Ok((status, value)),
+        Err(_) if !status.is_success() => {
+            Ok((status, json!({ "error": String::from_utf8_lossy(&bytes) })))
+        }
+        Err(e) => bail!("the control API answered something that is not JSON: {e}"),
+    }
+}
