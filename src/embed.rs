@@ -13,6 +13,26 @@
 //! assert_eq!(report.missed, 0);
 //! # Ok(()) }
 //! ```
+//!
+//! A [`SteeredServer`] changes mode while it runs, as the control API does:
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), resplay::embed::EmbedError> {
+//! use resplay::control::{Mode, ModeSpec, SteerSettings};
+//! use resplay::embed::SteeredServer;
+//! use resplay::record::RecordConfig;
+//! use resplay::upstream::Upstream;
+//!
+//! let upstream = Upstream::parse("redis://127.0.0.1:6379")?;
+//! let settings = SteerSettings::new(Some(RecordConfig::new(upstream)));
+//! let first = ModeSpec::new(Mode::Record, Some("tests/redis.jsonl".into()));
+//! let server = SteeredServer::start(settings, first).await?;
+//! // … record …
+//! server.switch(ModeSpec::new(Mode::Replay, None)).await?;
+//! // … the same clients go on, answered from the cassette …
+//! let receivers = server.publish("news", "hello").await;
+//! # Ok(()) }
+//! ```
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -22,6 +42,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::cassette::{self, CassetteError, CassetteWriter, Header, WriteMode};
+use crate::control::api::serve_api;
+use crate::control::inject::Injection;
+use crate::control::{Finished, ModeSpec, Status, SteerError, SteerSettings, Steering};
 use crate::record::{record, RecordConfig, RecordSummary};
 use crate::replay::{ReplayConfig, ReplayState, Report};
 use crate::upstream::{Upstream, UpstreamError};
@@ -35,6 +58,9 @@ pub enum EmbedError {
     /// The upstream URL is not usable.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    /// The first mode could not start.
+    #[error(transparent)]
+    Steer(#[from] SteerError),
     /// Binding the listener failed.
     #[error("cannot listen on {addr}: {cause}")]
     Listen {
@@ -183,5 +209,104 @@ impl RecordServer {
                 },
             },
         }
+    }
+}
+
+/// A server that switches between record, replay and passthrough while it
+/// runs: the control API's operations as methods.
+pub struct SteeredServer {
+    addr: SocketAddr,
+    steering: Steering,
+    task: JoinHandle<Option<Finished>>,
+}
+
+impl SteeredServer {
+    /// Starts `first` on `127.0.0.1:0` (a free port).
+    pub async fn start(
+        settings: SteerSettings,
+        first: ModeSpec,
+    ) -> Result<SteeredServer, EmbedError> {
+        let (listener, addr) = bind("127.0.0.1:0").await?;
+        let steering = Steering::start(settings, first, addr, CancellationToken::new()).await?;
+        let serving = steering.clone();
+        let task = tokio::spawn(async move { serving.serve(listener).await });
+        Ok(SteeredServer {
+            addr,
+            steering,
+            task,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `redis://127.0.0.1:PORT`, for clients.
+    pub fn url(&self) -> String {
+        format!("redis://{}", self.addr)
+    }
+
+    /// The steering handle (what the HTTP API calls).
+    pub fn steering(&self) -> &Steering {
+        &self.steering
+    }
+
+    /// Also serves the HTTP control API on `addr` (port 0: a free one);
+    /// returns where.
+    pub async fn serve_admin(&self, addr: &str) -> Result<SocketAddr, EmbedError> {
+        let (listener, local) = bind(addr).await?;
+        let steering = self.steering.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serve_api(listener, steering).await {
+                tracing::error!("control API stopped: {e}");
+            }
+        });
+        Ok(local)
+    }
+
+    /// Mode, cassette, connections and counters now.
+    pub fn status(&self) -> Status {
+        self.steering.status()
+    }
+
+    /// Switches mode (and cassette); returns what the old mode did.
+    pub async fn switch(&self, spec: ModeSpec) -> Result<Finished, SteerError> {
+        self.steering.switch(spec).await
+    }
+
+    /// Closes every client connection after what it has in flight.
+    pub fn reset_connections(&self) -> usize {
+        self.steering.reset_connections()
+    }
+
+    /// Sends `message` to the live subscribers of `channel` (and of the
+    /// patterns that match it); returns the receiver count.
+    pub async fn publish(&self, channel: &str, message: &str) -> u64 {
+        self.steering
+            .inject(Injection::Message {
+                channel: channel.as_bytes().to_vec().into(),
+                message: message.as_bytes().to_vec().into(),
+                shard: false,
+            })
+            .await
+    }
+
+    /// Sends an invalidation of `keys` (`None`: every key) to clients that
+    /// track keys; returns the receiver count.
+    pub async fn invalidate(&self, keys: Option<Vec<String>>) -> u64 {
+        let keys = keys.map(|keys| keys.into_iter().map(Into::into).collect());
+        self.steering.inject(Injection::Invalidate { keys }).await
+    }
+
+    /// Any injection (a shard message, binary payloads).
+    pub async fn inject(&self, injection: Injection) -> u64 {
+        self.steering.inject(injection).await
+    }
+
+    /// Stops; what the last mode did (its cassette closed).
+    pub async fn shutdown(self) -> Option<Finished> {
+        self.steering.shutdown_token().cancel();
+        self.task.await.ok().flatten()
     }
 }

@@ -48,6 +48,19 @@ pub struct SteerSettings {
     pub serve: ServeOptions,
 }
 
+impl SteerSettings {
+    /// Defaults: replay as [`ReplayConfig::default`], connections reset on
+    /// a switch; `record` when there is an upstream.
+    pub fn new(record: Option<RecordConfig>) -> SteerSettings {
+        SteerSettings {
+            record,
+            replay: ReplayConfig::default(),
+            reset_connections_on_switch: true,
+            serve: ServeOptions::default(),
+        }
+    }
+}
+
 /// Why a steering request was refused. The running mode is unchanged.
 #[derive(Debug, thiserror::Error)]
 pub enum SteerError {
