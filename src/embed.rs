@@ -227,7 +227,11 @@ impl SteeredServer {
         first: ModeSpec,
     ) -> Result<SteeredServer, EmbedError> {
         let (listener, addr) = bind("127.0.0.1:0").await?;
-        let steering = Steering::start(settings, first, addr, CancellationToken::new()).await?;
+        let (steering, warnings) =
+            Steering::start(settings, first, addr, CancellationToken::new()).await?;
+        for warning in warnings {
+            tracing::warn!("{warning}");
+        }
         let serving = steering.clone();
         let task = tokio::spawn(async move { serving.serve(listener).await });
         Ok(SteeredServer {

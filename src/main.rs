@@ -420,7 +420,9 @@ async fn steered(
         serve,
     };
     let shutdown = shutdown_on_signal()?;
-    let steering = Steering::start(settings, first, listener.local_addr()?, shutdown).await?;
+    let (steering, warnings) =
+        Steering::start(settings, first, listener.local_addr()?, shutdown).await?;
+    print_warnings(&warnings);
     if let Some(admin) = admin {
         eprintln!("resplay: control API on http://{}", admin.local_addr()?);
         let api = steering.clone();

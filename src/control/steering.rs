@@ -184,13 +184,14 @@ pub struct Steering(Arc<Inner>);
 impl Steering {
     /// Prepares the first mode; the server serves once [`serve`](Self::serve)
     /// is called with its listener. A recording's header names
-    /// `listen`, the address clients use.
+    /// `listen`, the address clients use. Returns the cassette loader's
+    /// warnings too (a torn last line), for the caller to show.
     pub async fn start(
         settings: SteerSettings,
         first: ModeSpec,
         listen: std::net::SocketAddr,
         shutdown: CancellationToken,
-    ) -> Result<Steering, SteerError> {
+    ) -> Result<(Steering, Vec<String>), SteerError> {
         let (active, _) = watch::channel(None);
         let steering = Steering(Arc::new(Inner {
             settings,
@@ -201,10 +202,14 @@ impl Steering {
             listen: OnceLock::new(),
         }));
         let _ = steering.0.listen.set(listen);
-        let first = steering.check(&first, None)?;
+        let mut first = steering.check(&first, None)?;
+        let warnings = match &mut first {
+            Checked::Replay { warnings, .. } => std::mem::take(warnings),
+            _ => Vec::new(),
+        };
         let active = steering.begin(first).await?;
         steering.0.active.send_replace(Some(Arc::new(active)));
-        Ok(steering)
+        Ok((steering, warnings))
     }
 
     /// Accepts clients on `listener` until shutdown; then lets sessions
@@ -287,6 +292,16 @@ impl Steering {
         let current = self.0.active.borrow().clone();
         let spec = self.with_cassette(spec, current.as_deref())?;
         let checked = self.check(&spec, current.as_deref())?;
+        if let Checked::Replay {
+            warnings,
+            reload: false,
+            ..
+        } = &checked
+        {
+            for warning in warnings {
+                tracing::warn!("{warning}");
+            }
+        }
         let previous = self.0.active.send_replace(None);
         let finished = match previous {
             Some(old) => {
@@ -374,15 +389,11 @@ impl Steering {
                 // is loaded again once its writer has flushed it.
                 let (state, warnings) = self.load_replay(path)?;
                 let reload = recording_now.is_some_and(|p| same_file(p, path));
-                if !reload {
-                    for warning in warnings {
-                        tracing::warn!("{warning}");
-                    }
-                }
                 Ok(Checked::Replay {
                     spec: spec.clone(),
                     state,
                     reload,
+                    warnings,
                 })
             }
             Mode::Passthrough => Ok(Checked::Passthrough(spec.clone())),
@@ -436,6 +447,7 @@ impl Steering {
                 spec,
                 state,
                 reload,
+                ..
             } => {
                 let state = if reload {
                     let path = required(&spec)?;
@@ -526,6 +538,8 @@ enum Checked {
         state: ReplayState,
         /// Load again at the switch: it is the cassette being recorded.
         reload: bool,
+        /// The loader's warnings (a torn last line).
+        warnings: Vec<String>,
     },
     Passthrough(ModeSpec),
 }
