@@ -237,6 +237,13 @@ impl Steering {
         self.0.shutdown.clone()
     }
 
+    /// Like [`status`](Self::status), once a switch under way is done (so
+    /// that the mode reported is never the gap between two).
+    pub async fn settled_status(&self) -> Status {
+        let _one = self.0.switching.lock().await;
+        self.status()
+    }
+
     /// The mode, cassette, connections and counters now.
     pub fn status(&self) -> Status {
         let current = self.0.active.borrow().clone();
