@@ -1,0 +1,378 @@
+//! Steering a running resplay through its control API (`--admin`), with real
+//! clients (redis-py, ioredis) and a real redis-server: a switch from record
+//! to replay with connections reset or kept, messages and invalidations
+//! published to subscribers in RESP2 and RESP3, and bad requests refused.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use common::{resplay_bin, RedisServer, Resplay};
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The control API's address, from resplay's `control API on http://ADDR`.
+fn admin_of(resplay: &Resplay) -> String {
+    resplay
+        .log
+        .iter()
+        .find_map(|l| l.strip_prefix("resplay: control API on http://"))
+        .unwrap_or_else(|| panic!("no control API line in {:?}", resplay.log))
+        .to_string()
+}
+
+/// One HTTP/1.1 request to the control API: the status and the JSON answer.
+fn http(admin: &str, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+    let mut stream = TcpStream::connect(admin).expect("connect to the control API");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nhost: {admin}\r\nconnection: close\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("not HTTP: {answer}"));
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    (status, value)
+}
+
+fn status(admin: &str) -> Value {
+    let (code, value) = http(admin, "GET", "/status", None);
+    assert_eq!(code, 200, "{value}");
+    value
+}
+
+fn post(admin: &str, path: &str, body: Value) -> (u16, Value) {
+    http(admin, "POST", path, Some(&body.to_string()))
+}
+
+/// Fails with the way to install a missing client library.
+fn require_clients() {
+    let py = Command::new("python3")
+        .args(["-c", "import redis"])
+        .status()
+        .expect("python3 must be installed");
+    assert!(
+        py.success(),
+        "redis-py is not installed: run `pip install redis` (.ci/run does)"
+    );
+    if !repo()
+        .join("tests/clients/node/node_modules/ioredis")
+        .exists()
+    {
+        panic!("ioredis is not installed: run `npm ci --prefix tests/clients/node` (.ci/run does)");
+    }
+}
+
+/// A client program under test, talking over stdin/stdout lines.
+struct Program {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    /// Every stdout line so far.
+    seen: Vec<String>,
+}
+
+impl Program {
+    fn start(argv: &[&str], redis_port: u16, admin: &str) -> Program {
+        require_clients();
+        let mut child = Command::new(argv[0])
+            .args(&argv[1..])
+            .current_dir(repo())
+            .env("REDIS_PORT", redis_port.to_string())
+            .env("RESPLAY_ADMIN", admin)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {argv:?}: {e}"));
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Program {
+            name: argv.join(" "),
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits (30 s at most) for the next line starting with `tag`; returns
+    /// its JSON (`null` for a bare tag). Lines before it are kept in `seen`.
+    fn expect(&mut self, tag: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    let Some(rest) = line.strip_prefix(tag) else {
+                        continue;
+                    };
+                    if rest.is_empty() {
+                        return Value::Null;
+                    }
+                    if let Some(json) = rest.strip_prefix(' ') {
+                        return serde_json::from_str(json)
+                            .unwrap_or_else(|e| panic!("{}: {e}: {line}", self.name));
+                    }
+                }
+                Err(_) => {
+                    let err = self.stderr_now();
+                    panic!(
+                        "{}: no '{tag}' line; stdout so far {:?}; stderr {err}",
+                        self.name, self.seen
+                    )
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Kills the program and returns what it wrote to stderr.
+    fn stderr_now(&mut self) -> String {
+        let _ = self.child.kill();
+        let mut err = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            let _ = stderr.read_to_string(&mut err);
+        }
+        err
+    }
+
+    /// Waits for `done` and a successful exit.
+    fn finish(mut self) {
+        self.expect("done");
+        self.stdin.take();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let mut err = String::new();
+                if let Some(mut stderr) = self.child.stderr.take() {
+                    let _ = stderr.read_to_string(&mut err);
+                }
+                assert!(status.success(), "{}: {status}: {err}", self.name);
+                return;
+            }
+            assert!(Instant::now() < deadline, "{} did not exit", self.name);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// resplay recording from a fresh redis-server, with the control API.
+fn recording(extra: &[&str]) -> (tempfile::TempDir, RedisServer, Resplay, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("steer.jsonl");
+    let redis = RedisServer::start();
+    let mut args = vec!["--admin", "0"];
+    args.extend_from_slice(extra);
+    let resplay = Resplay::record(&redis.url(), &cassette, &args);
+    let admin = admin_of(&resplay);
+    (dir, redis, resplay, admin)
+}
+
+/// The program does its work while recording and switches to replay
+/// itself; the test then kills redis-server, so all that follows is served
+/// from the cassette. Returns the program, still running, and the switch's
+/// answer.
+fn switch_under(
+    argv: &[&str],
+    extra: &[&str],
+) -> (Program, RedisServer, Resplay, String, tempfile::TempDir, Value) {
+    let (dir, mut redis, resplay, admin) = recording(extra);
+    let mut program = Program::start(argv, resplay.port, &admin);
+    let recorded = program.expect("work");
+    assert!(recorded.as_array().is_some_and(|w| w.len() == 6), "{recorded}");
+    let switch = program.expect("switch");
+    redis.kill();
+    program.send("go");
+    let replayed = program.expect("work");
+    assert_eq!(replayed, recorded, "replay answers as recording did");
+    (program, redis, resplay, admin, dir, switch)
+}
+
+/// The switch's answer: the recording's summary, and replay now.
+fn assert_switched(switch: &Value, cassette_dir: &Path) {
+    let previous = switch["previous"].as_str().unwrap();
+    assert!(previous.contains("recorded"), "{switch}");
+    assert_eq!(switch["status"]["mode"], "replay", "{switch}");
+    let cassette = Path::new(switch["status"]["cassette"].as_str().unwrap());
+    assert_eq!(cassette.parent().unwrap(), cassette_dir, "{switch}");
+}
+
+/// After the replayed work: nothing missed, the mode is replay.
+fn assert_replayed_all(admin: &str) -> Value {
+    let now = status(admin);
+    assert_eq!(now["mode"], "replay", "{now}");
+    assert_eq!(now["missed"], 0, "{now}");
+    assert!(now["served"].as_u64().unwrap() >= 10, "{now}");
+    now
+}
+
+#[test]
+fn redis_py_switch_with_reset_reconnects_and_replays() {
+    let (mut program, _redis, resplay, admin, dir, switch) =
+        switch_under(&["python3", "tests/clients/steer_switch.py", "reset"], &[]);
+    assert_switched(&switch, dir.path());
+    assert_eq!(switch["status"]["reset_connections_on_switch"], true);
+    // One connection while recording; the switch closed it and redis-py's
+    // retry made a second, to the replay.
+    let connects = program.expect("connects");
+    assert_eq!(connects, json!({"main": 2}));
+    program.finish();
+    assert_replayed_all(&admin);
+    let (code, log) = resplay.stop();
+    assert_eq!(code, 0, "{log:?}");
+}
+
+#[test]
+fn ioredis_switch_with_reset_reconnects_and_replays() {
+    let (mut program, _redis, resplay, admin, dir, switch) = switch_under(
+        &["node", "tests/clients/node/steer_switch.js", "reset"],
+        &[],
+    );
+    assert_switched(&switch, dir.path());
+    let reconnecting = program.expect("reconnecting");
+    assert!(
+        reconnecting["main"].as_u64().unwrap() >= 1,
+        "ioredis reconnected by itself: {reconnecting}"
+    );
+    program.finish();
+    assert_replayed_all(&admin);
+    let (code, log) = resplay.stop();
+    assert_eq!(code, 0, "{log:?}");
+}
+
+#[test]
+fn redis_py_switch_keeping_connections_keeps_db_protocol_and_subscriptions() {
+    let (mut program, _redis, resplay, admin, dir, switch) = switch_under(
+        &["python3", "tests/clients/steer_switch.py", "keep"],
+        &["--keep-connections"],
+    );
+    assert_switched(&switch, dir.path());
+    assert_eq!(switch["status"]["reset_connections_on_switch"], false);
+    // db 2 (not db 0's value) and a RESP3 map, before and after.
+    assert_eq!(program.seen[1], "state [\"db2\", \"dict\"]");
+    assert_eq!(program.expect("state"), json!(["db2", "dict"]));
+    assert_eq!(program.expect("same-sockets"), json!([true, true]));
+    // No connection made since the switch (the pipeline's is the second).
+    let connects = program.seen.iter().find(|l| l.starts_with("connects")).unwrap();
+    assert_eq!(connects, r#"connects {"main": 2, "sub": 1}"#);
+    assert_eq!(program.expect("connects"), json!({"main": 2, "sub": 1}));
+    let before = program.seen.iter().find(|l| l.starts_with("before")).unwrap();
+    assert_eq!(
+        before,
+        "before [[\"message\", null, \"steer.plain\", \"before\"], \
+         [\"pmessage\", \"steer.*\", \"steer.plain\", \"before\"]]"
+    );
+    program.expect("subscribed");
+    let (code, answer) = post(
+        &admin,
+        "/publish",
+        json!({"channel": "steer.plain", "message": "after"}),
+    );
+    assert_eq!((code, answer), (200, json!({"receivers": 2})));
+    program.send("published");
+    assert_eq!(
+        program.expect("after"),
+        json!([
+            ["message", null, "steer.plain", "after"],
+            ["pmessage", "steer.*", "steer.plain", "after"]
+        ])
+    );
+    program.finish();
+    let now = assert_replayed_all(&admin);
+    assert_eq!(now["connections"], 0, "{now}");
+    let (code, log) = resplay.stop();
+    assert_eq!(code, 0, "{log:?}");
+}
+
+#[test]
+fn ioredis_switch_keeping_connections_keeps_db_and_subscriptions() {
+    let (mut program, _redis, resplay, admin, dir, switch) = switch_under(
+        &["node", "tests/clients/node/steer_switch.js", "keep"],
+        &["--keep-connections"],
+    );
+    assert_switched(&switch, dir.path());
+    assert_eq!(program.expect("state"), json!(["db2"]));
+    assert_eq!(
+        program.expect("reconnecting"),
+        json!({"db0": 0, "main": 0, "sub": 0})
+    );
+    let before = program.seen.iter().find(|l| l.starts_with("before")).unwrap();
+    assert_eq!(
+        before,
+        r#"before [["message",null,"steer.plain","before"],["pmessage","steer.*","steer.plain","before"]]"#
+    );
+    program.expect("subscribed");
+    let (code, answer) = post(
+        &admin,
+        "/publish",
+        json!({"channel": "steer.plain", "message": "after"}),
+    );
+    assert_eq!((code, answer), (200, json!({"receivers": 2})));
+    program.send("published");
+    assert_eq!(
+        program.expect("after"),
+        json!([
+            ["message", null, "steer.plain", "after"],
+            ["pmessage", "steer.*", "steer.plain", "after"]
+        ])
+    );
+    assert_eq!(
+        program.expect("reconnecting"),
+        json!({"db0": 0, "main": 0, "sub": 0})
+    );
+    program.finish();
+    assert_replayed_all(&admin);
+    let (code, log) = resplay.stop();
+    assert_eq!(code, 0, "{log:?}");
+}
+
+/// `resplay ctl --admin ADMIN ARGS…`.
+fn ctl(admin: &str, args: &[&str]) -> std::process::Output {
+    Command::new(resplay_bin())
+        .args(["ctl", "--admin", admin])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run resplay ctl")
+}
