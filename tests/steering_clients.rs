@@ -376,3 +376,78 @@ fn ctl(admin: &str, args: &[&str]) -> std::process::Output {
         .output()
         .expect("run resplay ctl")
 }
+
+/// Publishes through the API to redis-py (RESP2 and RESP3) and ioredis
+/// (RESP2) subscribers, channel and pattern, and invalidates a key a
+/// redis-py RESP3 client tracks; checks the receiver counts and exactly
+/// what each client got.
+fn publish_to_clients(resplay_port: u16, admin: &str) {
+    let mut py = Program::start(&["python3", "tests/clients/steer_publish.py"], resplay_port, admin);
+    let mut node = Program::start(
+        &["node", "tests/clients/node/steer_publish.js"],
+        resplay_port,
+        admin,
+    );
+    assert_eq!(py.expect("headline"), Value::Null);
+    py.expect("ready");
+    node.expect("ready");
+    let publish = |body: Value| {
+        let (code, answer) = post(admin, "/publish", body);
+        assert_eq!(code, 200, "{answer}");
+        answer["receivers"].as_u64().unwrap()
+    };
+    // Each of three connections: its channel and its pattern subscription.
+    assert_eq!(
+        publish(json!({"channel": "news.tech", "message": "hello"})),
+        6
+    );
+    // The pattern only.
+    assert_eq!(
+        publish(json!({"channel": "news.sport", "message": "goal"})),
+        3
+    );
+    // No shard subscriber, and no subscriber of this channel.
+    assert_eq!(
+        publish(json!({"channel": "news.tech", "message": "x", "shard": true})),
+        0
+    );
+    assert_eq!(publish(json!({"channel": "weather", "message": "x"})), 0);
+    let (code, answer) = post(admin, "/invalidate", json!({"keys": ["news:headline"]}));
+    assert_eq!((code, answer), (200, json!({"receivers": 1})));
+    py.send("published");
+    node.send("published");
+    let expected = json!([
+        ["message", null, "news.tech", "hello"],
+        ["pmessage", "news.*", "news.tech", "hello"],
+        ["pmessage", "news.*", "news.sport", "goal"]
+    ]);
+    assert_eq!(py.expect("resp2"), expected, "redis-py RESP2");
+    assert_eq!(py.expect("resp3"), expected, "redis-py RESP3");
+    assert_eq!(node.expect("resp2"), expected, "ioredis");
+    assert_eq!(py.expect("headline"), Value::Null);
+    assert_eq!(
+        py.expect("invalidated"),
+        json!([["invalidate", ["news:headline"]]])
+    );
+    py.finish();
+    node.finish();
+}
+
+#[test]
+fn publish_and_invalidate_reach_clients_in_record_then_in_replay() {
+    let (dir, mut redis, resplay, admin) = recording(&[]);
+    publish_to_clients(resplay.port, &admin);
+    let (code, log) = resplay.stop();
+    assert_eq!(code, 0, "{log:?}");
+    redis.kill();
+
+    // The recording holds the subscriptions; Redis is gone.
+    let cassette = dir.path().join("steer.jsonl");
+    let resplay = Resplay::replay(&cassette, &["--admin", "0"]);
+    let admin = admin_of(&resplay);
+    publish_to_clients(resplay.port, &admin);
+    let now = status(&admin);
+    assert_eq!(now["missed"], 0, "{now}");
+    let (code, log) = resplay.stop();
+    assert_eq!(code, 0, "{log:?}");
+}
