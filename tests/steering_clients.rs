@@ -451,3 +451,154 @@ fn publish_and_invalidate_reach_clients_in_record_then_in_replay() {
     let (code, log) = resplay.stop();
     assert_eq!(code, 0, "{log:?}");
 }
+
+/// `GET k` on a raw connection: the reply's bytes.
+fn get_k(conn: &mut TcpStream) -> String {
+    conn.write_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n").unwrap();
+    let mut buf = [0u8; 64];
+    let n = conn.read(&mut buf).unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[test]
+fn bad_requests_are_refused_with_a_message_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.jsonl");
+    std::fs::write(
+        &good,
+        "{\"resplay\":1,\"created\":\"x\"}\n{\"conn\":1,\"seq\":0,\"cmd\":[\"GET\",\"k\"],\"reply\":\"v\"}\n",
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"resplay\":1,\"created\":\"x\"}\nnot json\n").unwrap();
+    let missing = dir.path().join("missing.jsonl");
+    // Replay with no upstream: record and passthrough are impossible.
+    let resplay = Resplay::replay(&good, &["--admin", "0"]);
+    let admin = admin_of(&resplay);
+    let before = status(&admin);
+    assert_eq!(before["mode"], "replay");
+    assert_eq!(before["cassette"], good.to_str().unwrap());
+    let mut client = TcpStream::connect(("127.0.0.1", resplay.port)).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert_eq!(get_k(&mut client), "$1\r\nv\r\n");
+
+    let refused: [(Value, &[&str]); 8] = [
+        (json!({"mode": "bogus"}), &["unknown variant `bogus`", "replay"]),
+        (
+            json!({"mode": "replay", "cassete": "x.jsonl"}),
+            &["unknown field `cassete`"],
+        ),
+        (json!({"cassette": "x.jsonl"}), &["missing field `mode`"]),
+        (
+            json!({"mode": "replay", "cassette": bad}),
+            &["bad.jsonl:2"],
+        ),
+        (
+            json!({"mode": "replay", "cassette": missing}),
+            &["missing.jsonl"],
+        ),
+        (
+            json!({"mode": "record", "cassette": dir.path().join("new.jsonl")}),
+            &["record needs an upstream"],
+        ),
+        (json!({"mode": "passthrough"}), &["passthrough needs an upstream"]),
+        (json!({"mode": "replay", "append": "yes"}), &["append"]),
+    ];
+    for (body, words) in refused {
+        let (code, answer) = post(&admin, "/mode", body.clone());
+        assert!((400..500).contains(&code), "{body} → {code} {answer}");
+        let error = answer["error"].as_str().unwrap_or_else(|| panic!("{answer}"));
+        for word in words {
+            assert!(error.contains(word), "{body} → {error}");
+        }
+        let now = status(&admin);
+        assert_eq!(now["mode"], "replay", "{body} → {now}");
+        assert_eq!(now["cassette"], good.to_str().unwrap(), "{body} → {now}");
+    }
+    // Not JSON at all.
+    let (code, answer) = http(&admin, "POST", "/mode", Some("mode=replay"));
+    assert_eq!(code, 400, "{answer}");
+    assert!(answer["error"].is_string(), "{answer}");
+    let (code, answer) = post(&admin, "/publish", json!({"channel": "c"}));
+    assert!((400..500).contains(&code), "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("message"),
+        "{answer}"
+    );
+    // Nothing reset the connection, and the same replay still serves it.
+    assert_eq!(get_k(&mut client), "$1\r\nv\r\n");
+    assert_eq!(status(&admin)["connections"], 1);
+
+    // The same from the command line: exit status 1, the message on stderr.
+    let out = ctl(
+        &admin,
+        &["mode", "replay", "--cassette", missing.to_str().unwrap()],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("resplay ctl: 400") && stderr.contains("missing.jsonl"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    let out = ctl(&admin, &["mode", "record"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("record needs an upstream"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = ctl(&admin, &["status"]);
+    assert!(out.status.success());
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["mode"], "replay");
+    assert_eq!(shown["served"], 2);
+    // A control API that is not there.
+    let nobody = format!("127.0.0.1:{}", common::free_port());
+    let out = ctl(&nobody, &["status"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot reach the control API"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, log) = resplay.stop();
+    assert_eq!(code, 0, "{log:?}");
+}
+
+#[test]
+fn a_recording_refuses_its_own_cassette_and_a_missing_directory() {
+    let (dir, _redis, resplay, admin) = recording(&[]);
+    let own = dir.path().join("steer.jsonl");
+    let (code, answer) = post(&admin, "/mode", json!({"mode": "record", "cassette": own}));
+    assert_eq!(code, 400, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("already recording"),
+        "{answer}"
+    );
+    let nowhere = dir.path().join("no/such/dir/c.jsonl");
+    let (code, answer) = post(
+        &admin,
+        "/mode",
+        json!({"mode": "record", "cassette": nowhere}),
+    );
+    assert_eq!(code, 400, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("does not exist"),
+        "{answer}"
+    );
+    let now = status(&admin);
+    assert_eq!(now["mode"], "record");
+    assert_eq!(now["cassette"], own.to_str().unwrap());
+    // Reset with no client, then passthrough and back: both work.
+    let (code, answer) = post(&admin, "/reset", json!(null));
+    assert_eq!((code, answer), (200, json!({"closed": 0})));
+    let (code, answer) = post(&admin, "/mode", json!({"mode": "passthrough"}));
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["status"]["mode"], "passthrough");
+    assert!(answer["status"].get("cassette").is_none(), "{answer}");
+    let (code, log) = resplay.stop();
+    assert_eq!(code, 0, "{log:?}");
+}
