@@ -216,11 +216,21 @@ fn recording(extra: &[&str]) -> (tempfile::TempDir, RedisServer, Resplay, String
 fn switch_under(
     argv: &[&str],
     extra: &[&str],
-) -> (Program, RedisServer, Resplay, String, tempfile::TempDir, Value) {
+) -> (
+    Program,
+    RedisServer,
+    Resplay,
+    String,
+    tempfile::TempDir,
+    Value,
+) {
     let (dir, mut redis, resplay, admin) = recording(extra);
     let mut program = Program::start(argv, resplay.port, &admin);
     let recorded = program.expect("work");
-    assert!(recorded.as_array().is_some_and(|w| w.len() == 6), "{recorded}");
+    assert!(
+        recorded.as_array().is_some_and(|w| w.len() == 6),
+        "{recorded}"
+    );
     let switch = program.expect("switch");
     redis.kill();
     program.send("go");
@@ -294,10 +304,18 @@ fn redis_py_switch_keeping_connections_keeps_db_protocol_and_subscriptions() {
     assert_eq!(program.expect("state"), json!(["db2", "dict"]));
     assert_eq!(program.expect("same-sockets"), json!([true, true]));
     // No connection made since the switch (the pipeline's is the second).
-    let connects = program.seen.iter().find(|l| l.starts_with("connects")).unwrap();
+    let connects = program
+        .seen
+        .iter()
+        .find(|l| l.starts_with("connects"))
+        .unwrap();
     assert_eq!(connects, r#"connects {"main": 2, "sub": 1}"#);
     assert_eq!(program.expect("connects"), json!({"main": 2, "sub": 1}));
-    let before = program.seen.iter().find(|l| l.starts_with("before")).unwrap();
+    let before = program
+        .seen
+        .iter()
+        .find(|l| l.starts_with("before"))
+        .unwrap();
     assert_eq!(
         before,
         "before [[\"message\", null, \"steer.plain\", \"before\"], \
@@ -337,7 +355,11 @@ fn ioredis_switch_keeping_connections_keeps_db_and_subscriptions() {
         program.expect("reconnecting"),
         json!({"db0": 0, "main": 0, "sub": 0})
     );
-    let before = program.seen.iter().find(|l| l.starts_with("before")).unwrap();
+    let before = program
+        .seen
+        .iter()
+        .find(|l| l.starts_with("before"))
+        .unwrap();
     assert_eq!(
         before,
         r#"before [["message",null,"steer.plain","before"],["pmessage","steer.*","steer.plain","before"]]"#
@@ -382,7 +404,11 @@ fn ctl(admin: &str, args: &[&str]) -> std::process::Output {
 /// redis-py RESP3 client tracks; checks the receiver counts and exactly
 /// what each client got.
 fn publish_to_clients(resplay_port: u16, admin: &str) {
-    let mut py = Program::start(&["python3", "tests/clients/steer_publish.py"], resplay_port, admin);
+    let mut py = Program::start(
+        &["python3", "tests/clients/steer_publish.py"],
+        resplay_port,
+        admin,
+    );
     let mut node = Program::start(
         &["node", "tests/clients/node/steer_publish.js"],
         resplay_port,
@@ -485,16 +511,16 @@ fn bad_requests_are_refused_with_a_message_and_change_nothing() {
     assert_eq!(get_k(&mut client), "$1\r\nv\r\n");
 
     let refused: [(Value, &[&str]); 8] = [
-        (json!({"mode": "bogus"}), &["unknown variant `bogus`", "replay"]),
+        (
+            json!({"mode": "bogus"}),
+            &["unknown variant `bogus`", "replay"],
+        ),
         (
             json!({"mode": "replay", "cassete": "x.jsonl"}),
             &["unknown field `cassete`"],
         ),
         (json!({"cassette": "x.jsonl"}), &["missing field `mode`"]),
-        (
-            json!({"mode": "replay", "cassette": bad}),
-            &["bad.jsonl:2"],
-        ),
+        (json!({"mode": "replay", "cassette": bad}), &["bad.jsonl:2"]),
         (
             json!({"mode": "replay", "cassette": missing}),
             &["missing.jsonl"],
@@ -503,13 +529,18 @@ fn bad_requests_are_refused_with_a_message_and_change_nothing() {
             json!({"mode": "record", "cassette": dir.path().join("new.jsonl")}),
             &["record needs an upstream"],
         ),
-        (json!({"mode": "passthrough"}), &["passthrough needs an upstream"]),
+        (
+            json!({"mode": "passthrough"}),
+            &["passthrough needs an upstream"],
+        ),
         (json!({"mode": "replay", "append": "yes"}), &["append"]),
     ];
     for (body, words) in refused {
         let (code, answer) = post(&admin, "/mode", body.clone());
         assert!((400..500).contains(&code), "{body} → {code} {answer}");
-        let error = answer["error"].as_str().unwrap_or_else(|| panic!("{answer}"));
+        let error = answer["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{answer}"));
         for word in words {
             assert!(error.contains(word), "{body} → {error}");
         }
@@ -575,7 +606,10 @@ fn a_recording_refuses_its_own_cassette_and_a_missing_directory() {
     let (code, answer) = post(&admin, "/mode", json!({"mode": "record", "cassette": own}));
     assert_eq!(code, 400, "{answer}");
     assert!(
-        answer["error"].as_str().unwrap().contains("already recording"),
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("already recording"),
         "{answer}"
     );
     let nowhere = dir.path().join("no/such/dir/c.jsonl");
@@ -599,6 +633,64 @@ fn a_recording_refuses_its_own_cassette_and_a_missing_directory() {
     assert_eq!(code, 200, "{answer}");
     assert_eq!(answer["status"]["mode"], "passthrough");
     assert!(answer["status"].get("cassette").is_none(), "{answer}");
+    let (code, log) = resplay.stop();
+    assert_eq!(code, 0, "{log:?}");
+}
+
+/// A raw connection with `BLPOP nothing 30` in flight.
+fn blocked_client(port: u16) -> TcpStream {
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    conn.write_all(b"*3\r\n$5\r\nBLPOP\r\n$7\r\nnothing\r\n$2\r\n30\r\n")
+        .unwrap();
+    conn
+}
+
+/// Polls `/status` (10 s at most) until `ready` holds.
+fn status_when(admin: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = status(admin);
+        if ready(&now) {
+            return now;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting; last {now}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_blocking_command_gets_the_drain_grace_and_status_shows_the_switch() {
+    let (dir, _redis, resplay, admin) = recording(&[]);
+    let mut blocked = blocked_client(resplay.port);
+    status_when(&admin, |s| s["connections"] == 1);
+    let switching = {
+        let admin = admin.clone();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let answer = post(&admin, "/mode", json!({"mode": "replay"}));
+            (answer, started.elapsed())
+        })
+    };
+    // While the BLPOP drains, the recording is still what serves it.
+    let during = status_when(&admin, |s| s.get("switching_to").is_some());
+    assert_eq!(during["mode"], "record", "{during}");
+    assert_eq!(during["switching_to"], "replay", "{during}");
+    let cassette = dir.path().join("steer.jsonl");
+    assert_eq!(during["cassette"], cassette.to_str().unwrap(), "{during}");
+    let ((code, answer), took) = switching.join().unwrap();
+    assert_eq!(code, 200, "{answer}");
+    assert!(
+        took >= Duration::from_millis(4500) && took < Duration::from_secs(15),
+        "the switch waited the 5 s drain grace: {took:?}"
+    );
+    // The blocked client is closed with no reply.
+    let mut buf = [0u8; 16];
+    assert_eq!(blocked.read(&mut buf).unwrap_or(0), 0);
+    let after = status(&admin);
+    assert_eq!(after["mode"], "replay", "{after}");
+    assert!(after.get("switching_to").is_none(), "{after}");
     let (code, log) = resplay.stop();
     assert_eq!(code, 0, "{log:?}");
 }

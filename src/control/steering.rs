@@ -117,6 +117,11 @@ pub struct Status {
     /// Replay: the first missed commands.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub first_misses: Vec<String>,
+    /// During a switch: the mode being switched to. `mode` is then the mode
+    /// finishing what is in flight, and its counters are as the switch
+    /// found them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub switching_to: Option<Mode>,
 }
 
 /// How the active mode serves.
@@ -158,6 +163,9 @@ struct Inner {
     active: watch::Sender<Option<Arc<Active>>>,
     /// One switch at a time.
     switching: tokio::sync::Mutex<()>,
+    /// While a switch drains the old mode: its status as the switch found
+    /// it, for [`Steering::status`].
+    draining: Mutex<Option<Status>>,
     shutdown: CancellationToken,
     /// The address clients connect to, once bound.
     listen: OnceLock<std::net::SocketAddr>,
@@ -184,6 +192,7 @@ impl Steering {
             registry: Arc::new(Registry::default()),
             active,
             switching: tokio::sync::Mutex::new(()),
+            draining: Mutex::new(None),
             shutdown,
             listen: OnceLock::new(),
         }));
@@ -214,6 +223,11 @@ impl Steering {
         }
     }
 
+    fn draining(&self) -> std::sync::MutexGuard<'_, Option<Status>> {
+        // Only ever replaced whole: a panic elsewhere cannot leave it torn.
+        self.0.draining.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The token that stops the server.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.0.shutdown.clone()
@@ -225,7 +239,12 @@ impl Steering {
         let connections = self.0.registry.len();
         let reset = self.0.settings.reset_connections_on_switch;
         let Some(active) = current else {
-            // Only during a switch or a shutdown.
+            // During a switch: the old mode, still finishing.
+            if let Some(mut status) = self.draining().clone() {
+                status.connections = connections;
+                return status;
+            }
+            // Only during a shutdown.
             return Status {
                 mode: Mode::Passthrough,
                 cassette: None,
@@ -237,6 +256,7 @@ impl Steering {
                 missed: None,
                 unused: None,
                 first_misses: Vec::new(),
+                switching_to: None,
             };
         };
         let mut status = Status {
@@ -250,6 +270,7 @@ impl Steering {
             missed: None,
             unused: None,
             first_misses: Vec::new(),
+            switching_to: None,
         };
         match &active.served {
             Served::Record(recorder) => status.recorded = Some(recorder.counts().interactions),
@@ -274,6 +295,9 @@ impl Steering {
         let current = self.0.active.borrow().clone();
         let spec = self.with_cassette(spec, current.as_deref())?;
         let checked = self.check(&spec, current.as_deref())?;
+        let mut draining = self.status();
+        draining.switching_to = Some(spec.mode);
+        *self.draining() = Some(draining);
         let previous = self.0.active.send_replace(None);
         let finished = match previous {
             Some(old) => {
@@ -286,6 +310,7 @@ impl Steering {
         let active = match self.begin(checked).await {
             Ok(active) => active,
             Err(e) => {
+                *self.draining() = None;
                 // Only a deferred step can fail here (the cassette just
                 // recorded no longer loads): serve nothing rather than a
                 // mode nobody asked for, and say so.
@@ -294,6 +319,7 @@ impl Steering {
             }
         };
         self.0.active.send_replace(Some(Arc::new(active)));
+        *self.draining() = None;
         Ok(finished.unwrap_or(Finished::PassedThrough { connections: 0 }))
     }
 
