@@ -694,3 +694,37 @@ fn a_blocking_command_gets_the_drain_grace_and_status_shows_the_switch() {
     let (code, log) = resplay.stop();
     assert_eq!(code, 0, "{log:?}");
 }
+
+#[test]
+fn a_switch_whose_caller_gives_up_still_completes() {
+    let (_dir, _redis, resplay, admin) = recording(&[]);
+    let _blocked = blocked_client(resplay.port);
+    status_when(&admin, |s| s["connections"] == 1);
+    // The request is sent, then its connection closed during the drain.
+    let body = json!({"mode": "replay"}).to_string();
+    let mut gave_up = TcpStream::connect(&admin).unwrap();
+    write!(
+        gave_up,
+        "POST /mode HTTP/1.1\r\nhost: {admin}\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    status_when(&admin, |s| s.get("switching_to").is_some());
+    drop(gave_up);
+    // The switch finishes after the drain grace, and replay serves.
+    let after = status_when(&admin, |s| {
+        s["mode"] == "replay" && s.get("switching_to").is_none()
+    });
+    assert_eq!(after["connections"], 0, "{after}");
+    let mut client = TcpStream::connect(("127.0.0.1", resplay.port)).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    client.write_all(b"PING\r\n").unwrap();
+    let mut buf = [0u8; 16];
+    let n = client.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"+PONG\r\n");
+    let (code, log) = resplay.stop();
+    assert_eq!(code, 0, "{log:?}");
+}

@@ -287,7 +287,22 @@ impl Steering {
     }
 
     /// Switches mode (and cassette). Returns what the old mode did.
+    ///
+    /// The switch runs to its end on a task of its own even if the caller
+    /// stops waiting (an HTTP client that gives up during the drain): one
+    /// abandoned half-way would leave no mode serving, and every client
+    /// waiting for one.
     pub async fn switch(&self, spec: ModeSpec) -> Result<Finished, SteerError> {
+        let this = self.clone();
+        match tokio::spawn(async move { this.switch_to_end(spec).await }).await {
+            Ok(done) => done,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // The runtime is shutting down.
+            Err(_) => Err(SteerError::ShuttingDown),
+        }
+    }
+
+    async fn switch_to_end(&self, spec: ModeSpec) -> Result<Finished, SteerError> {
         let _one = self.0.switching.lock().await;
         if self.0.shutdown.is_cancelled() {
             return Err(SteerError::ShuttingDown);
