@@ -19,8 +19,8 @@ use resplay::control::Mode;
 
 #[derive(Args)]
 pub struct CtlArgs {
-    /// The control API of the running resplay (its --admin): HOST:PORT or
-    /// PORT [env: RESPLAY_ADMIN].
+    /// The control API of the running resplay (its --admin): IP:PORT or
+    /// PORT.
     #[arg(long, value_name = "ADDR", env = "RESPLAY_ADMIN")]
     admin: String,
     #[command(subcommand)]

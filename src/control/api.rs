@@ -78,7 +78,7 @@ pub fn admin_addr(text: &str) -> Result<SocketAddr, String> {
 }
 
 async fn status(State(steering): State<Steering>) -> Answer {
-    Ok(Json(steering.settled_status().await).into_response())
+    Ok(Json(steering.status()).into_response())
 }
 
 async fn switch_mode(

@@ -130,6 +130,11 @@ pub struct Status {
     /// Replay: the first missed commands.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub first_misses: Vec<String>,
+    /// During a switch: the mode being switched to. `mode` is then the mode
+    /// finishing what is in flight, and its counters are as the switch
+    /// found them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub switching_to: Option<Mode>,
 }
 
 /// How the active mode serves.
@@ -171,6 +176,9 @@ struct Inner {
     active: watch::Sender<Option<Arc<Active>>>,
     /// One switch at a time.
     switching: tokio::sync::Mutex<()>,
+    /// While a switch drains the old mode: its status as the switch found
+    /// it, for [`Steering::status`].
+    draining: Mutex<Option<Status>>,
     shutdown: CancellationToken,
     /// The address clients connect to, once bound.
     listen: OnceLock<std::net::SocketAddr>,
@@ -198,6 +206,7 @@ impl Steering {
             registry: Arc::new(Registry::default()),
             active,
             switching: tokio::sync::Mutex::new(()),
+            draining: Mutex::new(None),
             shutdown,
             listen: OnceLock::new(),
         }));
@@ -232,16 +241,14 @@ impl Steering {
         }
     }
 
+    fn draining(&self) -> std::sync::MutexGuard<'_, Option<Status>> {
+        // Only ever replaced whole: a panic elsewhere cannot leave it torn.
+        self.0.draining.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The token that stops the server.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.0.shutdown.clone()
-    }
-
-    /// Like [`status`](Self::status), once a switch under way is done (so
-    /// that the mode reported is never the gap between two).
-    pub async fn settled_status(&self) -> Status {
-        let _one = self.0.switching.lock().await;
-        self.status()
     }
 
     /// The mode, cassette, connections and counters now.
@@ -250,7 +257,12 @@ impl Steering {
         let connections = self.0.registry.len();
         let reset = self.0.settings.reset_connections_on_switch;
         let Some(active) = current else {
-            // Only during a switch or a shutdown.
+            // During a switch: the old mode, still finishing.
+            if let Some(mut status) = self.draining().clone() {
+                status.connections = connections;
+                return status;
+            }
+            // Only during a shutdown.
             return Status {
                 mode: Mode::Passthrough,
                 cassette: None,
@@ -262,6 +274,7 @@ impl Steering {
                 missed: None,
                 unused: None,
                 first_misses: Vec::new(),
+                switching_to: None,
             };
         };
         let mut status = Status {
@@ -275,6 +288,7 @@ impl Steering {
             missed: None,
             unused: None,
             first_misses: Vec::new(),
+            switching_to: None,
         };
         match &active.served {
             Served::Record(recorder) => status.recorded = Some(recorder.counts().interactions),
@@ -291,7 +305,22 @@ impl Steering {
     }
 
     /// Switches mode (and cassette). Returns what the old mode did.
+    ///
+    /// The switch runs to its end on a task of its own even if the caller
+    /// stops waiting (an HTTP client that gives up during the drain): one
+    /// abandoned half-way would leave no mode serving, and every client
+    /// waiting for one.
     pub async fn switch(&self, spec: ModeSpec) -> Result<Finished, SteerError> {
+        let this = self.clone();
+        match tokio::spawn(async move { this.switch_to_end(spec).await }).await {
+            Ok(done) => done,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // The runtime is shutting down.
+            Err(_) => Err(SteerError::ShuttingDown),
+        }
+    }
+
+    async fn switch_to_end(&self, spec: ModeSpec) -> Result<Finished, SteerError> {
         let _one = self.0.switching.lock().await;
         if self.0.shutdown.is_cancelled() {
             return Err(SteerError::ShuttingDown);
@@ -309,6 +338,9 @@ impl Steering {
                 tracing::warn!("{warning}");
             }
         }
+        let mut draining = self.status();
+        draining.switching_to = Some(spec.mode);
+        *self.draining() = Some(draining);
         let previous = self.0.active.send_replace(None);
         let finished = match previous {
             Some(old) => {
@@ -321,6 +353,7 @@ impl Steering {
         let active = match self.begin(checked).await {
             Ok(active) => active,
             Err(e) => {
+                *self.draining() = None;
                 // Only a deferred step can fail here (the cassette just
                 // recorded no longer loads): serve nothing rather than a
                 // mode nobody asked for, and say so.
@@ -329,6 +362,7 @@ impl Steering {
             }
         };
         self.0.active.send_replace(Some(Arc::new(active)));
+        *self.draining() = None;
         Ok(finished.unwrap_or(Finished::PassedThrough { connections: 0 }))
     }
 
