@@ -205,6 +205,12 @@ impl Pairing {
         out
     }
 
+    /// Whether a `MULTI` is open (its queued commands live only on this
+    /// upstream connection).
+    pub fn in_multi(&self) -> bool {
+        self.selected.in_multi()
+    }
+
     /// Whether `CLIENT TRACKING on` is in effect.
     pub fn is_tracking(&self) -> bool {
         self.tracking

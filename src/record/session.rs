@@ -198,6 +198,10 @@ pub(crate) async fn run(carry: Carry, conn: u64, shared: Arc<RecordShared>) -> S
         && matches!(requests_end, Some(RequestsEnd::Stopped))
         && matches!(replies_end, RepliesEnd::Finished)
         && !session.replication_seen.load(Ordering::Acquire);
+    // An open transaction lives on the upstream connection that goes away:
+    // its client is closed, as by a restarting server, rather than carried
+    // over to find its queued commands gone.
+    let hand_over = hand_over && !session.state().pairing.in_multi();
     if hand_over {
         if let Ok(stream) = client_read.reunite(client_write) {
             let state = session.state().pairing.carried_state();

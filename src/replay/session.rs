@@ -190,8 +190,11 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
         }
     }
     shared.registry.unregister(live);
+    // An open transaction cannot be carried (record would find its queued
+    // commands gone): its client is closed instead.
     let hand_over = stopped
         && !session.replica
+        && !session.selected.in_multi()
         && shared
             .handing_over
             .load(std::sync::atomic::Ordering::Acquire);
