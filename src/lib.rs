@@ -27,6 +27,7 @@ pub mod cassette;
 pub mod command;
 pub mod config;
 pub mod embed;
+pub mod fault;
 pub mod record;
 pub mod replay;
 pub mod resp;
