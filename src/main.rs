@@ -4,6 +4,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -13,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use resplay::cassette::{self, CassetteWriter, Header, WriteMode};
 use resplay::config::{self, Config, RunMode};
+use resplay::fault::{FaultRule, Faults};
 use resplay::record::{record, RecordConfig};
 use resplay::replay::{IgnoreRule, OnMiss, ReplayConfig, ReplayState, Timing};
 use resplay::run::{run, RunSettings};
@@ -69,6 +71,13 @@ struct Common {
     /// Refuse clients beyond this many, as Redis does [default: 10000].
     #[arg(long)]
     max_clients: Option<usize>,
+    /// Inject a fault, e.g. --fault 'GET session:* => error="LOADING …" count=2'
+    /// (repeatable; see docs/faults.md).
+    #[arg(long = "fault", value_name = "RULE")]
+    fault: Vec<FaultRule>,
+    /// Seed for fault probabilities and jitter [default: random, printed].
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
 }
 
 #[derive(clap::Args)]
@@ -304,6 +313,24 @@ fn listen_addr(flag: &Option<String>, file: &Config) -> String {
         .unwrap_or_else(|| DEFAULT_LISTEN.to_string())
 }
 
+/// The fault rules of the file, then the flags', under one seed. Without a
+/// seed one is drawn and printed, so a run that found something can be
+/// repeated exactly.
+fn faults(common: &Common, file: &Config) -> Arc<Faults> {
+    let rules: Vec<FaultRule> = file.fault.iter().chain(&common.fault).cloned().collect();
+    let seed = common.seed.or(file.seed).unwrap_or_else(|| {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or_default();
+        if !rules.is_empty() {
+            eprintln!("resplay: faults seeded with {seed} (--seed {seed} repeats them)");
+        }
+        seed
+    });
+    Arc::new(Faults::with_rules(seed, rules))
+}
+
 /// Replay settings from flags over the file.
 fn replay_config(
     common: &Common,
@@ -320,6 +347,7 @@ fn replay_config(
         upstream: upstream(common, file)?,
         timing: flags.timing.or(file.timing()).unwrap_or(Timing::None),
         idle_timeout: timeout(common, file),
+        faults: faults(common, file),
         ..ReplayConfig::default()
     };
     config.serve.max_clients = max_clients(common, file);
@@ -344,6 +372,7 @@ async fn run_record(args: RecordArgs, file: &Config) -> Result<ExitCode> {
     config.ignore_trivial_calls = ignore_trivial(args.record_trivial_calls, file);
     config.idle_timeout = timeout(&args.common, file);
     config.serve.max_clients = max_clients(&args.common, file);
+    config.faults = faults(&args.common, file);
     let shutdown = shutdown_on_signal()?;
     announce(&listener)?;
     let counts = record(listener, config, handle, shutdown).await;

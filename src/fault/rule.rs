@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::replay::rules::CommandPattern;
 
 /// What a rule does to the command it fires on.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// The reply reaches the client this much later, give or take `jitter`
     /// (uniform, never below zero).
@@ -52,6 +52,10 @@ pub struct FaultRule {
     /// The chance that a matching command (past `after`) fires, in [0, 1].
     pub probability: f64,
 }
+
+// The probability is checked to lie in [0, 1]: never NaN, so equality is
+// an equivalence (and `Config`, which holds rules, can stay `Eq`).
+impl Eq for FaultRule {}
 
 /// A fault rule that cannot be used: the rule as written and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -242,9 +246,11 @@ impl FromStr for FaultRule {
                 Action::Latency { delay, jitter }
             }
             Some(("error", value)) => Action::Error(value.to_string()),
-            _ => return Err(err(format!(
+            _ => {
+                return Err(err(format!(
                 "unknown action '{first}' (latency=DURATION, error=\"TEXT\", drop, hang, partial)"
-            ))),
+            )))
+            }
         };
         let mut rule = FaultRule::new(pattern, action).map_err(|e| err(e.reason))?;
         for word in words {

@@ -43,6 +43,8 @@ pub struct RecordConfig {
     pub drain_grace: Duration,
     /// Accept loop options (client limit, connection ids).
     pub serve: ServeOptions,
+    /// Faults to inject, per command (shared, changeable while running).
+    pub faults: Arc<crate::fault::Faults>,
 }
 
 impl RecordConfig {
@@ -56,6 +58,7 @@ impl RecordConfig {
             idle_timeout: None,
             drain_grace: Duration::from_secs(5),
             serve: ServeOptions::default(),
+            faults: Arc::default(),
         }
     }
 }
