@@ -36,6 +36,35 @@ pub struct Pending {
     /// Its subscribe family, if any: looked at for every reply frame while
     /// it waits, so worked out once.
     subscription: Option<(Namespace, bool)>,
+    /// An injected fault that takes it off the plain relay (rare: `None` for
+    /// every request when no fault rule is set).
+    pub special: Option<Special>,
+}
+
+/// A fault injected into one request (see `crate::fault`): how it leaves
+/// the plain byte relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Special {
+    /// Not sent upstream: the client gets this exact line in its place.
+    Error(Bytes),
+    /// Not sent upstream: the client connection closes at its turn.
+    Drop,
+    /// Not sent upstream: neither it nor anything after it is answered.
+    Hang,
+    /// Sent upstream and recorded: the client gets half of its reply, then
+    /// the connection closes.
+    Partial,
+    /// `DISCARD` went upstream in place of this `EXEC` (an injected error
+    /// doomed its transaction): its `+OK` becomes `-EXECABORT`, for the
+    /// client and the cassette alike.
+    ExecAbort,
+}
+
+impl Special {
+    /// True for the faults answered here, with nothing sent upstream.
+    pub fn is_local(&self) -> bool {
+        matches!(self, Special::Error(_) | Special::Drop | Special::Hang)
+    }
 }
 
 impl Pending {
@@ -48,7 +77,18 @@ impl Pending {
             at,
             silent,
             subscription,
+            special: None,
         }
+    }
+
+    /// The same request, marked with an injected fault.
+    pub fn with_special(mut self, special: Special) -> Pending {
+        self.special = Some(special);
+        self
+    }
+
+    fn is_local(&self) -> bool {
+        self.special.as_ref().is_some_and(Special::is_local)
     }
 }
 
@@ -66,6 +106,9 @@ pub enum Paired {
     },
     /// Server data that answers no request: one exact frame.
     Push(Bytes),
+    /// A request answered here, never sent upstream (an injected error,
+    /// drop or hang), in its place among the replies. Not recorded.
+    Local(Special),
 }
 
 /// True when a reply frame is an error (`-`, `!`, or one under attributes).
@@ -230,9 +273,28 @@ impl Pairing {
     }
 
     /// Completes the silent requests at the head of the queue: they need no
-    /// frame from the server.
+    /// frame from the server; and hands over the local ones (injected
+    /// faults), in their turn.
     pub fn complete_silent(&mut self, out: &mut Vec<Paired>) {
-        while self.queue.front().is_some_and(|p| p.silent) && self.head_replies.is_empty() {
+        while self
+            .queue
+            .front()
+            .is_some_and(|p| p.silent || p.special.is_some())
+            && self.head_replies.is_empty()
+        {
+            if self.queue.front().is_some_and(Pending::is_local) {
+                if let Some(Pending {
+                    special: Some(special),
+                    ..
+                }) = self.queue.pop_front()
+                {
+                    out.push(Paired::Local(special));
+                }
+                continue;
+            }
+            if !self.queue.front().is_some_and(|p| p.silent) {
+                break;
+            }
             if let Some(request) = self.queue.pop_front() {
                 let db = self.selected.db();
                 self.selected
@@ -251,8 +313,10 @@ impl Pairing {
             || self.queue.front().is_some_and(|p| p.subscription.is_some())
     }
 
-    /// Handles one complete frame from the server (its exact bytes).
-    pub fn on_frame(&mut self, frame: Bytes, out: &mut Vec<Paired>) {
+    /// Handles one complete frame from the server (its exact bytes). Returns
+    /// the injected fault of the request it answers, when that fault shapes
+    /// the reply the client gets (partial, `EXECABORT`).
+    pub fn on_frame(&mut self, frame: Bytes, out: &mut Vec<Paired>) -> Option<Special> {
         self.complete_silent(out);
         // Only aggregates can be pub/sub traffic, and only pushes (possibly
         // behind attributes) or frames arriving while pub/sub is in play
@@ -285,7 +349,7 @@ impl Pairing {
         };
         if unsolicited || self.queue.is_empty() {
             out.push(Paired::Push(frame));
-            return;
+            return None;
         }
         // Fixed before this reply changes the subscriptions it counts.
         let needs = match self.head_needs {
@@ -305,11 +369,13 @@ impl Pairing {
             Some(value) => value.is_error(),
             None => is_error_frame(&frame),
         };
+        let shaping = self.queue.front().and_then(|p| p.special.clone());
         self.head_replies.push(frame);
         if self.head_replies.len() >= needs || is_error {
             self.finish_head(out);
         }
         self.complete_silent(out);
+        shaping
     }
 
     /// How many replies the head request gets.
@@ -355,8 +421,12 @@ impl Pairing {
         let Some(request) = self.queue.pop_front() else {
             return;
         };
-        let replies = std::mem::take(&mut self.head_replies);
+        let mut replies = std::mem::take(&mut self.head_replies);
         self.head_needs = None;
+        if request.special == Some(Special::ExecAbort) {
+            // The cassette keeps what the client saw, not DISCARD's +OK.
+            replies = vec![Bytes::from_static(crate::fault::EXECABORT)];
+        }
         let ok = replies.first().is_some_and(|r| !is_error_frame(r));
         if ok {
             match command::name(&request.args).as_bytes() {
@@ -429,6 +499,7 @@ mod tests {
                     request, replies, ..
                 } => done.push((request.seq, replies.len())),
                 Paired::Push(_) => pushes += 1,
+                Paired::Local(_) => {}
             }
         }
         (done, pushes)
@@ -607,7 +678,7 @@ mod tests {
             .iter()
             .filter_map(|o| match o {
                 Paired::Interaction { db, .. } => Some(*db),
-                Paired::Push(_) => None,
+                Paired::Push(_) | Paired::Local(_) => None,
             })
             .collect();
         assert_eq!(dbs, [4, 4, 2, 2, 2, 2, 5]);

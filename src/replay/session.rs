@@ -17,7 +17,7 @@ use super::passthrough::Passthrough;
 use super::{OnMiss, ReplayShared, Timing};
 use crate::cassette::{Event, Interaction, PushEvent};
 use crate::command;
-use crate::fault::FaultAction;
+use crate::fault::{FaultAction, EXECABORT};
 use crate::record::pairing::ReplyModeTracker;
 use crate::resp::{
     encode, is_resp2, parse_request, rdb, to_resp2, NullShape, RequestFrame, RequestParse, Value,
@@ -703,11 +703,9 @@ impl Session {
     }
 }
 
-/// What Redis answers the `EXEC` of a transaction it refused a command of.
-const EXECABORT: &[u8] = b"-EXECABORT Transaction discarded because of previous errors.\r\n";
-
 fn is_exec(args: &[Bytes]) -> bool {
-    args.first().is_some_and(|n| n.eq_ignore_ascii_case(b"EXEC"))
+    args.first()
+        .is_some_and(|n| n.eq_ignore_ascii_case(b"EXEC"))
 }
 
 /// Error lines cannot hold CR or LF.
