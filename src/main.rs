@@ -331,6 +331,16 @@ fn faults(common: &Common, file: &Config) -> Arc<Faults> {
     Arc::new(Faults::with_rules(seed, rules))
 }
 
+/// What each fault rule did, so a run shows its faults really fired.
+fn report_faults(faults: &Faults) {
+    for info in faults.list() {
+        eprintln!(
+            "resplay: fault #{} '{}': fired {} time(s) for {} matching command(s)",
+            info.id, info.rule, info.fired, info.seen
+        );
+    }
+}
+
 /// Replay settings from flags over the file.
 fn replay_config(
     common: &Common,
@@ -373,9 +383,11 @@ async fn run_record(args: RecordArgs, file: &Config) -> Result<ExitCode> {
     config.idle_timeout = timeout(&args.common, file);
     config.serve.max_clients = max_clients(&args.common, file);
     config.faults = faults(&args.common, file);
+    let faults = config.faults.clone();
     let shutdown = shutdown_on_signal()?;
     announce(&listener)?;
     let counts = record(listener, config, handle, shutdown).await;
+    report_faults(&faults);
     let summary = counts.with_writer(writer.finish().await);
     eprintln!("resplay: {summary}");
     Ok(
@@ -401,10 +413,12 @@ async fn run_replay(args: ReplayArgs, file: &Config) -> Result<ExitCode> {
         bail!("--on-miss passthrough needs --upstream");
     }
     let strict = args.flags.strict || file.strict.unwrap_or(false);
+    let faults = config.faults.clone();
     let (state, warnings) = ReplayState::load(&path, config, shutdown_on_signal()?)?;
     print_warnings(&warnings);
     let listener = listen(&listen_addr(&args.listen, file)).await?;
     state.serve(listener).await;
+    report_faults(&faults);
     let report = state.report();
     eprintln!("resplay: {report}");
     if strict && report.is_strict_failure() {
@@ -425,7 +439,9 @@ async fn run_wrapped(args: RunArgs, file: &Config) -> Result<ExitCode> {
         command: args.command,
     };
     let shown = settings.cassette.display().to_string();
+    let faults = settings.replay.faults.clone();
     let outcome = run(settings, shutdown_on_signal()?).await?;
+    report_faults(&faults);
     if let Some(summary) = &outcome.recorded {
         if outcome.discarded {
             eprintln!(
