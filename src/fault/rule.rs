@@ -291,9 +291,12 @@ impl fmt::Display for ActionText<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             Action::Latency { delay, jitter } => {
-                write!(f, "latency={}", humantime::format_duration(*delay))?;
+                // humantime writes `1s 500ms`; one word keeps it one token.
+                let word =
+                    |d: &Duration| humantime::format_duration(*d).to_string().replace(' ', "");
+                write!(f, "latency={}", word(delay))?;
                 if !jitter.is_zero() {
-                    write!(f, "±{}", humantime::format_duration(*jitter))?;
+                    write!(f, "±{}", word(jitter))?;
                 }
                 Ok(())
             }

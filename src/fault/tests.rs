@@ -48,6 +48,7 @@ fn display_round_trips() {
         r#"GET session:* => error="LOADING Redis is loading the dataset in memory" count=2"#,
         "* => latency=200ms±50ms",
         "* => latency=1s",
+        "* => latency=1s500ms±250ms",
         "SET ... => drop",
         "BLPOP ... => hang",
         "HGETALL ... => partial after=3 probability=0.5",
@@ -60,6 +61,10 @@ fn display_round_trips() {
     assert_eq!(
         rule("* => latency=200ms+-50ms").to_string(),
         "* => latency=200ms±50ms"
+    );
+    assert_eq!(
+        rule("* => latency=\"1s 500ms\"").to_string(),
+        "* => latency=1s500ms"
     );
 }
 

@@ -646,6 +646,35 @@ mod tests {
     }
 
     #[test]
+    fn injected_faults_take_their_turn() {
+        let mut p = Pairing::default();
+        let loading = Bytes::from_static(b"-LOADING later\r\n");
+        p.push_request(req(0, &["GET", "a"]));
+        p.push_request(req(1, &["GET", "b"]).with_special(Special::Error(loading.clone())));
+        p.push_request(req(1, &["EXEC"]).with_special(Special::ExecAbort));
+        let mut out = Vec::new();
+        p.complete_silent(&mut out);
+        assert!(
+            out.is_empty(),
+            "the local answer waits for the reply before it"
+        );
+        let frame = |v: &Value| crate::resp::to_bytes(v).freeze();
+        assert_eq!(p.on_frame(frame(&bulk("1")), &mut out), None);
+        assert!(
+            matches!(&out[..], [Paired::Interaction { .. }, Paired::Local(Special::Error(l))] if *l == loading)
+        );
+        out.clear();
+        // DISCARD's +OK answers the EXEC, recorded as the client saw it.
+        let shaping = p.on_frame(frame(&Value::simple("OK")), &mut out);
+        assert_eq!(shaping, Some(Special::ExecAbort));
+        let [Paired::Interaction { replies, .. }] = &out[..] else {
+            panic!("{out:?}");
+        };
+        assert_eq!(replies[..], [Bytes::from_static(crate::fault::EXECABORT)]);
+        assert_eq!(p.pending(), 0);
+    }
+
+    #[test]
     fn interactions_carry_the_database_they_ran_in() {
         let mut p = Pairing::new(4);
         for (seq, words) in [
