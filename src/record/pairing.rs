@@ -36,9 +36,11 @@ pub struct Pending {
     /// Its subscribe family, if any: looked at for every reply frame while
     /// it waits, so worked out once.
     subscription: Option<(Namespace, bool)>,
-    /// An injected fault that takes it off the plain relay (rare: `None` for
-    /// every request when no fault rule is set).
-    pub special: Option<Special>,
+    /// An injected fault that takes it off the plain relay. Boxed: it is
+    /// rare (`None` for every request when no fault rule is set), and every
+    /// request is moved several times on its way to the cassette, so it
+    /// costs one word, not four.
+    pub special: Option<Box<Special>>,
 }
 
 /// A fault injected into one request (see `crate::fault`): how it leaves
@@ -83,12 +85,12 @@ impl Pending {
 
     /// The same request, marked with an injected fault.
     pub fn with_special(mut self, special: Special) -> Pending {
-        self.special = Some(special);
+        self.special = Some(Box::new(special));
         self
     }
 
     fn is_local(&self) -> bool {
-        self.special.as_ref().is_some_and(Special::is_local)
+        self.special.as_deref().is_some_and(Special::is_local)
     }
 }
 
@@ -288,7 +290,7 @@ impl Pairing {
                     ..
                 }) = self.queue.pop_front()
                 {
-                    out.push(Paired::Local(special));
+                    out.push(Paired::Local(*special));
                 }
                 continue;
             }
@@ -369,7 +371,13 @@ impl Pairing {
             Some(value) => value.is_error(),
             None => is_error_frame(&frame),
         };
-        let shaping = self.queue.front().and_then(|p| p.special.clone());
+        let shaping = match self.queue.front() {
+            Some(Pending {
+                special: Some(special),
+                ..
+            }) => Some(Special::clone(special)),
+            _ => None,
+        };
         self.head_replies.push(frame);
         if self.head_replies.len() >= needs || is_error {
             self.finish_head(out);
@@ -423,7 +431,7 @@ impl Pairing {
         };
         let mut replies = std::mem::take(&mut self.head_replies);
         self.head_needs = None;
-        if request.special == Some(Special::ExecAbort) {
+        if request.special.as_deref() == Some(&Special::ExecAbort) {
             // The cassette keeps what the client saw, not DISCARD's +OK.
             replies = vec![Bytes::from_static(crate::fault::EXECABORT)];
         }

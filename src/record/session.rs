@@ -504,7 +504,7 @@ async fn relay_faulted(
 /// upstream), waking the reply half for a local one: no upstream byte will.
 fn queue(session: &Session, mut pending: Pending) {
     let special = pending.special.is_some();
-    let local = pending.special.as_ref().is_some_and(Special::is_local);
+    let local = pending.special.as_deref().is_some_and(Special::is_local);
     if special {
         // Before the request is queued: the reply half must see the flag
         // by the time it reads anything answering it.
