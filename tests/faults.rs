@@ -380,3 +380,77 @@ fn an_error_inside_multi_aborts_the_transaction() {
         );
     }
 }
+
+/// A cassette with a header and nothing recorded.
+fn empty_cassette(dir: &Path) -> PathBuf {
+    let path = dir.join("empty.jsonl");
+    std::fs::write(
+        &path,
+        "{\"resplay\":1,\"created\":\"2026-11-29T10:00:00Z\",\"upstream\":\"127.0.0.1:6379\"}\n",
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn faults_come_before_passthrough() {
+    let server = RedisServer::start();
+    set_k(&mut Raw::connect(server.port));
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = empty_cassette(dir.path());
+    let replay = Resplay::replay(
+        &cassette,
+        &[
+            "--on-miss",
+            "passthrough",
+            "--upstream",
+            &server.url(),
+            "--fault",
+            r#"GET k => error="MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'." count=1"#,
+        ],
+    );
+    let mut raw = Raw::connect(replay.port);
+    let down = raw.call(&["GET", "k"]);
+    assert!(
+        matches!(&down, Value::Error(e) if e.starts_with(b"MASTERDOWN Link with MASTER is down")),
+        "{down:?}"
+    );
+    assert_eq!(raw.call(&["GET", "k"]), Value::Bulk("v".into()));
+    let (code, log) = replay.stop();
+    assert_eq!(code, 0, "{log:?}");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("fired 1 time(s) for 2 matching")),
+        "{log:?}"
+    );
+}
+
+#[test]
+fn config_file_faults_and_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = empty_cassette(dir.path());
+    let config = dir.path().join("resplay.toml");
+    std::fs::write(
+        &config,
+        "seed = 3\n\n[[fault]]\nmatch = \"PING\"\nerror = \"CLUSTERDOWN The cluster is down\"\nafter = 1\ncount = 1\n",
+    )
+    .unwrap();
+    let replay = Resplay::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "replay",
+        "--cassette",
+        cassette.to_str().unwrap(),
+    ]);
+    let mut raw = Raw::connect(replay.port);
+    assert_eq!(raw.call(&["PING"]), Value::simple("PONG"));
+    assert_eq!(
+        raw.call(&["PING"]),
+        Value::Error("CLUSTERDOWN The cluster is down".into())
+    );
+    assert_eq!(raw.call(&["PING"]), Value::simple("PONG"));
+    let (code, log) = replay.stop();
+    assert_eq!(code, 0, "{log:?}");
+    // A seed was given: none is drawn and printed.
+    assert!(!log.iter().any(|l| l.contains("seeded with")), "{log:?}");
+}
