@@ -13,6 +13,7 @@ use serde::Deserialize;
 use thiserror::Error;
 use toml::Spanned;
 
+use crate::fault::FaultRule;
 use crate::replay::{IgnoreRule, OnMiss, Timing};
 
 /// A parsed config file. `None` (or an empty list) means the key was absent,
@@ -61,6 +62,10 @@ pub struct Config {
     pub cassette: Option<PathBuf>,
     /// `resplay run` mode (`--mode`).
     pub mode: Option<RunMode>,
+    /// Faults to inject (`[[fault]]` tables; `--fault` adds to these).
+    pub fault: Vec<FaultRule>,
+    /// Seed of the faults' probability rolls and jitter (`--seed`).
+    pub seed: Option<u64>,
 }
 
 impl std::fmt::Debug for Config {
@@ -88,6 +93,8 @@ impl std::fmt::Debug for Config {
             .field("ignore", &self.ignore)
             .field("cassette", &self.cassette)
             .field("mode", &self.mode)
+            .field("fault", &self.fault)
+            .field("seed", &self.seed)
             .finish()
     }
 }
@@ -165,6 +172,9 @@ struct RawConfig {
     ignore: Vec<Spanned<String>>,
     cassette: Option<PathBuf>,
     mode: Option<RunMode>,
+    #[serde(default)]
+    fault: Vec<FaultRule>,
+    seed: Option<u64>,
 }
 
 /// Reads and checks the config file at `path`.
@@ -225,6 +235,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         ignore,
         cassette: raw.cassette,
         mode: raw.mode,
+        fault: raw.fault,
+        seed: raw.seed,
     })
 }
 
@@ -410,6 +422,25 @@ mode = "new-episodes"
         let msg = e.to_string();
         assert!(msg.starts_with("conf/resplay.toml:3: "), "{msg}");
         assert!(msg.contains("SET 'open"), "{msg}");
+    }
+
+    #[test]
+    fn faults_and_seed() {
+        let text = "seed = 42\n[[fault]]\nmatch = \"GET session:*\"\nerror = \"LOADING later\"\ncount = 2\n\n[[fault]]\nmatch = \"*\"\nlatency = \"5ms\"\n";
+        let c = parse_str(text).expect("parses");
+        assert_eq!(c.seed, Some(42));
+        let rules: Vec<String> = c.fault.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            rules,
+            [
+                "GET session:* => error=\"LOADING later\" count=2",
+                "* => latency=5ms"
+            ]
+        );
+        let e = parse_str("\n[[fault]]\nmatch = \"GET\"\ndrop = true\nhang = true\n").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("conf/resplay.toml:2"), "{msg}");
+        assert!(msg.contains("more than one action"), "{msg}");
     }
 
     #[test]

@@ -269,6 +269,12 @@ impl SteeredServer {
         Ok(local)
     }
 
+    /// The fault rules, shared by every mode: `add`, `remove`, `list`,
+    /// `clear`.
+    pub fn faults(&self) -> std::sync::Arc<crate::fault::Faults> {
+        self.steering.faults()
+    }
+
     /// Mode, cassette, connections and counters now.
     pub fn status(&self) -> Status {
         self.steering.status()

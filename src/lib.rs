@@ -18,6 +18,8 @@
 //! - [`record`]: the recording proxy and the request/reply pairing.
 //! - [`replay`]: the replay server: matcher, ignore rules, handshake
 //!   synthesis, pushes, passthrough, the report.
+//! - [`fault`]: fault injection rules (`--fault`) and the rule set a server
+//!   shares; both modes' sessions apply what it decides per command.
 //! - [`run`]: `resplay run`, wrapping a test command, VCR record modes.
 //! - [`config`]: the TOML config file.
 //! - [`show`]: a cassette as a readable, redis-cli style listing.
@@ -28,6 +30,7 @@ pub mod command;
 pub mod config;
 pub mod control;
 pub mod embed;
+pub mod fault;
 pub mod handover;
 pub mod record;
 pub mod replay;

@@ -4,6 +4,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -15,6 +16,7 @@ use resplay::cassette;
 use resplay::config::{self, Config, RunMode};
 use resplay::control::api::{admin_addr, serve_api};
 use resplay::control::{Finished, Mode, ModeSpec, SteerSettings, Steering};
+use resplay::fault::{FaultRule, Faults};
 use resplay::record::RecordConfig;
 use resplay::replay::{IgnoreRule, OnMiss, ReplayConfig, Timing};
 use resplay::run::{run, RunSettings};
@@ -75,6 +77,13 @@ struct Common {
     /// Refuse clients beyond this many, as Redis does [default: 10000].
     #[arg(long)]
     max_clients: Option<usize>,
+    /// Inject a fault, e.g. --fault 'GET session:* => error="LOADING …" count=2'
+    /// (repeatable; see docs/faults.md).
+    #[arg(long = "fault", value_name = "RULE")]
+    fault: Vec<FaultRule>,
+    /// Seed for fault probabilities and jitter [default: random, printed].
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
 }
 
 /// Options of the servers a control API can steer (record and replay).
@@ -320,6 +329,34 @@ fn listen_addr(flag: &Option<String>, file: &Config) -> String {
         .unwrap_or_else(|| DEFAULT_LISTEN.to_string())
 }
 
+/// The fault rules of the file, then the flags', under one seed. Without a
+/// seed one is drawn and printed, so a run that found something can be
+/// repeated exactly.
+fn faults(common: &Common, file: &Config) -> Arc<Faults> {
+    let rules: Vec<FaultRule> = file.fault.iter().chain(&common.fault).cloned().collect();
+    let seed = common.seed.or(file.seed).unwrap_or_else(|| {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or_default();
+        if !rules.is_empty() {
+            eprintln!("resplay: faults seeded with {seed} (--seed {seed} repeats them)");
+        }
+        seed
+    });
+    Arc::new(Faults::with_rules(seed, rules))
+}
+
+/// What each fault rule did, so a run shows its faults really fired.
+fn report_faults(faults: &Faults) {
+    for info in faults.list() {
+        eprintln!(
+            "resplay: fault #{} '{}': fired {} time(s) for {} matching command(s)",
+            info.id, info.rule, info.fired, info.seen
+        );
+    }
+}
+
 /// Replay settings from flags over the file.
 fn replay_config(
     common: &Common,
@@ -336,6 +373,7 @@ fn replay_config(
         upstream: upstream(common, file)?,
         timing: flags.timing.or(file.timing()).unwrap_or(Timing::None),
         idle_timeout: timeout(common, file),
+        faults: faults(common, file),
         ..ReplayConfig::default()
     };
     config.serve.max_clients = max_clients(common, file);
@@ -407,6 +445,12 @@ async fn steered(
         }
         None => None,
     };
+    // One rule set for every mode the server may switch to.
+    let mut record = record;
+    if let Some(record) = &mut record {
+        record.faults = replay.faults.clone();
+    }
+    let faults = replay.faults.clone();
     let mut serve = resplay::server::ServeOptions::default();
     serve.max_clients = record
         .as_ref()
@@ -434,6 +478,7 @@ async fn steered(
     }
     announce(&listener)?;
     let finished = steering.serve(listener).await;
+    report_faults(&faults);
     let Some(finished) = finished else {
         return Ok(ExitCode::SUCCESS);
     };
@@ -491,7 +536,9 @@ async fn run_wrapped(args: RunArgs, file: &Config) -> Result<ExitCode> {
         command: args.command,
     };
     let shown = settings.cassette.display().to_string();
+    let faults = settings.replay.faults.clone();
     let outcome = run(settings, shutdown_on_signal()?).await?;
+    report_faults(&faults);
     if let Some(summary) = &outcome.recorded {
         if outcome.discarded {
             eprintln!(

@@ -145,6 +145,8 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
             let (handle, writer) = CassetteWriter::open(&path, &header, WriteMode::Atomic).await?;
             let mut config = RecordConfig::new(upstream);
             config.ignore_trivial_calls = settings.ignore_trivial_calls;
+            // One rule set for the run, whichever way it goes.
+            config.faults = settings.replay.faults.clone();
             let server = tokio::spawn(record(listener, config, handle, shutdown.clone()));
             let child_code = run_child(&settings.command, port, &stop).await?;
             shutdown.cancel();

@@ -339,3 +339,88 @@ async fn invalidations_reach_tracking_clients() {
     );
     server.shutdown().await;
 }
+
+/// Runs `resplay ctl --admin ADDR ARGS…`; its exit status and output.
+fn ctl(admin: std::net::SocketAddr, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_resplay"))
+        .arg("ctl")
+        .arg("--admin")
+        .arg(admin.to_string())
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_rules_through_ctl_hold_across_a_switch() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("faults.jsonl");
+    let server = start(&redis, false, Mode::Record, &cassette).await;
+    let admin = server.serve_admin("127.0.0.1:0").await.unwrap();
+    let mut app = client(&server, 2);
+    assert_eq!(app.call(&["SET", "k", "v"]), Value::simple("OK"));
+    assert_eq!(app.call(&["GET", "k"]), bulk("v"));
+
+    let rule = r#"GET k => error="LOADING Redis is loading the dataset in memory" count=1"#;
+    let added = tokio::task::spawn_blocking(move || ctl(admin, &["fault", "add", rule]))
+        .await
+        .unwrap();
+    assert!(added.0, "{}", added.1);
+    assert!(added.1.contains("\"id\": 1"), "{}", added.1);
+    let bad =
+        tokio::task::spawn_blocking(move || ctl(admin, &["fault", "add", "GET k => explode"]))
+            .await
+            .unwrap();
+    assert!(!bad.0 && bad.1.contains("400"), "{}", bad.1);
+
+    // Recording: the fault answers in Redis's place, then Redis does.
+    assert_eq!(
+        app.call(&["GET", "k"]),
+        Value::Error("LOADING Redis is loading the dataset in memory".into())
+    );
+    assert_eq!(app.call(&["GET", "k"]), bulk("v"));
+
+    // The same rule set serves replay: rearm it with another rule.
+    server
+        .switch(ModeSpec::new(Mode::Replay, None))
+        .await
+        .unwrap();
+    let rule = r#"GET k => error="READONLY You can't write against a read only replica." count=1"#;
+    let added = tokio::task::spawn_blocking(move || ctl(admin, &["fault", "add", rule]))
+        .await
+        .unwrap();
+    assert!(added.0, "{}", added.1);
+    assert_eq!(
+        app.call(&["GET", "k"]),
+        Value::Error("READONLY You can't write against a read only replica.".into())
+    );
+    assert_eq!(app.call(&["GET", "k"]), bulk("v"));
+    let listed = tokio::task::spawn_blocking(move || ctl(admin, &["fault", "list"]))
+        .await
+        .unwrap();
+    assert!(listed.1.contains("\"fired\": 1"), "{}", listed.1);
+    let removed = tokio::task::spawn_blocking(move || ctl(admin, &["fault", "rm", "1"]))
+        .await
+        .unwrap();
+    assert!(removed.0, "{}", removed.1);
+    let missing = tokio::task::spawn_blocking(move || ctl(admin, &["fault", "rm", "1"]))
+        .await
+        .unwrap();
+    assert!(
+        !missing.0 && missing.1.contains("no fault rule with id 1"),
+        "{}",
+        missing.1
+    );
+    assert_eq!(server.faults().list().len(), 1);
+    server.shutdown().await;
+    // Faulted commands are not in the cassette.
+    let text = std::fs::read_to_string(&cassette).unwrap();
+    assert!(!text.contains("LOADING"), "{text}");
+}

@@ -8,10 +8,10 @@
 use std::net::SocketAddr;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -21,6 +21,7 @@ use tokio::net::TcpListener;
 use super::inject::Injection;
 use super::mode::ModeSpec;
 use super::steering::{SteerError, Steering};
+use crate::fault::FaultRule;
 
 /// An error answer.
 struct ApiError(StatusCode, String);
@@ -55,6 +56,11 @@ pub fn router(steering: Steering) -> Router {
         .route("/status", get(status))
         .route("/mode", post(switch_mode))
         .route("/reset", post(reset))
+        .route(
+            "/faults",
+            get(list_faults).post(add_fault).delete(clear_faults),
+        )
+        .route("/faults/{id}", delete(delete_fault))
         .route("/publish", post(publish))
         .route("/invalidate", post(invalidate))
         .with_state(steering)
@@ -97,6 +103,50 @@ async fn switch_mode(
 async fn reset(State(steering): State<Steering>) -> Answer {
     let closed = steering.reset_connections();
     Ok(Json(json!({ "closed": closed })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewFault {
+    /// `PATTERN => ACTION [count=N] [after=N] [probability=P]`.
+    rule: String,
+}
+
+async fn list_faults(State(steering): State<Steering>) -> Answer {
+    Ok(Json(steering.faults().list()).into_response())
+}
+
+async fn add_fault(
+    State(steering): State<Steering>,
+    body: Result<Json<NewFault>, JsonRejection>,
+) -> Answer {
+    let Json(new) = body?;
+    let rule: FaultRule = new
+        .rule
+        .parse()
+        .map_err(|e: crate::fault::FaultRuleError| {
+            ApiError(StatusCode::BAD_REQUEST, e.to_string())
+        })?;
+    let text = rule.to_string();
+    let id = steering.faults().add(rule);
+    Ok((StatusCode::CREATED, Json(json!({ "id": id, "rule": text }))).into_response())
+}
+
+async fn delete_fault(State(steering): State<Steering>, Path(id): Path<u64>) -> Answer {
+    if steering.faults().remove(id) {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no fault rule with id {id}"),
+        ))
+    }
+}
+
+async fn clear_faults(State(steering): State<Steering>) -> Answer {
+    let cleared = steering.faults().list().len();
+    steering.faults().clear();
+    Ok(Json(json!({ "cleared": cleared })).into_response())
 }
 
 #[derive(Deserialize)]

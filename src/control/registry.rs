@@ -2,11 +2,11 @@
 //! what the control API reaches them through, to close them (reset) or to
 //! inject messages into them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio_util::sync::CancellationToken;
 
 use super::inject::Injection;
@@ -43,12 +43,51 @@ struct Handle {
 #[derive(Default)]
 pub struct Registry {
     conns: Mutex<HashMap<u64, Handle>>,
+    /// Connections handed over by a switch, not yet registered by their
+    /// session in the new mode.
+    arriving: Mutex<HashSet<u64>>,
+    /// Wakes [`settled`](Registry::settled) when `arriving` shrinks.
+    arrived: Notify,
 }
 
 impl Registry {
     fn conns(&self) -> MutexGuard<'_, HashMap<u64, Handle>> {
         // Nothing a panic elsewhere could leave half-done in a map insert.
         self.conns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn arriving(&self) -> MutexGuard<'_, HashSet<u64>> {
+        self.arriving.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Connection `id` was handed over and will register again.
+    pub fn expect(&self, id: u64) {
+        self.arriving().insert(id);
+    }
+
+    /// Connection `id` will not register after all (it ended).
+    pub fn not_expected(&self, id: u64) {
+        if self.arriving().remove(&id) {
+            self.arrived.notify_waiters();
+        }
+    }
+
+    /// Waits (at most `limit`) until every handed-over connection has
+    /// registered in the new mode, so that what follows a switch (an
+    /// injected message, a status) sees them.
+    pub async fn settled(&self, limit: Duration) {
+        let _ = tokio::time::timeout(limit, async {
+            loop {
+                let arrived = self.arrived.notified();
+                tokio::pin!(arrived);
+                arrived.as_mut().enable();
+                if self.arriving().is_empty() {
+                    return;
+                }
+                arrived.await;
+            }
+        })
+        .await;
     }
 
     /// Registers connection `id`; its stop token fires with `parent` (the
@@ -63,6 +102,7 @@ impl Registry {
                 inject,
             },
         );
+        self.not_expected(id);
         Registered { stop, injections }
     }
 

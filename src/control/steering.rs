@@ -14,8 +14,9 @@
 //!    continue in it.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::net::TcpListener;
@@ -27,6 +28,7 @@ use super::inject::Injection;
 use super::mode::{Mode, ModeSpec};
 use super::registry::Registry;
 use crate::cassette::{CassetteError, CassetteWriter, Header, WriteMode, WriterTask};
+use crate::fault::Faults;
 use crate::handover::{Carry, SessionEnd};
 use crate::record::{RecordConfig, RecordSummary, Recorder};
 use crate::replay::{ReplayConfig, ReplayState, Report};
@@ -180,6 +182,8 @@ struct Inner {
     /// it, for [`Steering::status`].
     draining: Mutex<Option<Status>>,
     shutdown: CancellationToken,
+    /// Client connections open, those between two modes included.
+    clients: AtomicUsize,
     /// The address clients connect to, once bound.
     listen: OnceLock<std::net::SocketAddr>,
 }
@@ -201,6 +205,12 @@ impl Steering {
         shutdown: CancellationToken,
     ) -> Result<(Steering, Vec<String>), SteerError> {
         let (active, _) = watch::channel(None);
+        // One rule set, whatever mode serves: a rule added in record still
+        // holds after a switch to replay.
+        let mut settings = settings;
+        if let Some(record) = &mut settings.record {
+            record.faults = settings.replay.faults.clone();
+        }
         let steering = Steering(Arc::new(Inner {
             settings,
             registry: Arc::new(Registry::default()),
@@ -209,6 +219,7 @@ impl Steering {
             draining: Mutex::new(None),
             shutdown,
             listen: OnceLock::new(),
+            clients: AtomicUsize::new(0),
         }));
         let _ = steering.0.listen.set(listen);
         let mut first = steering.check(&first, None)?;
@@ -246,6 +257,11 @@ impl Steering {
         self.0.draining.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The fault rules, shared by every mode: add, remove, list, clear.
+    pub fn faults(&self) -> Arc<Faults> {
+        self.0.settings.replay.faults.clone()
+    }
+
     /// The token that stops the server.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.0.shutdown.clone()
@@ -254,7 +270,7 @@ impl Steering {
     /// The mode, cassette, connections and counters now.
     pub fn status(&self) -> Status {
         let current = self.0.active.borrow().clone();
-        let connections = self.0.registry.len();
+        let connections = self.0.clients.load(Ordering::Relaxed);
         let reset = self.0.settings.reset_connections_on_switch;
         let Some(active) = current else {
             // During a switch: the old mode, still finishing.
@@ -362,6 +378,18 @@ impl Steering {
             }
         };
         self.0.active.send_replace(Some(Arc::new(active)));
+        // Carried clients re-register in the new mode (going into record,
+        // after a fresh upstream connection): done when the switch is.
+        let connect = self
+            .0
+            .settings
+            .record
+            .as_ref()
+            .map_or(Duration::ZERO, |r| r.upstream.connect_timeout);
+        self.0
+            .registry
+            .settled(connect + Duration::from_secs(1))
+            .await;
         *self.draining() = None;
         Ok(finished.unwrap_or(Finished::PassedThrough { connections: 0 }))
     }
@@ -617,7 +645,13 @@ fn check_writable(path: &Path) -> Result<(), SteerError> {
 }
 
 /// One client connection for its whole life, through every mode it meets.
-async fn connection(inner: Arc<Inner>, mut carry: Carry, id: u64) {
+async fn connection(inner: Arc<Inner>, carry: Carry, id: u64) {
+    inner.clients.fetch_add(1, Ordering::Relaxed);
+    through_modes(&inner, carry, id).await;
+    inner.clients.fetch_sub(1, Ordering::Relaxed);
+}
+
+async fn through_modes(inner: &Inner, mut carry: Carry, id: u64) {
     let mut modes = inner.active.subscribe();
     loop {
         let active = loop {
@@ -637,6 +671,13 @@ async fn connection(inner: Arc<Inner>, mut carry: Carry, id: u64) {
         };
         let (active, token) = active;
         let end = active.session(carry, id).await;
+        // Announced before the old mode counts this session done, so the
+        // switch that follows waits for it to arrive in the new mode.
+        match &end {
+            SessionEnd::HandedOver(_) => inner.registry.expect(id),
+            // Closed, or its upstream unreachable: nothing to wait for.
+            SessionEnd::Closed => inner.registry.not_expected(id),
+        }
         drop(token);
         drop(active);
         match end {

@@ -48,6 +48,8 @@ pub struct RecordConfig {
     pub drain_grace: Duration,
     /// Accept loop options (client limit, connection ids).
     pub serve: ServeOptions,
+    /// Faults to inject, per command (shared, changeable while running).
+    pub faults: Arc<crate::fault::Faults>,
 }
 
 impl RecordConfig {
@@ -61,6 +63,7 @@ impl RecordConfig {
             idle_timeout: None,
             drain_grace: Duration::from_secs(5),
             serve: ServeOptions::default(),
+            faults: Arc::default(),
         }
     }
 }

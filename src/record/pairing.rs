@@ -37,6 +37,37 @@ pub struct Pending {
     /// Its subscribe family, if any: looked at for every reply frame while
     /// it waits, so worked out once.
     subscription: Option<(Namespace, bool)>,
+    /// An injected fault that takes it off the plain relay. Boxed: it is
+    /// rare (`None` for every request when no fault rule is set), and every
+    /// request is moved several times on its way to the cassette, so it
+    /// costs one word, not four.
+    pub special: Option<Box<Special>>,
+}
+
+/// A fault injected into one request (see `crate::fault`): how it leaves
+/// the plain byte relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Special {
+    /// Not sent upstream: the client gets this exact line in its place.
+    Error(Bytes),
+    /// Not sent upstream: the client connection closes at its turn.
+    Drop,
+    /// Not sent upstream: neither it nor anything after it is answered.
+    Hang,
+    /// Sent upstream and recorded: the client gets half of its reply, then
+    /// the connection closes.
+    Partial,
+    /// `DISCARD` went upstream in place of this `EXEC` (an injected error
+    /// doomed its transaction): its `+OK` becomes `-EXECABORT`, for the
+    /// client and the cassette alike.
+    ExecAbort,
+}
+
+impl Special {
+    /// True for the faults answered here, with nothing sent upstream.
+    pub fn is_local(&self) -> bool {
+        matches!(self, Special::Error(_) | Special::Drop | Special::Hang)
+    }
 }
 
 impl Pending {
@@ -49,7 +80,18 @@ impl Pending {
             at,
             silent,
             subscription,
+            special: None,
         }
+    }
+
+    /// The same request, marked with an injected fault.
+    pub fn with_special(mut self, special: Special) -> Pending {
+        self.special = Some(Box::new(special));
+        self
+    }
+
+    fn is_local(&self) -> bool {
+        self.special.as_deref().is_some_and(Special::is_local)
     }
 }
 
@@ -67,6 +109,9 @@ pub enum Paired {
     },
     /// Server data that answers no request: one exact frame.
     Push(Bytes),
+    /// A request answered here, never sent upstream (an injected error,
+    /// drop or hang), in its place among the replies. Not recorded.
+    Local(Special),
 }
 
 /// True when a reply frame is an error (`-`, `!`, or one under attributes).
@@ -274,9 +319,28 @@ impl Pairing {
     }
 
     /// Completes the silent requests at the head of the queue: they need no
-    /// frame from the server.
+    /// frame from the server; and hands over the local ones (injected
+    /// faults), in their turn.
     pub fn complete_silent(&mut self, out: &mut Vec<Paired>) {
-        while self.queue.front().is_some_and(|p| p.silent) && self.head_replies.is_empty() {
+        while self
+            .queue
+            .front()
+            .is_some_and(|p| p.silent || p.special.is_some())
+            && self.head_replies.is_empty()
+        {
+            if self.queue.front().is_some_and(Pending::is_local) {
+                if let Some(Pending {
+                    special: Some(special),
+                    ..
+                }) = self.queue.pop_front()
+                {
+                    out.push(Paired::Local(*special));
+                }
+                continue;
+            }
+            if !self.queue.front().is_some_and(|p| p.silent) {
+                break;
+            }
             if let Some(request) = self.queue.pop_front() {
                 let db = self.selected.db();
                 self.selected
@@ -295,8 +359,10 @@ impl Pairing {
             || self.queue.front().is_some_and(|p| p.subscription.is_some())
     }
 
-    /// Handles one complete frame from the server (its exact bytes).
-    pub fn on_frame(&mut self, frame: Bytes, out: &mut Vec<Paired>) {
+    /// Handles one complete frame from the server (its exact bytes). Returns
+    /// the injected fault of the request it answers, when that fault shapes
+    /// the reply the client gets (partial, `EXECABORT`).
+    pub fn on_frame(&mut self, frame: Bytes, out: &mut Vec<Paired>) -> Option<Special> {
         self.complete_silent(out);
         // Only aggregates can be pub/sub traffic, and only pushes (possibly
         // behind attributes) or frames arriving while pub/sub is in play
@@ -329,7 +395,7 @@ impl Pairing {
         };
         if unsolicited || self.queue.is_empty() {
             out.push(Paired::Push(frame));
-            return;
+            return None;
         }
         // Fixed before this reply changes the subscriptions it counts.
         let needs = match self.head_needs {
@@ -349,11 +415,19 @@ impl Pairing {
             Some(value) => value.is_error(),
             None => is_error_frame(&frame),
         };
+        let shaping = match self.queue.front() {
+            Some(Pending {
+                special: Some(special),
+                ..
+            }) => Some(Special::clone(special)),
+            _ => None,
+        };
         self.head_replies.push(frame);
         if self.head_replies.len() >= needs || is_error {
             self.finish_head(out);
         }
         self.complete_silent(out);
+        shaping
     }
 
     /// How many replies the head request gets.
@@ -399,8 +473,12 @@ impl Pairing {
         let Some(request) = self.queue.pop_front() else {
             return;
         };
-        let replies = std::mem::take(&mut self.head_replies);
+        let mut replies = std::mem::take(&mut self.head_replies);
         self.head_needs = None;
+        if request.special.as_deref() == Some(&Special::ExecAbort) {
+            // The cassette keeps what the client saw, not DISCARD's +OK.
+            replies = vec![Bytes::from_static(crate::fault::EXECABORT)];
+        }
         let ok = replies.first().is_some_and(|r| !is_error_frame(r));
         if ok {
             match command::name(&request.args).as_bytes() {
@@ -479,6 +557,7 @@ mod tests {
                     request, replies, ..
                 } => done.push((request.seq, replies.len())),
                 Paired::Push(_) => pushes += 1,
+                Paired::Local(_) => {}
             }
         }
         (done, pushes)
@@ -625,6 +704,35 @@ mod tests {
     }
 
     #[test]
+    fn injected_faults_take_their_turn() {
+        let mut p = Pairing::default();
+        let loading = Bytes::from_static(b"-LOADING later\r\n");
+        p.push_request(req(0, &["GET", "a"]));
+        p.push_request(req(1, &["GET", "b"]).with_special(Special::Error(loading.clone())));
+        p.push_request(req(1, &["EXEC"]).with_special(Special::ExecAbort));
+        let mut out = Vec::new();
+        p.complete_silent(&mut out);
+        assert!(
+            out.is_empty(),
+            "the local answer waits for the reply before it"
+        );
+        let frame = |v: &Value| crate::resp::to_bytes(v).freeze();
+        assert_eq!(p.on_frame(frame(&bulk("1")), &mut out), None);
+        assert!(
+            matches!(&out[..], [Paired::Interaction { .. }, Paired::Local(Special::Error(l))] if *l == loading)
+        );
+        out.clear();
+        // DISCARD's +OK answers the EXEC, recorded as the client saw it.
+        let shaping = p.on_frame(frame(&Value::simple("OK")), &mut out);
+        assert_eq!(shaping, Some(Special::ExecAbort));
+        let [Paired::Interaction { replies, .. }] = &out[..] else {
+            panic!("{out:?}");
+        };
+        assert_eq!(replies[..], [Bytes::from_static(crate::fault::EXECABORT)]);
+        assert_eq!(p.pending(), 0);
+    }
+
+    #[test]
     fn interactions_carry_the_database_they_ran_in() {
         let mut p = Pairing::new(4);
         for (seq, words) in [
@@ -657,7 +765,7 @@ mod tests {
             .iter()
             .filter_map(|o| match o {
                 Paired::Interaction { db, .. } => Some(*db),
-                Paired::Push(_) => None,
+                Paired::Push(_) | Paired::Local(_) => None,
             })
             .collect();
         assert_eq!(dbs, [4, 4, 2, 2, 2, 2, 5]);

@@ -330,6 +330,7 @@ mod tests {
                         request, replies, ..
                     } => done.push((request.seq, replies)),
                     Paired::Push(f) => pushes.push(f),
+                    Paired::Local(_) => {}
                 }
             }
         }

@@ -8,6 +8,10 @@
 //! frames with their requests and writes the finished ones as cassette
 //! lines, straight from the frames' bytes. Both run in one task and share a
 //! small state.
+//!
+//! Injected faults (`crate::fault`) leave this path for `faulted`, command
+//! by command on the request half and for good on the reply half of the
+//! connection they fired on; the plain relay only checks whether they did.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -31,6 +35,10 @@ use crate::control::registry::InjectRequest;
 use crate::handover::{Carry, SessionEnd};
 use crate::resp::{encode, parse_request, reply_len, Limits, ProtocolError, RequestParse};
 use crate::upstream::{self, UpstreamReader, UpstreamWriter};
+
+mod faulted;
+
+use faulted::{answer_locals, deliver, is_exec, relay_faulted, shape_frames, Flow, MultiTrack};
 
 /// Read buffer growth step.
 const READ_CHUNK: usize = 16 * 1024;
@@ -71,6 +79,11 @@ struct Session {
     /// This connection's [`waiting_since`](replication::waiting_since)
     /// marker in the recorder's causal gate.
     marker: Arc<AtomicU64>,
+    /// Set once a fault was injected on this connection: from then on the
+    /// reply half pairs before it forwards, frame by frame, to put local
+    /// answers in their place and shape the replies (an atomic, so the
+    /// common path checks it without the lock).
+    faulted: AtomicBool,
 }
 
 impl Session {
@@ -133,6 +146,7 @@ pub(crate) async fn run(carry: Carry, conn: u64, shared: Arc<RecordShared>) -> S
         room: Notify::new(),
         replication_seen: AtomicBool::new(false),
         marker: shared.gate.register(conn),
+        faulted: AtomicBool::new(false),
     };
     let opened = Instant::now();
     if let Some(writer) = &shared.writer {
@@ -277,6 +291,8 @@ async fn relay_requests(
     let limits = shared.config.limits;
     let idle_limit = shared.config.idle_timeout;
     let mut modes = ReplyModeTracker::default();
+    let mut multi = MultiTrack::default();
+    let faults = &shared.config.faults;
     let mut seq = 0u64;
     // Idle since: the last complete request, or the connection's start.
     let mut idle_since = Instant::now();
@@ -324,12 +340,21 @@ async fn relay_requests(
         }
         let chunk = buf.split_to(consumed).freeze();
         let mut wake = false;
+        // The first command a fault applies to, and the ones after it, take
+        // the slow path (`relay_faulted`).
+        let mut faulted = None;
         if !frames.is_empty() {
             idle_since = now;
             let mut state = session.state();
-            for (start, frame) in &frames {
+            for (i, (start, frame)) in frames.iter().enumerate() {
                 let raw = chunk.slice(*start..*start + frame.len);
                 let args = frame.args(&raw);
+                let fault = faults.check(&args);
+                if fault.is_some() || (multi.doomed && is_exec(&args)) {
+                    faulted = Some((i, args, fault));
+                    break;
+                }
+                multi.follow(&args);
                 // A replica is never answered (Redis queues no reply to it).
                 let silent = modes.is_silent(&args) || state.replication.is_streaming();
                 if command::starts_replication(&args) {
@@ -356,9 +381,46 @@ async fn relay_requests(
         if wake {
             session.wake.notify_one();
         }
-        if !chunk.is_empty() && upstream.write_all(&chunk).await.is_err() {
+        let plain = match &faulted {
+            Some((i, ..)) => frames[*i].0,
+            None => chunk.len(),
+        };
+        if plain > 0 && upstream.write_all(&chunk[..plain]).await.is_err() {
             // The reply half sees the upstream die and answers the client.
             return RequestsEnd::Gone;
+        }
+        if let Some((i, args, fault)) = faulted {
+            let rest = &frames[i..];
+            let flow = relay_faulted(
+                session,
+                upstream,
+                &chunk,
+                rest,
+                (args, fault),
+                &mut modes,
+                &mut seq,
+                &mut multi,
+            )
+            .await;
+            match flow {
+                Flow::Go => {}
+                Flow::Stop => return RequestsEnd::Gone,
+                Flow::Discard => {
+                    // Dropped, hung or half-answered: nothing more goes
+                    // upstream; keep reading only to see the client leave.
+                    // Such a connection is never handed over.
+                    loop {
+                        buf.clear();
+                        let read = tokio::select! {
+                            _ = &mut shutdown => return RequestsEnd::Gone,
+                            read = read_with_idle_limit(client, buf, idle_limit, idle_since, session) => read,
+                        };
+                        if !matches!(read, ReadOutcome::Data) {
+                            return RequestsEnd::Gone;
+                        }
+                    }
+                }
+            }
         }
         if error.is_some() {
             return RequestsEnd::Gone;
@@ -455,6 +517,12 @@ async fn relay_replies(
             let since = session.waiting_since(&state);
             (idle && state.requests_done, error, since)
         };
+        if session.faulted.load(Ordering::Acquire)
+            && answer_locals(session, client, &mut client_alive, &paired).await
+        {
+            emit(session, &mut paired, Instant::now()).await;
+            return RepliesEnd::Failed;
+        }
         emit(session, &mut paired, Instant::now()).await;
         shared.gate.update(&session.marker, since);
         if let Some(e) = protocol_error {
@@ -553,16 +621,33 @@ async fn relay_replies(
             }
         }
         let chunk = buf.split_to(total).freeze();
-        if client_alive && !chunk.is_empty() && client.write_all(&chunk).await.is_err() {
-            // Keep recording what is in flight; nothing more to deliver.
-            client_alive = false;
-            session.state().requests_done = true;
-        }
-        let (pending, since) = pair_frames(session, &chunk, &frame_lens, &mut paired);
+        let (pending, since, close) = if session.faulted.load(Ordering::Acquire) {
+            // A fault was injected here: pair first, then send what the
+            // client is due, local answers and shaped replies in place.
+            let mut out = BytesMut::new();
+            let (then, pending, since) =
+                shape_frames(session, &chunk, &frame_lens, &mut paired, &mut out);
+            let close = deliver(session, client, &mut client_alive, &out, then).await;
+            (pending, since, close)
+        } else {
+            if client_alive && !chunk.is_empty() && client.write_all(&chunk).await.is_err() {
+                // Keep recording what is in flight; nothing more to deliver.
+                client_alive = false;
+                session.state().requests_done = true;
+            }
+            let (pending, since) = pair_frames(session, &chunk, &frame_lens, &mut paired);
+            // A local answer queued after the chunk was read comes after it.
+            let close = session.faulted.load(Ordering::Acquire)
+                && answer_locals(session, client, &mut client_alive, &paired).await;
+            (pending, since, close)
+        };
         if pending < MAX_IN_FLIGHT {
             session.room.notify_one();
         }
         emit(session, &mut paired, now).await;
+        if close {
+            return RepliesEnd::Failed;
+        }
         shared.gate.update(&session.marker, since);
         if let Some(e) = bad_frame {
             let reason = format!("sent an invalid reply ({e})");
@@ -746,6 +831,8 @@ async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Instant) {
             Paired::Push(frame) => {
                 write_push_line(&mut text, session.conn, session.at_ms(now), &frame)
             }
+            // Injected faults never reach the cassette.
+            Paired::Local(_) => continue,
         };
         events += u64::from(written);
     }

@@ -83,6 +83,8 @@ pub struct ReplayConfig {
     /// When set, commands answered by the upstream are appended here
     /// (`run --mode new-episodes`).
     pub record_misses_to: Option<WriterHandle>,
+    /// Faults to inject, per command (shared, changeable while running).
+    pub faults: Arc<crate::fault::Faults>,
 }
 
 impl Default for ReplayConfig {
@@ -98,6 +100,7 @@ impl Default for ReplayConfig {
             idle_timeout: None,
             serve: ServeOptions::default(),
             record_misses_to: None,
+            faults: Arc::default(),
         }
     }
 }

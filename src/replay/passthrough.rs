@@ -84,6 +84,8 @@ impl Passthrough {
                 for p in paired {
                     match p {
                         Paired::Push(frame) => pushes.push(decode(&frame, limits)?),
+                        // Faults are applied before passthrough, never here.
+                        Paired::Local(_) => {}
                         Paired::Interaction { replies, .. } => {
                             return Ok(Forwarded {
                                 bytes: bytes.freeze(),

@@ -27,13 +27,99 @@ enum Token {
     Exact(Bytes),
 }
 
+/// A command pattern: the part ignore rules and fault rules share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandPattern {
+    /// The command name, uppercased.
+    name: String,
+    /// True when the name `*` stands for every command (fault rules); an
+    /// ignore rule's name is always literal.
+    any_name: bool,
+    args: Vec<Token>,
+}
+
+impl CommandPattern {
+    /// Parses a pattern; the error is the reason, for the caller to wrap
+    /// with the rule it came from.
+    pub fn parse(text: &str) -> Result<CommandPattern, &'static str> {
+        let words = crate::resp::inline::split_args(text.as_bytes()).ok_or("unbalanced quotes")?;
+        let (name, rest) = words.split_first().ok_or("empty rule")?;
+        let name = String::from_utf8_lossy(name).to_ascii_uppercase();
+        let mut args = Vec::new();
+        for (i, word) in rest.iter().enumerate() {
+            let token = match &word[..] {
+                b"<any>" => Token::Any,
+                b"..." if i + 1 == rest.len() => Token::Rest,
+                b"..." => return Err("'...' may only be the last token"),
+                w if w.contains(&b'*') => Token::Glob(String::from_utf8_lossy(w).into_owned()),
+                w => Token::Exact(Bytes::copy_from_slice(w)),
+            };
+            args.push(token);
+        }
+        Ok(CommandPattern {
+            name,
+            any_name: false,
+            args,
+        })
+    }
+
+    /// The fault-rule reading: a bare command name means any arguments
+    /// (`GET` = `GET ...`), and the name `*` matches every command.
+    pub fn for_faults(mut self) -> CommandPattern {
+        if self.args.is_empty() {
+            self.args.push(Token::Rest);
+        }
+        self.any_name = self.name == "*";
+        self
+    }
+
+    /// True when the pattern leaves some argument open (an ignore rule
+    /// that does not is a mistake: it would change nothing).
+    fn ignores_something(&self) -> bool {
+        self.args.iter().any(|t| !matches!(t, Token::Exact(_)))
+    }
+
+    /// True when `args` (name first) fit the pattern.
+    pub fn matches(&self, args: &[Bytes]) -> bool {
+        self.walk(args, |_, _| {})
+    }
+
+    /// Walks the arguments against the tokens, calling `each` for every
+    /// fixed token and its argument; false as soon as one does not fit.
+    fn walk(&self, args: &[Bytes], mut each: impl FnMut(&Token, &Bytes)) -> bool {
+        let Some(name) = args.first() else {
+            return false;
+        };
+        if !self.any_name && !name.eq_ignore_ascii_case(self.name.as_bytes()) {
+            return false;
+        }
+        let rest = &args[1..];
+        let has_rest = matches!(self.args.last(), Some(Token::Rest));
+        let fixed = self.args.len() - usize::from(has_rest);
+        if rest.len() < fixed || (!has_rest && rest.len() != fixed) {
+            return false;
+        }
+        for (token, arg) in self.args.iter().zip(rest) {
+            let fits = match token {
+                Token::Any | Token::Rest => true,
+                Token::Glob(g) => glob_match(g.as_bytes(), arg),
+                Token::Exact(e) => e == arg,
+            };
+            if !fits {
+                return false;
+            }
+            each(token, arg);
+        }
+        true
+    }
+}
+
 /// A parsed ignore rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IgnoreRule {
     /// The rule as written, for messages.
     pub text: String,
-    name: String,
-    args: Vec<Token>,
+    pattern: CommandPattern,
 }
 
 /// A rule that cannot be used.
@@ -54,28 +140,13 @@ impl std::str::FromStr for IgnoreRule {
             rule: text.to_string(),
             reason: reason.to_string(),
         };
-        let words = crate::resp::inline::split_args(text.as_bytes())
-            .ok_or_else(|| err("unbalanced quotes"))?;
-        let (name, rest) = words.split_first().ok_or_else(|| err("empty rule"))?;
-        let name = String::from_utf8_lossy(name).to_ascii_uppercase();
-        let mut args = Vec::new();
-        for (i, word) in rest.iter().enumerate() {
-            let token = match &word[..] {
-                b"<any>" => Token::Any,
-                b"..." if i + 1 == rest.len() => Token::Rest,
-                b"..." => return Err(err("'...' may only be the last token")),
-                w if w.contains(&b'*') => Token::Glob(String::from_utf8_lossy(w).into_owned()),
-                w => Token::Exact(Bytes::copy_from_slice(w)),
-            };
-            args.push(token);
-        }
-        if !args.iter().any(|t| !matches!(t, Token::Exact(_))) {
+        let pattern = CommandPattern::parse(text).map_err(err)?;
+        if !pattern.ignores_something() {
             return Err(err("the rule ignores nothing: use <any>, a * glob or ..."));
         }
         Ok(IgnoreRule {
             text: text.to_string(),
-            name,
-            args,
+            pattern,
         })
     }
 }
@@ -107,28 +178,21 @@ impl IgnoreRule {
     /// The command with ignored arguments replaced by the rule's tokens, if
     /// the rule applies to it.
     fn normalize(&self, args: &[Bytes]) -> Option<Vec<Bytes>> {
-        let name = args.first()?;
-        if !name.eq_ignore_ascii_case(self.name.as_bytes()) {
+        let p = &self.pattern;
+        let has_rest = matches!(p.args.last(), Some(Token::Rest));
+        // Filled only once the name fits: no allocation for the commands
+        // a rule is not about.
+        let mut out = Vec::new();
+        let fits = p.walk(args, |token, arg| match token {
+            Token::Any => out.push(Bytes::from_static(b"<any>")),
+            Token::Rest => {}
+            Token::Glob(g) => out.push(Bytes::from(g.clone())),
+            Token::Exact(_) => out.push(arg.clone()),
+        });
+        if !fits {
             return None;
         }
-        let rest = &args[1..];
-        let has_rest = matches!(self.args.last(), Some(Token::Rest));
-        let fixed = self.args.len() - usize::from(has_rest);
-        if rest.len() < fixed || (!has_rest && rest.len() != fixed) {
-            return None;
-        }
-        let mut out = Vec::with_capacity(fixed + 2);
-        out.push(Bytes::from(self.name.clone()));
-        for (token, arg) in self.args.iter().zip(rest) {
-            match token {
-                Token::Any => out.push(Bytes::from_static(b"<any>")),
-                Token::Rest => break,
-                Token::Glob(g) if glob_match(g.as_bytes(), arg) => out.push(Bytes::from(g.clone())),
-                Token::Glob(_) => return None,
-                Token::Exact(e) if e == arg => out.push(arg.clone()),
-                Token::Exact(_) => return None,
-            }
-        }
+        out.insert(0, Bytes::from(p.name.clone()));
         if has_rest {
             out.push(Bytes::from_static(b"..."));
         }

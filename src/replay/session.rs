@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 
 use super::clock;
@@ -17,6 +18,7 @@ use crate::cassette::{Event, Interaction, PushEvent};
 use crate::command::{self, Namespace};
 use crate::control::inject::Listener;
 use crate::control::registry::InjectRequest;
+use crate::fault::{FaultAction, EXECABORT};
 use crate::handover::{CarriedState, Carry, SessionEnd};
 use crate::record::pairing::ReplyModeTracker;
 use crate::resp::{
@@ -54,6 +56,12 @@ struct Session {
     replica: bool,
     /// `CLIENT TRACKING on` in effect: injected invalidations reach it.
     tracking: bool,
+    /// An injected error refused a command inside `MULTI`: the `EXEC` gets
+    /// `-EXECABORT`, as Redis answers a transaction it flagged.
+    doomed: bool,
+    /// A `hang` fault fired: nothing more is answered; the connection stays
+    /// open until the client closes it.
+    hung: bool,
 }
 
 impl Session {
@@ -102,6 +110,8 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
         silent: false,
         replica: false,
         tracking: false,
+        doomed: false,
+        hung: false,
     };
     if let Some(state) = &carried {
         session.resume(state);
@@ -177,12 +187,29 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
         if !frames.is_empty() {
             idle_since = Instant::now();
         }
-        session.handle_batch(&chunk, &frames, &mut out).await;
+        session
+            .handle_batch(&chunk, &frames, &mut out, &mut writer)
+            .await;
         if let Some(e) = &error {
             out.extend_from_slice(format!("-ERR {e}\r\n").as_bytes());
             session.closing = true;
         }
         if !out.is_empty() && writer.write_all(&out).await.is_err() {
+            break;
+        }
+        if session.hung {
+            // Keep the socket open, answer nothing, until the client gives
+            // up (its timeout) or the server stops.
+            buf.clear();
+            loop {
+                tokio::select! {
+                    _ = &mut shutdown => break,
+                    read = reader.read_buf(&mut buf) => match read {
+                        Ok(n) if n > 0 => buf.clear(),
+                        _ => break,
+                    },
+                }
+            }
             break;
         }
         if session.closing {
@@ -240,6 +267,8 @@ async fn read_some(
 enum Later {
     /// Nothing recorded matches: synthesize, pass through, or miss.
     Miss(Option<Closest>),
+    /// An injected fault (`None`: the `EXEC` of a transaction one doomed).
+    Fault(Option<FaultAction>),
     /// A recorded reply to send after its recorded duration.
     Delayed {
         bytes: BytesMut,
@@ -312,10 +341,11 @@ impl Session {
         chunk: &Bytes,
         frames: &[(usize, RequestFrame)],
         out: &mut BytesMut,
+        writer: &mut OwnedWriteHalf,
     ) {
         let shared = self.shared.clone();
         let mut next = 0;
-        while next < frames.len() && !self.closing {
+        while next < frames.len() && !self.closing && !self.hung {
             let mut later = None;
             {
                 let mut matcher = shared.matcher();
@@ -325,6 +355,16 @@ impl Session {
                     let raw = chunk.slice(*start..*start + frame.len);
                     let args = frame.args(&raw);
                     self.silent = self.reply_modes.is_silent(&args);
+                    if self.doomed && !self.selected.in_multi() {
+                        self.doomed = false; // DISCARD or RESET ended it
+                    }
+                    // Before matching: a faulted command consumes no
+                    // recording unless it runs (latency, partial).
+                    let fault = shared.config.faults.check(&args);
+                    if fault.is_some() || (self.doomed && is_exec(&args)) {
+                        later = Some((raw, args, Later::Fault(fault)));
+                        break;
+                    }
                     if let Some(l) = self.answer(&mut matcher, &args, out) {
                         later = Some((raw, args, l));
                         break;
@@ -332,8 +372,84 @@ impl Session {
                 }
             }
             if let Some((raw, args, l)) = later {
-                self.finish(raw, args, l, out).await;
+                match l {
+                    Later::Fault(fault) => self.fault(raw, args, fault, out, writer).await,
+                    l => self.finish(raw, args, l, out).await,
+                }
             }
+        }
+    }
+
+    /// Applies an injected fault to one command (see `crate::fault`), or,
+    /// with none, answers the `EXEC` of a transaction one refused.
+    async fn fault(
+        &mut self,
+        raw: Bytes,
+        args: Vec<Bytes>,
+        fault: Option<FaultAction>,
+        out: &mut BytesMut,
+        writer: &mut OwnedWriteHalf,
+    ) {
+        let Some(fault) = fault else {
+            // EXEC after an injected error inside MULTI.
+            self.doomed = false;
+            if !self.silent {
+                out.extend_from_slice(EXECABORT);
+            }
+            self.selected.observe(&args, Outcome::Error, || None);
+            self.queued_handshake.clear();
+            return;
+        };
+        match fault {
+            FaultAction::Latency(delay) => {
+                // Earlier replies go now; this one and those after it wait.
+                if !out.is_empty() {
+                    if writer.write_all(out).await.is_err() {
+                        self.closing = true;
+                        return;
+                    }
+                    out.clear();
+                }
+                tokio::select! {
+                    _ = self.shared.shutdown.cancelled() => {
+                        self.closing = true;
+                        return;
+                    }
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                self.answer_now(raw, args, out).await;
+            }
+            FaultAction::Error(line) => {
+                // Not run, as Redis refuses a command; inside MULTI the
+                // refusal flags the transaction.
+                if self.selected.in_multi() {
+                    self.doomed = true;
+                }
+                if !self.silent {
+                    out.extend_from_slice(&line);
+                }
+            }
+            FaultAction::Drop => self.closing = true,
+            FaultAction::Hang => self.hung = true,
+            FaultAction::Partial => {
+                let mut whole = BytesMut::new();
+                self.answer_now(raw, args, &mut whole).await;
+                let half = (whole.len() / 2).max(1).min(whole.len());
+                out.extend_from_slice(&whole[..half]);
+                self.closing = true;
+            }
+        }
+    }
+
+    /// Answers one command the normal way, lock and all.
+    async fn answer_now(&mut self, raw: Bytes, args: Vec<Bytes>, out: &mut BytesMut) {
+        let shared = self.shared.clone();
+        let later = {
+            let mut matcher = shared.matcher();
+            self.answer(&mut matcher, &args, out)
+        };
+        if let Some(l) = later {
+            self.finish(raw, args, l, out).await;
         }
     }
 
@@ -432,6 +548,7 @@ impl Session {
     /// Finishes a command [`answer`](Session::answer) left for later.
     async fn finish(&mut self, raw: Bytes, args: Vec<Bytes>, later: Later, out: &mut BytesMut) {
         match later {
+            Later::Fault(_) => {}
             Later::Miss(closest) => self.miss(&raw, args, closest, out).await,
             Later::Delayed {
                 bytes,
@@ -689,6 +806,11 @@ impl Session {
             }
         }
     }
+}
+
+fn is_exec(args: &[Bytes]) -> bool {
+    args.first()
+        .is_some_and(|n| n.eq_ignore_ascii_case(b"EXEC"))
 }
 
 /// Error lines cannot hold CR or LF.

@@ -103,6 +103,21 @@ impl Raw {
 }
 
 impl Raw {
+    /// Reads until the server closes the connection; returns every byte
+    /// not yet consumed.
+    pub fn read_to_end(&mut self) -> Vec<u8> {
+        let mut chunk = [0u8; 4096];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("no close in time: {e}"),
+            }
+        }
+        self.buf.split().to_vec()
+    }
+
     /// Fills the buffer until it holds `n` bytes.
     fn fill(&mut self, n: usize) {
         while self.buf.len() < n {
