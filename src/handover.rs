@@ -46,6 +46,31 @@ pub struct CarriedState {
     pub subscriptions: Vec<(Namespace, Bytes)>,
 }
 
+impl CarriedState {
+    /// The commands that subscribe a fresh connection to what this one
+    /// was subscribed to: one `SUBSCRIBE`, `PSUBSCRIBE` or `SSUBSCRIBE` per
+    /// namespace in use, each naming all its channels.
+    pub fn subscribe_commands(&self) -> Vec<Vec<Bytes>> {
+        [
+            (Namespace::Channel, "SUBSCRIBE"),
+            (Namespace::Pattern, "PSUBSCRIBE"),
+            (Namespace::Shard, "SSUBSCRIBE"),
+        ]
+        .into_iter()
+        .filter_map(|(ns, verb)| {
+            let mut args = vec![Bytes::from_static(verb.as_bytes())];
+            args.extend(
+                self.subscriptions
+                    .iter()
+                    .filter(|(n, _)| *n == ns)
+                    .map(|(_, s)| s.clone()),
+            );
+            (args.len() > 1).then_some(args)
+        })
+        .collect()
+    }
+}
+
 /// How a session ended.
 pub enum SessionEnd {
     /// The connection is closed.

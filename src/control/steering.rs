@@ -139,6 +139,25 @@ pub struct Status {
     pub switching_to: Option<Mode>,
 }
 
+impl Status {
+    /// A status with no counters yet.
+    fn new(mode: Mode, cassette: Option<PathBuf>, connections: usize, reset: bool) -> Status {
+        Status {
+            mode,
+            cassette,
+            connections,
+            reset_connections_on_switch: reset,
+            mode_ms: 0,
+            recorded: None,
+            served: None,
+            missed: None,
+            unused: None,
+            first_misses: Vec::new(),
+            switching_to: None,
+        }
+    }
+}
+
 /// How the active mode serves.
 enum Served {
     Record(Recorder),
@@ -245,6 +264,8 @@ impl Steering {
         )
         .await;
         let _one = self.0.switching.lock().await;
+        // While it winds down, the status still names the last mode.
+        *self.draining() = Some(self.status());
         let current = self.0.active.send_replace(None);
         match current {
             Some(active) => Some(self.end(active).await),
@@ -278,34 +299,16 @@ impl Steering {
                 status.connections = connections;
                 return status;
             }
-            // Only during a shutdown.
-            return Status {
-                mode: Mode::Passthrough,
-                cassette: None,
-                connections,
-                reset_connections_on_switch: reset,
-                mode_ms: 0,
-                recorded: None,
-                served: None,
-                missed: None,
-                unused: None,
-                first_misses: Vec::new(),
-                switching_to: None,
-            };
+            // Only once the server has stopped.
+            return Status::new(Mode::Passthrough, None, connections, reset);
         };
-        let mut status = Status {
-            mode: active.spec.mode,
-            cassette: active.spec.cassette.clone(),
+        let mut status = Status::new(
+            active.spec.mode,
+            active.spec.cassette.clone(),
             connections,
-            reset_connections_on_switch: reset,
-            mode_ms: active.since.elapsed().as_millis() as u64,
-            recorded: None,
-            served: None,
-            missed: None,
-            unused: None,
-            first_misses: Vec::new(),
-            switching_to: None,
-        };
+            reset,
+        );
+        status.mode_ms = active.since.elapsed().as_millis() as u64;
         match &active.served {
             Served::Record(recorder) => status.recorded = Some(recorder.counts().interactions),
             Served::Replay(state) => {

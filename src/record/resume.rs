@@ -7,7 +7,6 @@
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::command::Namespace;
 use crate::handover::CarriedState;
 use crate::resp::{encode_command, parse_reply, Limits, Value};
 use crate::upstream::{Upstream, UpstreamError, UpstreamStream};
@@ -31,23 +30,15 @@ pub(crate) async fn restore(
         ];
         steps.push(("SELECT", select, 1));
     }
-    for (ns, name) in [
-        (Namespace::Channel, "SUBSCRIBE"),
-        (Namespace::Pattern, "PSUBSCRIBE"),
-        (Namespace::Shard, "SSUBSCRIBE"),
-    ] {
-        let mut args = vec![Bytes::from_static(name.as_bytes())];
-        args.extend(
-            state
-                .subscriptions
-                .iter()
-                .filter(|(n, _)| *n == ns)
-                .map(|(_, s)| s.clone()),
-        );
+    for args in state.subscribe_commands() {
+        // Redis confirms each channel with its own reply.
         let confirmations = args.len() - 1;
-        if confirmations > 0 {
-            steps.push((name, args, confirmations));
-        }
+        let step = match args[0].as_ref() {
+            b"PSUBSCRIBE" => "PSUBSCRIBE",
+            b"SSUBSCRIBE" => "SSUBSCRIBE",
+            _ => "SUBSCRIBE",
+        };
+        steps.push((step, args, confirmations));
     }
     let io = |e: std::io::Error| UpstreamError::Unreachable {
         addr: upstream.addr.clone(),

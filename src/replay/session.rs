@@ -15,7 +15,7 @@ use super::matcher::{Closest, Delivery, Matched, Matcher};
 use super::passthrough::Passthrough;
 use super::{OnMiss, ReplayShared, Timing};
 use crate::cassette::{Event, Interaction, PushEvent};
-use crate::command::{self, Namespace};
+use crate::command;
 use crate::control::inject::Listener;
 use crate::control::registry::InjectRequest;
 use crate::fault::{FaultAction, EXECABORT};
@@ -287,22 +287,8 @@ impl Session {
         self.selected = SelectedDb::new(state.db);
         let shared = self.shared.clone();
         let mut matcher = shared.matcher();
-        for (ns, verb) in [
-            (Namespace::Channel, "SUBSCRIBE"),
-            (Namespace::Pattern, "PSUBSCRIBE"),
-            (Namespace::Shard, "SSUBSCRIBE"),
-        ] {
-            let mut args = vec![Bytes::from_static(verb.as_bytes())];
-            args.extend(
-                state
-                    .subscriptions
-                    .iter()
-                    .filter(|(n, _)| *n == ns)
-                    .map(|(_, s)| s.clone()),
-            );
-            if args.len() > 1 {
-                matcher.track_subscription(self.live, &args);
-            }
+        for args in state.subscribe_commands() {
+            matcher.track_subscription(self.live, &args);
         }
         self.info.subscribed = matcher.is_subscribed(self.live);
     }
