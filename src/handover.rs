@@ -8,14 +8,14 @@
 //! same subscriptions.
 
 use bytes::{Bytes, BytesMut};
-use tokio::net::TcpStream;
+use crate::tls::ClientStream;
 
 use crate::command::Namespace;
 
 /// A client connection on its way into a session.
 pub struct Carry {
     /// The client's socket.
-    pub stream: TcpStream,
+    pub stream: ClientStream,
     /// Client bytes read but not yet a whole command: the start of the next
     /// command, which the new session must see first.
     pub buffered: BytesMut,
@@ -26,7 +26,7 @@ pub struct Carry {
 
 impl Carry {
     /// A connection just accepted.
-    pub fn fresh(stream: TcpStream) -> Carry {
+    pub fn fresh(stream: ClientStream) -> Carry {
         Carry {
             stream,
             buffered: BytesMut::new(),

@@ -15,6 +15,7 @@
 //! - [`server`]: the accept loop shared by both modes: connection ids, the
 //!   client limit, graceful shutdown.
 //! - [`upstream`]: the real Redis: URL, connect, `AUTH` and `SELECT`.
+//! - [`tls`]: TLS toward clients (the listener) and toward the upstream.
 //! - [`record`]: the recording proxy and the request/reply pairing.
 //! - [`replay`]: the replay server: matcher, ignore rules, handshake
 //!   synthesis, pushes, passthrough, the report.
@@ -39,4 +40,5 @@ pub mod run;
 pub mod selected_db;
 pub mod server;
 pub mod show;
+pub mod tls;
 pub mod upstream;

@@ -1,15 +1,19 @@
 //! The accept loop shared by record and replay: connection ids, the client
-//! limit, and a graceful shutdown.
+//! limit, the TLS handshake when the listener speaks TLS, and a graceful
+//! shutdown.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::task::JoinSet;
+use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
+
+use crate::tls::{ClientStream, ListenerTls};
 
 /// Redis's default `maxclients`.
 pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
@@ -24,6 +28,8 @@ pub struct ServeOptions {
     pub first_conn_id: u64,
     /// How long sessions may take to finish once shutdown begins.
     pub grace: Duration,
+    /// Speak TLS to clients (`--listen-tls-cert`, `--listen-tls self-signed`).
+    pub tls: Option<ListenerTls>,
 }
 
 impl Default for ServeOptions {
@@ -32,12 +38,14 @@ impl Default for ServeOptions {
             max_clients: DEFAULT_MAX_CLIENTS,
             first_conn_id: 1,
             grace: Duration::from_secs(5),
+            tls: None,
         }
     }
 }
 
 /// Accepts connections until `shutdown` fires, running `session(stream, id)`
-/// for each; then waits (at most `grace`) for the sessions, which see the
+/// for each (after the TLS handshake on a TLS listener, in the connection's
+/// own task); then waits (at most `grace`) for the sessions, which see the
 /// same token and wind down, and aborts the ones still running, so that
 /// whatever they hold (the cassette writer's handle) is released. Returns
 /// the number of connections accepted.
@@ -48,9 +56,10 @@ pub async fn serve<F, Fut>(
     session: F,
 ) -> u64
 where
-    F: Fn(TcpStream, u64) -> Fut,
+    F: Fn(ClientStream, u64) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    let session = Arc::new(session);
     // A JoinSet rather than a TaskTracker: sessions that outlive the grace
     // period must be aborted, not waited for.
     let mut sessions = JoinSet::new();
@@ -61,8 +70,8 @@ where
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors and the like: wait, do not spin.
                 tracing::warn!("accept failed: {e}");
@@ -72,16 +81,33 @@ where
         };
         while sessions.try_join_next().is_some() {}
         let _ = stream.set_nodelay(true);
+        let tls = options.tls.clone();
         if live.load(Ordering::Relaxed) >= options.max_clients as u64 {
-            sessions.spawn(refuse(stream));
+            sessions.spawn(async move {
+                match tls {
+                    None => refuse(stream).await,
+                    Some(tls) => {
+                        if let Ok(stream) = tls.accept(stream, peer).await {
+                            refuse(stream).await;
+                        }
+                    }
+                }
+            });
             continue;
         }
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         live.fetch_add(1, Ordering::Relaxed);
         let live = live.clone();
-        let fut = session(stream, id);
+        let session = session.clone();
         sessions.spawn(async move {
-            fut.await;
+            let stream = match tls {
+                None => Some(Either::Left(stream)),
+                // The handshake failed: `accept` said why, naming the client.
+                Some(tls) => tls.accept(stream, peer).await.ok(),
+            };
+            if let Some(stream) = stream {
+                session(stream, id).await;
+            }
             live.fetch_sub(1, Ordering::Relaxed);
         });
     }
@@ -102,7 +128,7 @@ where
 }
 
 /// What Redis does past `maxclients`: one error line, then close.
-async fn refuse(mut stream: TcpStream) {
+async fn refuse(mut stream: impl AsyncWrite + Unpin) {
     let _ = stream
         .write_all(b"-ERR max number of clients reached\r\n")
         .await;

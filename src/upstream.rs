@@ -1,38 +1,49 @@
 //! The real Redis behind resplay: its URL, and opening a ready connection
 //! (authenticated and on the right database) to it.
 //!
-//! The upstream is reached over TCP (`redis://`) or over a Unix socket
-//! (`unix://`, `redis+unix://`). A Unix socket skips the TCP stack on both
+//! The upstream is reached over TCP (`redis://`), TLS (`rediss://`, see
+//! [`crate::tls`]) or a Unix socket (`unix://`, `redis+unix://`). A Unix socket skips the TCP stack on both
 //! ends: when Redis runs on the same machine, recording through one costs
 //! much less CPU per request than loopback TCP (see the README's benchmark).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::{tcp, unix, TcpStream, UnixStream};
 use tokio_util::either::Either;
 
 use crate::resp::{encode_command, parse_reply, Limits, Value};
+use crate::tls::{TlsError, UpstreamTls, UpstreamTlsOptions};
 
-/// A connection to the upstream, over either transport.
-pub type UpstreamStream = Either<TcpStream, UnixStream>;
+/// A TLS connection to the upstream.
+pub type TlsUpstream = Box<tokio_rustls::client::TlsStream<TcpStream>>;
+/// A connection to the upstream: plain (TCP or Unix socket), or TLS.
+pub type UpstreamStream = Either<Either<TcpStream, UnixStream>, TlsUpstream>;
 /// The reading half of an [`UpstreamStream`].
-pub type UpstreamReader = Either<tcp::OwnedReadHalf, unix::OwnedReadHalf>;
+pub type UpstreamReader =
+    Either<Either<tcp::OwnedReadHalf, unix::OwnedReadHalf>, ReadHalf<TlsUpstream>>;
 /// The writing half of an [`UpstreamStream`].
-pub type UpstreamWriter = Either<tcp::OwnedWriteHalf, unix::OwnedWriteHalf>;
+pub type UpstreamWriter =
+    Either<Either<tcp::OwnedWriteHalf, unix::OwnedWriteHalf>, WriteHalf<TlsUpstream>>;
 
-/// Splits a connection into halves that two futures can own (no lock
-/// between them, unlike `tokio::io::split`).
+/// Splits a connection into halves that two futures can own: with no lock
+/// between them for plain sockets (unlike `tokio::io::split`, which TLS
+/// needs, its session state being shared by both directions).
 pub fn split(stream: UpstreamStream) -> (UpstreamReader, UpstreamWriter) {
     match stream {
-        Either::Left(tcp) => {
+        Either::Left(Either::Left(tcp)) => {
             let (r, w) = tcp.into_split();
-            (Either::Left(r), Either::Left(w))
+            (Either::Left(Either::Left(r)), Either::Left(Either::Left(w)))
         }
-        Either::Right(unix) => {
+        Either::Left(Either::Right(unix)) => {
             let (r, w) = unix.into_split();
+            (Either::Left(Either::Right(r)), Either::Left(Either::Right(w)))
+        }
+        Either::Right(tls) => {
+            let (r, w) = tokio::io::split(tls);
             (Either::Right(r), Either::Right(w))
         }
     }
@@ -64,6 +75,8 @@ pub struct Upstream {
     pub db: u32,
     /// How long connecting (and the login handshake) may take.
     pub connect_timeout: Duration,
+    /// TLS (`rediss://`), ready to connect.
+    pub tls: Option<Arc<UpstreamTls>>,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -75,6 +88,7 @@ impl std::fmt::Debug for Upstream {
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("db", &self.db)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -107,6 +121,14 @@ pub enum UpstreamError {
         step: &'static str,
         /// The server's error text.
         reply: String,
+    },
+    /// The TLS options cannot be used (a CA file, a key…).
+    #[error("upstream {addr}: {source}")]
+    Tls {
+        /// `host:port`.
+        addr: String,
+        /// What is wrong.
+        source: TlsError,
     },
 }
 
@@ -141,7 +163,7 @@ impl Upstream {
         let mut user = Some(percent_decode(url.username())).filter(|u| !u.is_empty());
         let mut password = url.password().map(percent_decode);
         let (addr, transport, db) = match url.scheme() {
-            "redis" => {
+            "redis" | "rediss" => {
                 let host = url.host_str().ok_or_else(|| bad("no host"))?;
                 let port = url.port().unwrap_or(6379);
                 if url.query().is_some() {
@@ -187,18 +209,42 @@ impl Upstream {
             }
             _ => {
                 return Err(bad(
-                    "only redis:// and unix:// (redis+unix://) are supported (no TLS)",
+                    "only redis://, rediss:// (TLS) and unix:// (redis+unix://) are supported",
                 ))
             }
         };
-        Ok(Upstream {
+        let mut upstream = Upstream {
             addr,
             transport,
             user,
             password,
             db,
             connect_timeout: Duration::from_secs(5),
-        })
+            tls: None,
+        };
+        if url.scheme() == "rediss" {
+            upstream.set_tls(UpstreamTlsOptions::default())?;
+        }
+        Ok(upstream)
+    }
+
+    /// Speaks TLS to the upstream with `options` (a CA file, a client
+    /// certificate, …); only for TCP upstreams.
+    pub fn set_tls(&mut self, options: UpstreamTlsOptions) -> Result<(), UpstreamError> {
+        let Transport::Tcp(addr) = &self.transport else {
+            return Err(UpstreamError::BadUrl {
+                url: self.addr.clone(),
+                reason: "TLS needs a TCP upstream (rediss://HOST:PORT)".into(),
+            });
+        };
+        let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let tls = UpstreamTls::new(options, host).map_err(|source| UpstreamError::Tls {
+            addr: self.addr.clone(),
+            source,
+        })?;
+        self.tls = Some(Arc::new(tls));
+        Ok(())
     }
 
     /// Opens a connection, with `AUTH` and `SELECT` done when the URL asks
@@ -217,13 +263,21 @@ impl Upstream {
                     stream
                         .set_nodelay(true)
                         .map_err(|e| unreachable(e.to_string()))?;
-                    Either::Left(stream)
+                    match &self.tls {
+                        None => Either::Left(Either::Left(stream)),
+                        Some(tls) => {
+                            let stream = tls.connect(stream).await.map_err(|e| {
+                                unreachable(format!("TLS handshake failed: {e}"))
+                            })?;
+                            Either::Right(Box::new(stream))
+                        }
+                    }
                 }
-                Transport::Unix(path) => Either::Right(
+                Transport::Unix(path) => Either::Left(Either::Right(
                     UnixStream::connect(path)
                         .await
                         .map_err(|e| unreachable(e.to_string()))?,
-                ),
+                )),
             };
             if let Some(password) = &self.password {
                 let mut args = vec![Bytes::from_static(b"AUTH")];

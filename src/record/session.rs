@@ -19,8 +19,6 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
@@ -33,6 +31,7 @@ use crate::command;
 use crate::control::inject::Listener;
 use crate::control::registry::InjectRequest;
 use crate::handover::{Carry, SessionEnd};
+use crate::tls::{self, ClientReader as OwnedReadHalf, ClientStream, ClientWriter as OwnedWriteHalf};
 use crate::resp::{encode, parse_request, reply_len, Limits, ProtocolError, RequestParse};
 use crate::upstream::{self, UpstreamReader, UpstreamWriter};
 
@@ -160,7 +159,7 @@ pub(crate) async fn run(carry: Carry, conn: u64, shared: Arc<RecordShared>) -> S
             .await;
     }
 
-    let (mut client_read, mut client_write) = client.into_split();
+    let (mut client_read, mut client_write) = tls::split(client);
     let (upstream_read, upstream_write) = upstream::split(upstream);
     // The upstream's write half outlives the request half: dropping it would
     // half-close the upstream, and Redis drops unsent replies on EOF.
@@ -217,7 +216,7 @@ pub(crate) async fn run(carry: Carry, conn: u64, shared: Arc<RecordShared>) -> S
     // over to find its queued commands gone.
     let hand_over = hand_over && !session.state().pairing.in_multi();
     if hand_over {
-        if let Ok(stream) = client_read.reunite(client_write) {
+        if let Some(stream) = tls::reunite(client_read, client_write) {
             let state = session.state().pairing.carried_state();
             return SessionEnd::HandedOver(Carry {
                 stream,
@@ -251,7 +250,7 @@ enum RepliesEnd {
 /// The upstream cannot be reached: answer what the client sent with an
 /// error naming the upstream, then close.
 async fn answer_unreachable(
-    mut client: TcpStream,
+    mut client: ClientStream,
     mut buf: BytesMut,
     reason: &str,
     shared: &RecordShared,

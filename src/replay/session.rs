@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
+use crate::tls::{self, ClientReader, ClientWriter as OwnedWriteHalf};
 use tokio::sync::mpsc;
 
 use super::clock;
@@ -116,7 +116,7 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
     if let Some(state) = &carried {
         session.resume(state);
     }
-    let (mut reader, mut writer) = stream.into_split();
+    let (mut reader, mut writer) = tls::split(stream);
     let limits = shared.config.limits;
     let idle = shared.config.idle_timeout;
     buf.reserve(16 * 1024);
@@ -228,13 +228,13 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
     if hand_over {
         let state = session.carried_state();
         shared.unregister(live);
-        return match reader.reunite(writer) {
-            Ok(stream) => SessionEnd::HandedOver(Carry {
+        return match tls::reunite(reader, writer) {
+            Some(stream) => SessionEnd::HandedOver(Carry {
                 stream,
                 buffered: buf,
                 state: Some(state),
             }),
-            Err(_) => SessionEnd::Closed,
+            None => SessionEnd::Closed,
         };
     }
     let _ = writer.shutdown().await;
@@ -244,7 +244,7 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
 
 /// Reads more bytes; `None` on EOF, error or idle timeout.
 async fn read_some(
-    reader: &mut tokio::net::tcp::OwnedReadHalf,
+    reader: &mut ClientReader,
     buf: &mut BytesMut,
     idle: Option<Duration>,
     idle_since: Instant,

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use crate::tls::ClientWriter as OwnedWriteHalf;
 
 use super::super::pairing::{Paired, Pending, ReplyModeTracker, Special};
 use super::Session;
