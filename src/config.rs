@@ -47,6 +47,28 @@ pub struct Config {
     pub reset_connections_on_start: Option<bool>,
     /// Serve the control API on this address (`--admin`); off when absent.
     pub admin: Option<String>,
+    /// Upstream TLS: the CA to trust (`--tls-ca-file`).
+    pub tls_ca_file: Option<PathBuf>,
+    /// Upstream TLS: client certificate (`--tls-cert`).
+    pub tls_cert: Option<PathBuf>,
+    /// Upstream TLS: its key (`--tls-key`).
+    pub tls_key: Option<PathBuf>,
+    /// Upstream TLS: the name to verify and send as SNI (`--tls-server-name`).
+    pub tls_server_name: Option<String>,
+    /// Upstream TLS: skip certificate verification (`--tls-insecure`).
+    pub tls_insecure: Option<bool>,
+    /// Listener TLS: `"self-signed"` (`--listen-tls`).
+    pub listen_tls: Option<String>,
+    /// Listener TLS: certificate chain (`--listen-tls-cert`).
+    pub listen_tls_cert: Option<PathBuf>,
+    /// Listener TLS: its key (`--listen-tls-key`).
+    pub listen_tls_key: Option<PathBuf>,
+    /// Listener TLS: the CA client certificates must chain to
+    /// (`--listen-tls-client-ca`).
+    pub listen_tls_client_ca: Option<PathBuf>,
+    /// Listener TLS: where a self-signed listener writes its CA
+    /// (`--listen-tls-ca-out`).
+    pub listen_tls_ca_out: Option<PathBuf>,
     /// Fail the run on misses or unused recordings (`--strict`).
     pub strict: Option<bool>,
     /// Miss instead of repeating the last reply once recordings are used up
@@ -87,6 +109,16 @@ impl std::fmt::Debug for Config {
                 &self.reset_connections_on_start,
             )
             .field("admin", &self.admin)
+            .field("tls_ca_file", &self.tls_ca_file)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
+            .field("tls_server_name", &self.tls_server_name)
+            .field("tls_insecure", &self.tls_insecure)
+            .field("listen_tls", &self.listen_tls)
+            .field("listen_tls_cert", &self.listen_tls_cert)
+            .field("listen_tls_key", &self.listen_tls_key)
+            .field("listen_tls_client_ca", &self.listen_tls_client_ca)
+            .field("listen_tls_ca_out", &self.listen_tls_ca_out)
             .field("strict", &self.strict)
             .field("no_repeat", &self.no_repeat)
             .field("max_clients", &self.max_clients)
@@ -165,6 +197,16 @@ struct RawConfig {
     block_external: Option<bool>,
     reset_connections_on_start: Option<bool>,
     admin: Option<String>,
+    tls_ca_file: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_server_name: Option<String>,
+    tls_insecure: Option<bool>,
+    listen_tls: Option<String>,
+    listen_tls_cert: Option<PathBuf>,
+    listen_tls_key: Option<PathBuf>,
+    listen_tls_client_ca: Option<PathBuf>,
+    listen_tls_ca_out: Option<PathBuf>,
     strict: Option<bool>,
     no_repeat: Option<bool>,
     max_clients: Option<usize>,
@@ -229,6 +271,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         block_external: raw.block_external,
         reset_connections_on_start: raw.reset_connections_on_start,
         admin: raw.admin,
+        tls_ca_file: raw.tls_ca_file,
+        tls_cert: raw.tls_cert,
+        tls_key: raw.tls_key,
+        tls_server_name: raw.tls_server_name,
+        tls_insecure: raw.tls_insecure,
+        listen_tls: raw.listen_tls,
+        listen_tls_cert: raw.listen_tls_cert,
+        listen_tls_key: raw.listen_tls_key,
+        listen_tls_client_ca: raw.listen_tls_client_ca,
+        listen_tls_ca_out: raw.listen_tls_ca_out,
         strict: raw.strict,
         no_repeat: raw.no_repeat,
         max_clients: raw.max_clients,

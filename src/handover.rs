@@ -7,8 +7,8 @@
 //! application sees one unbroken connection: same database, same protocol,
 //! same subscriptions.
 
-use bytes::{Bytes, BytesMut};
 use crate::tls::ClientStream;
+use bytes::{Bytes, BytesMut};
 
 use crate::command::Namespace;
 

@@ -21,6 +21,7 @@ use resplay::record::RecordConfig;
 use resplay::replay::{IgnoreRule, OnMiss, ReplayConfig, Timing};
 use resplay::run::{run, RunSettings};
 use resplay::server::DEFAULT_MAX_CLIENTS;
+use resplay::tls::{ListenerTls, UpstreamTlsOptions};
 use resplay::upstream::Upstream;
 
 mod ctl;
@@ -84,6 +85,45 @@ struct Common {
     /// Seed for fault probabilities and jitter [default: random, printed].
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
+    #[command(flatten)]
+    tls: TlsFlags,
+}
+
+/// TLS on either side (see docs/tls.md); each has a config-file key of the
+/// same name with underscores.
+#[derive(clap::Args)]
+struct TlsFlags {
+    /// Upstream TLS (rediss://): trust this CA (PEM) instead of the system roots.
+    #[arg(long, value_name = "FILE")]
+    tls_ca_file: Option<PathBuf>,
+    /// Upstream TLS: client certificate (PEM) for mutual TLS.
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// Upstream TLS: the client certificate's key (PEM).
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// Upstream TLS: check the server's certificate against (and send as SNI) this name.
+    #[arg(long, value_name = "NAME")]
+    tls_server_name: Option<String>,
+    /// Upstream TLS: do not verify the server's certificate (warned on every start).
+    #[arg(long)]
+    tls_insecure: bool,
+    /// Serve clients over TLS with this certificate chain (PEM).
+    #[arg(long, value_name = "FILE")]
+    listen_tls_cert: Option<PathBuf>,
+    /// The listener certificate's key (PEM).
+    #[arg(long, value_name = "FILE")]
+    listen_tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this CA (PEM).
+    #[arg(long, value_name = "FILE")]
+    listen_tls_client_ca: Option<PathBuf>,
+    /// `self-signed`: serve TLS with a throwaway certificate for localhost
+    /// made at start (its CA goes to --listen-tls-ca-out).
+    #[arg(long, value_name = "self-signed")]
+    listen_tls: Option<String>,
+    /// Where --listen-tls self-signed writes its CA (PEM), for clients to trust.
+    #[arg(long, value_name = "FILE")]
+    listen_tls_ca_out: Option<PathBuf>,
 }
 
 /// Options of the servers a control API can steer (record and replay).
@@ -305,7 +345,84 @@ fn upstream(common: &Common, file: &Config) -> Result<Option<Upstream>> {
     if let Some(seconds) = timeout(common, file) {
         parsed.connect_timeout = seconds;
     }
+    let flags = &common.tls;
+    let options = UpstreamTlsOptions {
+        ca_file: flags.tls_ca_file.clone().or(file.tls_ca_file.clone()),
+        cert: flags.tls_cert.clone().or(file.tls_cert.clone()),
+        key: flags.tls_key.clone().or(file.tls_key.clone()),
+        server_name: flags
+            .tls_server_name
+            .clone()
+            .or(file.tls_server_name.clone()),
+        insecure: flags.tls_insecure || file.tls_insecure.unwrap_or(false),
+    };
+    if options != UpstreamTlsOptions::default() {
+        if parsed.tls.is_none() {
+            bail!(
+                "the --tls-* options are for a TLS upstream: write it as rediss://{}",
+                parsed.addr
+            );
+        }
+        parsed.set_tls(options)?;
+    }
     Ok(Some(parsed))
+}
+
+/// Says, on every start, that the upstream's certificate goes unchecked.
+fn warn_if_insecure(upstream: Option<&Upstream>) {
+    if let Some(upstream) =
+        upstream.filter(|u| u.tls.as_ref().is_some_and(|t| t.options().insecure))
+    {
+        eprintln!(
+            "resplay: warning: --tls-insecure: the certificate of upstream {} is not verified",
+            upstream.addr
+        );
+    }
+}
+
+/// The listener's TLS, from flags over the file: certificate files, or a
+/// throwaway self-signed one.
+fn listener_tls(common: &Common, file: &Config) -> Result<Option<ListenerTls>> {
+    let flags = &common.tls;
+    let cert = flags
+        .listen_tls_cert
+        .clone()
+        .or(file.listen_tls_cert.clone());
+    let key = flags.listen_tls_key.clone().or(file.listen_tls_key.clone());
+    let client_ca = flags
+        .listen_tls_client_ca
+        .clone()
+        .or(file.listen_tls_client_ca.clone());
+    let mode = flags.listen_tls.clone().or(file.listen_tls.clone());
+    let ca_out = flags
+        .listen_tls_ca_out
+        .clone()
+        .or(file.listen_tls_ca_out.clone());
+    let tls = match (mode.as_deref(), cert, key) {
+        (Some("self-signed"), None, None) => {
+            let Some(ca_out) = ca_out else {
+                bail!("--listen-tls self-signed needs --listen-tls-ca-out FILE, where its CA is written for clients to trust");
+            };
+            ListenerTls::self_signed(&ca_out, client_ca.as_deref())?
+        }
+        (Some("self-signed"), _, _) => {
+            bail!("--listen-tls self-signed makes its own certificate: leave out --listen-tls-cert and --listen-tls-key")
+        }
+        (Some(other), _, _) => bail!("--listen-tls takes only 'self-signed', not '{other}'"),
+        (None, Some(cert), Some(key)) => {
+            ListenerTls::from_files(&cert, &key, client_ca.as_deref())?
+        }
+        (None, Some(_), None) | (None, None, Some(_)) => {
+            bail!("--listen-tls-cert and --listen-tls-key go together")
+        }
+        (None, None, None) => {
+            if client_ca.is_some() || ca_out.is_some() {
+                bail!("--listen-tls-client-ca and --listen-tls-ca-out need a TLS listener (--listen-tls-cert/--listen-tls-key or --listen-tls self-signed)");
+            }
+            return Ok(None);
+        }
+    };
+    Ok(Some(tls))
 }
 
 fn timeout(common: &Common, file: &Config) -> Option<Duration> {
@@ -377,6 +494,7 @@ fn replay_config(
         ..ReplayConfig::default()
     };
     config.serve.max_clients = max_clients(common, file);
+    config.serve.tls = listener_tls(common, file)?;
     Ok(config)
 }
 
@@ -451,11 +569,13 @@ async fn steered(
         record.faults = replay.faults.clone();
     }
     let faults = replay.faults.clone();
+    warn_if_insecure(record.as_ref().map(|r| &r.upstream));
     let mut serve = resplay::server::ServeOptions::default();
     serve.max_clients = record
         .as_ref()
         .map(|r| r.serve.max_clients)
         .unwrap_or(replay.serve.max_clients);
+    serve.tls = replay.serve.tls.clone();
     let settings = SteerSettings {
         record,
         replay,
@@ -535,6 +655,7 @@ async fn run_wrapped(args: RunArgs, file: &Config) -> Result<ExitCode> {
         strict: args.flags.strict || file.strict.unwrap_or(false),
         command: args.command,
     };
+    warn_if_insecure(settings.upstream.as_ref());
     let shown = settings.cassette.display().to_string();
     let faults = settings.replay.faults.clone();
     let outcome = run(settings, shutdown_on_signal()?).await?;

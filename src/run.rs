@@ -1,5 +1,6 @@
 //! `resplay run`: wrap any test command with a proxy, VCR style. The child
-//! gets `REDIS_URL`, `REDIS_HOST` and `REDIS_PORT` pointing at resplay,
+//! gets `REDIS_URL` (`rediss://` when the listener speaks TLS), `REDIS_HOST`
+//! and `REDIS_PORT` pointing at resplay,
 //! which records or replays according to the mode.
 
 use std::path::PathBuf;
@@ -132,6 +133,7 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
         .local_addr()
         .map_err(|e| RunError::Io(e.to_string()))?;
     let port = local.port();
+    let tls = settings.replay.serve.tls.is_some();
     let shutdown = CancellationToken::new();
 
     match plan {
@@ -145,10 +147,12 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
             let (handle, writer) = CassetteWriter::open(&path, &header, WriteMode::Atomic).await?;
             let mut config = RecordConfig::new(upstream);
             config.ignore_trivial_calls = settings.ignore_trivial_calls;
-            // One rule set for the run, whichever way it goes.
+            // One rule set for the run, whichever way it goes; the same
+            // listener options (client limit, TLS).
             config.faults = settings.replay.faults.clone();
+            config.serve = settings.replay.serve.clone();
             let server = tokio::spawn(record(listener, config, handle, shutdown.clone()));
-            let child_code = run_child(&settings.command, port, &stop).await?;
+            let child_code = run_child(&settings.command, port, tls, &stop).await?;
             shutdown.cancel();
             let counts = server
                 .await
@@ -189,7 +193,7 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
             }
             let serving = state.clone();
             let server = tokio::spawn(async move { serving.serve(listener).await });
-            let child_code = run_child(&settings.command, port, &stop).await?;
+            let child_code = run_child(&settings.command, port, tls, &stop).await?;
             shutdown.cancel();
             let _ = server.await;
             let report = state.report();
@@ -217,14 +221,16 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
 async fn run_child(
     command: &[String],
     port: u16,
+    tls: bool,
     stop: &CancellationToken,
 ) -> Result<i32, RunError> {
+    let scheme = if tls { "rediss" } else { "redis" };
     let (program, args) = command
         .split_first()
         .ok_or_else(|| RunError::Io("no command given after --".into()))?;
     let mut child = tokio::process::Command::new(program)
         .args(args)
-        .env("REDIS_URL", format!("redis://127.0.0.1:{port}"))
+        .env("REDIS_URL", format!("{scheme}://127.0.0.1:{port}"))
         .env("REDIS_HOST", "127.0.0.1")
         .env("REDIS_PORT", port.to_string())
         .kill_on_drop(true)

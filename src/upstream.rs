@@ -40,7 +40,10 @@ pub fn split(stream: UpstreamStream) -> (UpstreamReader, UpstreamWriter) {
         }
         Either::Left(Either::Right(unix)) => {
             let (r, w) = unix.into_split();
-            (Either::Left(Either::Right(r)), Either::Left(Either::Right(w)))
+            (
+                Either::Left(Either::Right(r)),
+                Either::Left(Either::Right(w)),
+            )
         }
         Either::Right(tls) => {
             let (r, w) = tokio::io::split(tls);
@@ -266,9 +269,10 @@ impl Upstream {
                     match &self.tls {
                         None => Either::Left(Either::Left(stream)),
                         Some(tls) => {
-                            let stream = tls.connect(stream).await.map_err(|e| {
-                                unreachable(format!("TLS handshake failed: {e}"))
-                            })?;
+                            let stream = tls
+                                .connect(stream)
+                                .await
+                                .map_err(|e| unreachable(format!("TLS handshake failed: {e}")))?;
                             Either::Right(Box::new(stream))
                         }
                     }

@@ -48,6 +48,11 @@ pub struct Header {
     /// server the client talks to; see `replay::own_address`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listen: Option<String>,
+    /// The recorder spoke TLS to the upstream (`rediss://`). Written only
+    /// when true; for people reading the file: replay does not depend on
+    /// how the bytes travelled.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tls: bool,
 }
 
 impl Header {
@@ -60,6 +65,7 @@ impl Header {
             server_version: None,
             db: None,
             listen: None,
+            tls: false,
         }
     }
 
@@ -76,6 +82,7 @@ impl Header {
     pub fn for_upstream(upstream: &crate::upstream::Upstream) -> Header {
         Header {
             db: Some(upstream.db),
+            tls: upstream.tls.is_some(),
             ..Header::new(Some(upstream.addr.clone()))
         }
     }
@@ -691,6 +698,7 @@ mod tests {
             server_version: None,
             db: None,
             listen: None,
+            tls: false,
         };
         let mut out = Vec::new();
         h.write_line(&mut out);

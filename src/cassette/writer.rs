@@ -502,6 +502,7 @@ mod tests {
             server_version: None,
             db: None,
             listen: None,
+            tls: false,
         }
     }
 

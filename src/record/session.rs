@@ -31,8 +31,10 @@ use crate::command;
 use crate::control::inject::Listener;
 use crate::control::registry::InjectRequest;
 use crate::handover::{Carry, SessionEnd};
-use crate::tls::{self, ClientReader as OwnedReadHalf, ClientStream, ClientWriter as OwnedWriteHalf};
 use crate::resp::{encode, parse_request, reply_len, Limits, ProtocolError, RequestParse};
+use crate::tls::{
+    self, ClientReader as OwnedReadHalf, ClientStream, ClientWriter as OwnedWriteHalf,
+};
 use crate::upstream::{self, UpstreamReader, UpstreamWriter};
 
 mod faulted;

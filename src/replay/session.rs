@@ -3,9 +3,9 @@
 use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::tls::{self, ClientReader, ClientWriter as OwnedWriteHalf};
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use crate::tls::{self, ClientReader, ClientWriter as OwnedWriteHalf};
 use tokio::sync::mpsc;
 
 use super::clock;

@@ -91,7 +91,11 @@ impl ListenerTls {
             reason: e.to_string(),
         })?;
         let key = rustls_pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
-        Self::build(vec![leaf_cert.der().clone(), ca.der().clone()], key, client_ca)
+        Self::build(
+            vec![leaf_cert.der().clone(), ca.der().clone()],
+            key,
+            client_ca,
+        )
     }
 
     fn build(
@@ -162,7 +166,9 @@ impl ListenerTls {
                 Err(())
             }
             Err(_) => {
-                tracing::warn!("client {peer}: TLS handshake not finished within {HANDSHAKE_LIMIT:?}");
+                tracing::warn!(
+                    "client {peer}: TLS handshake not finished within {HANDSHAKE_LIMIT:?}"
+                );
                 Err(())
             }
         }

@@ -60,7 +60,10 @@ impl UpstreamTls {
             side: "upstream TLS",
             reason,
         };
-        let name_text = options.server_name.clone().unwrap_or_else(|| host.to_string());
+        let name_text = options
+            .server_name
+            .clone()
+            .unwrap_or_else(|| host.to_string());
         let server_name = ServerName::try_from(name_text.clone())
             .map_err(|e| config_error(format!("invalid server name '{name_text}': {e}")))?;
         let builder = ClientConfig::builder_with_provider(provider())
@@ -81,9 +84,9 @@ impl UpstreamTls {
             (Some(cert), Some(key)) => {
                 let chain = read_certs("upstream client certificate", cert)?;
                 let key = read_key("upstream client key", key)?;
-                builder
-                    .with_client_auth_cert(chain, key)
-                    .map_err(|e| config_error(format!("client certificate and key do not fit: {e}")))?
+                builder.with_client_auth_cert(chain, key).map_err(|e| {
+                    config_error(format!("client certificate and key do not fit: {e}"))
+                })?
             }
             (None, None) => builder.with_no_client_auth(),
             _ => {
@@ -107,9 +110,7 @@ impl UpstreamTls {
     /// The handshake over a connected socket; the error says why the
     /// server was refused (unknown CA, name mismatch, expired, …).
     pub async fn connect(&self, tcp: TcpStream) -> std::io::Result<TlsStream<TcpStream>> {
-        self.connector
-            .connect(self.server_name.clone(), tcp)
-            .await
+        self.connector.connect(self.server_name.clone(), tcp).await
     }
 }
 

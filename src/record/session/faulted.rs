@@ -8,9 +8,9 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use crate::tls::ClientWriter as OwnedWriteHalf;
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
-use crate::tls::ClientWriter as OwnedWriteHalf;
 
 use super::super::pairing::{Paired, Pending, ReplyModeTracker, Special};
 use super::Session;
