@@ -25,6 +25,7 @@ fn header() -> Header {
         server_version: None,
         db: None,
         listen: None,
+        tls: false,
     }
 }
 
