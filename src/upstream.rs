@@ -269,10 +269,25 @@ impl Upstream {
                     match &self.tls {
                         None => Either::Left(Either::Left(stream)),
                         Some(tls) => {
-                            let stream = tls
+                            let mut stream = tls
                                 .connect(stream)
                                 .await
                                 .map_err(|e| unreachable(format!("TLS handshake failed: {e}")))?;
+                            // In TLS 1.3 a server refuses the client's
+                            // certificate (or its absence) only after the
+                            // handshake: one PING brings that out here, as a
+                            // handshake failure, rather than on the client's
+                            // first command. Any reply (even -NOAUTH) will do.
+                            let ping = [Bytes::from_static(b"PING")];
+                            match self.call(&mut stream, &ping, "PING").await {
+                                Ok(()) | Err(UpstreamError::Refused { .. }) => {}
+                                Err(UpstreamError::Unreachable { reason, .. }) => {
+                                    return Err(unreachable(format!(
+                                        "TLS handshake failed: {reason}"
+                                    )))
+                                }
+                                Err(e) => return Err(e),
+                            }
                             Either::Right(Box::new(stream))
                         }
                     }
