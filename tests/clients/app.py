@@ -2,12 +2,21 @@
 
 It talks to whatever REDIS_URL names and prints what it got, so a recorded
 run and a replayed run can be compared line by line.
+
+For a rediss:// URL, TLS_CA names the CA to trust and TLS_CERT/TLS_KEY a
+client certificate (mutual TLS); a plain URL ignores them.
 """
 import os
 
 import redis
 
-r = redis.Redis.from_url(os.environ["REDIS_URL"])
+url = os.environ["REDIS_URL"]
+tls = {}
+if url.startswith("rediss://"):
+    for var, key in [("TLS_CA", "ssl_ca_certs"), ("TLS_CERT", "ssl_certfile"), ("TLS_KEY", "ssl_keyfile")]:
+        if os.environ.get(var):
+            tls[key] = os.environ[var]
+r = redis.Redis.from_url(url, **tls)
 r.set("py:greeting", "hello")
 print("get", r.get("py:greeting"))
 print("incr", r.incr("py:counter"), r.incr("py:counter"))

@@ -245,6 +245,13 @@ impl Resplay {
         (status, log)
     }
 
+    /// Moves the stderr lines that arrive within `wait` to `log`.
+    pub fn drain_log(&mut self, wait: Duration) {
+        while let Ok(line) = self.stderr.recv_timeout(wait) {
+            self.log.push(line);
+        }
+    }
+
     /// SIGKILL, no cleanup.
     pub fn kill9(mut self) {
         let mut child = self.child.take().unwrap();
