@@ -357,6 +357,9 @@ fn upstream(common: &Common, file: &Config) -> Result<Option<Upstream>> {
         insecure: flags.tls_insecure || file.tls_insecure.unwrap_or(false),
     };
     if options != UpstreamTlsOptions::default() {
+        if parsed.addr.starts_with("unix:") {
+            bail!("the --tls-* options need a TCP upstream (rediss://HOST:PORT): TLS over a Unix socket is not supported");
+        }
         if parsed.tls.is_none() {
             bail!(
                 "the --tls-* options are for a TLS upstream: write it as rediss://{}",

@@ -126,12 +126,13 @@ pub enum UpstreamError {
         reply: String,
     },
     /// The TLS options cannot be used (a CA file, a key…).
-    #[error("upstream {addr}: {source}")]
+    #[error("upstream {addr}: {cause}")]
     Tls {
         /// `host:port`.
         addr: String,
-        /// What is wrong.
-        source: TlsError,
+        /// What is wrong (in the message, so not also a `source` that
+        /// `{:#}` would print a second time).
+        cause: TlsError,
     },
 }
 
@@ -242,9 +243,9 @@ impl Upstream {
         };
         let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h);
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let tls = UpstreamTls::new(options, host).map_err(|source| UpstreamError::Tls {
+        let tls = UpstreamTls::new(options, host).map_err(|cause| UpstreamError::Tls {
             addr: self.addr.clone(),
-            source,
+            cause,
         })?;
         self.tls = Some(Arc::new(tls));
         Ok(())

@@ -689,6 +689,7 @@ fn misused_flags_are_refused_at_start() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?}");
         assert!(err.contains(needle), "{args:?}: {err}");
+        assert_eq!(err.matches(needle).count(), 1, "said once: {err}");
     };
     check(
         &[
@@ -727,6 +728,29 @@ fn misused_flags_are_refused_at_start() {
             &pki.p("missing.pem"),
         ],
         "missing.pem",
+    );
+    check(
+        &[
+            "record",
+            "--cassette",
+            &cassette,
+            "--upstream",
+            "rediss://127.0.0.1:1",
+            "--tls-cert",
+            &ca,
+        ],
+        "--tls-cert and --tls-key go together",
+    );
+    check(
+        &[
+            "record",
+            "--cassette",
+            &cassette,
+            "--upstream",
+            "unix:///tmp/resplay-none.sock",
+            "--tls-insecure",
+        ],
+        "TLS over a Unix socket is not supported",
     );
 }
 
