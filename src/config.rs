@@ -436,6 +436,23 @@ mode = "new-episodes"
         assert!(c.upstream.is_some() && c.mode.is_some() && !c.ignore.is_empty());
     }
 
+    /// The example's commented TLS keys are real keys.
+    #[test]
+    fn example_tls_keys_parse() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/resplay.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let keys: String = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.starts_with("tls_") || l.starts_with("listen_tls"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let c = parse_str(&keys).expect("the TLS keys parse");
+        assert!(c.tls_ca_file.is_some() && c.tls_insecure == Some(false));
+        assert_eq!(c.listen_tls.as_deref(), Some("self-signed"));
+        assert!(c.listen_tls_cert.is_some() && c.listen_tls_client_ca.is_some());
+    }
+
     #[test]
     fn empty_file_is_all_defaults() {
         assert_eq!(parse_str("").expect("parses"), Config::default());
