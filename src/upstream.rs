@@ -7,6 +7,7 @@
 //! much less CPU per request than loopback TCP (see the README's benchmark).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -258,6 +259,10 @@ impl Upstream {
             addr: self.addr.clone(),
             reason,
         };
+        // Set while the TLS handshake (and its confirming PING) runs, so a
+        // timeout there says so: a plaintext server takes the ClientHello
+        // for the start of an inline command and waits for the rest.
+        let in_tls = AtomicBool::new(false);
         let attempt = async {
             let mut stream = match &self.transport {
                 Transport::Tcp(addr) => {
@@ -270,6 +275,7 @@ impl Upstream {
                     match &self.tls {
                         None => Either::Left(Either::Left(stream)),
                         Some(tls) => {
+                            in_tls.store(true, Ordering::Relaxed);
                             let mut stream = tls
                                 .connect(stream)
                                 .await
@@ -289,6 +295,7 @@ impl Upstream {
                                 }
                                 Err(e) => return Err(e),
                             }
+                            in_tls.store(false, Ordering::Relaxed);
                             Either::Right(Box::new(stream))
                         }
                     }
@@ -318,6 +325,10 @@ impl Upstream {
         };
         match tokio::time::timeout(self.connect_timeout, attempt).await {
             Ok(result) => result,
+            Err(_) if in_tls.load(Ordering::Relaxed) => Err(unreachable(format!(
+                "TLS handshake failed: no answer within {:?} (is it a TLS port?)",
+                self.connect_timeout
+            ))),
             Err(_) => Err(unreachable(format!(
                 "timed out after {:?}",
                 self.connect_timeout

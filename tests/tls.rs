@@ -826,3 +826,49 @@ fn config_file_keys() {
     let (status, log) = rep.stop();
     assert_eq!(status, 0, "{log:?}");
 }
+
+/// `--tls-insecure` records against a server whose CA nobody gave, and says
+/// on start that the certificate goes unchecked.
+#[test]
+fn insecure_upstream_is_warned_about() {
+    let pki = Pki::new();
+    let redis = TlsRedis::start(&pki, false);
+    let cassette = pki.dir().join("i.jsonl");
+    let rec = Resplay::record(&redis.url(), &cassette, &["--tls-insecure"]);
+    assert_eq!(cli(rec.port, &["set", "k", "v"]).0.trim(), "OK");
+    let (status, log) = rec.stop();
+    assert_eq!(status, 0, "{log:?}");
+    let warning = format!(
+        "resplay: warning: --tls-insecure: the certificate of upstream 127.0.0.1:{} is not verified",
+        redis.port
+    );
+    assert!(log.contains(&warning), "{log:?}");
+}
+
+/// rediss:// to a Redis that does not speak TLS (it takes the ClientHello
+/// for the start of an inline command and waits): after the connect
+/// timeout, an error naming the upstream and the handshake.
+#[test]
+fn rediss_to_a_plaintext_redis() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("p.jsonl");
+    let rec = Resplay::record(
+        &format!("rediss://127.0.0.1:{}", redis.port),
+        &cassette,
+        &["--tls-insecure", "--timeout-seconds", "1"],
+    );
+    let started = Instant::now();
+    let reply = raw_exchange(rec.port, b"PING\r\n");
+    assert!(started.elapsed() < Duration::from_secs(4), "{reply}");
+    assert_eq!(
+        reply,
+        format!(
+            "-ERR resplay: upstream 127.0.0.1:{} unreachable: TLS handshake failed: no answer within 1s (is it a TLS port?)\r\n",
+            redis.port
+        ),
+    );
+    eprintln!("{}", reply.trim_end());
+    let (status, _) = rec.stop();
+    assert_eq!(status, 0);
+}
