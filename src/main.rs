@@ -368,6 +368,9 @@ fn upstream(common: &Common, file: &Config) -> Result<Option<Upstream>> {
         }
         parsed.set_tls(options)?;
     }
+    if let Some(reason) = parsed.tls.as_ref().and_then(|t| t.missing_roots()) {
+        bail!("upstream {}: upstream TLS: {reason}", parsed.addr);
+    }
     Ok(Some(parsed))
 }
 

@@ -872,3 +872,46 @@ fn rediss_to_a_plaintext_redis() {
     let (status, _) = rec.stop();
     assert_eq!(status, 0);
 }
+
+/// On a machine with no CA bundle (a slim container), `--tls-ca-file` (or
+/// `--tls-insecure`) is all a rediss:// upstream needs; without either,
+/// resplay refuses to start and says what to pass.
+#[test]
+fn no_system_roots_needs_only_a_ca_file() {
+    let pki = Pki::new();
+    let redis = TlsRedis::start(&pki, false);
+    let cassette = pki.p("n.jsonl");
+    let ca = pki.p("ca.pem");
+    let upstream = redis.url();
+    let resplay = |extra: &[&str]| {
+        let mut cmd = Command::new(resplay_bin());
+        cmd.args(["record", "--cassette", &cassette, "--upstream", &upstream])
+            .args(extra)
+            .args(["--listen", "127.0.0.1:0"])
+            .env("SSL_CERT_FILE", "/nonexistent/resplay-test.pem")
+            .env("SSL_CERT_DIR", "/nonexistent/resplay-test");
+        cmd
+    };
+    let mut child = resplay(&["--tls-ca-file", &ca])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = common::stderr_lines(&mut child);
+    let mut log = Vec::new();
+    let port = common::wait_for_listening(&lines, &mut log);
+    let answer = port.map(|port| cli(port, &["set", "k", "v"]).0);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(answer.as_deref().map(str::trim), Some("OK"), "{log:?}");
+
+    let out = run_limited(&mut resplay(&[]), Duration::from_secs(15));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("upstream TLS: no system root certificates")
+            && err.contains("pass --tls-ca-file"),
+        "{err}"
+    );
+}

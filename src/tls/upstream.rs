@@ -34,6 +34,11 @@ pub struct UpstreamTls {
     options: UpstreamTlsOptions,
     connector: TlsConnector,
     server_name: ServerName<'static>,
+    /// Why the system roots could not be used, when they were wanted and
+    /// none were found: not an error at parse time (a `--tls-ca-file` or
+    /// `--tls-insecure` may follow, on a machine with no CA bundle), but
+    /// every connection fails with it.
+    missing_roots: Option<String>,
 }
 
 impl std::fmt::Debug for UpstreamTls {
@@ -69,6 +74,7 @@ impl UpstreamTls {
         let builder = ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| config_error(e.to_string()))?;
+        let mut missing_roots = None;
         let builder = if options.insecure {
             builder
                 .dangerous()
@@ -76,7 +82,10 @@ impl UpstreamTls {
         } else {
             let roots = match &options.ca_file {
                 Some(path) => read_roots("upstream CA file", path)?,
-                None => system_roots()?,
+                None => system_roots().unwrap_or_else(|reason| {
+                    missing_roots = Some(reason);
+                    rustls::RootCertStore::empty()
+                }),
             };
             builder.with_root_certificates(roots)
         };
@@ -99,7 +108,14 @@ impl UpstreamTls {
             options,
             connector: TlsConnector::from(Arc::new(config)),
             server_name,
+            missing_roots,
         })
+    }
+
+    /// Set when the server is to be checked against the system roots and
+    /// there are none: what to tell the user (pass `--tls-ca-file`).
+    pub fn missing_roots(&self) -> Option<&str> {
+        self.missing_roots.as_deref()
     }
 
     /// The options it was made from.
@@ -110,12 +126,15 @@ impl UpstreamTls {
     /// The handshake over a connected socket; the error says why the
     /// server was refused (unknown CA, name mismatch, expired, …).
     pub async fn connect(&self, tcp: TcpStream) -> std::io::Result<TlsStream<TcpStream>> {
+        if let Some(reason) = &self.missing_roots {
+            return Err(std::io::Error::other(reason.clone()));
+        }
         self.connector.connect(self.server_name.clone(), tcp).await
     }
 }
 
-/// The operating system's trusted roots.
-fn system_roots() -> Result<rustls::RootCertStore, TlsError> {
+/// The operating system's trusted roots, or why there are none.
+fn system_roots() -> Result<rustls::RootCertStore, String> {
     let found = rustls_native_certs::load_native_certs();
     let mut roots = rustls::RootCertStore::empty();
     let (added, _ignored) = roots.add_parsable_certificates(found.certs);
@@ -125,10 +144,9 @@ fn system_roots() -> Result<rustls::RootCertStore, TlsError> {
             .first()
             .map(|e| e.to_string())
             .unwrap_or_else(|| "none found".to_string());
-        return Err(TlsError::Config {
-            side: "upstream TLS",
-            reason: format!("no system root certificates ({reason}); pass --tls-ca-file"),
-        });
+        return Err(format!(
+            "no system root certificates ({reason}); pass --tls-ca-file"
+        ));
     }
     Ok(roots)
 }
