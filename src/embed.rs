@@ -71,6 +71,12 @@ pub enum EmbedError {
     },
 }
 
+/// The URL a client connects with.
+fn client_url(addr: SocketAddr, tls: bool) -> String {
+    let scheme = if tls { "rediss" } else { "redis" };
+    format!("{scheme}://{addr}")
+}
+
 async fn bind(addr: &str) -> Result<(TcpListener, SocketAddr), EmbedError> {
     let listen_error = |cause| EmbedError::Listen {
         addr: addr.to_string(),
@@ -84,6 +90,8 @@ async fn bind(addr: &str) -> Result<(TcpListener, SocketAddr), EmbedError> {
 /// A replay server running in this process.
 pub struct ReplayServer {
     addr: SocketAddr,
+    /// The listener speaks TLS (`config.serve.tls`).
+    tls: bool,
     state: ReplayState,
     shutdown: CancellationToken,
     task: JoinHandle<()>,
@@ -105,6 +113,7 @@ impl ReplayServer {
         config: ReplayConfig,
     ) -> Result<ReplayServer, EmbedError> {
         let shutdown = CancellationToken::new();
+        let tls = config.serve.tls.is_some();
         let (state, warnings) = ReplayState::load(cassette.as_ref(), config, shutdown.clone())?;
         for warning in warnings {
             tracing::warn!("{warning}");
@@ -114,6 +123,7 @@ impl ReplayServer {
         let task = tokio::spawn(async move { serving.serve(listener).await });
         Ok(ReplayServer {
             addr,
+            tls,
             state,
             shutdown,
             task,
@@ -125,9 +135,9 @@ impl ReplayServer {
         self.addr
     }
 
-    /// `redis://127.0.0.1:PORT`, for clients.
+    /// `redis://127.0.0.1:PORT` (`rediss://` over TLS), for clients.
     pub fn url(&self) -> String {
-        format!("redis://{}", self.addr)
+        client_url(self.addr, self.tls)
     }
 
     /// The report so far.
@@ -146,6 +156,8 @@ impl ReplayServer {
 /// A recording proxy running in this process.
 pub struct RecordServer {
     addr: SocketAddr,
+    /// The listener speaks TLS (`config.serve.tls`).
+    tls: bool,
     shutdown: CancellationToken,
     task: JoinHandle<RecordSummary>,
 }
@@ -169,6 +181,7 @@ impl RecordServer {
         mode: WriteMode,
     ) -> Result<RecordServer, EmbedError> {
         let (listener, addr) = bind("127.0.0.1:0").await?;
+        let tls = config.serve.tls.is_some();
         let header = Header::for_upstream(&config.upstream).listening_on(addr);
         let (handle, writer) = CassetteWriter::open(cassette.as_ref(), &header, mode).await?;
         let shutdown = CancellationToken::new();
@@ -179,6 +192,7 @@ impl RecordServer {
         });
         Ok(RecordServer {
             addr,
+            tls,
             shutdown,
             task,
         })
@@ -189,9 +203,9 @@ impl RecordServer {
         self.addr
     }
 
-    /// `redis://127.0.0.1:PORT`, for clients.
+    /// `redis://127.0.0.1:PORT` (`rediss://` over TLS), for clients.
     pub fn url(&self) -> String {
-        format!("redis://{}", self.addr)
+        client_url(self.addr, self.tls)
     }
 
     /// Stops, lets in-flight replies finish (bounded), closes the cassette.
@@ -216,6 +230,8 @@ impl RecordServer {
 /// runs: the control API's operations as methods.
 pub struct SteeredServer {
     addr: SocketAddr,
+    /// The listener speaks TLS (`settings.serve.tls`).
+    tls: bool,
     steering: Steering,
     task: JoinHandle<Option<Finished>>,
 }
@@ -227,6 +243,7 @@ impl SteeredServer {
         first: ModeSpec,
     ) -> Result<SteeredServer, EmbedError> {
         let (listener, addr) = bind("127.0.0.1:0").await?;
+        let tls = settings.serve.tls.is_some();
         let (steering, warnings) =
             Steering::start(settings, first, addr, CancellationToken::new()).await?;
         for warning in warnings {
@@ -236,6 +253,7 @@ impl SteeredServer {
         let task = tokio::spawn(async move { serving.serve(listener).await });
         Ok(SteeredServer {
             addr,
+            tls,
             steering,
             task,
         })
@@ -246,9 +264,9 @@ impl SteeredServer {
         self.addr
     }
 
-    /// `redis://127.0.0.1:PORT`, for clients.
+    /// `redis://127.0.0.1:PORT` (`rediss://` over TLS), for clients.
     pub fn url(&self) -> String {
-        format!("redis://{}", self.addr)
+        client_url(self.addr, self.tls)
     }
 
     /// The steering handle (what the HTTP API calls).
