@@ -4,6 +4,8 @@
 #
 #   scripts/bench.sh                       # full run (several minutes)
 #   ROUNDS=3 REQUESTS=20000 SKIP_BIG=1 scripts/bench.sh   # quick check
+#   BASELINE=b2a235f SKIP_BIG=1 scripts/bench.sh           # HEAD against b2a235f
+#   BASELINE=b2a235f ONLY_INSTRUCTIONS=1 scripts/bench.sh  # instruction counts only
 #
 # What it does:
 #   1. `cargo build --release`.
@@ -25,7 +27,22 @@
 #      to the noise of shared cores. For `direct` the proxy column is 0 and
 #      redis-server's is the baseline. The statistics are in
 #      scripts/bench_report.py.
-#   4. Unless SKIP_BIG=1: the peak RSS (VmHWM) of `resplay record` while it
+#   4. With BASELINE=<git rev>: builds that revision (release) in a temporary
+#      `git worktree` (removed on exit; target dir BASE_TARGET) and adds two
+#      targets to the same alternating rounds: `record@base` and
+#      `replay@base`, the baseline binary with the same flags (its replay
+#      serves a cassette recorded by the baseline's own warm-up pass). Each
+#      baseline target runs next to its HEAD counterpart (order swapped every
+#      other round), and the report adds a table of HEAD / baseline ratios
+#      taken within each round (rps and CPU us/request).
+#   5. With INSTRUCTIONS=1: instructions per request of `resplay replay` and
+#      `resplay record` (and, with BASELINE, of the baseline's), counted by
+#      `valgrind --tool=callgrind` (perf has no instruction counter on every
+#      machine) over a fixed load: `redis-benchmark -n INSTR_REQUESTS -c
+#      CLIENTS -t get,set` at -P 1 and -P 16, counters zeroed once the proxy
+#      listens and dumped after the load. Repeatable to about 0.1 % where
+#      throughput on shared cores is not; prints the HEAD/base difference.
+#   6. Unless SKIP_BIG=1: the peak RSS (VmHWM) of `resplay record` while it
 #      records two million SETs, with the cassette size; and the time and peak
 #      RSS of `resplay replay` loading a cassette of one million interactions.
 #
@@ -38,6 +55,17 @@
 #   BIG_RECORD=2000000  commands recorded for the record-memory run
 #   BIG_LOAD=1000000    interactions in the cassette of the load run
 #   KEEP=0              1 keeps the temp dir (logs, cassettes) for inspection
+#   BASELINE=           a git rev (e.g. b2a235f) to compare HEAD against
+#   BASE_TARGET=target/bench-base   cargo target dir of the baseline build
+#                       (kept between runs, so a rerun only relinks)
+#   INSTRUCTIONS=0      1 adds the callgrind instruction counts (minutes)
+#   INSTR_REQUESTS=20000  requests per test of the instruction-count load
+#   INSTR_REPEAT=1      repetitions of each instruction count
+#   ONLY_INSTRUCTIONS=0 1 skips the rounds (and memory runs): counts only
+#
+# "HEAD" is the working tree of this checkout (the script says when src/ or
+# Cargo.* have uncommitted changes). Both binaries are copied into the temp
+# dir before use, so a cargo build running meanwhile cannot swap them.
 #
 # Every child is killed on exit. Needs redis-server, redis-benchmark,
 # python3; haproxy and twemproxy are optional (for each, the script tries
@@ -52,9 +80,16 @@ SKIP_BIG=${SKIP_BIG:-0}
 BIG_RECORD=${BIG_RECORD:-2000000}
 BIG_LOAD=${BIG_LOAD:-1000000}
 KEEP=${KEEP:-0}
+BASELINE=${BASELINE:-}
+INSTRUCTIONS=${INSTRUCTIONS:-0}
+INSTR_REQUESTS=${INSTR_REQUESTS:-20000}
+ONLY_INSTRUCTIONS=${ONLY_INSTRUCTIONS:-0}
+INSTR_REPEAT=${INSTR_REPEAT:-1}
+[[ $ONLY_INSTRUCTIONS == 1 ]] && INSTRUCTIONS=1
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 REPORT="$ROOT/scripts/bench_report.py"
+BASE_TARGET=${BASE_TARGET:-$ROOT/target/bench-base}
 
 die() { echo "bench: $*" >&2; exit 1; }
 note() { echo "bench: $*" >&2; }
@@ -62,6 +97,11 @@ note() { echo "bench: $*" >&2; }
 for tool in redis-server redis-benchmark redis-cli python3 cargo; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (Debian: apt-get install redis-tools redis-server python3)"
 done
+
+if [[ $INSTRUCTIONS == 1 ]] && ! command -v valgrind >/dev/null 2>&1; then
+    note "valgrind not found; trying apt-get install -y valgrind"
+    apt-get install -y valgrind >/dev/null 2>&1 || die "INSTRUCTIONS=1 needs valgrind"
+fi
 
 if ! command -v nutcracker >/dev/null 2>&1; then
     note "nutcracker not found; trying apt-get install -y nutcracker"
@@ -74,6 +114,7 @@ fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/resplay-bench.XXXXXX")
 PIDS=()
+BASE_TREE=
 
 cleanup() {
     local pid
@@ -83,6 +124,10 @@ cleanup() {
     for pid in "${PIDS[@]}"; do
         wait "$pid" 2>/dev/null || true
     done
+    if [[ -n $BASE_TREE ]]; then
+        git -C "$ROOT" worktree remove --force "$BASE_TREE" 2>/dev/null \
+            || { rm -rf "$BASE_TREE"; git -C "$ROOT" worktree prune; }
+    fi
     if [[ $KEEP == 1 ]]; then
         note "kept $WORK"
     else
@@ -174,8 +219,27 @@ human_bytes() { numfmt --to=iec-i --suffix=B "$1"; }
 # ---------------------------------------------------------------- build
 note "cargo build --release"
 (cd "$ROOT" && cargo build --release --quiet)
-BIN="$ROOT/target/release/resplay"
-[[ -x $BIN ]] || die "no binary at $BIN"
+[[ -x $ROOT/target/release/resplay ]] || die "no binary at $ROOT/target/release/resplay"
+BIN="$WORK/resplay"
+cp "$ROOT/target/release/resplay" "$BIN"
+HEAD_DESC=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
+if [[ -n $(git -C "$ROOT" status --porcelain --untracked-files=no -- src Cargo.toml Cargo.lock build.rs 2>/dev/null) ]]; then
+    HEAD_DESC="$HEAD_DESC + uncommitted changes"
+fi
+note "HEAD binary: $HEAD_DESC"
+
+BASE_BIN=
+if [[ -n $BASELINE ]]; then
+    BASE_REV=$(git -C "$ROOT" rev-parse --verify --short "$BASELINE^{commit}") \
+        || die "BASELINE=$BASELINE is not a commit"
+    BASE_TREE="$WORK/base-src"
+    git -C "$ROOT" worktree add --detach --quiet "$BASE_TREE" "$BASE_REV"
+    note "cargo build --release of $BASE_REV (worktree $BASE_TREE, target $BASE_TARGET)"
+    (cd "$BASE_TREE" && CARGO_TARGET_DIR="$BASE_TARGET" cargo build --release --quiet)
+    BASE_BIN="$WORK/resplay-base"
+    cp "$BASE_TARGET/release/resplay" "$BASE_BIN"
+    note "baseline binary: $BASE_REV"
+fi
 
 # ---------------------------------------------------------------- redis
 REDIS_PORT=$(free_port)
@@ -190,22 +254,29 @@ redis-cli -s "$REDIS_SOCK" ping >/dev/null 2>&1 || die "redis-server does not an
 note "redis-server on $REDIS_PORT and $REDIS_SOCK"
 
 # start_record CASSETTE LOG [UPSTREAM]: starts `resplay record` (upstream
-# redis-server over TCP unless given); sets REC_PID, REC_PORT.
+# redis-server over TCP unless given); sets REC_PID, REC_PORT. The binary is
+# $RUN (default $BIN), with the command prefix in WRAP (e.g. valgrind).
 start_record() {
-    "$BIN" record --upstream "${3:-redis://127.0.0.1:$REDIS_PORT}" --cassette "$1" \
-        --listen 127.0.0.1:0 2>"$2" &
+    # Emptied here, not by the background job's redirection: that happens
+    # after the fork, and wait_for_line could meanwhile find the previous
+    # run's "listening on" in a reused log.
+    : >"$2"
+    ${WRAP[@]+"${WRAP[@]}"} "${RUN:-$BIN}" record --upstream "${3:-redis://127.0.0.1:$REDIS_PORT}" \
+        --cassette "$1" --listen 127.0.0.1:0 2>"$2" &
     REC_PID=$!
     PIDS+=("$REC_PID")
-    wait_for_line "$2" 'listening on' "$REC_PID"
+    wait_for_line "$2" 'listening on' "$REC_PID" 300
     REC_PORT=$(listen_port "$2")
 }
 
-# start_replay CASSETTE LOG: starts `resplay replay`; sets REP_PID, REP_PORT,
-# REP_LOAD_S (seconds from exec to the listening line).
+# start_replay CASSETTE LOG: starts `resplay replay` (binary and prefix as
+# for start_record); sets REP_PID, REP_PORT, REP_LOAD_S (seconds from exec to
+# the listening line).
 start_replay() {
     local t0
     t0=$(now)
-    "$BIN" replay --cassette "$1" --listen 127.0.0.1:0 2>"$2" &
+    : >"$2" # (as in start_record)
+    ${WRAP[@]+"${WRAP[@]}"} "${RUN:-$BIN}" replay --cassette "$1" --listen 127.0.0.1:0 2>"$2" &
     REP_PID=$!
     PIDS+=("$REP_PID")
     wait_for_line "$2" 'listening on' "$REP_PID" 600
@@ -215,6 +286,7 @@ start_replay() {
 
 bench_cmd() { # PORT PIPELINE REQUESTS [extra args]
     local port=$1 pipe=$2 n=$3
+    [[ $port =~ ^[1-9][0-9]*$ ]] || die "no port to benchmark (got '$port')"
     shift 3
     redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" -P "$pipe" "$@"
 }
@@ -225,22 +297,99 @@ requests_for() { if [[ $1 == 1 ]]; then echo "$REQUESTS"; else echo "$REQUESTS_P
 # A first pass through `resplay record` makes the cassette replay serves: the
 # default benchmark uses one fixed key and value, so every recorded GET/SET
 # answers the later runs identically (replay repeats the last recording).
-start_record "$WORK/replay.jsonl" "$WORK/record-warm.log"
-for pipe in 1 16; do
-    bench_cmd "$REC_PORT" "$pipe" 2000 -t get,set -q >/dev/null 2>&1
-done
-stop "$REC_PID"
-note "recorded the replay cassette: $(grep -c '' "$WORK/replay.jsonl") lines; $(tail -n1 "$WORK/record-warm.log")"
+# The baseline records its own cassette the same way (the format may differ).
+warm_cassette() { # CASSETTE LOG (binary: $RUN)
+    start_record "$1" "$2"
+    for pipe in 1 16; do
+        bench_cmd "$REC_PORT" "$pipe" 2000 -t get,set -q >/dev/null 2>&1
+    done
+    stop "$REC_PID"
+    note "recorded $1: $(grep -c '' "$1") lines; $(tail -n1 "$2")"
+}
+warm_cassette "$WORK/replay.jsonl" "$WORK/record-warm.log"
+if [[ -n $BASE_BIN ]]; then
+    RUN=$BASE_BIN warm_cassette "$WORK/replay@base.jsonl" "$WORK/record-warm@base.log"
+fi
+
+# ---------------------------------------------------------------- instructions
+# instr_run LABEL BINARY MODE PIPE: instructions per request of BINARY in MODE
+# (record or replay) under the fixed load, appended to $INSTR.
+INSTR="$WORK/instructions.csv"
+instr_run() {
+    local label=$1 bin=$2 mode=$3 pipe=$4 rep=$5 pid port ir
+    local out="$WORK/callgrind.$label.$mode.$pipe.$rep" log="$WORK/callgrind.$label.$mode.$pipe.$rep.log"
+    local cassette="$WORK/replay.jsonl"
+    [[ $label == base ]] && cassette="$WORK/replay@base.jsonl"
+    WRAP=(valgrind --tool=callgrind --callgrind-out-file="$out")
+    if [[ $mode == record ]]; then
+        rm -f "$WORK/callgrind-record.jsonl"
+        RUN=$bin start_record "$WORK/callgrind-record.jsonl" "$log"
+        pid=$REC_PID port=$REC_PORT
+    else
+        RUN=$bin start_replay "$cassette" "$log"
+        pid=$REP_PID port=$REP_PORT
+    fi
+    WRAP=()
+    answers_ping "$port" || die "$label $mode under valgrind does not answer (see $log)"
+    callgrind_control -z "$pid" >/dev/null || die "callgrind_control -z $pid failed"
+    bench_cmd "$port" "$pipe" "$INSTR_REQUESTS" -t get,set -q >/dev/null 2>&1 \
+        || die "redis-benchmark against $label $mode under valgrind failed"
+    # The recorder's writer thread drains what it still has queued.
+    sleep 1
+    callgrind_control -d "$pid" >/dev/null || die "callgrind_control -d $pid failed"
+    stop "$pid"
+    # $out.1 is the dump of -d (counted from the zeroing); $out, written at
+    # exit, holds only what came after it.
+    ir=$(awk '/^summary:/ {print $2; exit}' "$out.1")
+    [[ -n $ir ]] || die "no instruction total in $out.1"
+    echo "$label,$mode,$pipe,$rep,$ir,$((2 * INSTR_REQUESTS))" >>"$INSTR"
+    note "instructions: $label $mode -P $pipe (#$rep): $ir for $((2 * INSTR_REQUESTS)) requests"
+}
+
+count_instructions() {
+    local label bin mode pipe rep
+    echo "label,mode,pipeline,rep,instructions,requests" >"$INSTR"
+    for rep in $(seq "$INSTR_REPEAT"); do
+        for mode in replay record; do
+            for pipe in 1 16; do
+                for label in head ${BASE_BIN:+base}; do
+                    bin=$BIN
+                    [[ $label == base ]] && bin=$BASE_BIN
+                    instr_run "$label" "$bin" "$mode" "$pipe" "$rep"
+                done
+            done
+        done
+    done
+    echo
+    echo "== instructions per request (valgrind --tool=callgrind; redis-benchmark -n $INSTR_REQUESTS -c $CLIENTS -t get,set; head = $HEAD_DESC${BASE_BIN:+, base = $BASE_REV})"
+    python3 "$REPORT" --instructions "$INSTR"
+}
+
+if [[ $ONLY_INSTRUCTIONS == 1 ]]; then
+    count_instructions
+    exit 0
+fi
 
 start_replay "$WORK/replay.jsonl" "$WORK/replay.log"
 note "resplay replay on $REP_PORT"
 
 # `record` and `record-unix` get a fresh process and cassette for every run
-# (port filled in then), so the cassette does not grow across rounds.
-TARGETS=("direct:$REDIS_PORT" "record:0" "record-unix:0" "replay:$REP_PORT")
+# (port filled in then), so the cassette does not grow across rounds. Each
+# baseline target follows its HEAD counterpart (see round_targets).
+TARGETS=("direct:$REDIS_PORT" "record:0")
+[[ -n $BASE_BIN ]] && TARGETS+=("record@base:0")
+TARGETS+=("record-unix:0" "replay:$REP_PORT")
 # The pid whose CPU time is the proxy's cost, per target (0: none; record's
 # are filled in per run).
 declare -A PROXY_PID=([direct]=0 [replay]=$REP_PID)
+if [[ -n $BASE_BIN ]]; then
+    RUN=$BASE_BIN start_replay "$WORK/replay@base.jsonl" "$WORK/replay@base.log"
+    BASE_REP_PID=$REP_PID
+    TARGETS+=("replay@base:$REP_PORT")
+    PROXY_PID[replay@base]=$REP_PID
+    note "baseline resplay replay on $REP_PORT"
+    REP_PID=${PROXY_PID[replay]}
+fi
 
 if command -v haproxy >/dev/null 2>&1; then
     HAP_PORT=$(free_port)
@@ -291,17 +440,40 @@ EOF
 fi
 
 # ---------------------------------------------------------------- rounds
+# round_targets ROUND: TARGETS into ROUND_TARGETS, with each X@base moved
+# before its X in even rounds, so neither side always runs second.
+round_targets() {
+    local i=0 a b
+    ROUND_TARGETS=()
+    while ((i < ${#TARGETS[@]})); do
+        a=${TARGETS[i]}
+        b=${TARGETS[i + 1]:-}
+        if (($1 % 2 == 0)) && [[ ${b%%:*} == "${a%%:*}@base" ]]; then
+            ROUND_TARGETS+=("$b" "$a")
+            i=$((i + 2))
+        else
+            ROUND_TARGETS+=("$a")
+            i=$((i + 1))
+        fi
+    done
+}
+
 RESULTS="$WORK/results.csv"
 echo "round,target,pipeline,test,rps,p50_ms,p99_ms,proxy_us_req,redis_us_req" >"$RESULTS"
 for round in $(seq "$ROUNDS"); do
+    round_targets "$round"
     for pipe in 1 16; do
-        for entry in "${TARGETS[@]}"; do
+        for entry in "${ROUND_TARGETS[@]}"; do
             name=${entry%%:*}
             port=${entry##*:}
             case $name in
             record)
                 rm -f "$WORK/record.jsonl"
                 start_record "$WORK/record.jsonl" "$WORK/record.log"
+                ;;
+            record@base)
+                rm -f "$WORK/record@base.jsonl"
+                RUN=$BASE_BIN start_record "$WORK/record@base.jsonl" "$WORK/record@base.log"
                 ;;
             record-unix)
                 rm -f "$WORK/record-unix.jsonl"
@@ -348,7 +520,9 @@ if ! redis-cli -p "$REP_PORT" get key:__rand_int__ >"$WORK/replay-check.txt" 2>&
 fi
 
 stop "$REP_PID"
+[[ -n $BASE_BIN ]] && stop "$BASE_REP_PID"
 echo
+[[ -n $BASE_BIN ]] && echo "== HEAD = $HEAD_DESC, base = $BASELINE ($BASE_REV)"
 echo "== redis-benchmark -c $CLIENTS -t set,get, $ROUNDS rounds, n=$REQUESTS (P1) / $REQUESTS_P16 (P16)"
 python3 "$REPORT" "$RESULTS"
 echo "(CPU resolution: one clock tick is $(us_per_request 1 $((2 * REQUESTS))) us/request at -P 1, $(us_per_request 1 $((2 * REQUESTS_P16))) at -P 16)"
@@ -357,6 +531,14 @@ echo "last record run: $(grep -v 'listening on' "$WORK/record.log" | tail -n1)"
 echo "its cassette:    $(human_bytes "$(stat -c %s "$WORK/record.jsonl")") for $(grep -c '' "$WORK/record.jsonl") lines"
 echo "last record-unix run: $(grep -v 'listening on' "$WORK/record-unix.log" | tail -n1)"
 echo "replay summary:  $(grep -v 'listening on' "$WORK/replay.log" | tail -n1)"
+if [[ -n $BASE_BIN ]]; then
+    echo "last record@base run: $(grep -v 'listening on' "$WORK/record@base.log" | tail -n1)"
+    echo "replay@base summary:  $(grep -v 'listening on' "$WORK/replay@base.log" | tail -n1)"
+fi
+
+if [[ $INSTRUCTIONS == 1 ]]; then
+    count_instructions
+fi
 
 # ---------------------------------------------------------------- memory
 if [[ $SKIP_BIG == 1 ]]; then

@@ -12,6 +12,13 @@ Second table (when the CPU columns are there), one row per target and
 pipeline: the medians over rounds of the CPU microseconds per request spent by
 the proxy under test and by redis-server. One redis-benchmark run covers both
 tests, so both rows of a run carry the same figures and count once.
+
+Third table (when a target X has a baseline twin X@base, from BASELINE=):
+HEAD / baseline within each round, per pipeline: the rps ratio per test and
+the proxy CPU us/request ratio, median and min..max over rounds.
+
+With --instructions FILE: instructions per request from the callgrind runs
+(label,mode,pipeline,rep,instructions,requests), HEAD against base.
 """
 
 import csv
@@ -67,6 +74,70 @@ def main(path):
     if rows and "proxy_us_req" in rows[0]:
         print()
         cpu_table(rows, targets)
+        if any(t.endswith("@base") for t in targets):
+            print()
+            base_table(rows, targets)
+
+
+def base_table(rows, targets):
+    by = {(r["target"], r["round"], r["pipeline"], r["test"]): r for r in rows}
+    pairs = [t for t in targets if t + "@base" in targets]
+    pipes = sorted({int(r["pipeline"]) for r in rows})
+    print("HEAD / base within each round (median, min..max over rounds; "
+          "rps > 1 and CPU < 1 favour HEAD)")
+    header = ("target", "P", "SET rps", "GET rps", "proxy CPU")
+    fmt = "{:<12} {:>3} {:>18} {:>18} {:>18}"
+    print(fmt.format(*header))
+
+    def cell(values):
+        if not values:
+            return "-"
+        return f"{statistics.median(values):.3f} ({min(values):.2f}..{max(values):.2f})"
+
+    for t in pairs:
+        for pipe in pipes:
+            cells = []
+            for test in ("SET", "GET"):
+                ratios = []
+                for (tt, rnd, p, te), r in by.items():
+                    if tt == t and int(p) == pipe and te == test:
+                        b = by.get((t + "@base", rnd, p, te))
+                        if b and float(b["rps"]):
+                            ratios.append(float(r["rps"]) / float(b["rps"]))
+                cells.append(cell(ratios))
+            cpu = []
+            for (tt, rnd, p, te), r in by.items():
+                if tt == t and int(p) == pipe and te == "SET":
+                    b = by.get((t + "@base", rnd, p, te))
+                    if b and float(b["proxy_us_req"]):
+                        cpu.append(float(r["proxy_us_req"]) / float(b["proxy_us_req"]))
+            cells.append(cell(cpu))
+            print(fmt.format(t, pipe, *cells))
+
+
+def instructions(path):
+    rows = list(csv.DictReader(open(path, newline="")))
+    per = defaultdict(list)  # (mode, pipeline, label) -> [instructions/request]
+    for r in rows:
+        per[(r["mode"], int(r["pipeline"]), r["label"])].append(
+            int(r["instructions"]) / int(r["requests"])
+        )
+    header = ("mode", "P", "head", "min..max", "base", "min..max", "head/base")
+    fmt = "{:<7} {:>3} {:>8} {:>15} {:>8} {:>15} {:>9}"
+    print(fmt.format(*header))
+    for mode in ("replay", "record"):
+        for pipe in sorted({p for m, p, _ in per if m == mode}):
+            head = per.get((mode, pipe, "head"), [])
+            base = per.get((mode, pipe, "base"), [])
+            cells = []
+            for v in (head, base):
+                cells += [f"{statistics.median(v):.0f}", f"{min(v):.0f}..{max(v):.0f}"] if v else ["-", "-"]
+            diff = (
+                f"{(statistics.median(head) / statistics.median(base) - 1) * 100:+.1f}%"
+                if head and base
+                else "-"
+            )
+            print(fmt.format(mode, pipe, *cells, diff))
 
 
 def cpu_table(rows, targets):
@@ -101,6 +172,9 @@ def cpu_table(rows, targets):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: bench_report.py RESULTS.csv")
-    main(sys.argv[1])
+    if len(sys.argv) == 3 and sys.argv[1] == "--instructions":
+        instructions(sys.argv[2])
+    elif len(sys.argv) == 2:
+        main(sys.argv[1])
+    else:
+        sys.exit("usage: bench_report.py RESULTS.csv | --instructions INSTRUCTIONS.csv")
