@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{oneshot, Notify};
 use tokio_util::sync::CancellationToken;
 
 use super::inject::Injection;
@@ -25,18 +25,14 @@ pub struct InjectRequest {
     pub done: oneshot::Sender<u64>,
 }
 
-/// What a session holds of its registration.
-pub struct Registered {
-    /// Cancelled when the connection must wind down: finish what is in
-    /// flight, then close (or hand over, during a switch).
-    pub stop: CancellationToken,
-    /// Injections for this connection.
-    pub injections: mpsc::UnboundedReceiver<InjectRequest>,
-}
+/// How an injection reaches one session: through a channel or a wake-up
+/// it already watches, so that steering adds nothing to the loop every
+/// request goes through. False if the session is gone.
+pub type Deliver = Box<dyn Fn(InjectRequest) -> bool + Send + Sync>;
 
 struct Handle {
     stop: CancellationToken,
-    inject: mpsc::UnboundedSender<InjectRequest>,
+    deliver: Deliver,
 }
 
 /// The registry: connection id → its handle.
@@ -90,20 +86,26 @@ impl Registry {
         .await;
     }
 
-    /// Registers connection `id`; its stop token fires with `parent` (the
-    /// mode's own token) or on its own (a reset).
-    pub fn register(&self, id: u64, parent: &CancellationToken) -> Registered {
+    /// Registers connection `id`, which takes injections through
+    /// `deliver`; returns its stop token, which fires with `parent` (the
+    /// mode's own token) or on its own (a reset): finish what is in flight,
+    /// then close (or hand over, during a switch).
+    pub fn register(
+        &self,
+        id: u64,
+        parent: &CancellationToken,
+        deliver: Deliver,
+    ) -> CancellationToken {
         let stop = parent.child_token();
-        let (inject, injections) = mpsc::unbounded_channel();
         self.conns().insert(
             id,
             Handle {
                 stop: stop.clone(),
-                inject,
+                deliver,
             },
         );
         self.not_expected(id);
-        Registered { stop, injections }
+        stop
     }
 
     /// Forgets connection `id` (its session ended or moves on).
@@ -145,7 +147,7 @@ impl Registry {
                         injection: injection.clone(),
                         done,
                     };
-                    handle.inject.send(request).ok().map(|()| delivered)
+                    (handle.deliver)(request).then_some(delivered)
                 })
                 .collect()
         };

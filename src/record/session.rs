@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::pairing::{is_error_frame, Paired, Pairing, Pending, ReplyModeTracker};
@@ -70,7 +70,10 @@ struct Session {
     shared: Arc<RecordShared>,
     state: Mutex<State>,
     /// Wakes the reply half when the request half changed the state.
-    wake: Notify,
+    wake: Arc<Notify>,
+    /// Messages injected through the control API, delivered by the reply
+    /// half when `wake` fires (no extra branch on the relay's hot loop).
+    inbox: Arc<Mutex<Vec<InjectRequest>>>,
     /// Wakes the request half when requests in flight drop under the limit.
     room: Notify,
     /// Set once a `SYNC`/`PSYNC` is sent: from then on replies take the
@@ -128,7 +131,20 @@ pub(crate) async fn run(carry: Carry, conn: u64, shared: Arc<RecordShared>) -> S
         }
     };
     shared.connections.fetch_add(1, Ordering::Relaxed);
-    let registered = shared.registry.register(conn, &shared.shutdown);
+    let wake = Arc::new(Notify::new());
+    let inbox: Arc<Mutex<Vec<InjectRequest>>> = Arc::default();
+    let deliver = {
+        let (wake, inbox) = (wake.clone(), inbox.clone());
+        Box::new(move |request| {
+            inbox
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(request);
+            wake.notify_one();
+            true
+        })
+    };
+    let stop = shared.registry.register(conn, &shared.shutdown, deliver);
     let pairing = match &carried {
         Some(state) => Pairing::resume(state),
         None => Pairing::new(shared.config.upstream.db),
@@ -143,7 +159,8 @@ pub(crate) async fn run(carry: Carry, conn: u64, shared: Arc<RecordShared>) -> S
             closed_by_server: false,
             replication: Replication::default(),
         }),
-        wake: Notify::new(),
+        wake,
+        inbox,
         room: Notify::new(),
         replication_seen: AtomicBool::new(false),
         marker: shared.gate.register(conn),
@@ -174,15 +191,9 @@ pub(crate) async fn run(carry: Carry, conn: u64, shared: Arc<RecordShared>) -> S
             &mut client_read,
             &mut client_buf,
             &mut upstream_write,
-            &registered.stop,
+            &stop,
         );
-        let replies = relay_replies(
-            &session,
-            upstream_read,
-            upstream_buf,
-            &mut client_write,
-            registered.injections,
-        );
+        let replies = relay_replies(&session, upstream_read, upstream_buf, &mut client_write);
         tokio::pin!(requests, replies);
         let mut requests_end = None;
         loop {
@@ -486,7 +497,6 @@ async fn relay_replies(
     mut upstream: UpstreamReader,
     mut buf: BytesMut,
     client: &mut OwnedWriteHalf,
-    mut injections: mpsc::UnboundedReceiver<InjectRequest>,
 ) -> RepliesEnd {
     let shared = &session.shared;
     let limits = shared.config.upstream_limits;
@@ -545,12 +555,14 @@ async fn relay_replies(
             read = upstream.read_buf(&mut buf) => read,
             _ = &mut wake => {
                 wake.set(session.wake.notified());
-                continue;
-            }
-            Some(request) = injections.recv() => {
-                if client_alive && inject(session, client, request).await.is_err() {
-                    client_alive = false;
-                    session.state().requests_done = true;
+                let injected = std::mem::take(
+                    &mut *session.inbox.lock().unwrap_or_else(|e| e.into_inner()),
+                );
+                for request in injected {
+                    if client_alive && inject(session, client, request).await.is_err() {
+                        client_alive = false;
+                        session.state().requests_done = true;
+                    }
                 }
                 continue;
             }

@@ -32,6 +32,8 @@ pub(crate) enum PushOut {
     Push(Value),
     /// The server closed its recorded connection here (`CLIENT KILL`).
     Close,
+    /// A message injected through the control API.
+    Inject(InjectRequest),
 }
 
 struct Session {
@@ -86,8 +88,11 @@ fn encode_for(value: &Value, protocol: u8, null: NullShape, out: &mut BytesMut) 
 /// it over.
 pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> SessionEnd {
     let (tx, mut pushes) = mpsc::unbounded_channel::<PushOut>();
+    // Injections come down the push channel the loop already watches.
+    let injections = tx.clone();
+    let deliver = Box::new(move |request| injections.send(PushOut::Inject(request)).is_ok());
     shared.register(live, tx);
-    let mut registered = shared.registry.register(live, &shared.shutdown);
+    let stop = shared.registry.register(live, &shared.shutdown, deliver);
     let Carry {
         stream,
         buffered: mut buf,
@@ -124,8 +129,7 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
     let mut idle_since = Instant::now();
     // Made once: a fresh one per read would register with the token's
     // waiter list (a lock) and leave it again, for every request.
-    let shutdown = registered.stop.clone();
-    let shutdown = shutdown.cancelled();
+    let shutdown = stop.cancelled();
     tokio::pin!(shutdown);
     let mut stopped = false;
     loop {
@@ -142,19 +146,15 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
                 stopped = true;
                 break;
             }
-            Some(request) = registered.injections.recv() => {
-                session.inject(request, &mut out);
-                if !out.is_empty() && writer.write_all(&out).await.is_err() {
-                    break;
-                }
-                continue;
-            }
             Some(push) = pushes.recv() => {
-                let PushOut::Push(value) = push else {
-                    break;
-                };
-                encode_for(&value, session.info.protocol, NullShape::Bulk, &mut out);
-                if writer.write_all(&out).await.is_err() {
+                match push {
+                    PushOut::Push(value) => {
+                        encode_for(&value, session.info.protocol, NullShape::Bulk, &mut out);
+                    }
+                    PushOut::Inject(request) => session.inject(request, &mut out),
+                    PushOut::Close => break,
+                }
+                if !out.is_empty() && writer.write_all(&out).await.is_err() {
                     break;
                 }
                 continue;
