@@ -257,6 +257,26 @@ fn assert_replayed_all(admin: &str) -> Value {
     now
 }
 
+/// The kept subscriber gets a message published through the API after the
+/// switch, on its plain and its pattern subscription.
+fn still_subscribed_after_the_switch(program: &mut Program, admin: &str) {
+    program.expect("subscribed");
+    let (code, answer) = post(
+        &admin,
+        "/publish",
+        json!({"channel": "steer.plain", "message": "after"}),
+    );
+    assert_eq!((code, answer), (200, json!({"receivers": 2})));
+    program.send("published");
+    assert_eq!(
+        program.expect("after"),
+        json!([
+            ["message", null, "steer.plain", "after"],
+            ["pmessage", "steer.*", "steer.plain", "after"]
+        ])
+    );
+}
+
 #[test]
 fn redis_py_switch_with_reset_reconnects_and_replays() {
     let (mut program, _redis, resplay, admin, dir, switch) =
@@ -321,21 +341,7 @@ fn redis_py_switch_keeping_connections_keeps_db_protocol_and_subscriptions() {
         "before [[\"message\", null, \"steer.plain\", \"before\"], \
          [\"pmessage\", \"steer.*\", \"steer.plain\", \"before\"]]"
     );
-    program.expect("subscribed");
-    let (code, answer) = post(
-        &admin,
-        "/publish",
-        json!({"channel": "steer.plain", "message": "after"}),
-    );
-    assert_eq!((code, answer), (200, json!({"receivers": 2})));
-    program.send("published");
-    assert_eq!(
-        program.expect("after"),
-        json!([
-            ["message", null, "steer.plain", "after"],
-            ["pmessage", "steer.*", "steer.plain", "after"]
-        ])
-    );
+    still_subscribed_after_the_switch(&mut program, &admin);
     program.finish();
     let now = assert_replayed_all(&admin);
     assert_eq!(now["connections"], 0, "{now}");
@@ -364,21 +370,7 @@ fn ioredis_switch_keeping_connections_keeps_db_and_subscriptions() {
         before,
         r#"before [["message",null,"steer.plain","before"],["pmessage","steer.*","steer.plain","before"]]"#
     );
-    program.expect("subscribed");
-    let (code, answer) = post(
-        &admin,
-        "/publish",
-        json!({"channel": "steer.plain", "message": "after"}),
-    );
-    assert_eq!((code, answer), (200, json!({"receivers": 2})));
-    program.send("published");
-    assert_eq!(
-        program.expect("after"),
-        json!([
-            ["message", null, "steer.plain", "after"],
-            ["pmessage", "steer.*", "steer.plain", "after"]
-        ])
-    );
+    still_subscribed_after_the_switch(&mut program, &admin);
     assert_eq!(
         program.expect("reconnecting"),
         json!({"db0": 0, "main": 0, "sub": 0})
