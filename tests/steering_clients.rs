@@ -262,7 +262,7 @@ fn assert_replayed_all(admin: &str) -> Value {
 fn still_subscribed_after_the_switch(program: &mut Program, admin: &str) {
     program.expect("subscribed");
     let (code, answer) = post(
-        &admin,
+        admin,
         "/publish",
         json!({"channel": "steer.plain", "message": "after"}),
     );
