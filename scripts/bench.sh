@@ -6,6 +6,7 @@
 #   ROUNDS=3 REQUESTS=20000 SKIP_BIG=1 scripts/bench.sh   # quick check
 #   BASELINE=b2a235f SKIP_BIG=1 scripts/bench.sh           # HEAD against b2a235f
 #   BASELINE=b2a235f ONLY_INSTRUCTIONS=1 scripts/bench.sh  # instruction counts only
+#   TLS=1 SKIP_BIG=1 ROUNDS=5 scripts/bench.sh             # adds the TLS targets
 #
 # What it does:
 #   1. `cargo build --release`.
@@ -42,7 +43,16 @@
 #      CLIENTS -t get,set` at -P 1 and -P 16, counters zeroed once the proxy
 #      listens and dumped after the load. Repeatable to about 0.1 % where
 #      throughput on shared cores is not; prints the HEAD/base difference.
-#   6. Unless SKIP_BIG=1: the peak RSS (VmHWM) of `resplay record` while it
+#   6. With TLS=1: makes a CA and a certificate for 127.0.0.1/localhost
+#      (openssl, in the temp dir), starts a second redis-server that speaks
+#      only TLS with it, and adds three targets to the same rounds, each
+#      benchmarked with `redis-benchmark --tls --cacert ca.pem`: `direct-tls`
+#      (that Redis), `record-tls` (`resplay record` with a TLS listener on
+#      the same certificate, upstream rediss:// with --tls-ca-file) and
+#      `replay-tls` (`resplay replay`, TLS listener, on a cassette recorded
+#      by a warm-up pass through record-tls). Their ratios are against
+#      `direct-tls` of the same round, in a table of their own.
+#   7. Unless SKIP_BIG=1: the peak RSS (VmHWM) of `resplay record` while it
 #      records two million SETs, with the cassette size; and the time and peak
 #      RSS of `resplay replay` loading a cassette of one million interactions.
 #
@@ -62,13 +72,15 @@
 #   INSTR_REQUESTS=20000  requests per test of the instruction-count load
 #   INSTR_REPEAT=1      repetitions of each instruction count
 #   ONLY_INSTRUCTIONS=0 1 skips the rounds (and memory runs): counts only
+#   TLS=0               1 adds the TLS targets (direct-tls, record-tls, replay-tls)
+#   ONLY_TLS=0          1 runs only the TLS targets in the rounds (implies TLS=1)
 #
 # "HEAD" is the working tree of this checkout (the script says when src/ or
 # Cargo.* have uncommitted changes). Both binaries are copied into the temp
 # dir before use, so a cargo build running meanwhile cannot swap them.
 #
 # Every child is killed on exit. Needs redis-server, redis-benchmark,
-# python3; haproxy and twemproxy are optional (for each, the script tries
+# python3 (and openssl with TLS=1); haproxy and twemproxy are optional (for each, the script tries
 # `apt-get install -y haproxy` / `nutcracker` once and goes on without it).
 set -euo pipefail
 
@@ -85,7 +97,10 @@ INSTRUCTIONS=${INSTRUCTIONS:-0}
 INSTR_REQUESTS=${INSTR_REQUESTS:-20000}
 ONLY_INSTRUCTIONS=${ONLY_INSTRUCTIONS:-0}
 INSTR_REPEAT=${INSTR_REPEAT:-1}
+TLS=${TLS:-0}
+ONLY_TLS=${ONLY_TLS:-0}
 [[ $ONLY_INSTRUCTIONS == 1 ]] && INSTRUCTIONS=1
+[[ $ONLY_TLS == 1 ]] && TLS=1
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 REPORT="$ROOT/scripts/bench_report.py"
@@ -98,16 +113,22 @@ for tool in redis-server redis-benchmark redis-cli python3 cargo; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (Debian: apt-get install redis-tools redis-server python3)"
 done
 
+if [[ $TLS == 1 ]]; then
+    command -v openssl >/dev/null 2>&1 || die "TLS=1 needs openssl (Debian: apt-get install openssl)"
+    redis-benchmark --help 2>&1 | grep -q -- '--tls' \
+        || die "TLS=1: this redis-benchmark has no --tls (built without TLS support)"
+fi
+
 if [[ $INSTRUCTIONS == 1 ]] && ! command -v valgrind >/dev/null 2>&1; then
     note "valgrind not found; trying apt-get install -y valgrind"
     apt-get install -y valgrind >/dev/null 2>&1 || die "INSTRUCTIONS=1 needs valgrind"
 fi
 
-if ! command -v nutcracker >/dev/null 2>&1; then
+if [[ $ONLY_TLS != 1 ]] && ! command -v nutcracker >/dev/null 2>&1; then
     note "nutcracker not found; trying apt-get install -y nutcracker"
     apt-get install -y nutcracker >/dev/null 2>&1 || note "could not install nutcracker; skipping twemproxy"
 fi
-if ! command -v haproxy >/dev/null 2>&1; then
+if [[ $ONLY_TLS != 1 ]] && ! command -v haproxy >/dev/null 2>&1; then
     note "haproxy not found; trying apt-get install -y haproxy"
     apt-get install -y haproxy >/dev/null 2>&1 || note "could not install haproxy; skipping it"
 fi
@@ -156,11 +177,13 @@ wait_for_line() {
     done
 }
 
-# answers_ping PORT: true once a server on PORT answers PING (up to 5 s).
+# answers_ping PORT [redis-cli args]: true once a server on PORT answers
+# PING (up to 5 s).
 answers_ping() {
-    local _
+    local port=$1 _
+    shift
     for _ in $(seq 100); do
-        redis-cli -p "$1" ping >/dev/null 2>&1 && return 0
+        redis-cli -p "$port" "$@" ping >/dev/null 2>&1 && return 0
         sleep 0.05
     done
     return 1
@@ -253,35 +276,73 @@ answers_ping "$REDIS_PORT" || die "redis-server did not start (see $WORK/redis.l
 redis-cli -s "$REDIS_SOCK" ping >/dev/null 2>&1 || die "redis-server does not answer on $REDIS_SOCK (see $WORK/redis.log)"
 note "redis-server on $REDIS_PORT and $REDIS_SOCK"
 
-# start_record CASSETTE LOG [UPSTREAM]: starts `resplay record` (upstream
-# redis-server over TCP unless given); sets REC_PID, REC_PORT. The binary is
+# ---------------------------------------------------------------- TLS redis
+# A CA and a server certificate for 127.0.0.1 and localhost (P-256), used by
+# the TLS redis-server and by resplay's TLS listeners alike.
+TLS_DIR="$WORK/tls"
+if [[ $TLS == 1 ]]; then
+    mkdir -p "$TLS_DIR"
+    (
+        cd "$TLS_DIR"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+            -keyout ca.key -out ca.pem -days 2 -subj /CN=resplay-bench-ca \
+            -addext basicConstraints=critical,CA:TRUE \
+            -addext keyUsage=critical,keyCertSign,cRLSign
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+            -keyout key.pem -out server.csr -subj /CN=localhost
+        printf '%s\n' basicConstraints=CA:FALSE keyUsage=critical,digitalSignature \
+            extendedKeyUsage=serverAuth subjectAltName=IP:127.0.0.1,DNS:localhost >server.ext
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+            -out cert.pem -days 2 -extfile server.ext
+    ) >"$TLS_DIR/openssl.log" 2>&1 || { cat "$TLS_DIR/openssl.log" >&2; die "openssl could not make the certificates"; }
+    TLS_PORT=$(free_port)
+    redis-server --port 0 --tls-port "$TLS_PORT" --bind 127.0.0.1 --dir "$TLS_DIR" \
+        --tls-cert-file "$TLS_DIR/cert.pem" --tls-key-file "$TLS_DIR/key.pem" \
+        --tls-ca-cert-file "$TLS_DIR/ca.pem" --tls-auth-clients no \
+        --save '' --appendonly no --daemonize no --logfile "$WORK/redis-tls.log" &
+    TLS_REDIS_PID=$!
+    PIDS+=("$TLS_REDIS_PID")
+    answers_ping "$TLS_PORT" --tls --cacert "$TLS_DIR/ca.pem" \
+        || die "TLS redis-server did not start (see $WORK/redis-tls.log)"
+    note "TLS redis-server on $TLS_PORT"
+fi
+# resplay's TLS listener and upstream flags, redis-benchmark's TLS flags.
+TLS_LISTEN=(--listen-tls-cert "$TLS_DIR/cert.pem" --listen-tls-key "$TLS_DIR/key.pem")
+TLS_CLIENT=(--tls --cacert "$TLS_DIR/ca.pem")
+
+# start_record CASSETTE LOG [UPSTREAM [ARGS...]]: starts `resplay record`
+# (upstream redis-server over TCP unless given; ARGS are added to resplay's);
+# sets REC_PID, REC_PORT. The binary is
 # $RUN (default $BIN), with the command prefix in WRAP (e.g. valgrind).
 start_record() {
     # Emptied here, not by the background job's redirection: that happens
     # after the fork, and wait_for_line could meanwhile find the previous
     # run's "listening on" in a reused log.
-    : >"$2"
-    ${WRAP[@]+"${WRAP[@]}"} "${RUN:-$BIN}" record --upstream "${3:-redis://127.0.0.1:$REDIS_PORT}" \
-        --cassette "$1" --listen 127.0.0.1:0 2>"$2" &
+    local cassette=$1 log=$2 upstream=${3:-redis://127.0.0.1:$REDIS_PORT}
+    shift $(($# < 3 ? $# : 3))
+    : >"$log"
+    ${WRAP[@]+"${WRAP[@]}"} "${RUN:-$BIN}" record --upstream "$upstream" \
+        --cassette "$cassette" --listen 127.0.0.1:0 "$@" 2>"$log" &
     REC_PID=$!
     PIDS+=("$REC_PID")
-    wait_for_line "$2" 'listening on' "$REC_PID" 300
-    REC_PORT=$(listen_port "$2")
+    wait_for_line "$log" 'listening on' "$REC_PID" 300
+    REC_PORT=$(listen_port "$log")
 }
 
-# start_replay CASSETTE LOG: starts `resplay replay` (binary and prefix as
+# start_replay CASSETTE LOG [ARGS...]: starts `resplay replay` (binary and prefix as
 # for start_record); sets REP_PID, REP_PORT, REP_LOAD_S (seconds from exec to
 # the listening line).
 start_replay() {
-    local t0
+    local t0 cassette=$1 log=$2
+    shift 2
     t0=$(now)
-    : >"$2" # (as in start_record)
-    ${WRAP[@]+"${WRAP[@]}"} "${RUN:-$BIN}" replay --cassette "$1" --listen 127.0.0.1:0 2>"$2" &
+    : >"$log" # (as in start_record)
+    ${WRAP[@]+"${WRAP[@]}"} "${RUN:-$BIN}" replay --cassette "$cassette" --listen 127.0.0.1:0 "$@" 2>"$log" &
     REP_PID=$!
     PIDS+=("$REP_PID")
-    wait_for_line "$2" 'listening on' "$REP_PID" 600
+    wait_for_line "$log" 'listening on' "$REP_PID" 600
     REP_LOAD_S=$(python3 -c "print(f'{$(now) - $t0:.2f}')")
-    REP_PORT=$(listen_port "$2")
+    REP_PORT=$(listen_port "$log")
 }
 
 bench_cmd() { # PORT PIPELINE REQUESTS [extra args]
@@ -298,15 +359,22 @@ requests_for() { if [[ $1 == 1 ]]; then echo "$REQUESTS"; else echo "$REQUESTS_P
 # default benchmark uses one fixed key and value, so every recorded GET/SET
 # answers the later runs identically (replay repeats the last recording).
 # The baseline records its own cassette the same way (the format may differ).
-warm_cassette() { # CASSETTE LOG (binary: $RUN)
-    start_record "$1" "$2"
+warm_cassette() { # CASSETTE LOG [tls] (binary: $RUN)
+    local client=()
+    if [[ ${3:-} == tls ]]; then
+        start_record "$1" "$2" "rediss://127.0.0.1:$TLS_PORT" --tls-ca-file "$TLS_DIR/ca.pem" "${TLS_LISTEN[@]}"
+        client=("${TLS_CLIENT[@]}")
+    else
+        start_record "$1" "$2"
+    fi
     for pipe in 1 16; do
-        bench_cmd "$REC_PORT" "$pipe" 2000 -t get,set -q >/dev/null 2>&1
+        bench_cmd "$REC_PORT" "$pipe" 2000 -t get,set -q "${client[@]+"${client[@]}"}" >/dev/null 2>&1
     done
     stop "$REC_PID"
     note "recorded $1: $(grep -c '' "$1") lines; $(tail -n1 "$2")"
 }
 warm_cassette "$WORK/replay.jsonl" "$WORK/record-warm.log"
+[[ $TLS == 1 ]] && warm_cassette "$WORK/replay-tls.jsonl" "$WORK/record-tls-warm.log" tls
 if [[ -n $BASE_BIN ]]; then
     RUN=$BASE_BIN warm_cassette "$WORK/replay@base.jsonl" "$WORK/record-warm@base.log"
 fi
@@ -376,9 +444,12 @@ note "resplay replay on $REP_PORT"
 # `record` and `record-unix` get a fresh process and cassette for every run
 # (port filled in then), so the cassette does not grow across rounds. Each
 # baseline target follows its HEAD counterpart (see round_targets).
-TARGETS=("direct:$REDIS_PORT" "record:0")
-[[ -n $BASE_BIN ]] && TARGETS+=("record@base:0")
-TARGETS+=("record-unix:0" "replay:$REP_PORT")
+TARGETS=()
+if [[ $ONLY_TLS != 1 ]]; then
+    TARGETS+=("direct:$REDIS_PORT" "record:0")
+    [[ -n $BASE_BIN ]] && TARGETS+=("record@base:0")
+    TARGETS+=("record-unix:0" "replay:$REP_PORT")
+fi
 # The pid whose CPU time is the proxy's cost, per target (0: none; record's
 # are filled in per run).
 declare -A PROXY_PID=([direct]=0 [replay]=$REP_PID)
@@ -391,7 +462,19 @@ if [[ -n $BASE_BIN ]]; then
     REP_PID=${PROXY_PID[replay]}
 fi
 
-if command -v haproxy >/dev/null 2>&1; then
+if [[ $TLS == 1 ]]; then
+    plain_rep_port=$REP_PORT
+    start_replay "$WORK/replay-tls.jsonl" "$WORK/replay-tls.log" "${TLS_LISTEN[@]}"
+    TLS_REP_PID=$REP_PID
+    TLS_REP_PORT=$REP_PORT
+    PROXY_PID[direct-tls]=0
+    PROXY_PID[replay-tls]=$REP_PID
+    note "resplay replay (TLS listener) on $REP_PORT"
+    REP_PID=${PROXY_PID[replay]}
+    REP_PORT=$plain_rep_port
+fi
+
+if [[ $ONLY_TLS != 1 ]] && command -v haproxy >/dev/null 2>&1; then
     HAP_PORT=$(free_port)
     # maxconn: 10000 would need more file descriptors than the default limit.
     cat >"$WORK/haproxy.cfg" <<EOF
@@ -418,7 +501,7 @@ EOF
     add_peer haproxy "$HAP_PORT" "$HAP_PID" "$WORK/haproxy.log"
 fi
 
-if command -v nutcracker >/dev/null 2>&1; then
+if [[ $ONLY_TLS != 1 ]] && command -v nutcracker >/dev/null 2>&1; then
     NUT_PORT=$(free_port)
     NUT_STATS=$(free_port)
     cat >"$WORK/nutcracker.yml" <<EOF
@@ -438,6 +521,9 @@ EOF
     PIDS+=("$NUT_PID")
     add_peer twemproxy "$NUT_PORT" "$NUT_PID" "$WORK/nutcracker.log"
 fi
+
+# The TLS targets come last, direct-tls first among them.
+[[ $TLS == 1 ]] && TARGETS+=("direct-tls:$TLS_PORT" "record-tls:0" "replay-tls:$TLS_REP_PORT")
 
 # ---------------------------------------------------------------- rounds
 # round_targets ROUND: TARGETS into ROUND_TARGETS, with each X@base moved
@@ -479,7 +565,19 @@ for round in $(seq "$ROUNDS"); do
                 rm -f "$WORK/record-unix.jsonl"
                 start_record "$WORK/record-unix.jsonl" "$WORK/record-unix.log" "unix://$REDIS_SOCK"
                 ;;
+            record-tls)
+                rm -f "$WORK/record-tls.jsonl"
+                start_record "$WORK/record-tls.jsonl" "$WORK/record-tls.log" \
+                    "rediss://127.0.0.1:$TLS_PORT" --tls-ca-file "$TLS_DIR/ca.pem" "${TLS_LISTEN[@]}"
+                ;;
             esac
+            # TLS targets: redis-benchmark --tls, and the TLS redis-server's CPU.
+            client=()
+            redis_pid=$REDIS_PID
+            if [[ $name == *-tls ]]; then
+                client=("${TLS_CLIENT[@]}")
+                redis_pid=$TLS_REDIS_PID
+            fi
             if [[ $name == record* ]]; then
                 port=$REC_PORT
                 PROXY_PID[$name]=$REC_PID
@@ -487,14 +585,14 @@ for round in $(seq "$ROUNDS"); do
             n=$(requests_for "$pipe")
             proxy_pid=${PROXY_PID[$name]}
             proxy0=$(cpu_ticks "$proxy_pid")
-            redis0=$(cpu_ticks "$REDIS_PID")
-            out=$(bench_cmd "$port" "$pipe" "$n" -t set,get --csv 2>"$WORK/bench.err") \
+            redis0=$(cpu_ticks "$redis_pid")
+            out=$(bench_cmd "$port" "$pipe" "$n" -t set,get --csv "${client[@]+"${client[@]}"}" 2>"$WORK/bench.err") \
                 || { cat "$WORK/bench.err" >&2; die "redis-benchmark against $name failed"; }
             # Let the recorder's writer thread drain what it still has queued,
             # so that work is counted in this run.
             sleep 0.1
             proxy1=$(cpu_ticks "$proxy_pid")
-            redis1=$(cpu_ticks "$REDIS_PID")
+            redis1=$(cpu_ticks "$redis_pid")
             # One run is both tests: 2 x n requests.
             proxy_us=$(us_per_request $((proxy1 - proxy0)) $((2 * n)))
             redis_us=$(us_per_request $((redis1 - redis0)) $((2 * n)))
@@ -518,6 +616,13 @@ if ! redis-cli -p "$REP_PORT" get key:__rand_int__ >"$WORK/replay-check.txt" 2>&
     || grep -qi 'err' "$WORK/replay-check.txt"; then
     note "WARNING: replay answered GET with: $(cat "$WORK/replay-check.txt")"
 fi
+if [[ $TLS == 1 ]]; then
+    if ! redis-cli -p "$TLS_REP_PORT" "${TLS_CLIENT[@]}" get key:__rand_int__ >"$WORK/replay-tls-check.txt" 2>&1 \
+        || grep -qi 'err' "$WORK/replay-tls-check.txt"; then
+        note "WARNING: replay-tls answered GET with: $(cat "$WORK/replay-tls-check.txt")"
+    fi
+    stop "$TLS_REP_PID"
+fi
 
 stop "$REP_PID"
 [[ -n $BASE_BIN ]] && stop "$BASE_REP_PID"
@@ -527,10 +632,16 @@ echo "== redis-benchmark -c $CLIENTS -t set,get, $ROUNDS rounds, n=$REQUESTS (P1
 python3 "$REPORT" "$RESULTS"
 echo "(CPU resolution: one clock tick is $(us_per_request 1 $((2 * REQUESTS))) us/request at -P 1, $(us_per_request 1 $((2 * REQUESTS_P16))) at -P 16)"
 echo
-echo "last record run: $(grep -v 'listening on' "$WORK/record.log" | tail -n1)"
-echo "its cassette:    $(human_bytes "$(stat -c %s "$WORK/record.jsonl")") for $(grep -c '' "$WORK/record.jsonl") lines"
-echo "last record-unix run: $(grep -v 'listening on' "$WORK/record-unix.log" | tail -n1)"
-echo "replay summary:  $(grep -v 'listening on' "$WORK/replay.log" | tail -n1)"
+if [[ $ONLY_TLS != 1 ]]; then
+    echo "last record run: $(grep -v 'listening on' "$WORK/record.log" | tail -n1)"
+    echo "its cassette:    $(human_bytes "$(stat -c %s "$WORK/record.jsonl")") for $(grep -c '' "$WORK/record.jsonl") lines"
+    echo "last record-unix run: $(grep -v 'listening on' "$WORK/record-unix.log" | tail -n1)"
+    echo "replay summary:  $(grep -v 'listening on' "$WORK/replay.log" | tail -n1)"
+fi
+if [[ $TLS == 1 ]]; then
+    echo "last record-tls run: $(grep -v 'listening on' "$WORK/record-tls.log" | tail -n1)"
+    echo "replay-tls summary:  $(grep -v 'listening on' "$WORK/replay-tls.log" | tail -n1)"
+fi
 if [[ -n $BASE_BIN ]]; then
     echo "last record@base run: $(grep -v 'listening on' "$WORK/record@base.log" | tail -n1)"
     echo "replay@base summary:  $(grep -v 'listening on' "$WORK/replay@base.log" | tail -n1)"

@@ -6,12 +6,14 @@ proxy_us_req,redis_us_req.
 
 First table, one row per target, pipeline, test: the ratio is taken within a
 round (target rps / direct rps of the same round, pipeline and test) before
-the median, so load drifting between rounds cancels out.
+the median, so load drifting between rounds cancels out. Targets named
+*-tls (TLS=1) get a table of their own, against direct-tls instead.
 
 Second table (when the CPU columns are there), one row per target and
 pipeline: the medians over rounds of the CPU microseconds per request spent by
-the proxy under test and by redis-server. One redis-benchmark run covers both
-tests, so both rows of a run carry the same figures and count once.
+the proxy under test and by redis-server (for *-tls targets, the TLS one).
+One redis-benchmark run covers both tests, so both rows of a run carry the
+same figures and count once.
 
 Third table (when a target X has a baseline twin X@base, from BASELINE=):
 HEAD / baseline within each round, per pipeline: the rps ratio per test and
@@ -29,11 +31,6 @@ from collections import defaultdict
 
 def main(path):
     rows = list(csv.DictReader(open(path, newline="")))
-    direct = {
-        (r["round"], r["pipeline"], r["test"]): float(r["rps"])
-        for r in rows
-        if r["target"] == "direct"
-    }
     groups = defaultdict(list)
     order = []
     for r in rows:
@@ -46,8 +43,34 @@ def main(path):
     targets = list(dict.fromkeys(t for t, _, _ in order))
     order.sort(key=lambda k: (k[1], k[2] != "SET", targets.index(k[0])))
 
-    header = ("target", "P", "test", "vs direct", "min..max", "rps", "p50 ms", "p99 ms", "n")
-    fmt = "{:<12} {:>3} {:<4} {:>9} {:>11} {:>10} {:>7} {:>7} {:>2}"
+    # TLS targets (TLS=1: direct-tls, record-tls, replay-tls) are compared
+    # with direct TLS Redis in the same round, the others with direct Redis.
+    plain = [k for k in order if not k[0].endswith("-tls")]
+    tls = [k for k in order if k[0].endswith("-tls")]
+    if plain:
+        ratio_table(rows, groups, plain, "direct")
+    if tls:
+        if plain:
+            print()
+            print("Over TLS (redis-benchmark --tls), against direct TLS Redis in the same round")
+        ratio_table(rows, groups, tls, "direct-tls")
+
+    if rows and "proxy_us_req" in rows[0]:
+        print()
+        cpu_table(rows, targets)
+        if any(t.endswith("@base") for t in targets):
+            print()
+            base_table(rows, targets)
+
+
+def ratio_table(rows, groups, order, baseline):
+    direct = {
+        (r["round"], r["pipeline"], r["test"]): float(r["rps"])
+        for r in rows
+        if r["target"] == baseline
+    }
+    header = ("target", "P", "test", f"vs {baseline}", "min..max", "rps", "p50 ms", "p99 ms", "n")
+    fmt = "{:<12} {:>3} {:<4} {:>%d} {:>11} {:>10} {:>7} {:>7} {:>2}" % max(9, len(header[3]))
     print(fmt.format(*header))
     for key in order:
         target, pipe, test = key
@@ -70,13 +93,6 @@ def main(path):
                 len(rs),
             )
         )
-
-    if rows and "proxy_us_req" in rows[0]:
-        print()
-        cpu_table(rows, targets)
-        if any(t.endswith("@base") for t in targets):
-            print()
-            base_table(rows, targets)
 
 
 def base_table(rows, targets):
