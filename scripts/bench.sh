@@ -454,12 +454,15 @@ fi
 # are filled in per run).
 declare -A PROXY_PID=([direct]=0 [replay]=$REP_PID)
 if [[ -n $BASE_BIN ]]; then
+    head_rep_port=$REP_PORT
     RUN=$BASE_BIN start_replay "$WORK/replay@base.jsonl" "$WORK/replay@base.log"
     BASE_REP_PID=$REP_PID
     TARGETS+=("replay@base:$REP_PORT")
     PROXY_PID[replay@base]=$REP_PID
     note "baseline resplay replay on $REP_PORT"
+    # HEAD's replay again, for the checks after the rounds.
     REP_PID=${PROXY_PID[replay]}
+    REP_PORT=$head_rep_port
 fi
 
 if [[ $TLS == 1 ]]; then
