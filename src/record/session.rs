@@ -32,9 +32,7 @@ use crate::control::inject::Listener;
 use crate::control::registry::InjectRequest;
 use crate::handover::{Carry, SessionEnd};
 use crate::resp::{encode, parse_request, reply_len, Limits, ProtocolError, RequestParse};
-use crate::tls::{
-    self, ClientReader as OwnedReadHalf, ClientStream, ClientWriter as OwnedWriteHalf,
-};
+use crate::tls::{self, ClientReader, ClientStream, ClientWriter};
 use crate::upstream::{self, UpstreamReader, UpstreamWriter};
 
 mod faulted;
@@ -294,7 +292,7 @@ async fn answer_unreachable(
 /// Client → upstream.
 async fn relay_requests(
     session: &Session,
-    client: &mut OwnedReadHalf,
+    client: &mut ClientReader,
     buf: &mut BytesMut,
     upstream: &mut UpstreamWriter,
     stop: &CancellationToken,
@@ -451,7 +449,7 @@ enum ReadOutcome {
 /// frames do not count as activity: a client that declares a huge bulk and
 /// never sends it, or sends a byte a second, is closed too).
 async fn read_with_idle_limit(
-    client: &mut OwnedReadHalf,
+    client: &mut ClientReader,
     buf: &mut BytesMut,
     idle_limit: Option<Duration>,
     mut idle_since: Instant,
@@ -496,7 +494,7 @@ async fn relay_replies(
     session: &Session,
     mut upstream: UpstreamReader,
     mut buf: BytesMut,
-    client: &mut OwnedWriteHalf,
+    client: &mut ClientWriter,
 ) -> RepliesEnd {
     let shared = &session.shared;
     let limits = shared.config.upstream_limits;
@@ -675,7 +673,7 @@ async fn relay_replies(
 /// frames, so it never lands inside a relayed reply.
 async fn inject(
     session: &Session,
-    client: &mut OwnedWriteHalf,
+    client: &mut ClientWriter,
     request: InjectRequest,
 ) -> std::io::Result<()> {
     let frames = {
@@ -775,7 +773,7 @@ fn take_replication_pieces(
 
 /// Writes pieces to the client: small ones gathered into one write, a
 /// large one (an RDB) as it is, uncopied.
-async fn forward_pieces(client: &mut OwnedWriteHalf, pieces: &[Bytes]) -> std::io::Result<()> {
+async fn forward_pieces(client: &mut ClientWriter, pieces: &[Bytes]) -> std::io::Result<()> {
     const GATHER: usize = 64 * 1024;
     let mut gathered = BytesMut::new();
     for piece in pieces {
@@ -859,7 +857,7 @@ async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Instant) {
 /// it, in order, and the client connection closes.
 async fn fail_pending(
     session: &Session,
-    client: &mut OwnedWriteHalf,
+    client: &mut ClientWriter,
     client_alive: bool,
     reason: &str,
 ) {

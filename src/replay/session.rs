@@ -3,7 +3,7 @@
 use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::tls::{self, ClientReader, ClientWriter as OwnedWriteHalf};
+use crate::tls::{self, ClientReader, ClientWriter};
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -327,7 +327,7 @@ impl Session {
         chunk: &Bytes,
         frames: &[(usize, RequestFrame)],
         out: &mut BytesMut,
-        writer: &mut OwnedWriteHalf,
+        writer: &mut ClientWriter,
     ) {
         let shared = self.shared.clone();
         let mut next = 0;
@@ -374,7 +374,7 @@ impl Session {
         args: Vec<Bytes>,
         fault: Option<FaultAction>,
         out: &mut BytesMut,
-        writer: &mut OwnedWriteHalf,
+        writer: &mut ClientWriter,
     ) {
         let Some(fault) = fault else {
             // EXEC after an injected error inside MULTI.

@@ -8,7 +8,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use crate::tls::ClientWriter as OwnedWriteHalf;
+use crate::tls::ClientWriter;
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 
@@ -250,7 +250,7 @@ fn local_answers(items: &[Paired], out: &mut BytesMut, then: &mut Then) {
 /// is now closed.
 pub(super) async fn answer_locals(
     session: &Session,
-    client: &mut OwnedWriteHalf,
+    client: &mut ClientWriter,
     client_alive: &mut bool,
     items: &[Paired],
 ) -> bool {
@@ -264,7 +264,7 @@ pub(super) async fn answer_locals(
 /// connection is now closed.
 pub(super) async fn deliver(
     session: &Session,
-    client: &mut OwnedWriteHalf,
+    client: &mut ClientWriter,
     client_alive: &mut bool,
     out: &[u8],
     then: Then,
