@@ -25,6 +25,7 @@
 //! - [`config`]: the TOML config file.
 //! - [`show`]: a cassette as a readable, redis-cli style listing.
 //! - [`embed`]: record and replay servers inside a Rust test process.
+//! - [`import`]: cassettes from The Protocol Master's and Keploy's recordings.
 
 pub mod cassette;
 pub mod command;
@@ -33,6 +34,7 @@ pub mod control;
 pub mod embed;
 pub mod fault;
 pub mod handover;
+pub mod import;
 pub mod record;
 pub mod replay;
 pub mod resp;

@@ -61,6 +61,21 @@ enum Command {
     Show(ShowArgs),
     /// Steer a running resplay through its control API (--admin).
     Ctl(ctl::CtlArgs),
+    /// Write a cassette from The Protocol Master's or Keploy's recordings.
+    Import(ImportArgs),
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// The tool the recordings come from.
+    #[arg(long, value_enum)]
+    from: resplay::import::Source,
+    /// The cassette to write.
+    #[arg(long, value_name = "CASSETTE")]
+    out: PathBuf,
+    /// The recordings (TPM: entry files; Keploy: mocks.yaml).
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
 }
 
 /// Options record, replay and run share.
@@ -271,6 +286,11 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Run(args) => run_wrapped(args, &file).await,
         Command::Show(args) => show(&args),
         Command::Ctl(args) => ctl::run(args).await,
+        Command::Import(args) => {
+            let warnings = resplay::import::run(args.from, &args.files, &args.out)?;
+            print_warnings(&warnings);
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
