@@ -88,15 +88,15 @@ fn scalar_text(y: &Yaml) -> Option<String> {
 fn mock(file: &str, fallback: &str, yaml: &Yaml, import: &mut Import) -> Result<Option<Mock>, ImportError> {
     let label = get(yaml, "name")
         .and_then(Yaml::as_str)
-        .map_or_else(|| fallback.to_string(), |n| format!("mock {n}"));
+        .map_or_else(|| fallback.to_string(), str::to_string);
     let err = |m: String| ImportError::new(file, &label, m);
     let kind = get(yaml, "kind").and_then(Yaml::as_str).unwrap_or("");
     let prefix = match kind.to_ascii_lowercase().as_str() {
         "redis" => "redis",
         "generic" => "generic",
         "" => return Err(err("no `kind`: not a Keploy mock".into())),
-        other => {
-            import.warn(file, &label, format!("kind `{other}` is not Redis traffic: skipped"));
+        _ => {
+            import.warn(file, &label, format!("kind `{kind}` is not Redis traffic: skipped"));
             return Ok(None);
         }
     };
@@ -262,6 +262,17 @@ fn pair(file: &str, m: &Mock, conn: u64, at_ms: u64, took_us: u64, import: &mut 
                 Some(v) => got.push(v),
                 None => break,
             }
+        }
+        if got.is_empty() {
+            import.warn(
+                file,
+                &m.label,
+                format!(
+                    "`{}`: no reply recorded: not written (replay would never answer it)",
+                    String::from_utf8_lossy(&cmd[0])
+                ),
+            );
+            continue;
         }
         if got.len() < want {
             import.warn(
