@@ -62,7 +62,16 @@ fn tpm_sample_replays() {
         warnings.contains("tpm.json: index 3: RESP string types not recorded: 0 written as simple strings (OK/PONG/QUEUED replies), 1 as bulk strings"),
         "{warnings}"
     );
-    assert!(warnings.contains("tpm.json: index 8: 1 error(s)"), "{warnings}");
+    assert!(
+        warnings.contains("tpm.json: index 8: 1 error(s)"),
+        "{warnings}"
+    );
+    // TPM kept the password in clear; the cassette does not.
+    let text = std::fs::read_to_string(&cassette).unwrap();
+    assert!(
+        !text.contains("s3cret") && text.contains(r#"["AUTH","<redacted>"]"#),
+        "{text}"
+    );
 
     let server = Resplay::replay(&cassette, &[]);
     let mut c = Raw::connect(server.port);
@@ -71,9 +80,17 @@ fn tpm_sample_replays() {
     // RESP2: the map comes flat, the set as an array.
     assert_eq!(
         c.call(&["HGETALL", "user:1"]),
-        Value::Array(vec![bulk(b"name"), bulk(b"ada"), bulk(b"visits"), bulk(b"3")])
+        Value::Array(vec![
+            bulk(b"name"),
+            bulk(b"ada"),
+            bulk(b"visits"),
+            bulk(b"3")
+        ])
     );
-    assert_eq!(c.call(&["SMEMBERS", "tags"]), Value::Array(vec![bulk(b"red")]));
+    assert_eq!(
+        c.call(&["SMEMBERS", "tags"]),
+        Value::Array(vec![bulk(b"red")])
+    );
     assert_eq!(c.call(&["INCR", "counter"]), Value::Integer(7));
     assert_eq!(c.call(&["GET", "café"]), bulk("crème".as_bytes()));
     assert_eq!(
@@ -89,7 +106,10 @@ fn tpm_sample_replays() {
     let _hello = c3.call(&["HELLO", "3"]);
     assert_eq!(
         c3.call(&["HGETALL", "user:1"]),
-        Value::Map(vec![(bulk(b"name"), bulk(b"ada")), (bulk(b"visits"), bulk(b"3"))])
+        Value::Map(vec![
+            (bulk(b"name"), bulk(b"ada")),
+            (bulk(b"visits"), bulk(b"3"))
+        ])
     );
     let mut sub = Raw::connect(server.port);
     assert_eq!(
@@ -99,6 +119,10 @@ fn tpm_sample_replays() {
     assert_eq!(
         sub.read(),
         Value::Array(vec![bulk(b"message"), bulk(b"news"), bulk(b"hi")])
+    );
+    assert_eq!(
+        Raw::connect(server.port).call(&["AUTH", "anything"]),
+        simple("OK")
     );
     server.stop();
 }

@@ -85,7 +85,12 @@ fn scalar_text(y: &Yaml) -> Option<String> {
     }
 }
 
-fn mock(file: &str, fallback: &str, yaml: &Yaml, import: &mut Import) -> Result<Option<Mock>, ImportError> {
+fn mock(
+    file: &str,
+    fallback: &str,
+    yaml: &Yaml,
+    import: &mut Import,
+) -> Result<Option<Mock>, ImportError> {
     let label = get(yaml, "name")
         .and_then(Yaml::as_str)
         .map_or_else(|| fallback.to_string(), str::to_string);
@@ -96,12 +101,18 @@ fn mock(file: &str, fallback: &str, yaml: &Yaml, import: &mut Import) -> Result<
         "generic" => "generic",
         "" => return Err(err("no `kind`: not a Keploy mock".into())),
         _ => {
-            import.warn(file, &label, format!("kind `{kind}` is not Redis traffic: skipped"));
+            import.warn(
+                file,
+                &label,
+                format!("kind `{kind}` is not Redis traffic: skipped"),
+            );
             return Ok(None);
         }
     };
     let spec = get(yaml, "spec").ok_or_else(|| err("no `spec`".into()))?;
-    let conn_key = get(yaml, "connectionId").and_then(scalar_text).unwrap_or_default();
+    let conn_key = get(yaml, "connectionId")
+        .and_then(scalar_text)
+        .unwrap_or_default();
     let mut client = Vec::new();
     let mut server = Vec::new();
     for (list, default_client) in [("requests", true), ("responses", false)] {
@@ -141,7 +152,11 @@ fn mock(file: &str, fallback: &str, yaml: &Yaml, import: &mut Import) -> Result<
         let text = get(spec, key).and_then(scalar_text)?;
         let t = super::rfc3339_micros(&text);
         if t.is_none() {
-            import.warn(file, &label, format!("`{key}` {text:?} is not an RFC 3339 time: timing lost"));
+            import.warn(
+                file,
+                &label,
+                format!("`{key}` {text:?} is not an RFC 3339 time: timing lost"),
+            );
         }
         t
     };
@@ -171,7 +186,10 @@ fn message_bytes(msg: &Yaml) -> Result<Result<Vec<u8>, String>, String> {
                 .decode(t.trim())
                 .map_err(|e| format!("`binary` data is not base64: {e}"))?
         }
-        "string" => text.ok_or("`string` data must be a string")?.as_bytes().to_vec(),
+        "string" => text
+            .ok_or("`string` data must be a string")?
+            .as_bytes()
+            .to_vec(),
         typed => {
             // Keploy's typed form keeps a frame's header apart (`size`) and
             // the text after its first CRLF as `data`.
@@ -206,7 +224,14 @@ fn message_bytes(msg: &Yaml) -> Result<Result<Vec<u8>, String>, String> {
 }
 
 /// Parses the joined chunks of a mock and appends its interactions.
-fn pair(file: &str, m: &Mock, conn: u64, at_ms: u64, took_us: u64, import: &mut Import) -> Result<(), ImportError> {
+fn pair(
+    file: &str,
+    m: &Mock,
+    conn: u64,
+    at_ms: u64,
+    took_us: u64,
+    import: &mut Import,
+) -> Result<(), ImportError> {
     let err = |what: &str, e: String| ImportError::new(file, &m.label, format!("{what}: {e}"));
     let limits = Limits::upstream();
     let mut requests = Vec::new();
@@ -217,7 +242,10 @@ fn pair(file: &str, m: &Mock, conn: u64, at_ms: u64, took_us: u64, import: &mut 
                 import.warn(
                     file,
                     &m.label,
-                    format!("{} client byte(s) at the end do not form a whole command: dropped", rest.len()),
+                    format!(
+                        "{} client byte(s) at the end do not form a whole command: dropped",
+                        rest.len()
+                    ),
                 );
                 break;
             }
@@ -238,7 +266,10 @@ fn pair(file: &str, m: &Mock, conn: u64, at_ms: u64, took_us: u64, import: &mut 
                 import.warn(
                     file,
                     &m.label,
-                    format!("{} server byte(s) at the end do not form a whole reply: dropped", rest.len()),
+                    format!(
+                        "{} server byte(s) at the end do not form a whole reply: dropped",
+                        rest.len()
+                    ),
                 );
                 break;
             }

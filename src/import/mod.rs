@@ -63,7 +63,17 @@ impl Import {
     }
 
     /// Appends an interaction on `conn`, numbering it within its connection.
-    pub fn interaction(&mut self, conn: u64, at_ms: u64, took_us: u64, cmd: Vec<Bytes>, replies: Vec<Value>) {
+    /// Passwords (`AUTH`, `HELLO … AUTH`) are redacted, as the recorder
+    /// does: the seed tools kept them in clear.
+    pub fn interaction(
+        &mut self,
+        conn: u64,
+        at_ms: u64,
+        took_us: u64,
+        mut cmd: Vec<Bytes>,
+        replies: Vec<Value>,
+    ) {
+        crate::command::redact(&mut cmd);
         let seq = self.next_seq.entry(conn).or_insert(0);
         self.events.push(Event::Interaction(Interaction {
             conn,
@@ -79,7 +89,8 @@ impl Import {
 
     /// Appends a push on `conn`.
     pub fn push(&mut self, conn: u64, at_ms: u64, push: Value) {
-        self.events.push(Event::Push(PushEvent { conn, at_ms, push }));
+        self.events
+            .push(Event::Push(PushEvent { conn, at_ms, push }));
     }
 
     /// The cassette text: a header (no upstream: it is not known) and the
@@ -109,7 +120,11 @@ pub enum Source {
 /// Imports `files` from `source` and writes the cassette to `out`
 /// (through a temporary file renamed over it, so a failed import leaves
 /// nothing half-written). Returns the warnings, for the caller to print.
-pub fn run(source: Source, files: &[std::path::PathBuf], out: &Path) -> anyhow::Result<Vec<String>> {
+pub fn run(
+    source: Source,
+    files: &[std::path::PathBuf],
+    out: &Path,
+) -> anyhow::Result<Vec<String>> {
     let mut import = Import::default();
     let mut read = Vec::with_capacity(files.len());
     for file in files {
@@ -168,7 +183,10 @@ mod tests {
         let z = rfc3339_micros("2024-03-12T10:41:21.5Z").unwrap();
         let plus = rfc3339_micros("2024-03-12T16:11:21.5+05:30").unwrap();
         assert_eq!(z, plus);
-        assert_eq!(rfc3339_micros("2024-03-12T10:41:21.5-01:00").unwrap() - z, 3_600_000_000);
+        assert_eq!(
+            rfc3339_micros("2024-03-12T10:41:21.5-01:00").unwrap() - z,
+            3_600_000_000
+        );
         assert!(rfc3339_micros("yesterday").is_none());
     }
 }

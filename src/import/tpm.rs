@@ -149,7 +149,11 @@ fn renumber(entries: &[Entry]) -> std::collections::HashMap<u64, u64> {
 
 fn entry(file: &str, fallback: &str, json: &Json) -> Result<Entry, ImportError> {
     let Json::Object(obj) = json else {
-        return Err(ImportError::new(file, fallback, "an entry must be a JSON object"));
+        return Err(ImportError::new(
+            file,
+            fallback,
+            "an entry must be a JSON object",
+        ));
     };
     let index = obj.get("index").and_then(Json::as_i64);
     let label = match index {
@@ -174,17 +178,23 @@ fn entry(file: &str, fallback: &str, json: &Json) -> Result<Entry, ImportError> 
         .unwrap_or(0)
         .saturating_mul(1000);
     let input = unwrap_data(obj.get("input").unwrap_or(&Json::Null));
-    let output = unwrap_data(obj.get("output").ok_or_else(|| err("missing `output`".into()))?);
-    let is_push = input.is_null()
-        || obj.get("type").and_then(Json::as_str) == Some("RESPONSE");
+    let output = unwrap_data(
+        obj.get("output")
+            .ok_or_else(|| err("missing `output`".into()))?,
+    );
+    let is_push = input.is_null() || obj.get("type").and_then(Json::as_str) == Some("RESPONSE");
     let cmd = if is_push {
         if !input.is_null() {
-            notes.other.push("a RESPONSE entry's `input` ignored".into());
+            notes
+                .other
+                .push("a RESPONSE entry's `input` ignored".into());
         }
         None
     } else {
         let Json::Array(args) = input else {
-            return Err(err("`input` must be an array of strings (the command)".into()));
+            return Err(err(
+                "`input` must be an array of strings (the command)".into()
+            ));
         };
         if args.is_empty() {
             return Err(err("`input` is an empty command".into()));
@@ -199,9 +209,9 @@ fn entry(file: &str, fallback: &str, json: &Json) -> Result<Entry, ImportError> 
                     cmd.push(Bytes::from(s.clone()));
                 }
                 Json::Number(n) => {
-                    notes
-                        .other
-                        .push(format!("argument {i} is a JSON number; written as its text {n}"));
+                    notes.other.push(format!(
+                        "argument {i} is a JSON number; written as its text {n}"
+                    ));
                     cmd.push(Bytes::from(n.to_string()));
                 }
                 _ => return Err(err(format!("`input` argument {i} is not a string"))),
@@ -324,13 +334,19 @@ fn value(json: &Json, top: bool, notes: &mut Notes) -> Result<Value, String> {
                     .into_iter()
                     .find(|m| *m == up)
             });
-            let rest = if marker.is_some() { &items[1..] } else { &items[..] };
+            let rest = if marker.is_some() {
+                &items[1..]
+            } else {
+                &items[..]
+            };
             let mut values = Vec::with_capacity(rest.len());
             if marker == Some("@@MAP@@") {
                 let mut pairs = Vec::with_capacity(rest.len());
                 for (i, pair) in rest.iter().enumerate() {
                     match pair.as_array().map(Vec::as_slice) {
-                        Some([k, v]) => pairs.push((value(k, false, notes)?, value(v, false, notes)?)),
+                        Some([k, v]) => {
+                            pairs.push((value(k, false, notes)?, value(v, false, notes)?))
+                        }
                         _ => return Err(format!("@@MAP@@ item {i} is not a [key, value] pair")),
                     }
                 }
