@@ -128,6 +128,34 @@ fn tpm_sample_replays() {
 }
 
 #[test]
+fn tpm_index_file_is_skipped_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = dir.path().join("index.json");
+    std::fs::write(
+        &index,
+        r#"[{"index":1,"type":"Resp3Message","caller":"RESP3","durationMs":2,"tags":{}}]"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out.jsonl");
+    let o = Command::new(resplay_bin())
+        .args(["import", "--from", "tpm"])
+        .arg(sample("tpm.json"))
+        .arg(&index)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("index.json: file: TPM's index of entries (no commands or replies): skipped"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(common::interactions(&out).len(), 10);
+}
+
+#[test]
 fn keploy_typed_sample_replays() {
     let dir = tempfile::tempdir().unwrap();
     let (warnings, cassette) = ok_import("keploy", &["keploy-typed.yaml"], dir.path());

@@ -107,6 +107,14 @@ pub fn import_all(files: &[(String, Vec<u8>)], import: &mut Import) -> Result<()
         let json: Json = serde_json::from_slice(text)
             .map_err(|e| ImportError::new(name, "file", format!("not JSON: {e}")))?;
         match json {
+            Json::Array(items) if is_index(&items) => {
+                // TPM's `index.json` lists entries without their content.
+                import.warn(
+                    name,
+                    "file",
+                    "TPM's index of entries (no commands or replies): skipped",
+                );
+            }
             Json::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
                     entries.push(entry(name, &format!("entry {i}"), item)?);
@@ -135,6 +143,14 @@ pub fn import_all(files: &[(String, Vec<u8>)], import: &mut Import) -> Result<()
         }
     }
     Ok(())
+}
+
+/// True for TPM's `index.json`: entries with neither `output` nor `connectionId`.
+fn is_index(items: &[Json]) -> bool {
+    !items.is_empty()
+        && items
+            .iter()
+            .all(|i| i.get("output").is_none() && i.get("connectionId").is_none())
 }
 
 /// Cassette connection ids (from 1) for TPM's, in order of first use.
