@@ -2,8 +2,9 @@
 //! personal data) replaced by placeholders before they reach a cassette.
 //!
 //! A rule is `PATTERN => TARGET [TARGET]...`: the pattern is the `--ignore`
-//! syntax read the fault-rule way (a bare name = any arguments, `*` = any
-//! command), and each target says what to replace in the commands it
+//! syntax read the fault-rule way (`*` = any command), as a prefix: it
+//! matches every command that starts with it (`SET session:*` covers
+//! `SET session:x v EX 60`; a bare name = any arguments). Each target says what to replace in the commands it
 //! matches:
 //!
 //! - `arg=N`: argument N (the command name is 0: `SET k v` has `v` at 2);
@@ -133,7 +134,7 @@ impl RedactRule {
     fn new(text: &str, pattern: &str, targets: Vec<Target>) -> Result<RedactRule, String> {
         let pattern = CommandPattern::parse(pattern)
             .map_err(str::to_string)?
-            .for_faults();
+            .for_redaction();
         if targets.is_empty() {
             return Err("no target: give arg=N, reply, field=GLOB or regex=RE".into());
         }
