@@ -705,6 +705,7 @@ mod tests {
             db: None,
             listen: None,
             tls: false,
+            redact_salt: None,
         };
         let mut out = Vec::new();
         h.write_line(&mut out);
