@@ -442,6 +442,20 @@ mode = "new-episodes"
         assert!(c.upstream.is_some() && c.mode.is_some() && !c.ignore.is_empty());
     }
 
+    /// The example's commented `[[redact]]` tables are real rules.
+    #[test]
+    fn example_redact_tables_parse() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/resplay.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let start = text.find("# [[redact]]\n").expect("an example [[redact]]");
+        let tables: String = text[start..]
+            .lines()
+            .map(|l| format!("{}\n", l.trim_start_matches('#').trim_start()))
+            .collect();
+        let c = parse_str(&tables).expect("the [[redact]] tables parse");
+        assert_eq!(c.redact.len(), 4);
+    }
+
     /// The example's commented TLS keys are real keys.
     #[test]
     fn example_tls_keys_parse() {
