@@ -170,7 +170,10 @@ impl RedactRule {
             rule: shown.clone(),
             reason,
         };
-        let targets = targets.into_iter().collect::<Result<Vec<_>, _>>().map_err(err)?;
+        let targets = targets
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(err)?;
         RedactRule::new(&shown, &table.pattern, targets).map_err(err)
     }
 }
@@ -445,15 +448,13 @@ impl Redactor {
         while let Some(v) = stack.pop() {
             match v {
                 Value::Bulk(b) => f(b),
-                Value::Verbatim(b) => {
-                    // Keep the `txt:` format prefix.
-                    if b.len() > 4 && b[3] == b':' {
-                        let mut text = b.slice(4..);
-                        f(&mut text);
-                        let mut whole = b[..4].to_vec();
-                        whole.extend_from_slice(&text);
-                        *b = Bytes::from(whole);
-                    }
+                // Keep the `txt:` format prefix.
+                Value::Verbatim(b) if b.len() > 4 && b[3] == b':' => {
+                    let mut text = b.slice(4..);
+                    f(&mut text);
+                    let mut whole = b[..4].to_vec();
+                    whole.extend_from_slice(&text);
+                    *b = Bytes::from(whole);
                 }
                 Value::StreamedBulk(chunks) => chunks.iter_mut().for_each(&mut *f),
                 Value::Array(items) | Value::Set(items) | Value::Push(items) => {
@@ -581,14 +582,24 @@ mod tests {
         assert_eq!(r.targets, vec![Target::Arg(2), Target::Reply]);
         let r: RedactRule = "* => regex=tok_[a-z0-9 ]+".parse().unwrap();
         assert!(matches!(&r.targets[0], Target::Regex(re) if re.as_str() == "tok_[a-z0-9 ]+"));
-        for bad in ["GET", "GET =>", "GET => arg=0", "GET => nope", "GET => regex=(", "=> reply"] {
+        for bad in [
+            "GET",
+            "GET =>",
+            "GET => arg=0",
+            "GET => nope",
+            "GET => regex=(",
+            "=> reply",
+        ] {
             assert!(bad.parse::<RedactRule>().is_err(), "{bad}");
         }
     }
 
     #[test]
     fn same_value_same_placeholder() {
-        let rules = vec!["SET session:* => arg=2".parse().unwrap(), "GET session:* => reply".parse().unwrap()];
+        let rules = vec![
+            "SET session:* => arg=2".parse().unwrap(),
+            "GET session:* => reply".parse().unwrap(),
+        ];
         let r = Redactor::new(rules, "salt");
         let mut set = args("SET session:a tok123");
         r.interaction(&mut set, &mut [], true);
@@ -603,7 +614,10 @@ mod tests {
         r.interaction(&mut set, &mut [], true);
         assert_eq!(set, again);
         // Another salt, another placeholder.
-        assert_ne!(r.with_salt("other").placeholder(b"tok123"), r.placeholder(b"tok123"));
+        assert_ne!(
+            r.with_salt("other").placeholder(b"tok123"),
+            r.placeholder(b"tok123")
+        );
         assert!(r.unmatched().is_empty());
     }
 
@@ -616,18 +630,34 @@ mod tests {
         assert_eq!(hset[4], "name");
         assert_eq!(hset[5], "bob");
         assert!(hset[3].starts_with(b"<redacted:") && hset[7].starts_with(b"<redacted:"));
-        let mut flat = [Value::Array(vec![bulk("email"), bulk("a@b"), bulk("name"), bulk("bob")])];
+        let mut flat = [Value::Array(vec![
+            bulk("email"),
+            bulk("a@b"),
+            bulk("name"),
+            bulk("bob"),
+        ])];
         r.interaction(&mut args("HGETALL user:1"), &mut flat, true);
-        let Value::Array(items) = &flat[0] else { panic!() };
+        let Value::Array(items) = &flat[0] else {
+            panic!()
+        };
         assert_eq!(items[1], Value::Bulk(hset[3].clone()));
         assert_eq!(items[3], bulk("bob"));
-        let mut map = [Value::Map(vec![(bulk("ssn"), bulk("123")), (bulk("n"), Value::Integer(1))])];
+        let mut map = [Value::Map(vec![
+            (bulk("ssn"), bulk("123")),
+            (bulk("n"), Value::Integer(1)),
+        ])];
         r.interaction(&mut args("HGETALL user:1"), &mut map, true);
         let Value::Map(pairs) = &map[0] else { panic!() };
         assert_eq!(pairs[0].1, Value::Bulk(hset[7].clone()));
-        let mut hm = [Value::Array(vec![bulk("bob"), bulk("123"), Value::NullBulk])];
+        let mut hm = [Value::Array(vec![
+            bulk("bob"),
+            bulk("123"),
+            Value::NullBulk,
+        ])];
         r.interaction(&mut args("HMGET user:1 name ssn x"), &mut hm, true);
-        let Value::Array(items) = &hm[0] else { panic!() };
+        let Value::Array(items) = &hm[0] else {
+            panic!()
+        };
         assert_eq!(items[0], bulk("bob"));
         assert_eq!(items[1], Value::Bulk(hset[7].clone()));
         assert_eq!(items[2], Value::NullBulk);

@@ -50,7 +50,10 @@ const PROGRAM: [&str; 2] = ["python3", "tests/clients/secret_store.py"];
 fn record(cassette: &str, rules: &[&str]) -> Output {
     let server = RedisServer::start();
     let upstream = server.url();
-    let mut args = with_rules(vec!["run", "--cassette", cassette, "--upstream", &upstream], rules);
+    let mut args = with_rules(
+        vec!["run", "--cassette", cassette, "--upstream", &upstream],
+        rules,
+    );
     args.push("--");
     args.extend(PROGRAM);
     let out = resplay(&args);
@@ -61,12 +64,19 @@ fn record(cassette: &str, rules: &[&str]) -> Output {
 
 /// Replays the program strictly with `rules`; must be green.
 fn replay(cassette: &str, rules: &[&str]) {
-    let mut args = with_rules(vec!["run", "--mode", "none", "--strict", "--cassette", cassette], rules);
+    let mut args = with_rules(
+        vec!["run", "--mode", "none", "--strict", "--cassette", cassette],
+        rules,
+    );
     args.push("--");
     args.extend(PROGRAM);
     let out = resplay(&args);
     assert!(out.status.success(), "replay run: {}", stderr(&out));
-    assert!(stderr(&out).contains("0 missed, 0 unused"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("0 missed, 0 unused"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 fn assert_no_secrets(path: &Path) {
@@ -109,7 +119,10 @@ fn recorded_under_rules_has_no_secrets_and_replays() {
     let out = record(cassette, &rules);
     assert_no_secrets(&path);
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.lines().next().unwrap().contains("\"redact_salt\":"), "{text}");
+    assert!(
+        text.lines().next().unwrap().contains("\"redact_salt\":"),
+        "{text}"
+    );
     // The same token gets the same placeholder in SET and in GET's reply.
     let set: serde_json::Value = text
         .lines()
@@ -118,7 +131,10 @@ fn recorded_under_rules_has_no_secrets_and_replays() {
         .unwrap();
     let placeholder = set["cmd"][2].as_str().unwrap().to_string();
     assert!(placeholder.starts_with("<redacted:"), "{placeholder}");
-    assert!(text.contains(&format!("\"reply\":\"{placeholder}\"")), "{text}");
+    assert!(
+        text.contains(&format!("\"reply\":\"{placeholder}\"")),
+        "{text}"
+    );
     // Names the rule that matched nothing, and only it.
     let err = stderr(&out);
     assert!(
@@ -146,7 +162,10 @@ fn redact_an_existing_cassette() {
     let out = resplay(&args);
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("redaction rule 'DEL nothing => arg=1' matched no command"), "{err}");
+    assert!(
+        err.contains("redaction rule 'DEL nothing => arg=1' matched no command"),
+        "{err}"
+    );
     assert_eq!(err.matches("matched no command").count(), 1, "{err}");
     assert_no_secrets(&clean);
     // Structure kept: the same lines, the same JSON types and lengths.
@@ -176,8 +195,16 @@ fn redact_needs_rules_and_rejects_bad_ones() {
     let c = c.to_str().unwrap();
     let out = resplay(&["redact", c, c]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("no redaction rules"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no redaction rules"),
+        "{}",
+        stderr(&out)
+    );
     let out = resplay(&["redact", c, c, "--redact", "GET k => argh"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("invalid redaction rule"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("invalid redaction rule"),
+        "{}",
+        stderr(&out)
+    );
 }
