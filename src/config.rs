@@ -88,6 +88,8 @@ pub struct Config {
     pub fault: Vec<FaultRule>,
     /// Seed of the faults' probability rolls and jitter (`--seed`).
     pub seed: Option<u64>,
+    /// Redaction rules (`[[redact]]` tables; `--redact` adds to these).
+    pub redact: Vec<crate::redact::RedactRule>,
 }
 
 impl std::fmt::Debug for Config {
@@ -127,6 +129,7 @@ impl std::fmt::Debug for Config {
             .field("mode", &self.mode)
             .field("fault", &self.fault)
             .field("seed", &self.seed)
+            .field("redact", &self.redact)
             .finish()
     }
 }
@@ -217,6 +220,8 @@ struct RawConfig {
     #[serde(default)]
     fault: Vec<FaultRule>,
     seed: Option<u64>,
+    #[serde(default)]
+    redact: Vec<crate::redact::RedactRule>,
 }
 
 /// Reads and checks the config file at `path`.
@@ -289,6 +294,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         mode: raw.mode,
         fault: raw.fault,
         seed: raw.seed,
+        redact: raw.redact,
     })
 }
 
@@ -436,6 +442,20 @@ mode = "new-episodes"
         assert!(c.upstream.is_some() && c.mode.is_some() && !c.ignore.is_empty());
     }
 
+    /// The example's commented `[[redact]]` tables are real rules.
+    #[test]
+    fn example_redact_tables_parse() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/resplay.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let start = text.find("# [[redact]]\n").expect("an example [[redact]]");
+        let tables: String = text[start..]
+            .lines()
+            .map(|l| format!("{}\n", l.trim_start_matches('#').trim_start()))
+            .collect();
+        let c = parse_str(&tables).expect("the [[redact]] tables parse");
+        assert_eq!(c.redact.len(), 4);
+    }
+
     /// The example's commented TLS keys are real keys.
     #[test]
     fn example_tls_keys_parse() {
@@ -491,6 +511,16 @@ mode = "new-episodes"
         let msg = e.to_string();
         assert!(msg.starts_with("conf/resplay.toml:3: "), "{msg}");
         assert!(msg.contains("SET 'open"), "{msg}");
+    }
+
+    #[test]
+    fn redact_tables() {
+        let text = "[[redact]]\nmatch = \"SET session:*\"\narg = 2\n\n[[redact]]\nmatch = \"HGETALL\"\nfield = \"ssn\"\nreply = false\n";
+        let c = parse_str(text).expect("parses");
+        let rules: Vec<&str> = c.redact.iter().map(|r| r.text.as_str()).collect();
+        assert_eq!(rules, ["SET session:* => arg=2", "HGETALL => field=ssn"]);
+        assert!(parse_str("[[redact]]\nmatch = \"GET\"\nreplies = true\n").is_err());
+        assert!(parse_str("[[redact]]\nmatch = \"GET\"\n").is_err());
     }
 
     #[test]

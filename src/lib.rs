@@ -21,6 +21,7 @@
 //!   synthesis, pushes, passthrough, the report.
 //! - [`fault`]: fault injection rules (`--fault`) and the rule set a server
 //!   shares; both modes' sessions apply what it decides per command.
+//! - [`redact`]: redaction rules (`--redact`) for secrets stored in Redis.
 //! - [`run`]: `resplay run`, wrapping a test command, VCR record modes.
 //! - [`config`]: the TOML config file.
 //! - [`show`]: a cassette as a readable, redis-cli style listing.
@@ -36,6 +37,7 @@ pub mod fault;
 pub mod handover;
 pub mod import;
 pub mod record;
+pub mod redact;
 pub mod replay;
 pub mod resp;
 pub mod run;

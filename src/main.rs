@@ -18,6 +18,7 @@ use resplay::control::api::{admin_addr, serve_api};
 use resplay::control::{Finished, Mode, ModeSpec, SteerSettings, Steering};
 use resplay::fault::{FaultRule, Faults};
 use resplay::record::RecordConfig;
+use resplay::redact::{RedactRule, Redactor};
 use resplay::replay::{IgnoreRule, OnMiss, ReplayConfig, Timing};
 use resplay::run::{run, RunSettings};
 use resplay::server::DEFAULT_MAX_CLIENTS;
@@ -63,6 +64,8 @@ enum Command {
     Ctl(ctl::CtlArgs),
     /// Write a cassette from The Protocol Master's or Keploy's recordings.
     Import(ImportArgs),
+    /// Apply redaction rules to an existing cassette (see docs/redaction.md).
+    Redact(RedactArgs),
 }
 
 #[derive(clap::Args)]
@@ -76,6 +79,17 @@ struct ImportArgs {
     /// The recordings (TPM: entry files; Keploy: mocks.yaml).
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct RedactArgs {
+    /// The cassette to read.
+    input: PathBuf,
+    /// Where to write the redacted cassette (may be the input).
+    output: PathBuf,
+    /// A redaction rule, e.g. --redact 'GET session:* => reply' (repeatable).
+    #[arg(long = "redact", value_name = "RULE")]
+    redact: Vec<RedactRule>,
 }
 
 /// Options record, replay and run share.
@@ -100,6 +114,10 @@ struct Common {
     /// Seed for fault probabilities and jitter [default: random, printed].
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
+    /// Redact secrets, e.g. --redact 'HSET user:* => field=ssn' (repeatable;
+    /// see docs/redaction.md).
+    #[arg(long = "redact", value_name = "RULE")]
+    redact: Vec<RedactRule>,
     #[command(flatten)]
     tls: TlsFlags,
 }
@@ -291,6 +309,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             print_warnings(&warnings);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Redact(args) => redact_cassette(&args, &file),
     }
 }
 
@@ -517,6 +536,7 @@ fn replay_config(
         timing: flags.timing.or(file.timing()).unwrap_or(Timing::None),
         idle_timeout: timeout(common, file),
         faults: faults(common, file),
+        redact: redactor(&common.redact, file),
         ..ReplayConfig::default()
     };
     config.serve.max_clients = max_clients(common, file);
@@ -538,6 +558,7 @@ fn record_config(
     };
     let mut config = RecordConfig::new(upstream);
     config.ignore_trivial_calls = ignore_trivial(record_trivial_calls, file);
+    config.redact = redactor(&common.redact, file);
     config.idle_timeout = timeout(common, file);
     config.serve.max_clients = max_clients(common, file);
     Ok(Some(config))
@@ -595,6 +616,7 @@ async fn steered(
         record.faults = replay.faults.clone();
     }
     let faults = replay.faults.clone();
+    let redact = record.as_ref().and_then(|r| r.redact.clone());
     warn_if_insecure(record.as_ref().map(|r| &r.upstream));
     let mut serve = resplay::server::ServeOptions::default();
     serve.max_clients = record
@@ -625,6 +647,9 @@ async fn steered(
     announce(&listener)?;
     let finished = steering.serve(listener).await;
     report_faults(&faults);
+    if let (Some(r), Some(Finished::Recorded(_))) = (&redact, &finished) {
+        r.warn_unmatched();
+    }
     let Some(finished) = finished else {
         return Ok(ExitCode::SUCCESS);
     };
@@ -684,8 +709,12 @@ async fn run_wrapped(args: RunArgs, file: &Config) -> Result<ExitCode> {
     warn_if_insecure(settings.upstream.as_ref());
     let shown = settings.cassette.display().to_string();
     let faults = settings.replay.faults.clone();
+    let redact = settings.replay.redact.clone();
     let outcome = run(settings, shutdown_on_signal()?).await?;
     report_faults(&faults);
+    if let (Some(r), Some(_)) = (&redact, &outcome.recorded) {
+        r.warn_unmatched();
+    }
     if let Some(summary) = &outcome.recorded {
         if outcome.discarded {
             eprintln!(
@@ -729,5 +758,29 @@ fn show(args: &ShowArgs) -> Result<ExitCode> {
         resplay::show::render(&loaded, &mut out);
         stdout.write_all(out.as_bytes())?;
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The redaction rules of the file, then the flags', under a fresh salt
+/// (replay and appends use the cassette's own); None without rules.
+fn redactor(flags: &[RedactRule], file: &Config) -> Option<Redactor> {
+    let rules: Vec<RedactRule> = file.redact.iter().chain(flags).cloned().collect();
+    (!rules.is_empty()).then(|| Redactor::new(rules, &Redactor::fresh_salt()))
+}
+
+/// `resplay redact IN OUT`.
+fn redact_cassette(args: &RedactArgs, file: &Config) -> Result<ExitCode> {
+    let Some(rules) = redactor(&args.redact, file) else {
+        bail!("no redaction rules: pass --redact RULE (or [[redact]] in the config file)");
+    };
+    let (report, used) = resplay::redact::redact_file(&args.input, &args.output, &rules)?;
+    print_warnings(&report.warnings);
+    eprintln!(
+        "resplay: redacted {} interaction(s); {} line(s) written to {}",
+        report.redacted,
+        report.lines,
+        args.output.display()
+    );
+    used.warn_unmatched();
     Ok(ExitCode::SUCCESS)
 }

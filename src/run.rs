@@ -142,10 +142,12 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
                 .upstream
                 .clone()
                 .ok_or_else(|| RunError::NoUpstream(shown.clone()))?;
-            let header = Header::for_upstream(&upstream).listening_on(local);
+            let mut config = RecordConfig::new(upstream.clone());
+            config.redact = settings.replay.redact.clone();
+            let mut header = Header::for_upstream(&upstream).listening_on(local);
+            header.redact_salt = config.header_salt();
             // Atomic: the old cassette stays until the run has succeeded.
             let (handle, writer) = CassetteWriter::open(&path, &header, WriteMode::Atomic).await?;
-            let mut config = RecordConfig::new(upstream);
             config.ignore_trivial_calls = settings.ignore_trivial_calls;
             // One rule set for the run, whichever way it goes; the same
             // listener options (client limit, TLS).

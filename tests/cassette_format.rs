@@ -26,6 +26,7 @@ fn header() -> Header {
         db: None,
         listen: None,
         tls: false,
+        redact_salt: None,
     }
 }
 

@@ -53,6 +53,11 @@ pub struct Header {
     /// how the bytes travelled.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tls: bool,
+    /// The salt of the redaction placeholders (`<redacted:HEX8>`, see
+    /// docs/redaction.md), hex. Written when the recording had redaction
+    /// rules; replay derives live placeholders with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redact_salt: Option<String>,
 }
 
 impl Header {
@@ -66,6 +71,7 @@ impl Header {
             db: None,
             listen: None,
             tls: false,
+            redact_salt: None,
         }
     }
 
@@ -699,6 +705,7 @@ mod tests {
             db: None,
             listen: None,
             tls: false,
+            redact_salt: None,
         };
         let mut out = Vec::new();
         h.write_line(&mut out);

@@ -503,6 +503,7 @@ mod tests {
             db: None,
             listen: None,
             tls: false,
+            redact_salt: None,
         }
     }
 

@@ -491,9 +491,13 @@ impl Steering {
         let mut writer = None;
         let (spec, served, stop) = match checked {
             Checked::Record(spec) => {
-                let config = self.record_config()?;
+                let mut config = self.record_config()?;
                 let path = required(&spec)?;
+                if spec.append {
+                    config.salt_from(path);
+                }
                 let mut header = Header::for_upstream(&config.upstream);
+                header.redact_salt = config.header_salt();
                 if let Some(addr) = self.0.listen.get() {
                     header = header.listening_on(*addr);
                 }

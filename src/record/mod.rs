@@ -50,9 +50,26 @@ pub struct RecordConfig {
     pub serve: ServeOptions,
     /// Faults to inject, per command (shared, changeable while running).
     pub faults: Arc<crate::fault::Faults>,
+    /// Redaction rules (`--redact`) with the cassette's salt; the writer's
+    /// header carries [`RecordConfig::header_salt`].
+    pub redact: Option<crate::redact::Redactor>,
 }
 
 impl RecordConfig {
+    /// The header's `redact_salt` for a new cassette.
+    pub fn header_salt(&self) -> Option<String> {
+        self.redact.as_ref().map(|r| r.salt().to_string())
+    }
+
+    /// Before appending to `path`: redact with the salt already in its
+    /// header (none: the empty salt), so placeholders stay the same.
+    pub fn salt_from(&mut self, path: &std::path::Path) {
+        if let Some(r) = &self.redact {
+            let salt = crate::redact::salt_of(path).unwrap_or_default();
+            self.redact = Some(r.with_salt(&salt));
+        }
+    }
+
     /// Defaults for everything but the upstream.
     pub fn new(upstream: Upstream) -> Self {
         RecordConfig {
@@ -64,6 +81,7 @@ impl RecordConfig {
             drain_grace: Duration::from_secs(5),
             serve: ServeOptions::default(),
             faults: Arc::default(),
+            redact: None,
         }
     }
 }

@@ -835,7 +835,12 @@ async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Instant) {
                     at_ms: session.at_ms(request.at),
                     took_us: now.saturating_duration_since(request.at).as_micros() as u64,
                 };
-                let written = write_interaction_line(&mut text, head, &cmd, &replies);
+                let written = match &shared.config.redact {
+                    Some(r) if r.applies(&cmd) => {
+                        write_redacted(&mut text, r, head, cmd, &replies, shared)
+                    }
+                    _ => write_interaction_line(&mut text, head, &cmd, &replies),
+                };
                 interactions += u64::from(written);
                 written
             }
@@ -851,6 +856,40 @@ async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Instant) {
         .interactions
         .fetch_add(interactions, Ordering::Relaxed);
     writer.send_lines(text, events).await;
+}
+
+/// The slow way for an interaction a redaction rule applies to: replies
+/// decoded, redacted, and written as an [`Event`] line.
+fn write_redacted(
+    text: &mut Vec<u8>,
+    redactor: &crate::redact::Redactor,
+    head: InteractionHead,
+    mut cmd: Vec<Bytes>,
+    replies: &[Bytes],
+    shared: &RecordShared,
+) -> bool {
+    let mut values = Vec::with_capacity(replies.len());
+    for frame in replies {
+        match crate::resp::parse_reply(frame, &shared.config.upstream_limits) {
+            Ok(Some((value, len))) if len == frame.len() => values.push(value),
+            _ => {
+                tracing::error!("cassette: a reply frame did not decode; its event is not written");
+                return false;
+            }
+        }
+    }
+    redactor.interaction(&mut cmd, &mut values, true);
+    let event = Event::Interaction(crate::cassette::Interaction {
+        conn: head.conn,
+        db: head.db,
+        seq: head.seq,
+        at_ms: head.at_ms,
+        took_us: head.took_us,
+        cmd,
+        replies: values,
+    });
+    event.write_line(text);
+    true
 }
 
 /// The upstream is gone: every request still waiting gets an error naming

@@ -31,7 +31,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-use crate::cassette::{self, Cassette, CassetteError, Header, WriterHandle};
+use crate::cassette::{self, Cassette, CassetteError, Event, Header, WriterHandle};
 use crate::control::registry::Registry;
 use crate::handover::{Carry, SessionEnd};
 use crate::resp::{Limits, Value};
@@ -85,6 +85,10 @@ pub struct ReplayConfig {
     pub record_misses_to: Option<WriterHandle>,
     /// Faults to inject, per command (shared, changeable while running).
     pub faults: Arc<crate::fault::Faults>,
+    /// Redaction rules (`--redact`): live commands are redacted the same
+    /// way before matching, with the cassette header's salt; commands
+    /// recorded while extending a cassette are redacted too.
+    pub redact: Option<crate::redact::Redactor>,
 }
 
 impl Default for ReplayConfig {
@@ -101,6 +105,7 @@ impl Default for ReplayConfig {
             serve: ServeOptions::default(),
             record_misses_to: None,
             faults: Arc::default(),
+            redact: None,
         }
     }
 }
@@ -231,9 +236,12 @@ impl ReplayShared {
         };
         let at_ms = at.saturating_duration_since(self.start).as_millis() as u64;
         let took_us = at.elapsed().as_micros() as u64;
-        for event in
-            session::passthrough_events(live, db, seq, at_ms, took_us, cmd, replies, pushes)
-        {
+        let mut events =
+            session::passthrough_events(live, db, seq, at_ms, took_us, cmd, replies, pushes);
+        if let (Some(r), Some(Event::Interaction(i))) = (&self.config.redact, events.first_mut()) {
+            r.interaction(&mut i.cmd, &mut i.replies, true);
+        }
+        for event in events {
             writer.send(event).await;
         }
     }
@@ -352,6 +360,9 @@ impl ReplayState {
         shutdown: CancellationToken,
         registry: Arc<Registry>,
     ) -> ReplayState {
+        if let Some(r) = &config.redact {
+            config.redact = Some(r.with_salt(header.redact_salt.as_deref().unwrap_or_default()));
+        }
         if config.record_misses_to.is_some() {
             // Appending to the cassette: new connections continue after the
             // recorded ones, so recordings never mix.

@@ -73,6 +73,18 @@ impl CommandPattern {
         self
     }
 
+    /// The redaction-rule reading: the fault one, and the pattern matches
+    /// any command that starts with it (an implied `...` at the end), so
+    /// `SET session:*` also covers `SET session:x v EX 60`: a rule that
+    /// missed a command because of extra arguments would leak its secret.
+    pub fn for_redaction(mut self) -> CommandPattern {
+        if !matches!(self.args.last(), Some(Token::Rest)) {
+            self.args.push(Token::Rest);
+        }
+        self.any_name = self.name == "*";
+        self
+    }
+
     /// True when the pattern leaves some argument open (an ignore rule
     /// that does not is a mistake: it would change nothing).
     fn ignores_something(&self) -> bool {

@@ -449,9 +449,13 @@ impl Session {
     ) -> Option<Later> {
         // Recordings hold redacted passwords; match on the same form.
         let redacted;
-        let key: &[Bytes] = if command::has_secret(args) {
+        let rules = self.shared.config.redact.as_ref();
+        let key: &[Bytes] = if command::has_secret(args) || rules.is_some_and(|r| r.applies(args)) {
             let mut copy = args.to_vec();
             command::redact(&mut copy);
+            if let Some(r) = rules {
+                r.command(&mut copy);
+            }
             redacted = copy;
             &redacted
         } else {
