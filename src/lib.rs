@@ -24,12 +24,14 @@
 //! - [`run`]: `resplay run`, wrapping a test command, VCR record modes.
 //! - [`config`]: the TOML config file.
 //! - [`show`]: a cassette as a readable, redis-cli style listing.
+//! - [`diff`]: what a re-recording changed, in commands (`resplay diff`).
 //! - [`embed`]: record and replay servers inside a Rust test process.
 
 pub mod cassette;
 pub mod command;
 pub mod config;
 pub mod control;
+pub mod diff;
 pub mod embed;
 pub mod fault;
 pub mod handover;
