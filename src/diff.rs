@@ -30,7 +30,6 @@ use std::fmt::Write as _;
 
 use bytes::Bytes;
 use rustc_hash::FxHashMap as HashMap;
-use serde_json::json;
 
 use crate::cassette::{Cassette, Interaction, JsonBytes, JsonValue};
 use crate::replay::display::display_command;
@@ -516,64 +515,78 @@ fn replies_text(replies: &[Value]) -> Result<String, String> {
 pub fn render_json(diff: &Diff, out: &mut Vec<u8>) {
     for change in &diff.changes {
         let i = change.subject();
-        let mut obj = serde_json::Map::new();
-        obj.insert("kind".into(), json!(change.kind.as_str()));
-        obj.insert("conn".into(), json!(i.conn));
-        if let Some(o) = change.old {
-            obj.insert("old_conn".into(), json!(o.conn));
-        }
-        if let Some(n) = change.new {
-            obj.insert("new_conn".into(), json!(n.conn));
-        }
-        obj.insert("db".into(), json!(i.db));
-        obj.insert("command".into(), command_json(&i.cmd));
-        if let (Some(o), Some(n)) = (change.old, change.new) {
-            if o.cmd != n.cmd {
-                obj.insert("old_command".into(), command_json(&o.cmd));
-            }
-        }
-        if let Some(o) = change.old {
-            replies_json("old", &o.replies, &mut obj);
-        }
-        if let Some(n) = change.new {
-            replies_json("new", &n.replies, &mut obj);
-        }
-        // Writing to a Vec cannot fail; values are JSON already.
-        let _ = serde_json::to_writer(&mut *out, &obj);
+        let (old_reply, old_replies) = replies_json(change.old);
+        let (new_reply, new_replies) = replies_json(change.new);
+        let line = JsonChange {
+            kind: change.kind.as_str(),
+            conn: i.conn,
+            old_conn: change.old.map(|o| o.conn),
+            new_conn: change.new.map(|n| n.conn),
+            db: i.db,
+            command: Args(&i.cmd),
+            old_command: match (change.old, change.new) {
+                (Some(o), Some(n)) if o.cmd != n.cmd => Some(Args(&o.cmd)),
+                _ => None,
+            },
+            old_reply,
+            old_replies,
+            new_reply,
+            new_replies,
+        };
+        // Writing to a Vec cannot fail; every key is a string.
+        let _ = serde_json::to_writer(&mut *out, &line);
         out.push(b'\n');
     }
 }
 
-fn command_json(cmd: &[Bytes]) -> serde_json::Value {
-    serde_json::Value::Array(
-        cmd.iter()
-            .map(|a| serde_json::to_value(JsonBytes(a)).unwrap_or_default())
-            .collect(),
-    )
+/// One line of [`render_json`], its keys in this order.
+#[derive(serde::Serialize)]
+struct JsonChange<'a> {
+    kind: &'static str,
+    conn: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    old_conn: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new_conn: Option<u64>,
+    db: u32,
+    command: Args<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    old_command: Option<Args<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    old_reply: Option<JsonValue<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    old_replies: Option<Vec<JsonValue<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new_reply: Option<JsonValue<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new_replies: Option<Vec<JsonValue<'a>>>,
 }
 
-fn replies_json(
-    side: &str,
-    replies: &[Value],
-    obj: &mut serde_json::Map<String, serde_json::Value>,
-) {
-    let value = |v: &Value| serde_json::to_value(JsonValue(v)).unwrap_or_default();
-    match replies {
-        [one] => {
-            obj.insert(format!("{side}_reply"), value(one));
-        }
-        many => {
-            obj.insert(
-                format!("{side}_replies"),
-                serde_json::Value::Array(many.iter().map(value).collect()),
-            );
-        }
+/// A command's arguments as the cassette writes them.
+struct Args<'a>(&'a [Bytes]);
+
+impl serde::Serialize for Args<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|a| JsonBytes(a)))
+    }
+}
+
+/// A side's replies: `reply` when there is one, else `replies`; neither
+/// for a side the change does not have.
+type RepliesJson<'a> = (Option<JsonValue<'a>>, Option<Vec<JsonValue<'a>>>);
+
+fn replies_json(side: Option<&Interaction>) -> RepliesJson<'_> {
+    match side.map(|i| &i.replies[..]) {
+        None => (None, None),
+        Some([one]) => (Some(JsonValue(one)), None),
+        Some(many) => (None, Some(many.iter().map(JsonValue).collect())),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use std::path::Path;
 
     fn load(text: &str) -> Cassette {
