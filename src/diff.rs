@@ -15,8 +15,8 @@
 //!   `db`). A volatile argument covered by `--ignore` is therefore no change.
 //! - Within a pair of connections the two key sequences are aligned by a
 //!   longest common subsequence (after trimming the common prefix and
-//!   suffix; a middle larger than [`MAX_LCS_CELLS`] is aligned position by
-//!   position instead). Aligned commands whose replies differ are
+//!   suffix; a middle larger than [`MAX_LCS_CELLS`] is aligned by a greedy
+//!   walk that resynchronises within a window instead). Aligned commands whose replies differ are
 //!   **changed**; unaligned ones are **removed** (old side) or **added**
 //!   (new side).
 //!
@@ -39,7 +39,7 @@ use crate::show::render_value;
 
 /// The largest LCS table (old × new commands of one connection pair, after
 /// trimming the common prefix and suffix) computed; past it, commands are
-/// aligned by position.
+/// aligned by [`window_script`].
 pub const MAX_LCS_CELLS: usize = 4_000_000;
 
 /// The largest number of connection pairs weighed against each other; past
@@ -320,7 +320,7 @@ pub fn align(a: &[u32], b: &[u32]) -> Vec<(Option<usize>, Option<usize>)> {
     if ma.len().saturating_mul(mb.len()) <= MAX_LCS_CELLS {
         lcs_script(ma, mb, prefix, &mut script);
     } else {
-        positional_script(ma, mb, prefix, &mut script);
+        window_script(ma, mb, prefix, &mut script);
     }
     let (ta, tb) = (a.len() - suffix, b.len() - suffix);
     script.extend((0..suffix).map(|k| (Some(ta + k), Some(tb + k))));
@@ -360,27 +360,48 @@ fn lcs_script(a: &[u32], b: &[u32], base: usize, out: &mut Vec<(Option<usize>, O
     out.extend((j..m).map(|j| (None, Some(base + j))));
 }
 
-/// Position by position: equal keys align, others are a removal and an
-/// addition.
-fn positional_script(
-    a: &[u32],
-    b: &[u32],
-    base: usize,
-    out: &mut Vec<(Option<usize>, Option<usize>)>,
-) {
-    for k in 0..a.len().max(b.len()) {
-        match (a.get(k), b.get(k)) {
-            (Some(x), Some(y)) if x == y => out.push((Some(base + k), Some(base + k))),
-            (x, y) => {
-                if x.is_some() {
-                    out.push((Some(base + k), None));
-                }
-                if y.is_some() {
-                    out.push((None, Some(base + k)));
-                }
+/// How far [`window_script`] looks ahead for a resynchronisation point.
+const WINDOW: usize = 64;
+
+/// For a middle too large for the LCS table: walks both sides at once;
+/// equal keys align, and at a mismatch the nearer resynchronisation within
+/// [`WINDOW`] commands wins (the old command found a little later in the new
+/// side means new commands were added, and the other way round); with
+/// neither, the two are a removal and an addition.
+fn window_script(a: &[u32], b: &[u32], base: usize, out: &mut Vec<(Option<usize>, Option<usize>)>) {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i] == b[j] {
+            out.push((Some(base + i), Some(base + j)));
+            i += 1;
+            j += 1;
+            continue;
+        }
+        let added = b[j..(j + WINDOW).min(b.len())]
+            .iter()
+            .position(|&k| k == a[i]);
+        let removed = a[i..(i + WINDOW).min(a.len())]
+            .iter()
+            .position(|&k| k == b[j]);
+        match (added, removed) {
+            (Some(d), r) if r.map_or(true, |r| d <= r) => {
+                out.extend((j..j + d).map(|j| (None, Some(base + j))));
+                j += d;
+            }
+            (_, Some(d)) => {
+                out.extend((i..i + d).map(|i| (Some(base + i), None)));
+                i += d;
+            }
+            _ => {
+                out.push((Some(base + i), None));
+                out.push((None, Some(base + j)));
+                i += 1;
+                j += 1;
             }
         }
     }
+    out.extend((i..a.len()).map(|i| (Some(base + i), None)));
+    out.extend((j..b.len()).map(|j| (None, Some(base + j))));
 }
 
 /// The header line of one side: `--- FILE: N interactions on C connections, created …`.
@@ -759,6 +780,29 @@ mod tests {
     }
 
     #[test]
+    fn large_middles_still_resynchronise() {
+        let a: Vec<u32> = (0..3000).collect();
+        let mut b = vec![99_999];
+        b.extend(1..100);
+        b.extend(70_000..70_010);
+        b.extend(100..1500);
+        b.extend(1501..2999);
+        b.push(88_888);
+        assert!((a.len() - 2) * (b.len() - 2) > MAX_LCS_CELLS);
+        let script = align(&a, &b);
+        let aligned = script
+            .iter()
+            .filter(|(x, y)| x.is_some() && y.is_some())
+            .count();
+        assert_eq!(aligned, 2997);
+        for &(x, y) in &script {
+            if let (Some(x), Some(y)) = (x, y) {
+                assert_eq!(a[x], b[y]);
+            }
+        }
+    }
+
+    #[test]
     fn alignment() {
         let script = align(&[1, 2, 3, 4], &[1, 3, 5, 4]);
         assert_eq!(
@@ -773,14 +817,16 @@ mod tests {
         );
         assert_eq!(align(&[], &[7]), [(None, Some(0))]);
         let mut out = Vec::new();
-        positional_script(&[1, 2], &[1, 3, 4], 0, &mut out);
+        window_script(&[1, 2, 9], &[1, 3, 4, 9, 5], 0, &mut out);
         assert_eq!(
             out,
             [
                 (Some(0), Some(0)),
                 (Some(1), None),
                 (None, Some(1)),
-                (None, Some(2))
+                (None, Some(2)),
+                (Some(2), Some(3)),
+                (None, Some(4)),
             ]
         );
     }
