@@ -25,6 +25,7 @@
 //! - [`run`]: `resplay run`, wrapping a test command, VCR record modes.
 //! - [`config`]: the TOML config file.
 //! - [`show`]: a cassette as a readable, redis-cli style listing.
+//! - [`diff`]: what a re-recording changed, in commands (`resplay diff`).
 //! - [`embed`]: record and replay servers inside a Rust test process.
 //! - [`import`]: cassettes from The Protocol Master's and Keploy's recordings.
 
@@ -32,6 +33,7 @@ pub mod cassette;
 pub mod command;
 pub mod config;
 pub mod control;
+pub mod diff;
 pub mod embed;
 pub mod fault;
 pub mod handover;

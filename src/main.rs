@@ -66,6 +66,8 @@ enum Command {
     Import(ImportArgs),
     /// Apply redaction rules to an existing cassette (see docs/redaction.md).
     Redact(RedactArgs),
+    /// List the interactions added, removed or answered differently between two cassettes.
+    Diff(DiffArgs),
 }
 
 #[derive(clap::Args)]
@@ -245,6 +247,20 @@ struct ShowArgs {
     json: bool,
 }
 
+#[derive(clap::Args)]
+struct DiffArgs {
+    /// The cassette before (e.g. the committed one).
+    old: PathBuf,
+    /// The cassette after (e.g. the re-recording).
+    new: PathBuf,
+    /// Ignore volatile arguments, as replay does, e.g. --ignore 'SET lock:* <any> PX <any>' (repeatable).
+    #[arg(long = "ignore", value_name = "RULE")]
+    ignore: Vec<IgnoreRule>,
+    /// One JSON object a line per change instead of the listing.
+    #[arg(long)]
+    json: bool,
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -310,6 +326,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Redact(args) => redact_cassette(&args, &file),
+        Command::Diff(args) => Ok(diff(&args, &file)),
     }
 }
 
@@ -783,4 +800,41 @@ fn redact_cassette(args: &RedactArgs, file: &Config) -> Result<ExitCode> {
     );
     used.warn_unmatched();
     Ok(ExitCode::SUCCESS)
+}
+
+/// `resplay diff OLD NEW`: exit 0 when equivalent, 1 when they differ, 2
+/// when a cassette cannot be read (as `diff` and `cmp` do).
+fn diff(args: &DiffArgs, file: &Config) -> ExitCode {
+    use std::io::Write;
+    let load = |path: &PathBuf| {
+        let loaded = cassette::load(path)?;
+        print_warnings(&loaded.warnings);
+        Ok::<_, cassette::CassetteError>(loaded)
+    };
+    let (old, new) = match (load(&args.old), load(&args.new)) {
+        (Ok(old), Ok(new)) => (old, new),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("resplay: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut rules = file.ignore.clone();
+    rules.extend(args.ignore.iter().cloned());
+    let found = resplay::diff::diff(&old, &new, &rules);
+    let out = if args.json {
+        let mut out = Vec::new();
+        resplay::diff::render_json(&found, &mut out);
+        out
+    } else {
+        let name = |p: &PathBuf| p.display().to_string();
+        resplay::diff::render_text(&found, (&name(&args.old), &old), (&name(&args.new), &new))
+            .into_bytes()
+    };
+    if let Err(e) = std::io::stdout().lock().write_all(&out) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("resplay: cannot write the diff: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::from(u8::from(!found.is_empty()))
 }
