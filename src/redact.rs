@@ -336,6 +336,45 @@ impl Redactor {
         true
     }
 
+    /// Redacts a pub/sub message push the way its `PUBLISH` is redacted:
+    /// the rules that apply to `PUBLISH channel message` (`SPUBLISH` for a
+    /// shard message) apply to the message delivered, so a secret published
+    /// to a subscriber does not reach the cassette through the push.
+    /// Returns false when nothing changed (other pushes are left alone).
+    pub fn push(&self, push: &mut Value) -> bool {
+        if self.rules.is_empty() {
+            return false;
+        }
+        let (verb, channel_at, payload_at): (&'static [u8], usize, usize) =
+            match crate::command::pubsub_kind(push).as_deref() {
+                Some("message") => (b"PUBLISH", 1, 2),
+                Some("pmessage") => (b"PUBLISH", 2, 3),
+                Some("smessage") => (b"SPUBLISH", 1, 2),
+                _ => return false,
+            };
+        let items = match push {
+            Value::Push(items) | Value::Array(items) => items,
+            _ => return false,
+        };
+        let (Some(channel), Some(payload)) = (
+            items.get(channel_at).and_then(Value::as_bytes),
+            items.get(payload_at).and_then(Value::as_bytes),
+        ) else {
+            return false;
+        };
+        let mut publish = vec![
+            Bytes::from_static(verb),
+            Bytes::copy_from_slice(channel),
+            Bytes::copy_from_slice(payload),
+        ];
+        let before = publish[2].clone();
+        if !self.interaction(&mut publish, &mut [], false) || publish[2] == before {
+            return false;
+        }
+        items[payload_at] = Value::Bulk(publish[2].clone());
+        true
+    }
+
     /// Redacts a live command's arguments the way the recording's were, so
     /// it matches them (replay).
     pub fn command(&self, cmd: &mut [Bytes]) -> bool {
@@ -527,10 +566,17 @@ pub fn redact_file(
         ..FileReport::default()
     };
     for mut event in cassette.events {
-        if let crate::cassette::Event::Interaction(i) = &mut event {
-            if redactor.interaction(&mut i.cmd, &mut i.replies, true) {
-                report.redacted += 1;
+        match &mut event {
+            crate::cassette::Event::Interaction(i) => {
+                if redactor.interaction(&mut i.cmd, &mut i.replies, true) {
+                    report.redacted += 1;
+                }
             }
+            // What a redacted PUBLISH delivered to subscribers.
+            crate::cassette::Event::Push(p) => {
+                redactor.push(&mut p.push);
+            }
+            _ => {}
         }
         event.write_line(&mut out);
     }

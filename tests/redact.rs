@@ -208,3 +208,53 @@ fn redact_needs_rules_and_rejects_bad_ones() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_published_secret_is_redacted_in_the_subscribers_push_too() {
+    use common::raw::Raw;
+    use common::Resplay;
+    use resplay::resp::Value;
+
+    let secret = "tok_live_published_0451";
+    let rule = ["--redact", "PUBLISH alerts => arg=2"];
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("pubsub.jsonl");
+    let recorder = Resplay::record(&server.url(), &cassette, &rule);
+    let mut subscriber = Raw::connect(recorder.port);
+    subscriber.call(&["SUBSCRIBE", "alerts"]);
+    let mut publisher = Raw::connect(recorder.port);
+    assert_eq!(
+        publisher.call(&["PUBLISH", "alerts", secret]),
+        Value::Integer(1)
+    );
+    let live = subscriber.read();
+    assert_eq!(live.elements().unwrap()[2], Value::bulk(secret));
+    drop((subscriber, publisher));
+    let (code, log) = recorder.stop();
+    assert_eq!(code, 0, "{log:?}");
+    drop(server);
+    let text = std::fs::read_to_string(&cassette).unwrap();
+    assert!(
+        !text.contains(secret),
+        "the secret reached the cassette:\n{text}"
+    );
+    assert!(text.contains("<redacted:"), "{text}");
+
+    // Replayed with the same rule, the live PUBLISH of the real secret
+    // matches, and the subscriber gets what was recorded.
+    let replay = Resplay::replay(&cassette, &rule);
+    let mut subscriber = Raw::connect(replay.port);
+    subscriber.call(&["SUBSCRIBE", "alerts"]);
+    let mut publisher = Raw::connect(replay.port);
+    assert_eq!(
+        publisher.call(&["PUBLISH", "alerts", secret]),
+        Value::Integer(1)
+    );
+    let replayed = subscriber.read();
+    let payload = replayed.elements().unwrap()[2].as_bytes().unwrap().to_vec();
+    assert!(payload.starts_with(b"<redacted:"), "{replayed:?}");
+    drop((subscriber, publisher));
+    let (code, log) = replay.stop();
+    assert_eq!(code, 0, "{log:?}");
+}

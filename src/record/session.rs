@@ -844,9 +844,12 @@ async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Instant) {
                 interactions += u64::from(written);
                 written
             }
-            Paired::Push(frame) => {
-                write_push_line(&mut text, session.conn, session.at_ms(now), &frame)
-            }
+            Paired::Push(frame) => match &shared.config.redact {
+                Some(r) if !r.is_empty() => {
+                    write_redacted_push(&mut text, r, session.conn, session.at_ms(now), &frame)
+                }
+                _ => write_push_line(&mut text, session.conn, session.at_ms(now), &frame),
+            },
             // Injected faults never reach the cassette.
             Paired::Local(_) => continue,
         };
@@ -890,6 +893,25 @@ fn write_redacted(
     });
     event.write_line(text);
     true
+}
+
+/// A push under redaction rules: a pub/sub message whose `PUBLISH` a rule
+/// redacts is written redacted; anything else as it came.
+fn write_redacted_push(
+    text: &mut Vec<u8>,
+    redactor: &crate::redact::Redactor,
+    conn: u64,
+    at_ms: u64,
+    frame: &Bytes,
+) -> bool {
+    let limits = crate::resp::Limits::upstream();
+    if let Ok(Some((mut push, len))) = crate::resp::parse_reply(frame, &limits) {
+        if len == frame.len() && redactor.push(&mut push) {
+            Event::Push(crate::cassette::PushEvent { conn, at_ms, push }).write_line(text);
+            return true;
+        }
+    }
+    write_push_line(text, conn, at_ms, frame)
 }
 
 /// The upstream is gone: every request still waiting gets an error naming
