@@ -567,10 +567,10 @@ pub fn redact_file(
     };
     for mut event in cassette.events {
         match &mut event {
-            crate::cassette::Event::Interaction(i) => {
-                if redactor.interaction(&mut i.cmd, &mut i.replies, true) {
-                    report.redacted += 1;
-                }
+            crate::cassette::Event::Interaction(i)
+                if redactor.interaction(&mut i.cmd, &mut i.replies, true) =>
+            {
+                report.redacted += 1;
             }
             // What a redacted PUBLISH delivered to subscribers.
             crate::cassette::Event::Push(p) => {
