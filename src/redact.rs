@@ -566,18 +566,18 @@ pub fn redact_file(
         ..FileReport::default()
     };
     for mut event in cassette.events {
-        match &mut event {
-            crate::cassette::Event::Interaction(i)
-                if redactor.interaction(&mut i.cmd, &mut i.replies, true) =>
-            {
-                report.redacted += 1;
+        let changed = match &mut event {
+            crate::cassette::Event::Interaction(i) => {
+                redactor.interaction(&mut i.cmd, &mut i.replies, true)
             }
             // What a redacted PUBLISH delivered to subscribers.
             crate::cassette::Event::Push(p) => {
                 redactor.push(&mut p.push);
+                false
             }
-            _ => {}
-        }
+            _ => false,
+        };
+        report.redacted += usize::from(changed);
         event.write_line(&mut out);
     }
     std::fs::write(output, out).map_err(|cause| crate::cassette::CassetteError::Write {
