@@ -57,12 +57,12 @@ impl Registry {
     }
 
     /// Connection `id` was handed over and will register again.
-    pub fn expect(&self, id: u64) {
+    pub fn will_arrive(&self, id: u64) {
         self.arriving().insert(id);
     }
 
     /// Connection `id` will not register after all (it ended).
-    pub fn not_expected(&self, id: u64) {
+    pub fn will_not_arrive(&self, id: u64) {
         if self.arriving().remove(&id) {
             self.arrived.notify_waiters();
         }
@@ -104,7 +104,7 @@ impl Registry {
                 deliver,
             },
         );
-        self.not_expected(id);
+        self.will_not_arrive(id);
         stop
     }
 

@@ -681,9 +681,9 @@ async fn through_modes(inner: &Inner, mut carry: Carry, id: u64) {
         // Announced before the old mode counts this session done, so the
         // switch that follows waits for it to arrive in the new mode.
         match &end {
-            SessionEnd::HandedOver(_) => inner.registry.expect(id),
+            SessionEnd::HandedOver(_) => inner.registry.will_arrive(id),
             // Closed, or its upstream unreachable: nothing to wait for.
-            SessionEnd::Closed => inner.registry.not_expected(id),
+            SessionEnd::Closed => inner.registry.will_not_arrive(id),
         }
         drop(token);
         drop(active);
