@@ -145,6 +145,8 @@ struct Live {
     /// Its place in the bound recorded connection: the last recording it
     /// was served from there (an index into the recordings).
     place: Option<usize>,
+    /// The last move of its binding that was weighed and declined.
+    declined: Option<binding::Question>,
 }
 
 /// Counts for the shutdown report.
@@ -195,6 +197,10 @@ pub struct Matcher {
     served: Vec<bool>,
     /// recorded connection → live connection bound to it.
     bound: HashMap<u64, u64>,
+    /// Bumped by whatever can change which recorded connections are free
+    /// with unused recordings (a recording taken or given back, a binding
+    /// made or dropped): a declined move of a binding holds while it stays.
+    changes: u64,
     live: HashMap<u64, Live>,
     counters: Counters,
     /// Recordings with wall-clock time arguments, for
@@ -230,6 +236,7 @@ impl Matcher {
             served: Vec::new(),
             max_conn: 0,
             bound: HashMap::default(),
+            changes: 0,
             live: HashMap::default(),
             counters: Counters::default(),
             shifted: ShiftIndex::default(),
@@ -343,6 +350,7 @@ impl Matcher {
         if let Some(state) = self.live.remove(&live) {
             if let Some(conn) = state.bound {
                 self.bound.remove(&conn);
+                self.changes += 1;
             }
         }
     }
@@ -408,6 +416,7 @@ impl Matcher {
         }
         queue.unused -= 1;
         self.served[index] = true;
+        self.changes += 1;
         Some(index)
     }
 

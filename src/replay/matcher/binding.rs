@@ -62,6 +62,21 @@ impl History {
     }
 }
 
+/// Whether to move a live connection's binding, as weighed last time. The
+/// answer depends on nothing else (the recordings do not change), so while
+/// the same question comes again, as it does on every command of a client
+/// that repeats what its used-up recording held while free recordings of
+/// the same commands go unused, a declined move is not weighed again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    id: u32,
+    bound_to: Option<u64>,
+    handshake: bool,
+    history: Vec<(u32, usize)>,
+    /// [`Matcher::changes`] when it was asked.
+    changes: u64,
+}
+
 /// The length of the longest common subsequence of `a` and `b`: how many
 /// of the live commands `a` appear, in order, among the recorded ones `b`.
 /// Inputs are bounded by [`HISTORY`] and [`WINDOW`], so the quadratic table
@@ -118,6 +133,7 @@ impl Matcher {
         }
         queue.unused += 1;
         self.served[index] = false;
+        self.changes += 1;
     }
 
     /// The recording for key `id` when the live connection's bound one (if
@@ -141,6 +157,29 @@ impl Matcher {
     ) -> Option<(usize, bool)> {
         let repeat = self.repeat && !handshake;
         let queue = &self.queues[id as usize];
+        let last_of_bound = bound_to
+            .and_then(|conn| queue.by_conn.get(&conn))
+            .and_then(|&q| queue.conns[q].items.last().copied());
+        let question = Question {
+            id,
+            bound_to,
+            handshake,
+            history: self
+                .live
+                .get(&live)
+                .map(|l| l.history.entries().collect())
+                .unwrap_or_default(),
+            changes: self.changes,
+        };
+        let declined_before = self
+            .live
+            .get(&live)
+            .is_some_and(|l| l.declined.as_ref() == Some(&question));
+        if let (Some(last), true, true) = (last_of_bound, repeat, declined_before) {
+            // Asked and declined with nothing changed since: the answer is
+            // the repeat again, without looking at every recorded connection.
+            return Some((last, true));
+        }
         // Free recorded connections with an unused recording of this key,
         // earliest first.
         let mut free: Vec<(usize, u64)> = Vec::new();
@@ -167,15 +206,14 @@ impl Matcher {
         // Weighed only when a free connection could take over: the common
         // way here, a repeat once the bound recording is used up, costs
         // nothing of this.
-        if !free.is_empty() {
+        if !free.is_empty() && !declined_before {
             if let Some(found) = self.move_binding(live, id, bound_to, handshake, &free) {
                 return Some(found);
             }
         }
-        let queue = &self.queues[id as usize];
-        let last_of_bound = bound_to
-            .and_then(|conn| queue.by_conn.get(&conn))
-            .and_then(|&q| queue.conns[q].items.last().copied());
+        if let Some(l) = self.live.get_mut(&live) {
+            l.declined = Some(question);
+        }
         if let (Some(last), true) = (last_of_bound, repeat) {
             return Some((last, true));
         }
@@ -284,6 +322,7 @@ impl Matcher {
             }
         }
         self.bound.insert(conn, live);
+        self.changes += 1;
         if let Some(l) = self.live.get_mut(&live) {
             l.bound = Some(conn);
             l.place = None;
