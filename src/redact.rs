@@ -31,7 +31,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde::Deserialize;
 
-use crate::replay::rules::CommandPattern;
+use crate::replay::rules::{glob_match, CommandPattern};
 use crate::resp::Value;
 
 /// What a rule replaces.
@@ -585,29 +585,6 @@ pub fn redact_file(
         cause,
     })?;
     Ok((report, redactor))
-}
-
-/// `*` matches any run of bytes (including none); everything else is literal.
-fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while t < text.len() {
-        if p < pattern.len() && pattern[p] == b'*' {
-            star = Some(p);
-            mark = t;
-            p += 1;
-        } else if p < pattern.len() && pattern[p] == text[t] {
-            p += 1;
-            t += 1;
-        } else if let Some(s) = star {
-            p = s + 1;
-            mark += 1;
-            t = mark;
-        } else {
-            return false;
-        }
-    }
-    pattern[p..].iter().all(|&b| b == b'*')
 }
 
 #[cfg(test)]

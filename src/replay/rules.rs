@@ -164,7 +164,8 @@ impl std::str::FromStr for IgnoreRule {
 }
 
 /// `*` matches any run of bytes (including none); everything else is literal.
-fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+/// Ignore, fault and redaction rules all read their globs this way.
+pub(crate) fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
     let (mut p, mut t) = (0, 0);
     let (mut star, mut mark) = (None, 0);
     while t < text.len() {
