@@ -536,12 +536,14 @@ fn report_faults(faults: &Faults) {
     }
 }
 
-/// Replay settings from flags over the file.
+/// Replay settings from flags over the file; `upstream` as [`upstream`]
+/// read it (parsed once: a `rediss://` one loads its certificates).
 fn replay_config(
     common: &Common,
     flags: &ReplayFlags,
     on_miss: Option<OnMiss>,
     file: &Config,
+    upstream: Option<Upstream>,
 ) -> Result<ReplayConfig> {
     let mut rules = file.ignore.clone();
     rules.extend(flags.ignore.iter().cloned());
@@ -549,7 +551,7 @@ fn replay_config(
         rules,
         repeat: !(flags.no_repeat || file.no_repeat.unwrap_or(false)),
         on_miss: on_miss.or(file.on_miss()).unwrap_or(OnMiss::Error),
-        upstream: upstream(common, file)?,
+        upstream,
         timing: flags.timing.or(file.timing()).unwrap_or(Timing::None),
         idle_timeout: timeout(common, file),
         faults: faults(common, file),
@@ -569,8 +571,9 @@ fn record_config(
     common: &Common,
     record_trivial_calls: bool,
     file: &Config,
+    upstream: Option<Upstream>,
 ) -> Result<Option<RecordConfig>> {
-    let Some(upstream) = upstream(common, file)? else {
+    let Some(upstream) = upstream else {
         return Ok(None);
     };
     let mut config = RecordConfig::new(upstream);
@@ -583,10 +586,18 @@ fn record_config(
 
 async fn run_record(args: RecordArgs, file: &Config) -> Result<ExitCode> {
     let path = cassette_path(&args.common, file)?;
-    let Some(record) = record_config(&args.common, args.record_trivial_calls, file)? else {
+    let upstream = upstream(&args.common, file)?;
+    let replay = replay_config(
+        &args.common,
+        &ReplayFlags::default(),
+        None,
+        file,
+        upstream.clone(),
+    )?;
+    let Some(record) = record_config(&args.common, args.record_trivial_calls, file, upstream)?
+    else {
         bail!("record needs an upstream: pass --upstream redis://HOST:PORT");
     };
-    let replay = replay_config(&args.common, &ReplayFlags::default(), None, file)?;
     let first = ModeSpec::new(Mode::Record, Some(path));
     let strict = file.strict.unwrap_or(false);
     steered(
@@ -694,12 +705,19 @@ fn print_warnings(warnings: &[String]) {
 
 async fn run_replay(args: ReplayArgs, file: &Config) -> Result<ExitCode> {
     let path = cassette_path(&args.common, file)?;
-    let config = replay_config(&args.common, &args.flags, args.on_miss, file)?;
+    let upstream = upstream(&args.common, file)?;
+    let config = replay_config(
+        &args.common,
+        &args.flags,
+        args.on_miss,
+        file,
+        upstream.clone(),
+    )?;
     if config.on_miss == OnMiss::Passthrough && config.upstream.is_none() {
         bail!("--on-miss passthrough needs --upstream");
     }
     let strict = args.flags.strict || file.strict.unwrap_or(false);
-    let record = record_config(&args.common, false, file)?;
+    let record = record_config(&args.common, false, file, upstream)?;
     let first = ModeSpec::new(Mode::Replay, Some(path));
     steered(
         record,
@@ -714,12 +732,13 @@ async fn run_replay(args: ReplayArgs, file: &Config) -> Result<ExitCode> {
 }
 
 async fn run_wrapped(args: RunArgs, file: &Config) -> Result<ExitCode> {
+    let upstream = upstream(&args.common, file)?;
     let settings = RunSettings {
         cassette: cassette_path(&args.common, file)?,
         mode: args.mode.or(file.mode).unwrap_or(RunMode::Once),
-        upstream: upstream(&args.common, file)?,
+        upstream: upstream.clone(),
         ignore_trivial_calls: ignore_trivial(args.record_trivial_calls, file),
-        replay: replay_config(&args.common, &args.flags, None, file)?,
+        replay: replay_config(&args.common, &args.flags, None, file, upstream)?,
         strict: args.flags.strict || file.strict.unwrap_or(false),
         command: args.command,
     };
