@@ -758,3 +758,38 @@ fn a_connection_in_multi_is_closed_even_when_connections_are_kept() {
     let (code, log) = resplay.stop();
     assert_eq!(code, 0, "{log:?}");
 }
+
+#[test]
+fn the_config_file_turns_on_the_api_and_keeps_connections() {
+    use common::raw::Raw;
+    use resplay::resp::Value as Resp;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("resplay.toml");
+    std::fs::write(
+        &config,
+        "admin = \"0\"\nreset_connections_on_start = false\n",
+    )
+    .unwrap();
+    let cassette = dir.path().join("configured.jsonl");
+    let mut redis = RedisServer::start();
+    let resplay = Resplay::record(
+        &redis.url(),
+        &cassette,
+        &["--config", config.to_str().unwrap()],
+    );
+    let admin = admin_of(&resplay);
+    let mut client = Raw::connect(resplay.port);
+    assert_eq!(client.call(&["SET", "k", "v"]), Resp::simple("OK"));
+    assert_eq!(client.call(&["GET", "k"]), Resp::bulk("v"));
+    let (code, answer) = post(&admin, "/mode", json!({"mode": "replay"}));
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["status"]["reset_connections_on_switch"], false);
+    redis.kill();
+    // The same socket goes on, now answered from the cassette.
+    assert_eq!(client.call(&["GET", "k"]), Resp::bulk("v"));
+    assert_eq!(status(&admin)["connections"], 1);
+    drop(client);
+    let (code, log) = resplay.stop();
+    assert_eq!(code, 0, "{log:?}");
+}
