@@ -172,6 +172,7 @@ pub(crate) async fn run(carry: Carry, conn: u64, shared: Arc<RecordShared>) -> S
                 at_ms: session.at_ms(opened),
                 event: ConnState::Open,
                 by_server: false,
+                node: shared.config.cluster.as_ref().map(|c| c.node.clone()),
             }))
             .await;
     }
@@ -215,6 +216,7 @@ pub(crate) async fn run(carry: Carry, conn: u64, shared: Arc<RecordShared>) -> S
                 at_ms: session.at_ms(Instant::now()),
                 event: ConnState::Close,
                 by_server,
+                node: None,
             }))
             .await;
     }
@@ -632,9 +634,11 @@ async fn relay_replies(
             }
         }
         let chunk = buf.split_to(total).freeze();
-        let (pending, since, close) = if session.faulted.load(Ordering::Acquire) {
-            // A fault was injected here: pair first, then send what the
-            // client is due, local answers and shaped replies in place.
+        let shaped = session.faulted.load(Ordering::Acquire) || shared.config.cluster.is_some();
+        let (pending, since, close) = if shaped {
+            // A fault was injected here, or node addresses may need
+            // rewriting (a cluster): pair first, then send what the client
+            // is due, local answers and shaped replies in place.
             let mut out = BytesMut::new();
             let (then, pending, since) =
                 shape_frames(session, &chunk, &frame_lens, &mut paired, &mut out);
