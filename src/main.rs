@@ -704,7 +704,22 @@ fn print_warnings(warnings: &[String]) {
 }
 
 async fn run_replay(args: ReplayArgs, file: &Config) -> Result<ExitCode> {
-    let path = cassette_path(&args.common, file)?;
+    let has_admin = args.steer.admin.is_some() || file.admin.is_some();
+    let cassette = args
+        .common
+        .cassette
+        .clone()
+        .or_else(|| file.cassette.clone());
+    // With a control API and no cassette yet, start idle: a test session
+    // names each test's cassette through POST /mode.
+    let first = match cassette {
+        Some(path) => ModeSpec::new(Mode::Replay, Some(path)),
+        None if has_admin => ModeSpec::new(Mode::Idle, None),
+        None => bail!(
+            "no cassette: pass --cassette FILE (or set `cassette` in the config file), \
+             or --admin ADDR to start idle and name one with POST /mode"
+        ),
+    };
     let upstream = upstream(&args.common, file)?;
     let config = replay_config(
         &args.common,
@@ -718,7 +733,6 @@ async fn run_replay(args: ReplayArgs, file: &Config) -> Result<ExitCode> {
     }
     let strict = args.flags.strict || file.strict.unwrap_or(false);
     let record = record_config(&args.common, false, file, upstream)?;
-    let first = ModeSpec::new(Mode::Replay, Some(path));
     steered(
         record,
         config,
