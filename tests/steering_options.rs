@@ -84,6 +84,13 @@ async fn idle_start_then_record_then_replay_recording_its_misses() {
     let mut app = Raw::connect(port);
     assert_eq!(app.call(&["GET", "a"]), bulk("1"));
     assert_eq!(app.call(&["GET", "b"]), bulk("from-redis"));
+    let status = server.status();
+    assert_eq!(
+        (status.missed, status.passed_through),
+        (Some(0), Some(1)),
+        "{status:?}"
+    );
+    assert_eq!(status.first_unused, vec!["SET a 1".to_string()]);
     server
         .switch(ModeSpec::new(Mode::Idle, None))
         .await

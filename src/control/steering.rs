@@ -135,6 +135,13 @@ pub struct Status {
     /// Replay: the first missed commands.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub first_misses: Vec<String>,
+    /// Replay: the first distinct recorded commands not served yet, with
+    /// `(xN)` when one is unused N times.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub first_unused: Vec<String>,
+    /// Replay recording its misses: commands the upstream answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passed_through: Option<u64>,
     /// During a switch: the mode being switched to. `mode` is then the mode
     /// finishing what is in flight, and its counters are as the switch
     /// found them.
@@ -156,6 +163,8 @@ impl Status {
             missed: None,
             unused: None,
             first_misses: Vec::new(),
+            first_unused: Vec::new(),
+            passed_through: None,
             switching_to: None,
         }
     }
@@ -330,6 +339,10 @@ impl Steering {
                 status.missed = Some(report.missed);
                 status.unused = Some(report.unused);
                 status.first_misses = report.first_misses;
+                status.first_unused = report.first_unused;
+                if active.spec.record_misses {
+                    status.passed_through = Some(report.passed_through);
+                }
             }
             Served::Passthrough(_) | Served::Idle => {}
         }
