@@ -1,0 +1,313 @@
+//! The Python and Node packages, as a user gets them: the wheel built by
+//! maturin and installed into a fresh virtualenv, and the npm package
+//! installed into a Jest project; each runs a small test project (redis-py,
+//! ioredis) against a real redis-server, then with Redis stopped, then with
+//! one test changed.
+//!
+//! Tools: `python3` with its `venv` module (`.ci/run` installs
+//! `python3-venv` from Debian when it is missing); maturin, pytest and
+//! redis-py are installed by this test with pip into the virtualenv it
+//! makes (under target/tmp, kept between runs); `node` and `npm`, with
+//! Jest and ioredis installed by this test with npm into a copy of the
+//! Jest project.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+use common::RedisServer;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn run(cmd: &mut Command, what: &str) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e} (see the header of tests/packages.rs)"))
+}
+
+fn must(cmd: &mut Command, what: &str) -> Output {
+    let out = run(cmd, what);
+    assert!(out.status.success(), "{what} failed: {}", text(&out));
+    out
+}
+
+/// Copies a test project (no cassettes, no node_modules) to a temp dir.
+fn copy_project(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if ["cassettes", "node_modules", "__pycache__"].contains(&name.to_str().unwrap_or("")) {
+            continue;
+        }
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has no {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// One wheel build at a time (both tests of this file may want it).
+static WHEEL: Mutex<()> = Mutex::new(());
+
+/// A virtualenv with the wheel built from this checkout installed in it,
+/// pytest and redis-py; returns its python.
+fn venv_with_wheel() -> PathBuf {
+    let _one = WHEEL.lock().unwrap_or_else(|e| e.into_inner());
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("packages");
+    let venv = base.join("venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        std::fs::create_dir_all(&base).unwrap();
+        let out = run(
+            Command::new("python3").args(["-m", "venv"]).arg(&venv),
+            "python3 -m venv (python3 with its venv module: .ci/run installs python3-venv)",
+        );
+        assert!(
+            out.status.success(),
+            "python3 -m venv failed; on Debian install python3-venv (.ci/run does): {}",
+            text(&out)
+        );
+    }
+    let have = run(
+        Command::new(&python).args(["-c", "import maturin, pytest, redis"]),
+        "the virtualenv's python",
+    );
+    if !have.status.success() {
+        must(
+            Command::new(&python).args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "maturin>=1.4,<2",
+                "pytest>=7",
+                "redis",
+            ]),
+            "pip install maturin pytest redis (from PyPI, into the test's virtualenv)",
+        );
+    }
+    let wheels = base.join("wheels");
+    let _ = std::fs::remove_dir_all(&wheels);
+    // A debug build (what `cargo test` has built already), stripped.
+    must(
+        Command::new(venv.join("bin/maturin"))
+            .args(["build", "--strip", "--quiet", "--out"])
+            .arg(&wheels)
+            .current_dir(repo().join("python")),
+        "maturin build",
+    );
+    let wheel = std::fs::read_dir(&wheels)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "whl"))
+        .expect("maturin built no wheel");
+    must(
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--force-reinstall",
+                "--no-deps",
+            ])
+            .arg(&wheel),
+        "pip install the wheel",
+    );
+    python
+}
+
+/// pytest from the virtualenv in `project`, with no trace of this checkout
+/// or of a resplay binary outside the wheel.
+fn pytest(python: &Path, project: &Path, args: &[&str], redis_url: Option<&str>) -> Output {
+    let mut cmd = Command::new(python);
+    cmd.args(["-m", "pytest", "-rA"])
+        .args(args)
+        .current_dir(project)
+        .env_remove("RESPLAY_BIN")
+        .env_remove("PYTHONPATH")
+        .env_remove("REDIS_URL")
+        .env("PATH", "/usr/bin:/bin");
+    if let Some(url) = redis_url {
+        cmd.env("REDIS_URL", url);
+    }
+    run(&mut cmd, "pytest")
+}
+
+#[test]
+fn pytest_project_records_per_test_then_replays_without_redis() {
+    let python = venv_with_wheel();
+    let venv_bin = python.parent().unwrap().to_path_buf();
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project");
+    copy_project(&repo().join("tests/pytest_project"), &project);
+    let cassettes = project.join("cassettes/test_app");
+    let names = ["test_strings", "test_pipeline", "test_pubsub"];
+
+    // Once, against redis-server: three cassettes.
+    let mut redis = RedisServer::start();
+    let out = pytest(
+        &python,
+        &project,
+        &["--resplay-mode", "once"],
+        Some(&redis.url()),
+    );
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("3 passed"), "{shown}");
+    // The installed package ran, not this checkout's sources.
+    assert!(
+        shown.contains(&format!(
+            "binary {}",
+            venv_bin.join("resplay").to_string_lossy()
+        )),
+        "{shown}"
+    );
+    assert!(shown.contains("site-packages/resplay"), "{shown}");
+    for name in names {
+        let cassette = cassettes.join(format!("{name}.jsonl"));
+        let text = std::fs::read_to_string(&cassette)
+            .unwrap_or_else(|e| panic!("{}: {e}", cassette.display()));
+        assert!(text.lines().count() > 2, "{text}");
+    }
+    let strings = std::fs::read_to_string(cassettes.join("test_strings.jsonl")).unwrap();
+    assert!(
+        strings.contains(r#"["SET","greeting","hello"]"#),
+        "{strings}"
+    );
+    assert!(!strings.contains("PUBLISH"), "cassettes mixed: {strings}");
+    eprintln!("{}", summary_line(&shown));
+
+    // Redis stopped: every test replays, strictly.
+    redis.kill();
+    let out = pytest(
+        &python,
+        &project,
+        &["--resplay-mode", "none", "--resplay-strict"],
+        None,
+    );
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("3 passed"), "{shown}");
+    eprintln!("{}", summary_line(&shown));
+
+    // One test sends another command: only it fails, with resplay's words.
+    let test_file = project.join("test_app.py");
+    edit(&test_file, "GREETING = \"hello\"", "GREETING = \"bonjour\"");
+    let out = pytest(&python, &project, &["--resplay-mode", "none"], None);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("1 failed, 2 passed"), "{shown}");
+    assert!(
+        shown.contains("FAILED test_app.py::test_strings"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(
+            "no recorded reply for 'SET greeting bonjour' (closest recorded: 'SET greeting hello')"
+        ),
+        "{shown}"
+    );
+    edit(&test_file, "GREETING = \"bonjour\"", "GREETING = \"hello\"");
+
+    // Strict: a recording the test no longer uses fails it, naming it.
+    edit(&test_file, "    assert r.incr(\"visits\") == 1\n", "");
+    let out = pytest(
+        &python,
+        &project,
+        &["--resplay-mode", "none", "--resplay-strict"],
+        None,
+    );
+    let shown = text(&out);
+    assert!(shown.contains("1 failed, 2 passed"), "{shown}");
+    assert!(shown.contains("0 missed, 1 unused"), "{shown}");
+    assert!(shown.contains("unused: INCRBY visits 1"), "{shown}");
+    // Without strict it passes.
+    let out = pytest(&python, &project, &["--resplay-mode", "none"], None);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // new_episodes against Redis again: the new command is appended, and
+    // replays afterwards.
+    let redis = RedisServer::start();
+    edit(
+        &test_file,
+        "    r.set(\"greeting\", GREETING)\n",
+        "    r.set(\"greeting\", GREETING)\n    r.set(\"farewell\", \"bye\")\n    assert r.get(\"farewell\") == b\"bye\"\n",
+    );
+    let out = pytest(
+        &python,
+        &project,
+        &["--resplay-mode", "new_episodes"],
+        Some(&redis.url()),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let strings = std::fs::read_to_string(cassettes.join("test_strings.jsonl")).unwrap();
+    assert!(
+        strings.contains(r#"["SET","greeting","hello"]"#),
+        "{strings}"
+    );
+    assert!(strings.contains(r#"["SET","farewell","bye"]"#), "{strings}");
+    drop(redis);
+    let out = pytest(&python, &project, &["--resplay-mode", "none"], None);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // The errors a user can meet say what to do.
+    std::fs::remove_file(cassettes.join("test_pubsub.jsonl")).unwrap();
+    let out = pytest(&python, &project, &["--resplay-mode", "none"], None);
+    let shown = text(&out);
+    assert!(!out.status.success(), "{shown}");
+    assert!(
+        shown.contains("cassettes/test_app/test_pubsub.jsonl does not exist, and --resplay-mode none never records"),
+        "{shown}"
+    );
+    let out = pytest(&python, &project, &["--resplay-mode", "once"], None);
+    let shown = text(&out);
+    assert!(!out.status.success(), "{shown}");
+    assert!(
+        shown.contains("needs a real Redis to record")
+            && shown.contains("--resplay-upstream redis://HOST:PORT or set REDIS_URL"),
+        "{shown}"
+    );
+    let out = run(
+        Command::new(&python)
+            .args(["-m", "pytest", "--resplay-mode", "none"])
+            .current_dir(&project)
+            .env("RESPLAY_BIN", "/nonexistent/resplay"),
+        "pytest",
+    );
+    let shown = text(&out);
+    assert!(!out.status.success(), "{shown}");
+    assert!(
+        shown.contains("RESPLAY_BIN=/nonexistent/resplay is not an executable file"),
+        "{shown}"
+    );
+}
+
+/// The plugin's closing line (process start and switch times), for the log.
+fn summary_line(shown: &str) -> String {
+    shown
+        .lines()
+        .find(|l| l.starts_with("resplay: one process for"))
+        .unwrap_or("(no resplay summary line)")
+        .to_string()
+}
