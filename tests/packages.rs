@@ -311,3 +311,197 @@ fn summary_line(shown: &str) -> String {
         .unwrap_or("(no resplay summary line)")
         .to_string()
 }
+
+/// `npm pack`s node/ and installs it, with Jest and ioredis, into a copy of
+/// tests/jest_project; returns the project's directory.
+fn jest_project(dir: &Path) -> PathBuf {
+    let project = dir.join("project");
+    copy_project(&repo().join("tests/jest_project"), &project);
+    let packed = must(
+        Command::new("npm")
+            .args(["pack", "--silent", "--pack-destination"])
+            .arg(dir)
+            .arg(repo().join("node")),
+        "npm pack node/ (node and npm are needed: .ci/run runs where they are)",
+    );
+    let tarball = dir.join(String::from_utf8_lossy(&packed.stdout).trim());
+    assert!(tarball.is_file(), "npm pack made no {}", tarball.display());
+    // The install step finds the binary through RESPLAY_BIN: here the one
+    // cargo built for this test run.
+    must(
+        Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+            .arg(&tarball)
+            .current_dir(&project)
+            .env("RESPLAY_BIN", env!("CARGO_BIN_EXE_resplay")),
+        "npm install (Jest, ioredis and the packed resplay package, from the npm registry)",
+    );
+    project
+}
+
+fn jest(project: &Path, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new("node");
+    cmd.arg(project.join("node_modules/jest/bin/jest.js"))
+        .arg("--ci")
+        .current_dir(project)
+        .env_remove("RESPLAY_BIN")
+        .env_remove("REDIS_URL")
+        .env_remove("RESPLAY_MODE")
+        .env_remove("RESPLAY_STRICT")
+        .env_remove("RESPLAY_UPSTREAM");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    run(&mut cmd, "jest")
+}
+
+#[test]
+fn jest_project_records_per_test_then_replays_without_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = jest_project(dir.path());
+    let installed = std::fs::read_to_string(project.join("node_modules/resplay/resplay-bin.json"))
+        .expect("the install step recorded no binary");
+    assert!(installed.contains("RESPLAY_BIN"), "{installed}");
+    let cassettes = project.join("cassettes/app.test");
+    let timings = dir.path().join("timings.txt");
+    let timings_env = timings.to_str().unwrap();
+
+    let mut redis = RedisServer::start();
+    let url = redis.url();
+    let out = jest(
+        &project,
+        &[
+            ("RESPLAY_MODE", "once"),
+            ("REDIS_URL", &url),
+            ("RESPLAY_TIMINGS", timings_env),
+        ],
+    );
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("Tests:       3 passed, 3 total"), "{shown}");
+    for name in ["strings", "pipeline", "pub-sub"] {
+        let cassette = cassettes.join(format!("{name}.jsonl"));
+        let text = std::fs::read_to_string(&cassette)
+            .unwrap_or_else(|e| panic!("{}: {e}", cassette.display()));
+        assert!(text.lines().count() > 2, "{text}");
+    }
+    let pubsub = std::fs::read_to_string(cassettes.join("pub-sub.jsonl")).unwrap();
+    assert!(pubsub.contains(r#""push""#), "{pubsub}");
+    assert!(!pubsub.contains("greeting"), "cassettes mixed: {pubsub}");
+
+    redis.kill();
+    let out = jest(
+        &project,
+        &[
+            ("RESPLAY_MODE", "none"),
+            ("RESPLAY_STRICT", "1"),
+            ("RESPLAY_TIMINGS", timings_env),
+        ],
+    );
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("Tests:       3 passed, 3 total"), "{shown}");
+    eprintln!("{}", std::fs::read_to_string(&timings).unwrap_or_default());
+
+    let test_file = project.join("app.test.js");
+    edit(
+        &test_file,
+        "const GREETING = 'hello';",
+        "const GREETING = 'bonjour';",
+    );
+    let out = jest(&project, &[("RESPLAY_MODE", "none")]);
+    let shown = text(&out);
+    assert!(!out.status.success(), "{shown}");
+    assert!(
+        shown.contains("Tests:       1 failed, 2 passed, 3 total"),
+        "{shown}"
+    );
+    assert!(shown.contains("✕ strings"), "{shown}");
+    assert!(
+        shown.contains(
+            "no recorded reply for 'set greeting bonjour' (closest recorded: 'SET greeting hello')"
+        ),
+        "{shown}"
+    );
+    edit(
+        &test_file,
+        "const GREETING = 'bonjour';",
+        "const GREETING = 'hello';",
+    );
+
+    std::fs::remove_file(cassettes.join("pub-sub.jsonl")).unwrap();
+    let out = jest(&project, &[("RESPLAY_MODE", "none")]);
+    let shown = text(&out);
+    assert!(
+        shown.contains(
+            "cassettes/app.test/pub-sub.jsonl does not exist, and mode none never records"
+        ),
+        "{shown}"
+    );
+    let out = jest(&project, &[("RESPLAY_MODE", "once")]);
+    let shown = text(&out);
+    assert!(
+        shown.contains("mode once needs a real Redis to record")
+            && shown.contains("set RESPLAY_UPSTREAM=redis://HOST:PORT or REDIS_URL"),
+        "{shown}"
+    );
+    let out = jest(
+        &project,
+        &[
+            ("RESPLAY_MODE", "none"),
+            ("RESPLAY_BIN", "/nonexistent/resplay"),
+        ],
+    );
+    let shown = text(&out);
+    assert!(!out.status.success(), "{shown}");
+    assert!(
+        shown.contains("RESPLAY_BIN=/nonexistent/resplay is not an executable file"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn npm_install_without_a_binary_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let packed = must(
+        Command::new("npm")
+            .args(["pack", "--silent", "--pack-destination"])
+            .arg(dir.path())
+            .arg(repo().join("node")),
+        "npm pack node/",
+    );
+    let tarball = dir
+        .path()
+        .join(String::from_utf8_lossy(&packed.stdout).trim());
+    let project = dir.path().join("empty");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("package.json"), "{\"private\":true}\n").unwrap();
+    // No RESPLAY_BIN, no resplay on PATH (node and npm only), and the
+    // package is not in a checkout: nothing to build from.
+    let node_dir = which("node").parent().unwrap().to_path_buf();
+    let out = run(
+        Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--offline"])
+            .arg(&tarball)
+            .current_dir(&project)
+            .env_remove("RESPLAY_BIN")
+            .env("PATH", format!("{}:/usr/bin:/bin", node_dir.display())),
+        "npm install",
+    );
+    let shown = text(&out);
+    assert!(!out.status.success(), "{shown}");
+    assert!(
+        shown.contains("cannot find the resplay binary. Set RESPLAY_BIN=/path/to/resplay"),
+        "{shown}"
+    );
+}
+
+fn which(program: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(program))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| panic!("{program} is not on PATH"))
+}
