@@ -64,13 +64,17 @@ fn edit(path: &Path, from: &str, to: &str) {
     std::fs::write(path, text.replacen(from, to, 1)).unwrap();
 }
 
-/// One wheel build at a time (both tests of this file may want it).
-static WHEEL: Mutex<()> = Mutex::new(());
+/// One test of this file at a time: maturin rebuilds (and strips) the
+/// binary at target/debug/resplay, which the Jest test runs.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// A virtualenv with the wheel built from this checkout installed in it,
 /// pytest and redis-py; returns its python.
 fn venv_with_wheel() -> PathBuf {
-    let _one = WHEEL.lock().unwrap_or_else(|e| e.into_inner());
     let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("packages");
     let venv = base.join("venv");
     let python = venv.join("bin/python");
@@ -156,6 +160,7 @@ fn pytest(python: &Path, project: &Path, args: &[&str], redis_url: Option<&str>)
 
 #[test]
 fn pytest_project_records_per_test_then_replays_without_redis() {
+    let _serial = serial();
     let python = venv_with_wheel();
     let venv_bin = python.parent().unwrap().to_path_buf();
     let dir = tempfile::tempdir().unwrap();
@@ -357,6 +362,7 @@ fn jest(project: &Path, env: &[(&str, &str)]) -> Output {
 
 #[test]
 fn jest_project_records_per_test_then_replays_without_redis() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let project = jest_project(dir.path());
     let installed = std::fs::read_to_string(project.join("node_modules/resplay/resplay-bin.json"))
@@ -462,6 +468,7 @@ fn jest_project_records_per_test_then_replays_without_redis() {
 
 #[test]
 fn npm_install_without_a_binary_says_what_to_do() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let packed = must(
         Command::new("npm")
