@@ -103,7 +103,7 @@ fn venv_with_wheel() -> PathBuf {
                 "--quiet",
                 "--disable-pip-version-check",
                 "maturin>=1.4,<2",
-                "pytest>=7",
+                "pytest>=8",
                 "redis",
             ]),
             "pip install maturin pytest redis (from PyPI, into the test's virtualenv)",
@@ -317,11 +317,19 @@ fn summary_line(shown: &str) -> String {
         .to_string()
 }
 
-/// `npm pack`s node/ and installs it, with Jest and ioredis, into a copy of
-/// tests/jest_project; returns the project's directory.
-fn jest_project(dir: &Path) -> PathBuf {
+/// `npm pack`s node/ and installs it, with the runner and ioredis, into a
+/// copy of tests/<name> (with tests/jest_project's test file); returns the
+/// project's directory.
+fn node_project(dir: &Path, name: &str) -> PathBuf {
     let project = dir.join("project");
-    copy_project(&repo().join("tests/jest_project"), &project);
+    copy_project(&repo().join("tests").join(name), &project);
+    if !project.join("app.test.js").exists() {
+        std::fs::copy(
+            repo().join("tests/jest_project/app.test.js"),
+            project.join("app.test.js"),
+        )
+        .unwrap();
+    }
     let packed = must(
         Command::new("npm")
             .args(["pack", "--silent", "--pack-destination"])
@@ -339,7 +347,7 @@ fn jest_project(dir: &Path) -> PathBuf {
             .arg(&tarball)
             .current_dir(&project)
             .env("RESPLAY_BIN", env!("CARGO_BIN_EXE_resplay")),
-        "npm install (Jest, ioredis and the packed resplay package, from the npm registry)",
+        "npm install (the test runner, ioredis and the packed resplay package, from the npm registry)",
     );
     project
 }
@@ -364,7 +372,7 @@ fn jest(project: &Path, env: &[(&str, &str)]) -> Output {
 fn jest_project_records_per_test_then_replays_without_redis() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let project = jest_project(dir.path());
+    let project = node_project(dir.path(), "jest_project");
     let installed = std::fs::read_to_string(project.join("node_modules/resplay/resplay-bin.json"))
         .expect("the install step recorded no binary");
     assert!(installed.contains("RESPLAY_BIN"), "{installed}");
@@ -511,4 +519,71 @@ fn which(program: &str) -> PathBuf {
                 .find(|p| p.is_file())
         })
         .unwrap_or_else(|| panic!("{program} is not on PATH"))
+}
+
+#[test]
+fn vitest_project_records_per_test_then_replays_without_redis() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let project = node_project(dir.path(), "vitest_project");
+    let cassettes = project.join("cassettes/app.test");
+    let timings = dir.path().join("timings.txt");
+    let timings_env = timings.to_str().unwrap();
+    let vitest = |env: &[(&str, &str)]| {
+        let mut cmd = Command::new("node");
+        cmd.arg(project.join("node_modules/vitest/vitest.mjs"))
+            .arg("run")
+            .current_dir(&project)
+            .env("NO_COLOR", "1")
+            .env("RESPLAY_WORKERS", "2")
+            .env("RESPLAY_TIMINGS", timings_env)
+            .env_remove("RESPLAY_BIN")
+            .env_remove("REDIS_URL")
+            .env_remove("RESPLAY_MODE")
+            .env_remove("RESPLAY_STRICT");
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        run(&mut cmd, "vitest")
+    };
+
+    let mut redis = RedisServer::start();
+    let url = redis.url();
+    let out = vitest(&[("RESPLAY_MODE", "once"), ("REDIS_URL", &url)]);
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("Tests  3 passed (3)"), "{shown}");
+    for name in ["strings", "pipeline", "pub-sub"] {
+        assert!(
+            cassettes.join(format!("{name}.jsonl")).is_file(),
+            "{name}: {shown}"
+        );
+    }
+    redis.kill();
+    let out = vitest(&[("RESPLAY_MODE", "none"), ("RESPLAY_STRICT", "1")]);
+    let shown = text(&out);
+    let pubsub = std::fs::read_to_string(cassettes.join("pub-sub.jsonl")).unwrap();
+    assert!(out.status.success(), "{shown}\n--- pub-sub.jsonl\n{pubsub}");
+    assert!(shown.contains("Tests  3 passed (3)"), "{shown}");
+    // The global setup's process served the tests: none was started per file.
+    let timings = std::fs::read_to_string(&timings).unwrap();
+    assert!(
+        timings.lines().all(|l| l.contains("shared process")),
+        "{timings}"
+    );
+    eprintln!("{timings}");
+
+    edit(
+        &project.join("app.test.js"),
+        "const GREETING = 'hello';",
+        "const GREETING = 'bonjour';",
+    );
+    let out = vitest(&[("RESPLAY_MODE", "none")]);
+    let shown = text(&out);
+    assert!(!out.status.success(), "{shown}");
+    assert!(shown.contains("Tests  1 failed | 2 passed (3)"), "{shown}");
+    assert!(
+        shown.contains("no recorded reply for 'set greeting bonjour'"),
+        "{shown}"
+    );
 }
