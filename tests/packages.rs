@@ -163,6 +163,17 @@ fn pytest_project_records_per_test_then_replays_without_redis() {
     let _serial = serial();
     let python = venv_with_wheel();
     let venv_bin = python.parent().unwrap().to_path_buf();
+    // The wheel put the executable in the environment's bin/ (on PATH once
+    // it is activated).
+    let version = must(
+        Command::new(venv_bin.join("resplay")).arg("--version"),
+        "the wheel's resplay",
+    );
+    assert!(
+        String::from_utf8_lossy(&version.stdout).starts_with("resplay "),
+        "{}",
+        text(&version)
+    );
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("project");
     copy_project(&repo().join("tests/pytest_project"), &project);
