@@ -215,7 +215,7 @@ async fn options_a_mode_does_not_take_are_refused_by_name() {
     let c = cassette.to_str().unwrap();
     let o = other.to_str().unwrap();
 
-    let refused: [(&[&str], &str); 7] = [
+    let refused: [(&[&str], &str); 8] = [
         (
             &["mode", "record", "--cassette", o, "--ignore", "GET <any>"],
             "record does not take ignore (only replay)",
@@ -235,6 +235,10 @@ async fn options_a_mode_does_not_take_are_refused_by_name() {
         (
             &["mode", "idle", "--cassette", c],
             "idle does not take cassette (only record and replay)",
+        ),
+        (
+            &["mode", "passthrough", "--cassette", c],
+            "passthrough does not take cassette (only record and replay)",
         ),
         (
             &["mode", "replay", "--ignore", "GET <any> ... extra"],

@@ -91,7 +91,7 @@ impl ModeSpec {
                 misplaced.push("timing");
             }
         }
-        if self.mode == Mode::Idle && self.cassette.is_some() {
+        if matches!(self.mode, Mode::Idle | Mode::Passthrough) && self.cassette.is_some() {
             misplaced.push("cassette");
         }
         misplaced
