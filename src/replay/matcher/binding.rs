@@ -17,8 +17,8 @@
 
 use std::collections::VecDeque;
 
-use super::{Live, Matcher};
 use super::CANDIDATES;
+use super::{Live, Matcher};
 
 /// How many of a live connection's recent commands are compared.
 pub const HISTORY: usize = 32;
