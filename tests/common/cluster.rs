@@ -69,6 +69,11 @@ fn start_node(port: u16) -> Option<ClusterNode> {
         // their slots meanwhile (no full coverage needed).
         .args(["--cluster-node-timeout", "5000"])
         .args(["--cluster-require-full-coverage", "no"])
+        // CLUSTER SLOTS leaves out a replica until gossip reports a nonzero
+        // replication offset for it: with the default 10 s between pings
+        // of the replication stream, a fresh cluster would hide its
+        // replicas for that long.
+        .args(["--repl-ping-replica-period", "1"])
         .args(["--save", "", "--appendonly", "no"])
         .arg("--dir")
         .arg(dir.path())
@@ -271,6 +276,19 @@ impl RedisCluster {
         self.index_of(&owner.addr)
     }
 
+    /// A key `PREFIX:N` whose slot primary `i` serves.
+    pub fn key_on(&self, i: usize, prefix: &str) -> String {
+        let topo = self.topology(i);
+        let me = topo.iter().find(|n| n.myself).expect("myself");
+        (0u32..)
+            .map(|n| format!("{prefix}:{n}"))
+            .find(|k| {
+                let slot = key_slot(k);
+                me.slots.iter().any(|&(a, b)| a <= slot && slot <= b)
+            })
+            .unwrap()
+    }
+
     /// The replicas of primary `i`.
     pub fn replicas_of(&self, i: usize) -> Vec<usize> {
         let id = self.id(i);
@@ -314,7 +332,13 @@ impl RedisCluster {
             if nodes.iter().any(|n| n.addr.ends_with(":0")) {
                 return Err(format!("{port} has a node without address yet"));
             }
-            slots.insert(format!("{:?}", q(&["CLUSTER", "SLOTS"])?));
+            let reply = q(&["CLUSTER", "SLOTS"])?;
+            let listed = slot_nodes(&reply);
+            if listed != self.nodes.len() - self.nodes.iter().filter(|n| n.child.is_none()).count()
+            {
+                return Err(format!("{port}: CLUSTER SLOTS lists {listed} nodes"));
+            }
+            slots.insert(format!("{reply:?}"));
             let me = nodes.iter().find(|n| n.myself).ok_or("no myself")?;
             if !me.primary {
                 let repl = text(&q(&["INFO", "replication"])?);
@@ -352,7 +376,7 @@ impl RedisCluster {
     }
 
     /// Moves the keys still in `slot` on `from` and gives the slot to `to`
-    /// on every node (target first, as the Redis manual orders it): after
+    /// on every primary (target first, as the Redis manual orders it): after
     /// this `from` answers `-MOVED slot to`. Ends a `migrate_slot_half`.
     pub fn finish_migration(&self, slot: u16, from: usize, to: usize) {
         let s = slot.to_string();
@@ -368,8 +392,13 @@ impl RedisCluster {
             self.migrate_keys(from, to, &keys);
         }
         let to_id = self.id(to);
+        // Replicas refuse SETSLOT; they learn the move from their primary.
         let mut order = vec![to, from];
-        order.extend(self.live().filter(|&i| i != to && i != from));
+        order.extend(
+            self.primaries()
+                .into_iter()
+                .filter(|&i| i != to && i != from),
+        );
         for i in order {
             self.ok(i, &["CLUSTER", "SETSLOT", &s, "NODE", &to_id]);
         }
@@ -402,6 +431,23 @@ impl RedisCluster {
             self.addr(i)
         );
     }
+}
+
+/// The distinct nodes (ids) a `CLUSTER SLOTS` reply names.
+fn slot_nodes(reply: &redis::Value) -> usize {
+    let mut ids = HashSet::new();
+    if let redis::Value::Array(ranges) = reply {
+        for range in ranges {
+            if let redis::Value::Array(items) = range {
+                for node in items.iter().skip(2) {
+                    if let redis::Value::Array(fields) = node {
+                        ids.insert(fields.get(2).map(text));
+                    }
+                }
+            }
+        }
+    }
+    ids.len()
 }
 
 impl Drop for RedisCluster {

@@ -1,0 +1,483 @@
+//! Redis Cluster through resplay (issue 14), the addresses clients are
+//! told: topology replies and `-ASK`/`-MOVED` name resplay's listeners
+//! only, during a slot migration too (alone, in a pipeline, in MULTI), in
+//! record and in replay; `redis-cli -c` follows them; the errors of
+//! `--cluster` (a plain server, a taken listen port, a node that dies).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use resplay::resp::Value;
+
+use common::cluster::{cluster_listeners, key_slot, listener_ports, parse_nodes, RedisCluster};
+use common::raw::Raw;
+use common::{redis_cli, resplay_bin, RedisServer, Resplay};
+
+fn stop_ok(resplay: Resplay) -> Vec<String> {
+    let (code, log) = resplay.stop();
+    assert_eq!(code, 0, "{log:?}");
+    log
+}
+
+/// `resplay record --cluster`, the upstream URL naming node 0; with its
+/// listeners (real address → port).
+fn record_cluster(cluster: &RedisCluster, cassette: &Path) -> (Resplay, BTreeMap<String, u16>) {
+    let resplay = Resplay::record(
+        &format!("redis://{}", cluster.addr(0)),
+        cassette,
+        &["--cluster"],
+    );
+    let listeners = listener_ports(&resplay.log);
+    assert_eq!(listeners.len(), cluster.nodes.len(), "{:?}", resplay.log);
+    (resplay, listeners)
+}
+
+fn replay_cluster(cassette: &Path, nodes: usize) -> (Resplay, BTreeMap<String, u16>) {
+    let resplay = Resplay::replay(cassette, &[]);
+    let listeners = listener_ports(&resplay.log);
+    assert_eq!(listeners.len(), nodes, "{:?}", resplay.log);
+    (resplay, listeners)
+}
+
+fn error_text(v: &Value) -> String {
+    match v {
+        Value::Error(e) | Value::BulkError(e) => String::from_utf8_lossy(e).into_owned(),
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+fn as_text(v: &Value) -> String {
+    String::from_utf8_lossy(
+        v.as_bytes()
+            .unwrap_or_else(|| panic!("not a string: {v:?}")),
+    )
+    .into_owned()
+}
+
+/// A map's (or RESP2 flat pair list's) value under `name`.
+fn field<'v>(v: &'v Value, name: &str) -> Option<&'v Value> {
+    match v {
+        Value::Map(pairs) => pairs
+            .iter()
+            .find(|(k, _)| k.as_bytes() == Some(name.as_bytes()))
+            .map(|(_, v)| v),
+        Value::Array(items) => items
+            .chunks(2)
+            .find(|p| p[0].as_bytes() == Some(name.as_bytes()))
+            .map(|p| &p[1]),
+        _ => None,
+    }
+}
+
+fn int(v: &Value) -> u16 {
+    match v {
+        Value::Integer(n) => u16::try_from(*n).unwrap(),
+        other => panic!("not an integer: {other:?}"),
+    }
+}
+
+/// The ports a topology reply names, by command.
+fn ports_in(cmd: &[&str], reply: &Value) -> Vec<u16> {
+    let mut ports = Vec::new();
+    match cmd[1] {
+        "SLOTS" => {
+            for range in reply.elements().unwrap() {
+                for node in &range.elements().unwrap()[2..] {
+                    let node = node.elements().unwrap();
+                    assert_eq!(as_text(&node[0]), "127.0.0.1", "{reply:?}");
+                    ports.push(int(&node[1]));
+                }
+            }
+        }
+        "SHARDS" => {
+            for shard in reply.elements().unwrap() {
+                let nodes = field(shard, "nodes").unwrap_or_else(|| panic!("{shard:?}"));
+                for node in nodes.elements().unwrap() {
+                    let port = int(field(node, "port").unwrap());
+                    for name in ["ip", "endpoint"] {
+                        if let Some(v) = field(node, name) {
+                            assert_eq!(as_text(v), "127.0.0.1", "{name}: {node:?}");
+                        }
+                    }
+                    ports.push(port);
+                }
+            }
+        }
+        _ => {
+            // NODES, REPLICAS: text (RESP2) or lines in an array (REPLICAS).
+            let text = match reply.elements() {
+                Some(lines) => lines.iter().map(as_text).collect::<Vec<_>>().join("\n"),
+                None => as_text(reply).trim_start_matches("txt:").to_string(),
+            };
+            for node in parse_nodes(&text) {
+                ports.push(
+                    node.addr
+                        .strip_prefix("127.0.0.1:")
+                        .unwrap()
+                        .parse()
+                        .unwrap(),
+                );
+            }
+        }
+    }
+    ports
+}
+
+/// Every address in CLUSTER SLOTS, SHARDS, NODES and REPLICAS (asked on
+/// each listener, RESP2 and RESP3) is one of resplay's listeners, and each
+/// listener is named for its node.
+fn assert_topology_names_listeners(
+    listeners: &BTreeMap<String, u16>,
+    ids: &BTreeMap<String, String>,
+    real: &[u16],
+) {
+    let all: BTreeSet<u16> = listeners.values().copied().collect();
+    for (addr, &port) in listeners {
+        for protocol in ["2", "3"] {
+            let mut c = Raw::connect(port);
+            let hello = c.call(&["HELLO", protocol]);
+            assert!(!hello.is_error(), "{hello:?}");
+            let primary = ids.keys().find(|a| *a != addr).unwrap();
+            let mut asks: Vec<Vec<&str>> = vec![
+                vec!["CLUSTER", "SLOTS"],
+                vec!["CLUSTER", "SHARDS"],
+                vec!["CLUSTER", "NODES"],
+            ];
+            let replicas = vec!["CLUSTER", "REPLICAS", ids[primary].as_str()];
+            asks.push(replicas);
+            for cmd in asks {
+                let reply = c.call(&cmd);
+                let named = ports_in(&cmd, &reply);
+                for p in &named {
+                    assert!(
+                        !real.contains(p),
+                        "{addr} {cmd:?} RESP{protocol} names real node :{p}: {reply:?}"
+                    );
+                    assert!(
+                        all.contains(p),
+                        "{addr} {cmd:?} RESP{protocol} names :{p}, not a listener: {reply:?}"
+                    );
+                }
+                if cmd[1] != "REPLICAS" {
+                    let named: BTreeSet<u16> = named.into_iter().collect();
+                    assert_eq!(named, all, "{addr} {cmd:?} RESP{protocol}: {reply:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn topology_replies_name_listeners_in_record_and_replay() {
+    let cluster = RedisCluster::start(3, 1);
+    let ids: BTreeMap<String, String> = cluster
+        .primaries()
+        .into_iter()
+        .map(|i| (cluster.addr(i), cluster.id(i)))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("topology.jsonl");
+    let (recorder, listeners) = record_cluster(&cluster, &cassette);
+    let real = cluster.ports();
+    assert_topology_names_listeners(&listeners, &ids, &real);
+    stop_ok(recorder);
+    let nodes = cluster.nodes.len();
+    drop(cluster);
+    let (replayer, listeners) = replay_cluster(&cassette, nodes);
+    assert_topology_names_listeners(&listeners, &ids, &real);
+    stop_ok(replayer);
+}
+
+/// The client side of the migration scenario, against listeners `from` and
+/// `to` (resplay's, for the source and target of the slot's move);
+/// `between(1)` starts the migration (key `{m}:1` moved, `{m}:2` not),
+/// `between(2)` finishes it. Every redirection must name resplay's
+/// listeners.
+fn migration_session(from: u16, to: u16, slot: u16, between: &mut dyn FnMut(u8)) {
+    let ask = Value::error(format!("ASK {slot} 127.0.0.1:{to}"));
+    let moved_to = Value::error(format!("MOVED {slot} 127.0.0.1:{to}"));
+    let moved_from = Value::error(format!("MOVED {slot} 127.0.0.1:{from}"));
+    let mut a = Raw::connect(from);
+    let mut b = Raw::connect(to);
+    assert_eq!(a.call(&["SET", "{m}:1", "one"]), Value::simple("OK"));
+    assert_eq!(a.call(&["SET", "{m}:2", "two"]), Value::simple("OK"));
+    between(1);
+    // Half way: the moved key is asked for elsewhere, the other is here.
+    assert_eq!(a.call(&["GET", "{m}:1"]), ask);
+    assert_eq!(a.call(&["GET", "{m}:2"]), Value::bulk("two"));
+    // The importing node sends a client without ASKING back to the owner.
+    assert_eq!(b.call(&["GET", "{m}:1"]), moved_from);
+    assert_eq!(b.call(&["ASKING"]), Value::simple("OK"));
+    assert_eq!(b.call(&["GET", "{m}:1"]), Value::bulk("one"));
+    // In a pipeline.
+    a.send(&["GET", "{m}:2"]);
+    a.send(&["GET", "{m}:1"]);
+    a.send(&["GET", "{m}:2"]);
+    assert_eq!(a.read(), Value::bulk("two"));
+    assert_eq!(a.read(), ask);
+    assert_eq!(a.read(), Value::bulk("two"));
+    between(2);
+    assert_eq!(a.call(&["GET", "{m}:2"]), moved_to);
+    // In MULTI: the queued command is refused with the redirection.
+    assert_eq!(a.call(&["MULTI"]), Value::simple("OK"));
+    assert_eq!(a.call(&["GET", "{m}:1"]), moved_to);
+    assert!(error_text(&a.call(&["EXEC"])).starts_with("EXECABORT"));
+    // A transaction on the new owner.
+    assert_eq!(b.call(&["MULTI"]), Value::simple("OK"));
+    assert_eq!(b.call(&["GET", "{m}:1"]), Value::simple("QUEUED"));
+    assert_eq!(b.call(&["GET", "{m}:2"]), Value::simple("QUEUED"));
+    assert_eq!(
+        b.call(&["EXEC"]),
+        Value::Array(vec![Value::bulk("one"), Value::bulk("two")])
+    );
+    assert_eq!(b.call(&["GET", "{m}:2"]), Value::bulk("two"));
+    // A pipeline over both keys on the old owner: both redirected.
+    a.send(&["GET", "{m}:1"]);
+    a.send(&["GET", "{m}:2"]);
+    assert_eq!(a.read(), moved_to);
+    assert_eq!(a.read(), moved_to);
+}
+
+/// A slot moves while resplay records: the client sees `-ASK` half way and
+/// `-MOVED` after, with resplay's addresses, and replay (its own listener
+/// ports) answers the same with its own.
+#[test]
+fn ask_then_moved_during_a_slot_migration() {
+    let cluster = RedisCluster::start(3, 0);
+    let slot = key_slot("{m}:1");
+    let from = cluster.owner_of(slot);
+    let to = cluster
+        .primaries()
+        .into_iter()
+        .find(|&i| i != from)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("migration.jsonl");
+    let (recorder, listeners) = record_cluster(&cluster, &cassette);
+    let (from_addr, to_addr) = (cluster.addr(from), cluster.addr(to));
+    migration_session(
+        listeners[&from_addr],
+        listeners[&to_addr],
+        slot,
+        &mut |step| match step {
+            1 => cluster.migrate_slot_half(slot, from, to, &["{m}:1"]),
+            _ => cluster.finish_migration(slot, from, to),
+        },
+    );
+    stop_ok(recorder);
+    let nodes = cluster.nodes.len();
+    drop(cluster);
+    let (replayer, listeners) = replay_cluster(&cassette, nodes);
+    migration_session(
+        listeners[&from_addr],
+        listeners[&to_addr],
+        slot,
+        &mut |_| {},
+    );
+    stop_ok(replayer);
+}
+
+/// The output `redis-cli -c` gives for `SET k v` / `GET k` per key, from a
+/// connection to `start`: a redirection line when the key lives elsewhere.
+fn cli_expected(keys: &[(&str, usize)], start: usize, port_of: &dyn Fn(usize) -> u16) -> String {
+    let mut at = start;
+    let mut out = String::new();
+    for (i, (key, owner)) in keys.iter().enumerate() {
+        if *owner != at {
+            out += &format!(
+                "-> Redirected to slot [{}] located at 127.0.0.1:{}\n",
+                key_slot(key),
+                port_of(*owner)
+            );
+            at = *owner;
+        }
+        out += &format!("OK\nv{i}\n");
+    }
+    out
+}
+
+#[test]
+fn redis_cli_follows_redirections() {
+    let cluster = RedisCluster::start(3, 0);
+    // Keys on every primary, none first on the seed node's.
+    let mut keys: Vec<(&str, usize)> = Vec::new();
+    for key in ["foo", "bar", "hello", "key:1", "key:2", "key:3", "zz"] {
+        keys.push((key, cluster.owner_of(key_slot(key))));
+    }
+    keys.sort_by_key(|&(_, owner)| owner == 0);
+    let owners: BTreeSet<usize> = keys.iter().map(|k| k.1).collect();
+    assert_eq!(owners.len(), 3, "{keys:?}");
+    let script: String = keys
+        .iter()
+        .enumerate()
+        .map(|(i, (k, _))| format!("SET {k} v{i}\nGET {k}\n"))
+        .collect();
+    let direct = redis_cli(cluster.nodes[0].port, &["-c"], Some(&script));
+    assert_eq!(direct, cli_expected(&keys, 0, &|i| cluster.nodes[i].port));
+
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("cli.jsonl");
+    let (recorder, listeners) = record_cluster(&cluster, &cassette);
+    let addrs: Vec<String> = (0..cluster.nodes.len()).map(|i| cluster.addr(i)).collect();
+    let through = redis_cli(recorder.port, &["-c"], Some(&script));
+    assert_eq!(through, cli_expected(&keys, 0, &|i| listeners[&addrs[i]]));
+    stop_ok(recorder);
+    drop(cluster);
+    let (replayer, listeners) = replay_cluster(&cassette, addrs.len());
+    let replayed = redis_cli(replayer.port, &["-c"], Some(&script));
+    assert_eq!(replayed, cli_expected(&keys, 0, &|i| listeners[&addrs[i]]));
+    stop_ok(replayer);
+}
+
+// ---------------------------------------------------------------- errors
+
+/// Runs resplay to its exit (20 s at most).
+fn resplay_exits(args: &[&str]) -> Output {
+    let mut child = Command::new(resplay_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn resplay");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "resplay {args:?} did not exit: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn cluster_against_a_plain_server_is_an_error() {
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("c.jsonl");
+    let url = server.url();
+    let out = resplay_exits(&[
+        "record",
+        "--upstream",
+        &url,
+        "--cassette",
+        cassette.to_str().unwrap(),
+        "--cluster",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("cluster mode"), "{stderr}");
+}
+
+/// Three consecutive free loopback ports: the first.
+fn free_run_of_three() -> u16 {
+    for _ in 0..200 {
+        let base = common::free_port();
+        if base < 65000 && (1..3).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            return base;
+        }
+    }
+    panic!("no three consecutive free ports");
+}
+
+#[test]
+fn listeners_from_a_base_port_and_a_taken_one() {
+    let cluster = RedisCluster::start(3, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("c.jsonl");
+    let url = format!("redis://{}", cluster.addr(0));
+    let base = free_run_of_three();
+    let listen = format!("127.0.0.1:{base}");
+    let args = [
+        "record",
+        "--upstream",
+        &url,
+        "--cassette",
+        cassette.to_str().unwrap(),
+        "--cluster",
+        "--listen",
+        &listen,
+    ];
+    // BASE+1 taken: an error naming it, before serving.
+    let taken = TcpListener::bind(("127.0.0.1", base + 1)).unwrap();
+    let out = resplay_exits(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains(&(base + 1).to_string()), "{stderr}");
+    assert!(!stderr.contains("resplay: listening on"), "{stderr}");
+    drop(taken);
+
+    // Free: BASE, BASE+1, BASE+2 in the order of the node lines.
+    let mut child = Command::new(resplay_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = common::stderr_lines(&mut child);
+    let mut log = Vec::new();
+    let port = common::wait_for_listening(&lines, &mut log);
+    let _ = child.kill();
+    let _ = child.wait();
+    let ports: Vec<u16> = log
+        .iter()
+        .filter_map(|l| common::cluster::parse_node_line(l))
+        .map(|(_, l)| l.port)
+        .collect();
+    assert_eq!(ports, vec![base, base + 1, base + 2], "{log:?}");
+    let listeners = cluster_listeners(&log);
+    assert_eq!(port, Some(listeners[&cluster.addr(0)].port), "{log:?}");
+}
+
+/// A node dies while recording: its clients (a waiting one, a new one) get
+/// `-ERR resplay: upstream <node addr> …`; another node still answers, and
+/// the recorder exits cleanly.
+#[test]
+fn a_node_killed_while_recording() {
+    let mut cluster = RedisCluster::start(3, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("c.jsonl");
+    let (recorder, listeners) = record_cluster(&cluster, &cassette);
+    let primaries = cluster.primaries();
+    let (victim, other) = (primaries[1], primaries[0]);
+    // Hash tags keep each node's keys together.
+    let (v, o) = (cluster.key_on(victim, "v"), cluster.key_on(other, "o"));
+    let v_list = format!("{{{v}}}:list");
+    let v = format!("{{{v}}}");
+    let victim_addr = cluster.addr(victim);
+    let mut alive = Raw::connect(listeners[&cluster.addr(other)]);
+    assert_eq!(alive.call(&["SET", &o, "still"]), Value::simple("OK"));
+    let mut waiting = Raw::connect(listeners[&victim_addr]);
+    assert_eq!(waiting.call(&["SET", &v, "x"]), Value::simple("OK"));
+    waiting.send(&["BLPOP", &v_list, "0"]);
+    std::thread::sleep(Duration::from_millis(300));
+    cluster.kill_node(victim);
+    let e = error_text(&waiting.read());
+    assert!(
+        e.starts_with("ERR resplay: upstream") && e.contains(&victim_addr),
+        "{e}"
+    );
+    let mut late = Raw::connect(listeners[&victim_addr]);
+    let e = error_text(&late.call(&["GET", &v]));
+    assert!(
+        e.starts_with("ERR resplay: upstream") && e.contains(&victim_addr),
+        "{e}"
+    );
+    assert_eq!(alive.call(&["GET", &o]), Value::bulk("still"));
+    let mut fresh = Raw::connect(listeners[&cluster.addr(other)]);
+    assert_eq!(fresh.call(&["GET", &o]), Value::bulk("still"));
+    stop_ok(recorder);
+}
