@@ -71,6 +71,8 @@ pub struct Config {
     pub listen_tls_ca_out: Option<PathBuf>,
     /// Fail the run on misses or unused recordings (`--strict`).
     pub strict: Option<bool>,
+    /// Record a Redis Cluster through a listener per node (`--cluster`).
+    pub cluster: Option<bool>,
     /// Miss instead of repeating the last reply once recordings are used up
     /// (`--no-repeat`).
     pub no_repeat: Option<bool>,
@@ -211,6 +213,7 @@ struct RawConfig {
     listen_tls_client_ca: Option<PathBuf>,
     listen_tls_ca_out: Option<PathBuf>,
     strict: Option<bool>,
+    cluster: Option<bool>,
     no_repeat: Option<bool>,
     max_clients: Option<usize>,
     #[serde(default)]
@@ -287,6 +290,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         listen_tls_client_ca: raw.listen_tls_client_ca,
         listen_tls_ca_out: raw.listen_tls_ca_out,
         strict: raw.strict,
+        cluster: raw.cluster,
         no_repeat: raw.no_repeat,
         max_clients: raw.max_clients,
         ignore,

@@ -30,6 +30,7 @@
 //! - [`import`]: cassettes from The Protocol Master's and Keploy's recordings.
 
 pub mod cassette;
+pub mod cluster;
 pub mod command;
 pub mod config;
 pub mod control;

@@ -25,6 +25,7 @@ use resplay::server::DEFAULT_MAX_CLIENTS;
 use resplay::tls::{ListenerTls, UpstreamTlsOptions};
 use resplay::upstream::Upstream;
 
+mod cluster_cmd;
 mod ctl;
 
 /// mimalloc rather than glibc's malloc: values are built on one runtime
@@ -185,6 +186,11 @@ struct RecordArgs {
     /// Also record handshake calls (PING, HELLO, AUTH, SELECT, ECHO, CLIENT SETNAME/SETINFO).
     #[arg(long)]
     record_trivial_calls: bool,
+    /// The upstream is a Redis Cluster node: listen for every node of the
+    /// cluster (from --listen's port on) and rewrite node addresses to
+    /// resplay's (see docs/cluster.md).
+    #[arg(long)]
+    cluster: bool,
 }
 
 /// Replay behaviour, shared by replay and run.
@@ -233,6 +239,10 @@ struct RunArgs {
     /// Also record handshake calls.
     #[arg(long)]
     record_trivial_calls: bool,
+    /// Record a Redis Cluster (a cluster cassette replays as one without it);
+    /// the command also gets REDIS_CLUSTER_NODES.
+    #[arg(long)]
+    cluster: bool,
     /// The command to run, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -598,6 +608,18 @@ async fn run_record(args: RecordArgs, file: &Config) -> Result<ExitCode> {
     else {
         bail!("record needs an upstream: pass --upstream redis://HOST:PORT");
     };
+    if args.cluster || file.cluster.unwrap_or(false) {
+        warn_if_insecure(Some(&record.upstream));
+        return cluster_cmd::record(
+            record,
+            &replay,
+            &listen_addr(&args.listen, file),
+            &path,
+            unsupported_by_cluster(&args.steer, file),
+            shutdown_on_signal()?,
+        )
+        .await;
+    }
     let first = ModeSpec::new(Mode::Record, Some(path));
     let strict = file.strict.unwrap_or(false);
     steered(
@@ -610,6 +632,14 @@ async fn run_record(args: RecordArgs, file: &Config) -> Result<ExitCode> {
         strict,
     )
     .await
+}
+
+/// The steering options a cluster server refuses.
+fn unsupported_by_cluster(steer: &Steer, file: &Config) -> cluster_cmd::Unsupported {
+    cluster_cmd::Unsupported {
+        admin: steer.admin.is_some() || file.admin.is_some(),
+        keep_connections: steer.keep_connections || file.reset_connections_on_start == Some(false),
+    }
 }
 
 /// Runs record or replay as a steerable server: binds, starts the first
@@ -717,6 +747,17 @@ async fn run_replay(args: ReplayArgs, file: &Config) -> Result<ExitCode> {
         bail!("--on-miss passthrough needs --upstream");
     }
     let strict = args.flags.strict || file.strict.unwrap_or(false);
+    if cassette::read_header(&path)?.cluster.is_some() {
+        return cluster_cmd::replay(
+            config,
+            &listen_addr(&args.listen, file),
+            &path,
+            strict,
+            unsupported_by_cluster(&args.steer, file),
+            shutdown_on_signal()?,
+        )
+        .await;
+    }
     let record = record_config(&args.common, false, file, upstream)?;
     let first = ModeSpec::new(Mode::Replay, Some(path));
     steered(
@@ -740,6 +781,7 @@ async fn run_wrapped(args: RunArgs, file: &Config) -> Result<ExitCode> {
         ignore_trivial_calls: ignore_trivial(args.record_trivial_calls, file),
         replay: replay_config(&args.common, &args.flags, None, file, upstream)?,
         strict: args.flags.strict || file.strict.unwrap_or(false),
+        cluster: args.cluster || file.cluster.unwrap_or(false),
         command: args.command,
     };
     warn_if_insecure(settings.upstream.as_ref());

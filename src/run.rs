@@ -9,7 +9,8 @@ use std::process::ExitStatus;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::cassette::{CassetteError, CassetteWriter, Header, WriteMode};
+use crate::cassette::{read_header, CassetteError, CassetteWriter, Header, WriteMode};
+use crate::cluster::{record_cluster, replay_cluster};
 use crate::config::RunMode;
 use crate::record::{record, RecordConfig, RecordSummary};
 use crate::replay::{OnMiss, ReplayConfig, ReplayState, Report};
@@ -69,6 +70,9 @@ pub struct RunSettings {
     pub replay: ReplayConfig,
     /// Fail if a replay missed or left recordings unused.
     pub strict: bool,
+    /// Record a Redis Cluster, a listener per node (a cluster cassette is
+    /// replayed as one whatever this says).
+    pub cluster: bool,
     /// The command and its arguments.
     pub command: Vec<String>,
 }
@@ -126,6 +130,10 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
         return Err(RunError::NoCassette(shown));
     }
     let plan = plan(settings.mode, exists);
+    let cluster_cassette = plan != Plan::Record && read_header(&path)?.cluster.is_some();
+    if cluster_cassette || (plan == Plan::Record && settings.cluster) {
+        return run_cluster(settings, plan, stop).await;
+    }
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| RunError::Io(format!("cannot listen on 127.0.0.1: {e}")))?;
@@ -154,7 +162,7 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
             config.faults = settings.replay.faults.clone();
             config.serve = settings.replay.serve.clone();
             let server = tokio::spawn(record(listener, config, handle, shutdown.clone()));
-            let child_code = run_child(&settings.command, port, tls, &stop).await?;
+            let child_code = run_child(&settings.command, port, tls, None, &stop).await?;
             shutdown.cancel();
             let counts = server
                 .await
@@ -195,7 +203,7 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
             }
             let serving = state.clone();
             let server = tokio::spawn(async move { serving.serve(listener).await });
-            let child_code = run_child(&settings.command, port, tls, &stop).await?;
+            let child_code = run_child(&settings.command, port, tls, None, &stop).await?;
             shutdown.cancel();
             let _ = server.await;
             let report = state.report();
@@ -219,18 +227,98 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
     }
 }
 
-/// Runs the command with the `REDIS_*` variables; returns its exit code.
+/// `run` for a cluster: records one (`--cluster`) or replays a cluster
+/// cassette, a listener per node; the command also gets
+/// `REDIS_CLUSTER_NODES`.
+async fn run_cluster(
+    settings: RunSettings,
+    plan: Plan,
+    stop: CancellationToken,
+) -> Result<RunOutcome, RunError> {
+    let path = settings.cassette.clone();
+    let shown = path.display().to_string();
+    let tls = settings.replay.serve.tls.is_some();
+    let shutdown = CancellationToken::new();
+    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let env = |nodes: Vec<(String, std::net::SocketAddr)>| {
+        let all: Vec<String> = nodes.iter().map(|(_, local)| local.to_string()).collect();
+        all.join(",")
+    };
+    match plan {
+        Plan::Record => {
+            let upstream = settings
+                .upstream
+                .clone()
+                .ok_or_else(|| RunError::NoUpstream(shown.clone()))?;
+            let mut config = RecordConfig::new(upstream);
+            config.redact = settings.replay.redact.clone();
+            config.ignore_trivial_calls = settings.ignore_trivial_calls;
+            config.faults = settings.replay.faults.clone();
+            config.serve = settings.replay.serve.clone();
+            let recording =
+                record_cluster(config, listen, &path, WriteMode::Atomic, shutdown.clone())
+                    .await
+                    .map_err(|e| RunError::Io(e.to_string()))?;
+            let nodes = env(recording.nodes());
+            let seed = recording.seed().port();
+            let child_code = run_child(&settings.command, seed, tls, Some(&nodes), &stop).await?;
+            shutdown.cancel();
+            let discarded = child_code != 0;
+            let summary = recording.finish(!discarded).await;
+            Ok(RunOutcome {
+                child_code,
+                recorded: Some(summary),
+                replayed: None,
+                strict_failed: false,
+                discarded,
+            })
+        }
+        Plan::Replay { extend: true } => Err(RunError::Io(format!(
+            "{shown} is a cluster cassette: --mode new-episodes does not extend one yet (use once, none or all)"
+        ))),
+        Plan::Replay { extend: false } => {
+            let (replay, warnings) =
+                replay_cluster(&path, settings.replay.clone(), listen, shutdown.clone())
+                    .map_err(|e| RunError::Io(e.to_string()))?;
+            for warning in &warnings {
+                tracing::warn!("{warning}");
+            }
+            let nodes = env(replay.nodes());
+            let seed = replay.seed().port();
+            let child_code = run_child(&settings.command, seed, tls, Some(&nodes), &stop).await?;
+            shutdown.cancel();
+            let report = replay.finish().await;
+            let strict_failed = settings.strict && report.is_strict_failure();
+            Ok(RunOutcome {
+                child_code,
+                recorded: None,
+                replayed: Some(report),
+                strict_failed,
+                discarded: false,
+            })
+        }
+    }
+}
+
+/// Runs the command with the `REDIS_*` variables (and
+/// `REDIS_CLUSTER_NODES`, `host:port,…`, for a cluster); returns its exit
+/// code.
 async fn run_child(
     command: &[String],
     port: u16,
     tls: bool,
+    cluster_nodes: Option<&str>,
     stop: &CancellationToken,
 ) -> Result<i32, RunError> {
     let scheme = if tls { "rediss" } else { "redis" };
     let (program, args) = command
         .split_first()
         .ok_or_else(|| RunError::Io("no command given after --".into()))?;
-    let mut child = tokio::process::Command::new(program)
+    let mut child = tokio::process::Command::new(program);
+    if let Some(nodes) = cluster_nodes {
+        child.env("REDIS_CLUSTER_NODES", nodes);
+    }
+    let mut child = child
         .args(args)
         .env("REDIS_URL", format!("{scheme}://127.0.0.1:{port}"))
         .env("REDIS_HOST", "127.0.0.1")

@@ -26,6 +26,9 @@ pub struct ServeOptions {
     /// The id given to the first connection (a cassette being extended
     /// continues after its highest recorded id).
     pub first_conn_id: u64,
+    /// The next id, when several listeners give out ids for one cassette
+    /// (a cluster's nodes); `first_conn_id` is then not used.
+    pub shared_ids: Option<Arc<AtomicU64>>,
     /// How long sessions may take to finish once shutdown begins.
     pub grace: Duration,
     /// Speak TLS to clients (`--listen-tls-cert`, `--listen-tls self-signed`).
@@ -37,6 +40,7 @@ impl Default for ServeOptions {
         ServeOptions {
             max_clients: DEFAULT_MAX_CLIENTS,
             first_conn_id: 1,
+            shared_ids: None,
             grace: Duration::from_secs(5),
             tls: None,
         }
@@ -63,7 +67,11 @@ where
     // A JoinSet rather than a TaskTracker: sessions that outlive the grace
     // period must be aborted, not waited for.
     let mut sessions = JoinSet::new();
-    let next_id = AtomicU64::new(options.first_conn_id);
+    let next_id = options
+        .shared_ids
+        .clone()
+        .unwrap_or_else(|| Arc::new(AtomicU64::new(options.first_conn_id)));
+    let mut count = 0;
     let live = Arc::new(AtomicU64::new(0));
     loop {
         let accepted = tokio::select! {
@@ -96,6 +104,7 @@ where
             continue;
         }
         let id = next_id.fetch_add(1, Ordering::Relaxed);
+        count += 1;
         live.fetch_add(1, Ordering::Relaxed);
         let live = live.clone();
         let session = session.clone();
@@ -124,7 +133,7 @@ where
         );
         sessions.shutdown().await;
     }
-    next_id.load(Ordering::Relaxed) - options.first_conn_id
+    count
 }
 
 /// What Redis does past `maxclients`: one error line, then close.

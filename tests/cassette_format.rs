@@ -27,6 +27,7 @@ fn header() -> Header {
         listen: None,
         tls: false,
         redact_salt: None,
+        cluster: None,
     }
 }
 
@@ -246,6 +247,7 @@ fn design_examples_exact_text() {
         at_ms: 9,
         event: ConnState::Close,
         by_server: false,
+        node: None,
     });
     assert_eq!(
         line(&close),
@@ -351,6 +353,7 @@ fn conn_event(conn: u64, event: ConnState) -> Event {
         at_ms: conn,
         event,
         by_server: false,
+        node: None,
     })
 }
 

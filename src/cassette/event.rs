@@ -58,6 +58,10 @@ pub struct Header {
     /// rules; replay derives live placeholders with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redact_salt: Option<String>,
+    /// A cluster recording's topology: the nodes, their roles and slots
+    /// (see `crate::cluster`). Absent for a single server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<crate::cluster::topology::Topology>,
 }
 
 impl Header {
@@ -72,6 +76,7 @@ impl Header {
             listen: None,
             tls: false,
             redact_salt: None,
+            cluster: None,
         }
     }
 
@@ -156,6 +161,10 @@ pub struct ConnectionEvent {
     /// KILL`, `QUIT`, a timeout or a limit): replay closes the live
     /// connection at the same point. Written as `"by":"server"`.
     pub by_server: bool,
+    /// In a cluster recording, on an open event: the address of the node
+    /// the connection talked to (as the cluster announced it), so replay
+    /// serves it on that node's listener. Written as `"node"`.
+    pub node: Option<String>,
 }
 
 /// What happened to a connection.
@@ -268,10 +277,14 @@ impl Serialize for Event {
                 m.end()
             }
             Event::Connection(c) => {
-                let mut m = s.serialize_map(Some(3 + usize::from(c.by_server)))?;
+                let n = 3 + usize::from(c.by_server) + usize::from(c.node.is_some());
+                let mut m = s.serialize_map(Some(n))?;
                 m.serialize_entry("conn", &c.conn)?;
                 m.serialize_entry("at_ms", &c.at_ms)?;
                 m.serialize_entry("event", c.event.as_str())?;
+                if let Some(node) = &c.node {
+                    m.serialize_entry("node", node)?;
+                }
                 if c.by_server {
                     m.serialize_entry("by", "server")?;
                 }
@@ -299,6 +312,7 @@ enum Field {
     Push,
     Event,
     By,
+    Node,
 }
 
 impl Field {
@@ -315,6 +329,7 @@ impl Field {
             Field::Push => "push",
             Field::Event => "event",
             Field::By => "by",
+            Field::Node => "node",
         }
     }
 }
@@ -347,9 +362,10 @@ impl Visitor<'_> for FieldSeed {
             "push" => Field::Push,
             "event" => Field::Event,
             "by" => Field::By,
+            "node" => Field::Node,
             other => {
                 return Err(E::custom(format_args!(
-                    "unknown key {other:?} in an event (expected conn, db, seq, at_ms, took_us, cmd, reply, replies, push, event or by)"
+                    "unknown key {other:?} in an event (expected conn, db, seq, at_ms, took_us, cmd, reply, replies, push, event, by or node)"
                 )))
             }
         })
@@ -439,6 +455,7 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
         let mut push = None;
         let mut event = None;
         let mut by = None;
+        let mut node = None;
         while let Some(field) = map.next_key_seed(FieldSeed)? {
             // Check for duplicates before parsing the value: cheaper, and the
             // error points at the repeated key.
@@ -454,6 +471,7 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
                 Field::Push => push.is_some(),
                 Field::Event => event.is_some(),
                 Field::By => by.is_some(),
+                Field::Node => node.is_some(),
             };
             if dup {
                 return Err(de::Error::custom(format_args!(
@@ -473,6 +491,7 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
                 Field::Push => push = Some(map.next_value_seed(ValueSeed::with_source(src))?),
                 Field::Event => event = Some(map.next_value_seed(ConnStateSeed)?),
                 Field::By => by = Some(matches!(map.next_value()?, ClosedBy::Server)),
+                Field::Node => node = Some(map.next_value::<String>()?),
             }
         }
 
@@ -529,6 +548,9 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
         if push.is_some() && by.is_some() {
             return Err(de::Error::custom("\"by\" belongs to a close event"));
         }
+        if node.is_some() && event != Some(ConnState::Open) {
+            return Err(de::Error::custom("\"node\" belongs to an open event"));
+        }
         Ok(match (push, event) {
             (Some(push), _) => Event::Push(PushEvent { conn, at_ms, push }),
             (None, Some(event)) => {
@@ -540,6 +562,7 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
                     at_ms,
                     event,
                     by_server: by.unwrap_or(false),
+                    node,
                 })
             }
             // `kinds == 1` and `cmd` is None, so one of them is set.
@@ -622,6 +645,7 @@ mod tests {
             at_ms: 0,
             event: ConnState::Open,
             by_server: false,
+            node: None,
         });
         let text = line(&open);
         assert_eq!(text, "{\"conn\":1,\"at_ms\":0,\"event\":\"open\"}\n");
@@ -706,6 +730,7 @@ mod tests {
             listen: None,
             tls: false,
             redact_salt: None,
+            cluster: None,
         };
         let mut out = Vec::new();
         h.write_line(&mut out);

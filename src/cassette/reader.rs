@@ -83,6 +83,26 @@ pub fn load_with(
     parse_with(data.into(), path, on_event)
 }
 
+/// Reads only the header of the cassette at `path` (line 1), checked as
+/// [`load`] checks it: to decide how to serve a cassette before loading it
+/// (a cluster's listeners are bound before its replies are read).
+pub fn read_header(path: &Path) -> Result<Header, CassetteError> {
+    use std::io::BufRead;
+    let read = |cause| CassetteError::Read {
+        path: path.to_path_buf(),
+        cause,
+    };
+    let file = std::fs::File::open(path).map_err(read)?;
+    let mut line = Vec::new();
+    std::io::BufReader::new(file)
+        .read_until(b'\n', &mut line)
+        .map_err(read)?;
+    while matches!(line.last(), Some(b'\n' | b'\r')) {
+        line.pop();
+    }
+    parse_header(&line, path)
+}
+
 /// The parser behind [`parse`] and [`load_with`].
 fn parse_with(
     data: Bytes,

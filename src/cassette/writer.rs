@@ -504,6 +504,7 @@ mod tests {
             listen: None,
             tls: false,
             redact_salt: None,
+            cluster: None,
         }
     }
 
@@ -513,6 +514,7 @@ mod tests {
             at_ms: 0,
             event: ConnState::Open,
             by_server: false,
+            node: None,
         })
     }
 

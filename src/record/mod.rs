@@ -53,6 +53,9 @@ pub struct RecordConfig {
     /// Redaction rules (`--redact`) with the cassette's salt; the writer's
     /// header carries [`RecordConfig::header_salt`].
     pub redact: Option<crate::redact::Redactor>,
+    /// In a cluster recording: the node this recorder relays to, and the
+    /// listeners node addresses are rewritten to.
+    pub cluster: Option<crate::cluster::ClusterLink>,
 }
 
 impl RecordConfig {
@@ -82,6 +85,7 @@ impl RecordConfig {
             serve: ServeOptions::default(),
             faults: Arc::default(),
             redact: None,
+            cluster: None,
         }
     }
 }
@@ -197,10 +201,22 @@ impl Recorder {
         shutdown: CancellationToken,
         registry: Arc<Registry>,
     ) -> Recorder {
+        Recorder::starting_at(config, writer, shutdown, registry, Instant::now())
+    }
+
+    /// Like [`Recorder::new`], with the cassette's time zero given: the
+    /// recorders of a cluster's nodes write one cassette, on one clock.
+    pub(crate) fn starting_at(
+        config: RecordConfig,
+        writer: Option<WriterHandle>,
+        shutdown: CancellationToken,
+        registry: Arc<Registry>,
+        start: Instant,
+    ) -> Recorder {
         Recorder(Arc::new(RecordShared {
             config,
             writer,
-            start: Instant::now(),
+            start,
             shutdown,
             registry,
             handing_over: AtomicBool::new(false),

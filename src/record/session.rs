@@ -86,6 +86,11 @@ struct Session {
     /// answers in their place and shape the replies (an atomic, so the
     /// common path checks it without the lock).
     faulted: AtomicBool,
+    /// Set once a cluster topology command (`CLUSTER SLOTS`, …) is sent:
+    /// from then on every reply takes the pairing-first path, where node
+    /// addresses are rewritten (other connections take it only for a chunk
+    /// that may hold a `-MOVED`/`-ASK`).
+    topology_asked: AtomicBool,
 }
 
 impl Session {
@@ -163,6 +168,7 @@ pub(crate) async fn run(carry: Carry, conn: u64, shared: Arc<RecordShared>) -> S
         replication_seen: AtomicBool::new(false),
         marker: shared.gate.register(conn),
         faulted: AtomicBool::new(false),
+        topology_asked: AtomicBool::new(false),
     };
     let opened = Instant::now();
     if let Some(writer) = &shared.writer {
@@ -172,6 +178,7 @@ pub(crate) async fn run(carry: Carry, conn: u64, shared: Arc<RecordShared>) -> S
                 at_ms: session.at_ms(opened),
                 event: ConnState::Open,
                 by_server: false,
+                node: shared.config.cluster.as_ref().map(|c| c.node.clone()),
             }))
             .await;
     }
@@ -215,6 +222,7 @@ pub(crate) async fn run(carry: Carry, conn: u64, shared: Arc<RecordShared>) -> S
                 at_ms: session.at_ms(Instant::now()),
                 event: ConnState::Close,
                 by_server,
+                node: None,
             }))
             .await;
     }
@@ -365,6 +373,11 @@ async fn relay_requests(
                     break;
                 }
                 multi.follow(&args);
+                if shared.config.cluster.is_some()
+                    && crate::cluster::rewrite::topology_command(&args).is_some()
+                {
+                    session.topology_asked.store(true, Ordering::Release);
+                }
                 // A replica is never answered (Redis queues no reply to it).
                 let silent = modes.is_silent(&args) || state.replication.is_streaming();
                 if command::starts_replication(&args) {
@@ -632,9 +645,14 @@ async fn relay_replies(
             }
         }
         let chunk = buf.split_to(total).freeze();
-        let (pending, since, close) = if session.faulted.load(Ordering::Acquire) {
-            // A fault was injected here: pair first, then send what the
-            // client is due, local answers and shaped replies in place.
+        let shaped = session.faulted.load(Ordering::Acquire)
+            || (shared.config.cluster.is_some()
+                && (session.topology_asked.load(Ordering::Acquire)
+                    || crate::cluster::rewrite::may_redirect(&chunk)));
+        let (pending, since, close) = if shaped {
+            // A fault was injected here, or node addresses may need
+            // rewriting (a cluster): pair first, then send what the client
+            // is due, local answers and shaped replies in place.
             let mut out = BytesMut::new();
             let (then, pending, since) =
                 shape_frames(session, &chunk, &frame_lens, &mut paired, &mut out);

@@ -272,6 +272,26 @@ pub struct Report {
 }
 
 impl Report {
+    /// Adds another server's counts (a cluster's nodes make one report);
+    /// the lists of first misses and unused commands stay short.
+    pub fn add(&mut self, other: Report) {
+        const LISTED: usize = 10;
+        self.served += other.served;
+        self.repeated += other.repeated;
+        self.missed += other.missed;
+        self.unused += other.unused;
+        self.passed_through += other.passed_through;
+        self.connections += other.connections;
+        let room = LISTED.saturating_sub(self.first_misses.len());
+        self.first_misses
+            .extend(other.first_misses.into_iter().take(room));
+        // Whole lists only: `unused_listed` counts what a list accounts for.
+        if self.first_unused.len() + other.first_unused.len() <= LISTED {
+            self.first_unused.extend(other.first_unused);
+            self.unused_listed += other.unused_listed;
+        }
+    }
+
     /// True when `--strict` should fail: a miss or an unused recording.
     pub fn is_strict_failure(&self) -> bool {
         self.missed > 0 || self.unused > 0
@@ -351,6 +371,18 @@ impl ReplayState {
         matcher.set_track_db(header.db.is_some());
         let state = Self::with_matcher(matcher, header, config, shutdown, registry);
         Ok((state, warnings))
+    }
+
+    /// Serves an index built by the caller (a cluster's nodes each get the
+    /// recordings of their own connections).
+    pub(crate) fn from_matcher(
+        matcher: Matcher,
+        header: Header,
+        config: ReplayConfig,
+        shutdown: CancellationToken,
+        registry: Arc<Registry>,
+    ) -> ReplayState {
+        Self::with_matcher(matcher, header, config, shutdown, registry)
     }
 
     fn with_matcher(

@@ -313,6 +313,12 @@ pub(super) fn shape_frames(
         state.pairing.complete_silent(paired);
         local_answers(&paired[mark..], out, &mut then);
         let mark = paired.len();
+        // A cluster's node addresses, rewritten before the frame is paired
+        // (pairing takes its request off the queue).
+        let rewritten = session.shared.config.cluster.as_ref().and_then(|link| {
+            let request = state.pairing.front().map(|p| p.args.as_slice());
+            link.client_frame(request, &frame)
+        });
         let shaping = state.pairing.on_frame(frame.clone(), paired);
         if then == Then::Go {
             match shaping {
@@ -321,7 +327,7 @@ pub(super) fn shape_frames(
                     then = Then::Close;
                 }
                 Some(Special::ExecAbort) => out.extend_from_slice(crate::fault::EXECABORT),
-                _ => out.extend_from_slice(&frame),
+                _ => out.extend_from_slice(rewritten.as_ref().unwrap_or(&frame)),
             }
         }
         local_answers(&paired[mark..], out, &mut then);
