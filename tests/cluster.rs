@@ -547,6 +547,49 @@ fn raw_readonly_on_a_replica_listener() {
     stop_ok(replayer);
 }
 
+/// `$REDIS_URL $REDIS_CLUSTER_NODES` as the child saw them, checked against
+/// resplay's node lines: every listener once, no real node, REDIS_URL the
+/// seed's (node 0's). Returns the real nodes in the list's order.
+fn cluster_env(env: &str, stderr: &str, real: &[String]) -> Vec<String> {
+    let log: Vec<String> = stderr.lines().map(String::from).collect();
+    let by_port: BTreeMap<u16, String> = listener_ports(&log)
+        .into_iter()
+        .map(|(addr, port)| (port, addr))
+        .collect();
+    let (url, nodes) = env
+        .trim()
+        .split_once(' ')
+        .unwrap_or_else(|| panic!("{env:?}"));
+    let order: Vec<String> = nodes
+        .split(',')
+        .map(|n| {
+            let port: u16 = n
+                .strip_prefix("127.0.0.1:")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("REDIS_CLUSTER_NODES {nodes}"));
+            by_port
+                .get(&port)
+                .unwrap_or_else(|| panic!("{n} is not a listener: {env} {stderr}"))
+                .clone()
+        })
+        .collect();
+    let mut sorted = order.clone();
+    sorted.sort();
+    let mut all = real.to_vec();
+    all.sort();
+    assert_eq!(sorted, all, "REDIS_CLUSTER_NODES {nodes}");
+    let seed = url
+        .strip_prefix("redis://")
+        .unwrap_or_else(|| panic!("{env}"));
+    let seed: u16 = seed.rsplit(':').next().unwrap().parse().unwrap();
+    assert_eq!(
+        by_port.get(&seed),
+        Some(&real[0]),
+        "REDIS_URL {url}: {stderr}"
+    );
+    order
+}
+
 /// `resplay run --cluster`: the child gets REDIS_URL (the seed's listener)
 /// and REDIS_CLUSTER_NODES (every listener); the redis-py program started
 /// from that list passes record, then replay of the same cassette.
@@ -587,42 +630,19 @@ fn run_exports_the_cluster_nodes() {
     let upstream = format!("redis://{}", cluster.addr(0));
     let (recorded, env, stderr) = run(&["--cluster", "--upstream", &upstream]);
     assert!(recorded.contains("get 200 ok"), "{recorded}{stderr}");
-    let check_env = |env: &str| {
-        let (url, nodes) = env
-            .trim()
-            .split_once(' ')
-            .unwrap_or_else(|| panic!("{env:?}"));
-        let nodes: Vec<&str> = nodes.split(',').collect();
-        assert_eq!(nodes.len(), 3, "{env}");
-        for node in &nodes {
-            let port: u16 = node
-                .strip_prefix("127.0.0.1:")
-                .unwrap_or_else(|| panic!("{env}"))
-                .parse()
-                .unwrap();
-            assert!(
-                !cluster.ports().contains(&port),
-                "a real node in REDIS_CLUSTER_NODES: {env}"
-            );
-        }
-        let seed = url
-            .strip_prefix("redis://")
-            .unwrap_or_else(|| panic!("{env}"));
-        assert!(
-            nodes.contains(&seed),
-            "REDIS_URL {url} is not among {nodes:?}"
-        );
-    };
-    check_env(&env);
+    let real: Vec<String> = (0..3).map(|i| cluster.addr(i)).collect();
+    let recorded_order = cluster_env(&env, &stderr, &real);
     assert_header_topology(&cassette, &cluster);
     let direct = run_program(&argv, &["--url", &upstream], None);
     assert_eq!(recorded, direct);
     drop(cluster);
     let (replayed, env, stderr) = run(&[]);
+    // A program starting from the list's first node asks it for the slots:
+    // replay must list the nodes in the order record did.
+    let replayed_order = cluster_env(&env, &stderr, &real);
+    assert_eq!(
+        replayed_order, recorded_order,
+        "REDIS_CLUSTER_NODES names the nodes in another order in replay ({env})"
+    );
     assert_eq!(replayed, recorded, "{stderr}");
-    let nodes = env
-        .trim()
-        .split_once(' ')
-        .map(|(_, n)| n.split(',').count());
-    assert_eq!(nodes, Some(3), "replay's REDIS_CLUSTER_NODES: {env}");
 }

@@ -397,7 +397,8 @@ fn listeners_from_a_base_port_and_a_taken_one() {
     let cluster = RedisCluster::start(3, 0);
     let dir = tempfile::tempdir().unwrap();
     let cassette = dir.path().join("c.jsonl");
-    let url = format!("redis://{}", cluster.addr(0));
+    let seed = cluster.addr(0);
+    let url = format!("redis://{seed}");
     let base = free_run_of_three();
     let listen = format!("127.0.0.1:{base}");
     let args = [
@@ -420,6 +421,53 @@ fn listeners_from_a_base_port_and_a_taken_one() {
     drop(taken);
 
     // Free: BASE, BASE+1, BASE+2 in the order of the node lines.
+    let (port, log) = run_until_listening(&args);
+    let ports: Vec<u16> = node_lines(&log).iter().map(|(_, port)| *port).collect();
+    assert_eq!(ports, vec![base, base + 1, base + 2], "{log:?}");
+    let listeners = cluster_listeners(&log);
+    assert_eq!(port, listeners[&cluster.addr(0)].port, "{log:?}");
+    drop(cluster);
+
+    // Replay: the same, in the header's order, the seed's listener last.
+    let order: Vec<String> = common::cassette_lines(&cassette)[0]["cluster"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["addr"].as_str().unwrap().to_string())
+        .collect();
+    let base = free_run_of_three();
+    let listen = format!("127.0.0.1:{base}");
+    let args = [
+        "replay",
+        "--cassette",
+        cassette.to_str().unwrap(),
+        "--listen",
+        &listen,
+    ];
+    let (port, log) = run_until_listening(&args);
+    let expected: Vec<(String, u16)> = order.iter().cloned().zip(base..).collect();
+    assert_eq!(node_lines(&log), expected, "{log:?}");
+    assert_eq!(port, cluster_listeners(&log)[&seed].port, "{log:?}");
+    let taken = TcpListener::bind(("127.0.0.1", base + 2)).unwrap();
+    let out = resplay_exits(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains(&(base + 2).to_string()), "{stderr}");
+    drop(taken);
+}
+
+/// The `resplay: node` lines of a log: (real address, resplay port), in
+/// order.
+fn node_lines(log: &[String]) -> Vec<(String, u16)> {
+    log.iter()
+        .filter_map(|l| common::cluster::parse_node_line(l))
+        .map(|(addr, l)| (addr, l.port))
+        .collect()
+}
+
+/// Starts resplay, waits for its `listening on` line, and stops it
+/// (SIGTERM, clean exit expected): that port and the log.
+fn run_until_listening(args: &[&str]) -> (u16, Vec<String>) {
     let mut child = Command::new(resplay_bin())
         .args(args)
         .stdin(Stdio::null())
@@ -430,16 +478,44 @@ fn listeners_from_a_base_port_and_a_taken_one() {
     let lines = common::stderr_lines(&mut child);
     let mut log = Vec::new();
     let port = common::wait_for_listening(&lines, &mut log);
-    let _ = child.kill();
-    let _ = child.wait();
-    let ports: Vec<u16> = log
-        .iter()
-        .filter_map(|l| common::cluster::parse_node_line(l))
-        .map(|(_, l)| l.port)
+    common::signal(child.id(), "TERM");
+    let status = child.wait().unwrap();
+    log.extend(lines.iter());
+    let port = port.unwrap_or_else(|| panic!("resplay {args:?} did not listen: {log:?}"));
+    assert!(status.success(), "resplay {args:?}: {status}: {log:?}");
+    (port, log)
+}
+
+/// Replay on free ports prints its node lines as record did: in the
+/// header's topology order (primaries by first slot, then replicas).
+#[test]
+fn replay_prints_node_lines_in_topology_order() {
+    let cluster = RedisCluster::start(3, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("c.jsonl");
+    let (recorder, _) = record_cluster(&cluster, &cassette);
+    let recorded: Vec<String> = node_lines(&recorder.log)
+        .into_iter()
+        .map(|(a, _)| a)
         .collect();
-    assert_eq!(ports, vec![base, base + 1, base + 2], "{log:?}");
-    let listeners = cluster_listeners(&log);
-    assert_eq!(port, Some(listeners[&cluster.addr(0)].port), "{log:?}");
+    stop_ok(recorder);
+    drop(cluster);
+    let order: Vec<String> = common::cassette_lines(&cassette)[0]["cluster"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["addr"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(recorded, order, "record's node lines");
+    for _ in 0..3 {
+        let replayer = Resplay::replay(&cassette, &[]);
+        let replayed: Vec<String> = node_lines(&replayer.log)
+            .into_iter()
+            .map(|(a, _)| a)
+            .collect();
+        stop_ok(replayer);
+        assert_eq!(replayed, order, "replay's node lines");
+    }
 }
 
 /// A node dies while recording: its clients (a waiting one, a new one) get
