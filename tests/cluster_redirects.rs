@@ -557,3 +557,76 @@ fn a_node_killed_while_recording() {
     assert_eq!(fresh.call(&["GET", &o]), Value::bulk("still"));
     stop_ok(recorder);
 }
+
+/// A node that joins while recording (a slot moved to it): the `-MOVED`
+/// to it names a listener made for it, announced by a `resplay: node` line,
+/// and serving it; replay does the same with its own listener.
+#[test]
+fn a_node_added_while_recording_gets_a_listener() {
+    let mut cluster = RedisCluster::start(3, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("c.jsonl");
+    let (mut recorder, listeners) = record_cluster(&cluster, &cassette);
+    let key = "late:key";
+    let slot = key_slot(key);
+    let from = cluster.owner_of(slot);
+    let from_addr = cluster.addr(from);
+    let mut a = Raw::connect(listeners[&from_addr]);
+    assert_eq!(a.call(&["SET", key, "v"]), Value::simple("OK"));
+    let new = cluster.add_node();
+    let new_addr = cluster.addr(new);
+    cluster.migrate_slot(slot, from, new);
+    let moved = |a: &mut Raw, resplay: &mut Resplay, known: &BTreeMap<String, u16>| {
+        let e = error_text(&a.call(&["GET", key]));
+        let prefix = format!("MOVED {slot} 127.0.0.1:");
+        let port: u16 = e
+            .strip_prefix(&prefix)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("{e}"));
+        assert!(!known.values().any(|&p| p == port), "{e}: an old listener");
+        resplay.drain_log(Duration::from_millis(500));
+        let lines = cluster_listeners(&resplay.log);
+        let line = lines
+            .get(&new_addr)
+            .unwrap_or_else(|| panic!("no node line for {new_addr}: {:?}", resplay.log));
+        assert_eq!((line.role.as_str(), line.port), ("primary", port), "{e}");
+        let mut b = Raw::connect(port);
+        assert_eq!(b.call(&["GET", key]), Value::bulk("v"));
+    };
+    moved(&mut a, &mut recorder, &listeners);
+    stop_ok(recorder);
+    drop(cluster);
+    let mut replayer = Resplay::replay(&cassette, &[]);
+    let listeners = listener_ports(&replayer.log);
+    let mut a = Raw::connect(listeners[&from_addr]);
+    assert_eq!(a.call(&["SET", key, "v"]), Value::simple("OK"));
+    let old: BTreeMap<String, u16> = listeners
+        .into_iter()
+        .filter(|(addr, _)| *addr != new_addr)
+        .collect();
+    moved(&mut a, &mut replayer, &old);
+    stop_ok(replayer);
+}
+
+/// The config file's `cluster = true` is `--cluster`.
+#[test]
+fn cluster_config_key() {
+    let cluster = RedisCluster::start(3, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("resplay.toml");
+    std::fs::write(&config, "cluster = true\n").unwrap();
+    let cassette = dir.path().join("c.jsonl");
+    let url = format!("redis://{}", cluster.addr(0));
+    let recorder = Resplay::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "record",
+        "--upstream",
+        &url,
+        "--cassette",
+        cassette.to_str().unwrap(),
+    ]);
+    assert_eq!(listener_ports(&recorder.log).len(), 3, "{:?}", recorder.log);
+    stop_ok(recorder);
+    assert!(common::cassette_lines(&cassette)[0]["cluster"]["nodes"].is_array());
+}

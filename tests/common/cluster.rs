@@ -334,9 +334,15 @@ impl RedisCluster {
             }
             let reply = q(&["CLUSTER", "SLOTS"])?;
             let listed = slot_nodes(&reply);
-            if listed != self.nodes.len() - self.nodes.iter().filter(|n| n.child.is_none()).count()
-            {
-                return Err(format!("{port}: CLUSTER SLOTS lists {listed} nodes"));
+            // Every live node but a primary without slots.
+            let expected = nodes
+                .iter()
+                .filter(|n| !n.failed && (!n.primary || !n.slots.is_empty()))
+                .count();
+            if listed != expected {
+                return Err(format!(
+                    "{port}: CLUSTER SLOTS lists {listed} nodes, not {expected}"
+                ));
             }
             slots.insert(format!("{reply:?}"));
             let me = nodes.iter().find(|n| n.myself).ok_or("no myself")?;
@@ -351,6 +357,29 @@ impl RedisCluster {
             return Err(format!("nodes disagree on CLUSTER SLOTS: {slots:?}"));
         }
         Ok(())
+    }
+
+    /// Starts one more node, empty, and has the cluster meet it: a primary
+    /// without slots (give it some with `migrate_slot`). Returns its index.
+    pub fn add_node(&mut self) -> usize {
+        let mut taken: HashSet<u16> = HashSet::new();
+        for n in &self.nodes {
+            taken.insert(n.port);
+            taken.insert(n.port + 10000);
+        }
+        let node = loop {
+            let port = free_cluster_port(&taken);
+            taken.insert(port);
+            if let Some(node) = start_node(port) {
+                break node;
+            }
+        };
+        let port = node.port.to_string();
+        self.nodes.push(node);
+        let seer = self.live().next().expect("a live node");
+        self.ok(seer, &["CLUSTER", "MEET", "127.0.0.1", &port]);
+        self.wait_settled(Duration::from_secs(30));
+        self.nodes.len() - 1
     }
 
     /// Kills node `i` at once (SIGKILL).
