@@ -630,3 +630,60 @@ fn cluster_config_key() {
     stop_ok(recorder);
     assert!(common::cassette_lines(&cassette)[0]["cluster"]["nodes"].is_array());
 }
+
+/// A primary dies and its replica takes over while recording: the
+/// redirections then name the promoted replica's listener, in record and
+/// in replay, and it serves the slot.
+#[test]
+fn failover_while_recording() {
+    let mut cluster = RedisCluster::start(3, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("c.jsonl");
+    let (recorder, listeners) = record_cluster(&cluster, &cassette);
+    let primaries = cluster.primaries();
+    // Not the seed's node: the client keeps asking there.
+    let victim = primaries[1];
+    let seed = primaries[0];
+    let heir = cluster.replicas_of(victim)[0];
+    let key = format!("{{{}}}", cluster.key_on(victim, "fo"));
+    let slot = key_slot(&key);
+    let (seed_addr, victim_addr, heir_addr) =
+        (cluster.addr(seed), cluster.addr(victim), cluster.addr(heir));
+    let mut v = Raw::connect(listeners[&victim_addr]);
+    assert_eq!(v.call(&["SET", &key, "kept"]), Value::simple("OK"));
+    assert_eq!(v.call(&["WAIT", "1", "5000"]), Value::Integer(1));
+    cluster.kill_node(victim);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !cluster.primaries().contains(&heir) {
+        assert!(Instant::now() < deadline, "no failover to {heir_addr}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let session = |listeners: &BTreeMap<String, u16>| {
+        let mut s = Raw::connect(listeners[&seed_addr]);
+        let moved = Value::error(format!("MOVED {slot} 127.0.0.1:{}", listeners[&heir_addr]));
+        assert_eq!(s.call(&["GET", &key]), moved);
+        let mut h = Raw::connect(listeners[&heir_addr]);
+        assert_eq!(h.call(&["GET", &key]), Value::bulk("kept"));
+    };
+    // Until the seed itself routes the slot to the heir (asked directly, so
+    // that the recording holds one session only).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let reply = common::cluster::node_cmd(cluster.nodes[seed].port, &["GET", &key]);
+        if reply
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains(&heir_addr))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{reply:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    session(&listeners);
+    stop_ok(recorder);
+    let nodes = cluster.nodes.len();
+    drop(cluster);
+    let (replayer, listeners) = replay_cluster(&cassette, nodes);
+    session(&listeners);
+    stop_ok(replayer);
+}
