@@ -687,3 +687,61 @@ fn failover_while_recording() {
     session(&listeners);
     stop_ok(replayer);
 }
+
+/// Node id → port, from CLUSTER SLOTS and from CLUSTER NODES on `port`.
+fn ports_by_id(port: u16) -> (BTreeMap<String, u16>, BTreeMap<String, u16>) {
+    let mut c = Raw::connect(port);
+    let mut slots = BTreeMap::new();
+    for range in c.call(&["CLUSTER", "SLOTS"]).elements().unwrap() {
+        for node in &range.elements().unwrap()[2..] {
+            let node = node.elements().unwrap();
+            slots.insert(as_text(&node[2]), int(&node[1]));
+        }
+    }
+    let nodes = parse_nodes(&as_text(&c.call(&["CLUSTER", "NODES"])))
+        .into_iter()
+        .map(|n| (n.id, n.addr.rsplit(':').next().unwrap().parse().unwrap()))
+        .collect();
+    (slots, nodes)
+}
+
+/// Nodes that announce a hostname and prefer it as their endpoint
+/// (`cluster-preferred-endpoint-type hostname`): CLUSTER SLOTS and -MOVED
+/// name `localhost:PORT`, CLUSTER NODES `127.0.0.1:PORT,localhost`. Both
+/// are the same node: through resplay they must name the same listener,
+/// as they name the same port direct, and no second listener is made.
+#[test]
+fn hostname_endpoints_keep_one_listener_per_node() {
+    let cluster = RedisCluster::start_with(
+        3,
+        0,
+        &[
+            "--cluster-announce-hostname",
+            "localhost",
+            "--cluster-preferred-endpoint-type",
+            "hostname",
+        ],
+    );
+    let (slots, nodes) = ports_by_id(cluster.nodes[0].port);
+    assert_eq!(slots, nodes, "direct");
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("c.jsonl");
+    let (mut recorder, listeners) = record_cluster(&cluster, &cassette);
+    let (slots, nodes) = ports_by_id(recorder.port);
+    let key = cluster.key_on(2, "h");
+    let moved = error_text(&Raw::connect(recorder.port).call(&["GET", &key]));
+    recorder.drain_log(Duration::from_millis(300));
+    let lines = node_lines(&recorder.log);
+    assert_eq!(
+        slots, nodes,
+        "CLUSTER SLOTS and CLUSTER NODES through resplay; {lines:?}"
+    );
+    let mine: BTreeSet<u16> = listeners.values().copied().collect();
+    let port: u16 = moved.rsplit(':').next().unwrap().parse().unwrap();
+    assert!(
+        mine.contains(&port),
+        "{moved}: not one of {listeners:?}; {lines:?}"
+    );
+    assert_eq!(lines.len(), 3, "one listener per node: {lines:?}");
+    stop_ok(recorder);
+}

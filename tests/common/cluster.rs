@@ -34,6 +34,8 @@ impl ClusterNode {
 /// made primaries by it, the others replicas.
 pub struct RedisCluster {
     pub nodes: Vec<ClusterNode>,
+    /// Extra `redis-server` arguments of every node (`start_with`).
+    extra: Vec<String>,
 }
 
 /// A loopback port ≤ 55535, free, whose cluster bus port (+10000) is free
@@ -59,7 +61,7 @@ fn free_cluster_port(taken: &HashSet<u16>) -> u16 {
 
 /// `redis-server` on `port` in cluster mode; `None` if it did not answer
 /// PING (most likely one of its two ports was taken in between).
-fn start_node(port: u16) -> Option<ClusterNode> {
+fn start_node(port: u16, extra: &[String]) -> Option<ClusterNode> {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
@@ -77,6 +79,7 @@ fn start_node(port: u16) -> Option<ClusterNode> {
         .args(["--save", "", "--appendonly", "no"])
         .arg("--dir")
         .arg(dir.path())
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -167,6 +170,17 @@ impl RedisCluster {
     /// every node says `cluster_state:ok`, knows every node, agrees on
     /// `CLUSTER SLOTS`, and every replica's link to its primary is up.
     pub fn start(primaries: usize, replicas_per_primary: usize) -> RedisCluster {
+        Self::start_with(primaries, replicas_per_primary, &[])
+    }
+
+    /// `start` with extra `redis-server` arguments for every node (e.g.
+    /// `--cluster-announce-hostname`).
+    pub fn start_with(
+        primaries: usize,
+        replicas_per_primary: usize,
+        extra: &[&str],
+    ) -> RedisCluster {
+        let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
         assert!(
             primaries >= 3,
             "redis-cli --cluster create needs 3 primaries"
@@ -181,11 +195,11 @@ impl RedisCluster {
             let port = free_cluster_port(&taken);
             taken.insert(port);
             taken.insert(port + 10000);
-            if let Some(node) = start_node(port) {
+            if let Some(node) = start_node(port, &extra) {
                 nodes.push(node);
             }
         }
-        let cluster = RedisCluster { nodes };
+        let cluster = RedisCluster { nodes, extra };
         let addrs: Vec<String> = cluster.nodes.iter().map(ClusterNode::addr).collect();
         let out = Command::new("redis-cli")
             .arg("--cluster")
@@ -370,7 +384,7 @@ impl RedisCluster {
         let node = loop {
             let port = free_cluster_port(&taken);
             taken.insert(port);
-            if let Some(node) = start_node(port) {
+            if let Some(node) = start_node(port, &self.extra) {
                 break node;
             }
         };
