@@ -745,3 +745,88 @@ fn hostname_endpoints_keep_one_listener_per_node() {
     assert_eq!(lines.len(), 3, "one listener per node: {lines:?}");
     stop_ok(recorder);
 }
+
+/// `redis-benchmark --cluster` reads CLUSTER NODES from the node it is
+/// given and connects to every primary: through record it finds resplay's
+/// listeners only, and its workload runs through record and replay alike.
+#[test]
+fn redis_benchmark_cluster_through_record_and_replay() {
+    let cluster = RedisCluster::start(3, 0);
+    let bench = |port: u16| {
+        let out = Command::new("redis-benchmark")
+            .args(["--cluster", "-h", "127.0.0.1", "-p", &port.to_string()])
+            .args([
+                "-t", "set,get", "-n", "3000", "-c", "10", "-P", "4", "--csv",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .expect("redis-benchmark must be installed (.ci/run installs redis-tools)");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{text}{err}");
+        assert!(
+            text.contains("\"SET\"") && text.contains("\"GET\""),
+            "{text}{err}"
+        );
+        // "Master 0: <id> 127.0.0.1:PORT"
+        text.lines()
+            .filter(|l| l.starts_with("Master "))
+            .map(|l| l.rsplit(':').next().unwrap().parse::<u16>().unwrap())
+            .collect::<BTreeSet<u16>>()
+    };
+    let real: BTreeSet<u16> = cluster.ports().into_iter().collect();
+    assert_eq!(bench(cluster.nodes[0].port), real, "direct");
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("c.jsonl");
+    let (recorder, listeners) = record_cluster(&cluster, &cassette);
+    let mine: BTreeSet<u16> = listeners.values().copied().collect();
+    assert_eq!(bench(recorder.port), mine, "through record");
+    let log = stop_ok(recorder);
+    let opened: BTreeSet<String> = common::cassette_lines(&cassette)
+        .iter()
+        .filter(|l| l["event"] == "open")
+        .map(|l| l["node"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(opened.len(), 3, "{opened:?} {log:?}");
+    drop(cluster);
+    let (replayer, listeners) = replay_cluster(&cassette, 3);
+    let mine: BTreeSet<u16> = listeners.values().copied().collect();
+    assert_eq!(bench(replayer.port), mine, "against replay");
+    let log = stop_ok(replayer);
+    assert!(log.iter().any(|l| l.contains(" 0 missed")), "{log:?}");
+}
+
+/// The upstream URL may name a replica: `listening on` is its listener.
+#[test]
+fn the_seed_may_be_a_replica() {
+    let cluster = RedisCluster::start(3, 1);
+    let replica = cluster.replicas()[0];
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("c.jsonl");
+    let url = format!("redis://{}", cluster.addr(replica));
+    let recorder = Resplay::record(&url, &cassette, &["--cluster"]);
+    let lines = cluster_listeners(&recorder.log);
+    assert_eq!(lines.len(), 6, "{:?}", recorder.log);
+    let seed = &lines[&cluster.addr(replica)];
+    assert_eq!(
+        (seed.role.as_str(), seed.port),
+        ("replica", recorder.port),
+        "{:?}",
+        recorder.log
+    );
+    let key = cluster.key_on(cluster.primaries()[0], "s");
+    let e = error_text(&Raw::connect(recorder.port).call(&["GET", &key]));
+    assert!(e.starts_with("MOVED"), "{e}");
+    stop_ok(recorder);
+    drop(cluster);
+    let replayer = Resplay::replay(&cassette, &[]);
+    let lines = cluster_listeners(&replayer.log);
+    assert_eq!(lines.len(), 6, "{:?}", replayer.log);
+    assert_eq!(
+        lines[&url["redis://".len()..]].port,
+        replayer.port,
+        "{:?}",
+        replayer.log
+    );
+    stop_ok(replayer);
+}
