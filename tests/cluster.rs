@@ -3,8 +3,9 @@
 //! `RedisCluster`, ioredis `Cluster`) give the same output direct, through
 //! `resplay record --cluster` and against `resplay replay` with the cluster
 //! gone, and never reach a real node; replicas read after READONLY; `resplay
-//! run --cluster` hands the child every listener. Redirections, slot
-//! migration and failures are in `tests/cluster_redirects.rs`.
+//! run --cluster` hands the child every listener. Redirections are in
+//! `tests/cluster_redirects.rs`, listener ports and errors in
+//! `tests/cluster_listeners.rs`.
 
 mod common;
 
@@ -17,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use resplay::resp::Value;
 
-use common::cluster::{cluster_listeners, key_slot, listener_ports, node_cmd, text, RedisCluster};
+use common::cluster::{key_slot, node_cmd, text, RedisCluster};
+use common::cluster_resplay::{cluster_listeners, listener_ports, stop_ok};
 use common::raw::Raw;
 use common::{cassette_lines, resplay_bin, Resplay};
 
@@ -356,12 +358,6 @@ fn record_cluster(cluster: &RedisCluster, cassette: &Path) -> (Resplay, BTreeMap
     let resplay = Resplay::record(&seed, cassette, &["--cluster"]);
     let listeners = listeners_of(&resplay, cluster, 0);
     (resplay, listeners)
-}
-
-fn stop_ok(resplay: Resplay) -> Vec<String> {
-    let (code, log) = resplay.stop();
-    assert_eq!(code, 0, "{log:?}");
-    log
 }
 
 /// The program direct, through `record --cluster` (checking that it never

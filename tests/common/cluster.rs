@@ -3,7 +3,7 @@
 //! the moves a test needs (a node killed, a slot migrated whole or half way
 //! to provoke `-ASK`), and a reader for resplay's `resplay: node …` lines.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -537,48 +537,4 @@ pub fn keys_in_slot(prefix: &str, slot: u16, n: usize) -> Vec<String> {
         .filter(|k| key_slot(k) == slot)
         .take(n)
         .collect()
-}
-
-/// One `resplay: node ADDR ROLE listening on LISTEN` line.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Listener {
-    /// `primary` or `replica`.
-    pub role: String,
-    /// resplay's listener for that node.
-    pub port: u16,
-}
-
-/// The `resplay: node <real addr> <role> listening on <addr>` lines of a
-/// resplay log: real node address → (role, resplay port). A node seen twice
-/// (a later line after a failover) keeps its last line.
-pub fn cluster_listeners(log: &[String]) -> BTreeMap<String, Listener> {
-    log.iter()
-        .filter_map(|l| parse_node_line(l))
-        .collect::<Vec<_>>()
-        .into_iter()
-        .collect()
-}
-
-/// The `resplay: node …` lines as real address → resplay port.
-pub fn listener_ports(log: &[String]) -> BTreeMap<String, u16> {
-    cluster_listeners(log)
-        .into_iter()
-        .map(|(addr, l)| (addr, l.port))
-        .collect()
-}
-
-/// Parses one `resplay: node …` line.
-pub fn parse_node_line(line: &str) -> Option<(String, Listener)> {
-    let rest = line.strip_prefix("resplay: node ")?;
-    let (node, rest) = rest.split_once(' ')?;
-    let (role, rest) = rest.split_once(' ')?;
-    let listen = rest.strip_prefix("listening on ")?;
-    let port = listen.rsplit(':').next()?.trim().parse().ok()?;
-    Some((
-        node.to_string(),
-        Listener {
-            role: role.to_string(),
-            port,
-        },
-    ))
 }

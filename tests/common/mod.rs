@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod cluster_resplay;
 pub mod raw;
 pub mod workload;
 
