@@ -833,8 +833,39 @@ fn show(args: &ShowArgs) -> Result<ExitCode> {
                 .map(|u| format!(", upstream {u}"))
                 .unwrap_or_default()
         ));
+        if let Some(cluster) = &h.cluster {
+            for node in &cluster.nodes {
+                let slots: Vec<String> = node
+                    .slots
+                    .iter()
+                    .map(|[a, b]| {
+                        if a == b {
+                            a.to_string()
+                        } else {
+                            format!("{a}-{b}")
+                        }
+                    })
+                    .collect();
+                out.push_str(&format!(
+                    "# cluster node {} {} {}{}\n",
+                    node.addr,
+                    node.role,
+                    node.id,
+                    if slots.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" slots {}", slots.join(","))
+                    }
+                ));
+            }
+        }
         resplay::show::render(&loaded, &mut out);
-        stdout.write_all(out.as_bytes())?;
+        if let Err(e) = stdout.write_all(out.as_bytes()) {
+            // `resplay show c.jsonl | head` is not an error.
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                return Err(e.into());
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -72,9 +72,14 @@ pub fn render_event(event: &Event, out: &mut String) {
         }
         Event::Connection(c) => {
             let by = if c.by_server { " by server" } else { "" };
+            let node = c
+                .node
+                .as_deref()
+                .map(|n| format!(" to node {n}"))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "[conn {} +{}ms {}{by}]",
+                "[conn {} +{}ms {}{node}{by}]",
                 c.conn,
                 c.at_ms,
                 c.event.as_str()
