@@ -2,8 +2,9 @@
 //! told: topology replies and `-ASK`/`-MOVED` name resplay's listeners
 //! only, in record and in replay: during a slot migration (alone, in a
 //! pipeline, in MULTI), after a failover, to a node that joined, with
-//! hostname endpoints; `redis-cli -c` and `redis-benchmark --cluster`
-//! follow them. Listener ports and errors are in `tests/cluster_listeners.rs`.
+//! hostname endpoints; `redis-cli -c`, redis-py (through a migration) and
+//! `redis-benchmark --cluster` follow them. Listener ports and errors are in
+//! `tests/cluster_listeners.rs`.
 
 mod common;
 
@@ -509,4 +510,97 @@ fn redis_benchmark_cluster_through_record_and_replay() {
     assert_eq!(bench(replayer.port), mine, "against replay");
     let log = stop_ok(replayer);
     assert!(log.iter().any(|l| l.contains(" 0 missed")), "{log:?}");
+}
+
+/// Runs `tests/clients/cluster_moves.py` against `url`; `between(step)` runs
+/// after each step it prints (`set`, `half`, `moved`). Returns its stdout.
+fn moves_program(url: &str, between: &mut dyn FnMut(&str)) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let ok = Command::new("python3")
+        .args(["-c", "import redis.cluster"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "python3 with redis-py is needed: `pip install redis` (.ci/run does)"
+    );
+    let mut child = Command::new("python3")
+        .args(["tests/clients/cluster_moves.py", "--url", url])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = String::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(Ok(line)) = lines.next() {
+        out += &line;
+        out.push('\n');
+        if line == "done" {
+            break;
+        }
+        between(line.split(' ').next().unwrap());
+        let _ = writeln!(stdin, "go");
+    }
+    drop(stdin);
+    let result = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&result.stderr);
+    assert!(result.status.success(), "{out}{err}");
+    assert!(out.ends_with("done\n"), "{out}{err}");
+    out
+}
+
+/// redis-py itself follows `-ASK` and then `-MOVED` while a slot moves,
+/// through record (resplay's addresses) and against replay: the values it
+/// reads are the same as direct.
+#[test]
+fn redis_py_follows_a_slot_migration() {
+    let run = |through_resplay: bool| {
+        let cluster = RedisCluster::start(3, 0);
+        let slot = key_slot("{m}");
+        let from = cluster.owner_of(slot);
+        let to = cluster
+            .primaries()
+            .into_iter()
+            .find(|&i| i != from)
+            .unwrap();
+        let mut moves = |step: &str| match step {
+            "set" => cluster.migrate_slot_half(slot, from, to, &["{m}:1"]),
+            "half" => cluster.finish_migration(slot, from, to),
+            _ => {}
+        };
+        if !through_resplay {
+            return (
+                moves_program(&format!("redis://{}", cluster.addr(0)), &mut moves),
+                None,
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let cassette = dir.path().join("moves.jsonl");
+        let (recorder, _) = record_cluster(&cluster, &cassette);
+        let out = moves_program(&recorder.url(), &mut moves);
+        stop_ok(recorder);
+        (out, Some(dir))
+    };
+    let (direct, _) = run(false);
+    assert!(direct.contains("half b'one' b'two'"), "{direct}");
+    let (recorded, dir) = run(true);
+    assert_eq!(recorded, direct, "through record");
+    let dir = dir.unwrap();
+    // The recording holds what redis-py was told: an -ASK, then a -MOVED.
+    let errors: Vec<String> = common::cassette_lines(&dir.path().join("moves.jsonl"))
+        .iter()
+        .filter_map(|l| l["reply"]["-"].as_str().map(String::from))
+        .collect();
+    let first = |word: &str| errors.iter().position(|e| e.starts_with(word));
+    assert!(
+        first("ASK ") < first("MOVED ") && first("ASK ").is_some(),
+        "{errors:?}"
+    );
+    let (replayer, _) = replay_cluster(&dir.path().join("moves.jsonl"), 3);
+    let replayed = moves_program(&replayer.url(), &mut |_| {});
+    let log = stop_ok(replayer);
+    assert_eq!(replayed, direct, "against replay: {log:?}");
 }
