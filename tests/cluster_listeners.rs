@@ -288,3 +288,23 @@ fn the_seed_may_be_a_replica() {
     );
     stop_ok(replayer);
 }
+
+/// Without `--cluster` nothing of this shows: no node lines, no `cluster`
+/// key in the header, no `node` on open events.
+#[test]
+fn a_single_node_cassette_is_unchanged() {
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("c.jsonl");
+    let recorder = Resplay::record(&server.url(), &cassette, &[]);
+    let mut c = Raw::connect(recorder.port);
+    assert_eq!(c.call(&["SET", "a", "1"]), Value::simple("OK"));
+    drop(c);
+    let log = stop_ok(recorder);
+    assert!(node_lines(&log).is_empty(), "{log:?}");
+    let lines = common::cassette_lines(&cassette);
+    assert!(lines[0].get("cluster").is_none(), "{}", lines[0]);
+    let opens: Vec<_> = lines.iter().filter(|l| l["event"] == "open").collect();
+    assert!(!opens.is_empty());
+    assert!(opens.iter().all(|l| l.get("node").is_none()), "{opens:?}");
+}
