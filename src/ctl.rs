@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 use tokio::net::TcpStream;
 
 use resplay::control::api::admin_addr;
-use resplay::control::Mode;
+use resplay::control::{Mode, ModeSpec};
+use resplay::replay::Timing;
 
 #[derive(Args)]
 pub struct CtlArgs {
@@ -31,7 +32,7 @@ pub struct CtlArgs {
 enum CtlRequest {
     /// Mode, cassette, live connections, served/missed/unused so far.
     Status,
-    /// Switch to record, replay or passthrough (and swap the cassette).
+    /// Switch to record, replay, passthrough or idle (and swap the cassette).
     Mode {
         /// The new mode.
         #[arg(value_enum)]
@@ -42,6 +43,15 @@ enum CtlRequest {
         /// Record: add to the cassette instead of starting it afresh.
         #[arg(long)]
         append: bool,
+        /// Replay: send misses to the upstream and append them to the cassette.
+        #[arg(long)]
+        record_misses: bool,
+        /// Replay: an ignore rule for this mode, added to the server's (repeatable).
+        #[arg(long = "ignore", value_name = "RULE")]
+        ignore: Vec<String>,
+        /// Replay: `recorded` keeps the recorded delays [default: the server's].
+        #[arg(long, value_enum)]
+        timing: Option<Timing>,
     },
     /// Close every client connection (after what it has in flight).
     Reset,
@@ -92,6 +102,9 @@ pub async fn run(args: CtlArgs) -> Result<ExitCode> {
             mode,
             cassette,
             append,
+            record_misses,
+            ignore,
+            timing,
         } => {
             // The server may run elsewhere: a relative path means ours.
             let cassette = match cassette {
@@ -101,8 +114,18 @@ pub async fn run(args: CtlArgs) -> Result<ExitCode> {
                 ),
                 None => None,
             };
-            let body = json!({ "mode": mode, "cassette": cassette, "append": append });
-            ("POST", "/mode".to_string(), Some(body))
+            let spec = ModeSpec {
+                append,
+                record_misses,
+                ignore,
+                timing,
+                ..ModeSpec::new(mode, cassette)
+            };
+            (
+                "POST",
+                "/mode".to_string(),
+                Some(serde_json::to_value(spec)?),
+            )
         }
         CtlRequest::Reset => ("POST", "/reset".to_string(), None),
         CtlRequest::Fault(FaultRequest::List) => ("GET", "/faults".to_string(), None),

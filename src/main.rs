@@ -734,7 +734,22 @@ fn print_warnings(warnings: &[String]) {
 }
 
 async fn run_replay(args: ReplayArgs, file: &Config) -> Result<ExitCode> {
-    let path = cassette_path(&args.common, file)?;
+    let has_admin = args.steer.admin.is_some() || file.admin.is_some();
+    let cassette = args
+        .common
+        .cassette
+        .clone()
+        .or_else(|| file.cassette.clone());
+    // With a control API and no cassette yet, start idle: a test session
+    // names each test's cassette through POST /mode.
+    let first = match cassette {
+        Some(path) => ModeSpec::new(Mode::Replay, Some(path)),
+        None if has_admin => ModeSpec::new(Mode::Idle, None),
+        None => bail!(
+            "no cassette: pass --cassette FILE (or set `cassette` in the config file), \
+             or --admin ADDR to start idle and name one with POST /mode"
+        ),
+    };
     let upstream = upstream(&args.common, file)?;
     let config = replay_config(
         &args.common,
@@ -747,11 +762,15 @@ async fn run_replay(args: ReplayArgs, file: &Config) -> Result<ExitCode> {
         bail!("--on-miss passthrough needs --upstream");
     }
     let strict = args.flags.strict || file.strict.unwrap_or(false);
-    if cassette::read_header(&path)?.cluster.is_some() {
+    let cluster_cassette = match &first.cassette {
+        Some(path) if resplay::cassette::read_header(path)?.cluster.is_some() => Some(path),
+        _ => None,
+    };
+    if let Some(path) = cluster_cassette {
         return cluster_cmd::replay(
             config,
             &listen_addr(&args.listen, file),
-            &path,
+            path,
             strict,
             unsupported_by_cluster(&args.steer, file),
             shutdown_on_signal()?,
@@ -759,7 +778,6 @@ async fn run_replay(args: ReplayArgs, file: &Config) -> Result<ExitCode> {
         .await;
     }
     let record = record_config(&args.common, false, file, upstream)?;
-    let first = ModeSpec::new(Mode::Replay, Some(path));
     steered(
         record,
         config,

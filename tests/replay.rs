@@ -268,6 +268,66 @@ fn pubsub_replay_delivers_messages_after_publish() {
     }
 }
 
+/// A subscriber and a publisher that open with the same commands (as
+/// ioredis does: `CLIENT SETINFO`, refused by Redis before 7.2 and so
+/// recorded, then `INFO`), replayed with the subscriber connecting first:
+/// it is bound to the publisher's recording on the shared opening, and the
+/// bindings must be exchanged when SUBSCRIBE tells them apart, or the
+/// message goes to the publisher (ioredis: "Command queue state error").
+#[test]
+fn twins_with_a_shared_opening_get_their_own_pushes() {
+    for protocol in PROTOCOLS {
+        let opening: [&[&str]; 2] = [&["CONFIG", "GET", "maxmemory"], &["DBSIZE"]];
+        let cassette = record(|_, port| {
+            // The publisher opens first, so its recording comes first.
+            let mut publisher = Raw::connect(port);
+            let mut sub = Raw::connect(port);
+            for c in [&mut publisher, &mut sub] {
+                if protocol == 3 {
+                    c.call(&["HELLO", "3"]);
+                }
+                for args in opening {
+                    c.call(args);
+                }
+            }
+            sub.call(&["SUBSCRIBE", "news"]);
+            assert_eq!(
+                publisher.call(&["PUBLISH", "news", "hello"]),
+                Value::Integer(1)
+            );
+            sub.read();
+        });
+        let replay = Resplay::replay(&cassette.path, &["--strict"]);
+        let mut sub = Raw::connect(replay.port);
+        let mut publisher = Raw::connect(replay.port);
+        for c in [&mut sub, &mut publisher] {
+            if protocol == 3 {
+                c.call(&["HELLO", "3"]);
+            }
+            for args in opening {
+                c.call(args);
+            }
+        }
+        sub.call(&["SUBSCRIBE", "news"]);
+        assert_eq!(
+            publisher.call(&["PUBLISH", "news", "hello"]),
+            Value::Integer(1)
+        );
+        let message = sub.read();
+        let items = message.elements().unwrap();
+        assert_eq!(items[0], Value::bulk("message"), "{message:?}");
+        assert_eq!(items[2], Value::bulk("hello"));
+        assert_eq!(
+            publisher.call(&["PING"]),
+            Value::simple("PONG"),
+            "the publisher got no message"
+        );
+        drop((sub, publisher));
+        let (code, log) = replay.stop();
+        assert_eq!(code, 0, "protocol {protocol}: {log:?}");
+    }
+}
+
 #[test]
 fn resp3_recording_replayed_to_a_resp2_client() {
     let mut direct_resp2 = Vec::new();

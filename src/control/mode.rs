@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::replay::Timing;
+
 /// What a running resplay does with client connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -14,6 +16,10 @@ pub enum Mode {
     Replay,
     /// Relay to the upstream, writing nothing.
     Passthrough,
+    /// No cassette and no upstream in use: new connections wait until a
+    /// mode that serves is switched to (a session-wide server between two
+    /// tests, or one started before it knows its first cassette).
+    Idle,
 }
 
 impl std::fmt::Display for Mode {
@@ -22,6 +28,7 @@ impl std::fmt::Display for Mode {
             Mode::Record => "record",
             Mode::Replay => "replay",
             Mode::Passthrough => "passthrough",
+            Mode::Idle => "idle",
         })
     }
 }
@@ -39,6 +46,18 @@ pub struct ModeSpec {
     /// Record: add to the cassette instead of starting it afresh.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub append: bool,
+    /// Replay: send commands nothing recorded answers to the upstream and
+    /// append them to the cassette (VCR's `new_episodes`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub record_misses: bool,
+    /// Replay: ignore rules for volatile arguments, added to the server's
+    /// own (`--ignore`, `ignore = [...]`) for this mode only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
+    /// Replay: keep the recorded delays or not; left out, the server's
+    /// `--timing` holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timing: Option<Timing>,
 }
 
 impl ModeSpec {
@@ -48,6 +67,33 @@ impl ModeSpec {
             mode,
             cassette,
             append: false,
+            record_misses: false,
+            ignore: Vec::new(),
+            timing: None,
         }
+    }
+
+    /// The options given that `mode` does not take, by their JSON names:
+    /// a switch that names any is refused rather than half carried out.
+    pub fn misplaced_options(&self) -> Vec<&'static str> {
+        let mut misplaced = Vec::new();
+        if self.append && self.mode != Mode::Record {
+            misplaced.push("append");
+        }
+        if self.mode != Mode::Replay {
+            if self.record_misses {
+                misplaced.push("record_misses");
+            }
+            if !self.ignore.is_empty() {
+                misplaced.push("ignore");
+            }
+            if self.timing.is_some() {
+                misplaced.push("timing");
+            }
+        }
+        if matches!(self.mode, Mode::Idle | Mode::Passthrough) && self.cassette.is_some() {
+            misplaced.push("cassette");
+        }
+        misplaced
     }
 }

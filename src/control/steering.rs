@@ -31,7 +31,7 @@ use crate::cassette::{CassetteError, CassetteWriter, Header, WriteMode, WriterTa
 use crate::fault::Faults;
 use crate::handover::{Carry, SessionEnd};
 use crate::record::{RecordConfig, RecordSummary, Recorder};
-use crate::replay::{ReplayConfig, ReplayState, Report};
+use crate::replay::{IgnoreRule, OnMiss, ReplayConfig, ReplayState, Report};
 use crate::server::{serve, ServeOptions};
 
 /// Everything a steered server needs to run any of its modes.
@@ -89,6 +89,8 @@ pub enum Finished {
         /// Client connections relayed.
         connections: u64,
     },
+    /// An idle spell: nothing was served.
+    Idle,
 }
 
 impl std::fmt::Display for Finished {
@@ -99,6 +101,7 @@ impl std::fmt::Display for Finished {
             Finished::PassedThrough { connections } => {
                 write!(f, "passed through {connections} connection(s)")
             }
+            Finished::Idle => f.write_str("idle"),
         }
     }
 }
@@ -132,6 +135,13 @@ pub struct Status {
     /// Replay: the first missed commands.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub first_misses: Vec<String>,
+    /// Replay: the first distinct recorded commands not served yet, with
+    /// `(xN)` when one is unused N times.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub first_unused: Vec<String>,
+    /// Replay recording its misses: commands the upstream answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passed_through: Option<u64>,
     /// During a switch: the mode being switched to. `mode` is then the mode
     /// finishing what is in flight, and its counters are as the switch
     /// found them.
@@ -153,6 +163,8 @@ impl Status {
             missed: None,
             unused: None,
             first_misses: Vec::new(),
+            first_unused: Vec::new(),
+            passed_through: None,
             switching_to: None,
         }
     }
@@ -163,6 +175,8 @@ enum Served {
     Record(Recorder),
     Replay(ReplayState),
     Passthrough(Recorder),
+    /// Nothing serves: connections wait for the next mode.
+    Idle,
 }
 
 /// The mode serving now.
@@ -175,18 +189,25 @@ struct Active {
     /// The sessions running in this mode.
     sessions: TaskTracker,
     since: Instant,
-    /// The cassette writer, for record mode; finished when the mode ends.
+    /// The cassette writer, for record mode and for a replay that records
+    /// its misses; finished when the mode ends.
     writer: Mutex<Option<WriterTask>>,
 }
 
 impl Active {
-    async fn session(&self, carry: Carry, id: u64) -> SessionEnd {
-        match &self.served {
+    /// Serves one connection; `None` when this mode serves none (idle).
+    async fn session(&self, carry: Carry, id: u64) -> Result<SessionEnd, Carry> {
+        Ok(match &self.served {
             Served::Record(recorder) | Served::Passthrough(recorder) => {
                 recorder.session(carry, id).await
             }
             Served::Replay(state) => state.session(carry, id).await,
-        }
+            Served::Idle => return Err(carry),
+        })
+    }
+
+    fn serves(&self) -> bool {
+        !matches!(self.served, Served::Idle)
     }
 }
 
@@ -241,7 +262,8 @@ impl Steering {
             clients: AtomicUsize::new(0),
         }));
         let _ = steering.0.listen.set(listen);
-        let mut first = steering.check(&first, None)?;
+        refuse_misplaced(&first)?;
+        let mut first = steering.check(&first, None).await?;
         let warnings = match &mut first {
             Checked::Replay { warnings, .. } => std::mem::take(warnings),
             _ => Vec::new(),
@@ -317,8 +339,12 @@ impl Steering {
                 status.missed = Some(report.missed);
                 status.unused = Some(report.unused);
                 status.first_misses = report.first_misses;
+                status.first_unused = report.first_unused;
+                if active.spec.record_misses {
+                    status.passed_through = Some(report.passed_through);
+                }
             }
-            Served::Passthrough(_) => {}
+            Served::Passthrough(_) | Served::Idle => {}
         }
         status
     }
@@ -344,9 +370,10 @@ impl Steering {
         if self.0.shutdown.is_cancelled() {
             return Err(SteerError::ShuttingDown);
         }
+        refuse_misplaced(&spec)?;
         let current = self.0.active.borrow().clone();
         let spec = self.with_cassette(spec, current.as_deref())?;
-        let checked = self.check(&spec, current.as_deref())?;
+        let checked = self.check(&spec, current.as_deref()).await?;
         if let Checked::Replay {
             warnings,
             reload: false,
@@ -415,7 +442,8 @@ impl Steering {
         mut spec: ModeSpec,
         current: Option<&Active>,
     ) -> Result<ModeSpec, SteerError> {
-        if spec.cassette.is_none() && spec.mode != Mode::Passthrough {
+        let cassetteless = matches!(spec.mode, Mode::Passthrough | Mode::Idle);
+        if spec.cassette.is_none() && !cassetteless {
             spec.cassette = current.and_then(|a| a.spec.cassette.clone());
             if spec.cassette.is_none() {
                 return Err(SteerError::BadRequest(format!(
@@ -424,7 +452,7 @@ impl Steering {
                 )));
             }
         }
-        if spec.mode == Mode::Passthrough {
+        if cassetteless {
             spec.cassette = None;
         }
         Ok(spec)
@@ -432,7 +460,11 @@ impl Steering {
 
     /// Step 1: everything about the new mode that can be refused, checked
     /// before the old mode is touched.
-    fn check(&self, spec: &ModeSpec, current: Option<&Active>) -> Result<Checked, SteerError> {
+    async fn check(
+        &self,
+        spec: &ModeSpec,
+        current: Option<&Active>,
+    ) -> Result<Checked, SteerError> {
         let recording_now = current.and_then(|a| match a.served {
             Served::Record(_) => a.spec.cassette.as_deref(),
             _ => None,
@@ -457,29 +489,80 @@ impl Steering {
             }
             Mode::Replay => {
                 let path = required(spec)?;
-                // Loaded now to refuse a bad cassette; the one being recorded
-                // is loaded again once its writer has flushed it.
-                let (state, warnings) = self.load_replay(path)?;
                 let reload = recording_now.is_some_and(|p| same_file(p, path));
+                let mut config = self.replay_config(spec)?;
+                let mut writer = None;
+                if spec.record_misses {
+                    if reload {
+                        return Err(SteerError::BadRequest(format!(
+                            "record_misses: {} is being recorded; switch to replay first",
+                            path.display()
+                        )));
+                    }
+                    // Checked before the writer opens: appending would
+                    // create a missing file.
+                    if !path.is_file() {
+                        return Err(SteerError::BadRequest(format!(
+                            "cannot replay {}: no such file",
+                            path.display()
+                        )));
+                    }
+                    let upstream = config.upstream.clone().ok_or_else(|| {
+                        SteerError::BadRequest(
+                            "record_misses needs an upstream: start resplay with --upstream".into(),
+                        )
+                    })?;
+                    let header = Header::for_upstream(&upstream);
+                    let (handle, task) =
+                        CassetteWriter::open(path, &header, WriteMode::Append).await?;
+                    config.on_miss = OnMiss::Passthrough;
+                    config.record_misses_to = Some(handle);
+                    writer = Some(task);
+                }
+                // Loaded now to refuse a bad cassette; the one being recorded
+                // is loaded again once its writer has flushed it. A load that
+                // fails drops the writer having appended nothing.
+                let (state, warnings) = self.load_replay(path, config.clone())?;
                 Ok(Checked::Replay {
                     spec: spec.clone(),
                     state,
+                    config: Box::new(config),
                     reload,
                     warnings,
+                    writer,
                 })
             }
             Mode::Passthrough => Ok(Checked::Passthrough(spec.clone())),
+            Mode::Idle => Ok(Checked::Idle(spec.clone())),
         }
     }
 
-    fn load_replay(&self, path: &Path) -> Result<(ReplayState, Vec<String>), SteerError> {
+    /// The server's replay settings with a switch's own options.
+    fn replay_config(&self, spec: &ModeSpec) -> Result<ReplayConfig, SteerError> {
+        let mut config = self.0.settings.replay.clone();
+        for text in &spec.ignore {
+            let rule: IgnoreRule = text.parse().map_err(|e: crate::replay::rules::RuleError| {
+                SteerError::BadRequest(format!("ignore: {e}"))
+            })?;
+            config.rules.push(rule);
+        }
+        if let Some(timing) = spec.timing {
+            config.timing = timing;
+        }
+        if config.upstream.is_none() {
+            config.upstream = self.0.settings.record.as_ref().map(|r| r.upstream.clone());
+        }
+        Ok(config)
+    }
+
+    fn load_replay(
+        &self,
+        path: &Path,
+        config: ReplayConfig,
+    ) -> Result<(ReplayState, Vec<String>), SteerError> {
         let stop = self.0.shutdown.child_token();
-        let (state, warnings) = ReplayState::load_into(
-            path,
-            self.0.settings.replay.clone(),
-            stop,
-            self.0.registry.clone(),
-        )?;
+        let (state, warnings) =
+            ReplayState::load_into(path, config, stop, self.0.registry.clone())?;
         if let Some(addr) = self.0.listen.get() {
             state.set_own_port(addr.port());
         }
@@ -522,12 +605,15 @@ impl Steering {
             Checked::Replay {
                 spec,
                 state,
+                config,
                 reload,
+                writer: misses,
                 ..
             } => {
+                writer = misses;
                 let state = if reload {
                     let path = required(&spec)?;
-                    match self.load_replay(path) {
+                    match self.load_replay(path, *config) {
                         Ok((fresh, warnings)) => {
                             for warning in warnings {
                                 tracing::warn!("{warning}");
@@ -545,6 +631,7 @@ impl Steering {
                 let stop = state.stop_token();
                 (spec, Served::Replay(state), stop)
             }
+            Checked::Idle(spec) => (spec, Served::Idle, self.0.shutdown.child_token()),
         };
         Ok(Active {
             spec,
@@ -569,6 +656,7 @@ impl Steering {
             match &old.served {
                 Served::Record(r) | Served::Passthrough(r) => r.hand_over_on_stop(),
                 Served::Replay(state) => state.hand_over_on_stop(),
+                Served::Idle => {}
             }
         }
         old.stop.cancel();
@@ -586,12 +674,22 @@ impl Steering {
             Served::Passthrough(recorder) => Ok(Finished::PassedThrough {
                 connections: recorder.counts().connections,
             }),
+            Served::Idle => Ok(Finished::Idle),
         };
-        // The writer finishes once every handle is gone: the recorder's,
-        // held by `old`, goes first.
+        // The writer finishes once every handle is gone: the recorder's (or
+        // the replay's, recording its misses), held by `old`, goes first.
         drop(old);
         match (finished, writer) {
-            (Ok(finished), _) => finished,
+            (Ok(finished), Some(task)) => {
+                let stats = task.finish().await;
+                if let Some(e) = &stats.error {
+                    tracing::error!("recording the misses failed: {e}");
+                } else if stats.lost > 0 {
+                    tracing::error!("{} recorded miss(es) could not be written", stats.lost);
+                }
+                finished
+            }
+            (Ok(finished), None) => finished,
             (Err(counts), Some(task)) => {
                 Finished::Recorded(counts.with_writer(task.finish().await))
             }
@@ -612,12 +710,39 @@ enum Checked {
     Replay {
         spec: ModeSpec,
         state: ReplayState,
+        /// Its settings, to load it again with.
+        config: Box<ReplayConfig>,
         /// Load again at the switch: it is the cassette being recorded.
         reload: bool,
         /// The loader's warnings (a torn last line).
         warnings: Vec<String>,
+        /// `record_misses`: the writer appending to the cassette.
+        writer: Option<WriterTask>,
     },
     Passthrough(ModeSpec),
+    Idle(ModeSpec),
+}
+
+/// Refuses a switch that names options its mode does not take.
+fn refuse_misplaced(spec: &ModeSpec) -> Result<(), SteerError> {
+    let misplaced = spec.misplaced_options();
+    if misplaced.is_empty() {
+        return Ok(());
+    }
+    let takers = |option: &str| match option {
+        "append" => "record",
+        "cassette" => "record and replay",
+        _ => "replay",
+    };
+    let named: Vec<String> = misplaced
+        .iter()
+        .map(|o| format!("{o} (only {})", takers(o)))
+        .collect();
+    Err(SteerError::BadRequest(format!(
+        "{} does not take {}",
+        spec.mode,
+        named.join(", ")
+    )))
 }
 
 fn required(spec: &ModeSpec) -> Result<&Path, SteerError> {
@@ -667,7 +792,7 @@ async fn through_modes(inner: &Inner, mut carry: Carry, id: u64) {
                 // Counted before the check: a switch that cancels after the
                 // check waits for this session.
                 let token = active.sessions.token();
-                if !active.stop.is_cancelled() {
+                if !active.stop.is_cancelled() && active.serves() {
                     break (active, token);
                 }
             }
@@ -677,7 +802,15 @@ async fn through_modes(inner: &Inner, mut carry: Carry, id: u64) {
             }
         };
         let (active, token) = active;
-        let end = active.session(carry, id).await;
+        let end = match active.session(carry, id).await {
+            Ok(end) => end,
+            // Not reached (idle is skipped above); waits like it.
+            Err(unserved) => {
+                carry = unserved;
+                drop(token);
+                continue;
+            }
+        };
         // Announced before the old mode counts this session done, so the
         // switch that follows waits for it to arrive in the new mode.
         match &end {

@@ -51,7 +51,10 @@ pub enum OnMiss {
 }
 
 /// Whether replay keeps the recorded delays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Timing {
     /// Answer at once.
     None,

@@ -17,7 +17,7 @@
 
 use std::collections::VecDeque;
 
-use super::Matcher;
+use super::{Live, Matcher};
 use super::CANDIDATES;
 
 /// How many of a live connection's recent commands are compared.
@@ -183,7 +183,7 @@ impl Matcher {
         // Free recorded connections with an unused recording of this key,
         // earliest first.
         let mut free: Vec<(usize, u64)> = Vec::new();
-        let mut of_others: Option<(usize, u64)> = None;
+        let mut others: Vec<(usize, u64)> = Vec::new();
         if queue.unused > 0 {
             for q in &queue.conns {
                 if Some(q.conn) == bound_to {
@@ -193,14 +193,14 @@ impl Matcher {
                     continue;
                 };
                 if self.bound.get(&q.conn).is_some_and(|&l| l != live) {
-                    if of_others.map_or(true, |earliest| (first, q.conn) < earliest) {
-                        of_others = Some((first, q.conn));
-                    }
+                    others.push((first, q.conn));
                 } else {
                     free.push((first, q.conn));
                 }
             }
         }
+        others.sort_unstable();
+        let of_others = others.first().copied();
         free.sort_unstable();
         free.truncate(CANDIDATES);
         // Weighed only when a free connection could take over: the common
@@ -209,6 +209,16 @@ impl Matcher {
         if !free.is_empty() && !declined_before {
             if let Some(found) = self.move_binding(live, id, bound_to, handshake, &free) {
                 return Some(found);
+            }
+        }
+        // The bound recording never had this command, and another live
+        // connection holds one that has it: the two may have been bound the
+        // wrong way round, on opening commands they share.
+        if let (Some(mine), None, false) = (bound_to, last_of_bound, handshake) {
+            for &(_, theirs) in others.iter().take(CANDIDATES) {
+                if let Some(found) = self.swap_bindings(live, id, mine, theirs) {
+                    return Some(found);
+                }
             }
         }
         if let Some(l) = self.live.get_mut(&live) {
@@ -268,6 +278,78 @@ impl Matcher {
             return self.take(id, conn, None).map(|r| (r, false));
         }
         None
+    }
+
+    /// Exchanges the bindings of `live` (bound to recorded connection
+    /// `mine`) and of the live connection bound to `theirs`, when the two
+    /// were served the same commands, in the same order, from their bound
+    /// recordings: nothing they did tells which recording is whose, and
+    /// `theirs` has the command `mine` never had. Two clients that open
+    /// with the same handshake (ioredis's `CLIENT SETINFO`, refused by an
+    /// older server and so recorded) at the same moment are bound either
+    /// way round; without the exchange, the subscriber would replay the
+    /// publisher's recording and its messages would go to the publisher.
+    /// What each was served stays served; only who holds it changes.
+    fn swap_bindings(
+        &mut self,
+        live: u64,
+        id: u32,
+        mine: u64,
+        theirs: u64,
+    ) -> Option<(usize, bool)> {
+        let other = *self.bound.get(&theirs)?;
+        let (a, b) = (self.live.get(&live)?, self.live.get(&other)?);
+        if other == live || a.bound != Some(mine) || b.bound != Some(theirs) {
+            return None;
+        }
+        let on = |l: &Live, conn: u64| -> Vec<(u32, usize)> {
+            l.history
+                .entries()
+                .filter(|&(_, r)| self.recordings[r].conn == conn)
+                .collect()
+        };
+        let (served_a, served_b) = (on(a, mine), on(b, theirs));
+        let same = served_a.len() == served_b.len()
+            && served_a.iter().zip(&served_b).all(|(x, y)| x.0 == y.0);
+        if !same {
+            return None;
+        }
+        let pairs: Vec<(usize, usize)> = served_a
+            .iter()
+            .zip(&served_b)
+            .map(|(x, y)| (x.1, y.1))
+            .collect();
+        let across = |place: Option<usize>, mine_side: bool| -> Option<Option<usize>> {
+            match place {
+                None => Some(None),
+                Some(p) => pairs
+                    .iter()
+                    .find(|&&(x, y)| if mine_side { x == p } else { y == p })
+                    .map(|&(x, y)| Some(if mine_side { y } else { x })),
+            }
+        };
+        // A place not among the pairs (a history that outgrew its window)
+        // cannot be carried over: leave the bindings as they are.
+        let place_a = across(a.place, true)?;
+        let place_b = across(b.place, false)?;
+        for (l, to, place) in [(live, theirs, place_a), (other, mine, place_b)] {
+            if let Some(l) = self.live.get_mut(&l) {
+                for &(x, y) in &pairs {
+                    if to == theirs {
+                        l.history.replace(x, y);
+                    } else {
+                        l.history.replace(y, x);
+                    }
+                }
+                l.bound = Some(to);
+                l.place = place;
+                l.declined = None;
+            }
+        }
+        self.bound.insert(theirs, live);
+        self.bound.insert(mine, other);
+        self.changes += 1;
+        self.take(id, theirs, place_a).map(|r| (r, false))
     }
 
     /// How well free recorded connection's recording `first` fits a live

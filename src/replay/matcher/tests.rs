@@ -347,3 +347,78 @@ fn what_a_failed_test_left_behind_stays_behind() {
     );
     assert_eq!(m.unused().0, 2);
 }
+
+/// Two clients open with the same calls at the same moment (ioredis's
+/// refused `CLIENT SETINFO`, then `INFO`), then one subscribes and the
+/// other publishes. Bound the wrong way round on the shared opening, the
+/// bindings are exchanged at the first command that tells them apart, so
+/// the message goes to the subscriber, and nothing is left unused.
+#[test]
+fn twins_bound_the_wrong_way_round_are_exchanged() {
+    let push = Value::Push(vec![
+        Value::bulk("message"),
+        Value::bulk("news"),
+        Value::bulk("hi"),
+    ]);
+    let mut m = matcher(
+        vec![
+            interaction(4, 0, "INFO", 40),
+            interaction(3, 0, "INFO", 30),
+            interaction(4, 1, "CONFIG GET x", 41),
+            interaction(3, 1, "CONFIG GET x", 31),
+            interaction(3, 2, "SUBSCRIBE news", 32),
+            interaction(4, 2, "PUBLISH news hi", 42),
+            Event::Push(PushEvent {
+                conn: 3,
+                at_ms: 5,
+                push,
+            }),
+            interaction(3, 3, "QUIT", 33),
+            interaction(4, 3, "QUIT", 43),
+        ],
+        true,
+    );
+    // The subscriber (10) comes first and takes the publisher's recording.
+    m.connect(10);
+    m.connect(11);
+    assert_eq!(reply(&mut m, 10, "INFO"), Some(40));
+    assert_eq!(reply(&mut m, 11, "INFO"), Some(30));
+    assert_eq!(reply(&mut m, 10, "CONFIG GET x"), Some(41));
+    assert_eq!(reply(&mut m, 11, "CONFIG GET x"), Some(31));
+    assert_eq!(reply(&mut m, 10, "SUBSCRIBE news"), Some(32));
+    m.track_subscription(10, &args("SUBSCRIBE news"));
+    match m.find(11, 0, &args("PUBLISH news hi")) {
+        Matched::Hit { deliveries, .. } => {
+            assert_eq!(deliveries.len(), 1);
+            assert_eq!(deliveries[0].live, 10, "the message goes to the subscriber");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Each now finishes on its own recording.
+    assert_eq!(reply(&mut m, 10, "QUIT"), Some(33));
+    assert_eq!(reply(&mut m, 11, "QUIT"), Some(43));
+    assert_eq!(m.unused().0, 0);
+    assert_eq!(m.counters().repeated, 0);
+}
+
+/// Connections that did different things are never exchanged: a client
+/// that needs a command only another live connection's recording has
+/// borrows it, and the other keeps its binding.
+#[test]
+fn different_histories_are_not_exchanged() {
+    let mut m = matcher(
+        vec![
+            interaction(1, 0, "GET a", 1),
+            interaction(2, 0, "GET b", 2),
+            interaction(2, 1, "GET c", 3),
+            interaction(2, 2, "GET d", 4),
+        ],
+        true,
+    );
+    m.connect(10);
+    m.connect(11);
+    assert_eq!(reply(&mut m, 10, "GET a"), Some(1));
+    assert_eq!(reply(&mut m, 11, "GET b"), Some(2));
+    assert_eq!(reply(&mut m, 10, "GET c"), Some(3));
+    assert_eq!(reply(&mut m, 11, "GET d"), Some(4));
+}

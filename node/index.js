@@ -1,0 +1,173 @@
+'use strict';
+// resplay for Jest and Vitest: `useResplay()` in a test file gives each test
+// its own cassette, `cassettes/<file>/<test name>.jsonl` next to the test
+// file, on one resplay process per worker started by the global setup (or,
+// without it, one per test file).
+
+const fs = require('node:fs');
+const path = require('node:path');
+
+const { ResplayError, Server, findBinary, plan } = require('./server');
+
+const MODES = ['once', 'new_episodes', 'none', 'all'];
+
+function mode(options) {
+  const chosen = options.mode || process.env.RESPLAY_MODE || 'once';
+  if (!MODES.includes(chosen)) {
+    throw new ResplayError(`RESPLAY_MODE=${chosen}: expected one of ${MODES.join(', ')}`);
+  }
+  return chosen;
+}
+
+function upstream(options) {
+  return options.upstream || process.env.RESPLAY_UPSTREAM || process.env.REDIS_URL || null;
+}
+
+function workerId() {
+  return process.env.JEST_WORKER_ID || process.env.VITEST_POOL_ID || '1';
+}
+
+/** The server the global setup started for this worker, if any. */
+function sharedServer() {
+  const id = workerId();
+  const admin = process.env[`RESPLAY_ADMIN_${id}`];
+  const url = process.env[`RESPLAY_URL_${id}`];
+  if (!admin || !url) return null;
+  return new Server({ admin, url, upstream: process.env.RESPLAY_SESSION_UPSTREAM || null });
+}
+
+function sanitize(name) {
+  return name.replace(/[^A-Za-z0-9_.\-[\]]+/g, '-').replace(/^-+|-+$/g, '');
+}
+
+/** `cassettes/<file name without .js>/<test name>.jsonl` next to the test file. */
+function defaultCassette(testPath, testName) {
+  const dir = path.dirname(testPath);
+  const module = path.basename(testPath).replace(/\.[cm]?[jt]sx?$/, '');
+  return path.join(dir, 'cassettes', module, `${sanitize(testName)}.jsonl`);
+}
+
+function currentTest(expectObject) {
+  const state = expectObject && expectObject.getState ? expectObject.getState() : {};
+  if (!state.testPath || !state.currentTestName) {
+    throw new ResplayError('useResplay: cannot tell the running test (expect.getState() has no testPath/currentTestName)');
+  }
+  return state;
+}
+
+function shown(file) {
+  const relative = path.relative(process.cwd(), file);
+  return relative.startsWith('..') ? file : relative;
+}
+
+/**
+ * Registers hooks that give every test in this file its own cassette.
+ * Returns an object whose `url` is resplay's address during each test.
+ *
+ * options: mode (default $RESPLAY_MODE or once), upstream (default
+ * $RESPLAY_UPSTREAM or $REDIS_URL), strict (default $RESPLAY_STRICT=1),
+ * ignore (rules), timing ('none' | 'recorded'), cassette(testPath, testName)
+ * to name another path, and the hooks and expect of the runner (found as
+ * globals in Jest, and in Vitest with `globals: true`; else pass them:
+ * `useResplay({ beforeAll, beforeEach, afterEach, afterAll, expect })`).
+ */
+function useResplay(options = {}) {
+  const hooks = {};
+  for (const name of ['beforeAll', 'beforeEach', 'afterEach', 'afterAll', 'expect']) {
+    hooks[name] = options[name] || globalThis[name];
+    if (!hooks[name]) {
+      throw new ResplayError(
+        `useResplay: no ${name}: pass it (useResplay({ ${name}, ... }) with the runner's import), ` +
+          'or enable globals (Vitest: test.globals = true)',
+      );
+    }
+  }
+  const handle = { url: null, server: null, cassette: null, switchMs: [] };
+  let own = false;
+  let current = null;
+
+  hooks.beforeAll(async () => {
+    handle.server = sharedServer();
+    if (!handle.server) {
+      handle.server = await new Server({ upstream: upstream(options), binary: findBinary() }).start();
+      own = true;
+    }
+    handle.url = handle.server.url;
+  });
+
+  hooks.beforeEach(async () => {
+    const { testPath, currentTestName } = currentTest(hooks.expect);
+    const chosen = mode(options);
+    const cassette = options.cassette
+      ? path.resolve(path.dirname(testPath), options.cassette(testPath, currentTestName))
+      : defaultCassette(testPath, currentTestName);
+    const steps = plan(chosen, fs.existsSync(cassette));
+    if (!steps.length) {
+      throw new ResplayError(
+        `resplay: cassette ${shown(cassette)} does not exist, and mode none never records. ` +
+          'Record it with RESPLAY_MODE=once (or new_episodes) and a real Redis ' +
+          '(RESPLAY_UPSTREAM=redis://HOST:PORT or REDIS_URL).',
+      );
+    }
+    const server = handle.server;
+    if ((steps[0] === 'record' || steps.includes('record_misses')) && !server.upstream) {
+      const why = steps[0] === 'record' ? 'record' : 'record what is missing from';
+      throw new ResplayError(
+        `resplay: mode ${chosen} needs a real Redis to ${why} ${shown(cassette)}: ` +
+          'set RESPLAY_UPSTREAM=redis://HOST:PORT or REDIS_URL',
+      );
+    }
+    const started = process.hrtime.bigint();
+    if (steps[0] === 'record') {
+      fs.mkdirSync(path.dirname(cassette), { recursive: true });
+      await server.switch('record', cassette);
+    } else {
+      await server.switch('replay', cassette, {
+        record_misses: steps.includes('record_misses'),
+        ignore: options.ignore ? [].concat(options.ignore) : undefined,
+        timing: options.timing,
+      });
+    }
+    handle.switchMs.push(Number(process.hrtime.bigint() - started) / 1e6);
+    const strict = options.strict !== undefined ? options.strict : process.env.RESPLAY_STRICT === '1';
+    current = { cassette, replaying: steps[0] === 'replay', strict };
+    handle.cassette = cassette;
+  });
+
+  hooks.afterEach(async () => {
+    const test = current;
+    current = null;
+    if (!test) return;
+    const server = handle.server;
+    let failure = null;
+    if (test.strict && test.replaying) {
+      const status = await server.status();
+      const missed = status.missed || 0;
+      const unused = status.unused || 0;
+      if (missed || unused) {
+        failure = [`resplay strict: replaying ${shown(test.cassette)}: ${missed} missed, ${unused} unused`]
+          .concat((status.first_misses || []).map((c) => `  missed: ${c}`))
+          .concat((status.first_unused || []).map((c) => `  unused: ${c}`))
+          .join('\n');
+      }
+    }
+    handle.lastReport = await server.idle();
+    if (failure) throw new ResplayError(failure);
+  });
+
+  hooks.afterAll(async () => {
+    if (own && handle.server) await handle.server.stop();
+    if (process.env.RESPLAY_TIMINGS && handle.switchMs.length) {
+      const sorted = [...handle.switchMs].sort((a, b) => a - b);
+      const line =
+        `resplay: ${sorted.length} test cassette(s), ` +
+        `${own ? `own process started in ${handle.server.startMs.toFixed(1)} ms` : 'shared process'}; ` +
+        `switch median ${sorted[Math.floor(sorted.length / 2)].toFixed(1)} ms, max ${sorted[sorted.length - 1].toFixed(1)} ms\n`;
+      fs.appendFileSync(process.env.RESPLAY_TIMINGS, line);
+    }
+  });
+
+  return handle;
+}
+
+module.exports = { useResplay, defaultCassette, plan, Server, ResplayError, findBinary, MODES };

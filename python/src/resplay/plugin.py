@@ -1,0 +1,277 @@
+"""pytest plugin: a cassette per test, served by one resplay process for the
+whole session.
+
+- ``resplay`` fixture: switches the session's resplay to this test's
+  cassette and yields the URL (``redis://127.0.0.1:PORT``) for the client.
+- ``@pytest.mark.resplay(cassette=..., ignore=[...], strict=..., timing=...)``:
+  options for one test; a marked test gets the fixture without asking, and
+  ``REDIS_URL``/``REDIS_HOST``/``REDIS_PORT`` point at resplay while it runs.
+- ``--resplay-mode once|new_episodes|none|all`` as pytest-recording's
+  ``--record-mode``; ``--resplay-upstream URL`` (or ``REDIS_URL``) names the
+  real Redis to record from; ``--resplay-strict`` fails a test whose replay
+  missed a command or left a recording unused.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+from urllib.parse import urlsplit
+
+import pytest
+
+from .server import ResplayError, Server, find_binary, plan
+
+MODES = ("once", "new_episodes", "none", "all")
+
+_SERVER_KEY = pytest.StashKey[Optional[Server]]()
+_CASSETTE_KEY = pytest.StashKey[Dict[str, Any]]()
+_CALL_FAILED_KEY = pytest.StashKey[bool]()
+_SWITCHES_KEY = pytest.StashKey[List[float]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("resplay", "resplay: Redis cassettes per test")
+    group.addoption(
+        "--resplay-mode",
+        choices=MODES,
+        default=None,
+        help="once (default): record a missing cassette, replay an existing one; "
+        "new_episodes: replay, and record what is missing; none: replay only; "
+        "all: record every cassette afresh",
+    )
+    group.addoption(
+        "--resplay-upstream",
+        default=None,
+        metavar="URL",
+        help="the real Redis to record from (default: $REDIS_URL)",
+    )
+    group.addoption(
+        "--resplay-strict",
+        action="store_true",
+        default=None,
+        help="fail a test whose replay missed a command or left a recording unused",
+    )
+    parser.addini("resplay_mode", "default --resplay-mode", default="once")
+    parser.addini("resplay_strict", "default --resplay-strict", type="bool", default=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "resplay(cassette=None, ignore=(), strict=None, timing=None): give this test "
+        "its own resplay cassette (default cassettes/<module>/<test>.jsonl next to "
+        "the test file); ignore: rules for volatile arguments; strict: fail on a "
+        "missed command or an unused recording; timing: 'none' or 'recorded'",
+    )
+    config.stash[_SERVER_KEY] = None
+    config.stash[_SWITCHES_KEY] = []
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    server = config.stash.get(_SERVER_KEY, None)
+    if server is not None:
+        server.stop()
+        config.stash[_SERVER_KEY] = None
+
+
+def _mode(config: pytest.Config) -> str:
+    mode = config.getoption("--resplay-mode") or config.getini("resplay_mode")
+    if mode not in MODES:
+        raise pytest.UsageError(f"resplay_mode = {mode!r}: expected one of {', '.join(MODES)}")
+    return mode
+
+
+def _upstream(config: pytest.Config) -> Optional[str]:
+    return config.getoption("--resplay-upstream") or os.environ.get("REDIS_URL") or None
+
+
+def _server(config: pytest.Config) -> Server:
+    """The session's resplay, started on first use."""
+    server = config.stash.get(_SERVER_KEY, None)
+    if server is None:
+        try:
+            server = Server(upstream=_upstream(config), binary=find_binary()).start()
+        except ResplayError as e:
+            raise pytest.UsageError(f"resplay: {e}") from None
+        config.stash[_SERVER_KEY] = server
+    return server
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-\[\]]+")
+
+
+def default_cassette(item: pytest.Item) -> Path:
+    """``cassettes/<module>/<Class.test_name>.jsonl`` next to the test file,
+    as pytest-recording lays out its cassettes."""
+    path = Path(str(item.fspath))
+    name = item.name
+    cls = getattr(item, "cls", None)
+    if cls is not None:
+        name = f"{cls.__name__}.{name}"
+    return path.parent / "cassettes" / path.stem / f"{_UNSAFE.sub('-', name)}.jsonl"
+
+
+def _cassette(item: pytest.Item, mark: Optional[pytest.Mark]) -> Path:
+    named = mark.kwargs.get("cassette") if mark else None
+    if named is None and mark and mark.args:
+        named = mark.args[0]
+    if named is None:
+        return default_cassette(item)
+    named = Path(named)
+    # A relative path is relative to the test file's directory.
+    return named if named.is_absolute() else Path(str(item.fspath)).parent / named
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+@pytest.fixture
+def resplay(request: pytest.FixtureRequest):
+    """Switches the session's resplay to this test's cassette; yields the
+    URL to give the Redis client."""
+    config = request.config
+    item = request.node
+    mark = item.get_closest_marker("resplay")
+    options = dict(mark.kwargs) if mark else {}
+    unknown = set(options) - {"cassette", "ignore", "strict", "timing"}
+    if unknown:
+        raise pytest.UsageError(
+            f"@pytest.mark.resplay: unknown option(s) {', '.join(sorted(unknown))} "
+            "(cassette, ignore, strict, timing)"
+        )
+    mode = _mode(config)
+    cassette = _cassette(item, mark)
+    steps = plan(mode, cassette.is_file())
+    if not steps:
+        pytest.fail(
+            f"resplay: cassette {_shown(cassette)} does not exist, and --resplay-mode none "
+            "never records. Record it with --resplay-mode once (or new_episodes) and a "
+            "real Redis (--resplay-upstream redis://HOST:PORT or REDIS_URL).",
+            pytrace=False,
+        )
+    server = _server(config)
+    if (steps[0] == "record" or "record_misses" in steps) and not server.upstream:
+        why = "record" if steps[0] == "record" else "record what is missing from"
+        pytest.fail(
+            f"resplay: --resplay-mode {mode} needs a real Redis to {why} {_shown(cassette)}: "
+            "pass --resplay-upstream redis://HOST:PORT or set REDIS_URL",
+            pytrace=False,
+        )
+    ignore = options.get("ignore") or []
+    if isinstance(ignore, str):
+        ignore = [ignore]
+    strict = options.get("strict")
+    if strict is None:
+        strict = bool(config.getoption("--resplay-strict") or config.getini("resplay_strict"))
+    started = time.monotonic()
+    try:
+        if steps[0] == "record":
+            cassette.parent.mkdir(parents=True, exist_ok=True)
+            server.switch("record", str(cassette))
+        else:
+            server.switch(
+                "replay",
+                str(cassette),
+                record_misses="record_misses" in steps,
+                ignore=list(ignore),
+                timing=options.get("timing"),
+            )
+    except ResplayError as e:
+        pytest.fail(f"resplay: {e}", pytrace=False)
+    config.stash[_SWITCHES_KEY].append(time.monotonic() - started)
+    item.stash[_CASSETTE_KEY] = {
+        "path": cassette,
+        "recording": steps[0] == "record",
+        "strict": strict and steps[0] == "replay",
+        "switch_seconds": time.monotonic() - started,
+    }
+    try:
+        yield server.url
+    finally:
+        try:
+            previous = server.idle()
+        except ResplayError as e:
+            previous = f"(no report: {e})"
+        if steps[0] == "record" and item.stash.get(_CALL_FAILED_KEY, False):
+            # A failed test's recording would be replayed next time as if
+            # it were right: keep the cassette only for a passing test.
+            cassette.unlink(missing_ok=True)
+        item.stash[_CASSETTE_KEY]["report"] = previous
+
+
+@pytest.fixture(autouse=True)
+def _resplay_marked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """A ``@pytest.mark.resplay`` test gets the fixture, and ``REDIS_URL``
+    (with ``REDIS_HOST``, ``REDIS_PORT``) pointing at resplay."""
+    if request.node.get_closest_marker("resplay") is None:
+        yield
+        return
+    url = request.getfixturevalue("resplay")
+    host, port = url.rsplit("/", 1)[-1].rsplit(":", 1)
+    monkeypatch.setenv("REDIS_URL", url)
+    monkeypatch.setenv("REDIS_HOST", host)
+    monkeypatch.setenv("REDIS_PORT", port)
+    yield
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    try:
+        result = yield
+    except BaseException:
+        item.stash[_CALL_FAILED_KEY] = True
+        raise
+    used = item.stash.get(_CASSETTE_KEY, None)
+    server = item.config.stash.get(_SERVER_KEY, None)
+    if used and used["strict"] and server is not None:
+        status = server.status()
+        missed, unused = status.get("missed", 0), status.get("unused", 0)
+        if missed or unused:
+            item.stash[_CALL_FAILED_KEY] = True
+            lines = [
+                f"resplay --strict: replaying {_shown(used['path'])}: "
+                f"{missed} missed, {unused} unused"
+            ]
+            lines += [f"  missed: {c}" for c in status.get("first_misses", [])]
+            lines += [f"  unused: {c}" for c in status.get("first_unused", [])]
+            pytest.fail("\n".join(lines), pytrace=False)
+    return result
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]).geturl()
+
+
+def pytest_report_header(config: pytest.Config) -> List[str]:
+    upstream = _upstream(config)
+    try:
+        binary = find_binary()
+    except ResplayError:
+        binary = "(not found)"
+    return [
+        f"resplay: mode {_mode(config)}, upstream "
+        f"{_without_password(upstream) if upstream else '(none: replay only)'}",
+        f"resplay: plugin {os.path.dirname(__file__)}, binary {binary}",
+    ]
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    server = config.stash.get(_SERVER_KEY, None)
+    switches = sorted(config.stash.get(_SWITCHES_KEY, []))
+    if server is None or not switches:
+        return
+    median = switches[len(switches) // 2]
+    terminalreporter.write_line(
+        f"resplay: one process for {len(switches)} test cassette(s): started in "
+        f"{server.start_seconds * 1000:.1f} ms; switching to a test's cassette took "
+        f"{median * 1000:.1f} ms (median), {switches[-1] * 1000:.1f} ms (max)"
+    )
