@@ -308,3 +308,71 @@ fn a_single_node_cassette_is_unchanged() {
     assert!(!opens.is_empty());
     assert!(opens.iter().all(|l| l.get("node").is_none()), "{opens:?}");
 }
+
+/// What a cluster cannot do is refused up front, with a nonzero exit:
+/// the control API and kept connections (they steer one listener), a
+/// passthrough miss in replay (it would need the node's upstream), and
+/// `run --mode new-episodes` on a cluster cassette.
+#[test]
+fn refused_with_a_cluster() {
+    let cluster = RedisCluster::start(3, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("c.jsonl");
+    let path = cassette.to_str().unwrap();
+    let url = format!("redis://{}", cluster.addr(0));
+    let record = [
+        "record",
+        "--upstream",
+        &url,
+        "--cassette",
+        path,
+        "--cluster",
+    ];
+    for extra in [&["--admin", "127.0.0.1:0"][..], &["--keep-connections"]] {
+        let mut args = record.to_vec();
+        args.extend_from_slice(extra);
+        args.extend(["--listen", "127.0.0.1:0"]);
+        let out = resplay_exits(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("resplay: listening on") && stderr.contains(extra[0]),
+            "{args:?}: {stderr}"
+        );
+    }
+    let recorder = Resplay::record(&url, &cassette, &["--cluster"]);
+    assert_eq!(
+        Raw::connect(recorder.port).call(&["PING"]),
+        Value::simple("PONG")
+    );
+    stop_ok(recorder);
+    drop(cluster);
+    let args = [
+        "replay",
+        "--cassette",
+        path,
+        "--on-miss",
+        "passthrough",
+        "--upstream",
+        &url,
+    ];
+    let out = resplay_exits(&[&args[..], &["--listen", "127.0.0.1:0"]].concat());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("passthrough"), "{stderr}");
+    let args = [
+        "run",
+        "--mode",
+        "new-episodes",
+        "--cassette",
+        path,
+        "--upstream",
+        &url,
+        "--",
+        "true",
+    ];
+    let out = resplay_exits(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("new-episodes"), "{stderr}");
+}
