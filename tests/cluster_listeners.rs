@@ -63,15 +63,19 @@ fn cluster_against_a_plain_server_is_an_error() {
     assert!(stderr.contains("cluster mode"), "{stderr}");
 }
 
-/// Three consecutive free loopback ports: the first.
-fn free_run_of_three() -> u16 {
+/// `n` consecutive free loopback ports: the first.
+fn free_run(n: u16) -> u16 {
     for _ in 0..200 {
         let base = common::free_port();
-        if base < 65000 && (1..3).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+        if base < 65000 && (1..n).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
             return base;
         }
     }
-    panic!("no three consecutive free ports");
+    panic!("no {n} consecutive free ports");
+}
+
+fn free_run_of_three() -> u16 {
+    free_run(3)
 }
 
 #[test]
@@ -375,4 +379,50 @@ fn refused_with_a_cluster() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("new-episodes"), "{stderr}");
+}
+
+/// With a BASE port, a node that joins while recording gets the next port
+/// after the last one given out.
+#[test]
+fn a_late_node_gets_the_next_base_port() {
+    let mut cluster = RedisCluster::start(3, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("c.jsonl");
+    let base = free_run(4);
+    let listen = format!("127.0.0.1:{base}");
+    let url = format!("redis://{}", cluster.addr(0));
+    let mut child = Command::new(resplay_bin())
+        .args(["record", "--upstream", &url, "--cassette"])
+        .arg(&cassette)
+        .args(["--cluster", "--listen", &listen])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = common::stderr_lines(&mut child);
+    let mut log = Vec::new();
+    let seed = common::wait_for_listening(&lines, &mut log);
+    assert_eq!(seed, Some(base), "{log:?}");
+    let key = "late:base";
+    let slot = common::cluster::key_slot(key);
+    let from = cluster.owner_of(slot);
+    let from_port = listener_ports(&log)[&cluster.addr(from)];
+    let new = cluster.add_node();
+    cluster.migrate_slot(slot, from, new);
+    let reply = Raw::connect(from_port).call(&["GET", key]);
+    common::signal(child.id(), "TERM");
+    let status = child.wait().unwrap();
+    log.extend(lines.iter());
+    assert!(status.success(), "{log:?}");
+    assert_eq!(
+        reply,
+        Value::error(format!("MOVED {slot} 127.0.0.1:{}", base + 3)),
+        "{log:?}"
+    );
+    assert_eq!(
+        listener_ports(&log).get(&cluster.addr(new)),
+        Some(&(base + 3)),
+        "{log:?}"
+    );
 }
