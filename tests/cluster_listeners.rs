@@ -74,10 +74,6 @@ fn free_run(n: u16) -> u16 {
     panic!("no {n} consecutive free ports");
 }
 
-fn free_run_of_three() -> u16 {
-    free_run(3)
-}
-
 #[test]
 fn listeners_from_a_base_port_and_a_taken_one() {
     let cluster = RedisCluster::start(3, 0);
@@ -85,7 +81,7 @@ fn listeners_from_a_base_port_and_a_taken_one() {
     let cassette = dir.path().join("c.jsonl");
     let seed = cluster.addr(0);
     let url = format!("redis://{seed}");
-    let base = free_run_of_three();
+    let base = free_run(3);
     let listen = format!("127.0.0.1:{base}");
     let args = [
         "record",
@@ -121,7 +117,7 @@ fn listeners_from_a_base_port_and_a_taken_one() {
         .iter()
         .map(|n| n["addr"].as_str().unwrap().to_string())
         .collect();
-    let base = free_run_of_three();
+    let base = free_run(3);
     let listen = format!("127.0.0.1:{base}");
     let args = [
         "replay",
