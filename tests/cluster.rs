@@ -353,7 +353,8 @@ fn listeners_of(resplay: &Resplay, cluster: &RedisCluster, seed: usize) -> BTree
     lines.into_iter().map(|(a, l)| (a, l.port)).collect()
 }
 
-fn record_cluster(cluster: &RedisCluster, cassette: &Path) -> (Resplay, BTreeMap<String, u16>) {
+/// `record --cluster` from node 0, its node lines checked (`listeners_of`).
+fn record_checked(cluster: &RedisCluster, cassette: &Path) -> (Resplay, BTreeMap<String, u16>) {
     let seed = format!("redis://{}", cluster.addr(0));
     let resplay = Resplay::record(&seed, cassette, &["--cluster"]);
     let listeners = listeners_of(&resplay, cluster, 0);
@@ -376,7 +377,7 @@ fn direct_record_replay(
 
     let dir = tempfile::tempdir().unwrap();
     let cassette = dir.path().join("cluster.jsonl");
-    let (recorder, listeners) = record_cluster(&cluster, &cassette);
+    let (recorder, listeners) = record_checked(&cluster, &cassette);
     let recorded_roles = cluster_listeners(&recorder.log);
     let ports: Vec<u16> = listeners.values().copied().collect();
     let url = recorder.url();
@@ -514,7 +515,7 @@ fn raw_readonly_on_a_replica_listener() {
     cluster.cmd(primary, &["WAIT", "1", "5000"]);
     let dir = tempfile::tempdir().unwrap();
     let cassette = dir.path().join("ro.jsonl");
-    let (recorder, listeners) = record_cluster(&cluster, &cassette);
+    let (recorder, listeners) = record_checked(&cluster, &cassette);
     let expect = |listeners: &BTreeMap<String, u16>| {
         let mut c = Raw::connect(listeners[&cluster.addr(replica)]);
         let moved = format!(
