@@ -7,6 +7,7 @@
 #   BASELINE=b2a235f SKIP_BIG=1 scripts/bench.sh           # HEAD against b2a235f
 #   BASELINE=b2a235f ONLY_INSTRUCTIONS=1 scripts/bench.sh  # instruction counts only
 #   TLS=1 SKIP_BIG=1 ROUNDS=5 scripts/bench.sh             # adds the TLS targets
+#   ONLY_CLUSTER=1 SKIP_BIG=1 ROUNDS=3 scripts/bench.sh    # Redis Cluster targets only
 #
 # What it does:
 #   1. `cargo build --release`.
@@ -52,7 +53,20 @@
 #      `replay-tls` (`resplay replay`, TLS listener, on a cassette recorded
 #      by a warm-up pass through record-tls). Their ratios are against
 #      `direct-tls` of the same round, in a table of their own.
-#   7. Unless SKIP_BIG=1: the peak RSS (VmHWM) of `resplay record` while it
+#   7. With CLUSTER=1: starts a Redis Cluster of three primaries (no
+#      replicas; `redis-server --cluster-enabled yes` on free ports whose
+#      bus port, +10000, is free too, joined by `redis-cli --cluster
+#      create`) and adds three targets to the same rounds, each benchmarked
+#      with `redis-benchmark --cluster` (which reads the topology from the
+#      node it is given and opens connections to every primary):
+#      `direct-cluster` (the cluster's first node), `record-cluster`
+#      (`resplay record --cluster` upstream of that node, a fresh process and
+#      cassette per run: redis-benchmark sees only its listeners) and
+#      `replay-cluster` (`resplay replay` of a cassette recorded by a
+#      warm-up pass of the same workload through record-cluster). Their
+#      ratios are against `direct-cluster` of the same round, in a table of
+#      their own; their redis-server CPU is the sum over the three nodes.
+#   8. Unless SKIP_BIG=1: the peak RSS (VmHWM) of `resplay record` while it
 #      records two million SETs, with the cassette size; and the time and peak
 #      RSS of `resplay replay` loading a cassette of one million interactions.
 #
@@ -60,6 +74,12 @@
 #   ROUNDS=5            rounds of the alternating comparison
 #   REQUESTS=100000     requests per test at -P 1 (aim for 1-2 s per run)
 #   REQUESTS_P16=10x    requests per test at -P 16 (default 10 x REQUESTS)
+#   CLUSTER_REQUESTS=4x requests per test of the cluster targets at -P 1 (default
+#                       4 x REQUESTS): redis-benchmark --cluster runs a thread
+#                       per primary and notices the end of a run on its 250 ms
+#                       timer, so a run's time (and rps) is a multiple of 250
+#                       ms; runs of several seconds keep that error small
+#   CLUSTER_REQUESTS_P16=10x  the same at -P 16 (default 10 x CLUSTER_REQUESTS)
 #   CLIENTS=50          redis-benchmark connections
 #   SKIP_BIG=0          1 skips the two-million / one-million memory runs
 #   BIG_RECORD=2000000  commands recorded for the record-memory run
@@ -74,6 +94,10 @@
 #   ONLY_INSTRUCTIONS=0 1 skips the rounds (and memory runs): counts only
 #   TLS=0               1 adds the TLS targets (direct-tls, record-tls, replay-tls)
 #   ONLY_TLS=0          1 runs only the TLS targets in the rounds (implies TLS=1)
+#   CLUSTER=0           1 adds the cluster targets (direct-cluster, record-cluster,
+#                       replay-cluster)
+#   ONLY_CLUSTER=0      1 runs only the cluster targets in the rounds (implies
+#                       CLUSTER=1; with TLS=1 the TLS targets too)
 #
 # "HEAD" is the working tree of this checkout (the script says when src/ or
 # Cargo.* have uncommitted changes). Both binaries are copied into the temp
@@ -87,6 +111,8 @@ set -euo pipefail
 ROUNDS=${ROUNDS:-5}
 REQUESTS=${REQUESTS:-100000}
 REQUESTS_P16=${REQUESTS_P16:-$((REQUESTS * 10))}
+CLUSTER_REQUESTS=${CLUSTER_REQUESTS:-$((REQUESTS * 4))}
+CLUSTER_REQUESTS_P16=${CLUSTER_REQUESTS_P16:-$((CLUSTER_REQUESTS * 10))}
 CLIENTS=${CLIENTS:-50}
 SKIP_BIG=${SKIP_BIG:-0}
 BIG_RECORD=${BIG_RECORD:-2000000}
@@ -99,8 +125,15 @@ ONLY_INSTRUCTIONS=${ONLY_INSTRUCTIONS:-0}
 INSTR_REPEAT=${INSTR_REPEAT:-1}
 TLS=${TLS:-0}
 ONLY_TLS=${ONLY_TLS:-0}
+CLUSTER=${CLUSTER:-0}
+ONLY_CLUSTER=${ONLY_CLUSTER:-0}
 [[ $ONLY_INSTRUCTIONS == 1 ]] && INSTRUCTIONS=1
 [[ $ONLY_TLS == 1 ]] && TLS=1
+[[ $ONLY_CLUSTER == 1 ]] && CLUSTER=1
+# The plain targets (direct, record, replay, the peers) are left out when
+# only the TLS or only the cluster targets are asked for.
+PLAIN=1
+[[ $ONLY_TLS == 1 || $ONLY_CLUSTER == 1 ]] && PLAIN=0
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 REPORT="$ROOT/scripts/bench_report.py"
@@ -124,11 +157,11 @@ if [[ $INSTRUCTIONS == 1 ]] && ! command -v valgrind >/dev/null 2>&1; then
     apt-get install -y valgrind >/dev/null 2>&1 || die "INSTRUCTIONS=1 needs valgrind"
 fi
 
-if [[ $ONLY_TLS != 1 ]] && ! command -v nutcracker >/dev/null 2>&1; then
+if [[ $PLAIN == 1 ]] && ! command -v nutcracker >/dev/null 2>&1; then
     note "nutcracker not found; trying apt-get install -y nutcracker"
     apt-get install -y nutcracker >/dev/null 2>&1 || note "could not install nutcracker; skipping twemproxy"
 fi
-if [[ $ONLY_TLS != 1 ]] && ! command -v haproxy >/dev/null 2>&1; then
+if [[ $PLAIN == 1 ]] && ! command -v haproxy >/dev/null 2>&1; then
     note "haproxy not found; trying apt-get install -y haproxy"
     apt-get install -y haproxy >/dev/null 2>&1 || note "could not install haproxy; skipping it"
 fi
@@ -221,15 +254,17 @@ vm_hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 
 CLK_TCK=$(getconf CLK_TCK)
 
-# cpu_ticks PID: utime+stime of the whole process (all threads), in clock
-# ticks: fields 14 and 15 of /proc/PID/stat, counted after the ")" that ends
-# the command name (which may itself hold spaces). 0 for PID 0 (no proxy).
+# cpu_ticks PID...: utime+stime of the whole processes (all threads), in
+# clock ticks, summed: fields 14 and 15 of /proc/PID/stat, counted after the
+# ")" that ends the command name (which may itself hold spaces). PID 0 (no
+# proxy) counts 0.
 cpu_ticks() {
-    if [[ $1 == 0 ]]; then
-        echo 0
-    else
-        sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
-    fi
+    local pid total=0
+    for pid in "$@"; do
+        [[ $pid == 0 ]] && continue
+        total=$((total + $(sed 's/^.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
+    done
+    echo "$total"
 }
 
 # us_per_request TICKS REQUESTS: CPU microseconds per request, 3 decimals.
@@ -306,6 +341,72 @@ if [[ $TLS == 1 ]]; then
         || die "TLS redis-server did not start (see $WORK/redis-tls.log)"
     note "TLS redis-server on $TLS_PORT"
 fi
+
+# ---------------------------------------------------------------- cluster
+# Three primaries, each node in a directory of its own; the cluster bus is
+# the client port + 10000, so both must be free (and the port <= 55535).
+cluster_port() { # TAKEN_PORT...
+    python3 - "$@" <<'PY'
+import socket, sys
+taken = {int(p) for p in sys.argv[1:]}
+taken |= {p + 10000 for p in taken}
+for _ in range(1000):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    if port > 55535 or port in taken or port + 10000 in taken:
+        continue
+    bus = socket.socket()
+    try:
+        bus.bind(("127.0.0.1", port + 10000))
+    except OSError:
+        continue
+    print(port)
+    break
+else:
+    sys.exit("no free port pair")
+PY
+}
+
+# cluster_settled: every node says cluster_state:ok and all give the same
+# CLUSTER SLOTS.
+cluster_settled() {
+    local port slots=() first
+    for port in "${CLUSTER_PORTS[@]}"; do
+        redis-cli -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+        slots+=("$(redis-cli -p "$port" cluster slots 2>/dev/null)")
+    done
+    first=${slots[0]}
+    for port in "${slots[@]}"; do
+        [[ $port == "$first" ]] || return 1
+    done
+}
+
+CLUSTER_PORTS=()
+CLUSTER_PIDS=()
+if [[ $CLUSTER == 1 ]]; then
+    for _ in 1 2 3; do
+        port=$(cluster_port ${CLUSTER_PORTS[@]+"${CLUSTER_PORTS[@]}"}) || die "no free cluster port"
+        mkdir -p "$WORK/cluster/$port"
+        redis-server --port "$port" --bind 127.0.0.1 --dir "$WORK/cluster/$port" \
+            --cluster-enabled yes --cluster-config-file nodes.conf \
+            --save '' --appendonly no --daemonize no --logfile "$WORK/cluster/$port/redis.log" &
+        CLUSTER_PIDS+=("$!")
+        PIDS+=("$!")
+        answers_ping "$port" || die "cluster node did not start (see $WORK/cluster/$port/redis.log)"
+        CLUSTER_PORTS+=("$port")
+    done
+    redis-cli --cluster create "${CLUSTER_PORTS[@]/#/127.0.0.1:}" --cluster-yes \
+        >"$WORK/cluster/create.log" 2>&1 || { cat "$WORK/cluster/create.log" >&2; die "redis-cli --cluster create failed"; }
+    for _ in $(seq 300); do
+        cluster_settled && break
+        sleep 0.1
+    done
+    cluster_settled || die "the cluster did not settle (see $WORK/cluster)"
+    CLUSTER_SEED=${CLUSTER_PORTS[0]}
+    note "Redis Cluster on ${CLUSTER_PORTS[*]}"
+fi
+
 # resplay's TLS listener and upstream flags, redis-benchmark's TLS flags.
 TLS_LISTEN=(--listen-tls-cert "$TLS_DIR/cert.pem" --listen-tls-key "$TLS_DIR/key.pem")
 TLS_CLIENT=(--tls --cacert "$TLS_DIR/ca.pem")
@@ -325,7 +426,7 @@ start_record() {
         --cassette "$cassette" --listen 127.0.0.1:0 "$@" 2>"$log" &
     REC_PID=$!
     PIDS+=("$REC_PID")
-    wait_for_line "$log" 'listening on' "$REC_PID" 300
+    wait_for_line "$log" '^resplay: listening on' "$REC_PID" 300
     REC_PORT=$(listen_port "$log")
 }
 
@@ -340,7 +441,7 @@ start_replay() {
     ${WRAP[@]+"${WRAP[@]}"} "${RUN:-$BIN}" replay --cassette "$cassette" --listen 127.0.0.1:0 "$@" 2>"$log" &
     REP_PID=$!
     PIDS+=("$REP_PID")
-    wait_for_line "$log" 'listening on' "$REP_PID" 600
+    wait_for_line "$log" '^resplay: listening on' "$REP_PID" 600
     REP_LOAD_S=$(python3 -c "print(f'{$(now) - $t0:.2f}')")
     REP_PORT=$(listen_port "$log")
 }
@@ -352,18 +453,25 @@ bench_cmd() { # PORT PIPELINE REQUESTS [extra args]
     redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" -P "$pipe" "$@"
 }
 
-requests_for() { if [[ $1 == 1 ]]; then echo "$REQUESTS"; else echo "$REQUESTS_P16"; fi; }
+requests_for() { # PIPELINE [TARGET]
+    if [[ ${2:-} == *-cluster ]]; then
+        if [[ $1 == 1 ]]; then echo "$CLUSTER_REQUESTS"; else echo "$CLUSTER_REQUESTS_P16"; fi
+    elif [[ $1 == 1 ]]; then echo "$REQUESTS"; else echo "$REQUESTS_P16"; fi
+}
 
 # ---------------------------------------------------------------- record + replay
 # A first pass through `resplay record` makes the cassette replay serves: the
 # default benchmark uses one fixed key and value, so every recorded GET/SET
 # answers the later runs identically (replay repeats the last recording).
 # The baseline records its own cassette the same way (the format may differ).
-warm_cassette() { # CASSETTE LOG [tls] (binary: $RUN)
+warm_cassette() { # CASSETTE LOG [tls|cluster] (binary: $RUN)
     local client=()
     if [[ ${3:-} == tls ]]; then
         start_record "$1" "$2" "rediss://127.0.0.1:$TLS_PORT" --tls-ca-file "$TLS_DIR/ca.pem" "${TLS_LISTEN[@]}"
         client=("${TLS_CLIENT[@]}")
+    elif [[ ${3:-} == cluster ]]; then
+        start_record "$1" "$2" "redis://127.0.0.1:$CLUSTER_SEED" --cluster
+        client=(--cluster)
     else
         start_record "$1" "$2"
     fi
@@ -375,6 +483,7 @@ warm_cassette() { # CASSETTE LOG [tls] (binary: $RUN)
 }
 warm_cassette "$WORK/replay.jsonl" "$WORK/record-warm.log"
 [[ $TLS == 1 ]] && warm_cassette "$WORK/replay-tls.jsonl" "$WORK/record-tls-warm.log" tls
+[[ $CLUSTER == 1 ]] && warm_cassette "$WORK/replay-cluster.jsonl" "$WORK/record-cluster-warm.log" cluster
 if [[ -n $BASE_BIN ]]; then
     RUN=$BASE_BIN warm_cassette "$WORK/replay@base.jsonl" "$WORK/record-warm@base.log"
 fi
@@ -445,7 +554,7 @@ note "resplay replay on $REP_PORT"
 # (port filled in then), so the cassette does not grow across rounds. Each
 # baseline target follows its HEAD counterpart (see round_targets).
 TARGETS=()
-if [[ $ONLY_TLS != 1 ]]; then
+if [[ $PLAIN == 1 ]]; then
     TARGETS+=("direct:$REDIS_PORT" "record:0")
     [[ -n $BASE_BIN ]] && TARGETS+=("record@base:0")
     TARGETS+=("record-unix:0" "replay:$REP_PORT")
@@ -477,7 +586,7 @@ if [[ $TLS == 1 ]]; then
     REP_PORT=$plain_rep_port
 fi
 
-if [[ $ONLY_TLS != 1 ]] && command -v haproxy >/dev/null 2>&1; then
+if [[ $PLAIN == 1 ]] && command -v haproxy >/dev/null 2>&1; then
     HAP_PORT=$(free_port)
     # maxconn: 10000 would need more file descriptors than the default limit.
     cat >"$WORK/haproxy.cfg" <<EOF
@@ -504,7 +613,7 @@ EOF
     add_peer haproxy "$HAP_PORT" "$HAP_PID" "$WORK/haproxy.log"
 fi
 
-if [[ $ONLY_TLS != 1 ]] && command -v nutcracker >/dev/null 2>&1; then
+if [[ $PLAIN == 1 ]] && command -v nutcracker >/dev/null 2>&1; then
     NUT_PORT=$(free_port)
     NUT_STATS=$(free_port)
     cat >"$WORK/nutcracker.yml" <<EOF
@@ -525,8 +634,23 @@ EOF
     add_peer twemproxy "$NUT_PORT" "$NUT_PID" "$WORK/nutcracker.log"
 fi
 
-# The TLS targets come last, direct-tls first among them.
+if [[ $CLUSTER == 1 ]]; then
+    plain_rep_port=$REP_PORT
+    plain_rep_pid=$REP_PID
+    start_replay "$WORK/replay-cluster.jsonl" "$WORK/replay-cluster.log"
+    CLUSTER_REP_PID=$REP_PID
+    CLUSTER_REP_PORT=$REP_PORT
+    PROXY_PID[direct-cluster]=0
+    PROXY_PID[replay-cluster]=$REP_PID
+    note "resplay replay of the cluster cassette on $REP_PORT ($(grep -c '^resplay: node' "$WORK/replay-cluster.log") node listeners)"
+    REP_PID=$plain_rep_pid
+    REP_PORT=$plain_rep_port
+fi
+
+# The TLS targets come after the plain ones, direct-tls first among them;
+# then the cluster targets, direct-cluster first.
 [[ $TLS == 1 ]] && TARGETS+=("direct-tls:$TLS_PORT" "record-tls:0" "replay-tls:$TLS_REP_PORT")
+[[ $CLUSTER == 1 ]] && TARGETS+=("direct-cluster:$CLUSTER_SEED" "record-cluster:0" "replay-cluster:$CLUSTER_REP_PORT")
 
 # ---------------------------------------------------------------- rounds
 # round_targets ROUND: TARGETS into ROUND_TARGETS, with each X@base moved
@@ -573,36 +697,47 @@ for round in $(seq "$ROUNDS"); do
                 start_record "$WORK/record-tls.jsonl" "$WORK/record-tls.log" \
                     "rediss://127.0.0.1:$TLS_PORT" --tls-ca-file "$TLS_DIR/ca.pem" "${TLS_LISTEN[@]}"
                 ;;
+            record-cluster)
+                rm -f "$WORK/record-cluster.jsonl"
+                start_record "$WORK/record-cluster.jsonl" "$WORK/record-cluster.log" \
+                    "redis://127.0.0.1:$CLUSTER_SEED" --cluster
+                ;;
             esac
-            # TLS targets: redis-benchmark --tls, and the TLS redis-server's CPU.
+            # TLS targets: redis-benchmark --tls, and the TLS redis-server's
+            # CPU; cluster targets: redis-benchmark --cluster, and the CPU of
+            # all the nodes.
             client=()
-            redis_pid=$REDIS_PID
+            redis_pids=("$REDIS_PID")
             if [[ $name == *-tls ]]; then
                 client=("${TLS_CLIENT[@]}")
-                redis_pid=$TLS_REDIS_PID
+                redis_pids=("$TLS_REDIS_PID")
+            elif [[ $name == *-cluster ]]; then
+                client=(--cluster)
+                redis_pids=("${CLUSTER_PIDS[@]}")
             fi
             if [[ $name == record* ]]; then
                 port=$REC_PORT
                 PROXY_PID[$name]=$REC_PID
             fi
-            n=$(requests_for "$pipe")
+            n=$(requests_for "$pipe" "$name")
             proxy_pid=${PROXY_PID[$name]}
             proxy0=$(cpu_ticks "$proxy_pid")
-            redis0=$(cpu_ticks "$redis_pid")
+            redis0=$(cpu_ticks "${redis_pids[@]}")
             out=$(bench_cmd "$port" "$pipe" "$n" -t set,get --csv "${client[@]+"${client[@]}"}" 2>"$WORK/bench.err") \
                 || { cat "$WORK/bench.err" >&2; die "redis-benchmark against $name failed"; }
             # Let the recorder's writer thread drain what it still has queued,
             # so that work is counted in this run.
             sleep 0.1
             proxy1=$(cpu_ticks "$proxy_pid")
-            redis1=$(cpu_ticks "$redis_pid")
+            redis1=$(cpu_ticks "${redis_pids[@]}")
             # One run is both tests: 2 x n requests.
             proxy_us=$(us_per_request $((proxy1 - proxy0)) $((2 * n)))
             redis_us=$(us_per_request $((redis1 - redis0)) $((2 * n)))
             # "test","rps","avg","min","p50","p95","p99","max"
             python3 -c '
 import csv, sys
-rows = list(csv.reader(sys.stdin))
+# (redis-benchmark --cluster prints the masters it found first.)
+rows = [r for r in csv.reader(sys.stdin) if len(r) >= 8]
 for r in rows[1:]:
     print(",".join(sys.argv[1:4] + [r[0], r[1], r[4], r[6]] + sys.argv[4:6]))
 ' "$round" "$name" "$pipe" "$proxy_us" "$redis_us" <<<"$out" >>"$RESULTS"
@@ -627,15 +762,24 @@ if [[ $TLS == 1 ]]; then
     stop "$TLS_REP_PID"
 fi
 
+if [[ $CLUSTER == 1 ]]; then
+    # redis-benchmark --cluster's key for the first hash-tag slot group.
+    if ! redis-cli -c -p "$CLUSTER_REP_PORT" get 'key:{06S}:__rand_int__' >"$WORK/replay-cluster-check.txt" 2>&1 \
+        || grep -qi 'err' "$WORK/replay-cluster-check.txt"; then
+        note "WARNING: replay-cluster answered GET with: $(cat "$WORK/replay-cluster-check.txt")"
+    fi
+    stop "$CLUSTER_REP_PID"
+fi
+
 stop "$REP_PID"
 [[ -n $BASE_BIN ]] && stop "$BASE_REP_PID"
 echo
 [[ -n $BASE_BIN ]] && echo "== HEAD = $HEAD_DESC, base = $BASELINE ($BASE_REV)"
-echo "== redis-benchmark -c $CLIENTS -t set,get, $ROUNDS rounds, n=$REQUESTS (P1) / $REQUESTS_P16 (P16)"
+echo "== redis-benchmark -c $CLIENTS -t set,get, $ROUNDS rounds, n=$REQUESTS (P1) / $REQUESTS_P16 (P16)${CLUSTER_PORTS[0]:+; cluster targets n=$CLUSTER_REQUESTS (P1) / $CLUSTER_REQUESTS_P16 (P16)}"
 python3 "$REPORT" "$RESULTS"
 echo "(CPU resolution: one clock tick is $(us_per_request 1 $((2 * REQUESTS))) us/request at -P 1, $(us_per_request 1 $((2 * REQUESTS_P16))) at -P 16)"
 echo
-if [[ $ONLY_TLS != 1 ]]; then
+if [[ $PLAIN == 1 ]]; then
     echo "last record run: $(grep -v 'listening on' "$WORK/record.log" | tail -n1)"
     echo "its cassette:    $(human_bytes "$(stat -c %s "$WORK/record.jsonl")") for $(grep -c '' "$WORK/record.jsonl") lines"
     echo "last record-unix run: $(grep -v 'listening on' "$WORK/record-unix.log" | tail -n1)"
@@ -644,6 +788,10 @@ fi
 if [[ $TLS == 1 ]]; then
     echo "last record-tls run: $(grep -v 'listening on' "$WORK/record-tls.log" | tail -n1)"
     echo "replay-tls summary:  $(grep -v 'listening on' "$WORK/replay-tls.log" | tail -n1)"
+fi
+if [[ $CLUSTER == 1 ]]; then
+    echo "last record-cluster run: $(grep -v 'listening on' "$WORK/record-cluster.log" | tail -n1)"
+    echo "replay-cluster summary:  $(grep -v 'listening on' "$WORK/replay-cluster.log" | tail -n1)"
 fi
 if [[ -n $BASE_BIN ]]; then
     echo "last record@base run: $(grep -v 'listening on' "$WORK/record@base.log" | tail -n1)"

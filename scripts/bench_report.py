@@ -7,7 +7,8 @@ proxy_us_req,redis_us_req.
 First table, one row per target, pipeline, test: the ratio is taken within a
 round (target rps / direct rps of the same round, pipeline and test) before
 the median, so load drifting between rounds cancels out. Targets named
-*-tls (TLS=1) get a table of their own, against direct-tls instead.
+*-tls (TLS=1) get a table of their own, against direct-tls instead, and so
+do targets named *-cluster (CLUSTER=1), against direct-cluster.
 
 Second table (when the CPU columns are there), one row per target and
 pipeline: the medians over rounds of the CPU microseconds per request spent by
@@ -44,16 +45,25 @@ def main(path):
     order.sort(key=lambda k: (k[1], k[2] != "SET", targets.index(k[0])))
 
     # TLS targets (TLS=1: direct-tls, record-tls, replay-tls) are compared
-    # with direct TLS Redis in the same round, the others with direct Redis.
-    plain = [k for k in order if not k[0].endswith("-tls")]
+    # with direct TLS Redis in the same round, cluster targets (CLUSTER=1)
+    # with the cluster direct, the others with direct Redis.
+    plain = [k for k in order if not k[0].endswith(("-tls", "-cluster"))]
     tls = [k for k in order if k[0].endswith("-tls")]
-    if plain:
-        ratio_table(rows, groups, plain, "direct")
-    if tls:
-        if plain:
+    cluster = [k for k in order if k[0].endswith("-cluster")]
+    printed = False
+    for keys, baseline, title in [
+        (plain, "direct", None),
+        (tls, "direct-tls", "Over TLS (redis-benchmark --tls), against direct TLS Redis in the same round"),
+        (cluster, "direct-cluster",
+         "Redis Cluster, 3 primaries (redis-benchmark --cluster), against the cluster direct in the same round"),
+    ]:
+        if not keys:
+            continue
+        if printed and title:
             print()
-            print("Over TLS (redis-benchmark --tls), against direct TLS Redis in the same round")
-        ratio_table(rows, groups, tls, "direct-tls")
+            print(title)
+        ratio_table(rows, groups, keys, baseline)
+        printed = True
 
     if rows and "proxy_us_req" in rows[0]:
         print()
@@ -70,7 +80,8 @@ def ratio_table(rows, groups, order, baseline):
         if r["target"] == baseline
     }
     header = ("target", "P", "test", f"vs {baseline}", "min..max", "rps", "p50 ms", "p99 ms", "n")
-    fmt = "{:<12} {:>3} {:<4} {:>%d} {:>11} {:>10} {:>7} {:>7} {:>2}" % max(9, len(header[3]))
+    width = max([12] + [len(k[0]) for k in order])
+    fmt = "{:<%d} {:>3} {:<4} {:>%d} {:>11} {:>10} {:>7} {:>7} {:>2}" % (width, max(9, len(header[3])))
     print(fmt.format(*header))
     for key in order:
         target, pipe, test = key
@@ -164,9 +175,11 @@ def cpu_table(rows, targets):
         key = (r["target"], int(r["pipeline"]))
         runs[key][r["round"]] = (float(r["proxy_us_req"]), float(r["redis_us_req"]))
 
-    print("CPU us per request (median over rounds; proxy = the process under test)")
+    print("CPU us per request (median over rounds; proxy = the process under test; "
+          "redis = all the nodes for *-cluster)")
     header = ("target", "P", "proxy", "min..max", "redis", "min..max", "sum", "n")
-    fmt = "{:<12} {:>3} {:>7} {:>13} {:>7} {:>13} {:>7} {:>2}"
+    width = max([12] + [len(t) for t, _ in runs])
+    fmt = "{:<%d} {:>3} {:>7} {:>13} {:>7} {:>13} {:>7} {:>2}" % width
     print(fmt.format(*header))
     for key in sorted(runs, key=lambda k: (k[1], targets.index(k[0]))):
         target, pipe = key

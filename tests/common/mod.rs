@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
+pub mod cluster_resplay;
 pub mod raw;
 pub mod workload;
 
