@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, Weak};
 use tokio::net::TcpListener;
 
 use super::rewrite::Resolve;
-use super::topology::Role;
+use super::topology::{Node, Role};
 
 /// What to do with a listener bound for a node: serve it (record), or keep
 /// it until the cassette is loaded (replay).
@@ -48,19 +48,23 @@ pub struct Listeners {
 }
 
 struct Table {
+    /// Every name a node is known by (its address, its hostname with the
+    /// port) to resplay's address for it.
     by_announced: HashMap<String, SocketAddr>,
+    /// Each node once, by its address, in the order listeners were bound.
+    nodes: Vec<(String, SocketAddr)>,
     /// The port the next node gets when ports are consecutive.
     next_port: Option<u16>,
 }
 
 impl Listeners {
-    /// Binds a listener for each of `nodes` (announced address and role) on
-    /// `listen`'s IP: consecutive ports from `listen`'s port, or free ones
-    /// when it is 0. Fails naming the first port that cannot be bound.
-    /// `on_new` is given each node's listener, these and later ones.
+    /// Binds a listener for each of `nodes` on `listen`'s IP: consecutive
+    /// ports from `listen`'s port, or free ones when it is 0. Fails naming
+    /// the first port that cannot be bound. `on_new` is given each node's
+    /// listener, these and later ones, in that order.
     pub fn bind(
         listen: SocketAddr,
-        nodes: &[(String, Role)],
+        nodes: &[Node],
         on_new: OnNewNode,
     ) -> Result<Arc<Listeners>, String> {
         let ip = if listen.ip().is_unspecified() {
@@ -75,8 +79,10 @@ impl Listeners {
             listen.ip()
         };
         let mut bound = Vec::new();
+        let mut by_announced = HashMap::new();
         let mut next_port = (listen.port() != 0).then_some(listen.port());
-        for (announced, role) in nodes {
+        for node in nodes {
+            let (announced, role) = (&node.addr, &node.role);
             let port = next_port.unwrap_or(0);
             let addr = SocketAddr::new(listen.ip(), port);
             let listener = bind_now(addr).map_err(|e| {
@@ -85,6 +91,9 @@ impl Listeners {
             next_port = next_port.map(|p| p.saturating_add(1));
             let local =
                 SocketAddr::new(ip, listener.local_addr().map_err(|e| e.to_string())?.port());
+            for name in node.names() {
+                by_announced.insert(name, local);
+            }
             bound.push(NodeListener {
                 announced: announced.clone(),
                 role: *role,
@@ -96,7 +105,8 @@ impl Listeners {
             bind_ip: listen.ip(),
             ip,
             table: Mutex::new(Table {
-                by_announced: bound
+                by_announced,
+                nodes: bound
                     .iter()
                     .map(|n| (n.announced.clone(), n.local))
                     .collect(),
@@ -111,16 +121,12 @@ impl Listeners {
         Ok(listeners)
     }
 
-    /// Every node's address as the cluster announced it, and resplay's.
+    /// Every node's address as the cluster announced it, and resplay's, in
+    /// the order listeners were bound (the topology's, then nodes seen
+    /// later): the same in record and replay.
     pub fn all(&self) -> Vec<(String, SocketAddr)> {
         let table = self.table.lock().unwrap_or_else(|e| e.into_inner());
-        let mut all: Vec<_> = table
-            .by_announced
-            .iter()
-            .map(|(a, l)| (a.clone(), *l))
-            .collect();
-        all.sort_by_key(|(_, local)| local.port());
-        all
+        table.nodes.clone()
     }
 
     /// resplay's address for the node announced at `announced`, if known.
@@ -155,6 +161,7 @@ impl Resolve for Listeners {
             *next = local.port().saturating_add(1).max(*next);
         }
         table.by_announced.insert(announced.to_string(), local);
+        table.nodes.push((announced.to_string(), local));
         drop(table);
         let me = self.me.upgrade()?;
         let role = if primary {

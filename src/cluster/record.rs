@@ -106,11 +106,6 @@ pub async fn record_cluster(
     let mut header = Header::for_upstream(&config.upstream);
     header.redact_salt = config.header_salt();
     header.cluster = Some(topology.clone());
-    let nodes: Vec<_> = topology
-        .nodes
-        .iter()
-        .map(|n| (n.addr.clone(), n.role))
-        .collect();
     // Bound before the cassette is opened: a taken port leaves no file.
     let pending: Arc<Mutex<Vec<NodeListener>>> = Arc::default();
     let spawner: Arc<Mutex<Option<Spawner>>> = Arc::default();
@@ -126,7 +121,8 @@ pub async fn record_cluster(
             }
         })
     };
-    let listeners = Listeners::bind(listen, &nodes, on_new).map_err(ClusterRecordError::Listen)?;
+    let listeners =
+        Listeners::bind(listen, &topology.nodes, on_new).map_err(ClusterRecordError::Listen)?;
     let seed_announced = seed_address(&topology, &config.upstream.addr);
     let seed = listeners
         .local(&seed_announced)

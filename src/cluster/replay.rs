@@ -58,11 +58,6 @@ pub fn replay_cluster(
     let Some(topology) = header.cluster.clone() else {
         return Err(ClusterReplayError::NotACluster(path.display().to_string()));
     };
-    let nodes: Vec<_> = topology
-        .nodes
-        .iter()
-        .map(|n| (n.addr.clone(), n.role))
-        .collect();
     // Listeners are served once everything is loaded: replies name nodes
     // the topology may not list (a node that joined while recording).
     let bound: Arc<Mutex<Vec<NodeListener>>> = Arc::default();
@@ -72,7 +67,8 @@ pub fn replay_cluster(
             bound.lock().unwrap_or_else(|e| e.into_inner()).push(node);
         })
     };
-    let listeners = Listeners::bind(listen, &nodes, on_new).map_err(ClusterReplayError::Listen)?;
+    let listeners =
+        Listeners::bind(listen, &topology.nodes, on_new).map_err(ClusterReplayError::Listen)?;
     // Connections with no `node` (written by hand) belong to the node the
     // recording's upstream URL named.
     let seed_node = header
@@ -118,8 +114,8 @@ pub fn replay_cluster(
     let ids = Arc::new(AtomicU64::new(1));
     let tasks = TaskTracker::new();
     let mut states = Vec::new();
-    let mut ready = std::mem::take(&mut *bound.lock().unwrap_or_else(|e| e.into_inner()));
-    ready.sort_by_key(|n| n.local.port());
+    // In the order bound: the header's, then nodes seen while loading.
+    let ready = std::mem::take(&mut *bound.lock().unwrap_or_else(|e| e.into_inner()));
     for mut node in ready {
         let Some(listener) = node.listener.take() else {
             continue;

@@ -45,6 +45,23 @@ pub struct Node {
     /// A primary's slot ranges, both ends included.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub slots: Vec<[u16; 2]>,
+    /// The hostname the node announces (`cluster-announce-hostname`), when
+    /// it does: with `cluster-preferred-endpoint-type hostname`, `CLUSTER
+    /// SLOTS` and `-MOVED` name the node as `hostname:port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+}
+
+impl Node {
+    /// Every `host:port` the cluster may name this node by: its address,
+    /// and its hostname with the same port.
+    pub fn names(&self) -> Vec<String> {
+        let mut names = vec![self.addr.clone()];
+        if let (Some(hostname), Some((_, port))) = (&self.hostname, self.addr.rsplit_once(':')) {
+            names.push(format!("{hostname}:{port}"));
+        }
+        names
+    }
 }
 
 /// The header's `"cluster"` key: `{"nodes":[…]}`, primaries first (by
@@ -152,12 +169,17 @@ impl Topology {
                 slots.push([parse(start)?, parse(end)?]);
             }
             slots.sort_unstable();
+            let hostname = fields[1]
+                .split_once(',')
+                .map(|(_, h)| h.to_string())
+                .filter(|h| !h.is_empty());
             nodes.push(Node {
                 id: fields[0].to_string(),
                 addr,
                 role,
                 primary,
                 slots,
+                hostname,
             });
         }
         let mut topology = Topology::ordered(nodes);
@@ -257,6 +279,9 @@ e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@40001,host-a myself,mas
             ]
         );
         assert_eq!(t.myself.as_deref(), Some("127.0.0.1:30001"));
+        assert_eq!(t.nodes[0].hostname.as_deref(), Some("host-a"));
+        assert_eq!(t.nodes[0].names(), ["127.0.0.1:30001", "host-a:30001"]);
+        assert_eq!(t.nodes[1].names(), ["127.0.0.1:30003"]);
         assert_eq!(t.nodes[0].slots, vec![[0, 5460]]);
         assert_eq!(t.nodes[1].slots, vec![[100, 100], [10923, 16383]]);
         assert_eq!(t.nodes[2].slots, vec![[5461, 10922]]);
