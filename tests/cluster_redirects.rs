@@ -604,3 +604,46 @@ fn redis_py_follows_a_slot_migration() {
     let log = stop_ok(replayer);
     assert_eq!(replayed, direct, "against replay: {log:?}");
 }
+
+/// In replay, a node with no recording of a topology command answers it
+/// from another node's: ioredis refreshes its slots from a node picked at
+/// random, and need not pick the one it asked while recording. `CLUSTER
+/// NODES` then flags the answering node `myself`.
+#[test]
+fn replay_answers_the_topology_on_any_node() {
+    let cluster = RedisCluster::start(3, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("topology.jsonl");
+    let (recorder, listeners) = record_cluster(&cluster, &cassette);
+    let seed_addr = cluster.addr(0);
+    let mut c = Raw::connect(listeners[&seed_addr]);
+    assert!(c.call(&["CLUSTER", "SLOTS"]).elements().is_some());
+    let nodes = as_text(&c.call(&["CLUSTER", "NODES"]));
+    drop(c);
+    stop_ok(recorder);
+    drop(cluster);
+    let (replayer, listeners) = replay_cluster(&cassette, 3);
+    let seed = listeners[&seed_addr];
+    // The recording's own node first (its recordings answer there, the
+    // subcommand in another case), then the others.
+    let mut ports: Vec<u16> = listeners.values().copied().collect();
+    ports.sort_by_key(|&p| p != seed);
+    let mut slots = None;
+    for port in ports {
+        let mut c = Raw::connect(port);
+        let here = c.call(&["cluster", "slots"]);
+        let text = as_text(&c.call(&["CLUSTER", "NODES"]));
+        let myself: Vec<&str> = text.lines().filter(|l| l.contains("myself")).collect();
+        assert_eq!(myself.len(), 1, "{text}");
+        assert!(myself[0].contains(&format!("127.0.0.1:{port}@")), "{text}");
+        // Replay's own addresses, the same on every node.
+        let slots = slots.get_or_insert_with(|| here.clone());
+        assert_eq!(&here, slots, "the same topology on port {port}");
+        assert_eq!(text.lines().count(), nodes.lines().count());
+    }
+    let log = stop_ok(replayer);
+    assert!(
+        log.iter().any(|l| l.contains(" 0 missed, 0 unused")),
+        "{log:?}"
+    );
+}

@@ -5,12 +5,14 @@
 //!   cassette header.
 //! - [`rewrite`]: node addresses in replies (topology commands, `-MOVED`,
 //!   `-ASK`) replaced by resplay's.
+//! - [`answers`]: the topology, answered on any node in replay.
 //! - [`listeners`]: a listener per node, bound up front or when a node is
 //!   first seen.
 //! - `record`: a recorder per node, one cassette.
 //! - `replay`: a replay server per node, each serving its node's
 //!   recordings.
 
+pub mod answers;
 pub mod listeners;
 mod record;
 mod replay;

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::answers::{NodeTopology, TopologyAnswers};
 use super::listeners::{announce, Listeners, NodeListener};
 use super::rewrite::{rewrite_reply, Resolve};
 use super::topology::Role;
@@ -79,6 +80,7 @@ pub fn replay_cluster(
         .unwrap_or_default();
     let mut matchers: HashMap<String, Matcher> = HashMap::new();
     let mut node_of: HashMap<u64, String> = HashMap::new();
+    let mut answers = TopologyAnswers::default();
     let empty = || Matcher::empty(config.rules.clone(), config.repeat);
     let (_, warnings) = cassette::load_with(path, |mut event| {
         match &mut event {
@@ -98,6 +100,7 @@ pub fn replay_cluster(
                 for reply in &mut interaction.replies {
                     rewrite_reply(&interaction.cmd, reply, &*listeners);
                 }
+                answers.note(&interaction.cmd, &interaction.replies);
             }
             _ => {}
         }
@@ -110,6 +113,7 @@ pub fn replay_cluster(
     let seed = listeners
         .local(&seed_node)
         .ok_or_else(|| ClusterReplayError::Listen("the cassette lists no node".into()))?;
+    let answers = Arc::new(answers);
     let registry = Arc::new(Registry::default());
     let ids = Arc::new(AtomicU64::new(1));
     let tasks = TaskTracker::new();
@@ -125,6 +129,10 @@ pub fn replay_cluster(
         matcher.set_track_db(header.db.is_some());
         let mut config = config.clone();
         config.serve.shared_ids = Some(ids.clone());
+        config.cluster = Some(NodeTopology {
+            local: node.local,
+            answers: answers.clone(),
+        });
         let state = ReplayState::from_matcher(
             matcher,
             header.clone(),

@@ -92,6 +92,9 @@ pub struct ReplayConfig {
     /// way before matching, with the cassette header's salt; commands
     /// recorded while extending a cassette are redacted too.
     pub redact: Option<crate::redact::Redactor>,
+    /// In a cluster replay: this node's view of the recorded topology, for
+    /// topology commands it has no recording of.
+    pub cluster: Option<crate::cluster::answers::NodeTopology>,
 }
 
 impl Default for ReplayConfig {
@@ -109,6 +112,7 @@ impl Default for ReplayConfig {
             record_misses_to: None,
             faults: Arc::default(),
             redact: None,
+            cluster: None,
         }
     }
 }

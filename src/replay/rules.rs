@@ -220,14 +220,47 @@ pub fn match_key<'a>(args: &'a [Bytes], rules: &[IgnoreRule]) -> Cow<'a, [Bytes]
     if let Some(key) = rules.iter().find_map(|r| r.normalize(args)) {
         return Cow::Owned(key);
     }
-    match args.first() {
-        Some(name) if name.iter().any(u8::is_ascii_lowercase) => {
-            let mut key = args.to_vec();
-            key[0] = Bytes::from(name.to_ascii_uppercase());
-            Cow::Owned(key)
-        }
-        _ => Cow::Borrowed(args),
+    // Redis reads a command's name, and a container command's subcommand
+    // (`cluster slots`, `CONFIG get`), in any case.
+    let folded = match args {
+        [name, _, ..] if is_container(name) => 2,
+        [_, ..] => 1,
+        [] => 0,
+    };
+    if !args[..folded]
+        .iter()
+        .any(|a| a.iter().any(u8::is_ascii_lowercase))
+    {
+        return Cow::Borrowed(args);
     }
+    let mut key = args.to_vec();
+    for arg in &mut key[..folded] {
+        *arg = Bytes::from(arg.to_ascii_uppercase());
+    }
+    Cow::Owned(key)
+}
+
+/// Commands whose second argument is a subcommand (Redis's container
+/// commands).
+fn is_container(name: &[u8]) -> bool {
+    const CONTAINERS: [&[u8]; 15] = [
+        b"ACL",
+        b"CLIENT",
+        b"CLUSTER",
+        b"COMMAND",
+        b"CONFIG",
+        b"FUNCTION",
+        b"LATENCY",
+        b"MEMORY",
+        b"MODULE",
+        b"OBJECT",
+        b"PUBSUB",
+        b"SCRIPT",
+        b"SLOWLOG",
+        b"XGROUP",
+        b"XINFO",
+    ];
+    CONTAINERS.iter().any(|c| name.eq_ignore_ascii_case(c))
 }
 
 #[cfg(test)]
@@ -240,6 +273,20 @@ mod tests {
 
     fn rule(s: &str) -> IgnoreRule {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn names_and_subcommands_in_any_case() {
+        let key = |s: &str| match_key(&args(s), &[]).into_owned();
+        assert_eq!(key("cluster slots"), args("CLUSTER SLOTS"));
+        assert_eq!(key("Config get maxmemory"), args("CONFIG GET maxmemory"));
+        assert!(matches!(
+            match_key(&args("CLUSTER SLOTS"), &[]),
+            Cow::Borrowed(_)
+        ));
+        // Not a container: only the name is folded; keys keep their case.
+        assert_eq!(key("get Key"), args("GET Key"));
+        assert_eq!(key("client"), args("CLIENT"));
     }
 
     #[test]

@@ -709,6 +709,16 @@ impl Session {
             }
             return;
         }
+        if let Some(reply) = self
+            .shared
+            .config
+            .cluster
+            .as_ref()
+            .and_then(|node| node.answer(&args))
+        {
+            encode_for(&reply, self.info.protocol, NullShape::Bulk, out);
+            return;
+        }
         if self.shared.config.on_miss == OnMiss::Passthrough {
             if let Some(upstream) = self.shared.config.upstream.clone() {
                 self.pass_through(raw, args, &upstream, out).await;
