@@ -146,21 +146,11 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
 
     match plan {
         Plan::Record => {
-            let upstream = settings
-                .upstream
-                .clone()
-                .ok_or_else(|| RunError::NoUpstream(shown.clone()))?;
-            let mut config = RecordConfig::new(upstream.clone());
-            config.redact = settings.replay.redact.clone();
-            let mut header = Header::for_upstream(&upstream).listening_on(local);
+            let config = record_config(&settings, &shown)?;
+            let mut header = Header::for_upstream(&config.upstream).listening_on(local);
             header.redact_salt = config.header_salt();
             // Atomic: the old cassette stays until the run has succeeded.
             let (handle, writer) = CassetteWriter::open(&path, &header, WriteMode::Atomic).await?;
-            config.ignore_trivial_calls = settings.ignore_trivial_calls;
-            // One rule set for the run, whichever way it goes; the same
-            // listener options (client limit, TLS).
-            config.faults = settings.replay.faults.clone();
-            config.serve = settings.replay.serve.clone();
             let server = tokio::spawn(record(listener, config, handle, shutdown.clone()));
             let child_code = run_child(&settings.command, port, tls, None, &stop).await?;
             shutdown.cancel();
@@ -227,6 +217,22 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
     }
 }
 
+/// The recording settings of a run: its upstream, and the replay side's
+/// redaction rules, fault rules and listener options, so that one rule set
+/// holds whichever way the run goes.
+fn record_config(settings: &RunSettings, shown: &str) -> Result<RecordConfig, RunError> {
+    let upstream = settings
+        .upstream
+        .clone()
+        .ok_or_else(|| RunError::NoUpstream(shown.to_string()))?;
+    let mut config = RecordConfig::new(upstream);
+    config.redact = settings.replay.redact.clone();
+    config.ignore_trivial_calls = settings.ignore_trivial_calls;
+    config.faults = settings.replay.faults.clone();
+    config.serve = settings.replay.serve.clone();
+    Ok(config)
+}
+
 /// `run` for a cluster: records one (`--cluster`) or replays a cluster
 /// cassette, a listener per node; the command also gets
 /// `REDIS_CLUSTER_NODES`.
@@ -246,15 +252,7 @@ async fn run_cluster(
     };
     match plan {
         Plan::Record => {
-            let upstream = settings
-                .upstream
-                .clone()
-                .ok_or_else(|| RunError::NoUpstream(shown.clone()))?;
-            let mut config = RecordConfig::new(upstream);
-            config.redact = settings.replay.redact.clone();
-            config.ignore_trivial_calls = settings.ignore_trivial_calls;
-            config.faults = settings.replay.faults.clone();
-            config.serve = settings.replay.serve.clone();
+            let config = record_config(&settings, &shown)?;
             let recording =
                 record_cluster(config, listen, &path, WriteMode::Atomic, shutdown.clone())
                     .await
