@@ -327,3 +327,33 @@ fn replay_with_admin_and_no_cassette_starts_idle() {
     let (code, log) = server.stop();
     assert_eq!(code, 0, "{log:?}");
 }
+
+/// A cluster cassette needs a listener per node: the control API, which
+/// steers one listener, refuses to replay one rather than serve every
+/// node's recordings on it.
+#[tokio::test]
+async fn a_cluster_cassette_is_refused() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = dir.path().join("cluster.jsonl");
+    std::fs::write(
+        &cluster,
+        concat!(
+            r#"{"resplay":1,"upstream":"127.0.0.1:7000","cluster":{"nodes":[{"id":"a","addr":"127.0.0.1:7000","role":"primary","slots":[[0,16383]]}]}}"#,
+            "\n",
+            r#"{"conn":1,"at_ms":0,"event":"open","node":"127.0.0.1:7000"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let server = SteeredServer::start(settings(&redis), ModeSpec::new(Mode::Idle, None))
+        .await
+        .unwrap();
+    let refused = server
+        .switch(replay(&cluster))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("is a cluster cassette"), "{refused}");
+    assert_eq!(server.status().mode, Mode::Idle);
+}

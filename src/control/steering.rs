@@ -490,6 +490,17 @@ impl Steering {
             Mode::Replay => {
                 let path = required(spec)?;
                 let reload = recording_now.is_some_and(|p| same_file(p, path));
+                // A cluster cassette needs a listener per node, which one
+                // steered listener cannot give (`resplay replay` serves it).
+                if !reload
+                    && path.is_file()
+                    && crate::cassette::read_header(path)?.cluster.is_some()
+                {
+                    return Err(SteerError::BadRequest(format!(
+                        "{} is a cluster cassette: serve it with resplay replay --cassette (a listener per node); the control API steers one listener",
+                        path.display()
+                    )));
+                }
                 let mut config = self.replay_config(spec)?;
                 let mut writer = None;
                 if spec.record_misses {
