@@ -244,10 +244,21 @@ pub fn match_key<'a>(args: &'a [Bytes], rules: &[IgnoreRule]) -> Cow<'a, [Bytes]
 /// commands). On every replayed command: one copy into a small buffer and
 /// one `match`, no list to walk.
 fn is_container(name: &[u8]) -> bool {
-    let mut upper = [0u8; 8];
-    if !(3..=upper.len()).contains(&name.len()) {
+    // Most commands are told apart by length and first letter alone
+    // (`GET`, `SET`, `HSET`), before any copy.
+    let first = name.first().map_or(0, u8::to_ascii_uppercase);
+    if !matches!(
+        (name.len(), first),
+        (3, b'A')
+            | (6 | 7, b'C' | b'S')
+            | (8, b'F')
+            | (7, b'L')
+            | (6, b'M' | b'O' | b'P' | b'X')
+            | (5, b'X')
+    ) {
         return false;
     }
+    let mut upper = [0u8; 8];
     for (u, b) in upper.iter_mut().zip(name) {
         *u = b.to_ascii_uppercase();
     }
@@ -295,6 +306,17 @@ mod tests {
         // Not a container: only the name is folded; keys keep their case.
         assert_eq!(key("get Key"), args("GET Key"));
         assert_eq!(key("client"), args("CLIENT"));
+        for name in [
+            "acl", "client", "cluster", "command", "config", "function", "latency", "memory",
+            "module", "object", "pubsub", "script", "slowlog", "xgroup", "xinfo",
+        ] {
+            let upper = name.to_ascii_uppercase();
+            assert_eq!(
+                key(&format!("{name} sub x")),
+                args(&format!("{upper} SUB x"))
+            );
+        }
+        assert_eq!(key("scan 0 match x"), args("SCAN 0 match x"));
     }
 
     #[test]
