@@ -14,6 +14,9 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A Redis Cluster is recorded and replayed by [`ClusterRecordServer`] and
+//! [`ClusterReplayServer`], a listener per node.
+//!
 //! A [`SteeredServer`] changes mode while it runs, as the control API does:
 //!
 //! ```no_run
@@ -34,6 +37,8 @@
 //! # Ok(()) }
 //! ```
 
+mod cluster;
+
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -48,6 +53,7 @@ use crate::control::{Finished, ModeSpec, Status, SteerError, SteerSettings, Stee
 use crate::record::{record, RecordConfig, RecordSummary};
 use crate::replay::{ReplayConfig, ReplayState, Report};
 use crate::upstream::{Upstream, UpstreamError};
+pub use cluster::{ClusterRecordServer, ClusterReplayServer};
 
 /// Why an embedded server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +67,12 @@ pub enum EmbedError {
     /// The first mode could not start.
     #[error(transparent)]
     Steer(#[from] SteerError),
+    /// A cluster recording could not start.
+    #[error(transparent)]
+    ClusterRecord(#[from] crate::cluster::ClusterRecordError),
+    /// A cluster cassette could not be served.
+    #[error(transparent)]
+    ClusterReplay(#[from] crate::cluster::ClusterReplayError),
     /// Binding the listener failed.
     #[error("cannot listen on {addr}: {cause}")]
     Listen {

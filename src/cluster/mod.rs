@@ -23,8 +23,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-pub use record::{record_cluster, ClusterRecording};
-pub use replay::{replay_cluster, ClusterReplay};
+pub use record::{record_cluster, ClusterRecordError, ClusterRecording};
+pub use replay::{replay_cluster, ClusterReplay, ClusterReplayError};
 
 use crate::resp::{parse_reply, to_bytes, Limits};
 use listeners::Listeners;
