@@ -90,6 +90,10 @@ pub enum ClusterRecordError {
     /// The cassette could not be opened.
     #[error(transparent)]
     Cassette(#[from] crate::cassette::CassetteError),
+    /// Appending would need the cassette's nodes and connection ids matched
+    /// up with this recording's.
+    #[error("a cluster recording cannot be appended to a cassette yet: record it afresh")]
+    Append,
 }
 
 /// Reads the cluster's topology from `config.upstream`, binds a listener
@@ -102,6 +106,9 @@ pub async fn record_cluster(
     mode: WriteMode,
     shutdown: CancellationToken,
 ) -> Result<ClusterRecording, ClusterRecordError> {
+    if mode == WriteMode::Append {
+        return Err(ClusterRecordError::Append);
+    }
     let topology = Topology::discover(&config.upstream).await?;
     let mut header = Header::for_upstream(&config.upstream);
     header.redact_salt = config.header_salt();

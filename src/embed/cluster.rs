@@ -40,7 +40,9 @@ impl ClusterRecordServer {
         Self::start_with(RecordConfig::new(upstream), cassette, WriteMode::Create).await
     }
 
-    /// With a full configuration and a write mode.
+    /// With a full configuration and a write mode (`Create`, or `Atomic`
+    /// to replace the cassette only once the recording finishes; `Append`
+    /// is refused).
     pub async fn start_with(
         config: RecordConfig,
         cassette: impl AsRef<Path>,
