@@ -319,20 +319,8 @@ impl Matcher {
             .zip(&served_b)
             .map(|(x, y)| (x.1, y.1))
             .collect();
-        let across = |place: Option<usize>, mine_side: bool| -> Option<Option<usize>> {
-            match place {
-                None => Some(None),
-                Some(p) => pairs
-                    .iter()
-                    .find(|&&(x, y)| if mine_side { x == p } else { y == p })
-                    .map(|&(x, y)| Some(if mine_side { y } else { x })),
-            }
-        };
-        // A place not among the pairs (a history that outgrew its window)
-        // cannot be carried over: leave the bindings as they are.
-        let place_a = across(a.place, true)?;
-        let place_b = across(b.place, false)?;
-        for (l, to, place) in [(live, theirs, place_a), (other, mine, place_b)] {
+        for (l, to) in [(live, theirs), (other, mine)] {
+            let recordings = &self.recordings;
             if let Some(l) = self.live.get_mut(&l) {
                 for &(x, y) in &pairs {
                     if to == theirs {
@@ -341,15 +329,26 @@ impl Matcher {
                         l.history.replace(y, x);
                     }
                 }
+                // Its place in the new recording: the latest it was served
+                // there, exchanged or borrowed before the exchange (a
+                // subscription taken from the other's binding while the two
+                // still differed), so its next handshake call is due where
+                // it was recorded.
+                l.place = l
+                    .history
+                    .entries()
+                    .map(|(_, r)| r)
+                    .filter(|&r| recordings[r].conn == to)
+                    .max_by_key(|&r| recordings[r].pos);
                 l.bound = Some(to);
-                l.place = place;
                 l.declined = None;
             }
         }
         self.bound.insert(theirs, live);
         self.bound.insert(mine, other);
         self.changes += 1;
-        self.take(id, theirs, place_a).map(|r| (r, false))
+        let place = self.live.get(&live).and_then(|l| l.place);
+        self.take(id, theirs, place).map(|r| (r, false))
     }
 
     /// How well free recorded connection's recording `first` fits a live

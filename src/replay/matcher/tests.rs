@@ -422,3 +422,54 @@ fn different_histories_are_not_exchanged() {
     assert_eq!(reply(&mut m, 10, "GET c"), Some(3));
     assert_eq!(reply(&mut m, 11, "GET d"), Some(4));
 }
+
+/// The same twins, in another interleaving: the publisher has sent less
+/// than the subscriber when the subscriber subscribes (no exchange yet: it
+/// borrows the subscription from the publisher's binding), and the
+/// exchange comes at PUBLISH. The subscriber then continues in its place on
+/// its new recording: its QUIT is the recorded one, not made up, and
+/// nothing is left unused.
+#[test]
+fn twins_exchanged_later_keep_their_place() {
+    let push = Value::Push(vec![
+        Value::bulk("message"),
+        Value::bulk("news"),
+        Value::bulk("hi"),
+    ]);
+    let mut m = matcher(
+        vec![
+            interaction(4, 0, "INFO", 40),
+            interaction(3, 0, "INFO", 30),
+            interaction(4, 1, "CONFIG GET x", 41),
+            interaction(3, 1, "CONFIG GET x", 31),
+            interaction(3, 2, "SUBSCRIBE news", 32),
+            interaction(4, 2, "PUBLISH news hi", 42),
+            Event::Push(PushEvent {
+                conn: 3,
+                at_ms: 5,
+                push,
+            }),
+            interaction(3, 3, "QUIT", 33),
+            interaction(4, 3, "QUIT", 43),
+        ],
+        true,
+    );
+    m.connect(10);
+    m.connect(11);
+    assert_eq!(reply(&mut m, 10, "INFO"), Some(40));
+    assert_eq!(reply(&mut m, 10, "CONFIG GET x"), Some(41));
+    assert_eq!(reply(&mut m, 11, "INFO"), Some(30));
+    assert_eq!(reply(&mut m, 10, "SUBSCRIBE news"), Some(32));
+    m.track_subscription(10, &args("SUBSCRIBE news"));
+    assert_eq!(reply(&mut m, 11, "CONFIG GET x"), Some(31));
+    match m.find(11, 0, &args("PUBLISH news hi")) {
+        Matched::Hit { deliveries, .. } => {
+            assert_eq!(deliveries.len(), 1);
+            assert_eq!(deliveries[0].live, 10, "the message goes to the subscriber");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(reply(&mut m, 10, "QUIT"), Some(33));
+    assert_eq!(reply(&mut m, 11, "QUIT"), Some(43));
+    assert_eq!(m.unused().0, 0);
+}
