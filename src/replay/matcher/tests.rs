@@ -348,19 +348,15 @@ fn what_a_failed_test_left_behind_stays_behind() {
     assert_eq!(m.unused().0, 2);
 }
 
-/// Two clients open with the same calls at the same moment (ioredis's
-/// refused `CLIENT SETINFO`, then `INFO`), then one subscribes and the
-/// other publishes. Bound the wrong way round on the shared opening, the
-/// bindings are exchanged at the first command that tells them apart, so
-/// the message goes to the subscriber, and nothing is left unused.
-#[test]
-fn twins_bound_the_wrong_way_round_are_exchanged() {
+/// A subscriber (recorded connection 3) and a publisher (4) that open with
+/// the same calls, the publisher's recorded first.
+fn twins() -> Matcher {
     let push = Value::Push(vec![
         Value::bulk("message"),
         Value::bulk("news"),
         Value::bulk("hi"),
     ]);
-    let mut m = matcher(
+    matcher(
         vec![
             interaction(4, 0, "INFO", 40),
             interaction(3, 0, "INFO", 30),
@@ -377,7 +373,17 @@ fn twins_bound_the_wrong_way_round_are_exchanged() {
             interaction(4, 3, "QUIT", 43),
         ],
         true,
-    );
+    )
+}
+
+/// Two clients open with the same calls at the same moment (ioredis's
+/// refused `CLIENT SETINFO`, then `INFO`), then one subscribes and the
+/// other publishes. Bound the wrong way round on the shared opening, the
+/// bindings are exchanged at the first command that tells them apart, so
+/// the message goes to the subscriber, and nothing is left unused.
+#[test]
+fn twins_bound_the_wrong_way_round_are_exchanged() {
+    let mut m = twins();
     // The subscriber (10) comes first and takes the publisher's recording.
     m.connect(10);
     m.connect(11);
@@ -431,29 +437,7 @@ fn different_histories_are_not_exchanged() {
 /// nothing is left unused.
 #[test]
 fn twins_exchanged_later_keep_their_place() {
-    let push = Value::Push(vec![
-        Value::bulk("message"),
-        Value::bulk("news"),
-        Value::bulk("hi"),
-    ]);
-    let mut m = matcher(
-        vec![
-            interaction(4, 0, "INFO", 40),
-            interaction(3, 0, "INFO", 30),
-            interaction(4, 1, "CONFIG GET x", 41),
-            interaction(3, 1, "CONFIG GET x", 31),
-            interaction(3, 2, "SUBSCRIBE news", 32),
-            interaction(4, 2, "PUBLISH news hi", 42),
-            Event::Push(PushEvent {
-                conn: 3,
-                at_ms: 5,
-                push,
-            }),
-            interaction(3, 3, "QUIT", 33),
-            interaction(4, 3, "QUIT", 43),
-        ],
-        true,
-    );
+    let mut m = twins();
     m.connect(10);
     m.connect(11);
     assert_eq!(reply(&mut m, 10, "INFO"), Some(40));
