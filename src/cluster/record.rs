@@ -75,7 +75,6 @@ pub struct ClusterRecording {
     seed: SocketAddr,
     spawner: Arc<Mutex<Option<Spawner>>>,
     writer: WriterTask,
-    topology: Topology,
 }
 
 /// Why a cluster recording could not start.
@@ -112,7 +111,6 @@ pub async fn record_cluster(
     let topology = Topology::discover(&config.upstream).await?;
     let mut header = Header::for_upstream(&config.upstream);
     header.redact_salt = config.header_salt();
-    header.cluster = Some(topology.clone());
     // Bound before the cassette is opened: a taken port leaves no file.
     let pending: Arc<Mutex<Vec<NodeListener>>> = Arc::default();
     let spawner: Arc<Mutex<Option<Spawner>>> = Arc::default();
@@ -136,6 +134,7 @@ pub async fn record_cluster(
         .or_else(|| listeners.all().first().map(|(_, local)| *local))
         .ok_or_else(|| ClusterRecordError::Listen("the cluster lists no node".into()))?;
     header = header.listening_on(seed);
+    header.cluster = Some(topology);
     let (writer, task) = CassetteWriter::open(path, &header, mode).await?;
     let mut ready = Spawner {
         config,
@@ -156,7 +155,6 @@ pub async fn record_cluster(
         seed,
         spawner,
         writer: task,
-        topology,
     })
 }
 
@@ -179,11 +177,6 @@ impl ClusterRecording {
     /// Every node's announced address and resplay's listener for it.
     pub fn nodes(&self) -> Vec<(String, SocketAddr)> {
         self.listeners.all()
-    }
-
-    /// The topology read at the start.
-    pub fn topology(&self) -> &Topology {
-        &self.topology
     }
 
     /// Once `shutdown` has fired: waits for every node's sessions, then
