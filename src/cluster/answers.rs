@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::rewrite::{topology_command, TopologyCommand};
+use super::rewrite::{map_node_lines, topology_command, TopologyCommand};
 use crate::resp::Value;
 
 /// The latest successful reply to each topology command, from any node,
@@ -36,11 +36,6 @@ impl TopologyAnswers {
                 self.by_command.insert(key(cmd), reply.clone());
             }
         }
-    }
-
-    /// Whether any topology reply was recorded.
-    pub fn is_empty(&self) -> bool {
-        self.by_command.is_empty()
     }
 }
 
@@ -79,40 +74,29 @@ impl NodeTopology {
         if kind != TopologyCommand::Nodes {
             return Some(reply.clone());
         }
-        Some(match reply {
-            Value::Bulk(text) => Value::Bulk(self.as_myself(text, 0)),
-            Value::Verbatim(text) => Value::Verbatim(self.as_myself(text, 4)),
-            other => other.clone(),
-        })
-    }
-
-    /// `CLUSTER NODES` text with `myself` on this node's line only.
-    fn as_myself(&self, text: &Bytes, skip: usize) -> Bytes {
-        let Some(body) = text.get(skip..).and_then(|b| std::str::from_utf8(b).ok()) else {
-            return text.clone();
-        };
+        let mut reply = reply.clone();
         let mine = format!("{}@", self.local);
-        let mut out = String::from_utf8_lossy(&text[..skip]).into_owned();
-        for line in body.split_inclusive('\n') {
-            let mut fields: Vec<&str> = line.splitn(4, ' ').collect();
-            if fields.len() < 4 {
-                out.push_str(line);
-                continue;
-            }
-            let flags: Vec<&str> = fields[2].split(',').filter(|f| *f != "myself").collect();
-            let flags = if fields[1].starts_with(&mine) {
-                std::iter::once("myself")
-                    .chain(flags)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            } else {
-                flags.join(",")
-            };
-            fields[2] = &flags;
-            out.push_str(&fields.join(" "));
-        }
-        Bytes::from(out)
+        map_node_lines(&mut reply, |line| as_seen_by(line, &mine));
+        Some(reply)
     }
+}
+
+/// A `CLUSTER NODES` line with `myself` among its flags only when it is
+/// the line of the node at `mine` (`ip:port@`).
+fn as_seen_by(line: &str, mine: &str) -> Option<String> {
+    let mut fields: Vec<&str> = line.splitn(4, ' ').collect();
+    if fields.len() < 4 {
+        return None;
+    }
+    let others = fields[2].split(',').filter(|f| *f != "myself");
+    let flags: Vec<&str> = if fields[1].starts_with(mine) {
+        std::iter::once("myself").chain(others).collect()
+    } else {
+        others.collect()
+    };
+    let flags = flags.join(",");
+    fields[2] = &flags;
+    Some(fields.join(" "))
 }
 
 #[cfg(test)]

@@ -184,21 +184,17 @@ fn rewrite_pairs(value: &mut Value, mut f: impl FnMut(&str, &mut Value)) {
 
 /// Reads a field of a map or RESP2 pair list.
 fn field<'v>(value: &'v Value, name: &str) -> Option<&'v Value> {
-    let pairs: Vec<(&Value, &Value)> = match value {
-        Value::Map(pairs) => pairs.iter().map(|(k, v)| (k, v)).collect(),
+    match value {
+        Value::Map(pairs) => pairs
+            .iter()
+            .find(|(k, _)| bulk_text(k) == Some(name))
+            .map(|(_, v)| v),
         Value::Array(items) => items
-            .chunks(2)
-            .filter_map(|p| match p {
-                [k, v] => Some((k, v)),
-                _ => None,
-            })
-            .collect(),
-        _ => return None,
-    };
-    pairs
-        .into_iter()
-        .find(|(k, _)| bulk_text(k) == Some(name))
-        .map(|(_, v)| v)
+            .chunks_exact(2)
+            .find(|pair| bulk_text(&pair[0]) == Some(name))
+            .map(|pair| &pair[1]),
+        _ => None,
+    }
 }
 
 /// `CLUSTER SHARDS`: shards of `slots` and `nodes`, each node a map with
@@ -254,32 +250,35 @@ fn rewrite_shards(reply: &mut Value, resolver: &dyn Resolve) -> bool {
 /// (an array of lines): the second field of each line,
 /// `ip:port@cport[,hostname]`.
 fn rewrite_nodes(reply: &mut Value, resolver: &dyn Resolve) -> bool {
+    let rewrite = |line: &str| rewrite_node_line(line, resolver);
     match reply {
-        Value::Bulk(text) => rewrite_text(text, 0, resolver),
-        Value::Verbatim(text) => rewrite_text(text, 4, resolver),
         Value::Array(lines) => {
             let mut changed = false;
             for line in lines.iter_mut() {
-                if let Value::Bulk(text) = line {
-                    changed |= rewrite_text(text, 0, resolver);
-                }
+                changed |= map_node_lines(line, rewrite);
             }
             changed
         }
-        _ => false,
+        text => map_node_lines(text, rewrite),
     }
 }
 
-/// Rewrites node lines in `text` after its first `skip` bytes (a verbatim
-/// string's `txt:`).
-fn rewrite_text(text: &mut Bytes, skip: usize, resolver: &dyn Resolve) -> bool {
-    let Some(body) = text.get(skip..).and_then(|b| std::str::from_utf8(b).ok()) else {
+/// Replaces each line of a `CLUSTER NODES`-style text (a bulk string, or a
+/// verbatim one after its `txt:`) for which `f` gives a new one; returns
+/// whether any was. Anything else is left as it is.
+pub(super) fn map_node_lines(text: &mut Value, mut f: impl FnMut(&str) -> Option<String>) -> bool {
+    let (bytes, skip) = match text {
+        Value::Bulk(b) => (b, 0),
+        Value::Verbatim(b) => (b, 4),
+        _ => return false,
+    };
+    let Some(body) = bytes.get(skip..).and_then(|b| std::str::from_utf8(b).ok()) else {
         return false;
     };
     let mut out = String::with_capacity(body.len());
     let mut changed = false;
     for line in body.split_inclusive('\n') {
-        match rewrite_node_line(line, resolver) {
+        match f(line) {
             Some(new) => {
                 out.push_str(&new);
                 changed = true;
@@ -288,9 +287,9 @@ fn rewrite_text(text: &mut Bytes, skip: usize, resolver: &dyn Resolve) -> bool {
         }
     }
     if changed {
-        let mut new = text[..skip].to_vec();
+        let mut new = bytes[..skip].to_vec();
         new.extend_from_slice(out.as_bytes());
-        *text = Bytes::from(new);
+        *bytes = Bytes::from(new);
     }
     changed
 }
