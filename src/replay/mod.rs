@@ -282,7 +282,7 @@ impl Report {
     /// Adds another server's counts (a cluster's nodes make one report);
     /// the lists of first misses and unused commands stay short.
     pub fn add(&mut self, other: Report) {
-        const LISTED: usize = 10;
+        const LISTED: usize = matcher::REPORT_EXAMPLES;
         self.served += other.served;
         self.repeated += other.repeated;
         self.missed += other.missed;
