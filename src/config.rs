@@ -180,7 +180,7 @@ pub enum ConfigError {
         /// 1-based line of the rule.
         line: Option<usize>,
         /// The rule and what is wrong with it.
-        source: crate::replay::rules::RuleError,
+        source: crate::pattern::RuleError,
     },
 }
 

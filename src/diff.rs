@@ -32,8 +32,8 @@ use bytes::Bytes;
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::cassette::{Cassette, Interaction, JsonBytes, JsonValue};
+use crate::pattern::{match_key, IgnoreRule};
 use crate::replay::display::display_command;
-use crate::replay::rules::{match_key, IgnoreRule};
 use crate::resp::Value;
 use crate::show::render_value;
 

@@ -48,10 +48,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cassette::{self, CassetteError, CassetteWriter, Header, WriteMode};
 use crate::control::api::serve_api;
-use crate::control::inject::Injection;
 use crate::control::{Finished, ModeSpec, Status, SteerError, SteerSettings, Steering};
 use crate::record::{record, RecordConfig, RecordSummary};
 use crate::replay::{ReplayConfig, ReplayState, Report};
+use crate::server::inject::Injection;
 use crate::upstream::{Upstream, UpstreamError};
 pub use cluster::{ClusterRecordServer, ClusterReplayServer};
 

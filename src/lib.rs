@@ -2,31 +2,55 @@
 //! a cassette (JSON Lines), and replays that cassette as a stand-in Redis
 //! server, so tests run offline, fast and deterministically.
 //!
-//! A map of the crate:
+//! A map of the crate, by layer from the bottom up (a module imports only
+//! from its own layer's lower neighbours and from layers below it; see
+//! `docs/architecture.md`):
 //!
+//! **Wire and data.**
 //! - [`resp`]: the hand-written RESP2/RESP3 codec (requests, inline
 //!   commands, replies, encoding, RESP2 downgrade), iterative and limited.
 //! - [`cassette`]: the cassette format v1: values as JSON, the event lines,
 //!   the single writer task, and the loader that names bad lines.
 //! - [`command`]: what resplay knows about commands: names, secrets to
 //!   redact, handshake calls, the ones whose replies are not one-for-one.
+//! - [`pattern`]: the request pattern syntax (`SET lock:* <any> ...`) that
+//!   ignore, fault and redaction rules share, and the ignore rules.
 //! - [`selected_db`]: which database a connection's commands run in
 //!   (`SELECT`, `MULTI`/`EXEC`, `RESET`), followed alike by both modes.
-//! - [`server`]: the accept loop shared by both modes: connection ids, the
-//!   client limit, graceful shutdown.
-//! - [`upstream`]: the real Redis: URL, connect, `AUTH` and `SELECT`.
+//! - [`pairing`]: which reply answers which request on one connection
+//!   (pure logic; record and replay's passthrough both use it).
+//!
+//! **Connections.**
 //! - [`tls`]: TLS toward clients (the listener) and toward the upstream.
-//! - [`record`]: the recording proxy and the request/reply pairing.
-//! - [`replay`]: the replay server: matcher, ignore rules, handshake
-//!   synthesis, pushes, passthrough, the report.
+//! - [`upstream`]: the real Redis: URL, connect, `AUTH` and `SELECT`.
+//! - [`handover`]: a client connection carried from one mode to the next.
+//! - [`server`]: the accept loop shared by both modes (connection ids, the
+//!   client limit, graceful shutdown) and the registry of live connections
+//!   that resets and injected messages reach them through.
+//!
+//! **Policies.**
 //! - [`fault`]: fault injection rules (`--fault`) and the rule set a server
 //!   shares; both modes' sessions apply what it decides per command.
 //! - [`redact`]: redaction rules (`--redact`) for secrets stored in Redis.
+//!
+//! **Modes.**
+//! - [`record`]: the recording proxy: one session per client, exact bytes
+//!   both ways, replication streams.
+//! - [`replay`]: the replay server: matcher, handshake synthesis, wall-clock
+//!   shifting, pushes, passthrough, the report.
+//! - [`cluster`]: Redis Cluster: a listener per node, addresses rewritten,
+//!   in record and replay.
+//!
+//! **Steering and front ends.**
+//! - [`control`]: switching mode, resetting connections and injecting
+//!   messages in a running resplay, over HTTP/JSON (`--admin`).
 //! - [`run`]: `resplay run`, wrapping a test command, VCR record modes.
+//! - [`embed`]: record and replay servers inside a Rust test process.
 //! - [`config`]: the TOML config file.
+//!
+//! **Cassette tools.**
 //! - [`show`]: a cassette as a readable, redis-cli style listing.
 //! - [`diff`]: what a re-recording changed, in commands (`resplay diff`).
-//! - [`embed`]: record and replay servers inside a Rust test process.
 //! - [`import`]: cassettes from The Protocol Master's and Keploy's recordings.
 
 pub mod cassette;
@@ -39,6 +63,8 @@ pub mod embed;
 pub mod fault;
 pub mod handover;
 pub mod import;
+pub mod pairing;
+pub mod pattern;
 pub mod record;
 pub mod redact;
 pub mod replay;

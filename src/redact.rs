@@ -31,7 +31,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde::Deserialize;
 
-use crate::replay::rules::{glob_match, CommandPattern};
+use crate::pattern::{glob_match, CommandPattern};
 use crate::resp::Value;
 
 /// What a rule replaces.

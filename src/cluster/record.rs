@@ -15,9 +15,9 @@ use super::listeners::{announce, Listeners, NodeListener};
 use super::topology::Topology;
 use super::ClusterLink;
 use crate::cassette::{CassetteWriter, Header, WriteMode, WriterHandle, WriterTask};
-use crate::control::registry::Registry;
 use crate::handover::Carry;
 use crate::record::{RecordConfig, RecordCounts, RecordSummary, Recorder};
+use crate::server::registry::Registry;
 use crate::server::serve;
 use crate::upstream::Transport;
 

@@ -19,9 +19,9 @@ use super::listeners::{announce, Listeners, NodeListener};
 use super::rewrite::{rewrite_reply, Resolve};
 use super::topology::Role;
 use crate::cassette::{self, CassetteError, ConnState, Event};
-use crate::control::registry::Registry;
 use crate::replay::matcher::Matcher;
 use crate::replay::{ReplayConfig, ReplayState, Report};
+use crate::server::registry::Registry;
 
 /// Why a cluster replay could not start.
 #[derive(Debug, thiserror::Error)]

@@ -18,10 +18,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use super::inject::Injection;
 use super::mode::ModeSpec;
 use super::steering::{SteerError, Steering};
 use crate::fault::FaultRule;
+use crate::server::inject::Injection;
 
 /// An error answer.
 struct ApiError(StatusCode, String);

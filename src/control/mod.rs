@@ -3,15 +3,11 @@
 //! (`resplay ctl`) or the Rust embedding API.
 //!
 //! - [`api`]: the HTTP/JSON API (`--admin`), served by axum.
-//! - [`inject`]: messages and invalidations delivered to live subscribers.
-//! - [`registry`]: the live connections, whatever mode serves them.
 //! - [`mode`]: the modes and what a switch asks for.
 //! - [`steering`]: the server whose mode changes while it runs.
 
 pub mod api;
-pub mod inject;
 pub mod mode;
-pub mod registry;
 pub mod steering;
 
 pub use mode::{Mode, ModeSpec};

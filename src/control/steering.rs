@@ -24,14 +24,14 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::inject::Injection;
 use super::mode::{Mode, ModeSpec};
-use super::registry::Registry;
 use crate::cassette::{CassetteError, CassetteWriter, Header, WriteMode, WriterTask};
 use crate::fault::Faults;
 use crate::handover::{Carry, SessionEnd};
 use crate::record::{RecordConfig, RecordSummary, Recorder};
 use crate::replay::{IgnoreRule, OnMiss, ReplayConfig, ReplayState, Report};
+use crate::server::inject::Injection;
+use crate::server::registry::Registry;
 use crate::server::{serve, ServeOptions};
 
 /// Everything a steered server needs to run any of its modes.
@@ -552,7 +552,7 @@ impl Steering {
     fn replay_config(&self, spec: &ModeSpec) -> Result<ReplayConfig, SteerError> {
         let mut config = self.0.settings.replay.clone();
         for text in &spec.ignore {
-            let rule: IgnoreRule = text.parse().map_err(|e: crate::replay::rules::RuleError| {
+            let rule: IgnoreRule = text.parse().map_err(|e: crate::pattern::RuleError| {
                 SteerError::BadRequest(format!("ignore: {e}"))
             })?;
             config.rules.push(rule);

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Deserialize;
 
-use crate::replay::rules::CommandPattern;
+use crate::pattern::CommandPattern;
 
 /// What a rule does to the command it fires on.
 #[derive(Debug, Clone, PartialEq, Eq)]

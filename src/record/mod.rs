@@ -1,7 +1,6 @@
 //! Record mode: a transparent proxy in front of a real Redis that writes
 //! every exchange to a cassette.
 //!
-//! - [`pairing`]: which reply answers which request (pure logic).
 //! - `replication`: `SYNC`/`PSYNC`, the RDB transfer and the replication
 //!   stream after it, and the gate that keeps a replicated command behind
 //!   its cause in the cassette.
@@ -9,7 +8,6 @@
 //! - `resume`: a connection carried in by a mode switch gets its upstream
 //!   brought to the client's protocol, database and subscriptions.
 
-pub mod pairing;
 mod replication;
 mod resume;
 mod session;
@@ -22,9 +20,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::cassette::{WriterHandle, WriterStats};
-use crate::control::registry::Registry;
 use crate::handover::{Carry, SessionEnd};
 use crate::resp::Limits;
+use crate::server::registry::Registry;
 use crate::server::{serve, ServeOptions};
 use crate::upstream::Upstream;
 

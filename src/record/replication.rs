@@ -34,8 +34,8 @@ use std::time::{Duration, Instant};
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::sync::Notify;
 
-use super::pairing::{Paired, Pairing, Pending};
 use crate::command::{self, arg_is};
+use crate::pairing::{Paired, Pairing, Pending};
 use crate::resp::{rdb, reply_len, Limits, ProtocolError};
 
 /// Where one connection stands with replication.

@@ -22,16 +22,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::pairing::{is_error_frame, Paired, Pairing, Pending, ReplyModeTracker};
 use super::replication::{self, Replication, GATE_LIMIT};
 use super::RecordShared;
 use crate::cassette::wire_lines::{write_interaction_line, write_push_line, InteractionHead};
 use crate::cassette::{ConnState, ConnectionEvent, Event};
 use crate::command;
-use crate::control::inject::Listener;
-use crate::control::registry::InjectRequest;
 use crate::handover::{Carry, SessionEnd};
+use crate::pairing::{is_error_frame, Paired, Pairing, Pending, ReplyModeTracker};
 use crate::resp::{encode, parse_request, reply_len, Limits, ProtocolError, RequestParse};
+use crate::server::inject::Listener;
+use crate::server::registry::InjectRequest;
 use crate::tls::{self, ClientReader, ClientStream, ClientWriter};
 use crate::upstream::{self, UpstreamReader, UpstreamWriter};
 

@@ -16,9 +16,9 @@ use binding::History;
 
 use super::display::{display_command, edit_distance};
 use super::handshake::is_handshake;
-use super::rules::{match_key, IgnoreRule};
 use crate::cassette::{Cassette, ConnState, Event};
 use crate::command::{self, Namespace};
+use crate::pattern::{match_key, IgnoreRule};
 use crate::resp::Value;
 
 /// One recorded interaction.

@@ -1,6 +1,5 @@
 //! Replay mode: a stand-in Redis server that answers from a cassette.
 //!
-//! - [`rules`]: ignore rules for volatile arguments.
 //! - [`clock`]: wall-clock times in arguments and replies, shifted by the
 //!   time elapsed since recording.
 //! - [`display`]: commands shown to people; the closest-command distance.
@@ -17,7 +16,6 @@ pub mod handshake;
 pub mod matcher;
 pub mod own_address;
 mod passthrough;
-pub mod rules;
 mod session;
 
 use std::collections::HashMap;
@@ -32,13 +30,13 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use crate::cassette::{self, Cassette, CassetteError, Event, Header, WriterHandle};
-use crate::control::registry::Registry;
 use crate::handover::{Carry, SessionEnd};
+pub use crate::pattern::IgnoreRule;
 use crate::resp::{Limits, Value};
+use crate::server::registry::Registry;
 use crate::server::{serve, ServeOptions};
 use crate::upstream::Upstream;
 use matcher::Matcher;
-pub use rules::IgnoreRule;
 use session::PushOut;
 
 /// What to do with a command nothing recorded answers.

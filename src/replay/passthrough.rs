@@ -6,7 +6,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::record::pairing::{Paired, Pairing, Pending};
+use crate::pairing::{Paired, Pairing, Pending};
 use crate::resp::{parse_reply, reply_len, Limits, Value};
 use crate::upstream::{Upstream, UpstreamStream};
 

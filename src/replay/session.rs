@@ -16,15 +16,15 @@ use super::passthrough::Passthrough;
 use super::{OnMiss, ReplayShared, Timing};
 use crate::cassette::{Event, Interaction, PushEvent};
 use crate::command;
-use crate::control::inject::Listener;
-use crate::control::registry::InjectRequest;
 use crate::fault::{FaultAction, EXECABORT};
 use crate::handover::{CarriedState, Carry, SessionEnd};
-use crate::record::pairing::ReplyModeTracker;
+use crate::pairing::ReplyModeTracker;
 use crate::resp::{
     encode, is_resp2, parse_request, rdb, to_resp2, NullShape, RequestFrame, RequestParse, Value,
 };
 use crate::selected_db::{is_queued_in_multi, Outcome, SelectedDb};
+use crate::server::inject::Listener;
+use crate::server::registry::InjectRequest;
 
 /// What another connection's replay sends a live connection.
 pub(crate) enum PushOut {

@@ -12,10 +12,10 @@ use crate::tls::ClientWriter;
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 
-use super::super::pairing::{Paired, Pending, ReplyModeTracker, Special};
 use super::Session;
 use crate::command;
 use crate::fault::FaultAction;
+use crate::pairing::{Paired, Pending, ReplyModeTracker, Special};
 use crate::upstream::UpstreamWriter;
 
 /// Whether a client's transaction is open, and doomed by an injected error,

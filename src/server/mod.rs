@@ -1,6 +1,13 @@
 //! The accept loop shared by record and replay: connection ids, the client
 //! limit, the TLS handshake when the listener speaks TLS, and a graceful
-//! shutdown.
+//! shutdown; and the live connections it serves, whatever the mode.
+//!
+//! - [`registry`]: the live connections, to close them (reset) or reach
+//!   them with a message; the control API steers through it.
+//! - [`inject`]: messages and invalidations delivered to live subscribers.
+
+pub mod inject;
+pub mod registry;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
