@@ -1,9 +1,28 @@
-//! What resplay knows about individual Redis commands: names, secrets,
-//! handshake calls, and the commands whose replies are not one-for-one.
+//! What resplay knows about Redis commands, in one place: the command
+//! table generated from the servers' own `COMMAND INFO` and `COMMAND DOCS`
+//! ([`table`], by `scripts/command-table.sh`), and the questions the rest
+//! of resplay asks of it. No other module keeps a list of blocking,
+//! pub/sub, handshake, time-carrying or secret-carrying commands: they ask
+//! here.
+//!
+//! - [`spec`]: the shape of a table entry.
+//! - [`table`]: the generated table (do not edit).
+//! - [`locate`]: where an argument the table describes sits in a request.
+//!
+//! A command the table does not know (a module's, a newer server's) gets
+//! safe defaults: not blocking, no pub/sub, no time or secret arguments,
+//! not a handshake call, one reply per request; it is relayed and matched
+//! argument for argument like any other.
+
+pub mod locate;
+pub mod spec;
+#[rustfmt::skip]
+pub mod table;
 
 use bytes::Bytes;
 
 use crate::resp::{NullShape, Value};
+pub use spec::{Flags, Resplay, Spec, Subscribe};
 
 /// What a password argument is stored as: secrets never reach the disk.
 pub use crate::cassette::REDACTED;
@@ -17,8 +36,22 @@ pub struct Name {
 }
 
 impl Name {
-    /// Longer names are no command resplay treats specially.
-    const MAX: usize = 24;
+    /// Longer names are in no server's command table.
+    pub const MAX: usize = 24;
+
+    /// `word` uppercased (empty when it is too long or not ASCII).
+    pub fn of(word: &[u8]) -> Name {
+        let mut name = Name {
+            bytes: [0; Name::MAX],
+            len: 0,
+        };
+        if word.len() <= Name::MAX && word.is_ascii() {
+            name.bytes[..word.len()].copy_from_slice(word);
+            name.bytes[..word.len()].make_ascii_uppercase();
+            name.len = word.len();
+        }
+        name
+    }
 
     /// The name's bytes (empty when it was too long or not ASCII); match
     /// on these (`b"GET"`) on hot paths, as no UTF-8 check is needed.
@@ -46,18 +79,7 @@ impl std::fmt::Debug for Name {
 
 /// The command name, uppercased (`get` → `GET`).
 pub fn name(args: &[Bytes]) -> Name {
-    let mut name = Name {
-        bytes: [0; Name::MAX],
-        len: 0,
-    };
-    if let Some(first) = args.first() {
-        if first.len() <= Name::MAX && first.is_ascii() {
-            name.bytes[..first.len()].copy_from_slice(first);
-            name.bytes[..first.len()].make_ascii_uppercase();
-            name.len = first.len();
-        }
-    }
-    name
+    args.first().map_or(Name::of(b""), |first| Name::of(first))
 }
 
 /// True when argument `i` equals `word`, ignoring ASCII case.
@@ -66,49 +88,75 @@ pub fn arg_is(args: &[Bytes], i: usize, word: &str) -> bool {
         .is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()))
 }
 
-/// True for the commands [`redact`] may change, so callers copy only those.
-pub fn has_secret(args: &[Bytes]) -> bool {
-    matches!(name(args).as_bytes(), b"AUTH" | b"HELLO" | b"MIGRATE")
+/// The table's entry for a command name (any case), if it knows it.
+pub fn lookup_name(name: &Name) -> Option<&'static Spec> {
+    table::index(name.as_bytes()).map(|i| &table::COMMANDS[i])
 }
 
-/// Replaces passwords with [`REDACTED`]: `AUTH [user] pass`,
-/// `HELLO … AUTH user pass`, and `MIGRATE … AUTH pass | AUTH2 user pass`.
+/// The most specific entry for a request: a container command's
+/// subcommand (`CLIENT SETNAME`), else the command; `None` for a command
+/// the table does not know (see the module's safe defaults).
+pub fn lookup(args: &[Bytes]) -> Option<&'static Spec> {
+    let spec = lookup_name(&name(args))?;
+    if spec.subcommands.is_empty() {
+        return Some(spec);
+    }
+    Some(args.get(1).and_then(|w| spec.subcommand(w)).unwrap_or(spec))
+}
+
+/// True for a container command (`CLIENT`, `CONFIG`, `CLUSTER`…), whose
+/// second word is a subcommand that Redis reads in any case.
+pub fn is_container(first: &[u8]) -> bool {
+    lookup_name(&Name::of(first)).is_some_and(|s| !s.subcommands.is_empty())
+}
+
+/// True when the request may block its connection: a command Redis flags
+/// `blocking` (`BLPOP`, `WAIT`…), or one blocking only with its token given
+/// (`XREAD … BLOCK ms`).
+pub fn is_blocking(args: &[Bytes]) -> bool {
+    let Some(spec) = lookup(args) else {
+        return false;
+    };
+    if !spec.has(Flags::BLOCKING) {
+        return false;
+    }
+    match spec.block_token {
+        None => true,
+        Some(token) => (1..args.len()).any(|i| arg_is(args, i, token)),
+    }
+}
+
+/// True for the commands [`redact`] may change, so callers copy only those.
+pub fn has_secret(args: &[Bytes]) -> bool {
+    lookup(args).is_some_and(|s| !s.secret_args.is_empty())
+}
+
+/// Replaces the arguments the table calls passwords with [`REDACTED`]:
+/// `AUTH [user] pass`, `HELLO … AUTH user pass`, and `MIGRATE … AUTH pass
+/// | AUTH2 user pass`.
 pub fn redact(args: &mut [Bytes]) {
-    let secret = Bytes::from_static(REDACTED.as_bytes());
-    if arg_is(args, 0, "AUTH") {
-        if let Some(last) = args.len().checked_sub(1).filter(|&i| i > 0) {
-            args[last] = secret;
-        }
+    let Some(spec) = lookup(args) else {
         return;
+    };
+    let mut found = Vec::new();
+    for &at in spec.secret_args {
+        locate::each(spec, args, at, |i| found.push(i));
     }
-    if !(arg_is(args, 0, "HELLO") || arg_is(args, 0, "MIGRATE")) {
-        return;
-    }
-    let mut i = 1;
-    while i < args.len() {
-        if arg_is(args, i, "AUTH") && arg_is(args, 0, "HELLO") && i + 2 < args.len() {
-            args[i + 2] = secret.clone();
-            i += 3;
-        } else if arg_is(args, i, "AUTH") && arg_is(args, 0, "MIGRATE") && i + 1 < args.len() {
-            args[i + 1] = secret.clone();
-            i += 2;
-        } else if arg_is(args, i, "AUTH2") && i + 2 < args.len() {
-            args[i + 2] = secret.clone();
-            i += 3;
-        } else {
-            i += 1;
-        }
+    for i in found {
+        args[i] = Bytes::from_static(REDACTED.as_bytes());
     }
 }
 
 /// Handshake calls that replay answers by itself, so recording them is
 /// noise (the seed proxy's `ignoreTrivialCalls`).
 pub fn is_trivial(args: &[Bytes]) -> bool {
-    match name(args).as_bytes() {
-        b"PING" | b"HELLO" | b"SELECT" | b"AUTH" | b"ECHO" => true,
-        b"CLIENT" => arg_is(args, 1, "SETNAME") || arg_is(args, 1, "SETINFO"),
-        _ => false,
-    }
+    lookup(args).is_some_and(|s| s.is(Resplay::TRIVIAL))
+}
+
+/// Handshake calls that replay answers by itself when they have no
+/// recording (DESIGN.md, matching rule 4).
+pub fn is_handshake(args: &[Bytes]) -> bool {
+    lookup(args).is_some_and(|s| s.is(Resplay::HANDSHAKE))
 }
 
 /// The three pub/sub namespaces, each with its own subscriptions.
@@ -124,14 +172,13 @@ pub enum Namespace {
 
 /// A subscribe-family command: its namespace and whether it subscribes.
 pub fn subscription(args: &[Bytes]) -> Option<(Namespace, bool)> {
-    Some(match name(args).as_bytes() {
-        b"SUBSCRIBE" => (Namespace::Channel, true),
-        b"UNSUBSCRIBE" => (Namespace::Channel, false),
-        b"PSUBSCRIBE" => (Namespace::Pattern, true),
-        b"PUNSUBSCRIBE" => (Namespace::Pattern, false),
-        b"SSUBSCRIBE" => (Namespace::Shard, true),
-        b"SUNSUBSCRIBE" => (Namespace::Shard, false),
-        _ => return None,
+    Some(match lookup(args)?.subscribe? {
+        Subscribe::ChannelOn => (Namespace::Channel, true),
+        Subscribe::ChannelOff => (Namespace::Channel, false),
+        Subscribe::PatternOn => (Namespace::Pattern, true),
+        Subscribe::PatternOff => (Namespace::Pattern, false),
+        Subscribe::ShardOn => (Namespace::Shard, true),
+        Subscribe::ShardOff => (Namespace::Shard, false),
     })
 }
 
@@ -187,7 +234,7 @@ pub fn tracking_switch(args: &[Bytes]) -> Option<bool> {
 /// `SYNC` or `PSYNC`: once the server accepts one, the connection carries
 /// the replication stream (see `record::replication`).
 pub fn starts_replication(args: &[Bytes]) -> bool {
-    matches!(name(args).as_bytes(), b"SYNC" | b"PSYNC")
+    lookup(args).is_some_and(|s| s.is(Resplay::REPLICATION))
 }
 
 /// `CLIENT REPLY ON|OFF|SKIP`.
@@ -219,10 +266,10 @@ pub fn client_reply(args: &[Bytes]) -> Option<ReplyMode> {
 /// How a RESP3 null reply to this command reads in RESP2: commands whose
 /// reply is an array send `*-1`.
 pub fn null_shape(args: &[Bytes]) -> NullShape {
-    match name(args).as_bytes() {
-        b"BLPOP" | b"BRPOP" | b"BLMPOP" | b"LMPOP" | b"BZPOPMIN" | b"BZPOPMAX" | b"BZMPOP"
-        | b"ZMPOP" | b"EXEC" | b"XREAD" | b"XREADGROUP" | b"SORT" | b"SORT_RO" => NullShape::Array,
-        _ => NullShape::Bulk,
+    if lookup(args).is_some_and(|s| s.is(Resplay::NULL_ARRAY)) {
+        NullShape::Array
+    } else {
+        NullShape::Bulk
     }
 }
 
