@@ -423,10 +423,20 @@ def main():
         out.write("pub static COMMANDS: &[Spec] = &[\n")
         out.write("\n".join(body))
         out.write("\n];\n\n")
-        out.write("/// The index in [`COMMANDS`] of an uppercase command name.\n")
-        out.write("pub fn index(upper: &[u8]) -> Option<usize> {\n    Some(match upper {\n")
+        out.write("/// The index in [`COMMANDS`] of an uppercase command name: matched on\n")
+        out.write("/// length and first letter before any comparison of whole names, as\n")
+        out.write("/// every request asks it.\n")
+        out.write("pub fn index(upper: &[u8]) -> Option<usize> {\n")
+        out.write("    let first = *upper.first()?;\n")
+        out.write("    Some(match (upper.len(), first) {\n")
+        groups = {}
         for i, n in enumerate(upper):
-            out.write("        b%s => %d,\n" % (rust_str(n), i))
+            groups.setdefault((len(n), n[0]), []).append((n, i))
+        for (length, first), members in sorted(groups.items()):
+            out.write("        (%d, b'%s') => match upper {\n" % (length, first))
+            for n, i in members:
+                out.write("            b%s => %d,\n" % (rust_str(n), i))
+            out.write("            _ => return None,\n        },\n")
         out.write("        _ => return None,\n    })\n}\n")
 
 

@@ -223,7 +223,7 @@ pub fn match_key<'a>(args: &'a [Bytes], rules: &[IgnoreRule]) -> Cow<'a, [Bytes]
     // Redis reads a command's name, and a container command's subcommand
     // (`cluster slots`, `CONFIG get`), in any case.
     let folded = match args {
-        [name, _, ..] if is_container(name) => 2,
+        [name, _, ..] if crate::command::is_container(name) => 2,
         [_, ..] => 1,
         [] => 0,
     };
@@ -240,47 +240,6 @@ pub fn match_key<'a>(args: &'a [Bytes], rules: &[IgnoreRule]) -> Cow<'a, [Bytes]
     Cow::Owned(key)
 }
 
-/// Commands whose second argument is a subcommand (Redis's container
-/// commands). On every replayed command: one copy into a small buffer and
-/// one `match`, no list to walk.
-fn is_container(name: &[u8]) -> bool {
-    // Most commands are told apart by length and first letter alone
-    // (`GET`, `SET`, `HSET`), before any copy.
-    let first = name.first().map_or(0, u8::to_ascii_uppercase);
-    if !matches!(
-        (name.len(), first),
-        (3, b'A')
-            | (6 | 7, b'C' | b'S')
-            | (8, b'F')
-            | (7, b'L')
-            | (6, b'M' | b'O' | b'P' | b'X')
-            | (5, b'X')
-    ) {
-        return false;
-    }
-    let mut upper = [0u8; 8];
-    for (u, b) in upper.iter_mut().zip(name) {
-        *u = b.to_ascii_uppercase();
-    }
-    matches!(
-        &upper[..name.len()],
-        b"ACL"
-            | b"CLIENT"
-            | b"CLUSTER"
-            | b"COMMAND"
-            | b"CONFIG"
-            | b"FUNCTION"
-            | b"LATENCY"
-            | b"MEMORY"
-            | b"MODULE"
-            | b"OBJECT"
-            | b"PUBSUB"
-            | b"SCRIPT"
-            | b"SLOWLOG"
-            | b"XGROUP"
-            | b"XINFO"
-    )
-}
 
 #[cfg(test)]
 mod tests {

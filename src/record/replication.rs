@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::sync::Notify;
 
-use crate::command::{self, arg_is};
+use crate::command;
 use crate::pairing::{Paired, Pairing, Pending};
 use crate::resp::{rdb, reply_len, Limits, ProtocolError};
 
@@ -200,14 +200,10 @@ pub(crate) fn nanos_since(start: Instant, at: Instant) -> u64 {
     u64::try_from(at.saturating_duration_since(start).as_nanos()).unwrap_or(IDLE - 1)
 }
 
-/// Commands whose reply may come much later than the server read them.
+/// Commands whose reply may come much later than the server read them:
+/// blocking ones, and the start of a replication stream.
 fn waits_long(args: &[Bytes]) -> bool {
-    match command::name(args).as_bytes() {
-        b"BLPOP" | b"BRPOP" | b"BRPOPLPUSH" | b"BLMOVE" | b"BLMPOP" | b"BZPOPMIN" | b"BZPOPMAX"
-        | b"BZMPOP" | b"WAIT" | b"WAITAOF" | b"SYNC" | b"PSYNC" => true,
-        b"XREAD" | b"XREADGROUP" => (1..args.len()).any(|i| arg_is(args, i, "BLOCK")),
-        _ => false,
-    }
+    command::is_blocking(args) || command::starts_replication(args)
 }
 
 /// How long a replication push waits for its possible causes at most: the

@@ -16,8 +16,8 @@
 //! as recorded is never shifted. A cassette without a readable `created`
 //! gets no shifting at all, in arguments or in replies.
 //!
-//! The argument positions follow Redis 7.0's command table
-//! (`src/commands/*.json`) and its option parsers.
+//! Which arguments and replies are times comes from the command table
+//! (`crate::command`), generated from the servers' own `COMMAND DOCS`.
 
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -26,7 +26,7 @@ use bytes::Bytes;
 // Same reason as the matcher: local test server, no flood resistance needed.
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::command;
+use crate::command::{self, locate, spec::ReplyTime};
 use crate::resp::Value;
 
 /// How far apart a live and a recorded time argument may be, once each is
@@ -37,21 +37,13 @@ use crate::resp::Value;
 /// precision; anything looser would let unrelated times match.
 pub const TOLERANCE_MS: i64 = 2000;
 
-/// The unit of a time argument or reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unit {
-    /// Unix time in seconds.
-    Seconds,
-    /// Unix time in milliseconds.
-    Millis,
-}
+/// The unit of a time argument or reply, as the command table gives it.
+pub use crate::command::spec::Unit;
 
-impl Unit {
-    fn to_ms(self, value: i64) -> Option<i64> {
-        match self {
-            Unit::Seconds => value.checked_mul(1000),
-            Unit::Millis => Some(value),
-        }
+fn to_ms(unit: Unit, value: i64) -> Option<i64> {
+    match unit {
+        Unit::Seconds => value.checked_mul(1000),
+        Unit::Millis => Some(value),
     }
 }
 
@@ -64,94 +56,24 @@ pub struct TimeArg {
     pub unit: Unit,
 }
 
-/// The absolute-time arguments of a command; empty for every command that
-/// has none (most), without allocating.
+/// The absolute-time arguments of a command: those the command table says
+/// Redis types `unix-time` (and RESTORE's ttl with ABSTTL), found where the
+/// command's grammar puts them. Empty, without allocating, for every
+/// command that has none (most).
 pub fn time_args(args: &[Bytes]) -> Vec<TimeArg> {
-    match command::name(args).as_bytes() {
-        b"EXPIREAT" => at(args, 2, Unit::Seconds),
-        b"PEXPIREAT" => at(args, 2, Unit::Millis),
-        // SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]
-        b"SET" => expiration(args, 3),
-        // GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]
-        b"GETEX" => expiration(args, 2),
-        b"RESTORE" | b"RESTORE-ASKING" => restore(args),
-        b"XCLAIM" => xclaim(args),
+    match command::lookup(args) {
+        Some(spec) if !spec.time_args.is_empty() => locate::time_indexes(spec, args)
+            .into_iter()
+            // 0 is no moment a client computes from its clock: it means
+            // "no expiry" (RESTORE … 0 ABSTTL), so it is matched as sent.
+            .filter(|(index, _)| &args[*index][..] != b"0")
+            .map(|(index, t)| TimeArg {
+                index,
+                unit: t.unit,
+            })
+            .collect(),
         _ => Vec::new(),
     }
-}
-
-fn at(args: &[Bytes], index: usize, unit: Unit) -> Vec<TimeArg> {
-    if index < args.len() {
-        vec![TimeArg { index, unit }]
-    } else {
-        Vec::new()
-    }
-}
-
-/// SET's and GETEX's options, scanned as Redis does: `EX`/`PX`/`EXAT`/
-/// `PXAT` consume the next argument, so a value that reads `EXAT` is never
-/// taken for the option.
-fn expiration(args: &[Bytes], first: usize) -> Vec<TimeArg> {
-    let mut out = Vec::new();
-    let mut i = first;
-    while i < args.len() {
-        let unit = if command::arg_is(args, i, "EXAT") {
-            Some(Unit::Seconds)
-        } else if command::arg_is(args, i, "PXAT") {
-            Some(Unit::Millis)
-        } else if command::arg_is(args, i, "EX") || command::arg_is(args, i, "PX") {
-            None
-        } else {
-            i += 1;
-            continue;
-        };
-        if let Some(unit) = unit {
-            out.extend(at(args, i + 1, unit));
-        }
-        i += 2;
-    }
-    out
-}
-
-/// `RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]`: the
-/// ttl is absolute milliseconds only with `ABSTTL`, and 0 means no expiry.
-fn restore(args: &[Bytes]) -> Vec<TimeArg> {
-    let mut absolute = false;
-    let mut i = 4;
-    while i < args.len() {
-        if command::arg_is(args, i, "ABSTTL") {
-            absolute = true;
-        } else if command::arg_is(args, i, "IDLETIME") || command::arg_is(args, i, "FREQ") {
-            i += 1;
-        }
-        i += 1;
-    }
-    if absolute && args.get(2).is_some_and(|ttl| &ttl[..] != b"0") {
-        at(args, 2, Unit::Millis)
-    } else {
-        Vec::new()
-    }
-}
-
-/// `XCLAIM key group consumer min-idle id… [IDLE ms] [TIME ms]
-/// [RETRYCOUNT n] [FORCE] [JUSTID] [LASTID id]`: stream ids are digits and
-/// `-`, never an option name, so one scan from the first id finds `TIME`.
-fn xclaim(args: &[Bytes]) -> Vec<TimeArg> {
-    let mut out = Vec::new();
-    let mut i = 5;
-    while i < args.len() {
-        if command::arg_is(args, i, "TIME") {
-            out.extend(at(args, i + 1, Unit::Millis));
-            i += 1;
-        } else if ["IDLE", "RETRYCOUNT", "LASTID"]
-            .iter()
-            .any(|o| command::arg_is(args, i, o))
-        {
-            i += 1;
-        }
-        i += 1;
-    }
-    out
 }
 
 /// What a masked time argument reads as in [`masked`].
@@ -190,8 +112,8 @@ pub fn fits(
 ) -> Option<i64> {
     let mut offset = None;
     for t in times {
-        let rec = t.unit.to_ms(parse_i64(recorded.get(t.index)?)?)?;
-        let now = t.unit.to_ms(parse_i64(live.get(t.index)?)?)?;
+        let rec = to_ms(t.unit, parse_i64(recorded.get(t.index)?)?)?;
+        let now = to_ms(t.unit, parse_i64(live.get(t.index)?)?)?;
         // i128: the differences of two arbitrary i64 cannot overflow.
         let drift =
             (i128::from(now) - i128::from(live_now)) - (i128::from(rec) - i128::from(recorded_now));
@@ -364,25 +286,50 @@ impl Clock {
 /// Which replies hold absolute times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ReplyKind {
-    /// `EXPIRETIME` / `PEXPIRETIME`: an integer, or -1/-2 for none.
+    /// `EXPIRETIME` / `PEXPIRETIME`: an integer, or -1/-2 for none;
+    /// `HEXPIRETIME` / `HPEXPIRETIME`: an array of those, one per field.
     Expiry(Unit),
     /// `TIME`: `[seconds, microseconds]` as bulk strings.
     Time,
 }
 
 fn reply_kind(args: &[Bytes]) -> Option<ReplyKind> {
-    match (command::name(args).as_bytes(), args.len()) {
-        (b"EXPIRETIME", 2) => Some(ReplyKind::Expiry(Unit::Seconds)),
-        (b"PEXPIRETIME", 2) => Some(ReplyKind::Expiry(Unit::Millis)),
-        (b"TIME", 1) => Some(ReplyKind::Time),
-        _ => None,
+    let spec = command::lookup(args)?;
+    // Redis refuses a call of the wrong arity; its error is not a time.
+    let arity = usize::try_from(spec.arity.unsigned_abs()).ok()?;
+    let fits = if spec.arity >= 0 {
+        args.len() == arity
+    } else {
+        args.len() >= arity
+    };
+    if !fits {
+        return None;
     }
+    Some(match spec.reply_time? {
+        ReplyTime::Seconds => ReplyKind::Expiry(Unit::Seconds),
+        ReplyTime::Millis => ReplyKind::Expiry(Unit::Millis),
+        ReplyTime::Clock => ReplyKind::Time,
+    })
 }
 
 /// `reply` moved by `offset_ms`; `None` when it holds no time (an error,
 /// `-1` no expiry, `-2` no key, or an unexpected shape).
 fn shift(kind: ReplyKind, reply: &Value, offset_ms: i64) -> Option<Value> {
     match (kind, reply) {
+        (ReplyKind::Expiry(_), Value::Array(items)) => {
+            let mut changed = false;
+            let items = items
+                .iter()
+                .map(|item| match shift(kind, item, offset_ms) {
+                    Some(moved) => {
+                        changed = true;
+                        moved
+                    }
+                    None => item.clone(),
+                })
+                .collect();
+            changed.then_some(Value::Array(items))
+        }
         (ReplyKind::Expiry(_), Value::Integer(n)) if *n < 0 => None,
         (ReplyKind::Expiry(Unit::Millis), Value::Integer(n)) => {
             Some(Value::Integer(n.saturating_add(offset_ms)))
@@ -431,7 +378,7 @@ mod tests {
     use Unit::{Millis, Seconds};
 
     #[test]
-    fn time_arguments_follow_redis_7_syntax() {
+    fn time_arguments_come_from_the_command_table() {
         assert_eq!(positions("EXPIREAT k 1700000000 NX"), [(2, Seconds)]);
         assert_eq!(positions("pexpireat k 1700000000000"), [(2, Millis)]);
         assert_eq!(positions("EXPIREAT k"), []);
@@ -460,6 +407,16 @@ mod tests {
         assert_eq!(positions("XCLAIM s g c 10 1-0 LASTID 2-0"), []);
         assert_eq!(positions("GET k"), []);
         assert_eq!(positions("EXPIRE k 100"), []);
+        // Redis 7.4 and 8: hash field expiry.
+        assert_eq!(positions("HEXPIREAT h 17 FIELDS 1 f"), [(2, Seconds)]);
+        assert_eq!(positions("hpexpireat h 17 NX FIELDS 1 f"), [(2, Millis)]);
+        assert_eq!(positions("HGETEX h PXAT 17 FIELDS 1 f"), [(3, Millis)]);
+        assert_eq!(
+            positions("HSETEX h FXX EXAT 17 FIELDS 1 f v"),
+            [(4, Seconds)]
+        );
+        // A field named like an option is a field.
+        assert_eq!(positions("HGETEX h PERSIST FIELDS 2 EXAT 17"), []);
     }
 
     #[test]
@@ -547,6 +504,26 @@ mod tests {
         assert_eq!(reply_kind(&args("TIME")), Some(ReplyKind::Time));
         assert_eq!(reply_kind(&args("TIME x")), None);
         assert_eq!(reply_kind(&args("TTL k")), None);
+        assert_eq!(
+            reply_kind(&args("HPEXPIRETIME h FIELDS 2 a b")),
+            Some(ReplyKind::Expiry(Millis))
+        );
+        // One time per field; -2 (no field) and -1 (no expiry) stay.
+        let fields = Value::Array(vec![
+            Value::Integer(100),
+            Value::Integer(-1),
+            Value::Integer(-2),
+        ]);
+        assert_eq!(
+            shift(expiry, &fields, 7_000),
+            Some(Value::Array(vec![
+                Value::Integer(107),
+                Value::Integer(-1),
+                Value::Integer(-2)
+            ]))
+        );
+        let none = Value::Array(vec![Value::Integer(-2)]);
+        assert_eq!(shift(expiry, &none, 7_000), None);
         assert!(clock
             .shift_reply(&args("GET k"), &Value::Integer(5), 0)
             .is_none());
