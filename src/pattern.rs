@@ -240,7 +240,6 @@ pub fn match_key<'a>(args: &'a [Bytes], rules: &[IgnoreRule]) -> Cow<'a, [Bytes]
     Cow::Owned(key)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
