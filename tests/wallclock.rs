@@ -263,3 +263,153 @@ fn wall_clock_arguments_off_by_more_than_the_tolerance_miss() {
         assert!(miss.to_string().contains("no recorded reply"), "{miss}");
     }
 }
+
+/// Redis 7.4's hash field expiry and Redis 8's `HGETEX`/`HSETEX`: their
+/// `unix-time` arguments come from the command table (Redis's own `COMMAND
+/// DOCS`), and `HEXPIRETIME`/`HPEXPIRETIME` answer one time per field.
+mod hash_fields {
+    use super::*;
+    use common::servers::ServerKind;
+
+    fn commands(now: Now) -> Vec<redis::Cmd> {
+        let c = |words: &[String]| {
+            let mut cmd = redis::cmd(&words[0]);
+            for w in &words[1..] {
+                cmd.arg(w);
+            }
+            cmd
+        };
+        let w = |s: &str| -> Vec<String> { s.split(' ').map(str::to_string).collect() };
+        vec![
+            c(&w("HSET h f1 a f2 b f3 c")),
+            c(&w(&format!("HEXPIREAT h {} FIELDS 1 f2", now.s + 3600))),
+            c(&w(&format!(
+                "HPEXPIREAT h {} NX FIELDS 1 f3",
+                now.ms + 600_000
+            ))),
+            c(&w(&format!("HGETEX h PXAT {} FIELDS 1 f1", now.ms + 5_000))),
+            c(&w(&format!("HSETEX h EXAT {} FIELDS 1 f4 d", now.s + 100))),
+            c(&w("HEXPIRETIME h FIELDS 3 f2 f4 nofield")),
+            c(&w("HPEXPIRETIME h FIELDS 2 f3 f1")),
+        ]
+    }
+
+    fn sent(now: Now) -> (Vec<String>, Vec<String>) {
+        let s = [now.s + 3600, now.s + 100];
+        let ms = [now.ms + 600_000, now.ms + 5_000];
+        (
+            s.iter().map(i64::to_string).collect(),
+            ms.iter().map(i64::to_string).collect(),
+        )
+    }
+
+    fn ints(v: &Value) -> Vec<i64> {
+        match v {
+            Value::Array(items) => items.iter().map(int).collect(),
+            other => panic!("not an array: {other:?}"),
+        }
+    }
+
+    /// [`super::age`] for this session: arguments and the per-field
+    /// replies of HEXPIRETIME/HPEXPIRETIME move back by `AGE_S`.
+    fn age(path: &Path, recorded: Now) {
+        let (sent_s, sent_ms) = sent(recorded);
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut out = String::new();
+        for (i, line) in text.lines().enumerate() {
+            let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+            if i == 0 {
+                let created = humantime::parse_rfc3339(v["created"].as_str().unwrap()).unwrap();
+                let older = created - Duration::from_secs(AGE_S as u64);
+                v["created"] = humantime::format_rfc3339_millis(older).to_string().into();
+            } else if let Some(cmd) = v.get_mut("cmd").and_then(|c| c.as_array_mut()) {
+                for arg in cmd.iter_mut() {
+                    let Some(text) = arg.as_str() else { continue };
+                    let n: i64 = text.parse().unwrap_or(0);
+                    if sent_s.iter().any(|t| t == text) {
+                        *arg = (n - AGE_S).to_string().into();
+                    } else if sent_ms.iter().any(|t| t == text) {
+                        *arg = (n - AGE_S * 1000).to_string().into();
+                    }
+                }
+                let unit = match cmd[0].as_str().unwrap() {
+                    "HEXPIRETIME" => 1,
+                    "HPEXPIRETIME" => 1000,
+                    _ => 0,
+                };
+                if unit > 0 {
+                    for t in v["reply"].as_array_mut().unwrap() {
+                        let n = t.as_i64().unwrap();
+                        if n > 0 {
+                            *t = (n - AGE_S * unit).into();
+                        }
+                    }
+                }
+            }
+            out.push_str(&serde_json::to_string(&v).unwrap());
+            out.push('\n');
+        }
+        std::fs::write(path, out).unwrap();
+    }
+
+    fn run(url: &str, now: Now) -> Vec<Value> {
+        let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+        commands(now)
+            .iter()
+            .map(|cmd| {
+                cmd.query(&mut con)
+                    .unwrap_or_else(|e| panic!("{:?}: {e}", cmd.get_packed_command()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hash_field_times_recorded_on_redis_8_replay_hours_later() {
+        for protocol in PROTOCOLS {
+            let server = RedisServer::start_kind(ServerKind::Redis8, &[]);
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("c.jsonl");
+            let recorder = Resplay::record(&server.url(), &path, &[]);
+            let recorded = now();
+            let recorded_replies = run(&client_url(&recorder.url(), protocol), recorded);
+            let (code, log) = recorder.stop();
+            assert_eq!(code, 0, "{log:?}");
+            assert_eq!(
+                ints(&recorded_replies[5]),
+                [recorded.s + 3600, recorded.s + 100, -2]
+            );
+            age(&path, recorded);
+
+            let replay = Resplay::replay(&path, &[]);
+            let live = now();
+            let replies = run(&client_url(&replay.url(), protocol), live);
+            // Every command hit, and the per-field times are this run's.
+            assert_eq!(
+                ints(&replies[5]),
+                [live.s + 3600, live.s + 100, -2],
+                "RESP{protocol}"
+            );
+            // Milliseconds follow the offset the latest match showed, and
+            // that one was in seconds: equal within the tolerance.
+            let ms = ints(&replies[6]);
+            for (got, want) in ms.iter().zip([live.ms + 600_000, live.ms + 5_000]) {
+                assert!(
+                    (got - want).abs() <= 2000,
+                    "RESP{protocol}: {ms:?} vs {live:?}"
+                );
+            }
+            for i in 0..5 {
+                assert_eq!(
+                    replies[i], recorded_replies[i],
+                    "RESP{protocol} command {i}"
+                );
+            }
+            let (code, log) = replay.stop();
+            assert_eq!(code, 0, "{log:?}");
+            assert!(
+                log.iter().any(|l| l.contains(" 0 missed, 0 unused")),
+                "RESP{protocol}: {log:?}"
+            );
+        }
+    }
+}
