@@ -1,7 +1,9 @@
 //! Replies resplay makes up itself for handshake commands that were not
-//! recorded (recording leaves them out by default): `HELLO`, `PING`, `ECHO`,
-//! `SELECT`, `AUTH`, `CLIENT SETNAME|GETNAME|SETINFO|ID`, `READONLY`,
-//! `QUIT`, `RESET`.
+//! recorded (recording leaves them out by default). Which commands those
+//! are is the command table's (`Resplay::HANDSHAKE`): `HELLO`, `PING`,
+//! `ECHO`, `SELECT`, `AUTH`, `CLIENT SETNAME|GETNAME|SETINFO|ID`,
+//! `READONLY`, `READWRITE`, `QUIT`, `RESET`; this module says what each
+//! answers.
 
 use bytes::Bytes;
 
@@ -54,6 +56,9 @@ pub fn synthesize(
     info: &mut ConnInfo,
     server_version: &str,
 ) -> Option<(Value, Effect)> {
+    if !command::is_handshake(args) {
+        return None;
+    }
     let name = command::name(args);
     let ok = Value::simple("OK");
     let reply = match name.as_str() {
