@@ -12,13 +12,29 @@
 //! 3. the old mode ends: its cassette is flushed and closed;
 //! 4. the new mode starts, and the waiting and handed-over connections
 //!    continue in it.
+//!
+//! The server's own side lives here: the modes it starts and ends, and the
+//! switch between them. Three concerns it leans on live apart:
+//!
+//! - `check`: step 1, whether a requested mode can be had at all. It grows
+//!   with every option a switch takes and every rule about which go
+//!   together; the switch itself does not change when one is added.
+//! - `clients`: a client connection's side: one task that lives through
+//!   every mode it meets, waiting between two, and is counted so that a
+//!   switch knows whom to wait for.
+//! - `status`: what the server reports, now ([`Status`]) and when a mode
+//!   ends ([`Finished`]): the shapes the control API and the command line
+//!   print.
 
-use std::path::{Path, PathBuf};
+mod check;
+mod clients;
+mod status;
+
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -28,11 +44,14 @@ use super::mode::{Mode, ModeSpec};
 use crate::cassette::{CassetteError, CassetteWriter, Header, WriteMode, WriterTask};
 use crate::fault::Faults;
 use crate::handover::{Carry, SessionEnd};
-use crate::record::{RecordConfig, RecordSummary, Recorder};
-use crate::replay::{IgnoreRule, OnMiss, ReplayConfig, ReplayState, Report};
+use crate::record::{RecordConfig, Recorder};
+use crate::replay::{ReplayConfig, ReplayState};
 use crate::server::inject::Injection;
 use crate::server::registry::Registry;
 use crate::server::{serve, ServeOptions};
+
+use check::{refuse_misplaced, required, Checked};
+pub use status::{Finished, Status};
 
 /// Everything a steered server needs to run any of its modes.
 #[derive(Debug, Clone)]
@@ -75,99 +94,6 @@ pub enum SteerError {
     /// The server is shutting down.
     #[error("resplay is shutting down")]
     ShuttingDown,
-}
-
-/// What a finished mode did.
-#[derive(Debug, Clone)]
-pub enum Finished {
-    /// A recording, with its writer's account.
-    Recorded(RecordSummary),
-    /// A replay's report.
-    Replayed(Report),
-    /// A passthrough: connections relayed.
-    PassedThrough {
-        /// Client connections relayed.
-        connections: u64,
-    },
-    /// An idle spell: nothing was served.
-    Idle,
-}
-
-impl std::fmt::Display for Finished {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Finished::Recorded(summary) => summary.fmt(f),
-            Finished::Replayed(report) => report.fmt(f),
-            Finished::PassedThrough { connections } => {
-                write!(f, "passed through {connections} connection(s)")
-            }
-            Finished::Idle => f.write_str("idle"),
-        }
-    }
-}
-
-/// A running server's state, as the control API reports it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Status {
-    /// The mode serving now.
-    pub mode: Mode,
-    /// Its cassette (none in passthrough).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cassette: Option<PathBuf>,
-    /// Live client connections.
-    pub connections: usize,
-    /// Close client connections on a switch.
-    pub reset_connections_on_switch: bool,
-    /// Milliseconds since this mode started.
-    pub mode_ms: u64,
-    /// Record: interactions written so far.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub recorded: Option<u64>,
-    /// Replay: commands answered from the cassette (repeats included).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub served: Option<u64>,
-    /// Replay: commands with no recording.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub missed: Option<u64>,
-    /// Replay: recorded interactions not served yet.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub unused: Option<u64>,
-    /// Replay: the first missed commands.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub first_misses: Vec<String>,
-    /// Replay: the first distinct recorded commands not served yet, with
-    /// `(xN)` when one is unused N times.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub first_unused: Vec<String>,
-    /// Replay recording its misses: commands the upstream answered.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub passed_through: Option<u64>,
-    /// During a switch: the mode being switched to. `mode` is then the mode
-    /// finishing what is in flight, and its counters are as the switch
-    /// found them.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub switching_to: Option<Mode>,
-}
-
-impl Status {
-    /// A status with no counters yet.
-    fn new(mode: Mode, cassette: Option<PathBuf>, connections: usize, reset: bool) -> Status {
-        Status {
-            mode,
-            cassette,
-            connections,
-            reset_connections_on_switch: reset,
-            mode_ms: 0,
-            recorded: None,
-            served: None,
-            missed: None,
-            unused: None,
-            first_misses: Vec::new(),
-            first_unused: Vec::new(),
-            passed_through: None,
-            switching_to: None,
-        }
-    }
 }
 
 /// How the active mode serves.
@@ -282,7 +208,7 @@ impl Steering {
             listener,
             inner.shutdown.clone(),
             options,
-            move |stream, id| connection(inner.clone(), Carry::fresh(stream), id),
+            move |stream, id| clients::connection(inner.clone(), Carry::fresh(stream), id),
         )
         .await;
         let _one = self.0.switching.lock().await;
@@ -324,29 +250,7 @@ impl Steering {
             // Only once the server has stopped.
             return Status::new(Mode::Passthrough, None, connections, reset);
         };
-        let mut status = Status::new(
-            active.spec.mode,
-            active.spec.cassette.clone(),
-            connections,
-            reset,
-        );
-        status.mode_ms = active.since.elapsed().as_millis() as u64;
-        match &active.served {
-            Served::Record(recorder) => status.recorded = Some(recorder.counts().interactions),
-            Served::Replay(state) => {
-                let report = state.report();
-                status.served = Some(report.served);
-                status.missed = Some(report.missed);
-                status.unused = Some(report.unused);
-                status.first_misses = report.first_misses;
-                status.first_unused = report.first_unused;
-                if active.spec.record_misses {
-                    status.passed_through = Some(report.passed_through);
-                }
-            }
-            Served::Passthrough(_) | Served::Idle => {}
-        }
-        status
+        Status::of(&active, connections, reset)
     }
 
     /// Switches mode (and cassette). Returns what the old mode did.
@@ -434,136 +338,6 @@ impl Steering {
     /// the receiver count `PUBLISH` would give.
     pub async fn inject(&self, injection: Injection) -> u64 {
         self.0.registry.inject(injection).await
-    }
-
-    /// A spec with the cassette in use filled in when it leaves it out.
-    fn with_cassette(
-        &self,
-        mut spec: ModeSpec,
-        current: Option<&Active>,
-    ) -> Result<ModeSpec, SteerError> {
-        let cassetteless = matches!(spec.mode, Mode::Passthrough | Mode::Idle);
-        if spec.cassette.is_none() && !cassetteless {
-            spec.cassette = current.and_then(|a| a.spec.cassette.clone());
-            if spec.cassette.is_none() {
-                return Err(SteerError::BadRequest(format!(
-                    "{} needs a cassette",
-                    spec.mode
-                )));
-            }
-        }
-        if cassetteless {
-            spec.cassette = None;
-        }
-        Ok(spec)
-    }
-
-    /// Step 1: everything about the new mode that can be refused, checked
-    /// before the old mode is touched.
-    async fn check(
-        &self,
-        spec: &ModeSpec,
-        current: Option<&Active>,
-    ) -> Result<Checked, SteerError> {
-        let recording_now = current.and_then(|a| match a.served {
-            Served::Record(_) => a.spec.cassette.as_deref(),
-            _ => None,
-        });
-        match spec.mode {
-            Mode::Record | Mode::Passthrough if self.0.settings.record.is_none() => {
-                Err(SteerError::BadRequest(format!(
-                    "{} needs an upstream: start resplay with --upstream",
-                    spec.mode
-                )))
-            }
-            Mode::Record => {
-                let path = required(spec)?;
-                if recording_now.is_some_and(|p| same_file(p, path)) {
-                    return Err(SteerError::BadRequest(format!(
-                        "already recording to {}",
-                        path.display()
-                    )));
-                }
-                check_writable(path)?;
-                Ok(Checked::Record(spec.clone()))
-            }
-            Mode::Replay => {
-                let path = required(spec)?;
-                let reload = recording_now.is_some_and(|p| same_file(p, path));
-                // A cluster cassette needs a listener per node, which one
-                // steered listener cannot give (`resplay replay` serves it).
-                if !reload
-                    && path.is_file()
-                    && crate::cassette::read_header(path)?.cluster.is_some()
-                {
-                    return Err(SteerError::BadRequest(format!(
-                        "{} is a cluster cassette: serve it with resplay replay --cassette (a listener per node); the control API steers one listener",
-                        path.display()
-                    )));
-                }
-                let mut config = self.replay_config(spec)?;
-                let mut writer = None;
-                if spec.record_misses {
-                    if reload {
-                        return Err(SteerError::BadRequest(format!(
-                            "record_misses: {} is being recorded; switch to replay first",
-                            path.display()
-                        )));
-                    }
-                    // Checked before the writer opens: appending would
-                    // create a missing file.
-                    if !path.is_file() {
-                        return Err(SteerError::BadRequest(format!(
-                            "cannot replay {}: no such file",
-                            path.display()
-                        )));
-                    }
-                    let upstream = config.upstream.clone().ok_or_else(|| {
-                        SteerError::BadRequest(
-                            "record_misses needs an upstream: start resplay with --upstream".into(),
-                        )
-                    })?;
-                    let header = Header::for_upstream(&upstream);
-                    let (handle, task) =
-                        CassetteWriter::open(path, &header, WriteMode::Append).await?;
-                    config.on_miss = OnMiss::Passthrough;
-                    config.record_misses_to = Some(handle);
-                    writer = Some(task);
-                }
-                // Loaded now to refuse a bad cassette; the one being recorded
-                // is loaded again once its writer has flushed it. A load that
-                // fails drops the writer having appended nothing.
-                let (state, warnings) = self.load_replay(path, config.clone())?;
-                Ok(Checked::Replay {
-                    spec: spec.clone(),
-                    state,
-                    config: Box::new(config),
-                    reload,
-                    warnings,
-                    writer,
-                })
-            }
-            Mode::Passthrough => Ok(Checked::Passthrough(spec.clone())),
-            Mode::Idle => Ok(Checked::Idle(spec.clone())),
-        }
-    }
-
-    /// The server's replay settings with a switch's own options.
-    fn replay_config(&self, spec: &ModeSpec) -> Result<ReplayConfig, SteerError> {
-        let mut config = self.0.settings.replay.clone();
-        for text in &spec.ignore {
-            let rule: IgnoreRule = text.parse().map_err(|e: crate::pattern::RuleError| {
-                SteerError::BadRequest(format!("ignore: {e}"))
-            })?;
-            config.rules.push(rule);
-        }
-        if let Some(timing) = spec.timing {
-            config.timing = timing;
-        }
-        if config.upstream.is_none() {
-            config.upstream = self.0.settings.record.as_ref().map(|r| r.upstream.clone());
-        }
-        Ok(config)
     }
 
     fn load_replay(
@@ -711,129 +485,6 @@ impl Steering {
                     error: None,
                 }))
             }
-        }
-    }
-}
-
-/// A mode that passed its checks.
-enum Checked {
-    Record(ModeSpec),
-    Replay {
-        spec: ModeSpec,
-        state: ReplayState,
-        /// Its settings, to load it again with.
-        config: Box<ReplayConfig>,
-        /// Load again at the switch: it is the cassette being recorded.
-        reload: bool,
-        /// The loader's warnings (a torn last line).
-        warnings: Vec<String>,
-        /// `record_misses`: the writer appending to the cassette.
-        writer: Option<WriterTask>,
-    },
-    Passthrough(ModeSpec),
-    Idle(ModeSpec),
-}
-
-/// Refuses a switch that names options its mode does not take.
-fn refuse_misplaced(spec: &ModeSpec) -> Result<(), SteerError> {
-    let misplaced = spec.misplaced_options();
-    if misplaced.is_empty() {
-        return Ok(());
-    }
-    let takers = |option: &str| match option {
-        "append" => "record",
-        "cassette" => "record and replay",
-        _ => "replay",
-    };
-    let named: Vec<String> = misplaced
-        .iter()
-        .map(|o| format!("{o} (only {})", takers(o)))
-        .collect();
-    Err(SteerError::BadRequest(format!(
-        "{} does not take {}",
-        spec.mode,
-        named.join(", ")
-    )))
-}
-
-fn required(spec: &ModeSpec) -> Result<&Path, SteerError> {
-    spec.cassette
-        .as_deref()
-        .ok_or_else(|| SteerError::BadRequest(format!("{} needs a cassette", spec.mode)))
-}
-
-/// Whether two paths name one file (the cassette being recorded).
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
-}
-
-/// A cassette can be created at `path`: its directory exists.
-fn check_writable(path: &Path) -> Result<(), SteerError> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    if dir.is_dir() {
-        Ok(())
-    } else {
-        Err(SteerError::BadRequest(format!(
-            "cannot record to {}: directory {} does not exist",
-            path.display(),
-            dir.display()
-        )))
-    }
-}
-
-/// One client connection for its whole life, through every mode it meets.
-async fn connection(inner: Arc<Inner>, carry: Carry, id: u64) {
-    inner.clients.fetch_add(1, Ordering::Relaxed);
-    through_modes(&inner, carry, id).await;
-    inner.clients.fetch_sub(1, Ordering::Relaxed);
-}
-
-async fn through_modes(inner: &Inner, mut carry: Carry, id: u64) {
-    let mut modes = inner.active.subscribe();
-    loop {
-        let active = loop {
-            let current = modes.borrow_and_update().clone();
-            if let Some(active) = current {
-                // Counted before the check: a switch that cancels after the
-                // check waits for this session.
-                let token = active.sessions.token();
-                if !active.stop.is_cancelled() && active.serves() {
-                    break (active, token);
-                }
-            }
-            tokio::select! {
-                _ = inner.shutdown.cancelled() => return,
-                changed = modes.changed() => if changed.is_err() { return },
-            }
-        };
-        let (active, token) = active;
-        let end = match active.session(carry, id).await {
-            Ok(end) => end,
-            // Not reached (idle is skipped above); waits like it.
-            Err(unserved) => {
-                carry = unserved;
-                drop(token);
-                continue;
-            }
-        };
-        // Announced before the old mode counts this session done, so the
-        // switch that follows waits for it to arrive in the new mode.
-        match &end {
-            SessionEnd::HandedOver(_) => inner.registry.will_arrive(id),
-            // Closed, or its upstream unreachable: nothing to wait for.
-            SessionEnd::Closed => inner.registry.will_not_arrive(id),
-        }
-        drop(token);
-        drop(active);
-        match end {
-            SessionEnd::Closed => return,
-            SessionEnd::HandedOver(next) => carry = next,
         }
     }
 }
