@@ -10,19 +10,33 @@ use tokio_util::sync::CancellationToken;
 
 use resplay::cassette::WriteMode;
 use resplay::cluster::{record_cluster, replay_cluster};
+use resplay::config::Config;
 use resplay::record::RecordConfig;
 use resplay::replay::{OnMiss, ReplayConfig};
+
+use super::args::Steer;
+use super::report::print_warnings;
+use super::settings;
 
 /// What a cluster server does not offer (yet), refused rather than
 /// accepted and ignored.
 pub struct Unsupported {
     /// `--admin` or the `admin` key: the control API steers one listener.
-    pub admin: bool,
-    /// `--keep-connections`: only meaningful with the control API.
-    pub keep_connections: bool,
+    admin: bool,
+    /// `--keep-connections` or `reset_connections_on_start = false`: only
+    /// meaningful with the control API.
+    keep_connections: bool,
 }
 
 impl Unsupported {
+    /// The steering options the flags and the file ask for.
+    pub fn of(steer: &Steer, file: &Config) -> Unsupported {
+        Unsupported {
+            admin: settings::admin(steer, file).is_some(),
+            keep_connections: !settings::reset_connections(steer, file),
+        }
+    }
+
     fn refuse(&self) -> Result<()> {
         if self.admin {
             bail!("the control API (--admin) does not steer a cluster yet: leave it out with --cluster or a cluster cassette");
@@ -97,9 +111,7 @@ pub async fn replay(
     }
     let (replay, warnings) =
         replay_cluster(path, config, listen_socket(listen)?, shutdown.clone())?;
-    for warning in &warnings {
-        eprintln!("resplay: warning: {warning}");
-    }
+    print_warnings(&warnings);
     eprintln!("resplay: listening on {}", replay.seed());
     shutdown.cancelled().await;
     let report = replay.finish().await;

@@ -18,6 +18,7 @@ use resplay::control::api::admin_addr;
 use resplay::control::{Mode, ModeSpec};
 use resplay::replay::Timing;
 
+/// The flags of `resplay ctl`: which server, and the request to send it.
 #[derive(Args)]
 pub struct CtlArgs {
     /// The control API of the running resplay (its --admin): IP:PORT or
@@ -28,6 +29,7 @@ pub struct CtlArgs {
     request: CtlRequest,
 }
 
+/// One request to the control API (see docs/control-api.md).
 #[derive(Subcommand)]
 enum CtlRequest {
     /// Mode, cassette, live connections, served/missed/unused so far.
@@ -75,6 +77,7 @@ enum CtlRequest {
     },
 }
 
+/// The fault-rule requests, under `resplay ctl fault`.
 #[derive(Subcommand)]
 enum FaultRequest {
     /// The rules, with how often each matched and fired.

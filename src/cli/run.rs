@@ -1,0 +1,80 @@
+//! `resplay run -- COMMAND`: the command runs with REDIS_URL pointing at
+//! resplay, which records or replays by the VCR mode; the library's
+//! [`resplay::run`] does the work, this reports it and picks the exit
+//! status.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use resplay::config::{Config, RunMode};
+use resplay::run::RunSettings;
+
+use super::args::{Common, ReplayFlags};
+use super::report::{report_faults, warn_if_insecure};
+use super::settings;
+use super::signal::shutdown_on_signal;
+
+/// The flags of `resplay run`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    flags: ReplayFlags,
+    /// once: record if the cassette is missing, else replay; new-episodes: replay
+    /// and record what is missing; none: replay only; all: record afresh [default: once].
+    #[arg(long, value_enum)]
+    mode: Option<RunMode>,
+    /// Also record handshake calls.
+    #[arg(long)]
+    record_trivial_calls: bool,
+    /// Record a Redis Cluster (a cluster cassette replays as one without it);
+    /// the command also gets REDIS_CLUSTER_NODES.
+    #[arg(long)]
+    cluster: bool,
+    /// The command to run, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+/// Runs the command; exits with its status, or 1 for a `--strict` failure.
+pub async fn run(args: RunArgs, file: &Config) -> Result<ExitCode> {
+    let upstream = settings::upstream(&args.common, file)?;
+    let run_settings = RunSettings {
+        cassette: settings::cassette(&args.common, file)?,
+        mode: settings::run_mode(args.mode, file),
+        upstream: upstream.clone(),
+        ignore_trivial_calls: settings::ignore_trivial(args.record_trivial_calls, file),
+        replay: settings::replay_config(&args.common, &args.flags, None, file, upstream)?,
+        strict: settings::strict(args.flags.strict, file),
+        cluster: settings::cluster(args.cluster, file),
+        command: args.command,
+    };
+    warn_if_insecure(run_settings.upstream.as_ref());
+    let shown = run_settings.cassette.display().to_string();
+    let faults = run_settings.replay.faults.clone();
+    let redact = run_settings.replay.redact.clone();
+    let outcome = resplay::run::run(run_settings, shutdown_on_signal()?).await?;
+    report_faults(&faults);
+    if let (Some(r), Some(_)) = (&redact, &outcome.recorded) {
+        r.warn_unmatched();
+    }
+    if let Some(summary) = &outcome.recorded {
+        if outcome.discarded {
+            eprintln!(
+                "resplay: the command failed (exit {}); {shown} was not written",
+                outcome.child_code
+            );
+        } else {
+            eprintln!("resplay: {summary} into {shown}");
+        }
+    }
+    if let Some(report) = &outcome.replayed {
+        eprintln!("resplay: {report}");
+        if outcome.strict_failed {
+            eprintln!("resplay: --strict: failing because of missed or unused interactions");
+        }
+    }
+    Ok(ExitCode::from(outcome.exit_code().clamp(0, 255) as u8))
+}
