@@ -46,7 +46,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::cassette::{self, CassetteError, CassetteWriter, Header, WriteMode};
+use crate::cassette::{self, CassetteError, CassetteWriter, WriteMode};
 use crate::control::api::serve_api;
 use crate::control::{Finished, ModeSpec, Status, SteerError, SteerSettings, Steering};
 use crate::record::{record, RecordConfig, RecordSummary};
@@ -194,7 +194,7 @@ impl RecordServer {
     ) -> Result<RecordServer, EmbedError> {
         let (listener, addr) = bind("127.0.0.1:0").await?;
         let tls = config.serve.tls.is_some();
-        let header = Header::for_upstream(&config.upstream).listening_on(addr);
+        let header = config.upstream.recording_header().listening_on(addr);
         let (handle, writer) = CassetteWriter::open(cassette.as_ref(), &header, mode).await?;
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();

@@ -19,11 +19,17 @@
 //!   (`SELECT`, `MULTI`/`EXEC`, `RESET`), followed alike by both modes.
 //! - [`pairing`]: which reply answers which request on one connection
 //!   (pure logic; record and replay's passthrough both use it).
+//! - [`carried_state`]: what a connection keeps across a mode switch
+//!   (protocol, database, subscriptions).
+//! - [`topology`]: a Redis Cluster's nodes, as `CLUSTER NODES` lists them
+//!   and the cassette header keeps them.
 //!
 //! **Connections.**
 //! - [`tls`]: TLS toward clients (the listener) and toward the upstream.
 //! - [`upstream`]: the real Redis: URL, connect, `AUTH` and `SELECT`.
 //! - [`handover`]: a client connection carried from one mode to the next.
+//! - [`nodes`]: a cluster's node addresses as clients see them: a listener
+//!   per node, addresses in replies rewritten, the topology answered.
 //! - [`server`]: the accept loop shared by both modes (connection ids, the
 //!   client limit, graceful shutdown) and the registry of live connections
 //!   that resets and injected messages reach them through.
@@ -38,8 +44,8 @@
 //!   both ways, replication streams.
 //! - [`replay`]: the replay server: matcher, handshake synthesis, wall-clock
 //!   shifting, pushes, passthrough, the report.
-//! - [`cluster`]: Redis Cluster: a listener per node, addresses rewritten,
-//!   in record and replay.
+//! - [`cluster`]: Redis Cluster: a recorder or replay server per node, in
+//!   one process and one cassette.
 //!
 //! **Steering and front ends.**
 //! - [`control`]: switching mode, resetting connections and injecting
@@ -53,6 +59,7 @@
 //! - [`diff`]: what a re-recording changed, in commands (`resplay diff`).
 //! - [`import`]: cassettes from The Protocol Master's and Keploy's recordings.
 
+pub mod carried_state;
 pub mod cassette;
 pub mod cluster;
 pub mod command;
@@ -63,6 +70,7 @@ pub mod embed;
 pub mod fault;
 pub mod handover;
 pub mod import;
+pub mod nodes;
 pub mod pairing;
 pub mod pattern;
 pub mod record;
@@ -74,4 +82,5 @@ pub mod selected_db;
 pub mod server;
 pub mod show;
 pub mod tls;
+pub mod topology;
 pub mod upstream;

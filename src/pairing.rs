@@ -19,7 +19,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::command::{self, Namespace, ReplyMode};
-use crate::handover::CarriedState;
+use crate::carried_state::CarriedState;
 use crate::resp::{parse_reply, Limits, Value};
 use crate::selected_db::{Outcome, SelectedDb};
 
@@ -477,7 +477,7 @@ impl Pairing {
         self.head_needs = None;
         if request.special.as_deref() == Some(&Special::ExecAbort) {
             // The cassette keeps what the client saw, not DISCARD's +OK.
-            replies = vec![Bytes::from_static(crate::fault::EXECABORT)];
+            replies = vec![Bytes::from_static(command::EXECABORT)];
         }
         let ok = replies.first().is_some_and(|r| !is_error_frame(r));
         if ok {
@@ -728,7 +728,7 @@ mod tests {
         let [Paired::Interaction { replies, .. }] = &out[..] else {
             panic!("{out:?}");
         };
-        assert_eq!(replies[..], [Bytes::from_static(crate::fault::EXECABORT)]);
+        assert_eq!(replies[..], [Bytes::from_static(command::EXECABORT)]);
         assert_eq!(p.pending(), 0);
     }
 

@@ -9,7 +9,7 @@ use std::process::ExitStatus;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::cassette::{read_header, CassetteError, CassetteWriter, Header, WriteMode};
+use crate::cassette::{read_header, CassetteError, CassetteWriter, WriteMode};
 use crate::cluster::{record_cluster, replay_cluster};
 use crate::config::RunMode;
 use crate::record::{record, RecordConfig, RecordSummary};
@@ -147,7 +147,7 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
     match plan {
         Plan::Record => {
             let config = record_config(&settings, &shown)?;
-            let mut header = Header::for_upstream(&config.upstream).listening_on(local);
+            let mut header = config.upstream.recording_header().listening_on(local);
             header.redact_salt = config.header_salt();
             // Atomic: the old cassette stays until the run has succeeded.
             let (handle, writer) = CassetteWriter::open(&path, &header, WriteMode::Atomic).await?;
@@ -179,7 +179,7 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
                     .upstream
                     .clone()
                     .ok_or_else(|| RunError::NoUpstream(shown.clone()))?;
-                let header = Header::for_upstream(&upstream);
+                let header = upstream.recording_header();
                 let (handle, writer) =
                     CassetteWriter::open(&path, &header, WriteMode::Append).await?;
                 config.on_miss = OnMiss::Passthrough;

@@ -138,6 +138,15 @@ pub enum UpstreamError {
 }
 
 impl Upstream {
+    /// A cassette header for a recording against this upstream that
+    /// starts now: its address, and the database its connections start in.
+    pub fn recording_header(&self) -> crate::cassette::Header {
+        crate::cassette::Header {
+            db: Some(self.db),
+            tls: self.tls.is_some(),
+            ..crate::cassette::Header::new(Some(self.addr.clone()))
+        }
+    }
     /// Parses `redis://[user:pass@]host[:port][/db]` (port 6379 by default;
     /// a bare `host:port` is accepted too), or a Unix socket as
     /// `unix:///path/to/redis.sock[?db=N&user=U&password=P]` (also spelled

@@ -41,9 +41,11 @@ const LAYERS: &[(&str, &[&str])] = &[
             "pattern",
             "selected_db",
             "pairing",
+            "carried_state",
+            "topology",
         ],
     ),
-    ("Connections", &["tls", "upstream", "handover", "server"]),
+    ("Connections", &["tls", "upstream", "handover", "server", "nodes"]),
     ("Policies", &["fault", "redact"]),
     ("Modes", &["record", "replay", "cluster"]),
     (

@@ -277,7 +277,7 @@ async fn injected_messages_count_receivers_as_publish_does() {
                 ["pmessage", "news.*", "news.tech", "injected"]
             );
             let sharded = server
-                .inject(resplay::control::inject::Injection::Message {
+                .inject(resplay::server::inject::Injection::Message {
                     channel: "orders".into(),
                     message: "o1".into(),
                     shard: true,

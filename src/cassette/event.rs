@@ -61,7 +61,7 @@ pub struct Header {
     /// A cluster recording's topology: the nodes, their roles and slots
     /// (see `crate::cluster`). Absent for a single server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cluster: Option<crate::cluster::topology::Topology>,
+    pub cluster: Option<crate::topology::Topology>,
 }
 
 impl Header {
@@ -85,16 +85,6 @@ impl Header {
         Header {
             listen: Some(addr.to_string()),
             ..self
-        }
-    }
-
-    /// A header for a recording against `upstream` that starts now: its
-    /// address, and the database its connections start in.
-    pub fn for_upstream(upstream: &crate::upstream::Upstream) -> Header {
-        Header {
-            db: Some(upstream.db),
-            tls: upstream.tls.is_some(),
-            ..Header::new(Some(upstream.addr.clone()))
         }
     }
 

@@ -11,10 +11,10 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::listeners::{announce, Listeners, NodeListener};
-use super::topology::Topology;
-use super::ClusterLink;
-use crate::cassette::{CassetteWriter, Header, WriteMode, WriterHandle, WriterTask};
+use crate::nodes::listeners::{announce, Listeners, NodeListener};
+use crate::topology::Topology;
+use crate::nodes::ClusterLink;
+use crate::cassette::{CassetteWriter, WriteMode, WriterHandle, WriterTask};
 use crate::handover::Carry;
 use crate::record::{RecordConfig, RecordCounts, RecordSummary, Recorder};
 use crate::server::registry::Registry;
@@ -82,7 +82,7 @@ pub struct ClusterRecording {
 pub enum ClusterRecordError {
     /// The topology could not be read.
     #[error(transparent)]
-    Topology(#[from] super::topology::TopologyError),
+    Topology(#[from] crate::nodes::discover::TopologyError),
     /// A listener could not be bound.
     #[error("{0}")]
     Listen(String),
@@ -108,8 +108,8 @@ pub async fn record_cluster(
     if mode == WriteMode::Append {
         return Err(ClusterRecordError::Append);
     }
-    let topology = Topology::discover(&config.upstream).await?;
-    let mut header = Header::for_upstream(&config.upstream);
+    let topology = crate::nodes::discover::discover(&config.upstream).await?;
+    let mut header = config.upstream.recording_header();
     header.redact_salt = config.header_salt();
     // Bound before the cassette is opened: a taken port leaves no file.
     let pending: Arc<Mutex<Vec<NodeListener>>> = Arc::default();

@@ -14,10 +14,10 @@ use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::answers::{NodeTopology, TopologyAnswers};
-use super::listeners::{announce, Listeners, NodeListener};
-use super::rewrite::{rewrite_reply, Resolve};
-use super::topology::Role;
+use crate::nodes::answers::{NodeTopology, TopologyAnswers};
+use crate::nodes::listeners::{announce, Listeners, NodeListener};
+use crate::nodes::rewrite::{rewrite_reply, Resolve};
+use crate::topology::Role;
 use crate::cassette::{self, CassetteError, ConnState, Event};
 use crate::replay::matcher::Matcher;
 use crate::replay::{ReplayConfig, ReplayState, Report};

@@ -77,6 +77,10 @@ impl std::fmt::Debug for Name {
     }
 }
 
+/// What Redis answers the `EXEC` of a transaction in which it refused a
+/// command.
+pub const EXECABORT: &[u8] = b"-EXECABORT Transaction discarded because of previous errors.\r\n";
+
 /// The command name, uppercased (`get` → `GET`).
 pub fn name(args: &[Bytes]) -> Name {
     args.first().map_or(Name::of(b""), |first| Name::of(first))

@@ -41,7 +41,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::mode::{Mode, ModeSpec};
-use crate::cassette::{CassetteError, CassetteWriter, Header, WriteMode, WriterTask};
+use crate::cassette::{CassetteError, CassetteWriter, WriteMode, WriterTask};
 use crate::fault::Faults;
 use crate::handover::{Carry, SessionEnd};
 use crate::record::{RecordConfig, Recorder};
@@ -364,7 +364,7 @@ impl Steering {
                 if spec.append {
                     config.salt_from(path);
                 }
-                let mut header = Header::for_upstream(&config.upstream);
+                let mut header = config.upstream.recording_header();
                 header.redact_salt = config.header_salt();
                 if let Some(addr) = self.0.listen.get() {
                     header = header.listening_on(*addr);

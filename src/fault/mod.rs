@@ -25,9 +25,8 @@ use serde::Serialize;
 
 pub use rule::{Action, FaultRule, FaultRuleError, FaultTable};
 
-/// What Redis answers the `EXEC` of a transaction in which it refused a
-/// command: what both modes answer after an injected error inside `MULTI`.
-pub const EXECABORT: &[u8] = b"-EXECABORT Transaction discarded because of previous errors.\r\n";
+/// What both modes answer after an injected error inside `MULTI`.
+pub use crate::command::EXECABORT;
 
 /// What a session does to one command, decided by [`Faults::check`].
 #[derive(Debug, Clone, PartialEq, Eq)]

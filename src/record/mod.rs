@@ -53,7 +53,7 @@ pub struct RecordConfig {
     pub redact: Option<crate::redact::Redactor>,
     /// In a cluster recording: the node this recorder relays to, and the
     /// listeners node addresses are rewritten to.
-    pub cluster: Option<crate::cluster::ClusterLink>,
+    pub cluster: Option<crate::nodes::ClusterLink>,
 }
 
 impl RecordConfig {

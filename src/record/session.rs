@@ -374,7 +374,7 @@ async fn relay_requests(
                 }
                 multi.follow(&args);
                 if shared.config.cluster.is_some()
-                    && crate::cluster::rewrite::topology_command(&args).is_some()
+                    && crate::nodes::rewrite::topology_command(&args).is_some()
                 {
                     session.topology_asked.store(true, Ordering::Release);
                 }
@@ -648,7 +648,7 @@ async fn relay_replies(
         let shaped = session.faulted.load(Ordering::Acquire)
             || (shared.config.cluster.is_some()
                 && (session.topology_asked.load(Ordering::Acquire)
-                    || crate::cluster::rewrite::may_redirect(&chunk)));
+                    || crate::nodes::rewrite::may_redirect(&chunk)));
         let (pending, since, close) = if shaped {
             // A fault was injected here, or node addresses may need
             // rewriting (a cluster): pair first, then send what the client

@@ -92,7 +92,7 @@ pub struct ReplayConfig {
     pub redact: Option<crate::redact::Redactor>,
     /// In a cluster replay: this node's view of the recorded topology, for
     /// topology commands it has no recording of.
-    pub cluster: Option<crate::cluster::answers::NodeTopology>,
+    pub cluster: Option<crate::nodes::answers::NodeTopology>,
 }
 
 impl Default for ReplayConfig {

@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use super::{Active, Served, SteerError, Steering};
-use crate::cassette::{CassetteWriter, Header, WriteMode, WriterTask};
+use crate::cassette::{CassetteWriter, WriteMode, WriterTask};
 use crate::control::mode::{Mode, ModeSpec};
 use crate::replay::{IgnoreRule, OnMiss, ReplayConfig, ReplayState};
 
@@ -102,7 +102,7 @@ impl Steering {
                             "record_misses needs an upstream: start resplay with --upstream".into(),
                         )
                     })?;
-                    let header = Header::for_upstream(&upstream);
+                    let header = upstream.recording_header();
                     let (handle, task) =
                         CassetteWriter::open(path, &header, WriteMode::Append).await?;
                     config.on_miss = OnMiss::Passthrough;

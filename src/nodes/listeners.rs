@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, Weak};
 use tokio::net::TcpListener;
 
 use super::rewrite::Resolve;
-use super::topology::{Node, Role};
+use crate::topology::{Node, Role};
 
 /// What to do with a listener bound for a node: serve it (record), or keep
 /// it until the cassette is loaded (replay).
