@@ -4,7 +4,7 @@
 //! The upstream is reached over TCP (`redis://`), TLS (`rediss://`, see
 //! [`crate::tls`]) or a Unix socket (`unix://`, `redis+unix://`). A Unix socket skips the TCP stack on both
 //! ends: when Redis runs on the same machine, recording through one costs
-//! much less CPU per request than loopback TCP (see the README's benchmark).
+//! much less CPU per request than loopback TCP (see docs/benchmarks.md).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
