@@ -318,6 +318,30 @@ impl Pairing {
         self.queue.drain(..).collect()
     }
 
+    /// Ends the conversation with requests still waiting (the client left
+    /// while the server held one back, or their replies took too long):
+    /// each becomes an interaction with the replies it got so far (none, or
+    /// the first confirmations of a `SUBSCRIBE a b`), in order. Injected
+    /// local faults, never recorded, are left out.
+    pub fn abandon(&mut self, out: &mut Vec<Paired>) {
+        let mut replies = std::mem::take(&mut self.head_replies);
+        self.head_needs = None;
+        for request in std::mem::take(&mut self.queue) {
+            if request.is_local() {
+                continue;
+            }
+            let db = self.selected.db();
+            // As for a silent request: assume it ran (a `SELECT` did).
+            self.selected
+                .observe(&request.args, Outcome::Silent, || None);
+            out.push(Paired::Interaction {
+                request,
+                db,
+                replies: std::mem::take(&mut replies),
+            });
+        }
+    }
+
     /// Completes the silent requests at the head of the queue: they need no
     /// frame from the server; and hands over the local ones (injected
     /// faults), in their turn.
@@ -608,6 +632,36 @@ mod tests {
         p.push_request(req(4, &["LRANGE", "l", "0", "-1"]));
         let (done, pushes) = run(&mut p, vec![Value::Array(vec![bulk("message"), bulk("x")])]);
         assert_eq!((done, pushes), (vec![(4, 1)], 0));
+    }
+
+    #[test]
+    fn abandoned_requests_keep_their_order_and_what_they_got() {
+        let mut p = Pairing::default();
+        p.push_request(req(0, &["SUBSCRIBE", "a", "b"]));
+        p.push_request(req(1, &["SELECT", "2"]));
+        p.push_request(req(2, &["BLPOP", "q", "0"]));
+        let (done, _) = run(&mut p, vec![confirmation("subscribe", "a", 1, true)]);
+        assert!(done.is_empty());
+        let mut out = Vec::new();
+        p.abandon(&mut out);
+        let got: Vec<_> = out
+            .iter()
+            .map(|o| match o {
+                Paired::Interaction {
+                    request,
+                    db,
+                    replies,
+                } => (request.seq, *db, replies.len()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        // The SUBSCRIBE keeps its one confirmation; the SELECT is assumed
+        // to have run, as a silent one is.
+        assert_eq!(got, [(0, 0, 1), (1, 0, 0), (2, 2, 0)]);
+        assert_eq!(p.pending(), 0);
+        // The next reply is not taken for one of theirs.
+        let (done, pushes) = run(&mut p, vec![bulk("late")]);
+        assert_eq!((done.len(), pushes), (0, 1));
     }
 
     #[test]
