@@ -56,6 +56,10 @@ struct State {
     protocol_error: Option<ProtocolError>,
     /// The request half has stopped (client gone, error, idle, shutdown).
     requests_done: bool,
+    /// The client closed its connection, or it broke. Redis would free
+    /// such a client at once, and with it a blocked command: the reply
+    /// half then stops waiting for one (see [`held_back`]).
+    client_gone: bool,
     /// The server closed the connection while the client was still there
     /// (`CLIENT KILL`, `QUIT`, a timeout): the close event says so.
     closed_by_server: bool,
@@ -102,6 +106,13 @@ impl Session {
 
     fn at_ms(&self, at: Instant) -> u64 {
         at.saturating_duration_since(self.shared.start).as_millis() as u64
+    }
+
+    /// The client is gone: nothing more to read from it or write to it.
+    fn client_left(&self) {
+        let mut state = self.state();
+        state.requests_done = true;
+        state.client_gone = true;
     }
 
     /// The gate marker for the state as it is now.
@@ -159,6 +170,7 @@ pub(crate) async fn run(carry: Carry, conn: u64, shared: Arc<RecordShared>) -> S
             pairing,
             protocol_error: None,
             requests_done: false,
+            client_gone: false,
             closed_by_server: false,
             replication: Replication::default(),
         }),
@@ -212,6 +224,9 @@ pub(crate) async fn run(carry: Carry, conn: u64, shared: Arc<RecordShared>) -> S
             }
         }
     };
+    // Redis sees the close now, before the cassette hears of it: a blocked
+    // command left on the upstream would take the next job pushed.
+    drop(upstream_write);
     shared.registry.unregister(conn);
     shared.gate.unregister(conn);
     let by_server = session.state().closed_by_server;
@@ -331,7 +346,10 @@ async fn relay_requests(
         };
         match read {
             ReadOutcome::Data => {}
-            ReadOutcome::Closed => return RequestsEnd::Gone,
+            ReadOutcome::Closed => {
+                session.client_left();
+                return RequestsEnd::Gone;
+            }
             ReadOutcome::Idle => {
                 tracing::debug!("connection {}: idle timeout", session.conn);
                 return RequestsEnd::Gone;
@@ -438,8 +456,13 @@ async fn relay_requests(
                             _ = &mut shutdown => return RequestsEnd::Gone,
                             read = read_with_idle_limit(client, buf, idle_limit, idle_since, session) => read,
                         };
-                        if !matches!(read, ReadOutcome::Data) {
-                            return RequestsEnd::Gone;
+                        match read {
+                            ReadOutcome::Data => {}
+                            ReadOutcome::Closed => {
+                                session.client_left();
+                                return RequestsEnd::Gone;
+                            }
+                            ReadOutcome::Idle => return RequestsEnd::Gone,
                         }
                     }
                 }
@@ -524,9 +547,10 @@ async fn relay_replies(
     loop {
         // Act on what needs no upstream bytes: silent requests, a protocol
         // error due now, the end of the conversation.
-        let (finished, protocol_error, since) = {
+        let (finished, protocol_error, since, abandon) = {
             let mut state = session.state();
             state.pairing.complete_silent(&mut paired);
+            let abandon = state.client_gone && held_back(&state.pairing);
             let idle = state.pairing.pending() == 0;
             let error = if idle {
                 state.protocol_error.take()
@@ -537,8 +561,15 @@ async fn relay_replies(
                 drain_deadline = Some(tokio::time::Instant::now() + shared.config.drain_grace);
             }
             let since = session.waiting_since(&state);
-            (idle && state.requests_done, error, since)
+            (idle && state.requests_done, error, since, abandon)
         };
+        if abandon {
+            tracing::debug!(
+                "connection {}: client gone while a request waits on others; closing the upstream",
+                session.conn
+            );
+            return abandon_pending(session, &mut paired).await;
+        }
         if session.faulted.load(Ordering::Acquire)
             && answer_locals(session, client, &mut client_alive, &paired).await
         {
@@ -572,18 +603,18 @@ async fn relay_replies(
                 for request in injected {
                     if client_alive && inject(session, client, request).await.is_err() {
                         client_alive = false;
-                        session.state().requests_done = true;
+                        session.client_left();
                     }
                 }
                 continue;
             }
             _ = sleep_until(deadline) => {
                 tracing::warn!(
-                    "connection {}: client gone, dropping {} request(s) still waiting for replies",
+                    "connection {}: client gone, {} request(s) still waiting for replies are recorded unanswered",
                     session.conn,
                     session.state().pairing.pending()
                 );
-                return RepliesEnd::Failed;
+                return abandon_pending(session, &mut paired).await;
             }
         };
         let now = Instant::now();
@@ -606,7 +637,7 @@ async fn relay_replies(
             let pieces = take_replication_pieces(session, &mut buf, &limits, &mut paired);
             if client_alive && forward_pieces(client, &pieces.forward).await.is_err() {
                 client_alive = false;
-                session.state().requests_done = true;
+                session.client_left();
             }
             if pieces.pending < MAX_IN_FLIGHT {
                 session.room.notify_one();
@@ -662,7 +693,7 @@ async fn relay_replies(
             if client_alive && !chunk.is_empty() && client.write_all(&chunk).await.is_err() {
                 // Keep recording what is in flight; nothing more to deliver.
                 client_alive = false;
-                session.state().requests_done = true;
+                session.client_left();
             }
             let (pending, since) = pair_frames(session, &chunk, &frame_lens, &mut paired);
             // A local answer queued after the chunk was read comes after it.
@@ -684,6 +715,29 @@ async fn relay_replies(
             return RepliesEnd::Failed;
         }
     }
+}
+
+/// Whether the oldest request waiting is one the server may hold back until
+/// another client acts: a blocking command (`BLPOP`, `WAIT`, `XREAD …
+/// BLOCK`, …; not when queued in `MULTI`), or `SYNC`/`PSYNC`. Redis frees
+/// a blocked client that leaves at once; a recorder still waiting for its
+/// reply would leave it blocked upstream, to take the next job pushed to
+/// its queue (or, a replica, to count for `WAIT`).
+fn held_back(pairing: &Pairing) -> bool {
+    pairing.front().is_some_and(|front| {
+        !front.silent
+            && !pairing.in_multi()
+            && (command::is_blocking(&front.args) || command::starts_replication(&front.args))
+    })
+}
+
+/// Stops waiting: every request still in flight is written as an
+/// interaction with no reply (or the replies it got), in order, before the
+/// close; the caller then drops the upstream connection.
+async fn abandon_pending(session: &Session, paired: &mut Vec<Paired>) -> RepliesEnd {
+    session.state().pairing.abandon(paired);
+    emit(session, paired, Instant::now()).await;
+    RepliesEnd::Failed
 }
 
 /// Writes an injected message to the client, in its protocol, if its

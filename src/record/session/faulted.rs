@@ -271,7 +271,7 @@ pub(super) async fn deliver(
 ) -> bool {
     if *client_alive && !out.is_empty() && client.write_all(out).await.is_err() {
         *client_alive = false;
-        session.state().requests_done = true;
+        session.client_left();
     }
     match then {
         Then::Go => false,
