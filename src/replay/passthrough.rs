@@ -8,7 +8,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::pairing::{Paired, Pairing, Pending};
 use crate::resp::{parse_reply, reply_len, Limits, Value};
+use crate::tls::ClientReader;
 use crate::upstream::{Upstream, UpstreamStream};
+
+/// Most client bytes read ahead while a command waits on the upstream.
+const READ_AHEAD: usize = 1 << 20;
 
 /// One live connection's way to the upstream.
 pub struct Passthrough {
@@ -104,6 +108,21 @@ impl Passthrough {
             }
         }
     }
+}
+
+/// Returns once the client has closed its connection (or it broke), to be
+/// raced against [`Passthrough::forward`]. What the client sends meanwhile
+/// (commands pipelined behind a blocked one) is kept in `buf`, and
+/// `unread` set; past [`READ_AHEAD`] bytes it stops reading and only waits.
+pub(super) async fn client_gone(reader: &mut ClientReader, buf: &mut BytesMut, unread: &mut bool) {
+    while buf.len() < READ_AHEAD {
+        buf.reserve(16 * 1024);
+        match reader.read_buf(buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => *unread = true,
+        }
+    }
+    std::future::pending().await
 }
 
 /// Decodes a frame `reply_len` measured.

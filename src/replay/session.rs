@@ -12,7 +12,7 @@ use super::clock;
 use super::display::display_command;
 use super::handshake::{is_handshake, synthesize, ConnInfo, Effect};
 use super::matcher::{Closest, Delivery, Matched, Matcher};
-use super::passthrough::Passthrough;
+use super::passthrough::{self, Passthrough};
 use super::{OnMiss, ReplayShared, Timing};
 use crate::cassette::{Event, Interaction, PushEvent};
 use crate::command;
@@ -64,6 +64,14 @@ struct Session {
     /// A `hang` fault fired: nothing more is answered; the connection stays
     /// open until the client closes it.
     hung: bool,
+    /// The client's side of the connection. A command passed through reads
+    /// on while the upstream holds it, to see the client leave.
+    reader: ClientReader,
+    /// Bytes read from the client and not handled yet.
+    buf: BytesMut,
+    /// `buf` got bytes while a command waited: they are handled before the
+    /// next read.
+    unread: bool,
 }
 
 impl Session {
@@ -95,9 +103,10 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
     let stop = shared.registry.register(live, &shared.shutdown, deliver);
     let Carry {
         stream,
-        buffered: mut buf,
+        buffered: buf,
         state: carried,
     } = carry;
+    let (reader, mut writer) = tls::split(stream);
     let mut session = Session {
         live,
         shared: shared.clone(),
@@ -117,14 +126,16 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
         tracking: false,
         doomed: false,
         hung: false,
+        reader,
+        buf,
+        unread: false,
     };
     if let Some(state) = &carried {
         session.resume(state);
     }
-    let (mut reader, mut writer) = tls::split(stream);
     let limits = shared.config.limits;
     let idle = shared.config.idle_timeout;
-    buf.reserve(16 * 1024);
+    session.buf.reserve(16 * 1024);
     let mut out = BytesMut::with_capacity(16 * 1024);
     let mut idle_since = Instant::now();
     // Made once: a fresh one per read would register with the token's
@@ -141,25 +152,29 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
         } else {
             idle
         };
-        let read = tokio::select! {
-            _ = &mut shutdown => {
-                stopped = true;
-                break;
-            }
-            Some(push) = pushes.recv() => {
-                match push {
-                    PushOut::Push(value) => {
-                        encode_for(&value, session.info.protocol, NullShape::Bulk, &mut out);
-                    }
-                    PushOut::Inject(request) => session.inject(request, &mut out),
-                    PushOut::Close => break,
-                }
-                if !out.is_empty() && writer.write_all(&out).await.is_err() {
+        let read = if std::mem::take(&mut session.unread) {
+            Some(session.buf.len())
+        } else {
+            tokio::select! {
+                _ = &mut shutdown => {
+                    stopped = true;
                     break;
                 }
-                continue;
+                Some(push) = pushes.recv() => {
+                    match push {
+                        PushOut::Push(value) => {
+                            encode_for(&value, session.info.protocol, NullShape::Bulk, &mut out);
+                        }
+                        PushOut::Inject(request) => session.inject(request, &mut out),
+                        PushOut::Close => break,
+                    }
+                    if !out.is_empty() && writer.write_all(&out).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                read = read_some(&mut session.reader, &mut session.buf, limit, idle_since) => read,
             }
-            read = read_some(&mut reader, &mut buf, limit, idle_since) => read,
         };
         match read {
             Some(n) if n > 0 => {}
@@ -169,7 +184,7 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
         let mut error = None;
         let mut frames = Vec::new();
         loop {
-            match parse_request(&buf[consumed..], &limits) {
+            match parse_request(&session.buf[consumed..], &limits) {
                 Ok(RequestParse::Incomplete) => break,
                 Ok(RequestParse::Skip { len }) => consumed += len,
                 Ok(RequestParse::Command(frame)) => {
@@ -183,7 +198,7 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
                 }
             }
         }
-        let chunk = buf.split_to(consumed).freeze();
+        let chunk = session.buf.split_to(consumed).freeze();
         if !frames.is_empty() {
             idle_since = Instant::now();
         }
@@ -200,12 +215,12 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
         if session.hung {
             // Keep the socket open, answer nothing, until the client gives
             // up (its timeout) or the server stops.
-            buf.clear();
+            session.buf.clear();
             loop {
                 tokio::select! {
                     _ = &mut shutdown => break,
-                    read = reader.read_buf(&mut buf) => match read {
-                        Ok(n) if n > 0 => buf.clear(),
+                    read = session.reader.read_buf(&mut session.buf) => match read {
+                        Ok(n) if n > 0 => session.buf.clear(),
                         _ => break,
                     },
                 }
@@ -228,10 +243,10 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
     if hand_over {
         let state = session.carried_state();
         shared.unregister(live);
-        return match tls::reunite(reader, writer) {
+        return match tls::reunite(session.reader, writer) {
             Some(stream) => SessionEnd::HandedOver(Carry {
                 stream,
-                buffered: buf,
+                buffered: session.buf,
                 state: Some(state),
             }),
             None => SessionEnd::Closed,
@@ -778,7 +793,22 @@ impl Session {
         let at = Instant::now();
         let limits = self.shared.config.upstream_limits;
         let db = self.selected.db();
-        match pass.forward(db, raw, args.clone(), &limits).await {
+        let forwarded = tokio::select! {
+            forwarded = pass.forward(db, raw, args.clone(), &limits) => forwarded,
+            () = passthrough::client_gone(&mut self.reader, &mut self.buf, &mut self.unread) => {
+                // The upstream may hold the command for good (`BLPOP q 0`):
+                // Redis frees a client that leaves, and dropping this
+                // connection makes the upstream free it too, before the
+                // next job pushed can go to it.
+                self.passthrough = None;
+                self.closing = true;
+                self.shared
+                    .passed_through(self.live, db, args, at, Vec::new(), Vec::new())
+                    .await;
+                return;
+            }
+        };
+        match forwarded {
             Ok(forwarded) => {
                 out.extend_from_slice(&forwarded.bytes);
                 self.follow_db(&args, &forwarded.replies);
