@@ -18,8 +18,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::command::{self, Namespace, ReplyMode};
 use crate::carried_state::CarriedState;
+use crate::command::{self, Namespace, ReplyMode};
 use crate::resp::{parse_reply, Limits, Value};
 use crate::selected_db::{Outcome, SelectedDb};
 

@@ -4,7 +4,6 @@
 
 use serde::{Deserialize, Serialize};
 
-
 /// What a node does in the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

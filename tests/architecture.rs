@@ -45,7 +45,10 @@ const LAYERS: &[(&str, &[&str])] = &[
             "topology",
         ],
     ),
-    ("Connections", &["tls", "upstream", "handover", "server", "nodes"]),
+    (
+        "Connections",
+        &["tls", "upstream", "handover", "server", "nodes"],
+    ),
     ("Policies", &["fault", "redact"]),
     ("Modes", &["record", "replay", "cluster"]),
     (

@@ -11,14 +11,14 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::nodes::listeners::{announce, Listeners, NodeListener};
-use crate::topology::Topology;
-use crate::nodes::ClusterLink;
 use crate::cassette::{CassetteWriter, WriteMode, WriterHandle, WriterTask};
 use crate::handover::Carry;
+use crate::nodes::listeners::{announce, Listeners, NodeListener};
+use crate::nodes::ClusterLink;
 use crate::record::{RecordConfig, RecordCounts, RecordSummary, Recorder};
 use crate::server::registry::Registry;
 use crate::server::serve;
+use crate::topology::Topology;
 use crate::upstream::Transport;
 
 /// What starting a node's recorder needs; dropped when the recording ends,

@@ -14,14 +14,14 @@ use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::cassette::{self, CassetteError, ConnState, Event};
 use crate::nodes::answers::{NodeTopology, TopologyAnswers};
 use crate::nodes::listeners::{announce, Listeners, NodeListener};
 use crate::nodes::rewrite::{rewrite_reply, Resolve};
-use crate::topology::Role;
-use crate::cassette::{self, CassetteError, ConnState, Event};
 use crate::replay::matcher::Matcher;
 use crate::replay::{ReplayConfig, ReplayState, Report};
 use crate::server::registry::Registry;
+use crate::topology::Role;
 
 /// Why a cluster replay could not start.
 #[derive(Debug, thiserror::Error)]
