@@ -423,21 +423,39 @@ def main():
         out.write("pub static COMMANDS: &[Spec] = &[\n")
         out.write("\n".join(body))
         out.write("\n];\n\n")
-        out.write("/// The index in [`COMMANDS`] of an uppercase command name: matched on\n")
-        out.write("/// length and first letter before any comparison of whole names, as\n")
-        out.write("/// every request asks it.\n")
-        out.write("pub fn index(upper: &[u8]) -> Option<usize> {\n")
-        out.write("    let first = *upper.first()?;\n")
-        out.write("    Some(match (upper.len(), first) {\n")
+        # Names grouped by first letter and length: a request's name finds
+        # its few candidates with two array reads, then compares them
+        # ignoring case, with no copy (every request asks).
+        longest = max(len(n) for n in upper)
+        order = sorted(range(len(upper)), key=lambda i: (upper[i][0], len(upper[i]), upper[i]))
         groups = {}
-        for i, n in enumerate(upper):
-            groups.setdefault((len(n), n[0]), []).append((n, i))
-        for (length, first), members in sorted(groups.items()):
-            out.write("        (%d, b'%s') => match upper {\n" % (length, first))
-            for n, i in members:
-                out.write("            b%s => %d,\n" % (rust_str(n), i))
-            out.write("            _ => return None,\n        },\n")
-        out.write("        _ => return None,\n    })\n}\n")
+        for pos, i in enumerate(order):
+            key = (ord(upper[i][0]) - ord("A"), len(upper[i]))
+            start, count = groups.get(key, (pos, 0))
+            groups[key] = (start, count + 1)
+        out.write("/// The longest command name.\n")
+        out.write("const LONGEST: usize = %d;\n\n" % longest)
+        out.write("/// Command names ordered by first letter, then length.\n")
+        out.write("static NAMES: [(&[u8], u16); %d] = [\n" % len(order))
+        for i in order:
+            out.write("    (b%s, %d),\n" % (rust_str(upper[i]), i))
+        out.write("];\n\n")
+        out.write("/// For each first letter (A to Z) and length, where its names start in\n")
+        out.write("/// [`NAMES`] and how many there are.\n")
+        out.write("static GROUPS: [[(u16, u8); LONGEST + 1]; 26] = [\n")
+        for letter in range(26):
+            row = [groups.get((letter, n), (0, 0)) for n in range(longest + 1)]
+            out.write("    [%s],\n" % ", ".join("(%d, %d)" % g for g in row))
+        out.write("];\n\n")
+        out.write("/// The index in [`COMMANDS`] of a command name, in any case.\n")
+        out.write("pub fn index(name: &[u8]) -> Option<usize> {\n")
+        out.write("    let letter = name.first()?.to_ascii_uppercase().wrapping_sub(b'A');\n")
+        out.write("    let &(start, count) = GROUPS.get(usize::from(letter))?.get(name.len())?;\n")
+        out.write("    let start = usize::from(start);\n")
+        out.write("    NAMES[start..start + usize::from(count)]\n")
+        out.write("        .iter()\n")
+        out.write("        .find(|(n, _)| n.eq_ignore_ascii_case(name))\n")
+        out.write("        .map(|&(_, i)| usize::from(i))\n}\n")
 
 
 if __name__ == "__main__":

@@ -223,7 +223,7 @@ pub fn match_key<'a>(args: &'a [Bytes], rules: &[IgnoreRule]) -> Cow<'a, [Bytes]
     // Redis reads a command's name, and a container command's subcommand
     // (`cluster slots`, `CONFIG get`), in any case.
     let folded = match args {
-        [name, _, ..] if crate::command::is_container(name) => 2,
+        [_, _, ..] if crate::command::Class::of(args).is_container() => 2,
         [_, ..] => 1,
         [] => 0,
     };

@@ -7,6 +7,7 @@
 //!
 //! - [`spec`]: the shape of a table entry.
 //! - [`table`]: the generated table (do not edit).
+//! - [`class`]: one request classified once, the view passed along.
 //! - [`locate`]: where an argument the table describes sits in a request.
 //!
 //! A command the table does not know (a module's, a newer server's) gets
@@ -14,6 +15,7 @@
 //! not a handshake call, one reply per request; it is relayed and matched
 //! argument for argument like any other.
 
+pub mod class;
 pub mod locate;
 pub mod spec;
 #[rustfmt::skip]
@@ -22,6 +24,7 @@ pub mod table;
 use bytes::Bytes;
 
 use crate::resp::{NullShape, Value};
+pub use class::Class;
 pub use spec::{Flags, Resplay, Spec, Subscribe};
 
 /// What a password argument is stored as: secrets never reach the disk.
@@ -93,46 +96,29 @@ pub fn arg_is(args: &[Bytes], i: usize, word: &str) -> bool {
 }
 
 /// The table's entry for a command name (any case), if it knows it.
-pub fn lookup_name(name: &Name) -> Option<&'static Spec> {
-    table::index(name.as_bytes()).map(|i| &table::COMMANDS[i])
+pub fn lookup_name(name: &[u8]) -> Option<&'static Spec> {
+    table::index(name).map(|i| &table::COMMANDS[i])
 }
 
 /// The most specific entry for a request: a container command's
 /// subcommand (`CLIENT SETNAME`), else the command; `None` for a command
 /// the table does not know (see the module's safe defaults).
 pub fn lookup(args: &[Bytes]) -> Option<&'static Spec> {
-    let spec = lookup_name(&name(args))?;
+    let spec = lookup_name(args.first()?)?;
     if spec.subcommands.is_empty() {
         return Some(spec);
     }
     Some(args.get(1).and_then(|w| spec.subcommand(w)).unwrap_or(spec))
 }
 
-/// True for a container command (`CLIENT`, `CONFIG`, `CLUSTER`…), whose
-/// second word is a subcommand that Redis reads in any case.
-pub fn is_container(first: &[u8]) -> bool {
-    lookup_name(&Name::of(first)).is_some_and(|s| !s.subcommands.is_empty())
-}
-
-/// True when the request may block its connection: a command Redis flags
-/// `blocking` (`BLPOP`, `WAIT`…), or one blocking only with its token given
-/// (`XREAD … BLOCK ms`).
+/// See [`Class::is_blocking`]; for callers without a [`Class`] at hand.
 pub fn is_blocking(args: &[Bytes]) -> bool {
-    let Some(spec) = lookup(args) else {
-        return false;
-    };
-    if !spec.has(Flags::BLOCKING) {
-        return false;
-    }
-    match spec.block_token {
-        None => true,
-        Some(token) => (1..args.len()).any(|i| arg_is(args, i, token)),
-    }
+    Class::of(args).is_blocking(args)
 }
 
 /// True for the commands [`redact`] may change, so callers copy only those.
 pub fn has_secret(args: &[Bytes]) -> bool {
-    lookup(args).is_some_and(|s| !s.secret_args.is_empty())
+    Class::of(args).has_secret()
 }
 
 /// Replaces the arguments the table calls passwords with [`REDACTED`]:
@@ -154,13 +140,13 @@ pub fn redact(args: &mut [Bytes]) {
 /// Handshake calls that replay answers by itself, so recording them is
 /// noise (the seed proxy's `ignoreTrivialCalls`).
 pub fn is_trivial(args: &[Bytes]) -> bool {
-    lookup(args).is_some_and(|s| s.is(Resplay::TRIVIAL))
+    Class::of(args).is_trivial()
 }
 
 /// Handshake calls that replay answers by itself when they have no
 /// recording (DESIGN.md, matching rule 4).
 pub fn is_handshake(args: &[Bytes]) -> bool {
-    lookup(args).is_some_and(|s| s.is(Resplay::HANDSHAKE))
+    Class::of(args).is_handshake()
 }
 
 /// The three pub/sub namespaces, each with its own subscriptions.
@@ -176,14 +162,7 @@ pub enum Namespace {
 
 /// A subscribe-family command: its namespace and whether it subscribes.
 pub fn subscription(args: &[Bytes]) -> Option<(Namespace, bool)> {
-    Some(match lookup(args)?.subscribe? {
-        Subscribe::ChannelOn => (Namespace::Channel, true),
-        Subscribe::ChannelOff => (Namespace::Channel, false),
-        Subscribe::PatternOn => (Namespace::Pattern, true),
-        Subscribe::PatternOff => (Namespace::Pattern, false),
-        Subscribe::ShardOn => (Namespace::Shard, true),
-        Subscribe::ShardOff => (Namespace::Shard, false),
-    })
+    Class::of(args).subscription()
 }
 
 /// The kind word of a pub/sub frame (`message`, `subscribe`, `invalidate`…),
@@ -238,7 +217,7 @@ pub fn tracking_switch(args: &[Bytes]) -> Option<bool> {
 /// `SYNC` or `PSYNC`: once the server accepts one, the connection carries
 /// the replication stream (see `record::replication`).
 pub fn starts_replication(args: &[Bytes]) -> bool {
-    lookup(args).is_some_and(|s| s.is(Resplay::REPLICATION))
+    Class::of(args).starts_replication()
 }
 
 /// `CLIENT REPLY ON|OFF|SKIP`.
@@ -270,11 +249,7 @@ pub fn client_reply(args: &[Bytes]) -> Option<ReplyMode> {
 /// How a RESP3 null reply to this command reads in RESP2: commands whose
 /// reply is an array send `*-1`.
 pub fn null_shape(args: &[Bytes]) -> NullShape {
-    if lookup(args).is_some_and(|s| s.is(Resplay::NULL_ARRAY)) {
-        NullShape::Array
-    } else {
-        NullShape::Bulk
-    }
+    Class::of(args).null_shape()
 }
 
 /// A command's arguments from words, for tests across the crate.
