@@ -1,0 +1,138 @@
+//! Paired interactions and pushes turned into cassette lines. Apart from
+//! the relay because it is what recording adds to a byte relay: which
+//! calls are kept (`--ignore-trivial-calls`, failed handshakes), passwords
+//! and `--redact` rules applied, and the lines written straight from the
+//! frames' bytes, decoding them only where a rule has to look inside.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::Session;
+use crate::cassette::wire_lines::{write_interaction_line, write_push_line, InteractionHead};
+use crate::cassette::Event;
+use crate::command;
+use crate::pairing::{is_error_frame, Paired};
+use crate::record::RecordShared;
+
+/// Writes finished interactions and pushes as cassette lines, straight from
+/// their bytes, and hands them to the writer as one message; `now` is when
+/// their last reply byte was read.
+pub(super) async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Instant) {
+    if paired.is_empty() {
+        return;
+    }
+    let shared = &session.shared;
+    let Some(writer) = &shared.writer else {
+        // Passthrough: relayed, not recorded.
+        paired.clear();
+        return;
+    };
+    let mut text = Vec::with_capacity(128 * paired.len());
+    let mut events = 0;
+    let mut interactions = 0;
+    for item in paired.drain(..) {
+        let written = match item {
+            Paired::Interaction {
+                request,
+                db,
+                replies,
+            } => {
+                // A handshake call that failed is kept: replay could not
+                // make up `-BUSY`, `-LOADING` or `-NOAUTH` from nothing.
+                if shared.config.ignore_trivial_calls
+                    && command::is_trivial(&request.args)
+                    && !replies.first().is_some_and(is_error_frame)
+                {
+                    continue;
+                }
+                let mut cmd = request.args;
+                if command::has_secret(&cmd) {
+                    command::redact(&mut cmd);
+                }
+                let head = InteractionHead {
+                    conn: session.conn,
+                    db,
+                    seq: request.seq,
+                    at_ms: session.at_ms(request.at),
+                    took_us: now.saturating_duration_since(request.at).as_micros() as u64,
+                };
+                let written = match &shared.config.redact {
+                    Some(r) if r.applies(&cmd) => {
+                        write_redacted(&mut text, r, head, cmd, &replies, shared)
+                    }
+                    _ => write_interaction_line(&mut text, head, &cmd, &replies),
+                };
+                interactions += u64::from(written);
+                written
+            }
+            Paired::Push(frame) => match &shared.config.redact {
+                Some(r) if !r.is_empty() => {
+                    write_redacted_push(&mut text, r, session.conn, session.at_ms(now), &frame)
+                }
+                _ => write_push_line(&mut text, session.conn, session.at_ms(now), &frame),
+            },
+            // Injected faults never reach the cassette.
+            Paired::Local(_) => continue,
+        };
+        events += u64::from(written);
+    }
+    shared
+        .interactions
+        .fetch_add(interactions, Ordering::Relaxed);
+    writer.send_lines(text, events).await;
+}
+
+/// The slow way for an interaction a redaction rule applies to: replies
+/// decoded, redacted, and written as an [`Event`] line.
+fn write_redacted(
+    text: &mut Vec<u8>,
+    redactor: &crate::redact::Redactor,
+    head: InteractionHead,
+    mut cmd: Vec<Bytes>,
+    replies: &[Bytes],
+    shared: &RecordShared,
+) -> bool {
+    let mut values = Vec::with_capacity(replies.len());
+    for frame in replies {
+        match crate::resp::parse_reply(frame, &shared.config.upstream_limits) {
+            Ok(Some((value, len))) if len == frame.len() => values.push(value),
+            _ => {
+                tracing::error!("cassette: a reply frame did not decode; its event is not written");
+                return false;
+            }
+        }
+    }
+    redactor.interaction(&mut cmd, &mut values, true);
+    let event = Event::Interaction(crate::cassette::Interaction {
+        conn: head.conn,
+        db: head.db,
+        seq: head.seq,
+        at_ms: head.at_ms,
+        took_us: head.took_us,
+        cmd,
+        replies: values,
+    });
+    event.write_line(text);
+    true
+}
+
+/// A push under redaction rules: a pub/sub message whose `PUBLISH` a rule
+/// redacts is written redacted; anything else as it came.
+fn write_redacted_push(
+    text: &mut Vec<u8>,
+    redactor: &crate::redact::Redactor,
+    conn: u64,
+    at_ms: u64,
+    frame: &Bytes,
+) -> bool {
+    let limits = crate::resp::Limits::upstream();
+    if let Ok(Some((mut push, len))) = crate::resp::parse_reply(frame, &limits) {
+        if len == frame.len() && redactor.push(&mut push) {
+            Event::Push(crate::cassette::PushEvent { conn, at_ms, push }).write_line(text);
+            return true;
+        }
+    }
+    write_push_line(text, conn, at_ms, frame)
+}

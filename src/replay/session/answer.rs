@@ -1,0 +1,230 @@
+//! Commands answered from the cassette: a pipeline looked up under one
+//! hold of the matcher's lock, recorded replies written in the
+//! connection's protocol (wall-clock arguments shifted, an RDB transfer as
+//! one), or left for later when they must wait (recorded timing, a miss, a
+//! fault). Apart from the connection loop in `session`, which is the
+//! socket side of the same commands (reads, parsing, writes, the idle
+//! timeout, the handover): this is the matching side.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+
+use super::{encode_for, Session};
+use crate::command;
+use crate::fault::FaultAction;
+use crate::replay::clock;
+use crate::replay::matcher::{Closest, Delivery, Matched, Matcher};
+use crate::replay::Timing;
+use crate::resp::{rdb, RequestFrame, Value};
+use crate::tls::ClientWriter;
+
+/// What the matcher decided for one command, when more than an immediate
+/// reply is needed.
+enum Later {
+    /// Nothing recorded matches: synthesize, pass through, or miss.
+    Miss(Option<Closest>),
+    /// An injected fault (`None`: the `EXEC` of a transaction one doomed).
+    Fault(Option<FaultAction>),
+    /// A recorded reply to send after its recorded duration.
+    Delayed {
+        bytes: BytesMut,
+        wait: Duration,
+        ok: bool,
+        recording: usize,
+        deliveries: Vec<(Delivery, Value)>,
+        closes: Vec<u64>,
+    },
+}
+
+impl Session {
+    /// Answers a batch of pipelined commands into `out`. Recorded replies
+    /// are served under one hold of the matcher's lock for as many commands
+    /// in a row as possible (one lock per pipeline, not per command); a
+    /// command that needs to wait (a miss, recorded timing) is finished
+    /// outside it.
+    pub(super) async fn handle_batch(
+        &mut self,
+        chunk: &Bytes,
+        frames: &[(usize, RequestFrame)],
+        out: &mut BytesMut,
+        writer: &mut ClientWriter,
+    ) {
+        let shared = self.shared.clone();
+        let mut next = 0;
+        while next < frames.len() && !self.closing && !self.hung {
+            let mut later = None;
+            {
+                let mut matcher = shared.matcher();
+                while next < frames.len() && !self.closing {
+                    let (start, frame) = &frames[next];
+                    next += 1;
+                    let raw = chunk.slice(*start..*start + frame.len);
+                    let args = frame.args(&raw);
+                    self.silent = self.reply_modes.is_silent(&args);
+                    if self.doomed && !self.selected.in_multi() {
+                        self.doomed = false; // DISCARD or RESET ended it
+                    }
+                    // Before matching: a faulted command consumes no
+                    // recording unless it runs (latency, partial).
+                    let fault = shared.config.faults.check(&args);
+                    if fault.is_some() || (self.doomed && is_exec(&args)) {
+                        later = Some((raw, args, Later::Fault(fault)));
+                        break;
+                    }
+                    if let Some(l) = self.answer(&mut matcher, &args, out) {
+                        later = Some((raw, args, l));
+                        break;
+                    }
+                }
+            }
+            if let Some((raw, args, l)) = later {
+                match l {
+                    Later::Fault(fault) => self.fault(raw, args, fault, out, writer).await,
+                    l => self.finish(raw, args, l, out).await,
+                }
+            }
+        }
+    }
+
+    /// Answers one command the normal way, lock and all.
+    pub(super) async fn answer_now(&mut self, raw: Bytes, args: Vec<Bytes>, out: &mut BytesMut) {
+        let shared = self.shared.clone();
+        let later = {
+            let mut matcher = shared.matcher();
+            self.answer(&mut matcher, &args, out)
+        };
+        if let Some(l) = later {
+            self.finish(raw, args, l, out).await;
+        }
+    }
+
+    /// Looks one command up; a recorded reply without recorded timing is
+    /// written to `out` at once (`None`), anything else is left for later.
+    fn answer(
+        &mut self,
+        matcher: &mut Matcher,
+        args: &[Bytes],
+        out: &mut BytesMut,
+    ) -> Option<Later> {
+        // Recordings hold redacted passwords; match on the same form.
+        let redacted;
+        let rules = self.shared.config.redact.as_ref();
+        let key: &[Bytes] = if command::has_secret(args) || rules.is_some_and(|r| r.applies(args)) {
+            let mut copy = args.to_vec();
+            command::redact(&mut copy);
+            if let Some(r) = rules {
+                r.command(&mut copy);
+            }
+            redacted = copy;
+            &redacted
+        } else {
+            args
+        };
+        let found = match matcher.find(self.live, self.selected.db(), key) {
+            // Wall-clock arguments recorded on another day.
+            Matched::Miss { closest } => matcher
+                .find_shifted(
+                    self.live,
+                    self.selected.db(),
+                    key,
+                    &self.shared.clock,
+                    clock::now_ms(),
+                )
+                .or_else(|| {
+                    // The client named this server's own address.
+                    let recorded = self.shared.as_recorded(key)?;
+                    match matcher.find(self.live, self.selected.db(), &recorded) {
+                        Matched::Miss { .. } => None,
+                        hit => Some(hit),
+                    }
+                })
+                .unwrap_or(Matched::Miss { closest }),
+            hit => hit,
+        };
+        let (recording, deliveries, closes) = match found {
+            Matched::Hit {
+                recording,
+                deliveries,
+                closes,
+                ..
+            } => (recording, deliveries, closes),
+            Matched::Miss { closest } => return Some(Later::Miss(closest)),
+        };
+        let null = command::null_shape(args);
+        let immediate = self.shared.config.timing == Timing::None;
+        let mut delayed = BytesMut::new();
+        let r = matcher.recording(recording);
+        let target = if immediate { &mut *out } else { &mut delayed };
+        if !self.replica {
+            let sync = command::starts_replication(args);
+            for reply in &r.replies {
+                let shifted = self.shared.clock.shift_reply(args, reply, r.at_ms);
+                match shifted.as_ref().unwrap_or(reply) {
+                    // The RDB transfer: no CRLF after it (`resp::rdb`).
+                    Value::Bulk(stored) if sync => rdb::encode_transfer(stored, target),
+                    reply => encode_for(reply, self.info.protocol, null, target),
+                }
+            }
+        }
+        let ok = r.replies.first().is_some_and(|v| !v.is_error());
+        let wait = Duration::from_micros(r.took_us);
+        let deliveries: Vec<(Delivery, Value)> = deliveries
+            .into_iter()
+            .map(|d| {
+                let value = matcher.push(d.push).value.clone();
+                (d, value)
+            })
+            .collect();
+        if !immediate {
+            return Some(Later::Delayed {
+                bytes: delayed,
+                wait,
+                ok,
+                recording,
+                deliveries,
+                closes,
+            });
+        }
+        self.follow_db(args, &matcher.recording(recording).replies);
+        if ok {
+            self.after_success(matcher, args);
+        }
+        self.deliver(deliveries, out);
+        self.close_killed(closes);
+        None
+    }
+
+    /// Finishes a command [`answer`](Session::answer) left for later.
+    async fn finish(&mut self, raw: Bytes, args: Vec<Bytes>, later: Later, out: &mut BytesMut) {
+        match later {
+            Later::Fault(_) => {}
+            Later::Miss(closest) => self.miss(&raw, args, closest, out).await,
+            Later::Delayed {
+                bytes,
+                wait,
+                ok,
+                recording,
+                deliveries,
+                closes,
+            } => {
+                tokio::time::sleep(wait).await;
+                out.extend_from_slice(&bytes);
+                let shared = self.shared.clone();
+                let mut matcher = shared.matcher();
+                self.follow_db(&args, &matcher.recording(recording).replies);
+                if ok {
+                    self.after_success(&mut matcher, &args);
+                }
+                drop(matcher);
+                self.deliver(deliveries, out);
+                self.close_killed(closes);
+            }
+        }
+    }
+}
+
+fn is_exec(args: &[Bytes]) -> bool {
+    args.first()
+        .is_some_and(|n| n.eq_ignore_ascii_case(b"EXEC"))
+}

@@ -1,0 +1,123 @@
+//! A command no recording answers: a replica's gets nothing, a handshake
+//! command is made up (or queued inside `MULTI`), a cluster node answers
+//! for its topology, `--on-miss passthrough` asks the upstream
+//! (`pass_through`), and anything else gets a miss error naming the
+//! closest recording. Apart from the answer path because none of it uses
+//! the cassette's recordings; it decides what stands in for them.
+
+use bytes::{Bytes, BytesMut};
+
+use super::{encode_for, Session};
+use crate::command;
+use crate::replay::display::display_command;
+use crate::replay::handshake::{is_handshake, synthesize, Effect};
+use crate::replay::matcher::Closest;
+use crate::replay::OnMiss;
+use crate::resp::{NullShape, Value};
+use crate::selected_db::{is_queued_in_multi, Outcome};
+
+impl Session {
+    /// Answers a command nothing recorded: made up, passed through, or a
+    /// miss error. Under `CLIENT REPLY OFF|SKIP` the answer is not sent,
+    /// as Redis would send none.
+    pub(super) async fn miss(
+        &mut self,
+        raw: &Bytes,
+        args: Vec<Bytes>,
+        closest: Option<Closest>,
+        out: &mut BytesMut,
+    ) {
+        if self.silent {
+            let mut unsent = BytesMut::new();
+            self.answer_miss(raw, args, closest, &mut unsent).await;
+        } else {
+            self.answer_miss(raw, args, closest, out).await;
+        }
+    }
+
+    async fn answer_miss(
+        &mut self,
+        raw: &Bytes,
+        args: Vec<Bytes>,
+        closest: Option<Closest>,
+        out: &mut BytesMut,
+    ) {
+        if self.replica {
+            // Redis answers a replica nothing. Its `REPLCONF ACK <offset>`
+            // carries an offset that differs from run to run: no miss.
+            if !command::arg_is(&args, 0, "REPLCONF") {
+                let mut shown_args = args;
+                command::redact(&mut shown_args);
+                self.matcher().note_miss(&shown_args);
+            }
+            return;
+        }
+        if self.selected.in_multi() && is_queued_in_multi(&args) && is_handshake(&args) {
+            // Redis queues it and answers at EXEC, whose recorded reply
+            // already holds its result.
+            encode_for(
+                &Value::simple("QUEUED"),
+                self.info.protocol,
+                NullShape::Bulk,
+                out,
+            );
+            self.selected.observe(&args, Outcome::Ok, || None);
+            self.queued_handshake.push(args);
+            return;
+        }
+        let server_version = self.shared.server_version.clone();
+        if let Some((reply, effect)) = synthesize(&args, &mut self.info, &server_version) {
+            encode_for(&reply, self.info.protocol, NullShape::Bulk, out);
+            self.follow_db(&args, std::slice::from_ref(&reply));
+            match effect {
+                Effect::Close => self.closing = true,
+                Effect::Reset => self.matcher().clear_subscriptions(self.live),
+                Effect::None => {}
+            }
+            return;
+        }
+        if let Some(reply) = self
+            .shared
+            .config
+            .cluster
+            .as_ref()
+            .and_then(|node| node.answer(&args))
+        {
+            encode_for(&reply, self.info.protocol, NullShape::Bulk, out);
+            return;
+        }
+        if self.shared.config.on_miss == OnMiss::Passthrough {
+            if let Some(upstream) = self.shared.config.upstream.clone() {
+                self.pass_through(raw, args, &upstream, out).await;
+                return;
+            }
+        }
+        let mut shown_args = args.clone();
+        command::redact(&mut shown_args);
+        let shown = display_command(&shown_args);
+        self.matcher().note_miss(&shown_args);
+        tracing::warn!("miss: no recorded reply for '{shown}'");
+        self.selected.observe(&args, Outcome::Error, || None);
+        let text = match closest {
+            Some(c) => format!(
+                "ERR resplay: no recorded reply for '{}' (closest recorded: {c})",
+                one_line(&shown),
+            ),
+            None => format!(
+                "ERR resplay: no recorded reply for '{}' (the cassette has no interactions)",
+                one_line(&shown)
+            ),
+        };
+        encode_for(
+            &Value::Error(Bytes::from(text)),
+            self.info.protocol,
+            NullShape::Bulk,
+            out,
+        );
+    }
+}
+
+/// Error lines cannot hold CR or LF.
+fn one_line(s: &str) -> String {
+    s.replace(['\r', '\n'], " ")
+}

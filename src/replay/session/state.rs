@@ -1,0 +1,97 @@
+//! The connection's state as answered commands change it, followed the
+//! way the recorder follows it: the database and the open transaction,
+//! handshake commands queued in `MULTI` that take effect at `EXEC`, the
+//! protocol, tracking, subscriptions and replica mode; and what of it is
+//! carried to and from another mode. Apart from answering because every
+//! way a command is answered (recorded, made up, passed through) must
+//! leave the same state behind.
+
+use bytes::Bytes;
+
+use super::Session;
+use crate::command;
+use crate::handover::CarriedState;
+use crate::replay::handshake::synthesize;
+use crate::replay::matcher::Matcher;
+use crate::resp::Value;
+use crate::selected_db::{Outcome, SelectedDb};
+
+impl Session {
+    /// Takes up a connection carried in from another mode where it left off.
+    pub(super) fn resume(&mut self, state: &CarriedState) {
+        self.info.protocol = state.protocol;
+        self.selected = SelectedDb::new(state.db);
+        let shared = self.shared.clone();
+        let mut matcher = shared.matcher();
+        for args in state.subscribe_commands() {
+            matcher.track_subscription(self.live, &args);
+        }
+        self.info.subscribed = matcher.is_subscribed(self.live);
+    }
+
+    /// The state to carry into the next mode.
+    pub(super) fn carried_state(&self) -> CarriedState {
+        CarriedState {
+            protocol: self.info.protocol,
+            db: self.selected.db(),
+            subscriptions: self.matcher().subscriptions(self.live),
+        }
+    }
+
+    /// Follows the connection's database (and transaction) through one
+    /// answered command, as the recorder did; at `EXEC`, handshake commands
+    /// queued meanwhile take effect.
+    pub(super) fn follow_db(&mut self, args: &[Bytes], replies: &[Value]) {
+        let outcome = match replies.first() {
+            None => Outcome::Silent,
+            Some(v) if v.is_error() => Outcome::Error,
+            Some(_) => Outcome::Ok,
+        };
+        let exec_results = || {
+            let items = replies.first()?.elements()?;
+            Some(items.iter().map(Value::is_error).collect())
+        };
+        let was_in_multi = self.selected.in_multi();
+        self.selected.observe(args, outcome, exec_results);
+        if was_in_multi && !self.selected.in_multi() {
+            let queued = std::mem::take(&mut self.queued_handshake);
+            let executed = command::name(args) == "EXEC"
+                && replies.first().and_then(Value::elements).is_some();
+            if executed {
+                let version = self.shared.server_version.clone();
+                for args in queued {
+                    let _ = synthesize(&args, &mut self.info, &version);
+                }
+            }
+        }
+    }
+
+    /// State changes a recorded successful reply implies.
+    pub(super) fn after_success(&mut self, matcher: &mut Matcher, args: &[Bytes]) {
+        match command::name(args).as_bytes() {
+            b"HELLO" => match command::hello_version(args) {
+                Some(b"2") => self.info.protocol = 2,
+                Some(b"3") => self.info.protocol = 3,
+                _ => {}
+            },
+            b"QUIT" => self.closing = true,
+            b"SYNC" | b"PSYNC" => self.replica = true,
+            b"CLIENT" => {
+                if let Some(on) = command::tracking_switch(args) {
+                    self.tracking = on;
+                }
+            }
+            b"RESET" => {
+                self.info.protocol = 2;
+                self.info.name = None;
+                self.tracking = false;
+                matcher.clear_subscriptions(self.live);
+            }
+            _ => {}
+        }
+        if command::subscription(args).is_some() {
+            matcher.track_subscription(self.live, args);
+            self.info.subscribed = matcher.is_subscribed(self.live);
+        }
+    }
+}
