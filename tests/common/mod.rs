@@ -6,6 +6,7 @@
 pub mod cluster;
 pub mod cluster_resplay;
 pub mod raw;
+pub mod servers;
 pub mod workload;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -14,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use servers::ServerKind;
 
 /// A free TCP port on loopback (bound then released).
 pub fn free_port() -> u16 {
@@ -39,10 +42,18 @@ impl RedisServer {
     /// Readiness is checked by connecting, not by `PING` (which may need
     /// auth).
     pub fn start_with(extra: &[&str]) -> RedisServer {
+        Self::start_kind(ServerKind::Redis7, extra)
+    }
+
+    /// Starts a server of the given kind (Redis 7.0, Redis 8.2, Valkey 8.1:
+    /// they take the same arguments) with extra arguments; panics with how
+    /// to get the binary when it is missing.
+    pub fn start_kind(kind: ServerKind, extra: &[&str]) -> RedisServer {
+        let binary = kind.binary();
         let dir = tempfile::tempdir().expect("temp dir");
         for _ in 0..5 {
             let port = free_port();
-            let child = Command::new("redis-server")
+            let child = Command::new(&binary)
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--save", "", "--appendonly", "no"])
                 .arg("--dir")
@@ -51,7 +62,7 @@ impl RedisServer {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .expect("redis-server must be installed (.ci/run installs it)");
+                .unwrap_or_else(|e| panic!("{}: {e}; {}", binary.display(), kind.missing()));
             let mut child = child;
             if wait_for_reply(port, Duration::from_secs(5)) {
                 return RedisServer {
@@ -64,7 +75,7 @@ impl RedisServer {
             let _ = child.kill();
             let _ = child.wait();
         }
-        panic!("redis-server did not start");
+        panic!("{} did not start", binary.display());
     }
 
     pub fn url(&self) -> String {
