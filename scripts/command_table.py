@@ -454,7 +454,8 @@ def main():
         out.write("    let start = usize::from(start);\n")
         out.write("    NAMES[start..start + usize::from(count)]\n")
         out.write("        .iter()\n")
-        out.write("        .find(|(n, _)| n.eq_ignore_ascii_case(name))\n")
+        out.write("        // The table's names are uppercase: only the request's side folds.\n")
+        out.write("        .find(|(n, _)| n.iter().zip(name).all(|(&u, &b)| u == b.to_ascii_uppercase()))\n")
         out.write("        .map(|&(_, i)| usize::from(i))\n}\n")
 
 

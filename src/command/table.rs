@@ -4859,6 +4859,7 @@ pub fn index(name: &[u8]) -> Option<usize> {
     let start = usize::from(start);
     NAMES[start..start + usize::from(count)]
         .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        // The table's names are uppercase: only the request's side folds.
+        .find(|(n, _)| n.iter().zip(name).all(|(&u, &b)| u == b.to_ascii_uppercase()))
         .map(|&(_, i)| usize::from(i))
 }
