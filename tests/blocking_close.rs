@@ -4,7 +4,8 @@
 //! blocked there takes the next job pushed (`LLEN q` 0 instead of 1, the
 //! job gone). For every blocking family, `MONITOR` and `SUBSCRIBE`, in
 //! record and in replay's passthrough; the cassette keeps the unanswered
-//! request and the close, and replay does not answer it either.
+//! request and the close, and replay does not answer it either. Every
+//! test runs against Redis 7.0 and Redis 8.2.
 
 mod common;
 
@@ -15,8 +16,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::raw::Raw;
+use common::servers::ServerKind;
 use common::{cassette_lines, resplay_bin, RedisServer, Resplay};
 use resplay::resp::Value;
+
+/// The servers each test runs against, one after the other.
+const KINDS: [ServerKind; 2] = [ServerKind::Redis7, ServerKind::Redis8];
 
 /// How long Redis may take to see the client gone (it is immediate direct).
 const GONE_WITHIN: Duration = Duration::from_secs(2);
@@ -85,29 +90,39 @@ struct Family {
     setup: &'static [&'static [&'static str]],
     block: &'static [&'static str],
     push: &'static [&'static str],
-    check: fn(&mut Raw),
+    /// Checks directly that the job is still there; the `&str` names the
+    /// server and family in its messages.
+    check: fn(&mut Raw, &str),
 }
 
-fn llen_is_1(direct: &mut Raw) {
-    assert_eq!(direct.call(&["LLEN", "q"]), int(1), "the job is gone");
-    assert_eq!(direct.call(&["LLEN", "done"]), int(0));
+fn llen_is_1(direct: &mut Raw, what: &str) {
+    assert_eq!(
+        direct.call(&["LLEN", "q"]),
+        int(1),
+        "{what}: the job is gone"
+    );
+    assert_eq!(direct.call(&["LLEN", "done"]), int(0), "{what}");
 }
 
-fn zcard_is_1(direct: &mut Raw) {
-    assert_eq!(direct.call(&["ZCARD", "z"]), int(1), "the job is gone");
+fn zcard_is_1(direct: &mut Raw, what: &str) {
+    assert_eq!(
+        direct.call(&["ZCARD", "z"]),
+        int(1),
+        "{what}: the job is gone"
+    );
 }
 
-fn xlen_is_1(direct: &mut Raw) {
-    assert_eq!(direct.call(&["XLEN", "s"]), int(1));
+fn xlen_is_1(direct: &mut Raw, what: &str) {
+    assert_eq!(direct.call(&["XLEN", "s"]), int(1), "{what}");
 }
 
 /// The entry is still new to the group: no consumer was handed it.
-fn group_still_has_the_entry(direct: &mut Raw) {
-    xlen_is_1(direct);
+fn group_still_has_the_entry(direct: &mut Raw, what: &str) {
+    xlen_is_1(direct, what);
     let pending = direct.call(&["XPENDING", "s", "g"]);
     match &pending {
-        Value::Array(items) => assert_eq!(items.first(), Some(&int(0)), "{pending:?}"),
-        other => panic!("XPENDING: {other:?}"),
+        Value::Array(items) => assert_eq!(items.first(), Some(&int(0)), "{what}: {pending:?}"),
+        other => panic!("{what}: XPENDING: {other:?}"),
     }
     let read = direct.call(&[
         "XREADGROUP",
@@ -122,11 +137,11 @@ fn group_still_has_the_entry(direct: &mut Raw) {
     ]);
     assert!(
         matches!(read, Value::Array(_)),
-        "the entry is gone: {read:?}"
+        "{what}: the entry is gone: {read:?}"
     );
 }
 
-fn nothing(_: &mut Raw) {}
+fn nothing(_: &mut Raw, _: &str) {}
 
 const LIST: &[&[&str]] = &[];
 
@@ -225,15 +240,16 @@ fn family(name: &str) -> &'static Family {
     FAMILIES.iter().find(|f| f.name == name).unwrap()
 }
 
-/// The cassette's line for `cmd` (the first), with its index.
-fn line_of(lines: &[serde_json::Value], cmd: &[&str]) -> (usize, serde_json::Value) {
+/// The cassette's line for `cmd` (the first), with its index; `what`
+/// names the run in the panic.
+fn line_of(lines: &[serde_json::Value], cmd: &[&str], what: &str) -> (usize, serde_json::Value) {
     let want = serde_json::json!(cmd);
     lines
         .iter()
         .enumerate()
         .find(|(_, l)| l["cmd"] == want)
         .map(|(i, l)| (i, l.clone()))
-        .unwrap_or_else(|| panic!("no {cmd:?} in {lines:#?}"))
+        .unwrap_or_else(|| panic!("{what}: no {cmd:?} in {lines:#?}"))
 }
 
 fn unanswered(line: &serde_json::Value) -> bool {
@@ -242,24 +258,25 @@ fn unanswered(line: &serde_json::Value) -> bool {
 
 /// `cmd` is recorded with no reply, and its connection's next lines are
 /// the unanswered requests after it, then its close (by the client).
-fn assert_unanswered_then_closed(lines: &[serde_json::Value], cmd: &[&str]) {
-    let (at, line) = line_of(lines, cmd);
-    assert!(unanswered(&line), "{line}");
+fn assert_unanswered_then_closed(lines: &[serde_json::Value], cmd: &[&str], what: &str) {
+    let (at, line) = line_of(lines, cmd, what);
+    assert!(unanswered(&line), "{what}: {line}");
     let conn = &line["conn"];
     let next = lines[at + 1..]
         .iter()
         .filter(|l| &l["conn"] == conn)
         .find(|l| !unanswered(l))
-        .unwrap_or_else(|| panic!("nothing after {line}"));
-    assert_eq!(next["event"], "close", "{next}");
-    assert!(next.get("by").is_none(), "{next}");
+        .unwrap_or_else(|| panic!("{what}: nothing after {line}"));
+    assert_eq!(next["event"], "close", "{what}: {next}");
+    assert!(next.get("by").is_none(), "{what}: {next}");
 }
 
 /// Record: a worker blocks through resplay and is stopped; the ghost must
 /// be gone at once and the next job must stay in Redis.
-fn worker_stopped_while_recording(name: &str) {
+fn worker_stopped_while_recording(kind: ServerKind, name: &str) {
+    let what = &format!("{} {name}", kind.name());
     let f = family(name);
-    let server = RedisServer::start();
+    let server = RedisServer::start_kind(kind, &[]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
     let recorder = Resplay::record(&server.url(), &path, &[]);
@@ -270,75 +287,97 @@ fn worker_stopped_while_recording(name: &str) {
 
     let mut worker = Raw::connect(recorder.port);
     worker.send(f.block);
-    wait_blocked(&mut direct, name);
+    wait_blocked(&mut direct, what);
     drop(worker);
-    assert_ghost_gone(&mut direct, name);
+    assert_ghost_gone(&mut direct, what);
 
     // A producer pushes the next job through resplay.
     let mut producer = Raw::connect(recorder.port);
     let pushed = producer.call(f.push);
-    assert!(!matches!(pushed, Value::Error(_)), "{name}: {pushed:?}");
-    (f.check)(&mut direct);
+    assert!(!matches!(pushed, Value::Error(_)), "{what}: {pushed:?}");
+    (f.check)(&mut direct, what);
     drop(producer);
 
     let (code, log) = recorder.stop();
-    assert_eq!(code, 0, "{log:?}");
-    assert_unanswered_then_closed(&cassette_lines(&path), f.block);
+    assert_eq!(code, 0, "{what}: {log:?}");
+    assert_unanswered_then_closed(&cassette_lines(&path), f.block, what);
 }
 
 #[test]
 fn blpop_worker_stopped_while_recording() {
-    worker_stopped_while_recording("BLPOP");
+    for kind in KINDS {
+        worker_stopped_while_recording(kind, "BLPOP");
+    }
 }
 
 #[test]
 fn brpop_worker_stopped_while_recording() {
-    worker_stopped_while_recording("BRPOP");
+    for kind in KINDS {
+        worker_stopped_while_recording(kind, "BRPOP");
+    }
 }
 
 #[test]
 fn brpoplpush_worker_stopped_while_recording() {
-    worker_stopped_while_recording("BRPOPLPUSH");
+    for kind in KINDS {
+        worker_stopped_while_recording(kind, "BRPOPLPUSH");
+    }
 }
 
 #[test]
 fn blmove_worker_stopped_while_recording() {
-    worker_stopped_while_recording("BLMOVE");
+    for kind in KINDS {
+        worker_stopped_while_recording(kind, "BLMOVE");
+    }
 }
 
 #[test]
 fn blmpop_worker_stopped_while_recording() {
-    worker_stopped_while_recording("BLMPOP");
+    for kind in KINDS {
+        worker_stopped_while_recording(kind, "BLMPOP");
+    }
 }
 
 #[test]
 fn bzpopmin_worker_stopped_while_recording() {
-    worker_stopped_while_recording("BZPOPMIN");
+    for kind in KINDS {
+        worker_stopped_while_recording(kind, "BZPOPMIN");
+    }
 }
 
 #[test]
 fn bzpopmax_worker_stopped_while_recording() {
-    worker_stopped_while_recording("BZPOPMAX");
+    for kind in KINDS {
+        worker_stopped_while_recording(kind, "BZPOPMAX");
+    }
 }
 
 #[test]
 fn bzmpop_worker_stopped_while_recording() {
-    worker_stopped_while_recording("BZMPOP");
+    for kind in KINDS {
+        worker_stopped_while_recording(kind, "BZMPOP");
+    }
 }
 
 #[test]
 fn xread_block_worker_stopped_while_recording() {
-    worker_stopped_while_recording("XREAD");
+    for kind in KINDS {
+        worker_stopped_while_recording(kind, "XREAD");
+    }
 }
 
 #[test]
 fn xreadgroup_block_worker_stopped_while_recording() {
-    worker_stopped_while_recording("XREADGROUP");
+    for kind in KINDS {
+        worker_stopped_while_recording(kind, "XREADGROUP");
+    }
 }
 
 #[test]
 fn wait_stopped_while_recording() {
-    worker_stopped_while_recording("WAIT");
+    for kind in KINDS {
+        worker_stopped_while_recording(kind, "WAIT");
+    }
 }
 
 /// Lines of `CLIENT LIST` for clients in `MONITOR`.
@@ -358,14 +397,21 @@ fn monitors(direct: &mut Raw) -> usize {
 
 #[test]
 fn monitor_stopped_while_recording() {
-    let server = RedisServer::start();
+    for kind in KINDS {
+        monitor_stopped(kind);
+    }
+}
+
+fn monitor_stopped(kind: ServerKind) {
+    let what = kind.name();
+    let server = RedisServer::start_kind(kind, &[]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
     let recorder = Resplay::record(&server.url(), &path, &[]);
     let mut direct = Raw::connect(server.port);
     let mut watcher = Raw::connect(recorder.port);
-    assert_eq!(watcher.call(&["MONITOR"]), Value::simple("OK"));
-    assert_eq!(monitors(&mut direct), 1);
+    assert_eq!(watcher.call(&["MONITOR"]), Value::simple("OK"), "{what}");
+    assert_eq!(monitors(&mut direct), 1, "{what}");
     drop(watcher);
     let mut left = usize::MAX;
     assert!(
@@ -373,15 +419,22 @@ fn monitor_stopped_while_recording() {
             left = monitors(&mut direct);
             left == 0
         }),
-        "{left} MONITOR client(s) left upstream"
+        "{what}: {left} MONITOR client(s) left upstream"
     );
     let (code, log) = recorder.stop();
-    assert_eq!(code, 0, "{log:?}");
+    assert_eq!(code, 0, "{what}: {log:?}");
 }
 
 #[test]
 fn subscriber_stopped_while_recording() {
-    let server = RedisServer::start();
+    for kind in KINDS {
+        subscriber_stopped(kind);
+    }
+}
+
+fn subscriber_stopped(kind: ServerKind) {
+    let what = kind.name();
+    let server = RedisServer::start_kind(kind, &[]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
     let recorder = Resplay::record(&server.url(), &path, &[]);
@@ -389,24 +442,27 @@ fn subscriber_stopped_while_recording() {
     let mut subscriber = Raw::connect(recorder.port);
     subscriber.send(&["SUBSCRIBE", "jobs"]);
     let confirmed = subscriber.read();
-    assert!(matches!(confirmed, Value::Array(_)), "{confirmed:?}");
+    assert!(
+        matches!(confirmed, Value::Array(_)),
+        "{what}: {confirmed:?}"
+    );
     let numsub = |direct: &mut Raw| {
         let reply = direct.call(&["PUBSUB", "NUMSUB", "jobs"]);
         match &reply {
             Value::Array(items) => items[1].clone(),
-            _ => panic!("{reply:?}"),
+            _ => panic!("{what}: {reply:?}"),
         }
     };
-    assert_eq!(numsub(&mut direct), int(1));
+    assert_eq!(numsub(&mut direct), int(1), "{what}");
     drop(subscriber);
     assert!(
         wait_until(GONE_WITHIN, || numsub(&mut direct) == int(0)),
-        "the subscription outlived its client"
+        "{what}: the subscription outlived its client"
     );
     // A publisher is told nobody listens.
-    assert_eq!(direct.call(&["PUBLISH", "jobs", "job-1"]), int(0));
+    assert_eq!(direct.call(&["PUBLISH", "jobs", "job-1"]), int(0), "{what}");
     let (code, log) = recorder.stop();
-    assert_eq!(code, 0, "{log:?}");
+    assert_eq!(code, 0, "{what}: {log:?}");
 }
 
 /// Pipelined behind a command Redis answers: that one keeps its reply, the
@@ -414,7 +470,14 @@ fn subscriber_stopped_while_recording() {
 /// close.
 #[test]
 fn pipeline_ending_in_a_block_records_what_was_answered() {
-    let server = RedisServer::start();
+    for kind in KINDS {
+        pipeline_ending_in_a_block(kind);
+    }
+}
+
+fn pipeline_ending_in_a_block(kind: ServerKind) {
+    let what = kind.name();
+    let server = RedisServer::start_kind(kind, &[]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
     let recorder = Resplay::record(&server.url(), &path, &[]);
@@ -427,28 +490,29 @@ fn pipeline_ending_in_a_block_records_what_was_answered() {
               *2\r\n$3\r\nGET\r\n$1\r\na\r\n",
         )
         .unwrap();
-    wait_blocked(&mut direct, "BLPOP");
+    wait_blocked(&mut direct, &format!("{what} BLPOP"));
     drop(worker);
-    assert_ghost_gone(&mut direct, "pipelined BLPOP");
-    assert_eq!(direct.call(&["LPUSH", "q", "job-1"]), int(1));
-    assert_eq!(direct.call(&["LLEN", "q"]), int(1));
+    assert_ghost_gone(&mut direct, &format!("{what} pipelined BLPOP"));
+    assert_eq!(direct.call(&["LPUSH", "q", "job-1"]), int(1), "{what}");
+    assert_eq!(direct.call(&["LLEN", "q"]), int(1), "{what}");
     let (code, log) = recorder.stop();
-    assert_eq!(code, 0, "{log:?}");
+    assert_eq!(code, 0, "{what}: {log:?}");
 
     let lines = cassette_lines(&path);
-    let (set_at, set) = line_of(&lines, &["SET", "a", "1"]);
-    assert_eq!(set["reply"], serde_json::json!({"+": "OK"}));
-    let (blpop_at, blpop) = line_of(&lines, &["BLPOP", "q", "0"]);
-    let (get_at, get) = line_of(&lines, &["GET", "a"]);
-    assert!(set_at < blpop_at && blpop_at < get_at, "{lines:#?}");
+    let (set_at, set) = line_of(&lines, &["SET", "a", "1"], what);
+    assert_eq!(set["reply"], serde_json::json!({"+": "OK"}), "{what}");
+    let (blpop_at, blpop) = line_of(&lines, &["BLPOP", "q", "0"], what);
+    let (get_at, get) = line_of(&lines, &["GET", "a"], what);
+    assert!(set_at < blpop_at && blpop_at < get_at, "{what}: {lines:#?}");
     assert_eq!(
         (set["seq"].clone(), blpop["seq"].clone()),
-        (0.into(), 1.into())
+        (0.into(), 1.into()),
+        "{what}"
     );
-    assert_eq!(get["seq"], 2);
-    assert!(get.get("reply").is_none(), "{get}");
-    assert_unanswered_then_closed(&lines, &["BLPOP", "q", "0"]);
-    assert_unanswered_then_closed(&lines, &["GET", "a"]);
+    assert_eq!(get["seq"], 2, "{what}");
+    assert!(get.get("reply").is_none(), "{what}: {get}");
+    assert_unanswered_then_closed(&lines, &["BLPOP", "q", "0"], what);
+    assert_unanswered_then_closed(&lines, &["GET", "a"], what);
 }
 
 /// `printf 'SET a 1\r\nGET a\r\n' | nc -N`: a client that half-closes after
@@ -456,7 +520,14 @@ fn pipeline_ending_in_a_block_records_what_was_answered() {
 /// half-closes in `BLPOP` leaves no ghost.
 #[test]
 fn half_closed_client_gets_its_replies_and_leaves_no_ghost() {
-    let server = RedisServer::start();
+    for kind in KINDS {
+        half_closed_client(kind);
+    }
+}
+
+fn half_closed_client(kind: ServerKind) {
+    let what = kind.name();
+    let server = RedisServer::start_kind(kind, &[]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
     let recorder = Resplay::record(&server.url(), &path, &[]);
@@ -470,20 +541,24 @@ fn half_closed_client_gets_its_replies_and_leaves_no_ghost() {
     client.shutdown(Shutdown::Write).unwrap();
     let mut got = Vec::new();
     client.read_to_end(&mut got).unwrap();
-    assert_eq!(got, b"+OK\r\n$1\r\n1\r\n");
+    assert_eq!(got, b"+OK\r\n$1\r\n1\r\n", "{what}");
 
     let mut worker = TcpStream::connect(("127.0.0.1", recorder.port)).unwrap();
     worker.write_all(b"BLPOP q 0\r\n").unwrap();
-    wait_blocked(&mut direct, "BLPOP");
+    wait_blocked(&mut direct, &format!("{what} BLPOP"));
     worker.shutdown(Shutdown::Write).unwrap();
-    assert_ghost_gone(&mut direct, "half-closed BLPOP");
-    assert_eq!(direct.call(&["LPUSH", "q", "job-1"]), int(1));
-    assert_eq!(direct.call(&["LLEN", "q"]), int(1));
+    assert_ghost_gone(&mut direct, &format!("{what} half-closed BLPOP"));
+    assert_eq!(direct.call(&["LPUSH", "q", "job-1"]), int(1), "{what}");
+    assert_eq!(direct.call(&["LLEN", "q"]), int(1), "{what}");
     let (code, log) = recorder.stop();
-    assert_eq!(code, 0, "{log:?}");
+    assert_eq!(code, 0, "{what}: {log:?}");
     let lines = cassette_lines(&path);
-    assert_eq!(line_of(&lines, &["GET", "a"]).1["reply"], "1");
-    assert_unanswered_then_closed(&lines, &["BLPOP", "q", "0"]);
+    assert_eq!(
+        line_of(&lines, &["GET", "a"], what).1["reply"],
+        "1",
+        "{what}"
+    );
+    assert_unanswered_then_closed(&lines, &["BLPOP", "q", "0"], what);
 }
 
 /// True when `stream` gets nothing within `wait`, and is not closed.
@@ -507,22 +582,29 @@ fn silent_for(stream: &mut TcpStream, wait: Duration) -> bool {
 /// the others.
 #[test]
 fn replay_does_not_answer_a_recorded_unanswered_blpop() {
-    let server = RedisServer::start();
+    for kind in KINDS {
+        replay_unanswered_blpop(kind);
+    }
+}
+
+fn replay_unanswered_blpop(kind: ServerKind) {
+    let what = kind.name();
+    let server = RedisServer::start_kind(kind, &[]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
     let recorder = Resplay::record(&server.url(), &path, &[]);
     let mut direct = Raw::connect(server.port);
     let mut worker = Raw::connect(recorder.port);
     worker.send(&["BLPOP", "q", "0"]);
-    wait_blocked(&mut direct, "BLPOP");
+    wait_blocked(&mut direct, &format!("{what} BLPOP"));
     drop(worker);
-    assert_ghost_gone(&mut direct, "BLPOP");
+    assert_ghost_gone(&mut direct, &format!("{what} BLPOP"));
     let mut producer = Raw::connect(recorder.port);
-    assert_eq!(producer.call(&["LPUSH", "q", "job-1"]), int(1));
-    assert_eq!(producer.call(&["LLEN", "q"]), int(1));
+    assert_eq!(producer.call(&["LPUSH", "q", "job-1"]), int(1), "{what}");
+    assert_eq!(producer.call(&["LLEN", "q"]), int(1), "{what}");
     drop(producer);
     let (code, log) = recorder.stop();
-    assert_eq!(code, 0, "{log:?}");
+    assert_eq!(code, 0, "{what}: {log:?}");
     drop(server);
 
     let replay = Resplay::replay(&path, &[]);
@@ -532,21 +614,24 @@ fn replay_does_not_answer_a_recorded_unanswered_blpop() {
         .unwrap();
     assert!(
         silent_for(&mut worker, Duration::from_millis(300)),
-        "replay answered the BLPOP that was never answered"
+        "{what}: replay answered the BLPOP that was never answered"
     );
     let mut producer = Raw::connect(replay.port);
-    assert_eq!(producer.call(&["LPUSH", "q", "job-1"]), int(1));
-    assert_eq!(producer.call(&["LLEN", "q"]), int(1));
-    assert_eq!(producer.call(&["PING"]), Value::simple("PONG"));
-    assert!(silent_for(&mut worker, Duration::from_millis(100)));
+    assert_eq!(producer.call(&["LPUSH", "q", "job-1"]), int(1), "{what}");
+    assert_eq!(producer.call(&["LLEN", "q"]), int(1), "{what}");
+    assert_eq!(producer.call(&["PING"]), Value::simple("PONG"), "{what}");
+    assert!(
+        silent_for(&mut worker, Duration::from_millis(100)),
+        "{what}"
+    );
     drop(worker);
-    assert_eq!(producer.call(&["LLEN", "q"]), int(1));
+    assert_eq!(producer.call(&["LLEN", "q"]), int(1), "{what}");
     drop(producer);
     let (code, log) = replay.stop();
-    assert_eq!(code, 0, "{log:?}");
+    assert_eq!(code, 0, "{what}: {log:?}");
     assert!(
         log.iter().any(|l| l.contains("0 missed, 0 unused")),
-        "{log:?}"
+        "{what}: {log:?}"
     );
 }
 
@@ -561,7 +646,13 @@ fn empty_cassette(dir: &Path) -> std::path::PathBuf {
 /// connection of its own, which must go with the client.
 #[test]
 fn passthrough_blpop_worker_stopped() {
-    let server = RedisServer::start();
+    for kind in KINDS {
+        passthrough_worker_stopped(kind);
+    }
+}
+
+fn passthrough_worker_stopped(kind: ServerKind) {
+    let server = RedisServer::start_kind(kind, &[]);
     let dir = tempfile::tempdir().unwrap();
     let path = empty_cassette(dir.path());
     let upstream = server.url();
@@ -571,6 +662,7 @@ fn passthrough_blpop_worker_stopped() {
     );
     let mut direct = Raw::connect(server.port);
     for name in ["BLPOP", "BZPOPMIN", "XREADGROUP", "WAIT"] {
+        let what = &format!("{} passthrough {name}", kind.name());
         let f = family(name);
         for setup in f.setup {
             direct.call(setup);
@@ -579,28 +671,39 @@ fn passthrough_blpop_worker_stopped() {
         // Pipelined behind it: Redis would not run it while blocked.
         worker.send(f.block);
         worker.send(&["LPUSH", "q", "from-the-worker"]);
-        wait_blocked(&mut direct, name);
+        wait_blocked(&mut direct, what);
         drop(worker);
-        assert_ghost_gone(&mut direct, &format!("passthrough {name}"));
+        assert_ghost_gone(&mut direct, what);
         let mut producer = Raw::connect(replay.port);
         let pushed = producer.call(f.push);
-        assert!(!matches!(pushed, Value::Error(_)), "{name}: {pushed:?}");
-        (f.check)(&mut direct);
+        assert!(!matches!(pushed, Value::Error(_)), "{what}: {pushed:?}");
+        (f.check)(&mut direct, what);
         direct.call(&["FLUSHALL"]);
     }
+    let what = kind.name();
     // The replay server still serves.
     let mut other = Raw::connect(replay.port);
-    assert_eq!(other.call(&["PING"]), Value::simple("PONG"));
+    assert_eq!(other.call(&["PING"]), Value::simple("PONG"), "{what}");
     drop(other);
     let (code, log) = replay.stop();
-    assert_eq!(code, 0, "{log:?}");
+    assert_eq!(code, 0, "{what}: {log:?}");
 }
 
 /// `resplay run --mode new-episodes`: a worker killed in `BLPOP` leaves no
 /// ghost, and the extended cassette keeps the `BLPOP` unanswered.
 #[test]
 fn new_episodes_worker_killed_in_blpop() {
-    let server = RedisServer::start();
+    for kind in KINDS {
+        new_episodes_worker_killed(kind);
+    }
+}
+
+/// The clients are the `redis-cli` on PATH whatever the server: only the
+/// server is the kind's (the Redis 8 cache holds no `redis-cli`, and a
+/// 7.0 client speaks to an 8.2 server as any client does).
+fn new_episodes_worker_killed(kind: ServerKind) {
+    let what = kind.name();
+    let server = RedisServer::start_kind(kind, &[]);
     let dir = tempfile::tempdir().unwrap();
     let path = empty_cassette(dir.path());
     let upstream = server.url();
@@ -614,12 +717,16 @@ fn new_episodes_worker_killed_in_blpop() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    assert!(out.status.success(), "{what}: {stderr}");
     let mut direct = Raw::connect(server.port);
-    assert_eq!(blocked(&mut direct), 0);
-    assert_eq!(direct.call(&["LLEN", "q"]), int(1), "{stderr}");
+    assert_eq!(blocked(&mut direct), 0, "{what}");
+    assert_eq!(direct.call(&["LLEN", "q"]), int(1), "{what}: {stderr}");
     let lines = cassette_lines(&path);
-    let (_, blpop) = line_of(&lines, &["BLPOP", "q", "0"]);
-    assert!(blpop.get("reply").is_none(), "{blpop}");
-    assert_eq!(line_of(&lines, &["LPUSH", "q", "job-1"]).1["reply"], 1);
+    let (_, blpop) = line_of(&lines, &["BLPOP", "q", "0"], what);
+    assert!(blpop.get("reply").is_none(), "{what}: {blpop}");
+    assert_eq!(
+        line_of(&lines, &["LPUSH", "q", "job-1"], what).1["reply"],
+        1,
+        "{what}"
+    );
 }

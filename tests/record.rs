@@ -7,8 +7,13 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use common::raw::Raw;
+use common::servers::ServerKind;
 use common::{client_url, interactions, redis_cli, workload, RedisServer, Resplay, PROTOCOLS};
 use resplay::resp::{to_bytes, Value};
+
+/// The servers the blocking, pub/sub and tracking tests run against, one
+/// after the other.
+const KINDS: [ServerKind; 2] = [ServerKind::Redis7, ServerKind::Redis8];
 
 fn flush(url: &str) {
     let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
@@ -119,70 +124,114 @@ fn text(v: &Value) -> String {
 
 #[test]
 fn pubsub_across_two_connections_with_pushes_in_the_cassette() {
-    for protocol in PROTOCOLS {
-        let server = RedisServer::start();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.jsonl");
-        let recorder = Resplay::record(&server.url(), &path, &[]);
-        let mut subscriber = Raw::connect(recorder.port);
-        if protocol == 3 {
-            assert!(matches!(subscriber.call(&["HELLO", "3"]), Value::Map(_)));
+    for kind in KINDS {
+        for protocol in PROTOCOLS {
+            pubsub_across_two_connections(kind, protocol);
         }
-        subscriber.send(&["SUBSCRIBE", "news", "sport"]);
-        for channel in ["news", "sport"] {
-            let confirmation = subscriber.read();
-            assert_eq!(confirmation.is_push(), protocol == 3);
-            assert_eq!(text(&confirmation.elements().unwrap()[1]), channel);
-        }
-        let mut publisher = Raw::connect(recorder.port);
-        assert_eq!(
-            publisher.call(&["PUBLISH", "news", "hello"]),
-            Value::Integer(1)
-        );
-        let message = subscriber.read();
-        assert_eq!(text(&message.elements().unwrap()[2]), "hello");
-        // Still answered while subscribed.
-        let pong = subscriber.call(&["PING"]);
-        if protocol == 3 {
-            assert_eq!(pong, Value::simple("PONG"));
-            assert_eq!(subscriber.call(&["SET", "k", "v"]), Value::simple("OK"));
-        } else {
-            assert_eq!(text(&pong.elements().unwrap()[0]), "pong");
-        }
-        assert_eq!(
-            publisher.call(&["PUBLISH", "sport", "goal"]),
-            Value::Integer(1)
-        );
-        assert_eq!(text(&subscriber.read().elements().unwrap()[2]), "goal");
-        subscriber.send(&["UNSUBSCRIBE"]);
-        subscriber.read();
-        subscriber.read();
-        assert_eq!(subscriber.call(&["ECHO", "after"]), Value::bulk("after"));
-        drop((subscriber, publisher));
-        assert_eq!(recorder.stop().0, 0);
+    }
+}
 
-        let lines = common::cassette_lines(&path);
-        let pushes: Vec<_> = lines.iter().filter(|l| l.get("push").is_some()).collect();
-        assert_eq!(pushes.len(), 2, "RESP{protocol}: {pushes:?}");
-        let subscribe = lines
-            .iter()
-            .find(|l| l["cmd"][0] == "SUBSCRIBE")
-            .expect("SUBSCRIBE recorded");
-        assert_eq!(subscribe["replies"].as_array().unwrap().len(), 2);
-        let unsubscribe = lines.iter().find(|l| l["cmd"][0] == "UNSUBSCRIBE").unwrap();
-        assert_eq!(unsubscribe["replies"].as_array().unwrap().len(), 2);
-        let push = &pushes[0]["push"];
-        if protocol == 3 {
-            assert_eq!(push[">"][2], "hello");
-        } else {
-            assert_eq!(push[2], "hello");
-        }
+fn pubsub_across_two_connections(kind: ServerKind, protocol: u8) {
+    let what = &format!("{} RESP{protocol}", kind.name());
+    let server = RedisServer::start_kind(kind, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.jsonl");
+    let recorder = Resplay::record(&server.url(), &path, &[]);
+    let mut subscriber = Raw::connect(recorder.port);
+    if protocol == 3 {
+        let hello = subscriber.call(&["HELLO", "3"]);
+        assert!(matches!(hello, Value::Map(_)), "{what}: {hello:?}");
+    }
+    subscriber.send(&["SUBSCRIBE", "news", "sport"]);
+    for channel in ["news", "sport"] {
+        let confirmation = subscriber.read();
+        assert_eq!(confirmation.is_push(), protocol == 3, "{what}");
+        assert_eq!(
+            text(&confirmation.elements().unwrap()[1]),
+            channel,
+            "{what}"
+        );
+    }
+    let mut publisher = Raw::connect(recorder.port);
+    assert_eq!(
+        publisher.call(&["PUBLISH", "news", "hello"]),
+        Value::Integer(1),
+        "{what}"
+    );
+    let message = subscriber.read();
+    assert_eq!(text(&message.elements().unwrap()[2]), "hello", "{what}");
+    // Still answered while subscribed.
+    let pong = subscriber.call(&["PING"]);
+    if protocol == 3 {
+        assert_eq!(pong, Value::simple("PONG"), "{what}");
+        assert_eq!(
+            subscriber.call(&["SET", "k", "v"]),
+            Value::simple("OK"),
+            "{what}"
+        );
+    } else {
+        assert_eq!(text(&pong.elements().unwrap()[0]), "pong", "{what}");
+    }
+    assert_eq!(
+        publisher.call(&["PUBLISH", "sport", "goal"]),
+        Value::Integer(1),
+        "{what}"
+    );
+    assert_eq!(
+        text(&subscriber.read().elements().unwrap()[2]),
+        "goal",
+        "{what}"
+    );
+    subscriber.send(&["UNSUBSCRIBE"]);
+    subscriber.read();
+    subscriber.read();
+    assert_eq!(
+        subscriber.call(&["ECHO", "after"]),
+        Value::bulk("after"),
+        "{what}"
+    );
+    drop((subscriber, publisher));
+    assert_eq!(recorder.stop().0, 0, "{what}");
+
+    let lines = common::cassette_lines(&path);
+    let pushes: Vec<_> = lines.iter().filter(|l| l.get("push").is_some()).collect();
+    assert_eq!(pushes.len(), 2, "{what}: {pushes:?}");
+    let subscribe = lines
+        .iter()
+        .find(|l| l["cmd"][0] == "SUBSCRIBE")
+        .unwrap_or_else(|| panic!("{what}: SUBSCRIBE not recorded"));
+    assert_eq!(
+        subscribe["replies"].as_array().unwrap().len(),
+        2,
+        "{what}: {subscribe}"
+    );
+    let unsubscribe = lines
+        .iter()
+        .find(|l| l["cmd"][0] == "UNSUBSCRIBE")
+        .unwrap_or_else(|| panic!("{what}: UNSUBSCRIBE not recorded"));
+    assert_eq!(
+        unsubscribe["replies"].as_array().unwrap().len(),
+        2,
+        "{what}: {unsubscribe}"
+    );
+    let push = &pushes[0]["push"];
+    if protocol == 3 {
+        assert_eq!(push[">"][2], "hello", "{what}: {push}");
+    } else {
+        assert_eq!(push[2], "hello", "{what}: {push}");
     }
 }
 
 #[test]
 fn blpop_unblocked_by_another_client() {
-    let server = RedisServer::start();
+    for kind in KINDS {
+        blpop_unblocked(kind);
+    }
+}
+
+fn blpop_unblocked(kind: ServerKind) {
+    let what = kind.name();
+    let server = RedisServer::start_kind(kind, &[]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
     let recorder = Resplay::record(&server.url(), &path, &[]);
@@ -190,15 +239,29 @@ fn blpop_unblocked_by_another_client() {
     waiter.send(&["BLPOP", "queue", "0"]);
     std::thread::sleep(Duration::from_millis(1500));
     let mut pusher = Raw::connect(recorder.port);
-    assert_eq!(pusher.call(&["RPUSH", "queue", "job"]), Value::Integer(1));
+    assert_eq!(
+        pusher.call(&["RPUSH", "queue", "job"]),
+        Value::Integer(1),
+        "{what}"
+    );
     let popped = waiter.read();
-    assert_eq!(popped.elements().unwrap().len(), 2);
+    assert_eq!(popped.elements().unwrap().len(), 2, "{what}: {popped:?}");
     drop((waiter, pusher));
-    assert_eq!(recorder.stop().0, 0);
+    assert_eq!(recorder.stop().0, 0, "{what}");
     let lines = interactions(&path);
-    let blpop = lines.iter().find(|l| l["cmd"][0] == "BLPOP").unwrap();
-    assert_eq!(blpop["reply"], serde_json::json!(["queue", "job"]));
-    assert!(blpop["took_us"].as_u64().unwrap() > 1_000_000);
+    let blpop = lines
+        .iter()
+        .find(|l| l["cmd"][0] == "BLPOP")
+        .unwrap_or_else(|| panic!("{what}: BLPOP not recorded"));
+    assert_eq!(
+        blpop["reply"],
+        serde_json::json!(["queue", "job"]),
+        "{what}"
+    );
+    assert!(
+        blpop["took_us"].as_u64().unwrap() > 1_000_000,
+        "{what}: {blpop}"
+    );
 }
 
 #[test]
@@ -367,51 +430,71 @@ fn kill_9_mid_traffic_leaves_a_loadable_cassette() {
 
 #[test]
 fn client_tracking_invalidations_and_monitor() {
-    let server = RedisServer::start();
+    for kind in KINDS {
+        tracking_and_monitor(kind);
+    }
+}
+
+fn tracking_and_monitor(kind: ServerKind) {
+    let what = kind.name();
+    let server = RedisServer::start_kind(kind, &[]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
     let recorder = Resplay::record(&server.url(), &path, &[]);
     // RESP3 tracking: the invalidation push arrives between replies.
     let mut tracked = Raw::connect(recorder.port);
-    assert!(matches!(tracked.call(&["HELLO", "3"]), Value::Map(_)));
+    let hello = tracked.call(&["HELLO", "3"]);
+    assert!(matches!(hello, Value::Map(_)), "{what}: {hello:?}");
     assert_eq!(
         tracked.call(&["CLIENT", "TRACKING", "ON"]),
-        Value::simple("OK")
+        Value::simple("OK"),
+        "{what}"
     );
-    assert_eq!(tracked.call(&["GET", "k"]), Value::Null);
+    assert_eq!(tracked.call(&["GET", "k"]), Value::Null, "{what}");
     let mut writer = Raw::connect(recorder.port);
     let mut monitor = Raw::connect(recorder.port);
-    assert_eq!(monitor.call(&["MONITOR"]), Value::simple("OK"));
-    assert_eq!(writer.call(&["SET", "k", "v"]), Value::simple("OK"));
+    assert_eq!(monitor.call(&["MONITOR"]), Value::simple("OK"), "{what}");
+    assert_eq!(
+        writer.call(&["SET", "k", "v"]),
+        Value::simple("OK"),
+        "{what}"
+    );
     let invalidation = tracked.read();
-    assert!(invalidation.is_push(), "{invalidation:?}");
-    assert_eq!(tracked.call(&["GET", "k"]), Value::bulk("v"));
+    assert!(invalidation.is_push(), "{what}: {invalidation:?}");
+    assert_eq!(tracked.call(&["GET", "k"]), Value::bulk("v"), "{what}");
     let line = monitor.read();
     assert!(
         matches!(&line, Value::Simple(s) if String::from_utf8_lossy(s).contains("\"SET\" \"k\" \"v\"")),
-        "{line:?}"
+        "{what}: {line:?}"
     );
     drop((tracked, writer, monitor));
-    assert_eq!(recorder.stop().0, 0);
+    assert_eq!(recorder.stop().0, 0, "{what}");
 
     let lines = common::cassette_lines(&path);
     let gets: Vec<_> = lines.iter().filter(|l| l["cmd"][0] == "GET").collect();
-    assert_eq!(gets.len(), 2);
-    assert_eq!(gets[0]["reply"], serde_json::Value::Null);
-    assert_eq!(gets[1]["reply"], "v");
+    assert_eq!(gets.len(), 2, "{what}: {gets:?}");
+    assert_eq!(gets[0]["reply"], serde_json::Value::Null, "{what}");
+    assert_eq!(gets[1]["reply"], "v", "{what}");
     let pushes: Vec<_> = lines.iter().filter(|l| l.get("push").is_some()).collect();
     assert!(
         pushes.iter().any(|p| p["push"][">"][0] == "invalidate"),
-        "{pushes:?}"
+        "{what}: {pushes:?}"
     );
     assert!(
         pushes.iter().any(|p| p["push"]["+"]
             .as_str()
             .is_some_and(|s| s.contains("\"SET\""))),
-        "{pushes:?}"
+        "{what}: {pushes:?}"
     );
-    let monitor_cmd = lines.iter().find(|l| l["cmd"][0] == "MONITOR").unwrap();
-    assert_eq!(monitor_cmd["reply"], serde_json::json!({"+": "OK"}));
+    let monitor_cmd = lines
+        .iter()
+        .find(|l| l["cmd"][0] == "MONITOR")
+        .unwrap_or_else(|| panic!("{what}: MONITOR not recorded"));
+    assert_eq!(
+        monitor_cmd["reply"],
+        serde_json::json!({"+": "OK"}),
+        "{what}"
+    );
 }
 
 #[test]

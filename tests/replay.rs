@@ -6,8 +6,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::raw::Raw;
+use common::servers::ServerKind;
 use common::{client_url, workload, RedisServer, Resplay, PROTOCOLS};
 use resplay::resp::Value;
+
+/// The servers the pub/sub tests record against, one after the other.
+const KINDS: [ServerKind; 2] = [ServerKind::Redis7, ServerKind::Redis8];
 
 struct Recorded {
     _dir: tempfile::TempDir,
@@ -16,13 +20,18 @@ struct Recorded {
 
 /// Records `session` against a fresh redis-server, then stops both.
 fn record(session: impl FnOnce(&RedisServer, u16)) -> Recorded {
-    let server = RedisServer::start();
+    record_on(ServerKind::Redis7, session)
+}
+
+/// [`record`] against a server of the given kind.
+fn record_on(kind: ServerKind, session: impl FnOnce(&RedisServer, u16)) -> Recorded {
+    let server = RedisServer::start_kind(kind, &[]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
     let recorder = Resplay::record(&server.url(), &path, &[]);
     session(&server, recorder.port);
     let (code, log) = recorder.stop();
-    assert_eq!(code, 0, "{log:?}");
+    assert_eq!(code, 0, "{}: {log:?}", kind.name());
     Recorded { _dir: dir, path }
 }
 
@@ -234,38 +243,52 @@ fn passthrough_sends_misses_upstream() {
 
 #[test]
 fn pubsub_replay_delivers_messages_after_publish() {
-    for protocol in PROTOCOLS {
-        let cassette = record(|_, port| {
-            let mut sub = Raw::connect(port);
-            if protocol == 3 {
-                sub.call(&["HELLO", "3"]);
-            }
-            sub.call(&["SUBSCRIBE", "news"]);
-            let mut publisher = Raw::connect(port);
-            assert_eq!(
-                publisher.call(&["PUBLISH", "news", "hello"]),
-                Value::Integer(1)
-            );
-            sub.read();
-        });
-        let replay = Resplay::replay(&cassette.path, &[]);
-        let mut sub = Raw::connect(replay.port);
-        if protocol == 3 {
-            assert!(matches!(sub.call(&["HELLO", "3"]), Value::Map(_)));
+    for kind in KINDS {
+        for protocol in PROTOCOLS {
+            pubsub_replay(kind, protocol);
         }
-        let confirmation = sub.call(&["SUBSCRIBE", "news"]);
-        assert_eq!(confirmation.is_push(), protocol == 3);
-        let mut publisher = Raw::connect(replay.port);
+    }
+}
+
+fn pubsub_replay(kind: ServerKind, protocol: u8) {
+    let what = &format!("{} RESP{protocol}", kind.name());
+    let cassette = record_on(kind, |_, port| {
+        let mut sub = Raw::connect(port);
+        if protocol == 3 {
+            sub.call(&["HELLO", "3"]);
+        }
+        sub.call(&["SUBSCRIBE", "news"]);
+        let mut publisher = Raw::connect(port);
         assert_eq!(
             publisher.call(&["PUBLISH", "news", "hello"]),
-            Value::Integer(1)
+            Value::Integer(1),
+            "{what}"
         );
-        let message = sub.read();
-        assert_eq!(message.is_push(), protocol == 3, "{message:?}");
-        let items = message.elements().unwrap();
-        assert_eq!(items[0], Value::bulk("message"));
-        assert_eq!(items[2], Value::bulk("hello"));
+        sub.read();
+    });
+    let replay = Resplay::replay(&cassette.path, &[]);
+    let mut sub = Raw::connect(replay.port);
+    if protocol == 3 {
+        let hello = sub.call(&["HELLO", "3"]);
+        assert!(matches!(hello, Value::Map(_)), "{what}: {hello:?}");
     }
+    let confirmation = sub.call(&["SUBSCRIBE", "news"]);
+    assert_eq!(
+        confirmation.is_push(),
+        protocol == 3,
+        "{what}: {confirmation:?}"
+    );
+    let mut publisher = Raw::connect(replay.port);
+    assert_eq!(
+        publisher.call(&["PUBLISH", "news", "hello"]),
+        Value::Integer(1),
+        "{what}"
+    );
+    let message = sub.read();
+    assert_eq!(message.is_push(), protocol == 3, "{what}: {message:?}");
+    let items = message.elements().unwrap();
+    assert_eq!(items[0], Value::bulk("message"), "{what}: {message:?}");
+    assert_eq!(items[2], Value::bulk("hello"), "{what}: {message:?}");
 }
 
 /// A subscriber and a publisher that open with the same commands (as
@@ -276,31 +299,21 @@ fn pubsub_replay_delivers_messages_after_publish() {
 /// message goes to the publisher (ioredis: "Command queue state error").
 #[test]
 fn twins_with_a_shared_opening_get_their_own_pushes() {
-    for protocol in PROTOCOLS {
-        let opening: [&[&str]; 2] = [&["CONFIG", "GET", "maxmemory"], &["DBSIZE"]];
-        let cassette = record(|_, port| {
-            // The publisher opens first, so its recording comes first.
-            let mut publisher = Raw::connect(port);
-            let mut sub = Raw::connect(port);
-            for c in [&mut publisher, &mut sub] {
-                if protocol == 3 {
-                    c.call(&["HELLO", "3"]);
-                }
-                for args in opening {
-                    c.call(args);
-                }
-            }
-            sub.call(&["SUBSCRIBE", "news"]);
-            assert_eq!(
-                publisher.call(&["PUBLISH", "news", "hello"]),
-                Value::Integer(1)
-            );
-            sub.read();
-        });
-        let replay = Resplay::replay(&cassette.path, &["--strict"]);
-        let mut sub = Raw::connect(replay.port);
-        let mut publisher = Raw::connect(replay.port);
-        for c in [&mut sub, &mut publisher] {
+    for kind in KINDS {
+        for protocol in PROTOCOLS {
+            twins_with_a_shared_opening(kind, protocol);
+        }
+    }
+}
+
+fn twins_with_a_shared_opening(kind: ServerKind, protocol: u8) {
+    let what = &format!("{} RESP{protocol}", kind.name());
+    let opening: [&[&str]; 2] = [&["CONFIG", "GET", "maxmemory"], &["DBSIZE"]];
+    let cassette = record_on(kind, |_, port| {
+        // The publisher opens first, so its recording comes first.
+        let mut publisher = Raw::connect(port);
+        let mut sub = Raw::connect(port);
+        for c in [&mut publisher, &mut sub] {
             if protocol == 3 {
                 c.call(&["HELLO", "3"]);
             }
@@ -311,21 +324,40 @@ fn twins_with_a_shared_opening_get_their_own_pushes() {
         sub.call(&["SUBSCRIBE", "news"]);
         assert_eq!(
             publisher.call(&["PUBLISH", "news", "hello"]),
-            Value::Integer(1)
+            Value::Integer(1),
+            "{what}"
         );
-        let message = sub.read();
-        let items = message.elements().unwrap();
-        assert_eq!(items[0], Value::bulk("message"), "{message:?}");
-        assert_eq!(items[2], Value::bulk("hello"));
-        assert_eq!(
-            publisher.call(&["PING"]),
-            Value::simple("PONG"),
-            "the publisher got no message"
-        );
-        drop((sub, publisher));
-        let (code, log) = replay.stop();
-        assert_eq!(code, 0, "protocol {protocol}: {log:?}");
+        sub.read();
+    });
+    let replay = Resplay::replay(&cassette.path, &["--strict"]);
+    let mut sub = Raw::connect(replay.port);
+    let mut publisher = Raw::connect(replay.port);
+    for c in [&mut sub, &mut publisher] {
+        if protocol == 3 {
+            c.call(&["HELLO", "3"]);
+        }
+        for args in opening {
+            c.call(args);
+        }
     }
+    sub.call(&["SUBSCRIBE", "news"]);
+    assert_eq!(
+        publisher.call(&["PUBLISH", "news", "hello"]),
+        Value::Integer(1),
+        "{what}"
+    );
+    let message = sub.read();
+    let items = message.elements().unwrap();
+    assert_eq!(items[0], Value::bulk("message"), "{what}: {message:?}");
+    assert_eq!(items[2], Value::bulk("hello"), "{what}: {message:?}");
+    assert_eq!(
+        publisher.call(&["PING"]),
+        Value::simple("PONG"),
+        "{what}: the publisher got no message"
+    );
+    drop((sub, publisher));
+    let (code, log) = replay.stop();
+    assert_eq!(code, 0, "{what}: {log:?}");
 }
 
 #[test]
