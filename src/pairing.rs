@@ -19,7 +19,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::carried_state::CarriedState;
-use crate::command::{self, Namespace, ReplyMode};
+use crate::command::{self, Class, Namespace, ReplyMode};
 use crate::resp::{parse_reply, Limits, Value};
 use crate::selected_db::{Outcome, SelectedDb};
 
@@ -34,9 +34,11 @@ pub struct Pending {
     pub at: Instant,
     /// True when the server will not answer it (`CLIENT REPLY OFF|SKIP`).
     pub silent: bool,
-    /// Its subscribe family, if any: looked at for every reply frame while
-    /// it waits, so worked out once.
-    subscription: Option<(Namespace, bool)>,
+    /// What the command table says of it, looked up once when it is read:
+    /// its subscribe family is looked at for every reply frame while it
+    /// waits, and the cassette writer asks whether it is trivial or holds a
+    /// password.
+    pub class: Class,
     /// An injected fault that takes it off the plain relay. Boxed: it is
     /// rare (`None` for every request when no fault rule is set), and every
     /// request is moved several times on its way to the cassette, so it
@@ -73,13 +75,13 @@ impl Special {
 impl Pending {
     /// A request read at `at`, the `seq`-th of its connection.
     pub fn new(seq: u64, args: Vec<Bytes>, at: Instant, silent: bool) -> Pending {
-        let subscription = command::subscription(&args);
+        let class = Class::of(&args);
         Pending {
             seq,
             args,
             at,
             silent,
-            subscription,
+            class,
             special: None,
         }
     }
@@ -143,7 +145,7 @@ pub struct ReplyModeTracker {
 impl ReplyModeTracker {
     /// Whether the server stays silent for this request.
     pub fn is_silent(&mut self, args: &[Bytes]) -> bool {
-        if command::name(args) == "RESET" {
+        if command::arg_is(args, 0, "RESET") {
             // RESET clears the reply mode before it answers.
             *self = ReplyModeTracker::default();
             return false;
@@ -380,7 +382,10 @@ impl Pairing {
 
     fn in_pubsub(&self) -> bool {
         self.subscriptions.iter().any(|s| !s.is_empty())
-            || self.queue.front().is_some_and(|p| p.subscription.is_some())
+            || self
+                .queue
+                .front()
+                .is_some_and(|p| p.class.subscription().is_some())
     }
 
     /// Handles one complete frame from the server (its exact bytes). Returns
@@ -399,7 +404,7 @@ impl Pairing {
         };
         let value = if may_be_pubsub { decode(&frame) } else { None };
         let kind = value.as_ref().and_then(command::pubsub_kind);
-        let head_subscription = self.queue.front().and_then(|p| p.subscription);
+        let head_subscription = self.queue.front().and_then(|p| p.class.subscription());
         let confirms_head = match (
             kind.as_deref().and_then(command::confirmation),
             head_subscription,
@@ -459,7 +464,7 @@ impl Pairing {
         let Some(head) = self.queue.front() else {
             return 1;
         };
-        match head.subscription {
+        match head.class.subscription() {
             Some((ns, subscribing)) => {
                 let named = head.args.len().saturating_sub(1);
                 if named > 0 {
@@ -505,19 +510,19 @@ impl Pairing {
         }
         let ok = replies.first().is_some_and(|r| !is_error_frame(r));
         if ok {
-            match command::name(&request.args).as_bytes() {
-                b"HELLO" => match command::hello_version(&request.args) {
+            match request.class.name() {
+                "HELLO" => match command::hello_version(&request.args) {
                     Some(b"2") => self.protocol = 2,
                     Some(b"3") => self.protocol = 3,
                     _ => {}
                 },
-                b"MONITOR" => self.monitoring = true,
-                b"CLIENT" => {
+                "MONITOR" => self.monitoring = true,
+                "CLIENT" => {
                     if let Some(on) = command::tracking_switch(&request.args) {
                         self.tracking = on;
                     }
                 }
-                b"RESET" => {
+                "RESET" => {
                     self.protocol = 2;
                     self.monitoring = false;
                     self.tracking = false;

@@ -18,6 +18,8 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 
+use crate::command::Class;
+
 /// One token of a rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Token {
@@ -217,13 +219,23 @@ impl IgnoreRule {
 /// sent, with the first applicable rule's ignored parts replaced. Borrowed
 /// when nothing changes (the common case: no copy per request).
 pub fn match_key<'a>(args: &'a [Bytes], rules: &[IgnoreRule]) -> Cow<'a, [Bytes]> {
+    match_key_with(args, rules, Class::of(args))
+}
+
+/// [`match_key`] for a request already classified (the replay session
+/// classifies each request once).
+pub fn match_key_with<'a>(
+    args: &'a [Bytes],
+    rules: &[IgnoreRule],
+    class: Class,
+) -> Cow<'a, [Bytes]> {
     if let Some(key) = rules.iter().find_map(|r| r.normalize(args)) {
         return Cow::Owned(key);
     }
     // Redis reads a command's name, and a container command's subcommand
     // (`cluster slots`, `CONFIG get`), in any case.
     let folded = match args {
-        [_, _, ..] if crate::command::Class::of(args).is_container() => 2,
+        [_, _, ..] if class.is_container() => 2,
         [_, ..] => 1,
         [] => 0,
     };

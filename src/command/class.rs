@@ -13,30 +13,36 @@ use crate::resp::NullShape;
 /// the table does not know, with the safe defaults of [`super`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Class {
+    /// The command's own entry (`CLIENT` for `CLIENT SETNAME`).
+    command: Option<&'static Spec>,
     /// The most specific entry: a container command's subcommand (`CLIENT
     /// SETNAME`), else the command.
     spec: Option<&'static Spec>,
-    /// The command is a container (`CLIENT`, `CONFIG`…): its second word
-    /// is a subcommand, read in any case.
-    container: bool,
 }
 
 impl Class {
     /// Classifies `args` (one table lookup, no copy of the name).
     pub fn of(args: &[Bytes]) -> Class {
-        let Some(spec) = args.first().and_then(|name| lookup_name(name)) else {
+        let Some(command) = args.first().and_then(|name| lookup_name(name)) else {
             return Class::default();
         };
-        if spec.subcommands.is_empty() {
-            return Class {
-                spec: Some(spec),
-                container: false,
-            };
-        }
+        let spec = if command.subcommands.is_empty() {
+            command
+        } else {
+            args.get(1)
+                .and_then(|w| command.subcommand(w))
+                .unwrap_or(command)
+        };
         Class {
-            spec: Some(args.get(1).and_then(|w| spec.subcommand(w)).unwrap_or(spec)),
-            container: true,
+            command: Some(command),
+            spec: Some(spec),
         }
+    }
+
+    /// The command's name, uppercase (`CLIENT` for `CLIENT SETNAME`); empty
+    /// for a command the table does not know.
+    pub fn name(self) -> &'static str {
+        self.command.map_or("", |c| c.name)
     }
 
     /// The table's entry, if it knows the command.
@@ -47,7 +53,7 @@ impl Class {
     /// True for a container command, whose subcommand Redis reads in any
     /// case (and so does matching).
     pub fn is_container(self) -> bool {
-        self.container
+        self.command.is_some_and(|c| !c.subcommands.is_empty())
     }
 
     fn is(self, fact: Resplay) -> bool {

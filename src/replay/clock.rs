@@ -26,7 +26,7 @@ use bytes::Bytes;
 // Same reason as the matcher: local test server, no flood resistance needed.
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::command::{self, locate, spec::ReplyTime};
+use crate::command::{self, locate, spec::ReplyTime, Class};
 use crate::resp::Value;
 
 /// How far apart a live and a recorded time argument may be, once each is
@@ -276,8 +276,14 @@ impl Clock {
     /// `at_ms`) when it holds an absolute time, shifted onto the replay's
     /// clock; `None` to send it as recorded. Cheap for other commands: a
     /// name check, no clock read.
-    pub fn shift_reply(&self, args: &[Bytes], reply: &Value, at_ms: u64) -> Option<Value> {
-        let kind = reply_kind(args)?;
+    pub fn shift_reply(
+        &self,
+        class: Class,
+        args: &[Bytes],
+        reply: &Value,
+        at_ms: u64,
+    ) -> Option<Value> {
+        let kind = reply_kind(class, args)?;
         let offset = self.offset(at_ms, now_ms())?;
         shift(kind, reply, offset)
     }
@@ -293,8 +299,8 @@ enum ReplyKind {
     Time,
 }
 
-fn reply_kind(args: &[Bytes]) -> Option<ReplyKind> {
-    let spec = command::lookup(args)?;
+fn reply_kind(class: Class, args: &[Bytes]) -> Option<ReplyKind> {
+    let spec = class.spec()?;
     // Redis refuses a call of the wrong arity; its error is not a time.
     let arity = usize::from(spec.arity.unsigned_abs());
     let fits = if spec.arity >= 0 {
@@ -500,12 +506,12 @@ mod tests {
         );
         assert_eq!(shift(ReplyKind::Time, &Value::Array(vec![]), 1), None);
 
-        assert_eq!(reply_kind(&args("expiretime k")), Some(expiry));
-        assert_eq!(reply_kind(&args("TIME")), Some(ReplyKind::Time));
-        assert_eq!(reply_kind(&args("TIME x")), None);
-        assert_eq!(reply_kind(&args("TTL k")), None);
+        assert_eq!(reply_kind_of(&args("expiretime k")), Some(expiry));
+        assert_eq!(reply_kind_of(&args("TIME")), Some(ReplyKind::Time));
+        assert_eq!(reply_kind_of(&args("TIME x")), None);
+        assert_eq!(reply_kind_of(&args("TTL k")), None);
         assert_eq!(
-            reply_kind(&args("HPEXPIRETIME h FIELDS 2 a b")),
+            reply_kind_of(&args("HPEXPIRETIME h FIELDS 2 a b")),
             Some(ReplyKind::Expiry(Millis))
         );
         // One time per field; -2 (no field) and -1 (no expiry) stay.
@@ -525,8 +531,12 @@ mod tests {
         let none = Value::Array(vec![Value::Integer(-2)]);
         assert_eq!(shift(expiry, &none, 7_000), None);
         assert!(clock
-            .shift_reply(&args("GET k"), &Value::Integer(5), 0)
+            .shift_reply(Class::default(), &args("GET k"), &Value::Integer(5), 0)
             .is_none());
+    }
+
+    fn reply_kind_of(args: &[Bytes]) -> Option<ReplyKind> {
+        reply_kind(Class::of(args), args)
     }
 
     mod matcher {

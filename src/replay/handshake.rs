@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 
-use crate::command::{self, arg_is};
+use crate::command::{self, arg_is, Class};
 use crate::resp::Value;
 
 /// What replay tracks per live connection for the handshake.
@@ -103,7 +103,10 @@ pub fn synthesize(
 
 /// True for the commands replay answers itself when nothing recorded
 /// matches them.
-pub fn is_handshake(args: &[Bytes]) -> bool {
+pub fn is_handshake(class: Class, args: &[Bytes]) -> bool {
+    if !class.is_handshake() {
+        return false;
+    }
     let mut probe = ConnInfo {
         id: 0,
         protocol: 2,

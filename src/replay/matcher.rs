@@ -17,8 +17,8 @@ use binding::History;
 use super::display::{display_command, edit_distance};
 use super::handshake::is_handshake;
 use crate::cassette::{Cassette, ConnState, Event};
-use crate::command::{self, Namespace};
-use crate::pattern::{match_key, IgnoreRule};
+use crate::command::{self, Class, Namespace};
+use crate::pattern::{match_key, match_key_with, IgnoreRule};
 use crate::resp::Value;
 
 /// One recorded interaction.
@@ -358,8 +358,14 @@ impl Matcher {
     /// Finds the reply for `args` sent by live connection `live`, whose
     /// selected database is `db`.
     pub fn find(&mut self, live: u64, db: u32, args: &[Bytes]) -> Matched {
+        self.find_with(live, db, args, Class::of(args))
+    }
+
+    /// [`find`](Matcher::find) for a request already classified (the
+    /// session classifies each request once).
+    pub fn find_with(&mut self, live: u64, db: u32, args: &[Bytes], class: Class) -> Matched {
         let db = if self.track_db { db } else { 0 };
-        let key = match_key(args, &self.rules);
+        let key = match_key_with(args, &self.rules, class);
         let Some(id) = self.keys.get(&db).and_then(|ids| ids.get(&*key)).copied() else {
             return self.miss(db, &key);
         };
@@ -367,7 +373,7 @@ impl Matcher {
             .live
             .get(&live)
             .map_or((None, None), |l| (l.bound, l.place));
-        let handshake = is_handshake(args);
+        let handshake = is_handshake(class, args);
         // The bound recorded connection's next unused recording: the common
         // case, decided without weighing anything.
         let taken = bound_to

@@ -42,13 +42,13 @@ pub(super) async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Insta
                 // A handshake call that failed is kept: replay could not
                 // make up `-BUSY`, `-LOADING` or `-NOAUTH` from nothing.
                 if shared.config.ignore_trivial_calls
-                    && command::is_trivial(&request.args)
+                    && request.class.is_trivial()
                     && !replies.first().is_some_and(is_error_frame)
                 {
                     continue;
                 }
                 let mut cmd = request.args;
-                if command::has_secret(&cmd) {
+                if request.class.has_secret() {
                     command::redact(&mut cmd);
                 }
                 let head = InteractionHead {

@@ -15,7 +15,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::faulted::{is_exec, relay_faulted, Flow, MultiTrack};
 use super::{RequestsEnd, Session, MAX_IN_FLIGHT, READ_CHUNK};
-use crate::command;
 use crate::pairing::{Pending, ReplyModeTracker};
 use crate::resp::{parse_request, RequestParse};
 use crate::tls::ClientReader;
@@ -107,13 +106,12 @@ pub(super) async fn relay_requests(
                 }
                 // A replica is never answered (Redis queues no reply to it).
                 let silent = modes.is_silent(&args) || state.replication.is_streaming();
-                if command::starts_replication(&args) {
+                let pending = Pending::new(seq, args, now, silent);
+                if pending.class.starts_replication() {
                     session.replication_seen.store(true, Ordering::Release);
                 }
                 wake |= silent;
-                state
-                    .pairing
-                    .push_request(Pending::new(seq, args, now, silent));
+                state.pairing.push_request(pending);
                 seq += 1;
             }
             // Before the bytes go upstream: what they cause in a

@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 
 use super::{encode_for, Session};
-use crate::command;
+use crate::command::{self, Class};
 use crate::fault::FaultAction;
 use crate::replay::clock;
 use crate::replay::matcher::{Closest, Delivery, Matched, Matcher};
@@ -107,10 +107,11 @@ impl Session {
         args: &[Bytes],
         out: &mut BytesMut,
     ) -> Option<Later> {
+        let class = Class::of(args);
         // Recordings hold redacted passwords; match on the same form.
         let redacted;
         let rules = self.shared.config.redact.as_ref();
-        let key: &[Bytes] = if command::has_secret(args) || rules.is_some_and(|r| r.applies(args)) {
+        let key: &[Bytes] = if class.has_secret() || rules.is_some_and(|r| r.applies(args)) {
             let mut copy = args.to_vec();
             command::redact(&mut copy);
             if let Some(r) = rules {
@@ -121,7 +122,7 @@ impl Session {
         } else {
             args
         };
-        let found = match matcher.find(self.live, self.selected.db(), key) {
+        let found = match matcher.find_with(self.live, self.selected.db(), key, class) {
             // Wall-clock arguments recorded on another day.
             Matched::Miss { closest } => matcher
                 .find_shifted(
@@ -134,7 +135,7 @@ impl Session {
                 .or_else(|| {
                     // The client named this server's own address.
                     let recorded = self.shared.as_recorded(key)?;
-                    match matcher.find(self.live, self.selected.db(), &recorded) {
+                    match matcher.find_with(self.live, self.selected.db(), &recorded, class) {
                         Matched::Miss { .. } => None,
                         hit => Some(hit),
                     }
@@ -151,15 +152,23 @@ impl Session {
             } => (recording, deliveries, closes),
             Matched::Miss { closest } => return Some(Later::Miss(closest)),
         };
-        let null = command::null_shape(args);
-        let immediate = self.shared.config.timing == Timing::None;
-        let mut delayed = BytesMut::new();
+        let null = class.null_shape();
         let r = matcher.recording(recording);
+        // A blocking command that timed out (`BLPOP q 1` answered null)
+        // made its client wait for its timeout in Redis; it does in replay
+        // too, whatever the timing, as clients and tests time it.
+        let timed_out = class.is_blocking(args)
+            && matches!(
+                r.replies.as_slice(),
+                [Value::Null | Value::NullArray | Value::NullBulk]
+            );
+        let immediate = self.shared.config.timing == Timing::None && !timed_out;
+        let mut delayed = BytesMut::new();
         let target = if immediate { &mut *out } else { &mut delayed };
         if !self.replica {
-            let sync = command::starts_replication(args);
+            let sync = class.starts_replication();
             for reply in &r.replies {
-                let shifted = self.shared.clock.shift_reply(args, reply, r.at_ms);
+                let shifted = self.shared.clock.shift_reply(class, args, reply, r.at_ms);
                 match shifted.as_ref().unwrap_or(reply) {
                     // The RDB transfer: no CRLF after it (`resp::rdb`).
                     Value::Bulk(stored) if sync => rdb::encode_transfer(stored, target),
@@ -188,7 +197,7 @@ impl Session {
         }
         self.follow_db(args, &matcher.recording(recording).replies);
         if ok {
-            self.after_success(matcher, args);
+            self.after_success(matcher, args, class);
         }
         self.deliver(deliveries, out);
         self.close_killed(closes);
@@ -214,7 +223,7 @@ impl Session {
                 let mut matcher = shared.matcher();
                 self.follow_db(&args, &matcher.recording(recording).replies);
                 if ok {
-                    self.after_success(&mut matcher, &args);
+                    self.after_success(&mut matcher, &args, Class::of(&args));
                 }
                 drop(matcher);
                 self.deliver(deliveries, out);

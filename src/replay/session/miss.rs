@@ -8,7 +8,7 @@
 use bytes::{Bytes, BytesMut};
 
 use super::{encode_for, Session};
-use crate::command;
+use crate::command::{self, Class};
 use crate::replay::display::display_command;
 use crate::replay::handshake::{is_handshake, synthesize, Effect};
 use crate::replay::matcher::Closest;
@@ -52,7 +52,10 @@ impl Session {
             }
             return;
         }
-        if self.selected.in_multi() && is_queued_in_multi(&args) && is_handshake(&args) {
+        if self.selected.in_multi()
+            && is_queued_in_multi(&args)
+            && is_handshake(Class::of(&args), &args)
+        {
             // Redis queues it and answers at EXEC, whose recorded reply
             // already holds its result.
             encode_for(

@@ -12,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::{encode_for, Session};
 use crate::cassette::{Event, Interaction, PushEvent};
-use crate::command;
+use crate::command::{self, Class};
 use crate::replay::passthrough::{self, Passthrough};
 use crate::resp::{NullShape, Value};
 
@@ -78,7 +78,7 @@ impl Session {
                 if forwarded.replies.first().is_some_and(|v| !v.is_error()) {
                     let shared = self.shared.clone();
                     let mut matcher = shared.matcher();
-                    self.after_success(&mut matcher, &args);
+                    self.after_success(&mut matcher, &args, Class::of(&args));
                 }
             }
             Err(e) => {

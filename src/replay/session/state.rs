@@ -9,7 +9,7 @@
 use bytes::Bytes;
 
 use super::Session;
-use crate::command;
+use crate::command::{self, Class};
 use crate::handover::CarriedState;
 use crate::replay::handshake::synthesize;
 use crate::replay::matcher::Matcher;
@@ -67,21 +67,21 @@ impl Session {
     }
 
     /// State changes a recorded successful reply implies.
-    pub(super) fn after_success(&mut self, matcher: &mut Matcher, args: &[Bytes]) {
-        match command::name(args).as_bytes() {
-            b"HELLO" => match command::hello_version(args) {
+    pub(super) fn after_success(&mut self, matcher: &mut Matcher, args: &[Bytes], class: Class) {
+        match class.name() {
+            "HELLO" => match command::hello_version(args) {
                 Some(b"2") => self.info.protocol = 2,
                 Some(b"3") => self.info.protocol = 3,
                 _ => {}
             },
-            b"QUIT" => self.closing = true,
-            b"SYNC" | b"PSYNC" => self.replica = true,
-            b"CLIENT" => {
+            "QUIT" => self.closing = true,
+            "SYNC" | "PSYNC" => self.replica = true,
+            "CLIENT" => {
                 if let Some(on) = command::tracking_switch(args) {
                     self.tracking = on;
                 }
             }
-            b"RESET" => {
+            "RESET" => {
                 self.info.protocol = 2;
                 self.info.name = None;
                 self.tracking = false;
@@ -89,7 +89,7 @@ impl Session {
             }
             _ => {}
         }
-        if command::subscription(args).is_some() {
+        if class.subscription().is_some() {
             matcher.track_subscription(self.live, args);
             self.info.subscribed = matcher.is_subscribed(self.live);
         }
