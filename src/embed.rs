@@ -194,7 +194,7 @@ impl RecordServer {
     ) -> Result<RecordServer, EmbedError> {
         let (listener, addr) = bind("127.0.0.1:0").await?;
         let tls = config.serve.tls.is_some();
-        let header = config.upstream.recording_header().listening_on(addr);
+        let header = config.upstream.recording_header().await.listening_on(addr);
         let (handle, writer) = CassetteWriter::open(cassette.as_ref(), &header, mode).await?;
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();

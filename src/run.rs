@@ -147,7 +147,7 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
     match plan {
         Plan::Record => {
             let config = record_config(&settings, &shown)?;
-            let mut header = config.upstream.recording_header().listening_on(local);
+            let mut header = config.upstream.recording_header().await.listening_on(local);
             header.redact_salt = config.header_salt();
             // Atomic: the old cassette stays until the run has succeeded.
             let (handle, writer) = CassetteWriter::open(&path, &header, WriteMode::Atomic).await?;
@@ -179,7 +179,7 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
                     .upstream
                     .clone()
                     .ok_or_else(|| RunError::NoUpstream(shown.clone()))?;
-                let header = upstream.recording_header();
+                let header = upstream.recording_header().await;
                 let (handle, writer) =
                     CassetteWriter::open(&path, &header, WriteMode::Append).await?;
                 config.on_miss = OnMiss::Passthrough;

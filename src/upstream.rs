@@ -138,14 +138,32 @@ pub enum UpstreamError {
 }
 
 impl Upstream {
+    /// The server's own `HELLO 3` reply (`server`, `version`, `mode`,
+    /// `role`, `modules`, Valkey's `availability_zone`…), read once when a
+    /// recording starts, so that replay's made-up `HELLO` says what this
+    /// server says. `None` when the server cannot be reached within a few
+    /// seconds or refuses `HELLO`: the recording goes on without it.
+    pub async fn hello_reply(&self) -> Option<Value> {
+        let probe = async {
+            let mut stream = self.connect().await.ok()?;
+            ask(&mut stream, &["HELLO", "3"]).await.ok()
+        };
+        let reply = tokio::time::timeout(Duration::from_secs(3), probe)
+            .await
+            .ok()??;
+        matches!(reply, Value::Map(_)).then_some(reply)
+    }
+
     /// A cassette header for a recording against this upstream that
-    /// starts now: its address, and the database its connections start in.
-    pub fn recording_header(&self) -> crate::cassette::Header {
+    /// starts now: its address, the database its connections start in,
+    /// and what the server says of itself in `HELLO`.
+    pub async fn recording_header(&self) -> crate::cassette::Header {
         crate::cassette::Header {
             db: Some(self.db),
             tls: self.tls.is_some(),
             ..crate::cassette::Header::new(Some(self.addr.clone()))
         }
+        .with_hello(self.hello_reply().await)
     }
     /// Parses `redis://[user:pass@]host[:port][/db]` (port 6379 by default;
     /// a bare `host:port` is accepted too), or a Unix socket as
@@ -443,6 +461,33 @@ pub fn mask_password(text: &str) -> String {
         out.push_str(&params.join("&"));
     }
     out
+}
+
+/// Sends one command on a connection of its own and reads its reply (the
+/// topology at a cluster recording's start, the server's `HELLO`).
+pub async fn ask(
+    stream: &mut (impl AsyncRead + AsyncWrite + Unpin),
+    args: &[&str],
+) -> std::io::Result<Value> {
+    let args: Vec<Bytes> = args
+        .iter()
+        .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+        .collect();
+    let mut out = BytesMut::new();
+    encode_command(&args, &mut out);
+    stream.write_all(&out).await?;
+    let mut buf = BytesMut::new();
+    loop {
+        if stream.read_buf(&mut buf).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let frozen = Bytes::copy_from_slice(&buf);
+        match parse_reply(&frozen, &Limits::upstream()) {
+            Ok(Some((value, _))) => return Ok(value),
+            Ok(None) => {}
+            Err(e) => return Err(std::io::Error::other(e.to_string())),
+        }
+    }
 }
 
 #[cfg(test)]

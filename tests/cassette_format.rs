@@ -23,6 +23,7 @@ fn header() -> Header {
         created: "2026-11-21T10:00:00Z".into(),
         upstream: Some("127.0.0.1:6379".into()),
         server_version: None,
+        hello: None,
         db: None,
         listen: None,
         tls: false,

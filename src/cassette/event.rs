@@ -37,6 +37,15 @@ pub struct Header {
     /// The server's version (from `HELLO`/`INFO`), when the recorder knew it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_version: Option<String>,
+    /// The server's `HELLO 3` reply (a map, as a cassette value), read
+    /// when recording started: replay's own `HELLO` answers with it, with
+    /// each connection's own `proto` and `id`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::json::optional_value"
+    )]
+    pub hello: Option<Value>,
     /// The database a connection starts in (the upstream URL's `/db`). Its
     /// presence also says that interactions carry their `db`: a cassette
     /// written before resplay tracked databases has none, and replay then
@@ -72,11 +81,27 @@ impl Header {
             created: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
             upstream,
             server_version: None,
+            hello: None,
             db: None,
             listen: None,
             tls: false,
             redact_salt: None,
             cluster: None,
+        }
+    }
+
+    /// The same header with the server's `HELLO` fields (and its version,
+    /// from them).
+    pub fn with_hello(self, hello: Option<Value>) -> Header {
+        let version = hello.as_ref().and_then(|h| h.map_get(b"version"));
+        let server_version = version
+            .and_then(Value::as_bytes)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .or(self.server_version);
+        Header {
+            server_version,
+            hello,
+            ..self
         }
     }
 
@@ -716,6 +741,7 @@ mod tests {
             created: "2026-11-21T10:00:00Z".into(),
             upstream: Some("127.0.0.1:6379".into()),
             server_version: None,
+            hello: None,
             db: None,
             listen: None,
             tls: false,

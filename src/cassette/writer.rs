@@ -500,6 +500,7 @@ mod tests {
             created: "2026-11-21T10:00:00Z".into(),
             upstream: None,
             server_version: None,
+            hello: None,
             db: None,
             listen: None,
             tls: false,

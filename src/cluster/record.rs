@@ -109,7 +109,7 @@ pub async fn record_cluster(
         return Err(ClusterRecordError::Append);
     }
     let topology = crate::nodes::discover::discover(&config.upstream).await?;
-    let mut header = config.upstream.recording_header();
+    let mut header = config.upstream.recording_header().await;
     header.redact_salt = config.header_salt();
     // Bound before the cassette is opened: a taken port leaves no file.
     let pending: Arc<Mutex<Vec<NodeListener>>> = Arc::default();

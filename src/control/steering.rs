@@ -364,7 +364,7 @@ impl Steering {
                 if spec.append {
                     config.salt_from(path);
                 }
-                let mut header = config.upstream.recording_header();
+                let mut header = config.upstream.recording_header().await;
                 header.redact_salt = config.header_salt();
                 if let Some(addr) = self.0.listen.get() {
                     header = header.listening_on(*addr);

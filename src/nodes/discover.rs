@@ -1,12 +1,9 @@
 //! Reading a cluster's topology from one of its nodes (`CLUSTER NODES`),
 //! when a cluster recording starts.
 
-use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-
-use crate::resp::{encode_command, parse_reply, Limits, Value};
+use crate::resp::Value;
 use crate::topology::Topology;
-use crate::upstream::{Upstream, UpstreamError};
+use crate::upstream::{ask, Upstream, UpstreamError};
 
 /// Why the cluster's topology could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -59,30 +56,4 @@ pub async fn discover(upstream: &Upstream) -> Result<Topology, TopologyError> {
         return Err(unreadable("no nodes listed".into()));
     }
     Ok(topology)
-}
-
-/// Sends one command on a fresh connection and reads its reply.
-async fn ask(
-    stream: &mut (impl AsyncRead + AsyncWrite + Unpin),
-    args: &[&str],
-) -> std::io::Result<Value> {
-    let args: Vec<Bytes> = args
-        .iter()
-        .map(|a| Bytes::copy_from_slice(a.as_bytes()))
-        .collect();
-    let mut out = BytesMut::new();
-    encode_command(&args, &mut out);
-    stream.write_all(&out).await?;
-    let mut buf = BytesMut::new();
-    loop {
-        if stream.read_buf(&mut buf).await? == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        let frozen = Bytes::copy_from_slice(&buf);
-        match parse_reply(&frozen, &Limits::upstream()) {
-            Ok(Some((value, _))) => return Ok(value),
-            Ok(None) => {}
-            Err(e) => return Err(std::io::Error::other(e.to_string())),
-        }
-    }
 }

@@ -38,6 +38,33 @@ pub enum Effect {
 /// say which Redis it recorded.
 pub const DEFAULT_SERVER_VERSION: &str = "7.0.0";
 
+/// What replay's own `HELLO` says of the server: the recorded server's
+/// own `HELLO 3` reply (the header's `hello`: `server`, `version`, `mode`,
+/// `role`, `modules`, Valkey's `availability_zone`…) with each connection's
+/// `proto` and `id`, or Redis's fields for a cassette without it.
+#[derive(Debug, Clone, Default)]
+pub struct ServerHello {
+    /// The recorded reply (a map).
+    reply: Option<Value>,
+    /// The server's version: the reply's, else the header's.
+    version: Option<String>,
+}
+
+impl ServerHello {
+    /// The server a cassette was recorded against, as its header says.
+    pub fn from_header(header: &crate::cassette::Header) -> ServerHello {
+        ServerHello {
+            reply: header.hello.clone().filter(|h| matches!(h, Value::Map(_))),
+            version: header.server_version.clone(),
+        }
+    }
+
+    /// The server's version (`HELLO`'s `version`).
+    pub fn version(&self) -> &str {
+        self.version.as_deref().unwrap_or(DEFAULT_SERVER_VERSION)
+    }
+}
+
 fn wrong_arity(name: &str) -> Value {
     Value::error(format!(
         "ERR wrong number of arguments for '{}' command",
@@ -54,7 +81,7 @@ fn bulk(s: &str) -> Value {
 pub fn synthesize(
     args: &[Bytes],
     info: &mut ConnInfo,
-    server_version: &str,
+    server: &ServerHello,
 ) -> Option<(Value, Effect)> {
     if !command::is_handshake(args) {
         return None;
@@ -95,7 +122,7 @@ pub fn synthesize(
             return Some((Value::simple("RESET"), Effect::Reset));
         }
         "CLIENT" => client(args, info)?,
-        "HELLO" => hello(args, info, server_version),
+        "HELLO" => hello(args, info, server),
         _ => return None,
     };
     Some((reply, Effect::None))
@@ -113,7 +140,7 @@ pub fn is_handshake(class: Class, args: &[Bytes]) -> bool {
         name: None,
         subscribed: false,
     };
-    synthesize(args, &mut probe, "").is_some()
+    synthesize(args, &mut probe, &ServerHello::default()).is_some()
 }
 
 fn client(args: &[Bytes], info: &mut ConnInfo) -> Option<Value> {
@@ -139,7 +166,7 @@ fn client(args: &[Bytes], info: &mut ConnInfo) -> Option<Value> {
 }
 
 /// `HELLO [protover [AUTH user pass] [SETNAME name]]`.
-fn hello(args: &[Bytes], info: &mut ConnInfo, server_version: &str) -> Value {
+fn hello(args: &[Bytes], info: &mut ConnInfo, server: &ServerHello) -> Value {
     if let Some(version) = args.get(1) {
         let parsed = std::str::from_utf8(version)
             .ok()
@@ -165,16 +192,28 @@ fn hello(args: &[Bytes], info: &mut ConnInfo, server_version: &str) -> Value {
             ));
         }
     }
-    let pairs = vec![
+    let proto = Value::Integer(i64::from(info.protocol));
+    let id = Value::Integer(info.id as i64);
+    if let Some(Value::Map(recorded)) = &server.reply {
+        let pairs = recorded
+            .iter()
+            .map(|(k, v)| match k.as_bytes() {
+                Some(b"proto") => (k.clone(), proto.clone()),
+                Some(b"id") => (k.clone(), id.clone()),
+                _ => (k.clone(), v.clone()),
+            })
+            .collect();
+        return Value::Map(pairs);
+    }
+    Value::Map(vec![
         (bulk("server"), bulk("redis")),
-        (bulk("version"), bulk(server_version)),
-        (bulk("proto"), Value::Integer(i64::from(info.protocol))),
-        (bulk("id"), Value::Integer(info.id as i64)),
+        (bulk("version"), bulk(server.version())),
+        (bulk("proto"), proto),
+        (bulk("id"), id),
         (bulk("mode"), bulk("standalone")),
         (bulk("role"), bulk("master")),
         (bulk("modules"), Value::Array(Vec::new())),
-    ];
-    Value::Map(pairs)
+    ])
 }
 
 #[cfg(test)]
@@ -192,7 +231,7 @@ mod tests {
 
     fn run(words: &[&str], info: &mut ConnInfo) -> Option<Value> {
         let args = crate::command::args_of(words);
-        synthesize(&args, info, DEFAULT_SERVER_VERSION).map(|(v, _)| v)
+        synthesize(&args, info, &ServerHello::default()).map(|(v, _)| v)
     }
 
     #[test]

@@ -132,7 +132,8 @@ pub(crate) struct ReplayShared {
     /// Set before `shutdown` fires for a mode switch that keeps client
     /// connections: sessions then hand them over instead of closing.
     handing_over: AtomicBool,
-    server_version: String,
+    /// What replay's own `HELLO` says of the server.
+    server: handshake::ServerHello,
     /// The database live connections start in (the recording's upstream
     /// `/db`, from the cassette header).
     start_db: u32,
@@ -413,9 +414,7 @@ impl ReplayState {
             shutdown,
             registry,
             handing_over: AtomicBool::new(false),
-            server_version: header
-                .server_version
-                .unwrap_or_else(|| handshake::DEFAULT_SERVER_VERSION.to_string()),
+            server: handshake::ServerHello::from_header(&header),
             start_db: header.db.unwrap_or(0),
             recorded_port: header
                 .listen

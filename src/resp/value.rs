@@ -172,6 +172,18 @@ impl Value {
         }
     }
 
+    /// A map's value for the string key `key`, when this is a map that
+    /// has it.
+    pub fn map_get(&self, key: &[u8]) -> Option<&Value> {
+        match self {
+            Value::Map(pairs) => pairs
+                .iter()
+                .find(|(k, _)| k.as_bytes() == Some(key))
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
     /// The bytes of a string-like value (bulk, simple, verbatim payload,
     /// streamed bulk is not joined and gives `None`).
     pub fn as_bytes(&self) -> Option<&[u8]> {

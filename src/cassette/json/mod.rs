@@ -352,3 +352,28 @@ mod tests {
         assert!(thread.join().is_ok());
     }
 }
+
+/// An optional [`Value`] as a serde field (the header's `hello`): cassette
+/// JSON both ways.
+pub mod optional_value {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{from_json, JsonValue};
+    use crate::resp::Value;
+
+    /// Writes the value as cassette JSON.
+    pub fn serialize<S: Serializer>(value: &Option<Value>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => JsonValue(v).serialize(s),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Reads cassette JSON into a value.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+        let json = serde_json::Value::deserialize(d)?;
+        from_json(json.to_string().as_bytes())
+            .map(Some)
+            .map_err(serde::de::Error::custom)
+    }
+}

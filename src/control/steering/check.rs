@@ -102,7 +102,7 @@ impl Steering {
                             "record_misses needs an upstream: start resplay with --upstream".into(),
                         )
                     })?;
-                    let header = upstream.recording_header();
+                    let header = upstream.recording_header().await;
                     let (handle, task) =
                         CassetteWriter::open(path, &header, WriteMode::Append).await?;
                     config.on_miss = OnMiss::Passthrough;

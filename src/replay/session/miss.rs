@@ -68,8 +68,8 @@ impl Session {
             self.queued_handshake.push(args);
             return;
         }
-        let server_version = self.shared.server_version.clone();
-        if let Some((reply, effect)) = synthesize(&args, &mut self.info, &server_version) {
+        let shared = self.shared.clone();
+        if let Some((reply, effect)) = synthesize(&args, &mut self.info, &shared.server) {
             encode_for(&reply, self.info.protocol, NullShape::Bulk, out);
             self.follow_db(&args, std::slice::from_ref(&reply));
             match effect {

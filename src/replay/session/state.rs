@@ -58,9 +58,9 @@ impl Session {
             let executed = command::name(args) == "EXEC"
                 && replies.first().and_then(Value::elements).is_some();
             if executed {
-                let version = self.shared.server_version.clone();
+                let shared = self.shared.clone();
                 for args in queued {
-                    let _ = synthesize(&args, &mut self.info, &version);
+                    let _ = synthesize(&args, &mut self.info, &shared.server);
                 }
             }
         }
