@@ -113,6 +113,30 @@ fn time_us(v: &Value) -> i64 {
 fn age(path: &Path, recorded: Now) {
     let sent_s = [exat(recorded), expireat(recorded)].map(|t| t.to_string());
     let sent_ms = [pexpireat(recorded), pxat(recorded)].map(|t| t.to_string());
+    age_with(path, &sent_s, &sent_ms, |name, reply| match name {
+        "EXPIRETIME" if reply.as_i64().unwrap() > 0 => {
+            *reply = (reply.as_i64().unwrap() - AGE_S).into();
+        }
+        "PEXPIRETIME" if reply.as_i64().unwrap() > 0 => {
+            *reply = (reply.as_i64().unwrap() - AGE_S * 1000).into();
+        }
+        "TIME" => {
+            let secs: i64 = reply[0].as_str().unwrap().parse().unwrap();
+            reply[0] = (secs - AGE_S).to_string().into();
+        }
+        _ => {}
+    });
+}
+
+/// Moves a cassette `AGE_S` back: `created`, every argument that equals one
+/// of the times sent (`sent_s` in seconds, `sent_ms` in milliseconds), and
+/// each reply as `shift_reply` (given the command's name) says.
+fn age_with(
+    path: &Path,
+    sent_s: &[String],
+    sent_ms: &[String],
+    shift_reply: impl Fn(&str, &mut serde_json::Value),
+) {
     let text = std::fs::read_to_string(path).unwrap();
     let mut out = String::new();
     for (i, line) in text.lines().enumerate() {
@@ -132,20 +156,7 @@ fn age(path: &Path, recorded: Now) {
                 }
             }
             let name = cmd[0].as_str().unwrap().to_string();
-            let reply = &mut v["reply"];
-            match name.as_str() {
-                "EXPIRETIME" if reply.as_i64().unwrap() > 0 => {
-                    *reply = (reply.as_i64().unwrap() - AGE_S).into();
-                }
-                "PEXPIRETIME" if reply.as_i64().unwrap() > 0 => {
-                    *reply = (reply.as_i64().unwrap() - AGE_S * 1000).into();
-                }
-                "TIME" => {
-                    let secs: i64 = reply[0].as_str().unwrap().parse().unwrap();
-                    reply[0] = (secs - AGE_S).to_string().into();
-                }
-                _ => {}
-            }
+            shift_reply(&name, &mut v["reply"]);
         }
         out.push_str(&serde_json::to_string(&v).unwrap());
         out.push('\n');
@@ -314,42 +325,19 @@ mod hash_fields {
     /// replies of HEXPIRETIME/HPEXPIRETIME move back by `AGE_S`.
     fn age(path: &Path, recorded: Now) {
         let (sent_s, sent_ms) = sent(recorded);
-        let text = std::fs::read_to_string(path).unwrap();
-        let mut out = String::new();
-        for (i, line) in text.lines().enumerate() {
-            let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
-            if i == 0 {
-                let created = humantime::parse_rfc3339(v["created"].as_str().unwrap()).unwrap();
-                let older = created - Duration::from_secs(AGE_S as u64);
-                v["created"] = humantime::format_rfc3339_millis(older).to_string().into();
-            } else if let Some(cmd) = v.get_mut("cmd").and_then(|c| c.as_array_mut()) {
-                for arg in cmd.iter_mut() {
-                    let Some(text) = arg.as_str() else { continue };
-                    let n: i64 = text.parse().unwrap_or(0);
-                    if sent_s.iter().any(|t| t == text) {
-                        *arg = (n - AGE_S).to_string().into();
-                    } else if sent_ms.iter().any(|t| t == text) {
-                        *arg = (n - AGE_S * 1000).to_string().into();
-                    }
-                }
-                let unit = match cmd[0].as_str().unwrap() {
-                    "HEXPIRETIME" => 1,
-                    "HPEXPIRETIME" => 1000,
-                    _ => 0,
-                };
-                if unit > 0 {
-                    for t in v["reply"].as_array_mut().unwrap() {
-                        let n = t.as_i64().unwrap();
-                        if n > 0 {
-                            *t = (n - AGE_S * unit).into();
-                        }
-                    }
+        age_with(path, &sent_s, &sent_ms, |name, reply| {
+            let unit = match name {
+                "HEXPIRETIME" => 1,
+                "HPEXPIRETIME" => 1000,
+                _ => return,
+            };
+            for t in reply.as_array_mut().unwrap() {
+                let n = t.as_i64().unwrap();
+                if n > 0 {
+                    *t = (n - AGE_S * unit).into();
                 }
             }
-            out.push_str(&serde_json::to_string(&v).unwrap());
-            out.push('\n');
-        }
-        std::fs::write(path, out).unwrap();
+        });
     }
 
     fn run(url: &str, now: Now) -> Vec<Value> {
