@@ -198,7 +198,11 @@ fn modes_none_all_and_new_episodes() {
     let out = resplay(&run_args("all", path, &upstream, &step), dir.path());
     assert!(out.status.success(), "{}", stderr(&out));
     let third = std::fs::read_to_string(&cassette).unwrap();
-    assert!(third.contains("three") && !third.contains("one"), "{third}");
+    // The values as JSON strings: the header's HELLO says "standalone".
+    assert!(
+        third.contains("\"three\"") && !third.contains("\"one\""),
+        "{third}"
+    );
 
     // all, killed mid-run: the old cassette is intact.
     let mut child = Command::new(resplay_bin())
