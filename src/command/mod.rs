@@ -104,11 +104,7 @@ pub fn lookup_name(name: &[u8]) -> Option<&'static Spec> {
 /// subcommand (`CLIENT SETNAME`), else the command; `None` for a command
 /// the table does not know (see the module's safe defaults).
 pub fn lookup(args: &[Bytes]) -> Option<&'static Spec> {
-    let spec = lookup_name(args.first()?)?;
-    if spec.subcommands.is_empty() {
-        return Some(spec);
-    }
-    Some(args.get(1).and_then(|w| spec.subcommand(w)).unwrap_or(spec))
+    Class::of(args).spec()
 }
 
 /// See [`Class::is_blocking`]; for callers without a [`Class`] at hand.
