@@ -13,10 +13,7 @@ use redis::Value;
 /// `version`.
 fn hello(url: &str) -> (Vec<(Value, Value)>, String) {
     let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
-    let reply: Value = redis::cmd("HELLO").arg(3).query(&mut con).unwrap();
-    let Value::Map(pairs) = reply else {
-        panic!("HELLO 3: {reply:?}")
-    };
+    let pairs = pairs_of(redis::cmd("HELLO").arg(3).query(&mut con).unwrap());
     let key = |k: &Value| redis::from_redis_value::<String>(k.clone()).unwrap_or_default();
     let version = pairs
         .iter()
@@ -25,6 +22,19 @@ fn hello(url: &str) -> (Vec<(Value, Value)>, String) {
         .unwrap();
     let pairs = pairs.into_iter().filter(|(k, _)| key(k) != "id").collect();
     (pairs, version)
+}
+
+/// A `HELLO 3` reply's pairs: a map, or the flat array a RESP2 client
+/// reads it as.
+fn pairs_of(reply: Value) -> Vec<(Value, Value)> {
+    match reply {
+        Value::Map(pairs) => pairs,
+        Value::Array(flat) => flat
+            .chunks(2)
+            .map(|kv| (kv[0].clone(), kv[1].clone()))
+            .collect(),
+        other => panic!("HELLO 3: {other:?}"),
+    }
 }
 
 #[test]
@@ -66,4 +76,53 @@ fn replayed_hello_says_what_the_recorded_server_said() {
         let (code, log) = replay.stop();
         assert_eq!(code, 0, "{log:?}");
     }
+}
+
+/// Valkey's `HELLO` shows `availability_zone` once one is configured: a
+/// `HELLO` that says more than replay could make up is recorded even when
+/// handshake calls are left out, and one that does not is made up again.
+#[test]
+fn a_hello_with_a_field_of_its_own_is_recorded_and_replayed() {
+    if !ServerKind::Valkey8.available() {
+        eprintln!("skipped: {}", ServerKind::Valkey8.missing());
+        return;
+    }
+    let server = RedisServer::start_kind(ServerKind::Valkey8, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.jsonl");
+    let zone = |url: &str, set: Option<&str>| {
+        let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+        if let Some(zone) = set {
+            let _: () = redis::cmd("CONFIG")
+                .arg("SET")
+                .arg("availability-zone")
+                .arg(zone)
+                .query(&mut con)
+                .unwrap();
+        }
+        pairs_of(redis::cmd("HELLO").arg(3).query(&mut con).unwrap())
+            .into_iter()
+            .find(|(k, _)| {
+                redis::from_redis_value::<String>(k.clone()).unwrap() == "availability_zone"
+            })
+            .map(|(_, v)| redis::from_redis_value::<String>(v).unwrap())
+    };
+    let recorder = Resplay::record(&server.url(), &path, &[]);
+    let recorded = (
+        zone(&recorder.url(), Some("myzone")),
+        zone(&recorder.url(), Some("")),
+    );
+    assert_eq!(recorded, (Some("myzone".into()), None));
+    let (code, log) = recorder.stop();
+    assert_eq!(code, 0, "{log:?}");
+    drop(server);
+
+    let replay = Resplay::replay(&path, &[]);
+    let replayed = (
+        zone(&replay.url(), Some("myzone")),
+        zone(&replay.url(), Some("")),
+    );
+    assert_eq!(replayed, recorded);
+    let (code, log) = replay.stop();
+    assert_eq!(code, 0, "{log:?}");
 }

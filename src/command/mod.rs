@@ -80,6 +80,12 @@ impl std::fmt::Debug for Name {
     }
 }
 
+/// The fields of Redis's own `HELLO` reply: what replay makes up when a
+/// `HELLO` was not recorded.
+pub const HELLO_FIELDS: [&str; 7] = [
+    "server", "version", "proto", "id", "mode", "role", "modules",
+];
+
 /// What Redis answers the `EXEC` of a transaction in which it refused a
 /// command.
 pub const EXECABORT: &[u8] = b"-EXECABORT Transaction discarded because of previous errors.\r\n";

@@ -205,14 +205,15 @@ fn hello(args: &[Bytes], info: &mut ConnInfo, server: &ServerHello) -> Value {
             .collect();
         return Value::Map(pairs);
     }
+    let [server_key, version, proto_key, id_key, mode, role, modules] = command::HELLO_FIELDS;
     Value::Map(vec![
-        (bulk("server"), bulk("redis")),
-        (bulk("version"), bulk(server.version())),
-        (bulk("proto"), proto),
-        (bulk("id"), id),
-        (bulk("mode"), bulk("standalone")),
-        (bulk("role"), bulk("master")),
-        (bulk("modules"), Value::Array(Vec::new())),
+        (bulk(server_key), bulk("redis")),
+        (bulk(version), bulk(server.version())),
+        (bulk(proto_key), proto),
+        (bulk(id_key), id),
+        (bulk(mode), bulk("standalone")),
+        (bulk(role), bulk("master")),
+        (bulk(modules), Value::Array(Vec::new())),
     ])
 }
 

@@ -12,9 +12,10 @@ use bytes::Bytes;
 use super::Session;
 use crate::cassette::wire_lines::{write_interaction_line, write_push_line, InteractionHead};
 use crate::cassette::Event;
-use crate::command;
+use crate::command::{self, Class};
 use crate::pairing::{is_error_frame, Paired};
 use crate::record::RecordShared;
+use crate::resp::{parse_reply, Limits, Value};
 
 /// Writes finished interactions and pushes as cassette lines, straight from
 /// their bytes, and hands them to the writer as one message; `now` is when
@@ -44,6 +45,7 @@ pub(super) async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Insta
                 if shared.config.ignore_trivial_calls
                     && request.class.is_trivial()
                     && !replies.first().is_some_and(is_error_frame)
+                    && !hello_says_more(request.class, &replies)
                 {
                     continue;
                 }
@@ -135,4 +137,52 @@ fn write_redacted_push(
         }
     }
     write_push_line(text, conn, at_ms, frame)
+}
+
+/// True for a `HELLO` reply with a field beyond Redis's own seven (Valkey's
+/// `availability_zone` once one is configured): replay could not make it
+/// up, so the call is kept even when trivial calls are left out.
+fn hello_says_more(class: Class, replies: &[Bytes]) -> bool {
+    if class.name() != "HELLO" {
+        return false;
+    }
+    let Some(Ok(Some((reply, _)))) = replies
+        .first()
+        .map(|frame| parse_reply(frame, &Limits::upstream()))
+    else {
+        return false;
+    };
+    let keys: Vec<&Value> = match &reply {
+        Value::Map(pairs) => pairs.iter().map(|(k, _)| k).collect(),
+        // RESP2: the map as a flat array of keys and values.
+        Value::Array(items) => items.iter().step_by(2).collect(),
+        _ => return false,
+    };
+    keys.iter().any(|k| {
+        !k.as_bytes()
+            .is_some_and(|k| command::HELLO_FIELDS.iter().any(|f| f.as_bytes() == k))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hello(frame: &'static [u8]) -> bool {
+        let class = Class::of(&command::args_of(&["HELLO", "3"]));
+        hello_says_more(class, &[Bytes::from_static(frame)])
+    }
+
+    #[test]
+    fn hello_replies_with_fields_replay_cannot_make_up_are_kept() {
+        let standard = b"%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$5\r\n8.2.3\r\n\
+$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:5\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n\
+$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n";
+        assert!(!hello(standard));
+        let zone = b"*4\r\n$6\r\nserver\r\n$6\r\nvalkey\r\n\
+$17\r\navailability_zone\r\n$6\r\nmyzone\r\n";
+        assert!(hello(zone));
+        let other = Class::of(&command::args_of(&["PING"]));
+        assert!(!hello_says_more(other, &[Bytes::from_static(zone)]));
+    }
 }
