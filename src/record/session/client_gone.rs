@@ -9,7 +9,6 @@ use std::time::Instant;
 
 use super::emit::emit;
 use super::{RepliesEnd, Session};
-use crate::command;
 use crate::pairing::{Paired, Pairing};
 
 /// Whether the oldest request waiting is one the server may hold back until
@@ -22,7 +21,7 @@ pub(super) fn held_back(pairing: &Pairing) -> bool {
     pairing.front().is_some_and(|front| {
         !front.silent
             && !pairing.in_multi()
-            && (command::is_blocking(&front.args) || command::starts_replication(&front.args))
+            && (front.class.is_blocking(&front.args) || front.class.starts_replication())
     })
 }
 
