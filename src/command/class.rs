@@ -116,6 +116,14 @@ impl Class {
         }
     }
 
+    /// The indexes of the request's keys, by the command's key
+    /// specifications (none for a command the table does not know).
+    pub fn keys(self, args: &[Bytes]) -> Vec<usize> {
+        self.spec
+            .or(self.command)
+            .map_or_else(Vec::new, |spec| super::locate::keys(spec, args))
+    }
+
     /// For a command whose reply is an absolute time, its kind.
     pub fn reply_time(self) -> Option<ReplyTime> {
         self.spec?.reply_time

@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 
-use super::spec::{Locator, Spec, TimeArg};
+use super::spec::{Begin, Find, KeyFlags, Locator, Spec, TimeArg};
 
 /// Calls `found` with the index of each argument of `args` that `at`
 /// points to (none when the request is too short or lacks the token).
@@ -61,6 +61,88 @@ pub fn time_indexes(spec: &Spec, args: &[Bytes]) -> Vec<(usize, &'static TimeArg
     out
 }
 
+/// The indexes of a request's keys, by the command's key specifications
+/// the way Redis reads them (`getKeysUsingKeySpecs`): where each spec
+/// begins (an index, or after a keyword searched forwards or backwards),
+/// then a range or a count of keys from there. Specs Redis marks `not_key`
+/// or cannot describe (`unknown`) give none; a request too short for its
+/// spec gives what fits. Sorted, without repeats.
+pub fn keys(spec: &Spec, args: &[Bytes]) -> Vec<usize> {
+    let argc = args.len() as i64;
+    let mut out = Vec::new();
+    for ks in spec.key_specs {
+        if ks.flags.0 & KeyFlags::NOT_KEY.0 != 0 {
+            continue;
+        }
+        let first = match ks.begin {
+            Begin::Index(i) => i64::from(i),
+            Begin::Keyword(word, from) => {
+                let from = i64::from(from);
+                let (start, end) = if from > 0 {
+                    (from, argc - 1)
+                } else {
+                    (argc + from, 0)
+                };
+                let step = if start <= end { 1 } else { -1 };
+                let mut i = start;
+                let found = loop {
+                    if i < 1 || i >= argc {
+                        break None;
+                    }
+                    if args[i as usize].eq_ignore_ascii_case(word.as_bytes()) {
+                        break Some(i + 1);
+                    }
+                    if i == end {
+                        break None;
+                    }
+                    i += step;
+                };
+                let Some(first) = found else { continue };
+                first
+            }
+            Begin::Unknown => continue,
+        };
+        let (first, last, step) = match ks.find {
+            Find::Range { last, step, limit } => {
+                let (last, limit) = (i64::from(last), i64::from(limit));
+                let end = if last >= 0 {
+                    first + last
+                } else if limit <= 1 {
+                    argc + last
+                } else {
+                    first + (argc - first) / limit + last
+                };
+                (first, end, i64::from(step))
+            }
+            Find::Keynum {
+                index,
+                first: from,
+                step,
+            } => {
+                let Some(count) = args
+                    .get((first + i64::from(index)) as usize)
+                    .and_then(|a| std::str::from_utf8(a).ok()?.parse::<i64>().ok())
+                    .filter(|n| *n >= 0)
+                else {
+                    continue;
+                };
+                let start = first + i64::from(from);
+                let step = i64::from(step);
+                (start, start + (count - 1) * step, step)
+            }
+            Find::Unknown => continue,
+        };
+        let mut i = first;
+        while i <= last && i < argc && step > 0 {
+            out.push(i as usize);
+            i += step;
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// Visits each token of the command found in `args` from the first
 /// optional argument on, stepping over the values each token takes.
 fn scan_tokens(spec: &Spec, args: &[Bytes], mut visit: impl FnMut(usize, &[u8])) {
@@ -95,6 +177,42 @@ mod tests {
             .into_iter()
             .map(|(i, _)| i)
             .collect()
+    }
+
+    fn key_words(words: &[&str]) -> Vec<String> {
+        let args = args_of(words);
+        let spec = lookup(&args).expect("known command");
+        keys(spec, &args)
+            .into_iter()
+            .map(|i| words[i].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn keys_are_found_by_the_key_specs() {
+        assert_eq!(key_words(&["GET", "a"]), ["a"]);
+        assert_eq!(key_words(&["MSET", "a", "1", "b", "2"]), ["a", "b"]);
+        assert_eq!(key_words(&["DEL", "a", "b", "c"]), ["a", "b", "c"]);
+        assert_eq!(
+            key_words(&["EVAL", "s", "2", "k1", "k2", "arg"]),
+            ["k1", "k2"]
+        );
+        assert_eq!(key_words(&["EVAL", "s", "0", "arg"]), Vec::<String>::new());
+        assert_eq!(
+            key_words(&["XREAD", "COUNT", "2", "STREAMS", "s1", "s2", "0", "0"]),
+            ["s1", "s2"]
+        );
+        assert_eq!(
+            key_words(&["LMOVE", "src", "dst", "LEFT", "RIGHT"]),
+            ["src", "dst"]
+        );
+        assert_eq!(key_words(&["BLPOP", "q1", "q2", "0"]), ["q1", "q2"]);
+        assert_eq!(
+            key_words(&["ZUNIONSTORE", "out", "2", "a", "b", "WEIGHTS", "1", "2"]),
+            ["out", "a", "b"]
+        );
+        assert_eq!(key_words(&["PING"]), Vec::<String>::new());
+        assert_eq!(key_words(&["GET"]), Vec::<String>::new());
     }
 
     #[test]
