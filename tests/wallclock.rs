@@ -77,8 +77,13 @@ const PEXPIRETIME_K3: usize = 6;
 const TIME: usize = 9;
 
 fn run(url: &str, now: Now) -> Vec<Value> {
+    run_all(url, &commands(now))
+}
+
+/// Sends `commands` on one connection; their replies.
+fn run_all(url: &str, commands: &[redis::Cmd]) -> Vec<Value> {
     let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
-    commands(now)
+    commands
         .iter()
         .map(|cmd| {
             cmd.query(&mut con)
@@ -341,14 +346,7 @@ mod hash_fields {
     }
 
     fn run(url: &str, now: Now) -> Vec<Value> {
-        let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
-        commands(now)
-            .iter()
-            .map(|cmd| {
-                cmd.query(&mut con)
-                    .unwrap_or_else(|e| panic!("{:?}: {e}", cmd.get_packed_command()))
-            })
-            .collect()
+        run_all(url, &commands(now))
     }
 
     #[test]
