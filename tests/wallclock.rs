@@ -375,15 +375,12 @@ mod hash_fields {
                 [live.s + 3600, live.s + 100, -2],
                 "RESP{protocol}"
             );
-            // Milliseconds follow the offset the latest match showed, and
-            // that one was in seconds: equal within the tolerance.
-            let ms = ints(&replies[6]);
-            for (got, want) in ms.iter().zip([live.ms + 600_000, live.ms + 5_000]) {
-                assert!(
-                    (got - want).abs() <= 2000,
-                    "RESP{protocol}: {ms:?} vs {live:?}"
-                );
-            }
+            // Each time comes back as this run sent it, milliseconds too.
+            assert_eq!(
+                ints(&replies[6]),
+                [live.ms + 600_000, live.ms + 5_000],
+                "RESP{protocol}"
+            );
             for i in 0..5 {
                 assert_eq!(
                     replies[i], recorded_replies[i],
@@ -398,4 +395,83 @@ mod hash_fields {
             );
         }
     }
+}
+
+/// A client that computes its times from `TIME`, replayed later and at
+/// another pace than it was recorded (a slower CI): each time is read
+/// against its own moment, `TIME` reads now, a time sent comes back as
+/// sent, and a fixed date is never moved.
+#[test]
+fn times_from_time_match_at_any_pace_and_fixed_dates_stay() {
+    const FAR: i64 = 33_177_117_420;
+    fn time_s(con: &mut redis::Connection) -> i64 {
+        time_us(&redis::cmd("TIME").query(con).unwrap()) / 1_000_000
+    }
+    /// The session, with `pause` between its two halves; the times it
+    /// sent and the replies to EXPIRETIME c, EXPIRETIME a.
+    fn session(url: &str, pause: Duration) -> ([i64; 2], [i64; 2], Vec<i64>) {
+        let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+        let _: () = redis::cmd("MSET")
+            .arg(&["a", "1", "b", "1", "c", "1"])
+            .query(&mut con)
+            .unwrap();
+        let t1 = time_s(&mut con);
+        let a: i64 = redis::cmd("EXPIREAT")
+            .arg("a")
+            .arg(t1 + 60)
+            .query(&mut con)
+            .unwrap();
+        std::thread::sleep(pause);
+        let t2 = time_s(&mut con);
+        let b: i64 = redis::cmd("EXPIREAT")
+            .arg("b")
+            .arg(t2 + 60)
+            .query(&mut con)
+            .unwrap();
+        let c: i64 = redis::cmd("EXPIREAT")
+            .arg("c")
+            .arg(FAR)
+            .query(&mut con)
+            .unwrap();
+        assert_eq!((a, b, c), (1, 1, 1), "{url}");
+        let replies = ["c", "a"]
+            .iter()
+            .map(|k| redis::cmd("EXPIRETIME").arg(*k).query(&mut con).unwrap())
+            .collect();
+        ([t1, t2], [t1 + 60, t2 + 60], replies)
+    }
+
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.jsonl");
+    let recorder = Resplay::record(&server.url(), &path, &[]);
+    let (_, recorded_sent, recorded_replies) = session(&recorder.url(), Duration::from_secs(1));
+    assert_eq!(recorded_replies, [FAR, recorded_sent[0]]);
+    let (code, log) = recorder.stop();
+    assert_eq!(code, 0, "{log:?}");
+    drop(server);
+
+    // Replayed 5 s later, three times slower.
+    std::thread::sleep(Duration::from_secs(5));
+    let replay = Resplay::replay(&path, &[]);
+    let before = now().s;
+    let (times, sent, replies) = session(&replay.url(), Duration::from_secs(3));
+    let after = now().s;
+    for t in times {
+        assert!(
+            t >= before - 1 && t <= after + 1,
+            "TIME {t} is not now ({before}..{after})"
+        );
+    }
+    assert_eq!(
+        replies,
+        [FAR, sent[0]],
+        "a fixed date stays, a sent time comes back"
+    );
+    let (code, log) = replay.stop();
+    assert_eq!(code, 0, "{log:?}");
+    assert!(
+        log.iter().any(|l| l.contains(" 0 missed, 0 unused")),
+        "{log:?}"
+    );
 }

@@ -7,10 +7,12 @@
 //! compares such an argument *relative to when it was sent*: the recorded
 //! one against the recorded "now" (the header's `created` plus the
 //! interaction's `at_ms`), the live one against the wall clock. When they
-//! agree within [`TOLERANCE_MS`] the recording answers, and the difference
-//! (live − recorded) becomes the replay's clock offset, which is added to
-//! the absolute times in replies (`EXPIRETIME`, `PEXPIRETIME`, `TIME`) so
-//! that they agree with what the client sent.
+//! agree within [`TOLERANCE_MS`] the recording answers. Every time is read
+//! against its own interaction's moment, never against an offset fixed at
+//! a first match, so a replay at another pace than its recording fits.
+//! Replies give back what this run sent for a recorded time (`EXPIRETIME`
+//! after `EXPIREAT`), move any other absolute time by the distance from
+//! their own moment, and `TIME` reads the live clock.
 //!
 //! Exact matching always comes first: a fixed time (`EXPIREAT k 1`) sent
 //! as recorded is never shifted. A cassette without a readable `created`
@@ -143,11 +145,11 @@ pub struct Candidate<'a> {
 }
 
 /// Picks the recording that answers `live` (sent at `live_now`) among
-/// `candidates` (in recording order), with the clock offset it shows. The
-/// matcher's rules carry over: unused recordings first, those of the
-/// recorded connection `bound` to this live one first, then the earliest
-/// (the *N*-th command gets the *N*-th recording); when every fitting one
-/// is used, the last (so the matcher repeats its reply).
+/// `candidates` (in recording order). The matcher's rules carry over:
+/// unused recordings first, those of the recorded connection `bound` to
+/// this live one first, then the earliest (the *N*-th command gets the
+/// *N*-th recording); when every fitting one is used, the last (so the
+/// matcher repeats its reply).
 pub fn choose<'a>(
     candidates: impl IntoIterator<Item = Candidate<'a>>,
     live: &[Bytes],
@@ -155,24 +157,24 @@ pub fn choose<'a>(
     clock: &Clock,
     live_now: i64,
     bound: Option<u64>,
-) -> Option<(usize, i64)> {
-    let mut best: Option<((bool, usize), i64)> = None;
+) -> Option<usize> {
+    let mut best: Option<(bool, usize)> = None;
     let mut last_used = None;
     for c in candidates {
-        let Some(offset) = fits(c.cmd, clock.recorded_now(c.at_ms)?, live, live_now, times) else {
+        let recorded_now = clock.recorded_now(c.at_ms)?;
+        if fits(c.cmd, recorded_now, live, live_now, times).is_none() {
             continue;
-        };
+        }
         if c.used {
-            last_used = Some((c.index, offset));
+            last_used = Some(c.index);
             continue;
         }
         let rank = (bound.is_some_and(|b| b != c.conn), c.index);
-        if best.map_or(true, |(r, _)| rank < r) {
-            best = Some((rank, offset));
+        if best.map_or(true, |r| rank < r) {
+            best = Some(rank);
         }
     }
-    best.map(|((_, index), offset)| (index, offset))
-        .or(last_used)
+    best.map(|(_, index)| index).or(last_used)
 }
 
 /// The recordings with time arguments, by [`masked`] command: the few
@@ -224,14 +226,17 @@ pub fn created_ms(created: &str) -> Option<i64> {
 }
 
 /// The replay server's clock: one per replay server, shared by every live
-/// connection, since they all live in the same (shifted) time.
+/// connection. Each time is read against the moment of its own
+/// interaction, never against an offset fixed once, so a replay that runs
+/// at another pace than its recording (a slower CI) still fits.
 #[derive(Debug)]
 pub struct Clock {
     /// When recording started, ms since the epoch; `None` disables shifting.
     created_ms: Option<i64>,
-    /// The offset (live − recorded, ms) shown by the latest time-shifted
-    /// match; replies are shifted by it once known.
-    learned: Mutex<Option<i64>>,
+    /// The absolute times this run sent, in ms, by the recorded time each
+    /// stood for: a reply holding a recorded time gives back the live one
+    /// (and a fixed time sent as recorded maps to itself).
+    sent: Mutex<HashMap<i64, i64>>,
 }
 
 impl Clock {
@@ -239,7 +244,7 @@ impl Clock {
     pub fn new(created: &str) -> Clock {
         Clock {
             created_ms: created_ms(created),
-            learned: Mutex::new(None),
+            sent: Mutex::default(),
         }
     }
 
@@ -249,21 +254,39 @@ impl Clock {
         self.created_ms?.checked_add(i64::try_from(at_ms).ok()?)
     }
 
-    /// Takes `offset_ms` as the replay's current offset.
-    pub fn learn(&self, offset_ms: i64) {
-        *self.learned.lock().unwrap_or_else(|e| e.into_inner()) = Some(offset_ms);
+    /// Notes the times a live command sent for those of the recording that
+    /// answered it (`times` are the live command's; the recording has them
+    /// at the same places): later replies holding a recorded time give back
+    /// the live one.
+    pub fn learn_sent(&self, recorded: &[Bytes], live: &[Bytes], times: &[TimeArg]) {
+        if self.created_ms.is_none() || times.is_empty() {
+            return;
+        }
+        let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        for t in times {
+            let ms = |args: &[Bytes]| to_ms(t.unit, parse_i64(args.get(t.index)?)?);
+            if let (Some(rec), Some(now)) = (ms(recorded), ms(live)) {
+                sent.insert(rec, now);
+            }
+        }
     }
 
-    /// The offset to shift a reply recorded at `at_ms` by: the learned one,
-    /// else the wall clock's distance from when it was recorded. A
-    /// distance within [`TOLERANCE_MS`] counts as none: a replay started
-    /// right after recording matched its times exactly and must not see
-    /// them moved by the second that has passed.
+    /// The live time sent for a recorded one (ms), if this run sent one.
+    fn sent_for(&self, recorded_ms: i64) -> Option<i64> {
+        self.sent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&recorded_ms)
+            .copied()
+    }
+
+    /// How far a reply recorded at `at_ms` is moved when it holds a time
+    /// this run did not send (an expiry set by `EX`, say): the wall clock's
+    /// distance from that interaction's own moment. A distance within
+    /// [`TOLERANCE_MS`] counts as none: a replay started right after
+    /// recording must not see times moved by the second that has passed.
     pub fn offset(&self, at_ms: u64, now_ms: i64) -> Option<i64> {
         let recorded = self.recorded_now(at_ms)?;
-        if let Some(learned) = *self.learned.lock().unwrap_or_else(|e| e.into_inner()) {
-            return Some(learned);
-        }
         let elapsed = now_ms.saturating_sub(recorded);
         Some(if elapsed.abs() <= TOLERANCE_MS {
             0
@@ -284,8 +307,13 @@ impl Clock {
         at_ms: u64,
     ) -> Option<Value> {
         let kind = reply_kind(class, args)?;
-        let offset = self.offset(at_ms, now_ms())?;
-        shift(kind, reply, offset)
+        let now = now_ms();
+        let offset = self.offset(at_ms, now)?;
+        if kind == ReplyKind::Time {
+            // `TIME` reads the live clock, whatever was recorded.
+            return reply.elements().map(|_| time_reply(now_us()));
+        }
+        shift(kind, reply, offset, |recorded| self.sent_for(recorded))
     }
 }
 
@@ -318,15 +346,25 @@ fn reply_kind(class: Class, args: &[Bytes]) -> Option<ReplyKind> {
     })
 }
 
-/// `reply` moved by `offset_ms`; `None` when it holds no time (an error,
-/// `-1` no expiry, `-2` no key, or an unexpected shape).
-fn shift(kind: ReplyKind, reply: &Value, offset_ms: i64) -> Option<Value> {
-    match (kind, reply) {
-        (ReplyKind::Expiry(_), Value::Array(items)) => {
+/// `reply`'s times as this run has them: a time this run sent gives back
+/// what it sent (`sent`, recorded ms to live ms), any other moves by
+/// `offset_ms`; `None` when it holds no time (an error, `-1` no expiry,
+/// `-2` no key, or an unexpected shape) or nothing changes.
+fn shift(
+    kind: ReplyKind,
+    reply: &Value,
+    offset_ms: i64,
+    sent: impl Fn(i64) -> Option<i64> + Copy,
+) -> Option<Value> {
+    let ReplyKind::Expiry(unit) = kind else {
+        return None;
+    };
+    match reply {
+        Value::Array(items) => {
             let mut changed = false;
             let items = items
                 .iter()
-                .map(|item| match shift(kind, item, offset_ms) {
+                .map(|item| match shift(kind, item, offset_ms, sent) {
                     Some(moved) => {
                         changed = true;
                         moved
@@ -336,34 +374,39 @@ fn shift(kind: ReplyKind, reply: &Value, offset_ms: i64) -> Option<Value> {
                 .collect();
             changed.then_some(Value::Array(items))
         }
-        (ReplyKind::Expiry(_), Value::Integer(n)) if *n < 0 => None,
-        (ReplyKind::Expiry(Unit::Millis), Value::Integer(n)) => {
-            Some(Value::Integer(n.saturating_add(offset_ms)))
-        }
-        (ReplyKind::Expiry(Unit::Seconds), Value::Integer(n)) => {
-            // Rounded: an offset learned from a seconds argument is whole
-            // seconds and comes back exactly.
-            let seconds = (i128::from(offset_ms) + 500).div_euclid(1000);
-            let shifted = i128::from(*n) + seconds;
-            Some(Value::Integer(i64::try_from(shifted).ok()?))
-        }
-        (ReplyKind::Time, Value::Array(items)) => {
-            let [secs, micros] = items.as_slice() else {
-                return None;
+        Value::Integer(n) if *n < 0 => None,
+        Value::Integer(n) => {
+            let moved = match (sent(to_ms(unit, *n)?), unit) {
+                (Some(live), Unit::Millis) => live,
+                (Some(live), Unit::Seconds) => live.div_euclid(1000),
+                (None, Unit::Millis) => n.saturating_add(offset_ms),
+                // Rounded to whole seconds.
+                (None, Unit::Seconds) => {
+                    let seconds = (i128::from(offset_ms) + 500).div_euclid(1000);
+                    i64::try_from(i128::from(*n) + seconds).ok()?
+                }
             };
-            let secs = parse_i64(secs.as_bytes()?)?;
-            let micros = parse_i64(micros.as_bytes()?)?;
-            let total =
-                i128::from(secs) * 1_000_000 + i128::from(micros) + i128::from(offset_ms) * 1000;
-            let secs = i64::try_from(total.div_euclid(1_000_000)).ok()?;
-            let micros = total.rem_euclid(1_000_000);
-            Some(Value::Array(vec![
-                Value::bulk(secs.to_string()),
-                Value::bulk(micros.to_string()),
-            ]))
+            (moved != *n).then_some(Value::Integer(moved))
         }
         _ => None,
     }
+}
+
+/// The wall clock now, µs since the epoch.
+fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_micros()).ok())
+        .unwrap_or_default()
+}
+
+/// `TIME`'s reply for `us` µs since the epoch: `[seconds, microseconds]`.
+fn time_reply(us: i64) -> Value {
+    Value::Array(vec![
+        Value::bulk(us.div_euclid(1_000_000).to_string()),
+        Value::bulk(us.rem_euclid(1_000_000).to_string()),
+    ])
 }
 
 #[cfg(test)]
@@ -469,43 +512,76 @@ mod tests {
     }
 
     #[test]
-    fn replies_shift_by_the_learned_offset_else_the_elapsed_time() {
+    fn replies_give_back_what_was_sent_else_move_with_their_own_moment() {
         let clock = Clock::new("1970-01-01T00:00:10Z");
-        // Nothing learned: the distance from when it was recorded, none
-        // within the tolerance.
+        // The distance from the interaction's own moment, none within the
+        // tolerance; never an offset learned elsewhere.
         assert_eq!(clock.offset(0, 10_000 + TOLERANCE_MS), Some(0));
         assert_eq!(clock.offset(0, 20_000), Some(10_000));
         assert_eq!(clock.offset(5_000, 20_000), Some(5_000));
-        clock.learn(-3_000);
-        assert_eq!(clock.offset(0, 20_000), Some(-3_000));
-
+        // A time sent comes back as sent: shifted (70 s for 100 s), or
+        // fixed (a far date sent as recorded maps to itself).
+        clock.learn_sent(
+            &args("EXPIREAT k 100"),
+            &args("EXPIREAT k 170"),
+            &time_args(&args("EXPIREAT k 170")),
+        );
+        clock.learn_sent(
+            &args("PEXPIREAT k 33177117420000"),
+            &args("PEXPIREAT k 33177117420000"),
+            &time_args(&args("PEXPIREAT k 1")),
+        );
+        let sent = |ms| clock.sent_for(ms);
         let expiry = ReplyKind::Expiry(Seconds);
         assert_eq!(
-            shift(expiry, &Value::Integer(100), 7_000),
+            shift(expiry, &Value::Integer(100), 5_000, sent),
+            Some(Value::Integer(170))
+        );
+        assert_eq!(
+            shift(expiry, &Value::Integer(33177117420), 5_000, sent),
+            None
+        );
+        assert_eq!(
+            shift(
+                ReplyKind::Expiry(Millis),
+                &Value::Integer(33177117420000),
+                5_000,
+                sent
+            ),
+            None
+        );
+        assert_eq!(
+            clock
+                .shift_reply(
+                    Class::of(&args("TIME")),
+                    &args("TIME"),
+                    &Value::Array(vec![Value::bulk("1"), Value::bulk("0")]),
+                    0
+                )
+                .map(|t| {
+                    let secs = parse_i64(t.elements().unwrap()[0].as_bytes().unwrap()).unwrap();
+                    (secs - now_ms() / 1000).abs() <= 1
+                }),
+            Some(true),
+            "TIME reads the live clock"
+        );
+
+        let none = |_| None;
+        assert_eq!(
+            shift(expiry, &Value::Integer(100), 7_000, none),
             Some(Value::Integer(107))
         );
         assert_eq!(
-            shift(expiry, &Value::Integer(100), 6_600),
+            shift(expiry, &Value::Integer(100), 6_600, none),
             Some(Value::Integer(107))
         );
-        assert_eq!(shift(expiry, &Value::Integer(-1), 7_000), None);
-        assert_eq!(shift(expiry, &Value::Integer(-2), 7_000), None);
+        assert_eq!(shift(expiry, &Value::Integer(-1), 7_000, none), None);
+        assert_eq!(shift(expiry, &Value::Integer(-2), 7_000, none), None);
         assert_eq!(
-            shift(ReplyKind::Expiry(Millis), &Value::Integer(100), -50),
+            shift(ReplyKind::Expiry(Millis), &Value::Integer(100), -50, none),
             Some(Value::Integer(50))
         );
-        assert_eq!(shift(expiry, &Value::error("ERR x"), 7_000), None);
-        let time = Value::Array(vec![Value::bulk("100"), Value::bulk("999500")]);
-        assert_eq!(
-            shift(ReplyKind::Time, &time, 1),
-            Some(Value::Array(vec![Value::bulk("101"), Value::bulk("500")]))
-        );
-        assert_eq!(
-            shift(ReplyKind::Time, &time, -1000),
-            Some(Value::Array(vec![Value::bulk("99"), Value::bulk("999500")]))
-        );
-        assert_eq!(shift(ReplyKind::Time, &Value::Array(vec![]), 1), None);
-
+        assert_eq!(shift(expiry, &Value::error("ERR x"), 7_000, none), None);
         assert_eq!(reply_kind_of(&args("expiretime k")), Some(expiry));
         assert_eq!(reply_kind_of(&args("TIME")), Some(ReplyKind::Time));
         assert_eq!(reply_kind_of(&args("TIME x")), None);
@@ -521,15 +597,15 @@ mod tests {
             Value::Integer(-2),
         ]);
         assert_eq!(
-            shift(expiry, &fields, 7_000),
+            shift(expiry, &fields, 7_000, none),
             Some(Value::Array(vec![
                 Value::Integer(107),
                 Value::Integer(-1),
                 Value::Integer(-2)
             ]))
         );
-        let none = Value::Array(vec![Value::Integer(-2)]);
-        assert_eq!(shift(expiry, &none, 7_000), None);
+        let missing = Value::Array(vec![Value::Integer(-2)]);
+        assert_eq!(shift(expiry, &missing, 7_000, none), None);
         assert!(clock
             .shift_reply(Class::default(), &args("GET k"), &Value::Integer(5), 0)
             .is_none());
@@ -602,7 +678,6 @@ mod tests {
             let day = 86_400_000;
             let now = 1_000_000 + day;
             assert_eq!(reply(&mut m, &clock, "EXPIREAT k 87500", now), Some(0));
-            assert_eq!(clock.offset(0, 0), Some(day));
             assert_eq!(
                 reply(&mut m, &clock, "EXPIREAT k 87501", now + 1000),
                 Some(1)
@@ -615,12 +690,11 @@ mod tests {
             assert_eq!(m.counters().repeated, 1);
             // Far off the tolerance: a miss.
             assert_eq!(reply(&mut m, &clock, "EXPIREAT k 87600", now), None);
-            // A fixed time still matches exactly, and teaches nothing.
+            // A fixed time still matches exactly.
             assert_eq!(
                 reply(&mut m, &clock, "EXPIREAT k2 2000000000", now),
                 Some(2)
             );
-            assert_eq!(clock.offset(0, 0), Some(day));
         }
 
         #[test]

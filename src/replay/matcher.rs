@@ -468,8 +468,9 @@ impl Matcher {
     /// it was sent, agree with the live ones sent at `now_ms` (see
     /// [`clock`]). It is served through `find` as if the recorded command
     /// had been sent, so binding, the *N*-th-identical rule and repeats
-    /// apply unchanged; the offset it shows becomes `clock`'s. `None` when
-    /// nothing fits: the caller keeps `find`'s miss (and its closest).
+    /// apply unchanged (the session then notes the times sent, see
+    /// [`Clock::learn_sent`]). `None` when nothing fits: the caller keeps
+    /// `find`'s miss (and its closest).
     pub fn find_shifted(
         &mut self,
         live: u64,
@@ -497,14 +498,11 @@ impl Matcher {
                     used: self.served[r],
                 }
             });
-        let (recording, offset) = clock::choose(candidates, args, &times, clock, now_ms, bound)?;
+        let recording = clock::choose(candidates, args, &times, clock, now_ms, bound)?;
         let recorded = self.recordings[recording].cmd.clone();
         match self.find(live, db, &recorded) {
             Matched::Miss { .. } => None,
-            hit => {
-                clock.learn(offset);
-                Some(hit)
-            }
+            hit => Some(hit),
         }
     }
 
