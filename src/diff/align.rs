@@ -12,7 +12,7 @@
 
 /// The largest LCS table (old × new commands of one connection pair, after
 /// trimming the common prefix and suffix) computed; past it, commands are
-/// aligned by [`window_script`].
+/// aligned by `window_script`.
 pub const MAX_LCS_CELLS: usize = 4_000_000;
 
 /// An edit script over two key sequences: `(Some(i), Some(j))` for aligned
