@@ -192,9 +192,14 @@ impl RecordServer {
         cassette: impl AsRef<Path>,
         mode: WriteMode,
     ) -> Result<RecordServer, EmbedError> {
+        let mut config = config;
+        if mode == WriteMode::Append {
+            config.salt_from(cassette.as_ref());
+        }
         let (listener, addr) = bind("127.0.0.1:0").await?;
         let tls = config.serve.tls.is_some();
-        let header = config.upstream.recording_header().await.listening_on(addr);
+        let mut header = config.upstream.recording_header().await.listening_on(addr);
+        header.redact_salt = config.header_salt();
         let (handle, writer) = CassetteWriter::open(cassette.as_ref(), &header, mode).await?;
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();

@@ -25,6 +25,7 @@
 //! kept: a bulk string stays a bulk string, arrays and maps keep their
 //! lengths; integers, doubles, simple strings and errors are left alone.
 
+use crate::command::secret::SecretKey;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -207,13 +208,13 @@ impl<'de> Deserialize<'de> for RedactRule {
 pub struct Redactor {
     rules: Arc<[RedactRule]>,
     hits: Arc<[AtomicU64]>,
-    key: ring::hmac::Key,
+    key: SecretKey,
     salt: String,
 }
 
 /// The start of every placeholder; a value that starts with it is never
 /// redacted again (so redacting twice changes nothing).
-pub const PLACEHOLDER_PREFIX: &str = "<redacted";
+pub use crate::command::secret::PLACEHOLDER_PREFIX;
 
 impl Redactor {
     /// Rules under `salt` (hex text; the empty salt is allowed).
@@ -222,7 +223,7 @@ impl Redactor {
         Redactor {
             rules: rules.into(),
             hits,
-            key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, salt.as_bytes()),
+            key: SecretKey::new(salt),
             salt: salt.to_string(),
         }
     }
@@ -235,7 +236,7 @@ impl Redactor {
     /// The same rules (and counters) under another salt.
     pub fn with_salt(&self, salt: &str) -> Redactor {
         Redactor {
-            key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, salt.as_bytes()),
+            key: SecretKey::new(salt),
             salt: salt.to_string(),
             ..self.clone()
         }
@@ -270,12 +271,7 @@ impl Redactor {
 
     /// The placeholder of one value.
     pub fn placeholder(&self, value: &[u8]) -> Bytes {
-        let tag = ring::hmac::sign(&self.key, value);
-        let hex: String = tag.as_ref()[..4]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        Bytes::from(format!("{PLACEHOLDER_PREFIX}:{hex}>"))
+        self.key.placeholder(value)
     }
 
     fn replace(&self, value: &mut Bytes) {

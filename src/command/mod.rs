@@ -9,6 +9,7 @@
 //! - [`table`]: the generated table (do not edit).
 //! - [`class`]: one request classified once, the view passed along.
 //! - [`locate`]: where an argument the table describes sits in a request.
+//! - [`secret`]: keyed placeholders for passwords (and redacted data).
 //!
 //! A command the table does not know (a module's, a newer server's) gets
 //! safe defaults: not blocking, no pub/sub, no time or secret arguments,
@@ -17,6 +18,7 @@
 
 pub mod class;
 pub mod locate;
+pub mod secret;
 pub mod spec;
 #[rustfmt::skip]
 pub mod table;
@@ -127,6 +129,12 @@ pub fn has_secret(args: &[Bytes]) -> bool {
 /// `AUTH [user] pass`, `HELLO … AUTH user pass`, and `MIGRATE … AUTH pass
 /// | AUTH2 user pass`.
 pub fn redact(args: &mut [Bytes]) {
+    redact_with(args, None);
+}
+
+/// [`redact`] with keyed placeholders (`<redacted:HEX8>`) when `key` is
+/// given, so that different passwords stay different.
+pub fn redact_with(args: &mut [Bytes], key: Option<&secret::SecretKey>) {
     let Some(spec) = lookup(args) else {
         return;
     };
@@ -135,7 +143,10 @@ pub fn redact(args: &mut [Bytes]) {
         locate::each(spec, args, at, |i| found.push(i));
     }
     for i in found {
-        args[i] = Bytes::from_static(REDACTED.as_bytes());
+        args[i] = match key {
+            Some(key) => key.placeholder(&args[i]),
+            None => Bytes::from_static(REDACTED.as_bytes()),
+        };
     }
 }
 

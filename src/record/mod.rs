@@ -48,9 +48,13 @@ pub struct RecordConfig {
     pub serve: ServeOptions,
     /// Faults to inject, per command (shared, changeable while running).
     pub faults: Arc<crate::fault::Faults>,
-    /// Redaction rules (`--redact`) with the cassette's salt; the writer's
-    /// header carries [`RecordConfig::header_salt`].
+    /// Redaction rules (`--redact`); the recorder keys them with `salt`.
     pub redact: Option<crate::redact::Redactor>,
+    /// The cassette's salt (the header's `redact_salt`): passwords and
+    /// redacted data get keyed placeholders under it (`<redacted:HEX8>`),
+    /// so different passwords stay apart. A fresh one for a new cassette;
+    /// `None` (appending to a cassette without one) stores `<redacted>`.
+    pub salt: Option<String>,
     /// In a cluster recording: the node this recorder relays to, and the
     /// listeners node addresses are rewritten to.
     pub cluster: Option<crate::nodes::ClusterLink>,
@@ -59,16 +63,13 @@ pub struct RecordConfig {
 impl RecordConfig {
     /// The header's `redact_salt` for a new cassette.
     pub fn header_salt(&self) -> Option<String> {
-        self.redact.as_ref().map(|r| r.salt().to_string())
+        self.salt.clone()
     }
 
-    /// Before appending to `path`: redact with the salt already in its
-    /// header (none: the empty salt), so placeholders stay the same.
+    /// Before appending to `path`: the salt already in its header, so
+    /// placeholders stay the same.
     pub fn salt_from(&mut self, path: &std::path::Path) {
-        if let Some(r) = &self.redact {
-            let salt = crate::redact::salt_of(path).unwrap_or_default();
-            self.redact = Some(r.with_salt(&salt));
-        }
+        self.salt = crate::redact::salt_of(path);
     }
 
     /// Defaults for everything but the upstream.
@@ -83,6 +84,7 @@ impl RecordConfig {
             serve: ServeOptions::default(),
             faults: Arc::default(),
             redact: None,
+            salt: Some(crate::redact::Redactor::fresh_salt()),
             cluster: None,
         }
     }
@@ -108,6 +110,8 @@ pub(crate) struct RecordShared {
     /// Orders replication-stream pushes after the interactions that
     /// caused them.
     gate: replication::CausalGate,
+    /// Passwords' keyed placeholders, under the cassette's salt.
+    secret_key: Option<crate::command::secret::SecretKey>,
 }
 
 /// What a finished recording did.
@@ -211,7 +215,17 @@ impl Recorder {
         registry: Arc<Registry>,
         start: Instant,
     ) -> Recorder {
+        let mut config = config;
+        // Data and passwords are keyed alike, by the header's salt.
+        if let Some(r) = &config.redact {
+            config.redact = Some(r.with_salt(config.salt.as_deref().unwrap_or_default()));
+        }
+        let secret_key = config
+            .salt
+            .as_deref()
+            .map(crate::command::secret::SecretKey::new);
         Recorder(Arc::new(RecordShared {
+            secret_key,
             config,
             writer,
             start,

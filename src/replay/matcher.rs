@@ -506,6 +506,17 @@ impl Matcher {
         }
     }
 
+    /// The error reply of `args`'s latest recording in `db`, when it was
+    /// an error; nothing is served or counted.
+    pub fn recorded_refusal(&self, db: u32, args: &[Bytes]) -> Option<Value> {
+        let db = if self.track_db { db } else { 0 };
+        let key = match_key(args, &self.rules);
+        let id = *self.keys.get(&db)?.get(&*key)?;
+        let last = self.queues[id as usize].last;
+        let reply = self.recordings[last].replies.first()?;
+        reply.is_error().then(|| reply.clone())
+    }
+
     fn miss(&self, db: u32, key: &[Bytes]) -> Matched {
         Matched::Miss {
             closest: self.closest(db, key),

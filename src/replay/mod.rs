@@ -134,6 +134,9 @@ pub(crate) struct ReplayShared {
     handing_over: AtomicBool,
     /// What replay's own `HELLO` says of the server.
     server: handshake::ServerHello,
+    /// Passwords' keyed placeholders under the cassette's salt (none for a
+    /// cassette without one, whose passwords read `<redacted>`).
+    secret_key: Option<crate::command::secret::SecretKey>,
     /// The database live connections start in (the recording's upstream
     /// `/db`, from the cassette header).
     start_db: u32,
@@ -242,6 +245,8 @@ impl ReplayShared {
         };
         let at_ms = at.saturating_duration_since(self.start).as_millis() as u64;
         let took_us = at.elapsed().as_micros() as u64;
+        let mut cmd = cmd;
+        crate::command::redact_with(&mut cmd, self.secret_key.as_ref());
         let mut events =
             session::passthrough_events(live, db, seq, at_ms, took_us, cmd, replies, pushes);
         if let (Some(r), Some(Event::Interaction(i))) = (&self.config.redact, events.first_mut()) {
@@ -407,6 +412,10 @@ impl ReplayState {
             config.serve.first_conn_id = config.serve.first_conn_id.max(matcher.max_conn() + 1);
         }
         ReplayState(Arc::new(ReplayShared {
+            secret_key: header
+                .redact_salt
+                .as_deref()
+                .map(crate::command::secret::SecretKey::new),
             config,
             matcher: Mutex::new(matcher),
             clock: clock::Clock::new(&header.created),

@@ -51,7 +51,7 @@ pub(super) async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Insta
                 }
                 let mut cmd = request.args;
                 if request.class.has_secret() {
-                    command::redact(&mut cmd);
+                    command::redact_with(&mut cmd, shared.secret_key.as_ref());
                 }
                 let head = InteractionHead {
                     conn: session.conn,

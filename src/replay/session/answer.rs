@@ -108,12 +108,13 @@ impl Session {
         out: &mut BytesMut,
     ) -> Option<Later> {
         let class = Class::of(args);
-        // Recordings hold redacted passwords; match on the same form.
+        // Recordings hold redacted passwords (keyed placeholders under the
+        // cassette's salt); match on the same form.
         let redacted;
         let rules = self.shared.config.redact.as_ref();
         let key: &[Bytes] = if class.has_secret() || rules.is_some_and(|r| r.applies(args)) {
             let mut copy = args.to_vec();
-            command::redact(&mut copy);
+            command::redact_with(&mut copy, self.shared.secret_key.as_ref());
             if let Some(r) = rules {
                 r.command(&mut copy);
             }
@@ -136,6 +137,20 @@ impl Session {
                     // The client named this server's own address.
                     let recorded = self.shared.as_recorded(key)?;
                     match matcher.find_with(self.live, self.selected.db(), &recorded, class) {
+                        Matched::Miss { .. } => None,
+                        hit => Some(hit),
+                    }
+                })
+                .or_else(|| {
+                    // A cassette with a salt whose passwords were stored
+                    // before they were keyed reads `<redacted>`.
+                    self.shared.secret_key.as_ref()?;
+                    if !class.has_secret() {
+                        return None;
+                    }
+                    let mut unkeyed = key.to_vec();
+                    command::redact(&mut unkeyed);
+                    match matcher.find_with(self.live, self.selected.db(), &unkeyed, class) {
                         Matched::Miss { .. } => None,
                         hit => Some(hit),
                     }

@@ -69,6 +69,13 @@ impl Session {
             return;
         }
         let shared = self.shared.clone();
+        if let Some(refusal) = self.recorded_refusal(&args) {
+            // A password the server refused is refused again, on any
+            // connection, however often: replay cannot tell it is wrong
+            // other than by its recording.
+            encode_for(&refusal, self.info.protocol, NullShape::Bulk, out);
+            return;
+        }
         if let Some((reply, effect)) = synthesize(&args, &mut self.info, &shared.server) {
             encode_for(&reply, self.info.protocol, NullShape::Bulk, out);
             self.follow_db(&args, std::slice::from_ref(&reply));
@@ -123,4 +130,18 @@ impl Session {
 /// Error lines cannot hold CR or LF.
 fn one_line(s: &str) -> String {
     s.replace(['\r', '\n'], " ")
+}
+
+impl Session {
+    /// For a command carrying a password (`AUTH`, `HELLO … AUTH`): the
+    /// error the server answered it with when recorded (compared by the
+    /// password's keyed placeholder), if it refused it.
+    fn recorded_refusal(&self, args: &[Bytes]) -> Option<Value> {
+        if !Class::of(args).has_secret() {
+            return None;
+        }
+        let mut keyed = args.to_vec();
+        command::redact_with(&mut keyed, self.shared.secret_key.as_ref());
+        self.matcher().recorded_refusal(self.selected.db(), &keyed)
+    }
 }

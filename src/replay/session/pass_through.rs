@@ -12,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::{encode_for, Session};
 use crate::cassette::{Event, Interaction, PushEvent};
-use crate::command::{self, Class};
+use crate::command::Class;
 use crate::replay::passthrough::{self, Passthrough};
 use crate::resp::{NullShape, Value};
 
@@ -92,7 +92,8 @@ impl Session {
 }
 
 /// Builds the cassette events for a command answered by the upstream, when
-/// replay extends the cassette (`run --mode new-episodes`).
+/// replay extends the cassette (`run --mode new-episodes`); `cmd`'s
+/// passwords are already redacted.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn passthrough_events(
     conn: u64,
@@ -100,11 +101,10 @@ pub(crate) fn passthrough_events(
     seq: u64,
     at_ms: u64,
     took_us: u64,
-    mut cmd: Vec<Bytes>,
+    cmd: Vec<Bytes>,
     replies: Vec<Value>,
     pushes: Vec<Value>,
 ) -> Vec<Event> {
-    command::redact(&mut cmd);
     let mut events = vec![Event::Interaction(Interaction {
         conn,
         db,
