@@ -25,7 +25,7 @@ pub mod table;
 
 use bytes::Bytes;
 
-use crate::resp::{NullShape, Value};
+use crate::resp::Value;
 pub use class::Class;
 pub use spec::{Flags, Resplay, Spec, Subscribe};
 
@@ -120,11 +120,6 @@ pub fn is_blocking(args: &[Bytes]) -> bool {
     Class::of(args).is_blocking(args)
 }
 
-/// True for the commands [`redact`] may change, so callers copy only those.
-pub fn has_secret(args: &[Bytes]) -> bool {
-    Class::of(args).has_secret()
-}
-
 /// Replaces the arguments the table calls passwords with [`REDACTED`]:
 /// `AUTH [user] pass`, `HELLO … AUTH user pass`, and `MIGRATE … AUTH pass
 /// | AUTH2 user pass`.
@@ -148,12 +143,6 @@ pub fn redact_with(args: &mut [Bytes], key: Option<&secret::SecretKey>) {
             None => Bytes::from_static(REDACTED.as_bytes()),
         };
     }
-}
-
-/// Handshake calls that replay answers by itself, so recording them is
-/// noise (the seed proxy's `ignoreTrivialCalls`).
-pub fn is_trivial(args: &[Bytes]) -> bool {
-    Class::of(args).is_trivial()
 }
 
 /// Handshake calls that replay answers by itself when they have no
@@ -259,12 +248,6 @@ pub fn client_reply(args: &[Bytes]) -> Option<ReplyMode> {
     .map(|(_, mode)| mode)
 }
 
-/// How a RESP3 null reply to this command reads in RESP2: commands whose
-/// reply is an array send `*-1`.
-pub fn null_shape(args: &[Bytes]) -> NullShape {
-    Class::of(args).null_shape()
-}
-
 /// A command's arguments from words, for tests across the crate.
 #[cfg(test)]
 pub(crate) fn args_of(words: &[&str]) -> Vec<Bytes> {
@@ -305,9 +288,10 @@ mod tests {
 
     #[test]
     fn trivial_and_modes() {
-        assert!(is_trivial(&args_of(&["ping"])));
-        assert!(is_trivial(&args_of(&["client", "setname", "x"])));
-        assert!(!is_trivial(&args_of(&["client", "list"])));
+        let trivial = |words: &[&str]| Class::of(&args_of(words)).is_trivial();
+        assert!(trivial(&["ping"]));
+        assert!(trivial(&["client", "setname", "x"]));
+        assert!(!trivial(&["client", "list"]));
         assert_eq!(
             client_reply(&args_of(&["client", "reply", "off"])),
             Some(ReplyMode::Off)
