@@ -169,6 +169,17 @@ fn age_with(
     std::fs::write(path, out).unwrap();
 }
 
+/// Stops `replay` and checks it served every recording and missed
+/// nothing (`what` says which run, for the message).
+fn stopped_with_all_served(replay: Resplay, what: &str) {
+    let (code, log) = replay.stop();
+    assert_eq!(code, 0, "{what}: {log:?}");
+    assert!(
+        log.iter().any(|l| l.contains(" 0 missed, 0 unused")),
+        "{what}: {log:?}"
+    );
+}
+
 /// Records the session in `protocol`; returns the cassette's directory,
 /// path, when the session computed its times, and the replies.
 fn record(protocol: u8) -> (tempfile::TempDir, std::path::PathBuf, Now, Vec<Value>) {
@@ -215,12 +226,7 @@ fn wall_clock_arguments_match_hours_later_and_replies_follow() {
             }
         }
         assert_eq!(int(&replies[replies.len() - 1]), -2);
-        let (code, log) = replay.stop();
-        assert_eq!(code, 0, "{log:?}");
-        assert!(
-            log.iter().any(|l| l.contains(" 0 missed, 0 unused")),
-            "RESP{protocol}: {log:?}"
-        );
+        stopped_with_all_served(replay, &format!("RESP{protocol}"));
     }
 }
 
@@ -387,12 +393,7 @@ mod hash_fields {
                     "RESP{protocol} command {i}"
                 );
             }
-            let (code, log) = replay.stop();
-            assert_eq!(code, 0, "{log:?}");
-            assert!(
-                log.iter().any(|l| l.contains(" 0 missed, 0 unused")),
-                "RESP{protocol}: {log:?}"
-            );
+            stopped_with_all_served(replay, &format!("RESP{protocol}"));
         }
     }
 }
@@ -468,10 +469,5 @@ fn times_from_time_match_at_any_pace_and_fixed_dates_stay() {
         [FAR, sent[0]],
         "a fixed date stays, a sent time comes back"
     );
-    let (code, log) = replay.stop();
-    assert_eq!(code, 0, "{log:?}");
-    assert!(
-        log.iter().any(|l| l.contains(" 0 missed, 0 unused")),
-        "{log:?}"
-    );
+    stopped_with_all_served(replay, "replayed slower");
 }
