@@ -120,7 +120,6 @@ impl Class {
     /// specifications (none for a command the table does not know).
     pub fn keys(self, args: &[Bytes]) -> Vec<usize> {
         self.spec
-            .or(self.command)
             .map_or_else(Vec::new, |spec| super::locate::keys(spec, args))
     }
 

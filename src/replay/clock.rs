@@ -28,7 +28,7 @@ use bytes::Bytes;
 // Same reason as the matcher: local test server, no flood resistance needed.
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::command::{self, locate, spec::ReplyTime, Class};
+use crate::command::{locate, spec::ReplyTime, Class};
 use crate::resp::Value;
 
 /// How far apart a live and a recorded time argument may be, once each is
@@ -63,7 +63,12 @@ pub struct TimeArg {
 /// command's grammar puts them. Empty, without allocating, for every
 /// command that has none (most).
 pub fn time_args(args: &[Bytes]) -> Vec<TimeArg> {
-    match command::lookup(args) {
+    time_args_of(Class::of(args), args)
+}
+
+/// [`time_args`] of a request already classified.
+pub fn time_args_of(class: Class, args: &[Bytes]) -> Vec<TimeArg> {
+    match class.spec() {
         Some(spec) if !spec.time_args.is_empty() => locate::time_indexes(spec, args)
             .into_iter()
             // 0 is no moment a client computes from its clock: it means

@@ -169,13 +169,12 @@ impl Session {
         };
         let null = class.null_shape();
         let r = matcher.recording(recording);
-        if class.spec().is_some_and(|s| !s.time_args.is_empty()) {
-            // What this run sent for the recorded times (the same when it
-            // matched exactly): later replies give them back.
-            self.shared
-                .clock
-                .learn_sent(&r.cmd, args, &clock::time_args(args));
-        }
+        // What this run sent for the recorded times (the same when it
+        // matched exactly): later replies give them back. Empty, without a
+        // lookup or an allocation, for commands without time arguments.
+        self.shared
+            .clock
+            .learn_sent(&r.cmd, args, &clock::time_args_of(class, args));
         // A blocking command that timed out (`BLPOP q 1` answered null)
         // made its client wait for its timeout in Redis; it does in replay
         // too, whatever the timing, as clients and tests time it.
