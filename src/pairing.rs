@@ -332,16 +332,23 @@ impl Pairing {
             if request.is_local() {
                 continue;
             }
-            let db = self.selected.db();
             // As for a silent request: assume it ran (a `SELECT` did).
-            self.selected
-                .observe(&request.args, Outcome::Silent, || None);
-            out.push(Paired::Interaction {
-                request,
-                db,
-                replies: std::mem::take(&mut replies),
-            });
+            self.finish_unanswered(request, std::mem::take(&mut replies), out);
         }
+    }
+
+    /// Hands over a request the server will not answer (any more), with
+    /// what it got, assuming it ran: its database effect (a `SELECT`) is
+    /// followed.
+    fn finish_unanswered(&mut self, request: Pending, replies: Vec<Bytes>, out: &mut Vec<Paired>) {
+        let db = self.selected.db();
+        self.selected
+            .observe(&request.args, Outcome::Silent, || None);
+        out.push(Paired::Interaction {
+            request,
+            db,
+            replies,
+        });
     }
 
     /// Completes the silent requests at the head of the queue: they need no
@@ -368,14 +375,7 @@ impl Pairing {
                 break;
             }
             if let Some(request) = self.queue.pop_front() {
-                let db = self.selected.db();
-                self.selected
-                    .observe(&request.args, Outcome::Silent, || None);
-                out.push(Paired::Interaction {
-                    request,
-                    db,
-                    replies: Vec::new(),
-                });
+                self.finish_unanswered(request, Vec::new(), out);
             }
         }
     }
