@@ -76,6 +76,9 @@ pub struct Config {
     /// Miss instead of repeating the last reply once recordings are used up
     /// (`--no-repeat`).
     pub no_repeat: Option<bool>,
+    /// Match random-looking tokens exactly instead of pairing fresh ones
+    /// with recorded ones (`--exact-tokens`).
+    pub exact_tokens: Option<bool>,
     /// Refuse clients beyond this many (`--max-clients`).
     pub max_clients: Option<usize>,
     /// Ignore rules for volatile arguments (`--ignore`, repeatable); flags add
@@ -125,6 +128,7 @@ impl std::fmt::Debug for Config {
             .field("listen_tls_ca_out", &self.listen_tls_ca_out)
             .field("strict", &self.strict)
             .field("no_repeat", &self.no_repeat)
+            .field("exact_tokens", &self.exact_tokens)
             .field("max_clients", &self.max_clients)
             .field("ignore", &self.ignore)
             .field("cassette", &self.cassette)
@@ -215,6 +219,7 @@ struct RawConfig {
     strict: Option<bool>,
     cluster: Option<bool>,
     no_repeat: Option<bool>,
+    exact_tokens: Option<bool>,
     max_clients: Option<usize>,
     #[serde(default)]
     ignore: Vec<Spanned<String>>,
@@ -292,6 +297,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         strict: raw.strict,
         cluster: raw.cluster,
         no_repeat: raw.no_repeat,
+        exact_tokens: raw.exact_tokens,
         max_clients: raw.max_clients,
         ignore,
         cassette: raw.cassette,
@@ -403,6 +409,7 @@ block_external = false
 reset_connections_on_start = true
 strict = true
 no_repeat = true
+exact_tokens = true
 max_clients = 50
 ignore = ["SET lock:* <any> PX <any>", "CLIENT SETNAME ..."]
 cassette = "tests/redis.jsonl"
@@ -420,6 +427,7 @@ mode = "new-episodes"
         assert_eq!(c.reset_connections_on_start, Some(true));
         assert_eq!(c.strict, Some(true));
         assert_eq!(c.no_repeat, Some(true));
+        assert_eq!(c.exact_tokens, Some(true));
         assert_eq!(c.max_clients, Some(50));
         let rules: Vec<_> = c.ignore.iter().map(|r| r.text.as_str()).collect();
         assert_eq!(rules, ["SET lock:* <any> PX <any>", "CLIENT SETNAME ..."]);

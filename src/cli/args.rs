@@ -104,6 +104,10 @@ pub struct ReplayFlags {
     /// Once identical recordings are used up, miss instead of repeating the last reply.
     #[arg(long)]
     pub no_repeat: bool,
+    /// Match UUIDs, hex and base64 tokens exactly, instead of letting a fresh
+    /// one stand in for a recorded one of the same shape.
+    #[arg(long)]
+    pub exact_tokens: bool,
     /// Ignore volatile arguments, e.g. --ignore 'SET lock:* <any> PX <any>' (repeatable).
     #[arg(long = "ignore", value_name = "RULE")]
     pub ignore: Vec<IgnoreRule>,

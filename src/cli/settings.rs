@@ -258,6 +258,7 @@ pub fn replay_config(
     let mut config = ReplayConfig {
         rules: ignore_rules(&flags.ignore, file),
         repeat: repeat(flags, file),
+        exact_tokens: flags.exact_tokens || file.exact_tokens.unwrap_or(false),
         on_miss: on_miss(on_miss_flag, file),
         upstream,
         timing: timing(flags.timing, file),

@@ -16,6 +16,7 @@ use binding::History;
 
 use super::display::{display_command, edit_distance};
 use super::handshake::is_handshake;
+use super::tokens::{self, TokenMap};
 use crate::cassette::{Cassette, ConnState, Event};
 use crate::command::{self, Class, Namespace};
 use crate::pattern::{match_key, match_key_with, IgnoreRule};
@@ -149,6 +150,9 @@ struct Live {
     declined: Option<binding::Question>,
 }
 
+/// A match key holding random-looking tokens: its id and the key itself.
+type TokenKey = (u32, Vec<Bytes>);
+
 /// Counts for the shutdown report.
 #[derive(Debug, Default, Clone)]
 pub struct Counters {
@@ -206,6 +210,12 @@ pub struct Matcher {
     /// Recordings with wall-clock time arguments, for
     /// [`find_shifted`](Matcher::find_shifted).
     shifted: ShiftIndex,
+    /// database → token form → the match keys of that form (their ids and
+    /// the keys): only keys holding a random-looking token, for
+    /// [`find_tokened`](Matcher::find_tokened).
+    token_forms: HashMap<u32, HashMap<Vec<Bytes>, Vec<TokenKey>>>,
+    /// Values the client made up, paired with the recorded ones.
+    tokens: TokenMap,
 }
 
 impl Matcher {
@@ -240,6 +250,8 @@ impl Matcher {
             live: HashMap::default(),
             counters: Counters::default(),
             shifted: ShiftIndex::default(),
+            token_forms: HashMap::default(),
+            tokens: TokenMap::default(),
         }
     }
 
@@ -265,6 +277,10 @@ impl Matcher {
                         let id = self.queues.len() as u32;
                         ids.insert(key.to_vec(), id);
                         self.queues.push(KeyQueue::default());
+                        if let Some(form) = tokens::token_form(&key) {
+                            let forms = self.token_forms.entry(i.db).or_default();
+                            forms.entry(form).or_default().push((id, key.to_vec()));
+                        }
                         id
                     }
                 };
@@ -393,6 +409,9 @@ impl Matcher {
                 l.place = Some(recording);
             }
         }
+        if !self.rules.is_empty() {
+            self.learn_ignored(recording, args, class);
+        }
         self.counters.served += 1;
         let mut deliveries = Vec::new();
         let mut closes = Vec::new();
@@ -504,6 +523,102 @@ impl Matcher {
             Matched::Miss { .. } => None,
             hit => Some(hit),
         }
+    }
+
+    /// After [`find`](Matcher::find) missed: a recording that differs from
+    /// `args` only in random-looking tokens (see [`tokens`]), consistent
+    /// with the values paired so far. Among several, the one the bound
+    /// recorded connection has next, else a free connection's earliest,
+    /// else another live connection's, else the latest used one (a repeat).
+    /// It is served through `find` as if its tokens had been sent, and its
+    /// tokens are paired with the live ones for the rest of the run.
+    pub fn find_tokened(
+        &mut self,
+        live: u64,
+        db: u32,
+        args: &[Bytes],
+        class: Class,
+    ) -> Option<Matched> {
+        let in_db = if self.track_db { db } else { 0 };
+        let key = match_key_with(args, &self.rules, class);
+        let form = tokens::token_form(&key)?;
+        let candidates = self.token_forms.get(&in_db)?.get(&form)?;
+        let bound = self.live.get(&live).and_then(|l| l.bound);
+        let mut best: Option<((u8, usize), usize)> = None;
+        for (c, (id, recorded)) in candidates.iter().enumerate() {
+            let pairs = tokens::pairs(recorded, &key);
+            if !pairs.iter().all(|(r, l)| self.tokens.fits(r, l)) {
+                continue;
+            }
+            let rank = self.token_rank(*id, live, bound);
+            if best.map_or(true, |(b, _)| rank < b) {
+                best = Some((rank, c));
+            }
+        }
+        let recorded = candidates[best?.1].1.clone();
+        let sent = tokens::as_recorded(&recorded, args);
+        let found = match self.find_with(live, db, &sent, class) {
+            Matched::Miss { .. } => return None,
+            hit => hit,
+        };
+        for (r, l) in tokens::pairs(&recorded, &key) {
+            self.tokens.learn(r, l);
+        }
+        Some(found)
+    }
+
+    /// How soon key `id` would be served to `live` (lower first): its bound
+    /// connection's next recording, a free connection's, another live
+    /// connection's, each earliest first, then a repeat of the latest.
+    fn token_rank(&self, id: u32, live: u64, bound: Option<u64>) -> (u8, usize) {
+        let queue = &self.queues[id as usize];
+        let mut rank = (3, usize::MAX - queue.last);
+        for q in &queue.conns {
+            let Some(at) = q.first_unused(q.next, &self.served) else {
+                continue;
+            };
+            let tier = if Some(q.conn) == bound {
+                0
+            } else if self.bound.get(&q.conn).map_or(true, |&l| l == live) {
+                1
+            } else {
+                2
+            };
+            rank = rank.min((tier, q.items[at]));
+        }
+        rank
+    }
+
+    /// Pairs the values an ignore rule let through (where the recording
+    /// served for `args` holds another value) with the live ones, whole, or
+    /// token by token inside them. Time arguments are the clock's, and
+    /// redacted placeholders stand for secrets: neither is paired.
+    fn learn_ignored(&mut self, recording: usize, args: &[Bytes], class: Class) {
+        let recorded = &self.recordings[recording].cmd;
+        let mut times = None;
+        for (i, (r, l)) in recorded.iter().zip(args).enumerate() {
+            if r.eq_ignore_ascii_case(l)
+                || r.starts_with(command::secret::PLACEHOLDER_PREFIX.as_bytes())
+            {
+                continue;
+            }
+            let times = times.get_or_insert_with(|| clock::time_args_of(class, args));
+            if times.iter().any(|t| t.index == i) {
+                continue;
+            }
+            let pairs = tokens::pairs(std::slice::from_ref(r), std::slice::from_ref(l));
+            if pairs.is_empty() {
+                self.tokens.learn_whole(r, l);
+            }
+            for (r, l) in pairs {
+                self.tokens.learn(r, l);
+            }
+        }
+    }
+
+    /// The values paired so far (see [`tokens`]).
+    pub fn tokens(&self) -> &TokenMap {
+        &self.tokens
     }
 
     /// The error reply of `args`'s latest recording in `db`, when it was

@@ -17,6 +17,7 @@ pub mod matcher;
 pub mod own_address;
 mod passthrough;
 mod session;
+pub mod tokens;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -93,6 +94,10 @@ pub struct ReplayConfig {
     /// In a cluster replay: this node's view of the recorded topology, for
     /// topology commands it has no recording of.
     pub cluster: Option<crate::nodes::answers::NodeTopology>,
+    /// Match random-looking tokens (UUIDs, hex and base64 ids) exactly, as
+    /// any other argument (`--exact-tokens`); by default a fresh token
+    /// stands in for a recorded one of the same shape (see [`tokens`]).
+    pub exact_tokens: bool,
 }
 
 impl Default for ReplayConfig {
@@ -111,6 +116,7 @@ impl Default for ReplayConfig {
             faults: Arc::default(),
             redact: None,
             cluster: None,
+            exact_tokens: false,
         }
     }
 }
@@ -276,6 +282,11 @@ pub struct Report {
     pub first_unused: Vec<String>,
     /// How many unused recordings `first_unused` accounts for.
     pub unused_listed: u64,
+    /// Values the client made up that stood in for recorded ones (see
+    /// [`tokens`]).
+    pub mapped: u64,
+    /// The first few of those pairs, `recorded -> live`.
+    pub first_mapped: Vec<String>,
     /// Commands answered by the upstream (passthrough).
     pub passed_through: u64,
     /// Live connections served.
@@ -293,6 +304,10 @@ impl Report {
         self.unused += other.unused;
         self.passed_through += other.passed_through;
         self.connections += other.connections;
+        self.mapped += other.mapped;
+        let room = LISTED.saturating_sub(self.first_mapped.len());
+        self.first_mapped
+            .extend(other.first_mapped.into_iter().take(room));
         let room = LISTED.saturating_sub(self.first_misses.len());
         self.first_misses
             .extend(other.first_misses.into_iter().take(room));
@@ -337,6 +352,23 @@ impl std::fmt::Display for Report {
                 f,
                 "\n  unused: … and {} more",
                 self.unused - self.unused_listed
+            )?;
+        }
+        if self.mapped > 0 {
+            write!(
+                f,
+                "\n{} made-up value(s) stood in for recorded ones",
+                self.mapped
+            )?;
+        }
+        for m in &self.first_mapped {
+            write!(f, "\n  mapped: {m}")?;
+        }
+        if self.mapped > self.first_mapped.len() as u64 {
+            write!(
+                f,
+                "\n  mapped: … and {} more",
+                self.mapped - self.first_mapped.len() as u64
             )?;
         }
         Ok(())
@@ -488,6 +520,8 @@ impl ReplayState {
             unused,
             first_unused,
             unused_listed,
+            mapped: matcher.tokens().count() as u64,
+            first_mapped: matcher.tokens().examples(),
             passed_through: self.0.passed_through.load(Ordering::Relaxed),
             connections: self.0.connections.load(Ordering::Relaxed),
         }

@@ -76,6 +76,12 @@ pub struct Status {
     /// `(xN)` when one is unused N times.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub first_unused: Vec<String>,
+    /// Replay: values the client made up that stood in for recorded ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mapped: Option<u64>,
+    /// Replay: the first of those pairs, `recorded -> live`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub first_mapped: Vec<String>,
     /// Replay recording its misses: commands the upstream answered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub passed_through: Option<u64>,
@@ -106,6 +112,8 @@ impl Status {
             unused: None,
             first_misses: Vec::new(),
             first_unused: Vec::new(),
+            mapped: None,
+            first_mapped: Vec::new(),
             passed_through: None,
             switching_to: None,
         }
@@ -129,6 +137,8 @@ impl Status {
                 status.unused = Some(report.unused);
                 status.first_misses = report.first_misses;
                 status.first_unused = report.first_unused;
+                status.mapped = Some(report.mapped);
+                status.first_mapped = report.first_mapped;
                 if active.spec.record_misses {
                     status.passed_through = Some(report.passed_through);
                 }

@@ -123,6 +123,11 @@ impl Session {
         } else {
             args
         };
+        // Values the client made up earlier in the run (a lock token) are
+        // matched as the recorded ones they stood for.
+        let sent = key;
+        let translated = matcher.tokens().to_recorded(key);
+        let key = translated.as_deref().unwrap_or(key);
         let found = match matcher.find_with(self.live, self.selected.db(), key, class) {
             // Wall-clock arguments recorded on another day.
             Matched::Miss { closest } => matcher
@@ -154,6 +159,14 @@ impl Session {
                         Matched::Miss { .. } => None,
                         hit => Some(hit),
                     }
+                })
+                .or_else(|| {
+                    // A value the client made up (a fresh UUID) where the
+                    // recording has one of the same shape.
+                    if self.shared.config.exact_tokens {
+                        return None;
+                    }
+                    matcher.find_tokened(self.live, self.selected.db(), sent, class)
                 })
                 .unwrap_or(Matched::Miss { closest }),
             hit => hit,
@@ -188,9 +201,14 @@ impl Session {
         let target = if immediate { &mut *out } else { &mut delayed };
         if !self.replica {
             let sync = class.starts_replication();
+            let tokens = matcher.tokens();
             for reply in &r.replies {
                 let shifted = self.shared.clock.shift_reply(class, args, reply, r.at_ms);
-                match shifted.as_ref().unwrap_or(reply) {
+                let reply = shifted.as_ref().unwrap_or(reply);
+                // The values this run's client made up, where the
+                // recorded ones were.
+                let mapped = tokens.to_live(reply);
+                match mapped.as_ref().unwrap_or(reply) {
                     // The RDB transfer: no CRLF after it (`resp::rdb`).
                     Value::Bulk(stored) if sync => rdb::encode_transfer(stored, target),
                     reply => encode_for(reply, self.info.protocol, null, target),
@@ -202,7 +220,11 @@ impl Session {
         let deliveries: Vec<(Delivery, Value)> = deliveries
             .into_iter()
             .map(|d| {
-                let value = matcher.push(d.push).value.clone();
+                let value = &matcher.push(d.push).value;
+                let value = matcher
+                    .tokens()
+                    .to_live(value)
+                    .unwrap_or_else(|| value.clone());
                 (d, value)
             })
             .collect();
