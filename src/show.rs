@@ -21,6 +21,7 @@ use std::fmt::Write as _;
 
 use crate::cassette::{Cassette, Event, MAX_VALUE_DEPTH};
 use crate::replay::display::display_command;
+use crate::replay::tokens::tokens_in;
 use crate::resp::{with_stack, AggregateKind, Value};
 
 /// Deeper values are cut short. Loaded cassettes cannot get past this (it
@@ -36,6 +37,49 @@ static MISSING: Value = Value::Null;
 pub fn render(cassette: &Cassette, out: &mut String) {
     for event in &cassette.events {
         render_event(event, out);
+    }
+}
+
+/// How many of a cassette's tokens the listing's footer names.
+const TOKENS_LISTED: usize = 10;
+
+/// Appends a footer naming the random-looking tokens the commands hold
+/// (UUIDs, hex and base64 ids): replay lets a fresh token of the same
+/// shape stand in for each and maps it back in replies (see
+/// [`crate::replay::tokens`]). Nothing when there are none.
+pub fn render_tokens(cassette: &Cassette, out: &mut String) {
+    let mut seen = std::collections::HashSet::new();
+    let mut listed = Vec::new();
+    for event in &cassette.events {
+        let Event::Interaction(i) = event else {
+            continue;
+        };
+        for arg in &i.cmd {
+            for f in tokens_in(arg) {
+                let token = &arg[f.start..f.end];
+                if seen.insert(token.to_vec()) && listed.len() < TOKENS_LISTED {
+                    listed.push(format!(
+                        "{} ({:?})",
+                        String::from_utf8_lossy(token),
+                        f.shape
+                    ));
+                }
+            }
+        }
+    }
+    if seen.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "# {} volatile token(s): on replay a fresh value of the same shape stands in for each, unless --exact-tokens",
+        seen.len()
+    );
+    for token in &listed {
+        let _ = writeln!(out, "#   {token}");
+    }
+    if seen.len() > listed.len() {
+        let _ = writeln!(out, "#   … and {} more", seen.len() - listed.len());
     }
 }
 

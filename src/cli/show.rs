@@ -69,6 +69,7 @@ pub fn run(args: &ShowArgs) -> Result<ExitCode> {
             }
         }
         resplay::show::render(&loaded, &mut out);
+        resplay::show::render_tokens(&loaded, &mut out);
         if let Err(e) = stdout.write_all(out.as_bytes()) {
             // `resplay show c.jsonl | head` is not an error.
             if e.kind() != std::io::ErrorKind::BrokenPipe {
