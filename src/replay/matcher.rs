@@ -148,6 +148,9 @@ struct Live {
     place: Option<usize>,
     /// The last move of its binding that was weighed and declined.
     declined: Option<binding::Question>,
+    /// How many commands it was served from the cassette: its place in
+    /// its own order, for judging which recording it replays.
+    served: u32,
 }
 
 /// A match key holding random-looking tokens: its id and the key itself.
@@ -201,6 +204,10 @@ pub struct Matcher {
     served: Vec<bool>,
     /// recorded connection → live connection bound to it.
     bound: HashMap<u64, u64>,
+    /// Recorded connections whose live connection closed: what they have
+    /// left is a dead client's (a test that failed half-way), served to
+    /// another connection only when nothing else matches.
+    retired: HashSet<u64>,
     /// Bumped by whatever can change which recorded connections are free
     /// with unused recordings (a recording taken or given back, a binding
     /// made or dropped): a declined move of a binding holds while it stays.
@@ -246,6 +253,7 @@ impl Matcher {
             served: Vec::new(),
             max_conn: 0,
             bound: HashMap::default(),
+            retired: HashSet::new(),
             changes: 0,
             live: HashMap::default(),
             counters: Counters::default(),
@@ -361,11 +369,14 @@ impl Matcher {
         self.live.insert(live, Live::default());
     }
 
-    /// Forgets a live connection and frees its recorded connection.
+    /// Forgets a live connection and retires its recorded connection: what
+    /// it left unused is reported so, and not served to other connections
+    /// while anything else matches.
     pub fn disconnect(&mut self, live: u64) {
         if let Some(state) = self.live.remove(&live) {
             if let Some(conn) = state.bound {
                 self.bound.remove(&conn);
+                self.retired.insert(conn);
                 self.changes += 1;
             }
         }
@@ -404,6 +415,7 @@ impl Matcher {
         };
         if let Some(l) = self.live.get_mut(&live) {
             l.history.push(id, recording);
+            l.served += 1;
             let r = &self.recordings[recording];
             if !repeated && l.bound == Some(r.conn) {
                 l.place = Some(recording);
@@ -569,16 +581,19 @@ impl Matcher {
 
     /// How soon key `id` would be served to `live` (lower first): its bound
     /// connection's next recording, a free connection's, another live
-    /// connection's, each earliest first, then a repeat of the latest.
+    /// connection's, a retired one's, each earliest first, then a repeat
+    /// of the latest.
     fn token_rank(&self, id: u32, live: u64, bound: Option<u64>) -> (u8, usize) {
         let queue = &self.queues[id as usize];
-        let mut rank = (3, usize::MAX - queue.last);
+        let mut rank = (4, usize::MAX - queue.last);
         for q in &queue.conns {
             let Some(at) = q.first_unused(q.next, &self.served) else {
                 continue;
             };
             let tier = if Some(q.conn) == bound {
                 0
+            } else if self.retired.contains(&q.conn) {
+                3
             } else if self.bound.get(&q.conn).map_or(true, |&l| l == live) {
                 1
             } else {

@@ -181,9 +181,11 @@ impl Matcher {
             return Some((last, true));
         }
         // Free recorded connections with an unused recording of this key,
-        // earliest first.
+        // earliest first; those of other live connections and retired ones
+        // (their live connection closed) apart.
         let mut free: Vec<(usize, u64)> = Vec::new();
         let mut others: Vec<(usize, u64)> = Vec::new();
+        let mut retired: Vec<(usize, u64)> = Vec::new();
         if queue.unused > 0 {
             for q in &queue.conns {
                 if Some(q.conn) == bound_to {
@@ -194,6 +196,8 @@ impl Matcher {
                 };
                 if self.bound.get(&q.conn).is_some_and(|&l| l != live) {
                     others.push((first, q.conn));
+                } else if self.retired.contains(&q.conn) {
+                    retired.push((first, q.conn));
                 } else {
                     free.push((first, q.conn));
                 }
@@ -201,6 +205,7 @@ impl Matcher {
         }
         others.sort_unstable();
         let of_others = others.first().copied();
+        let of_retired = retired.iter().min().copied();
         free.sort_unstable();
         free.truncate(CANDIDATES);
         // Weighed only when a free connection could take over: the common
@@ -236,6 +241,11 @@ impl Matcher {
         if let Some((_, conn)) = of_others {
             return self.take(id, conn, None).map(|r| (r, false));
         }
+        // Nothing else has it: a dead client's leftover, in its recorded
+        // order.
+        if let Some((_, conn)) = of_retired {
+            return self.take(id, conn, None).map(|r| (r, false));
+        }
         let last = self.queues[id as usize].last;
         repeat.then_some((last, true))
     }
@@ -264,9 +274,21 @@ impl Matcher {
             }),
             None => 0,
         };
-        let (score, std::cmp::Reverse(first), conn) = free
+        // Among equal fits, the recording at the live connection's own
+        // place in its order (its first command: a connection's first
+        // recording, not one half-way through another), then the earliest.
+        let served = self.live.get(&live).map_or(0, |l| l.served as usize);
+        let off_place = |first: usize| (self.recordings[first].pos as usize).abs_diff(served);
+        let (score, _, std::cmp::Reverse(first), conn) = free
             .iter()
-            .map(|&(first, conn)| (self.fit(&history, first), std::cmp::Reverse(first), conn))
+            .map(|&(first, conn)| {
+                (
+                    self.fit(&history, first),
+                    std::cmp::Reverse(off_place(first)),
+                    std::cmp::Reverse(first),
+                    conn,
+                )
+            })
             .max()?;
         // A handshake command binds on what came before it, or as one of a
         // connection's opening commands (`CLIENT SETINFO` that a server too

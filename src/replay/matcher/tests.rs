@@ -457,3 +457,47 @@ fn twins_exchanged_later_keep_their_place() {
     assert_eq!(reply(&mut m, 11, "QUIT"), Some(43));
     assert_eq!(m.unused().0, 0);
 }
+
+#[test]
+fn a_closed_connections_leftovers_go_to_no_one_else() {
+    // Recorded: connection 1 sets, expires, reads and deletes `a`; then
+    // connection 2 reads it (gone: 0 here). Live connection 10 diverges at
+    // its second command and closes; 11's read must get connection 2's.
+    let mut m = matcher(
+        vec![
+            interaction(1, 0, "SET a foo", 1),
+            interaction(1, 1, "EXPIRE a 100", 1),
+            interaction(1, 2, "GET a", 7),
+            interaction(1, 3, "DEL a", 1),
+            interaction(2, 4, "GET a", 0),
+        ],
+        true,
+    );
+    m.connect(10);
+    assert_eq!(reply(&mut m, 10, "SET a foo"), Some(1));
+    assert_eq!(reply(&mut m, 10, "EXPIRE a 101"), None);
+    m.disconnect(10);
+    m.connect(11);
+    assert_eq!(reply(&mut m, 11, "GET a"), Some(0));
+    // Nothing else has `DEL a`: the dead connection's leftover answers.
+    assert_eq!(reply(&mut m, 11, "DEL a"), Some(1));
+    let (unused, examples, _) = m.unused();
+    assert_eq!(unused, 2, "{examples:?}");
+}
+
+#[test]
+fn among_equal_fits_the_recording_at_the_live_place_binds() {
+    // Two recorded connections read `k`, the first half-way through its
+    // session, the second as its first command: a new connection's first
+    // `GET k` is the second's.
+    let mut m = matcher(
+        vec![
+            interaction(1, 0, "SET k 1", 1),
+            interaction(1, 1, "GET k", 1),
+            interaction(2, 2, "GET k", 2),
+        ],
+        true,
+    );
+    m.connect(10);
+    assert_eq!(reply(&mut m, 10, "GET k"), Some(2));
+}
