@@ -186,8 +186,11 @@ pub struct Matcher {
     /// Pushes seen before any interaction, while indexing.
     leading_pushes: Vec<usize>,
     /// Recording → recorded connections the server closed right after it
-    /// (`CLIENT KILL`): a side table like `pushes_after`.
+    /// (a timeout, a limit, a kill from outside the recording): a side
+    /// table like `pushes_after`.
     closes_after: HashMap<usize, Vec<u64>>,
+    /// Recorded `CLIENT KILL`s and the connections each closed.
+    kills: kills::Kills,
     /// The highest recorded connection id.
     max_conn: u64,
     /// database → match key → key id (an index into `queues`).
@@ -244,6 +247,7 @@ impl Matcher {
             pushes_after: HashMap::default(),
             leading_pushes: Vec::new(),
             closes_after: HashMap::default(),
+            kills: kills::Kills::default(),
             keys: HashMap::default(),
             queues: Vec::new(),
             conn_recordings: HashMap::default(),
@@ -315,6 +319,15 @@ impl Matcher {
                         .insert(0, std::mem::take(&mut self.leading_pushes));
                 }
                 self.shifted.add(index, &i.cmd);
+                let killed = kills::killed(&i.cmd, &i.replies);
+                if killed > 0 {
+                    for (conn, after) in self.kills.kill(index, i.at_ms, i.took_us, killed) {
+                        let list = after.and_then(|a| self.closes_after.get_mut(&a));
+                        if let Some(list) = list {
+                            list.retain(|&c| c != conn);
+                        }
+                    }
+                }
                 self.recordings.push(Recording {
                     conn: i.conn,
                     db: i.db,
@@ -339,13 +352,18 @@ impl Matcher {
                     None => self.leading_pushes.push(index),
                 }
             }
-            Event::Connection(c) => {
-                if c.by_server && c.event == ConnState::Close {
-                    if let Some(last) = self.recordings.len().checked_sub(1) {
-                        self.closes_after.entry(last).or_default().push(c.conn);
+            Event::Connection(c) => match c.event {
+                ConnState::Open => self.kills.opened(c.conn, c.at_ms),
+                ConnState::Close => {
+                    let last = self.recordings.len().checked_sub(1);
+                    let claimed = self.kills.closed(c.conn, c.at_ms, c.by_server, last);
+                    if c.by_server && !claimed {
+                        if let Some(last) = last {
+                            self.closes_after.entry(last).or_default().push(c.conn);
+                        }
                     }
                 }
-            }
+            },
         }
     }
 
@@ -431,7 +449,7 @@ impl Matcher {
             self.counters.repeated += 1;
         } else {
             deliveries = self.deliveries(recording);
-            closes = self.closes(recording);
+            closes = self.closes(recording, live);
         }
         Matched::Hit {
             recording,
@@ -743,14 +761,46 @@ impl Matcher {
     }
 
     /// Live connections whose recorded connections the server closed right
-    /// after `recording`.
-    fn closes(&self, recording: usize) -> Vec<u64> {
+    /// after `recording`, served to `live`: those it killed (see
+    /// [`kills`]), then those closed for other reasons.
+    fn closes(&self, recording: usize, live: u64) -> Vec<u64> {
+        let mut out = Vec::new();
+        let victims = self.kills.victims(recording);
+        if !victims.is_empty() {
+            let at_ms = self.recordings[recording].at_ms;
+            // Unbound victims by rank: recorded connections open at the
+            // kill with no live one bound, and live ones with no binding.
+            let unbound_recorded: Vec<u64> = self
+                .kills
+                .open_at(at_ms)
+                .into_iter()
+                .filter(|c| !self.bound.contains_key(c))
+                .collect();
+            let mut unbound_live: Vec<u64> = self
+                .live
+                .iter()
+                .filter(|(&id, l)| id != live && l.bound.is_none())
+                .map(|(&id, _)| id)
+                .collect();
+            unbound_live.sort_unstable();
+            for conn in victims {
+                match self.bound.get(conn) {
+                    Some(&l) => out.push(l),
+                    None => {
+                        let rank = unbound_recorded.iter().position(|c| c == conn);
+                        out.extend(rank.and_then(|k| unbound_live.get(k)).copied());
+                    }
+                }
+            }
+        }
         let closed = self.closes_after.get(&recording);
-        closed
-            .into_iter()
-            .flatten()
-            .filter_map(|conn| self.bound.get(conn).copied())
-            .collect()
+        out.extend(
+            closed
+                .into_iter()
+                .flatten()
+                .filter_map(|conn| self.bound.get(conn).copied()),
+        );
+        out
     }
 
     /// Notes what a live connection subscribed to or unsubscribed from.
@@ -851,5 +901,6 @@ fn push_topic(value: &Value) -> Option<(Namespace, Bytes)> {
 }
 
 mod binding;
+mod kills;
 #[cfg(test)]
 pub(crate) mod tests;
