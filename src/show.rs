@@ -344,7 +344,7 @@ fn digits(mut n: usize) -> usize {
 
 /// A bulk string as redis-cli quotes it (`sdscatrepr`): `\\`, `\"`, `\n`,
 /// `\r`, `\t`, `\a`, `\b`, printable ASCII as is, everything else `\xNN`.
-fn repr(bytes: &[u8]) -> String {
+pub(crate) fn repr(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() + 2);
     s.push('"');
     for &b in bytes {

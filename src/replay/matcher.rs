@@ -191,6 +191,11 @@ pub struct Matcher {
     closes_after: HashMap<usize, Vec<u64>>,
     /// Recorded `CLIENT KILL`s and the connections each closed.
     kills: kills::Kills,
+    /// Recorded connections that ran `MONITOR`: the lines pushed to them
+    /// are not delivered (replay writes its own from the live commands).
+    recorded_monitors: HashSet<u64>,
+    /// Live connections in `MONITOR` mode.
+    monitors: Vec<u64>,
     /// The highest recorded connection id.
     max_conn: u64,
     /// database → match key → key id (an index into `queues`).
@@ -248,6 +253,8 @@ impl Matcher {
             leading_pushes: Vec::new(),
             closes_after: HashMap::default(),
             kills: kills::Kills::default(),
+            recorded_monitors: HashSet::new(),
+            monitors: Vec::new(),
             keys: HashMap::default(),
             queues: Vec::new(),
             conn_recordings: HashMap::default(),
@@ -319,6 +326,9 @@ impl Matcher {
                         .insert(0, std::mem::take(&mut self.leading_pushes));
                 }
                 self.shifted.add(index, &i.cmd);
+                if is_monitor(&i.cmd, &i.replies) {
+                    self.recorded_monitors.insert(i.conn);
+                }
                 let killed = kills::killed(&i.cmd, &i.replies);
                 if killed > 0 {
                     for (conn, after) in self.kills.kill(index, i.at_ms, i.took_us, killed) {
@@ -341,6 +351,9 @@ impl Matcher {
                 self.served.push(false);
             }
             Event::Push(p) => {
+                if self.recorded_monitors.contains(&p.conn) && matches!(p.push, Value::Simple(_)) {
+                    return;
+                }
                 let index = self.pushes.len();
                 self.pushes.push(RecordedPush {
                     conn: p.conn,
@@ -387,10 +400,24 @@ impl Matcher {
         self.live.insert(live, Live::default());
     }
 
+    /// Puts a live connection in `MONITOR` mode, or takes it out (`RESET`).
+    pub fn monitor(&mut self, live: u64, on: bool) {
+        self.monitors.retain(|&m| m != live);
+        if on {
+            self.monitors.push(live);
+        }
+    }
+
+    /// The live connections in `MONITOR` mode.
+    pub fn monitors(&self) -> &[u64] {
+        &self.monitors
+    }
+
     /// Forgets a live connection and retires its recorded connection: what
     /// it left unused is reported so, and not served to other connections
     /// while anything else matches.
     pub fn disconnect(&mut self, live: u64) {
+        self.monitors.retain(|&m| m != live);
         if let Some(state) = self.live.remove(&live) {
             if let Some(conn) = state.bound {
                 self.bound.remove(&conn);
@@ -883,6 +910,12 @@ impl Matcher {
             .collect();
         (count, examples, listed)
     }
+}
+
+/// Whether a recorded interaction put its connection in `MONITOR` mode.
+fn is_monitor(cmd: &[Bytes], replies: &[Value]) -> bool {
+    command::name(cmd).as_bytes() == b"MONITOR"
+        && matches!(replies.first(), Some(Value::Simple(s)) if &s[..] == b"OK")
 }
 
 /// What a push is about: `(namespace, channel or pattern)` of a

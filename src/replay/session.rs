@@ -33,6 +33,7 @@ use crate::selected_db::SelectedDb;
 mod answer;
 mod faulted;
 mod miss;
+mod monitor;
 mod pass_through;
 mod pushes;
 mod state;
@@ -42,6 +43,8 @@ pub(crate) use pushes::PushOut;
 
 struct Session {
     live: u64,
+    /// The client's address as Redis shows it (`127.0.0.1:51916`).
+    peer: String,
     shared: Arc<ReplayShared>,
     info: ConnInfo,
     passthrough: Option<Passthrough>,
@@ -110,9 +113,11 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
         buffered: buf,
         state: carried,
     } = carry;
+    let peer = tls::peer_addr(&stream).map_or_else(|| "?:0".to_string(), |a| a.to_string());
     let (reader, mut writer) = tls::split(stream);
     let mut session = Session {
         live,
+        peer,
         shared: shared.clone(),
         info: ConnInfo {
             id: live,

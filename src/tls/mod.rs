@@ -20,7 +20,7 @@ mod upstream;
 use std::path::PathBuf;
 
 pub use listener::ListenerTls;
-pub use stream::{reunite, split, ClientReader, ClientStream, ClientWriter, TlsClient};
+pub use stream::{peer_addr, reunite, split, ClientReader, ClientStream, ClientWriter, TlsClient};
 pub use upstream::{UpstreamTls, UpstreamTlsOptions};
 
 /// Why TLS could not be set up. Each message names the file or the side.

@@ -18,6 +18,14 @@ pub type ClientReader = Either<tcp::OwnedReadHalf, ReadHalf<TlsClient>>;
 /// Its writing half.
 pub type ClientWriter = Either<tcp::OwnedWriteHalf, WriteHalf<TlsClient>>;
 
+/// The client's address (`MONITOR` lines and `CLIENT LIST` name it).
+pub fn peer_addr(stream: &ClientStream) -> Option<std::net::SocketAddr> {
+    match stream {
+        Either::Left(tcp) => tcp.peer_addr().ok(),
+        Either::Right(tls) => tls.get_ref().0.peer_addr().ok(),
+    }
+}
+
 /// Splits a client connection into halves two futures can own.
 pub fn split(stream: ClientStream) -> (ClientReader, ClientWriter) {
     match stream {

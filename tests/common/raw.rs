@@ -47,6 +47,11 @@ impl Raw {
         }
     }
 
+    /// This client's own address, as the server sees it.
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.stream.local_addr().unwrap()
+    }
+
     pub fn call(&mut self, args: &[&str]) -> Value {
         self.send(args);
         self.read()

@@ -108,6 +108,7 @@ impl Session {
         out: &mut BytesMut,
     ) -> Option<Later> {
         let class = Class::of(args);
+        self.feed_monitors(matcher, args, class);
         // Recordings hold redacted passwords (keyed placeholders under the
         // cassette's salt); match on the same form.
         let redacted;

@@ -86,7 +86,9 @@ impl Session {
                 self.info.name = None;
                 self.tracking = false;
                 matcher.clear_subscriptions(self.live);
+                matcher.monitor(self.live, false);
             }
+            "MONITOR" => matcher.monitor(self.live, true),
             _ => {}
         }
         if class.subscription().is_some() {
