@@ -20,7 +20,7 @@
 use std::fmt::Write as _;
 
 use crate::cassette::{Cassette, Event, MAX_VALUE_DEPTH};
-use crate::replay::display::display_command;
+use crate::replay::display::{display_command, repr};
 use crate::replay::tokens::tokens_in;
 use crate::resp::{with_stack, AggregateKind, Value};
 
@@ -340,30 +340,6 @@ fn digits(mut n: usize) -> usize {
         d += 1;
     }
     d
-}
-
-/// A bulk string as redis-cli quotes it (`sdscatrepr`): `\\`, `\"`, `\n`,
-/// `\r`, `\t`, `\a`, `\b`, printable ASCII as is, everything else `\xNN`.
-pub(crate) fn repr(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() + 2);
-    s.push('"');
-    for &b in bytes {
-        match b {
-            b'\\' => s.push_str("\\\\"),
-            b'"' => s.push_str("\\\""),
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            0x07 => s.push_str("\\a"),
-            0x08 => s.push_str("\\b"),
-            b' '..=b'~' => s.push(char::from(b)),
-            _ => {
-                let _ = write!(s, "\\x{b:02x}");
-            }
-        }
-    }
-    s.push('"');
-    s
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Commands shown to people: in miss errors, reports and `resplay show`,
+//! Commands and strings shown to people: in miss errors, reports,
+//! `resplay show` and `MONITOR` lines,
 //! and the distance that picks the closest recorded command for a miss.
 
 use bytes::Bytes;
@@ -33,6 +34,30 @@ pub fn display_command(args: &[Bytes]) -> String {
         }
     }
     out
+}
+
+/// A bulk string as redis-cli quotes it (`sdscatrepr`): `\\`, `\"`, `\n`,
+/// `\r`, `\t`, `\a`, `\b`, printable ASCII as is, everything else `\xNN`.
+pub fn repr(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() + 2);
+    s.push('"');
+    for &b in bytes {
+        match b {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            0x07 => s.push_str("\\a"),
+            0x08 => s.push_str("\\b"),
+            b' '..=b'~' => s.push(char::from(b)),
+            _ => {
+                s.push_str(&format!("\\x{b:02x}"));
+            }
+        }
+    }
+    s.push('"');
+    s
 }
 
 /// Levenshtein distance over chars, on short prefixes (commands can be huge).

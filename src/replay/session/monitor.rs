@@ -18,7 +18,7 @@ use super::Session;
 use crate::command::{self, Class};
 use crate::replay::matcher::Matcher;
 use crate::resp::Value;
-use crate::show::repr;
+use crate::replay::display::repr;
 
 impl Session {
     /// Shows a command this connection sent to the live connections in
