@@ -218,9 +218,14 @@ impl Matcher {
         }
         // The bound recording never had this command, and another live
         // connection holds one that has it: the two may have been bound the
-        // wrong way round, on opening commands they share.
-        if let (Some(mine), None, false) = (bound_to, last_of_bound, handshake) {
+        // wrong way round, on opening commands they share. A handshake
+        // command (`CLIENT ID`, whose recorded reply a later `CLIENT KILL
+        // ID` names) only where it is due in the other recording.
+        if let (Some(mine), None) = (bound_to, last_of_bound) {
             for &(_, theirs) in others.iter().take(CANDIDATES) {
+                if handshake && !self.due_after_the_same(live, id, theirs) {
+                    continue;
+                }
                 if let Some(found) = self.swap_bindings(live, id, mine, theirs) {
                     return Some(found);
                 }
@@ -300,6 +305,20 @@ impl Matcher {
             return self.take(id, conn, None).map(|r| (r, false));
         }
         None
+    }
+
+    /// Whether recorded connection `theirs` has its handshake recording of
+    /// key `id` due next for the live connection bound to it: at its place,
+    /// which for two connections served the same commands is also `live`'s.
+    fn due_after_the_same(&mut self, live: u64, id: u32, theirs: u64) -> bool {
+        let Some(&other) = self.bound.get(&theirs) else {
+            return false;
+        };
+        if other == live {
+            return false;
+        }
+        let place = self.live.get(&other).and_then(|l| l.place);
+        self.is_due(theirs, id, place)
     }
 
     /// Exchanges the bindings of `live` (bound to recorded connection

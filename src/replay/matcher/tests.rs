@@ -501,3 +501,27 @@ fn among_equal_fits_the_recording_at_the_live_place_binds() {
     m.connect(10);
     assert_eq!(reply(&mut m, 10, "GET k"), Some(2));
 }
+
+#[test]
+fn a_handshake_call_swaps_bindings_made_the_wrong_way_round() {
+    // Two clients open with the same refused handshake; the one that
+    // connects first binds to the other's recording. Its `CLIENT ID` (the
+    // id a later `CLIENT KILL ID` names) is in the other recording, due
+    // right after the shared opening: the bindings are exchanged.
+    let mut m = matcher(
+        vec![
+            interaction(1, 0, "CLIENT SETINFO LIB-NAME x", -1),
+            interaction(2, 1, "CLIENT SETINFO LIB-NAME x", -1),
+            interaction(2, 2, "CLIENT ID", 6),
+            interaction(1, 3, "SET k v", 1),
+        ],
+        true,
+    );
+    m.connect(10);
+    m.connect(11);
+    assert_eq!(reply(&mut m, 10, "CLIENT SETINFO LIB-NAME x"), Some(-1));
+    assert_eq!(reply(&mut m, 11, "CLIENT SETINFO LIB-NAME x"), Some(-1));
+    assert_eq!(reply(&mut m, 10, "CLIENT ID"), Some(6));
+    assert_eq!(reply(&mut m, 11, "SET k v"), Some(1));
+    assert_eq!(m.unused().0, 0);
+}
