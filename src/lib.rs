@@ -58,12 +58,15 @@
 //! - [`show`]: a cassette as a readable, redis-cli style listing.
 //! - [`diff`]: what a re-recording changed, in commands (`resplay diff`).
 //! - [`import`]: cassettes from The Protocol Master's and Keploy's recordings.
+//! - [`conform`]: a cassette's commands driven against another server, the
+//!   replies compared in Redis terms (`resplay conform`).
 
 pub mod carried_state;
 pub mod cassette;
 pub mod cluster;
 pub mod command;
 pub mod config;
+pub mod conform;
 pub mod control;
 pub mod diff;
 pub mod embed;

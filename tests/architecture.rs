@@ -55,7 +55,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "Steering and front ends",
         &["control", "run", "embed", "config"],
     ),
-    ("Cassette tools", &["show", "diff", "import"]),
+    ("Cassette tools", &["show", "diff", "import", "conform"]),
 ];
 
 fn root() -> PathBuf {

@@ -5,7 +5,7 @@
 //! - [`settings`]: flags over the config file, one function per setting
 //!   with its flag, config key, default and conflicts.
 //! - One module per subcommand: [`record`], [`replay`], [`run`], [`show`],
-//!   [`ctl`], [`import`], [`redact`], [`diff`]; each holds its own flags
+//!   [`ctl`], [`import`], [`redact`], [`diff`], [`conform`]; each holds its own flags
 //!   and its runner.
 //! - What record and replay share to run: [`serve`] (one steerable server),
 //!   [`cluster`] (a listener per node), [`signal`] (stopping on Ctrl-C or
@@ -24,6 +24,7 @@ use resplay::config::{self, Config};
 
 mod args;
 mod cluster;
+mod conform;
 mod ctl;
 mod diff;
 mod import;
@@ -69,6 +70,8 @@ enum Command {
     Redact(redact::RedactArgs),
     /// List the interactions added, removed or answered differently between two cassettes.
     Diff(diff::DiffArgs),
+    /// Send a cassette's commands to another server and report the replies that differ.
+    Conform(conform::ConformArgs),
 }
 
 impl Cli {
@@ -109,6 +112,7 @@ impl Cli {
             Command::Import(args) => import::run(&args),
             Command::Redact(args) => redact::run(&args, &file),
             Command::Diff(args) => Ok(diff::run(&args, &file)),
+            Command::Conform(args) => Ok(conform::run(args).await),
         }
     }
 }

@@ -77,6 +77,13 @@ pub fn upstream(common: &Common, file: &Config) -> Result<Option<Upstream>> {
             .or(file.tls_server_name.clone()),
         insecure: flags.tls_insecure || file.tls_insecure.unwrap_or(false),
     };
+    with_tls(&mut parsed, options)?;
+    Ok(Some(parsed))
+}
+
+/// Sets an upstream's TLS options (`--tls-*`), which need a `rediss://`
+/// URL, and checks it can verify a server (system roots or a CA file).
+pub fn with_tls(parsed: &mut Upstream, options: UpstreamTlsOptions) -> Result<()> {
     if options != UpstreamTlsOptions::default() {
         if parsed.addr.starts_with("unix:") {
             bail!("the --tls-* options need a TCP upstream (rediss://HOST:PORT): TLS over a Unix socket is not supported");
@@ -92,7 +99,7 @@ pub fn upstream(common: &Common, file: &Config) -> Result<Option<Upstream>> {
     if let Some(reason) = parsed.tls.as_ref().and_then(|t| t.missing_roots()) {
         bail!("upstream {}: upstream TLS: {reason}", parsed.addr);
     }
-    Ok(Some(parsed))
+    Ok(())
 }
 
 /// `--listen-tls-*` / `listen_tls_*`: the listener's TLS, plain TCP by

@@ -1,0 +1,416 @@
+//! Sends a [`Plan`] to a live server and collects what it answers.
+//!
+//! One live connection per recorded one, opened when its first command is
+//! due, each command sent when [`Plan::is_ready`] allows. Replies are
+//! paired with their requests by the recorder's own [`Pairing`] (pub/sub
+//! confirmations, RESP2 messages that look like replies, `CLIENT REPLY
+//! OFF`), so a conform run reads the target exactly as `record` would.
+//!
+//! Two things keep a run from hanging on a target that behaves otherwise:
+//! when nothing is in flight and nothing is ready (the recording's order
+//! cannot be kept), the earliest waiting command goes anyway; and a
+//! command still unanswered well past its recorded duration (a `BLPOP`
+//! nothing releases on the target) is given up, reported, and its
+//! connection closed.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use super::flow::Flow;
+use super::plan::{Plan, Progress};
+use crate::command::secret::PLACEHOLDER_PREFIX;
+use crate::pairing::{Paired, Pairing, Pending, ReplyModeTracker};
+use crate::resp::{encode_command, parse_reply, reply_len, Limits, Value};
+use crate::upstream::{self, Upstream, UpstreamError, UpstreamWriter};
+
+/// How long past its recorded duration a command may stay unanswered.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// How long to listen for late pushes once everything is answered.
+const SETTLE: Duration = Duration::from_millis(200);
+
+/// What became of one recorded command.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// The target's replies.
+    Replied {
+        /// The replies.
+        replies: Vec<Value>,
+        /// How long they took.
+        took: Duration,
+    },
+    /// Not sent, and why (`--unsafe` commands, a redacted password with no
+    /// credentials to put in its place).
+    Skipped(&'static str),
+    /// Its connection was gone before it could be sent or answered.
+    NotRun(&'static str),
+    /// Sent, never answered (given up after its recorded duration plus
+    /// [`GRACE`]).
+    NoReply,
+}
+
+/// What a run collected.
+#[derive(Debug)]
+pub struct Run {
+    /// Per item of the plan.
+    pub answers: Vec<Answer>,
+    /// Per connection of the plan: the pushes the target sent.
+    pub pushes: Vec<Vec<Value>>,
+    /// Per connection: the target closed it.
+    pub closed_by_target: Vec<bool>,
+    /// Commands sent before the recorded order allowed (the order could
+    /// not be kept: the target behaved otherwise).
+    pub forced: u64,
+    /// The made-up values learned, for comparing replies that hold them.
+    pub flow: Flow,
+}
+
+/// A run could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum DriveError {
+    /// A connection to the target failed.
+    #[error("cannot connect to the target: {0}")]
+    Connect(#[from] UpstreamError),
+}
+
+enum FromTarget {
+    Frame(usize, Bytes),
+    Closed(usize),
+}
+
+/// One live connection.
+struct Live {
+    writer: UpstreamWriter,
+    pairing: Pairing,
+    modes: ReplyModeTracker,
+}
+
+/// Shadow requests (`HELLO 3`, `SELECT` to the recorded database) carry
+/// this sequence number: their replies are nobody's answer.
+const SHADOW: u64 = u64::MAX;
+
+/// Runs `plan` against `target`.
+pub async fn drive(plan: &Plan, target: &Upstream) -> Result<Run, DriveError> {
+    let mut driver = Driver {
+        plan,
+        target,
+        progress: Progress::new(plan),
+        answers: vec![Answer::NotRun("never sent"); plan.items.len()],
+        pushes: vec![Vec::new(); plan.conns.len()],
+        closed: vec![false; plan.conns.len()],
+        live: HashMap::new(),
+        in_flight: HashMap::new(),
+        flow: Flow::default(),
+        forced: 0,
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    loop {
+        let sent = driver.send_ready(&tx).await?;
+        if driver.progress.all_done() {
+            break;
+        }
+        if sent == 0 && driver.in_flight.is_empty() {
+            // The recorded order cannot be kept: send the earliest waiting
+            // command anyway.
+            driver.force(&tx).await?;
+            continue;
+        }
+        match tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {
+            Ok(Some(event)) => driver.on_event(event),
+            Ok(None) => break,
+            Err(_) => driver.give_up_overdue(),
+        }
+    }
+    // Late pushes (a message published last).
+    let settle = tokio::time::sleep(SETTLE);
+    tokio::pin!(settle);
+    loop {
+        tokio::select! {
+            _ = &mut settle => break,
+            event = rx.recv() => match event {
+                Some(event) => driver.on_event(event),
+                None => break,
+            },
+        }
+    }
+    for (_, mut live) in driver.live.drain() {
+        let _ = live.writer.shutdown().await;
+    }
+    Ok(Run {
+        answers: driver.answers,
+        pushes: driver.pushes,
+        closed_by_target: driver.closed,
+        forced: driver.forced,
+        flow: driver.flow,
+    })
+}
+
+struct Driver<'a> {
+    plan: &'a Plan,
+    target: &'a Upstream,
+    progress: Progress,
+    answers: Vec<Answer>,
+    pushes: Vec<Vec<Value>>,
+    closed: Vec<bool>,
+    live: HashMap<usize, Live>,
+    /// Item → when it was sent.
+    in_flight: HashMap<usize, Instant>,
+    flow: Flow,
+    forced: u64,
+}
+
+impl Driver<'_> {
+    /// Sends every command that may go now; returns how many went.
+    async fn send_ready(
+        &mut self,
+        tx: &mpsc::UnboundedSender<FromTarget>,
+    ) -> Result<usize, DriveError> {
+        let mut sent = 0;
+        loop {
+            let mut progressed = false;
+            for c in 0..self.plan.conns.len() {
+                while let Some(i) = self.progress.next_of(self.plan, c) {
+                    if !self.plan.is_ready(i, &self.progress) {
+                        break;
+                    }
+                    self.send(i, tx).await?;
+                    sent += 1;
+                    progressed = true;
+                }
+            }
+            if !progressed {
+                return Ok(sent);
+            }
+        }
+    }
+
+    /// Sends the earliest command still waiting, order or not.
+    async fn force(&mut self, tx: &mpsc::UnboundedSender<FromTarget>) -> Result<(), DriveError> {
+        let earliest = (0..self.plan.conns.len())
+            .filter_map(|c| self.progress.next_of(self.plan, c))
+            .min();
+        if let Some(i) = earliest {
+            self.forced += 1;
+            self.send(i, tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends item `i` (or settles it unsent: skipped, connection gone).
+    async fn send(
+        &mut self,
+        i: usize,
+        tx: &mpsc::UnboundedSender<FromTarget>,
+    ) -> Result<(), DriveError> {
+        let item = &self.plan.items[i];
+        let c = item.conn;
+        self.progress.next[c] += 1;
+        if let Some(reason) = item.skip {
+            self.settle(i, Answer::Skipped(reason));
+            return Ok(());
+        }
+        if self.closed[c] {
+            self.settle(i, Answer::NotRun("the target closed the connection"));
+            return Ok(());
+        }
+        let Some(args) = self.with_credentials(&self.flow.to_live(c, &item.cmd)) else {
+            self.settle(
+                i,
+                Answer::Skipped("a redacted password, and the target URL has none"),
+            );
+            return Ok(());
+        };
+        if !self.live.contains_key(&c) {
+            let live = self.connect(c, tx).await?;
+            self.live.insert(c, live);
+        }
+        let live = self.live.get_mut(&c).expect("connected above");
+        let silent = live.modes.is_silent(&args);
+        let mut out = BytesMut::new();
+        encode_command(&args, &mut out);
+        live.pairing
+            .push_request(Pending::new(i as u64, args, Instant::now(), silent));
+        self.in_flight.insert(i, Instant::now());
+        if live.writer.write_all(&out).await.is_err() {
+            self.on_event(FromTarget::Closed(c));
+            return Ok(());
+        }
+        let mut paired = Vec::new();
+        live.pairing.complete_silent(&mut paired);
+        self.on_paired(c, paired);
+        Ok(())
+    }
+
+    /// The command with the target's credentials where the recording holds
+    /// a redacted password; `None` when the target URL has none to give.
+    fn with_credentials(&self, args: &[Bytes]) -> Option<Vec<Bytes>> {
+        let redacted = |a: &Bytes| a.starts_with(PLACEHOLDER_PREFIX.as_bytes());
+        if !args.iter().any(redacted) {
+            return Some(args.to_vec());
+        }
+        let password = self.target.password.as_ref()?;
+        Some(
+            args.iter()
+                .map(|a| {
+                    if redacted(a) {
+                        Bytes::copy_from_slice(password.as_bytes())
+                    } else {
+                        a.clone()
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    /// Opens connection `c`: logged in and on the database as the target
+    /// URL says, then `HELLO 3` when the recorded one spoke RESP3 and
+    /// `SELECT` when it started in another database.
+    async fn connect(
+        &mut self,
+        c: usize,
+        tx: &mpsc::UnboundedSender<FromTarget>,
+    ) -> Result<Live, DriveError> {
+        let stream = self.target.connect().await?;
+        let (mut reader, writer) = upstream::split(stream);
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let limits = Limits::upstream();
+            let mut buf = BytesMut::with_capacity(16 * 1024);
+            loop {
+                match reply_len(&buf, &limits) {
+                    Ok(Some(len)) => {
+                        let frame = buf.split_to(len).freeze();
+                        if tx.send(FromTarget::Frame(c, frame)).is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(_) => break,
+                }
+                match reader.read_buf(&mut buf).await {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
+                }
+            }
+            let _ = tx.send(FromTarget::Closed(c));
+        });
+        let mut live = Live {
+            writer,
+            pairing: Pairing::new(self.target.db),
+            modes: ReplyModeTracker::default(),
+        };
+        let first_db = self.plan.conns[c]
+            .items
+            .first()
+            .map_or(self.target.db, |&i| self.plan.items[i].db);
+        let mut shadows: Vec<Vec<Bytes>> = Vec::new();
+        if self.plan.conns[c].resp3 {
+            shadows.push(vec![Bytes::from_static(b"HELLO"), Bytes::from_static(b"3")]);
+        }
+        if first_db != self.target.db {
+            shadows.push(vec![
+                Bytes::from_static(b"SELECT"),
+                Bytes::from(first_db.to_string()),
+            ]);
+        }
+        let mut out = BytesMut::new();
+        for args in shadows {
+            encode_command(&args, &mut out);
+            live.pairing
+                .push_request(Pending::new(SHADOW, args, Instant::now(), false));
+        }
+        if !out.is_empty() && live.writer.write_all(&out).await.is_err() {
+            self.closed[c] = true;
+        }
+        Ok(live)
+    }
+
+    fn on_event(&mut self, event: FromTarget) {
+        match event {
+            FromTarget::Frame(c, frame) => {
+                let mut paired = Vec::new();
+                if let Some(live) = self.live.get_mut(&c) {
+                    live.pairing.on_frame(frame, &mut paired);
+                }
+                self.on_paired(c, paired);
+            }
+            FromTarget::Closed(c) => {
+                if self.closed[c] {
+                    return;
+                }
+                self.closed[c] = true;
+                // What was sent and not answered never will be.
+                let items = self.plan.conns[c].items.clone();
+                for i in items {
+                    if self.in_flight.contains_key(&i) {
+                        self.settle(i, Answer::NotRun("the target closed the connection"));
+                    }
+                }
+                self.live.remove(&c);
+            }
+        }
+    }
+
+    fn on_paired(&mut self, c: usize, paired: Vec<Paired>) {
+        for p in paired {
+            match p {
+                Paired::Interaction {
+                    request, replies, ..
+                } => {
+                    if request.seq == SHADOW {
+                        continue;
+                    }
+                    let i = request.seq as usize;
+                    let took = request.at.elapsed();
+                    let replies: Vec<Value> = replies.iter().filter_map(decode).collect();
+                    let item = &self.plan.items[i];
+                    self.flow.learn(c, &item.cmd, &item.replies, &replies);
+                    self.settle(i, Answer::Replied { replies, took });
+                }
+                Paired::Push(frame) => {
+                    if let Some(value) = decode(&frame) {
+                        self.pushes[c].push(value);
+                    }
+                }
+                Paired::Local(_) => {}
+            }
+        }
+    }
+
+    /// Gives up commands unanswered well past their recorded duration, and
+    /// closes their connections.
+    fn give_up_overdue(&mut self) {
+        let overdue: Vec<usize> = self
+            .in_flight
+            .iter()
+            .filter(|(&i, sent)| {
+                let recorded = Duration::from_micros(self.plan.items[i].took_us);
+                sent.elapsed() > recorded + GRACE
+            })
+            .map(|(&i, _)| i)
+            .collect();
+        for i in overdue {
+            let c = self.plan.items[i].conn;
+            self.settle(i, Answer::NoReply);
+            self.on_event(FromTarget::Closed(c));
+        }
+    }
+
+    fn settle(&mut self, i: usize, answer: Answer) {
+        self.in_flight.remove(&i);
+        self.answers[i] = answer;
+        self.progress.finish(self.plan, i);
+    }
+}
+
+fn decode(frame: &Bytes) -> Option<Value> {
+    match parse_reply(frame, &Limits::upstream()) {
+        Ok(Some((value, _))) => Some(value),
+        _ => None,
+    }
+}

@@ -1,0 +1,248 @@
+//! `resplay conform`: a cassette's client side driven against another
+//! server, and its replies compared with the recorded ones in Redis terms.
+//!
+//! The question it answers is the one every migration asks (Redis 7 to 8,
+//! Redis to Valkey, self-hosted to managed): does this application's
+//! traffic get the same answers there? [`plan`] decides what is sent and
+//! when (the recorded order across connections), [`drive`] sends it,
+//! [`flow`] carries values the target makes up (stream ids, client ids,
+//! cursors) into later commands, [`compare`] judges each reply (noise is
+//! not a difference: the rules come from Redis's command metadata), and
+//! [`report`] says what differed. See docs/conform.md.
+
+pub mod compare;
+pub mod drive;
+pub mod flow;
+pub mod plan;
+pub mod report;
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+
+use crate::cassette::Cassette;
+use crate::command::Class;
+use crate::pattern::CommandPattern;
+use crate::resp::Value;
+use crate::upstream::{self, Upstream, UpstreamError};
+use compare::{ScanUnion, Verdict};
+use drive::{Answer, DriveError};
+use plan::Plan;
+use report::{displayed, group_name, shown, Difference, Report};
+
+/// How a conform run is made.
+#[derive(Debug, Clone)]
+pub struct ConformConfig {
+    /// The server to drive (its URL's credentials stand in for redacted
+    /// passwords).
+    pub target: Upstream,
+    /// Run `FLUSHALL` on the target first.
+    pub flush: bool,
+    /// Run against a target that holds data (or is the recorded upstream).
+    pub allow_nonempty: bool,
+    /// Send commands that change the server itself (`CONFIG SET`,
+    /// `SHUTDOWN`…) and `MONITOR`/`SYNC`.
+    pub send_unsafe: bool,
+    /// Comparison options.
+    pub options: compare::Options,
+    /// Commands whose replies are volatile by the user's word: counted as
+    /// not comparable (`--volatile RULE`).
+    pub volatile: Vec<CommandPattern>,
+    /// Examples listed per kind of difference.
+    pub examples: usize,
+}
+
+/// Why a conform run could not be made (exit status 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ConformError {
+    /// A safety rule refused the target.
+    #[error("{0}")]
+    Refused(String),
+    /// The target could not be reached.
+    #[error(transparent)]
+    Drive(#[from] DriveError),
+    /// The target could not be reached for the safety check.
+    #[error("cannot connect to the target: {0}")]
+    Connect(#[from] UpstreamError),
+    /// The target failed the safety check's commands.
+    #[error("the target did not answer {command}: {reason}")]
+    Target {
+        /// What was asked.
+        command: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Drives `cassette` against the configured target; the report, or why no
+/// run could be made. Writes to the target: see [`check_target`].
+pub async fn conform(cassette: &Cassette, config: &ConformConfig) -> Result<Report, ConformError> {
+    if cassette.header.cluster.is_some() {
+        return Err(ConformError::Refused(
+            "this is a cluster cassette: conform drives one server, and cluster targets are not supported yet".into(),
+        ));
+    }
+    check_target(cassette, config).await?;
+    let plan = Plan::new(cassette, config.send_unsafe);
+    let run = drive::drive(&plan, &config.target).await?;
+    Ok(judge(&plan, run, config))
+}
+
+/// The safety rules: `conform` writes, so it refuses a target that holds
+/// data, or that is the cassette's own recorded upstream, unless told
+/// (`--allow-nonempty`), and runs `FLUSHALL` first when told (`--flush`).
+async fn check_target(cassette: &Cassette, config: &ConformConfig) -> Result<(), ConformError> {
+    let recorded = cassette.header.upstream.as_deref();
+    let told = config.flush || config.allow_nonempty;
+    if recorded == Some(config.target.addr.as_str()) && !told {
+        return Err(ConformError::Refused(format!(
+            "{} is the server this cassette was recorded from: conform writes to it; pass --flush (FLUSHALL first) or --allow-nonempty",
+            config.target.addr
+        )));
+    }
+    let mut stream = config.target.connect().await?;
+    let ask = |e: std::io::Error, command| ConformError::Target {
+        command,
+        reason: e.to_string(),
+    };
+    if config.flush {
+        let reply = upstream::ask(&mut stream, &["FLUSHALL"])
+            .await
+            .map_err(|e| ask(e, "FLUSHALL"))?;
+        if reply.is_error() {
+            return Err(ConformError::Target {
+                command: "FLUSHALL",
+                reason: format!("{reply:?}"),
+            });
+        }
+        return Ok(());
+    }
+    let info = upstream::ask(&mut stream, &["INFO", "keyspace"])
+        .await
+        .map_err(|e| ask(e, "INFO keyspace"))?;
+    let text = info
+        .as_bytes()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default();
+    let holds_data = text.lines().any(|l| l.starts_with("db"));
+    if holds_data && !config.allow_nonempty {
+        return Err(ConformError::Refused(format!(
+            "{} holds data ({}): conform writes to it; pass --flush (FLUSHALL first) or --allow-nonempty",
+            config.target.addr,
+            text.lines()
+                .filter(|l| l.starts_with("db"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Compares what the target answered with the recording.
+fn judge(plan: &Plan, run: drive::Run, config: &ConformConfig) -> Report {
+    let mut report = Report {
+        target: upstream::mask_password(&config.target.addr),
+        examples: config.examples,
+        forced: run.forced,
+        ..Report::default()
+    };
+    // SCAN-family iterations per connection, keyed by the command without
+    // its cursor.
+    let mut scans: HashMap<(usize, Vec<Bytes>), ScanUnion> = HashMap::new();
+    for (i, item) in plan.items.iter().enumerate() {
+        let class = Class::of(&item.cmd);
+        let name = group_name(&item.cmd, class.is_container());
+        let conn = plan.conns[item.conn].recorded;
+        // The target's made-up values in place of the recorded ones, save
+        // in the reply that made one up: that one is compared as recorded.
+        let recorded: Vec<Value> = if flow::makes_up_id(&item.cmd) {
+            item.replies.clone()
+        } else {
+            item.replies
+                .iter()
+                .map(|r| run.flow.reply_to_live(r))
+                .collect()
+        };
+        let difference = |reason: String, live: String| Difference {
+            name: name.clone(),
+            command: displayed(&item.cmd),
+            conn,
+            seq: item.seq,
+            reason,
+            recorded: shown(&item.replies),
+            live,
+        };
+        match &run.answers[i] {
+            Answer::Skipped(reason) => report.note_skipped(&name, &displayed(&item.cmd), reason),
+            Answer::NotRun(reason) => report.note_unanswered(
+                &name,
+                difference(format!("not run: {reason}"), String::new()),
+            ),
+            Answer::NoReply => report.note_unanswered(
+                &name,
+                difference("no reply (still waiting, given up)".into(), String::new()),
+            ),
+            Answer::Replied { replies, .. } => {
+                let mut verdict =
+                    compare::compare(class, &item.cmd, &recorded, replies, &config.options);
+                if let Some(cursor) = flow::cursor_index(&item.cmd) {
+                    let mut key = item.cmd.clone();
+                    if cursor < key.len() {
+                        key.remove(cursor);
+                    }
+                    let key = (item.conn, key);
+                    let union = scans.entry(key.clone()).or_default();
+                    if let (Some(r), Some(l)) = (recorded.first(), replies.first()) {
+                        union.add(r, Some(l));
+                        if ScanUnion::is_end(r) {
+                            verdict = union.verdict();
+                            scans.remove(&key);
+                        }
+                    }
+                }
+                if !matches!(verdict, Verdict::Same)
+                    && config.volatile.iter().any(|p| p.matches(&item.cmd))
+                {
+                    verdict = Verdict::NotComparable("volatile by rule");
+                }
+                let reason = match &verdict {
+                    Verdict::Different(reason) => reason.clone(),
+                    _ => String::new(),
+                };
+                report.note(&name, &verdict, || difference(reason, shown(replies)));
+            }
+        }
+    }
+    for (c, conn) in plan.conns.iter().enumerate() {
+        let recorded: Vec<Value> = conn
+            .pushes
+            .iter()
+            .map(|p| run.flow.reply_to_live(p))
+            .collect();
+        let live = &run.pushes[c];
+        if recorded != *live {
+            let first = recorded
+                .iter()
+                .zip(live)
+                .position(|(r, l)| r != l)
+                .unwrap_or(recorded.len().min(live.len()));
+            report.differences.push(Difference {
+                name: "(pushes)".into(),
+                command: format!("pushes to the connection, from #{first}"),
+                conn: conn.recorded,
+                seq: first as u64,
+                reason: format!(
+                    "pushes differ: {} recorded, {} from the target",
+                    recorded.len(),
+                    live.len()
+                ),
+                recorded: shown(recorded.get(first..).unwrap_or_default()),
+                live: shown(live.get(first..).unwrap_or_default()),
+            });
+        }
+        if run.closed_by_target[c] && !conn.closed_by_server {
+            report.closed_by_target += 1;
+        }
+    }
+    report
+}
