@@ -20,7 +20,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::flow::Flow;
+use super::flow::{self, Flow};
 use super::plan::{Plan, Progress};
 use crate::command::secret::PLACEHOLDER_PREFIX;
 use crate::pairing::{Paired, Pairing, Pending, ReplyModeTracker};
@@ -51,6 +51,9 @@ pub enum Answer {
     /// Sent, never answered (given up after its recorded duration plus
     /// [`GRACE`]).
     NoReply,
+    /// A `SCAN`-family call not sent: the target's iteration had already
+    /// ended (its cursor came back `0` before the recording's did).
+    IterationEnded,
 }
 
 /// What a run collected.
@@ -93,6 +96,15 @@ struct Live {
 /// this sequence number: their replies are nobody's answer.
 const SHADOW: u64 = u64::MAX;
 
+/// A call that continues a `SCAN`-family iteration the target had not
+/// finished when the recording's did carries this bit over its item's
+/// index: its reply joins that item's.
+const CONTINUES: u64 = 1 << 62;
+
+/// How many calls may continue one iteration (a target whose cursor never
+/// comes back to `0` must not keep a run going).
+const MAX_CONTINUATIONS: usize = 10_000;
+
 /// Runs `plan` against `target`.
 pub async fn drive(plan: &Plan, target: &Upstream) -> Result<Run, DriveError> {
     let mut driver = Driver {
@@ -104,11 +116,14 @@ pub async fn drive(plan: &Plan, target: &Upstream) -> Result<Run, DriveError> {
         closed: vec![false; plan.conns.len()],
         live: HashMap::new(),
         in_flight: HashMap::new(),
+        continuing: HashMap::new(),
+        to_continue: Vec::new(),
         flow: Flow::default(),
         forced: 0,
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     loop {
+        driver.send_continuations().await;
         let sent = driver.send_ready(&tx).await?;
         if driver.progress.all_done() {
             break;
@@ -159,6 +174,11 @@ struct Driver<'a> {
     live: HashMap<usize, Live>,
     /// Item → when it was sent.
     in_flight: HashMap<usize, Instant>,
+    /// `SCAN`-family items whose target iteration goes on past the
+    /// recording's end: the replies so far.
+    continuing: HashMap<usize, Vec<Value>>,
+    /// Continuation calls to send: (item, the call).
+    to_continue: Vec<(usize, Vec<Bytes>)>,
     flow: Flow,
     forced: u64,
 }
@@ -215,6 +235,10 @@ impl Driver<'_> {
         }
         if self.closed[c] {
             self.settle(i, Answer::NotRun("the target closed the connection"));
+            return Ok(());
+        }
+        if self.flow.iteration_ended(c, &item.cmd) {
+            self.settle(i, Answer::IterationEnded);
             return Ok(());
         }
         let Some(args) = self.with_credentials(&self.flow.to_live(c, &item.cmd)) else {
@@ -365,11 +389,27 @@ impl Driver<'_> {
                     if request.seq == SHADOW {
                         continue;
                     }
+                    let replies: Vec<Value> = replies.iter().filter_map(decode).collect();
+                    if request.seq & CONTINUES != 0 {
+                        let i = (request.seq & !CONTINUES) as usize;
+                        self.continue_iteration(i, request.args, replies);
+                        continue;
+                    }
                     let i = request.seq as usize;
                     let took = request.at.elapsed();
-                    let replies: Vec<Value> = replies.iter().filter_map(decode).collect();
                     let item = &self.plan.items[i];
                     self.flow.learn(c, &item.cmd, &item.replies, &replies);
+                    if flow::cursor_index(&item.cmd).is_some()
+                        && flow::cursor_of(item.replies.first()) == Some(b"0".as_slice())
+                        && !matches!(flow::cursor_of(replies.first()), Some(b"0") | None)
+                    {
+                        // The recording's iteration ends here, the
+                        // target's does not: finish it, so that the two
+                        // unions compare.
+                        self.continuing.insert(i, replies.clone());
+                        self.continue_iteration(i, request.args, Vec::new());
+                        continue;
+                    }
                     self.settle(i, Answer::Replied { replies, took });
                 }
                 Paired::Push(frame) => {
@@ -378,6 +418,61 @@ impl Driver<'_> {
                     }
                 }
                 Paired::Local(_) => {}
+            }
+        }
+    }
+
+    /// Notes a reply that continues item `i`'s iteration (none for the
+    /// first call), and sends the next call, or settles the item once the
+    /// target's cursor is back to `0`.
+    fn continue_iteration(&mut self, i: usize, mut args: Vec<Bytes>, replies: Vec<Value>) {
+        let gathered = self.continuing.entry(i).or_default();
+        let cursor = match replies.first() {
+            Some(reply) => flow::cursor_of(Some(reply)).map(Bytes::copy_from_slice),
+            None => gathered
+                .first()
+                .and_then(|r| flow::cursor_of(Some(r)))
+                .map(Bytes::copy_from_slice),
+        };
+        gathered.extend(replies);
+        match cursor {
+            Some(cursor) if &cursor[..] != b"0" && gathered.len() < MAX_CONTINUATIONS => {
+                if let Some(at) = flow::cursor_index(&args) {
+                    args[at] = cursor;
+                }
+                self.to_continue.push((i, args));
+            }
+            _ => {
+                let replies = self.continuing.remove(&i).unwrap_or_default();
+                let took = self
+                    .in_flight
+                    .get(&i)
+                    .map(Instant::elapsed)
+                    .unwrap_or_default();
+                self.settle(i, Answer::Replied { replies, took });
+            }
+        }
+    }
+
+    /// Sends the calls that continue iterations.
+    async fn send_continuations(&mut self) {
+        for (i, args) in std::mem::take(&mut self.to_continue) {
+            let c = self.plan.items[i].conn;
+            let Some(live) = self.live.get_mut(&c) else {
+                self.continuing.remove(&i);
+                self.settle(i, Answer::NotRun("the target closed the connection"));
+                continue;
+            };
+            let mut out = BytesMut::new();
+            encode_command(&args, &mut out);
+            live.pairing.push_request(Pending::new(
+                CONTINUES | i as u64,
+                args,
+                Instant::now(),
+                false,
+            ));
+            if live.writer.write_all(&out).await.is_err() {
+                self.on_event(FromTarget::Closed(c));
             }
         }
     }

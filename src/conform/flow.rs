@@ -41,6 +41,41 @@ pub fn cursor_index(args: &[Bytes]) -> Option<usize> {
     }
 }
 
+/// The values a recorded reply made up that a later command may send back
+/// (see the module doc): such a command cannot have been sent before that
+/// reply came, so it is never pipelined.
+pub fn made_up(args: &[Bytes], replies: &[Value]) -> Vec<Bytes> {
+    let Some(reply) = replies.first() else {
+        return Vec::new();
+    };
+    match (command::name(args).as_bytes(), reply) {
+        (b"XADD", Value::Bulk(id)) if makes_up_id(args) => vec![id.clone()],
+        (b"CLIENT", Value::Integer(id)) if command::arg_is(args, 1, "ID") => {
+            vec![Bytes::from(id.to_string())]
+        }
+        _ if cursor_index(args).is_some() => reply
+            .elements()
+            .and_then(|items| items.first()?.as_bytes())
+            .filter(|c| *c != b"0")
+            .map(|c| vec![Bytes::copy_from_slice(c)])
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// Whether `args` may send back one of `values`: any argument equal to
+/// one. Wider than what [`Flow::to_live`] maps (a `5` in `SET k 5` equals a
+/// recorded client id), which costs a pipelined command a round trip and
+/// never a wrong order.
+pub fn sends_back(args: &[Bytes], values: &std::collections::HashSet<Bytes>) -> bool {
+    !values.is_empty() && args.iter().skip(1).any(|a| values.contains(a))
+}
+
+/// The cursor of a `SCAN`-family reply (`[cursor, [items…]]`).
+pub fn cursor_of(reply: Option<&Value>) -> Option<&[u8]> {
+    reply?.elements()?.first()?.as_bytes()
+}
+
 /// Whether the command is an `XADD` whose id the server makes up (`*`, or
 /// `<ms>-*`): its own reply is compared unmapped.
 pub fn makes_up_id(args: &[Bytes]) -> bool {
@@ -92,6 +127,17 @@ impl Flow {
             }
         }
         args
+    }
+
+    /// Whether `recorded` continues an iteration the target already ended
+    /// (its cursor came back `0` where the recording's did not): sending
+    /// it would start the iteration over.
+    pub fn iteration_ended(&self, conn: usize, recorded: &[Bytes]) -> bool {
+        cursor_index(recorded)
+            .and_then(|i| recorded.get(i))
+            .filter(|c| &c[..] != b"0")
+            .and_then(|c| self.cursors.get(&(conn, c.clone())))
+            .is_some_and(|live| &live[..] == b"0")
     }
 
     /// Learns from one answered command what the target made up in place

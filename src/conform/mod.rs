@@ -178,6 +178,34 @@ fn judge(plan: &Plan, run: drive::Run, config: &ConformConfig) -> Report {
                 &name,
                 difference(format!("not run: {reason}"), String::new()),
             ),
+            Answer::IterationEnded => {
+                // The recording's call still counts toward its union.
+                let mut key = item.cmd.clone();
+                if let Some(cursor) = flow::cursor_index(&item.cmd).filter(|&c| c < key.len()) {
+                    key.remove(cursor);
+                }
+                let key = (item.conn, key);
+                let mut verdict = Verdict::NotComparable("scan cursor");
+                if let Some(union) = scans.get_mut(&key) {
+                    if let Some(r) = recorded.first() {
+                        union.add(r, None);
+                        if ScanUnion::is_end(r) {
+                            verdict = union.verdict();
+                            scans.remove(&key);
+                        }
+                    }
+                }
+                let reason = match &verdict {
+                    Verdict::Different(reason) => reason.clone(),
+                    _ => String::new(),
+                };
+                report.note(&name, &verdict, || {
+                    difference(
+                        reason,
+                        "(not sent: the target's iteration had ended)".into(),
+                    )
+                });
+            }
             Answer::NoReply => report.note_unanswered(
                 &name,
                 difference("no reply (still waiting, given up)".into(), String::new()),
@@ -191,9 +219,15 @@ fn judge(plan: &Plan, run: drive::Run, config: &ConformConfig) -> Report {
                         key.remove(cursor);
                     }
                     let key = (item.conn, key);
-                    let union = scans.entry(key.clone()).or_default();
+                    let union = scans
+                        .entry(key.clone())
+                        .or_insert_with(|| ScanUnion::new(&item.cmd));
                     if let (Some(r), Some(l)) = (recorded.first(), replies.first()) {
                         union.add(r, Some(l));
+                        // Calls that finished the target's iteration.
+                        for more in &replies[1..] {
+                            union.add_live(more);
+                        }
                         if ScanUnion::is_end(r) {
                             verdict = union.verdict();
                             scans.remove(&key);

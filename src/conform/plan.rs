@@ -14,13 +14,16 @@
 //!   duration lies before theirs);
 //! - on its own connection a command goes right behind the previous one
 //!   (pipelined) when the recording sent it before that one's reply came;
-//!   otherwise it waits for that reply, as the client did.
+//!   otherwise it waits for that reply, as the client did. A command that
+//!   sends back a value a reply made up (a `SCAN` cursor, an `XADD *` id)
+//!   always waits: its client could not have sent it earlier.
 //!
 //! The recording's times are whole milliseconds, so within one millisecond
 //! the file order decides, and it is what the recorder saw.
 
 use bytes::Bytes;
 
+use super::flow;
 use crate::cassette::{Cassette, ConnState, Event};
 use crate::command::{self, Class};
 use crate::resp::Value;
@@ -44,6 +47,9 @@ pub struct Item {
     pub replies: Vec<Value>,
     /// A blocking command: nobody waits for it (see the module doc).
     pub blocking: bool,
+    /// It sends back a value an earlier reply made up (a cursor, a stream
+    /// id): its client waited for that reply, so it is never pipelined.
+    pub sends_back: bool,
     /// Why it is not sent, when it is not (`--unsafe` sends it).
     pub skip: Option<&'static str>,
 }
@@ -136,6 +142,7 @@ impl Plan {
         let mut plan = Plan::default();
         let mut index: std::collections::HashMap<u64, usize> = Default::default();
         let mut monitoring = std::collections::HashSet::new();
+        let mut made_up = std::collections::HashSet::new();
         let mut conn_of = |plan: &mut Plan, recorded: u64| -> usize {
             *index.entry(recorded).or_insert_with(|| {
                 plan.conns.push(Conn {
@@ -154,6 +161,7 @@ impl Plan {
                         monitoring.insert(i.conn);
                     }
                     plan.conns[conn].resp3 |= i.replies.iter().any(is_resp3_only);
+                    made_up.extend(flow::made_up(&i.cmd, &i.replies));
                     plan.conns[conn].items.push(plan.items.len());
                     plan.items.push(Item {
                         conn,
@@ -162,6 +170,7 @@ impl Plan {
                         at_ms: i.at_ms,
                         took_us: i.took_us,
                         blocking: class.is_blocking(&i.cmd),
+                        sends_back: flow::sends_back(&i.cmd, &made_up),
                         skip: if send_unsafe {
                             None
                         } else {
@@ -202,7 +211,7 @@ impl Plan {
         if at > 0 {
             let previous = own[at - 1];
             let p = &self.items[previous];
-            let pipelined = item.sent_from_us() < p.at_ms * 1000 + p.took_us;
+            let pipelined = !item.sends_back && item.sent_from_us() < p.at_ms * 1000 + p.took_us;
             if !done[previous] && !pipelined {
                 return false;
             }
