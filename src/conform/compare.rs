@@ -956,8 +956,8 @@ fn scan_parts(v: &Value) -> Option<(&[u8], &[Value])> {
 /// every call of one iteration (the live cursor sent in place of the
 /// recorded one) and asks for the verdict once [`ScanUnion::is_end`] says
 /// the recorded iteration is complete; a live iteration that needs more
-/// calls than the recorded one must be carried on to its own end (with
-/// `recorded` the recorded last reply again) or its union comes up short.
+/// calls than the recorded one is carried on to its own end, those calls
+/// given to [`ScanUnion::add_live`], or its union comes up short.
 #[derive(Debug, Default)]
 pub struct ScanUnion {
     /// Items come in (field, value) pairs (`HSCAN` but `NOVALUES`, `ZSCAN`).

@@ -467,6 +467,13 @@ fn a_scan_union_forgives_how_the_items_were_spread() {
     shorter.add(&scan("5", &["a"]), Some(&scan("0", &["a", "b"])));
     shorter.add(&scan("0", &["b"]), None);
     assert_eq!(shorter.verdict(), Verdict::Equivalent("scan union"));
+
+    // The live iteration needed more calls.
+    let mut longer = ScanUnion::default();
+    longer.add(&scan("0", &["a", "b"]), Some(&scan("7", &["a"])));
+    assert!(longer.verdict().is_different());
+    longer.add_live(&scan("0", &["b"]));
+    assert_eq!(longer.verdict(), Verdict::Equivalent("scan union"));
 }
 
 #[test]
