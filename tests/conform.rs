@@ -215,3 +215,61 @@ fn a_target_with_data_or_the_recorded_upstream_is_refused_unless_told() {
     let policy = common::redis_cli(target.port, &["CONFIG", "GET", "maxmemory-policy"], None);
     assert!(!policy.contains("allkeys-lru"), "{policy}");
 }
+
+#[test]
+fn an_old_cassettes_absolute_times_move_with_the_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("times.jsonl");
+    let server = RedisServer::start();
+    let recorder = Resplay::record(&server.url(), &cassette, &[]);
+    let mut con = redis::Client::open(recorder.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .arg("EX")
+        .arg(100)
+        .query(&mut con)
+        .unwrap();
+    let _: i64 = redis::cmd("EXPIRETIME").arg("k").query(&mut con).unwrap();
+    let _: i64 = redis::cmd("EXPIREAT")
+        .arg("j")
+        .arg(2_000_000_000)
+        .query(&mut con)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("j")
+        .arg("v")
+        .arg("EXAT")
+        .arg(2_000_000_000)
+        .query(&mut con)
+        .unwrap();
+    let _: i64 = redis::cmd("EXPIRETIME").arg("j").query(&mut con).unwrap();
+    drop(con);
+    recorder.stop();
+    // The cassette looks three hours old.
+    let written = std::fs::read_to_string(&cassette).unwrap();
+    let mut lines: Vec<serde_json::Value> = written
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let created = humantime::parse_rfc3339(lines[0]["created"].as_str().unwrap()).unwrap();
+    let older = created - std::time::Duration::from_secs(3 * 3600);
+    lines[0]["created"] = humantime::format_rfc3339_millis(older).to_string().into();
+    // As a recording made then: `EXPIRETIME k` answered three hours
+    // earlier (`k`'s expiry came from the clock; `j`'s is a fixed date).
+    for line in lines.iter_mut() {
+        if line["cmd"] == serde_json::json!(["EXPIRETIME", "k"]) {
+            let at = line["reply"].as_i64().unwrap();
+            line["reply"] = (at - 3 * 3600).into();
+        }
+    }
+    let doctored: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    std::fs::write(&cassette, doctored.join("\n") + "\n").unwrap();
+
+    let target = RedisServer::start();
+    let out = conform(&cassette, &target.url(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

@@ -42,6 +42,9 @@ pub enum Answer {
         replies: Vec<Value>,
         /// How long they took.
         took: Duration,
+        /// When the command was sent, ms since the epoch (absolute times
+        /// in replies are moved by the time since the recording).
+        sent_ms: i64,
     },
     /// Not sent, and why (`--unsafe` commands, a redacted password with no
     /// credentials to put in its place).
@@ -397,6 +400,7 @@ impl Driver<'_> {
                     }
                     let i = request.seq as usize;
                     let took = request.at.elapsed();
+                    let sent_ms = sent_ms(took);
                     let item = &self.plan.items[i];
                     self.flow.learn(c, &item.cmd, &item.replies, &replies);
                     if flow::cursor_index(&item.cmd).is_some()
@@ -410,7 +414,14 @@ impl Driver<'_> {
                         self.continue_iteration(i, request.args, Vec::new());
                         continue;
                     }
-                    self.settle(i, Answer::Replied { replies, took });
+                    self.settle(
+                        i,
+                        Answer::Replied {
+                            replies,
+                            took,
+                            sent_ms,
+                        },
+                    );
                 }
                 Paired::Push(frame) => {
                     if let Some(value) = decode(&frame) {
@@ -449,7 +460,14 @@ impl Driver<'_> {
                     .get(&i)
                     .map(Instant::elapsed)
                     .unwrap_or_default();
-                self.settle(i, Answer::Replied { replies, took });
+                self.settle(
+                    i,
+                    Answer::Replied {
+                        replies,
+                        took,
+                        sent_ms: sent_ms(took),
+                    },
+                );
             }
         }
     }
@@ -501,6 +519,14 @@ impl Driver<'_> {
         self.answers[i] = answer;
         self.progress.finish(self.plan, i);
     }
+}
+
+/// The wall clock `took` ago, ms since the epoch.
+fn sent_ms(took: Duration) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    now.saturating_sub(took).as_millis() as i64
 }
 
 fn decode(frame: &Bytes) -> Option<Value> {

@@ -21,8 +21,10 @@ use std::collections::HashMap;
 use bytes::Bytes;
 
 use crate::cassette::Cassette;
+use crate::command::spec::ReplyTime;
 use crate::command::Class;
 use crate::pattern::CommandPattern;
+use crate::replay::clock;
 use crate::resp::Value;
 use crate::upstream::{self, Upstream, UpstreamError};
 use compare::{ScanUnion, Verdict};
@@ -85,7 +87,8 @@ pub async fn conform(cassette: &Cassette, config: &ConformConfig) -> Result<Repo
     check_target(cassette, config).await?;
     let plan = Plan::new(cassette, config.send_unsafe);
     let run = drive::drive(&plan, &config.target).await?;
-    Ok(judge(&plan, run, config))
+    let created_ms = clock::created_ms(&cassette.header.created);
+    Ok(judge(&plan, run, config, created_ms))
 }
 
 /// The safety rules: `conform` writes, so it refuses a target that holds
@@ -138,8 +141,56 @@ async fn check_target(cassette: &Cassette, config: &ConformConfig) -> Result<(),
     Ok(())
 }
 
+/// Follows `MULTI`/`EXEC` on a recorded connection: for an `EXEC`, the
+/// commands its transaction queued.
+fn follow_transaction<'a>(
+    queued: &mut HashMap<usize, Vec<&'a [Bytes]>>,
+    item: &'a plan::Item,
+    class: Class,
+) -> Option<Vec<&'a [Bytes]>> {
+    match class.name() {
+        "MULTI" => {
+            let ok = matches!(item.replies.first(), Some(Value::Simple(s)) if &s[..] == b"OK");
+            if ok {
+                queued.insert(item.conn, Vec::new());
+            }
+            None
+        }
+        "EXEC" => queued.remove(&item.conn),
+        "DISCARD" | "RESET" => {
+            queued.remove(&item.conn);
+            None
+        }
+        _ => {
+            if let Some(list) = queued.get_mut(&item.conn) {
+                list.push(&item.cmd);
+            }
+            None
+        }
+    }
+}
+
+/// Recorded absolute-time replies (`EXPIRETIME`, `PEXPIRETIME`, the hash
+/// field ones) moved by `offset_ms`; `None` for other commands.
+fn shifted(class: Class, replies: &[Value], offset_ms: i64) -> Option<Vec<Value>> {
+    let per_unit = match class.reply_time()? {
+        ReplyTime::Seconds => 1000,
+        ReplyTime::Millis => 1,
+        ReplyTime::Clock => return None,
+    };
+    fn shift(v: &Value, by: i64) -> Value {
+        match v {
+            Value::Integer(t) if *t > 0 => Value::Integer(t + by),
+            Value::Array(items) => Value::Array(items.iter().map(|i| shift(i, by)).collect()),
+            other => other.clone(),
+        }
+    }
+    let by = offset_ms / per_unit;
+    Some(replies.iter().map(|r| shift(r, by)).collect())
+}
+
 /// Compares what the target answered with the recording.
-fn judge(plan: &Plan, run: drive::Run, config: &ConformConfig) -> Report {
+fn judge(plan: &Plan, run: drive::Run, config: &ConformConfig, created_ms: Option<i64>) -> Report {
     let mut report = Report {
         target: upstream::mask_password(&config.target.addr),
         examples: config.examples,
@@ -149,6 +200,9 @@ fn judge(plan: &Plan, run: drive::Run, config: &ConformConfig) -> Report {
     // SCAN-family iterations per connection, keyed by the command without
     // its cursor.
     let mut scans: HashMap<(usize, Vec<Bytes>), ScanUnion> = HashMap::new();
+    // Per connection: the commands an open `MULTI` queued, so that `EXEC`'s
+    // reply is compared command by command, each by its own rules.
+    let mut queued: HashMap<usize, Vec<&[Bytes]>> = HashMap::new();
     for (i, item) in plan.items.iter().enumerate() {
         let class = Class::of(&item.cmd);
         let name = group_name(&item.cmd, class.is_container());
@@ -210,9 +264,29 @@ fn judge(plan: &Plan, run: drive::Run, config: &ConformConfig) -> Report {
                 &name,
                 difference("no reply (still waiting, given up)".into(), String::new()),
             ),
-            Answer::Replied { replies, .. } => {
-                let mut verdict =
-                    compare::compare(class, &item.cmd, &recorded, replies, &config.options);
+            Answer::Replied {
+                replies, sent_ms, ..
+            } => {
+                let transaction = follow_transaction(&mut queued, item, class);
+                let mut verdict = match (&transaction, recorded.first(), replies.first()) {
+                    (Some(commands), Some(r), Some(l)) => {
+                        compare::compare_exec(commands, r, l, &config.options)
+                    }
+                    _ => compare::compare(class, &item.cmd, &recorded, replies, &config.options),
+                };
+                // Absolute times (`EXPIRETIME`) set from the run's clock
+                // moved with it: the recorded ones, moved by the time since
+                // the recording, may match where the recorded do not.
+                if let (true, Some(created)) = (verdict.is_different(), created_ms) {
+                    let offset = sent_ms - (created + item.at_ms as i64);
+                    if let Some(moved) = shifted(class, &recorded, offset) {
+                        let again =
+                            compare::compare(class, &item.cmd, &moved, replies, &config.options);
+                        if !again.is_different() {
+                            verdict = again;
+                        }
+                    }
+                }
                 if let Some(cursor) = flow::cursor_index(&item.cmd) {
                     let mut key = item.cmd.clone();
                     if cursor < key.len() {

@@ -27,6 +27,7 @@ def main():
     r.set("session", "x", ex=100)
     r.ttl("session")
     r.pttl("session")
+    r.expiretime("session")
 
     # Hashes and sets, whose order is the server's.
     r.hset("user:1", mapping={f"field{i}": i for i in range(20)})
@@ -46,6 +47,9 @@ def main():
         t.incr("tx")
         t.lpush("list", "a", "b")
         t.lrange("list", 0, -1)
+        # Compared inside EXEC by their own rules: order, tolerance.
+        t.smembers("tags")
+        t.ttl("session")
         t.execute()
 
     # Lua.
