@@ -19,8 +19,9 @@ use super::handshake::is_handshake;
 use super::tokens::{self, TokenMap};
 use crate::cassette::{Cassette, ConnState, Event};
 use crate::command::{self, Class, Namespace};
-use crate::pattern::{match_key, match_key_with, IgnoreRule};
+use crate::pattern::IgnoreRule;
 use crate::resp::Value;
+use keys::{key_of, Transaction};
 
 /// One recorded interaction.
 #[derive(Debug)]
@@ -148,6 +149,8 @@ struct Live {
     place: Option<usize>,
     /// The last move of its binding that was weighed and declined.
     declined: Option<binding::Question>,
+    /// Its open transaction, if any (see [`keys`]).
+    transaction: Transaction,
     /// How many commands it was served from the cassette: its place in
     /// its own order, for judging which recording it replays.
     served: u32,
@@ -171,6 +174,9 @@ pub struct Counters {
 
 /// How many examples a report lists.
 pub const REPORT_EXAMPLES: usize = 10;
+
+/// How long after a script's reply its `MONITOR` lines may be written, ms.
+const SCRIPT_LINE_MS: u64 = 50;
 
 /// How many free recorded connections are weighed when a binding may move.
 const CANDIDATES: usize = 8;
@@ -196,6 +202,15 @@ pub struct Matcher {
     recorded_monitors: HashSet<u64>,
     /// Live connections in `MONITOR` mode.
     monitors: Vec<u64>,
+    /// Script recording → the monitor lines of the commands it ran inside
+    /// the server (`[0 lua]`), fed to live monitors when it is served.
+    script_lines: HashMap<usize, Vec<Bytes>>,
+    /// While indexing: script lines seen before their script's interaction
+    /// (the monitor's lines and the script's reply race to the recorder).
+    pending_script_lines: Vec<Bytes>,
+    /// While indexing: the latest script interaction, and when it ended
+    /// (ms), for the script lines written after it.
+    last_script: Option<(usize, u64)>,
     /// The highest recorded connection id.
     max_conn: u64,
     /// database → match key → key id (an index into `queues`).
@@ -231,6 +246,8 @@ pub struct Matcher {
     token_forms: HashMap<u32, HashMap<Vec<Bytes>, Vec<TokenKey>>>,
     /// Values the client made up, paired with the recorded ones.
     tokens: TokenMap,
+    /// While indexing: each recorded connection's open transaction.
+    recorded_transactions: HashMap<u64, Transaction>,
 }
 
 impl Matcher {
@@ -255,6 +272,9 @@ impl Matcher {
             kills: kills::Kills::default(),
             recorded_monitors: HashSet::new(),
             monitors: Vec::new(),
+            script_lines: HashMap::default(),
+            pending_script_lines: Vec::new(),
+            last_script: None,
             keys: HashMap::default(),
             queues: Vec::new(),
             conn_recordings: HashMap::default(),
@@ -271,6 +291,7 @@ impl Matcher {
             shifted: ShiftIndex::default(),
             token_forms: HashMap::default(),
             tokens: TokenMap::default(),
+            recorded_transactions: HashMap::default(),
         }
     }
 
@@ -288,8 +309,12 @@ impl Matcher {
                 let index = self.recordings.len();
                 // Look up by reference: most keys repeat, and copying every
                 // command into a fresh key would cost a million allocations.
-                let key = match_key(&i.cmd, &self.rules);
-                let ids = self.keys.entry(i.db).or_default();
+                let class = Class::of(&i.cmd);
+                let transaction = self.recorded_transactions.entry(i.conn).or_default();
+                let (key_db, key) =
+                    transaction.key(i.db, key_of(&i.cmd, &self.rules, class), class);
+                transaction.follow(&key, class, &i.cmd, i.replies.first());
+                let ids = self.keys.entry(key_db).or_default();
                 let id = match ids.get(&*key) {
                     Some(&id) => id,
                     None => {
@@ -297,7 +322,7 @@ impl Matcher {
                         ids.insert(key.to_vec(), id);
                         self.queues.push(KeyQueue::default());
                         if let Some(form) = tokens::token_form(&key) {
-                            let forms = self.token_forms.entry(i.db).or_default();
+                            let forms = self.token_forms.entry(key_db).or_default();
                             forms.entry(form).or_default().push((id, key.to_vec()));
                         }
                         id
@@ -329,6 +354,13 @@ impl Matcher {
                 if is_monitor(&i.cmd, &i.replies) {
                     self.recorded_monitors.insert(i.conn);
                 }
+                if runs_script(class) {
+                    self.last_script = Some((index, i.at_ms + i.took_us / 1000));
+                    if !self.pending_script_lines.is_empty() {
+                        self.script_lines
+                            .insert(index, std::mem::take(&mut self.pending_script_lines));
+                    }
+                }
                 let killed = kills::killed(&i.cmd, &i.replies);
                 if killed > 0 {
                     for (conn, after) in self.kills.kill(index, i.at_ms, i.took_us, killed) {
@@ -351,7 +383,24 @@ impl Matcher {
                 self.served.push(false);
             }
             Event::Push(p) => {
-                if self.recorded_monitors.contains(&p.conn) && matches!(p.push, Value::Simple(_)) {
+                if let (true, Value::Simple(line)) =
+                    (self.recorded_monitors.contains(&p.conn), &p.push)
+                {
+                    // A script's command: kept for the script, once (each
+                    // monitor got its own copy of the line).
+                    if line.windows(6).any(|w| w == b" lua] ") {
+                        // Written just after its script's reply, or just
+                        // before it.
+                        let lines = match self.last_script {
+                            Some((script, ended)) if p.at_ms <= ended + SCRIPT_LINE_MS => {
+                                self.script_lines.entry(script).or_default()
+                            }
+                            _ => &mut self.pending_script_lines,
+                        };
+                        if !lines.contains(line) {
+                            lines.push(line.clone());
+                        }
+                    }
                     return;
                 }
                 let index = self.pushes.len();
@@ -413,6 +462,15 @@ impl Matcher {
         &self.monitors
     }
 
+    /// The monitor lines of what script recording `recording` ran inside
+    /// the server.
+    pub fn script_lines(&self, recording: usize) -> &[Bytes] {
+        self.script_lines
+            .get(&recording)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
     /// Forgets a live connection and retires its recorded connection: what
     /// it left unused is reported so, and not served to other connections
     /// while anything else matches.
@@ -436,8 +494,7 @@ impl Matcher {
     /// [`find`](Matcher::find) for a request already classified (the
     /// session classifies each request once).
     pub fn find_with(&mut self, live: u64, db: u32, args: &[Bytes], class: Class) -> Matched {
-        let db = if self.track_db { db } else { 0 };
-        let key = match_key_with(args, &self.rules, class);
+        let (db, key) = self.live_key(live, db, args, class);
         let Some(id) = self.keys.get(&db).and_then(|ids| ids.get(&*key)).copied() else {
             return self.miss(db, &key);
         };
@@ -483,6 +540,49 @@ impl Matcher {
             repeated,
             deliveries,
             closes,
+        }
+    }
+
+    /// The database (marked inside a transaction) and key a live
+    /// connection's command is matched under (see [`keys`]).
+    fn live_key<'a>(
+        &self,
+        live: u64,
+        db: u32,
+        args: &'a [Bytes],
+        class: Class,
+    ) -> (u32, std::borrow::Cow<'a, [Bytes]>) {
+        let db = if self.track_db { db } else { 0 };
+        let key = key_of(args, &self.rules, class);
+        match self.live.get(&live) {
+            Some(l) => l.transaction.key(db, key, class),
+            None => (db, key),
+        }
+    }
+
+    /// Follows a live connection's transaction once a command is answered:
+    /// `args` the recorded command that answered it (or the live one, on a
+    /// miss) and its first reply.
+    pub fn follow(&mut self, live: u64, args: &[Bytes], class: Class, reply: Option<&Value>) {
+        let Some(l) = self.live.get_mut(&live) else {
+            return;
+        };
+        if l.transaction.cares(class) {
+            let key = key_of(args, &self.rules, class);
+            l.transaction.follow(&key, class, args, reply);
+        }
+    }
+
+    /// [`follow`](Matcher::follow) for a command recording `recording`
+    /// answered.
+    pub fn follow_recording(&mut self, live: u64, recording: usize, class: Class) {
+        let Some(l) = self.live.get_mut(&live) else {
+            return;
+        };
+        if l.transaction.cares(class) {
+            let r = &self.recordings[recording];
+            let key = key_of(&r.cmd, &self.rules, class);
+            l.transaction.follow(&key, class, &r.cmd, r.replies.first());
         }
     }
 
@@ -596,8 +696,7 @@ impl Matcher {
         args: &[Bytes],
         class: Class,
     ) -> Option<Matched> {
-        let in_db = if self.track_db { db } else { 0 };
-        let key = match_key_with(args, &self.rules, class);
+        let (in_db, key) = self.live_key(live, db, args, class);
         let form = tokens::token_form(&key)?;
         let candidates = self.token_forms.get(&in_db)?.get(&form)?;
         let bound = self.live.get(&live).and_then(|l| l.bound);
@@ -685,7 +784,7 @@ impl Matcher {
     /// an error; nothing is served or counted.
     pub fn recorded_refusal(&self, db: u32, args: &[Bytes]) -> Option<Value> {
         let db = if self.track_db { db } else { 0 };
-        let key = match_key(args, &self.rules);
+        let key = key_of(args, &self.rules, Class::of(args));
         let id = *self.keys.get(&db)?.get(&*key)?;
         let last = self.queues[id as usize].last;
         let reply = self.recordings[last].replies.first()?;
@@ -912,6 +1011,15 @@ impl Matcher {
     }
 }
 
+/// Whether a command runs a script, whose commands `MONITOR` shows as
+/// `[0 lua]` lines.
+fn runs_script(class: Class) -> bool {
+    matches!(
+        class.name(),
+        "EVAL" | "EVALSHA" | "EVAL_RO" | "EVALSHA_RO" | "FCALL" | "FCALL_RO"
+    )
+}
+
 /// Whether a recorded interaction put its connection in `MONITOR` mode.
 fn is_monitor(cmd: &[Bytes], replies: &[Value]) -> bool {
     command::name(cmd).as_bytes() == b"MONITOR"
@@ -934,6 +1042,7 @@ fn push_topic(value: &Value) -> Option<(Namespace, Bytes)> {
 }
 
 mod binding;
+mod keys;
 mod kills;
 #[cfg(test)]
 pub(crate) mod tests;

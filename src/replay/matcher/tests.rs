@@ -525,3 +525,70 @@ fn a_handshake_call_swaps_bindings_made_the_wrong_way_round() {
     assert_eq!(reply(&mut m, 11, "SET k v"), Some(1));
     assert_eq!(m.unused().0, 0);
 }
+
+/// An interaction with a simple-string reply (`OK`, `QUEUED`).
+fn simple(conn: u64, seq: u64, cmd: &str, reply: &'static str) -> Event {
+    let Event::Interaction(mut i) = interaction(conn, seq, cmd, 0) else {
+        unreachable!()
+    };
+    i.replies = vec![Value::simple(reply)];
+    Event::Interaction(i)
+}
+
+/// What the session does per command: look it up, then follow the live
+/// connection's transaction with what answered it.
+fn served(m: &mut Matcher, live: u64, cmd: &str) -> Option<Value> {
+    let a = args(cmd);
+    let class = Class::of(&a);
+    match m.find(live, 0, &a) {
+        Matched::Hit { recording, .. } => {
+            m.follow_recording(live, recording, class);
+            m.recording(recording).replies.first().cloned()
+        }
+        Matched::Miss { .. } => {
+            m.follow(live, &a, class, None);
+            None
+        }
+    }
+}
+
+#[test]
+fn queued_commands_and_exec_match_only_their_own_transaction() {
+    // Connection 1 runs `GET k` in a transaction, connection 2 plainly.
+    // The live connection that replays 2 binds to 1 first (same opening),
+    // yet its plain `GET k` never gets `+QUEUED`, and the transaction's
+    // `EXEC` is the one that queued the same commands.
+    let mut m = matcher(
+        vec![
+            simple(1, 0, "SET k v", "OK"),
+            simple(1, 1, "MULTI", "OK"),
+            simple(1, 2, "GET k", "QUEUED"),
+            interaction(1, 3, "EXEC", 11),
+            simple(2, 4, "SET k v", "OK"),
+            interaction(2, 5, "GET k", 22),
+            simple(2, 6, "MULTI", "OK"),
+            simple(2, 7, "INCR n", "QUEUED"),
+            interaction(2, 8, "EXEC", 33),
+        ],
+        true,
+    );
+    m.connect(10);
+    assert_eq!(served(&mut m, 10, "SET k v"), Some(Value::simple("OK")));
+    assert_eq!(served(&mut m, 10, "GET k"), Some(Value::Integer(22)));
+    assert_eq!(served(&mut m, 10, "MULTI"), Some(Value::simple("OK")));
+    assert_eq!(served(&mut m, 10, "INCR n"), Some(Value::simple("QUEUED")));
+    assert_eq!(served(&mut m, 10, "EXEC"), Some(Value::Integer(33)));
+    m.connect(11);
+    assert_eq!(served(&mut m, 11, "SET k v"), Some(Value::simple("OK")));
+    assert_eq!(served(&mut m, 11, "MULTI"), Some(Value::simple("OK")));
+    assert_eq!(served(&mut m, 11, "GET k"), Some(Value::simple("QUEUED")));
+    assert_eq!(served(&mut m, 11, "EXEC"), Some(Value::Integer(11)));
+    assert_eq!(m.unused().0, 0);
+}
+
+#[test]
+fn set_arguments_match_in_any_order() {
+    let mut m = matcher(vec![interaction(1, 0, "SADD s 3 2 1", 3)], true);
+    m.connect(10);
+    assert_eq!(reply(&mut m, 10, "SADD s 1 3 2"), Some(3));
+}

@@ -69,6 +69,9 @@ impl Session {
                     // recording unless it runs (latency, partial).
                     let fault = shared.config.faults.check(&args);
                     if fault.is_some() || (self.doomed && is_exec(&args)) {
+                        // Answered by the fault, never matched: an `EXEC`
+                        // it aborts still ends the transaction.
+                        matcher.follow(self.live, &args, Class::of(&args), None);
                         later = Some((raw, args, Later::Fault(fault)));
                         break;
                     }
@@ -108,7 +111,6 @@ impl Session {
         out: &mut BytesMut,
     ) -> Option<Later> {
         let class = Class::of(args);
-        self.feed_monitors(matcher, args, class);
         // Recordings hold redacted passwords (keyed placeholders under the
         // cassette's salt); match on the same form.
         let redacted;
@@ -179,8 +181,20 @@ impl Session {
                 closes,
                 ..
             } => (recording, deliveries, closes),
-            Matched::Miss { closest } => return Some(Later::Miss(closest)),
+            Matched::Miss { closest } => {
+                matcher.follow(self.live, key, class, None);
+                return Some(Later::Miss(closest));
+            }
         };
+        // Inside `MULTI`, queued under the recorded command.
+        matcher.follow_recording(self.live, recording, class);
+        self.feed_monitors(
+            matcher,
+            args,
+            class,
+            matcher.recording(recording).replies.first(),
+            Some(recording),
+        );
         let null = class.null_shape();
         let r = matcher.recording(recording);
         // What this run sent for the recorded times (the same when it

@@ -78,6 +78,10 @@ impl Session {
         }
         if let Some((reply, effect)) = synthesize(&args, &mut self.info, &shared.server) {
             encode_for(&reply, self.info.protocol, NullShape::Bulk, out);
+            {
+                let matcher = self.matcher();
+                self.feed_monitors(&matcher, &args, Class::of(&args), Some(&reply), None);
+            }
             self.follow_db(&args, std::slice::from_ref(&reply));
             match effect {
                 Effect::Close => self.closing = true,

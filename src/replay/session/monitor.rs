@@ -8,7 +8,9 @@
 //! the matcher) and writes its own, as Redis does for every command it
 //! runs: the time, the database, the client's address, and the arguments
 //! quoted, with the secrets Redis hides shown as `(redacted)`. What a
-//! recorded script ran inside the server (`[0 lua]` lines) is not made up.
+//! recorded script ran inside the server (`[0 lua]` lines) cannot be made
+//! up: those recorded lines follow the script's own line when it is
+//! served, stamped with the time of the replay.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -16,32 +18,80 @@ use bytes::Bytes;
 
 use super::Session;
 use crate::command::{self, Class};
+use crate::replay::display::repr;
 use crate::replay::matcher::Matcher;
 use crate::resp::Value;
-use crate::replay::display::repr;
 
 impl Session {
     /// Shows a command this connection sent to the live connections in
-    /// `MONITOR` mode (none: nothing is made).
-    pub(super) fn feed_monitors(&self, matcher: &Matcher, args: &[Bytes], class: Class) {
+    /// `MONITOR` mode, as Redis does once it runs it: not when its
+    /// `reply` says Redis refused it before running it (an unknown command
+    /// or subcommand, a wrong number of arguments, no authentication).
+    /// For a script served from `recording`, the commands it ran inside
+    /// the server follow (`[0 lua]` lines, recorded, stamped now).
+    pub(super) fn feed_monitors(
+        &self,
+        matcher: &Matcher,
+        args: &[Bytes],
+        class: Class,
+        reply: Option<&Value>,
+        recording: Option<usize>,
+    ) {
         let monitors = matcher.monitors();
-        if monitors.iter().all(|&m| m == self.live) {
+        if monitors.iter().all(|&m| m == self.live) || reply.is_some_and(refused_before_running) {
             return;
         }
-        let line = monitor_line(
-            SystemTime::now(),
+        let now = SystemTime::now();
+        let mut lines = vec![monitor_line(
+            now,
             self.selected.db(),
             &self.peer,
             args,
             class,
-        );
+        )];
+        if let Some(r) = recording {
+            lines.extend(matcher.script_lines(r).iter().map(|l| restamped(l, now)));
+        }
         for &m in monitors {
-            if m != self.live {
+            if m == self.live {
+                continue;
+            }
+            for line in &lines {
                 self.shared
                     .deliver(m, Value::Simple(line.clone()), Duration::ZERO);
             }
         }
     }
+}
+
+/// Errors Redis answers before it runs a command (`processCommand`'s
+/// checks), for commands `MONITOR` never sees.
+fn refused_before_running(reply: &Value) -> bool {
+    let text = match reply {
+        Value::Error(text) | Value::BulkError(text) => text,
+        _ => return false,
+    };
+    [
+        "ERR unknown command",
+        "ERR unknown subcommand",
+        "ERR wrong number of arguments",
+        "NOAUTH",
+        "NOPERM",
+    ]
+    .iter()
+    .any(|p| text.starts_with(p.as_bytes()))
+}
+
+/// A recorded monitor line with its time replaced by `now`.
+fn restamped(line: &Bytes, now: SystemTime) -> Bytes {
+    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let rest = line
+        .iter()
+        .position(|&b| b == b' ')
+        .map_or(&line[..], |at| &line[at..]);
+    let mut out = format!("{}.{:06}", since.as_secs(), since.subsec_micros()).into_bytes();
+    out.extend_from_slice(rest);
+    Bytes::from(out)
 }
 
 /// One monitor line as Redis writes it (`replicationFeedMonitors`):
