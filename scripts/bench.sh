@@ -98,6 +98,13 @@
 #                       replay-cluster)
 #   ONLY_CLUSTER=0      1 runs only the cluster targets in the rounds (implies
 #                       CLUSTER=1; with TLS=1 the TLS targets too)
+#   CONFORM=0           1 adds load replay: `resplay conform --load --speed
+#                       max` of a REQUESTS-command cassette (redis-benchmark
+#                       GET/SET, CLIENTS connections, recorded through
+#                       record) against direct redis-benchmark with the same
+#                       connections, ROUNDS alternating rounds, the median
+#                       ratio of commands per second
+#   ONLY_CONFORM=0      1 runs only that (implies CONFORM=1)
 #
 # "HEAD" is the working tree of this checkout (the script says when src/ or
 # Cargo.* have uncommitted changes). Both binaries are copied into the temp
@@ -127,6 +134,9 @@ TLS=${TLS:-0}
 ONLY_TLS=${ONLY_TLS:-0}
 CLUSTER=${CLUSTER:-0}
 ONLY_CLUSTER=${ONLY_CLUSTER:-0}
+CONFORM=${CONFORM:-0}
+ONLY_CONFORM=${ONLY_CONFORM:-0}
+[[ $ONLY_CONFORM == 1 ]] && CONFORM=1
 [[ $ONLY_INSTRUCTIONS == 1 ]] && INSTRUCTIONS=1
 [[ $ONLY_TLS == 1 ]] && TLS=1
 [[ $ONLY_CLUSTER == 1 ]] && CLUSTER=1
@@ -542,8 +552,33 @@ count_instructions() {
     python3 "$REPORT" --instructions "$INSTR"
 }
 
+# ---------------------------------------------------------------- load replay
+load_replay() {
+    echo
+    echo "== load replay (resplay conform --load --speed max), $REQUESTS commands, $CLIENTS connections"
+    start_record "$WORK/conform.jsonl" "$WORK/conform-record.log"
+    bench_cmd "$REC_PORT" 1 $((REQUESTS / 2)) -t set,get -q >/dev/null 2>&1 || die "conform cassette recording failed"
+    stop "$REC_PID"
+    ratios=()
+    for round in $(seq 1 "$ROUNDS"); do
+        direct=$(bench_cmd "$REDIS_PORT" 1 $((REQUESTS / 2)) -t set,get --csv 2>/dev/null \
+            | python3 -c 'import csv,sys; r=[float(x[1]) for x in csv.reader(sys.stdin) if x and x[0] in ("SET","GET")]; print(len(r)/sum(1/x for x in r))')
+        load=$("${RUN:-$BIN}" conform "$WORK/conform.jsonl" --target "redis://127.0.0.1:$REDIS_PORT" \
+            --allow-nonempty --load --speed max --json 2>/dev/null \
+            | python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["commands_per_s"])')
+        ratio=$(python3 -c "print(f'{$load / $direct:.2f}')")
+        ratios+=("$ratio")
+        echo "round $round: direct redis-benchmark $(printf '%.0f' "$direct") rps, load replay $(printf '%.0f' "$load") commands/s, ratio ${ratio}x"
+    done
+    echo "load replay / redis-benchmark, median of $ROUNDS: $(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')x"
+}
+
 if [[ $ONLY_INSTRUCTIONS == 1 ]]; then
     count_instructions
+    exit 0
+fi
+if [[ $ONLY_CONFORM == 1 ]]; then
+    load_replay
     exit 0
 fi
 
@@ -800,6 +835,10 @@ fi
 
 if [[ $INSTRUCTIONS == 1 ]]; then
     count_instructions
+fi
+
+if [[ $CONFORM == 1 ]]; then
+    load_replay
 fi
 
 # ---------------------------------------------------------------- memory

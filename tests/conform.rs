@@ -273,3 +273,38 @@ fn an_old_cassettes_absolute_times_move_with_the_clock() {
     let out = conform(&cassette, &target.url(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+#[test]
+fn load_replay_plays_the_traffic_over_and_reports_latencies() {
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = record_workload(dir.path(), 2);
+    let recorded = common::cassette_lines(&cassette)
+        .iter()
+        .filter(|l| l.get("cmd").is_some())
+        .count() as u64;
+    let target = RedisServer::start();
+    // Each recorded connection twice at once, the whole twice over.
+    let out = conform(
+        &cassette,
+        &target.url(),
+        &["--connections-scale", "2", "--loop", "2", "--json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(report["type"], "load", "{report}");
+    let played = report["answered"].as_u64().unwrap() + report["skipped"].as_u64().unwrap();
+    assert_eq!(played, 4 * recorded, "{report}");
+    assert_eq!(report["unanswered"], 0, "{report}");
+    assert!(report["commands_per_s"].as_f64().unwrap() > 0.0, "{report}");
+    let set = &report["by_command"]["SET"];
+    assert_eq!(set["count"], 4 * 12, "{report}");
+    assert!(set["p50_us"].as_u64().unwrap() <= set["max_us"].as_u64().unwrap());
+
+    // Compared at the recorded pace, twice as fast: still no difference.
+    let fresh = RedisServer::start();
+    let out = conform(&cassette, &fresh.url(), &["--speed", "2x"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = conform(&cassette, &fresh.url(), &["--speed", "fast"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use resplay::cassette;
+use resplay::conform::load::{load, Speed};
 use resplay::conform::{compare, conform, ConformConfig};
 use resplay::pattern::CommandPattern;
 use resplay::tls::UpstreamTlsOptions;
@@ -47,6 +48,19 @@ pub struct ConformArgs {
     /// One JSON object a line (each difference, then the summary).
     #[arg(long)]
     json: bool,
+    /// `1x`, `2x`, `0.5x`…: the recorded pacing scaled; `max`: as fast as the target answers.
+    #[arg(long, value_name = "SPEED", default_value = "max")]
+    speed: Speed,
+    /// Play it as a load test: replies not compared, nor the recorded order
+    /// across connections; throughput and latency percentiles reported.
+    #[arg(long)]
+    load: bool,
+    /// Load test: play the cassette N times in a row.
+    #[arg(long = "loop", value_name = "N", default_value_t = 1)]
+    loops: usize,
+    /// Load test: play each recorded connection K times at once, keys shared.
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    connections_scale: usize,
     /// Connect timeout for the target.
     #[arg(long, value_name = "SECONDS")]
     timeout_seconds: Option<u64>,
@@ -124,17 +138,45 @@ async fn run_checked(args: ConformArgs) -> anyhow::Result<ExitCode> {
         },
         volatile,
         examples: args.examples,
+        speed: args.speed.factor(),
     };
+    if args.loops == 0 || args.connections_scale == 0 {
+        anyhow::bail!("--loop and --connections-scale count from 1");
+    }
+    if args.load || args.loops > 1 || args.connections_scale > 1 {
+        let report = load(
+            &loaded,
+            &config,
+            args.speed,
+            args.loops,
+            args.connections_scale,
+        )
+        .await?;
+        let out = if args.json {
+            report.render_json()
+        } else {
+            report.render_text()
+        };
+        write_out(&out)?;
+        // A load test fails only when commands went unanswered.
+        return Ok(ExitCode::from(u8::from(report.unanswered > 0)));
+    }
     let report = conform(&loaded, &config).await?;
     let out = if args.json {
         report.render_json()
     } else {
         report.render_text()
     };
+    write_out(&out)?;
+    Ok(ExitCode::from(u8::from(!report.conforms())))
+}
+
+/// Writes the report to stdout; a closed pipe (`| head`) is not an error.
+fn write_out(out: &str) -> anyhow::Result<()> {
     if let Err(e) = std::io::stdout().lock().write_all(out.as_bytes()) {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             anyhow::bail!("cannot write the report: {e}");
         }
     }
-    Ok(ExitCode::from(u8::from(!report.conforms())))
+    Ok(())
 }

@@ -108,11 +108,18 @@ const CONTINUES: u64 = 1 << 62;
 /// comes back to `0` must not keep a run going).
 const MAX_CONTINUATIONS: usize = 10_000;
 
-/// Runs `plan` against `target`.
-pub async fn drive(plan: &Plan, target: &Upstream) -> Result<Run, DriveError> {
+/// Runs `plan` against `target`: as fast as the order allows, or with the
+/// recorded pacing divided by `speed` (2.0: twice as fast).
+pub async fn drive(plan: &Plan, target: &Upstream, speed: Option<f64>) -> Result<Run, DriveError> {
+    let first_ms = plan.items.first().map_or(0, |i| i.at_ms);
     let mut driver = Driver {
         plan,
         target,
+        pace: speed.map(|speed| Pace {
+            start: Instant::now(),
+            first_ms,
+            speed,
+        }),
         progress: Progress::new(plan),
         answers: vec![Answer::NotRun("never sent"); plan.items.len()],
         pushes: vec![Vec::new(); plan.conns.len()],
@@ -131,15 +138,24 @@ pub async fn drive(plan: &Plan, target: &Upstream) -> Result<Run, DriveError> {
         if driver.progress.all_done() {
             break;
         }
-        if sent == 0 && driver.in_flight.is_empty() {
+        let next_due = driver.next_due();
+        let waiting_for_time = next_due.is_some_and(|due| due > Instant::now());
+        if sent == 0 && driver.in_flight.is_empty() && !waiting_for_time {
             // The recorded order cannot be kept: send the earliest waiting
             // command anyway.
             driver.force(&tx).await?;
             continue;
         }
-        match tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {
+        let wait = match next_due {
+            Some(due) if waiting_for_time => due
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_secs(1)),
+            _ => Duration::from_secs(1),
+        };
+        match tokio::time::timeout(wait, rx.recv()).await {
             Ok(Some(event)) => driver.on_event(event),
             Ok(None) => break,
+            Err(_) if waiting_for_time => {}
             Err(_) => driver.give_up_overdue(),
         }
     }
@@ -167,9 +183,18 @@ pub async fn drive(plan: &Plan, target: &Upstream) -> Result<Run, DriveError> {
     })
 }
 
+/// The recorded pacing, scaled (`--speed`).
+struct Pace {
+    start: Instant,
+    /// The first item's `at_ms`: the run's zero.
+    first_ms: u64,
+    speed: f64,
+}
+
 struct Driver<'a> {
     plan: &'a Plan,
     target: &'a Upstream,
+    pace: Option<Pace>,
     progress: Progress,
     answers: Vec<Answer>,
     pushes: Vec<Vec<Value>>,
@@ -197,7 +222,9 @@ impl Driver<'_> {
             let mut progressed = false;
             for c in 0..self.plan.conns.len() {
                 while let Some(i) = self.progress.next_of(self.plan, c) {
-                    if !self.plan.is_ready(i, &self.progress) {
+                    if self.due(i).is_some_and(|due| due > Instant::now())
+                        || !self.plan.is_ready(i, &self.progress)
+                    {
                         break;
                     }
                     self.send(i, tx).await?;
@@ -209,6 +236,21 @@ impl Driver<'_> {
                 return Ok(sent);
             }
         }
+    }
+
+    /// When item `i` is due under `--speed` (`None`: at once).
+    fn due(&self, i: usize) -> Option<Instant> {
+        let pace = self.pace.as_ref()?;
+        let since = self.plan.items[i].at_ms.saturating_sub(pace.first_ms);
+        Some(pace.start + Duration::from_secs_f64(since as f64 / 1000.0 / pace.speed))
+    }
+
+    /// The earliest time a waiting command is due at.
+    fn next_due(&self) -> Option<Instant> {
+        (0..self.plan.conns.len())
+            .filter_map(|c| self.progress.next_of(self.plan, c))
+            .filter_map(|i| self.due(i))
+            .min()
     }
 
     /// Sends the earliest command still waiting, order or not.

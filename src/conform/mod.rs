@@ -8,11 +8,13 @@
 //! [`flow`] carries values the target makes up (stream ids, client ids,
 //! cursors) into later commands, [`compare`] judges each reply (noise is
 //! not a difference: the rules come from Redis's command metadata), and
-//! [`report`] says what differed. See docs/conform.md.
+//! [`report`] says what differed. [`load`] plays the same cassette as a
+//! load test instead. See docs/conform.md.
 
 pub mod compare;
 pub mod drive;
 pub mod flow;
+pub mod load;
 pub mod plan;
 pub mod report;
 
@@ -52,6 +54,9 @@ pub struct ConformConfig {
     pub volatile: Vec<CommandPattern>,
     /// Examples listed per kind of difference.
     pub examples: usize,
+    /// The recorded pacing divided by this; `None`: as fast as the order
+    /// allows (`--speed`).
+    pub speed: Option<f64>,
 }
 
 /// Why a conform run could not be made (exit status 2).
@@ -86,7 +91,7 @@ pub async fn conform(cassette: &Cassette, config: &ConformConfig) -> Result<Repo
     }
     check_target(cassette, config).await?;
     let plan = Plan::new(cassette, config.send_unsafe);
-    let run = drive::drive(&plan, &config.target).await?;
+    let run = drive::drive(&plan, &config.target, config.speed).await?;
     let created_ms = clock::created_ms(&cassette.header.created);
     Ok(judge(&plan, run, config, created_ms))
 }
@@ -94,7 +99,10 @@ pub async fn conform(cassette: &Cassette, config: &ConformConfig) -> Result<Repo
 /// The safety rules: `conform` writes, so it refuses a target that holds
 /// data, or that is the cassette's own recorded upstream, unless told
 /// (`--allow-nonempty`), and runs `FLUSHALL` first when told (`--flush`).
-async fn check_target(cassette: &Cassette, config: &ConformConfig) -> Result<(), ConformError> {
+pub(crate) async fn check_target(
+    cassette: &Cassette,
+    config: &ConformConfig,
+) -> Result<(), ConformError> {
     let recorded = cassette.header.upstream.as_deref();
     let told = config.flush || config.allow_nonempty;
     if recorded == Some(config.target.addr.as_str()) && !told {

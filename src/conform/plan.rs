@@ -83,6 +83,9 @@ pub struct Conn {
     pub pushes: Vec<Value>,
     /// The server closed it (a kill, a timeout): the target should too.
     pub closed_by_server: bool,
+    /// Which copy of the recording it belongs to (`--connections-scale`):
+    /// the order is kept among the connections of one copy only.
+    pub copy: usize,
 }
 
 /// Everything `conform` sends, from one cassette.
@@ -92,6 +95,10 @@ pub struct Plan {
     pub items: Vec<Item>,
     /// The connections, in the order they first appear.
     pub conns: Vec<Conn>,
+    /// Keep the recorded order across connections (see the module doc).
+    /// A load test, which compares nothing, turns it off: each connection
+    /// then goes at its own pace, as the recorded clients did.
+    pub unordered: bool,
 }
 
 /// Commands that change the server itself or take it over, not data:
@@ -200,6 +207,47 @@ impl Plan {
         plan
     }
 
+    /// The plan played `copies` times over at once, each recorded
+    /// connection by `copies` live ones (`--connections-scale`): the
+    /// order across connections is kept within each copy.
+    pub fn scaled(self, copies: usize) -> Plan {
+        if copies <= 1 {
+            return self;
+        }
+        let mut plan = Plan::default();
+        for conn in &self.conns {
+            for copy in 0..copies {
+                plan.conns.push(Conn {
+                    recorded: conn.recorded,
+                    items: Vec::new(),
+                    resp3: conn.resp3,
+                    pushes: conn.pushes.clone(),
+                    closed_by_server: conn.closed_by_server,
+                    copy,
+                });
+            }
+        }
+        for item in &self.items {
+            for copy in 0..copies {
+                let conn = item.conn * copies + copy;
+                plan.conns[conn].items.push(plan.items.len());
+                plan.items.push(Item {
+                    conn,
+                    seq: item.seq,
+                    db: item.db,
+                    at_ms: item.at_ms,
+                    took_us: item.took_us,
+                    cmd: item.cmd.clone(),
+                    replies: item.replies.clone(),
+                    blocking: item.blocking,
+                    sends_back: item.sends_back,
+                    skip: item.skip,
+                });
+            }
+        }
+        plan
+    }
+
     /// Whether item `i`, the next of its connection, may be sent now.
     pub fn is_ready(&self, i: usize, progress: &Progress) -> bool {
         let item = &self.items[i];
@@ -219,8 +267,12 @@ impl Plan {
         // Other connections: what was written before it must be answered,
         // save blocking commands that did not certainly complete first
         // (and what their connection queued behind them).
+        if self.unordered {
+            return true;
+        }
+        let copy = self.conns[item.conn].copy;
         for (c, conn) in self.conns.iter().enumerate() {
-            if c == item.conn {
+            if c == item.conn || conn.copy != copy {
                 continue;
             }
             for &j in &conn.items[progress.open[c]..] {
@@ -247,6 +299,8 @@ impl Plan {
 pub struct Progress {
     /// Item answered (or never to be: skipped, its connection gone).
     pub done: Vec<bool>,
+    /// How many are.
+    finished: usize,
     /// Per connection: the position of its next item to send.
     pub next: Vec<usize>,
     /// Per connection: the position of its first item not answered.
@@ -258,6 +312,7 @@ impl Progress {
     pub fn new(plan: &Plan) -> Progress {
         Progress {
             done: vec![false; plan.items.len()],
+            finished: 0,
             next: vec![0; plan.conns.len()],
             open: vec![0; plan.conns.len()],
         }
@@ -265,7 +320,11 @@ impl Progress {
 
     /// Notes item `i` answered.
     pub fn finish(&mut self, plan: &Plan, i: usize) {
+        if self.done[i] {
+            return;
+        }
         self.done[i] = true;
+        self.finished += 1;
         let c = plan.items[i].conn;
         let items = &plan.conns[c].items;
         while self.open[c] < items.len() && self.done[items[self.open[c]]] {
@@ -280,7 +339,7 @@ impl Progress {
 
     /// True once every item is answered.
     pub fn all_done(&self) -> bool {
-        self.done.iter().all(|&d| d)
+        self.finished == self.done.len()
     }
 }
 
