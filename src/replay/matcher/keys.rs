@@ -17,8 +17,8 @@
 //!   own (Python's `set`, whose order changes with every process) sends
 //!   them in another order each run. For the commands whose reply does not
 //!   depend on the order of their variadic arguments, listed in
-//!   [`SET_ARGUMENTS`] since Redis's metadata does not say so, those
-//!   arguments are sorted in the key.
+//!   [`SET_ARGUMENTS`] (and `CLIENT LIST ID`'s ids) since Redis's
+//!   metadata does not say so, those arguments are sorted in the key.
 
 use std::borrow::Cow;
 
@@ -53,8 +53,16 @@ pub const SET_ARGUMENTS: &[(&str, usize)] = &[
 pub fn key_of<'a>(args: &'a [Bytes], rules: &[IgnoreRule], class: Class) -> Cow<'a, [Bytes]> {
     let key = match_key_with(args, rules, class);
     let name = class.name();
-    let Some(&(_, from)) = SET_ARGUMENTS.iter().find(|(n, _)| *n == name) else {
-        return key;
+    let from = match SET_ARGUMENTS.iter().find(|(n, _)| *n == name) {
+        Some(&(_, from)) => from,
+        // `CLIENT LIST ID id…`: the ids are a set too.
+        None if name == "CLIENT"
+            && command::arg_is(args, 1, "LIST")
+            && command::arg_is(args, 2, "ID") =>
+        {
+            3
+        }
+        None => return key,
     };
     if key.len() <= from + 1 || key[from..].windows(2).all(|w| w[0] <= w[1]) {
         return key;
@@ -168,6 +176,10 @@ mod tests {
             args(&["RPUSH", "l", "b", "a"])
         );
         assert_eq!(key(&["DEL", "b", "a"]), args(&["DEL", "a", "b"]));
+        assert_eq!(
+            key(&["CLIENT", "LIST", "ID", "9", "7"]),
+            args(&["CLIENT", "LIST", "ID", "7", "9"])
+        );
     }
 
     #[test]
