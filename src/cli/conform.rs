@@ -25,7 +25,11 @@ pub struct ConformArgs {
     /// (its credentials stand in for the cassette's redacted passwords).
     #[arg(long, value_name = "URL")]
     target: String,
-    /// Run FLUSHALL on the target first (it must be a server you may wipe).
+    /// The cassette is a cluster recording and the target a node of a
+    /// cluster: each connection talks to the node serving its recorded node's slots.
+    #[arg(long)]
+    cluster: bool,
+    /// Run FLUSHALL on the target first (on every primary of a cluster; it must be data you may wipe).
     #[arg(long)]
     flush: bool,
     /// Run even though the target holds data, or is the cassette's own upstream.
@@ -139,6 +143,7 @@ async fn run_checked(args: ConformArgs) -> anyhow::Result<ExitCode> {
         volatile,
         examples: args.examples,
         speed: args.speed.factor(),
+        cluster: args.cluster,
     };
     if args.loops == 0 || args.connections_scale == 0 {
         anyhow::bail!("--loop and --connections-scale count from 1");

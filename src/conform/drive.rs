@@ -20,6 +20,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use super::cluster::NodeMap;
 use super::flow::{self, Flow};
 use super::plan::{Plan, Progress};
 use crate::command::secret::PLACEHOLDER_PREFIX;
@@ -110,11 +111,17 @@ const MAX_CONTINUATIONS: usize = 10_000;
 
 /// Runs `plan` against `target`: as fast as the order allows, or with the
 /// recorded pacing divided by `speed` (2.0: twice as fast).
-pub async fn drive(plan: &Plan, target: &Upstream, speed: Option<f64>) -> Result<Run, DriveError> {
+pub async fn drive(
+    plan: &Plan,
+    target: &Upstream,
+    nodes: Option<&NodeMap>,
+    speed: Option<f64>,
+) -> Result<Run, DriveError> {
     let first_ms = plan.items.first().map_or(0, |i| i.at_ms);
     let mut driver = Driver {
         plan,
         target,
+        nodes,
         pace: speed.map(|speed| Pace {
             start: Instant::now(),
             first_ms,
@@ -194,6 +201,8 @@ struct Pace {
 struct Driver<'a> {
     plan: &'a Plan,
     target: &'a Upstream,
+    /// A cluster target: the node each connection talks to.
+    nodes: Option<&'a NodeMap>,
     pace: Option<Pace>,
     progress: Progress,
     answers: Vec<Answer>,
@@ -343,7 +352,12 @@ impl Driver<'_> {
         c: usize,
         tx: &mpsc::UnboundedSender<FromTarget>,
     ) -> Result<Live, DriveError> {
-        let stream = self.target.connect().await?;
+        let node = self.plan.conns[c].node.as_deref();
+        let target = self
+            .nodes
+            .and_then(|nodes| nodes.for_conn(node))
+            .unwrap_or(self.target);
+        let stream = target.connect().await?;
         let (mut reader, writer) = upstream::split(stream);
         let tx = tx.clone();
         tokio::spawn(async move {

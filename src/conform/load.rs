@@ -221,12 +221,8 @@ pub async fn load(
     loops: usize,
     scale: usize,
 ) -> Result<LoadReport, ConformError> {
-    if cassette.header.cluster.is_some() {
-        return Err(ConformError::Refused(
-            "this is a cluster cassette: load replay drives one server, and cluster targets are not supported yet".into(),
-        ));
-    }
-    check_target(cassette, config).await?;
+    let nodes = super::nodes(cassette, config).await?;
+    check_target(cassette, config, nodes.as_ref()).await?;
     let mut plan = Plan::new(cassette, config.send_unsafe).scaled(scale);
     plan.unordered = true;
     let mut report = LoadReport {
@@ -236,7 +232,7 @@ pub async fn load(
     let progress = std::io::stderr().is_terminal() && loops > 1;
     let started = Instant::now();
     for round in 1..=loops {
-        let run = drive::drive(&plan, &config.target, speed.factor()).await?;
+        let run = drive::drive(&plan, &config.target, nodes.as_ref(), speed.factor()).await?;
         report.add(&plan, &run);
         if progress {
             let rate = report.answered as f64 / started.elapsed().as_secs_f64();

@@ -11,6 +11,7 @@
 //! [`report`] says what differed. [`load`] plays the same cassette as a
 //! load test instead. See docs/conform.md.
 
+pub mod cluster;
 pub mod compare;
 pub mod drive;
 pub mod flow;
@@ -57,6 +58,10 @@ pub struct ConformConfig {
     /// The recorded pacing divided by this; `None`: as fast as the order
     /// allows (`--speed`).
     pub speed: Option<f64>,
+    /// The target is a cluster, the cassette a cluster recording
+    /// (`--cluster`): each connection talks to the node serving the slots
+    /// its recorded node served.
+    pub cluster: bool,
 }
 
 /// Why a conform run could not be made (exit status 2).
@@ -84,16 +89,33 @@ pub enum ConformError {
 /// Drives `cassette` against the configured target; the report, or why no
 /// run could be made. Writes to the target: see [`check_target`].
 pub async fn conform(cassette: &Cassette, config: &ConformConfig) -> Result<Report, ConformError> {
-    if cassette.header.cluster.is_some() {
-        return Err(ConformError::Refused(
-            "this is a cluster cassette: conform drives one server, and cluster targets are not supported yet".into(),
-        ));
-    }
-    check_target(cassette, config).await?;
+    let nodes = nodes(cassette, config).await?;
+    check_target(cassette, config, nodes.as_ref()).await?;
     let plan = Plan::new(cassette, config.send_unsafe);
-    let run = drive::drive(&plan, &config.target, config.speed).await?;
+    let run = drive::drive(&plan, &config.target, nodes.as_ref(), config.speed).await?;
     let created_ms = clock::created_ms(&cassette.header.created);
-    Ok(judge(&plan, run, config, created_ms))
+    Ok(judge(&plan, run, config, created_ms, nodes.as_ref()))
+}
+
+/// A cluster cassette against a cluster target: its nodes matched to the
+/// target's; either without the other is refused.
+pub(crate) async fn nodes(
+    cassette: &Cassette,
+    config: &ConformConfig,
+) -> Result<Option<cluster::NodeMap>, ConformError> {
+    match (&cassette.header.cluster, config.cluster) {
+        (Some(recorded), true) => {
+            let seed = cassette.header.upstream.as_deref();
+            Ok(Some(cluster::NodeMap::discover(recorded, seed, &config.target).await?))
+        }
+        (Some(_), false) => Err(ConformError::Refused(
+            "this is a cluster cassette: pass --cluster, with a node of the target cluster as --target".into(),
+        )),
+        (None, true) => Err(ConformError::Refused(
+            "--cluster needs a cluster cassette (recorded with record --cluster)".into(),
+        )),
+        (None, false) => Ok(None),
+    }
 }
 
 /// The safety rules: `conform` writes, so it refuses a target that holds
@@ -102,6 +124,7 @@ pub async fn conform(cassette: &Cassette, config: &ConformConfig) -> Result<Repo
 pub(crate) async fn check_target(
     cassette: &Cassette,
     config: &ConformConfig,
+    nodes: Option<&cluster::NodeMap>,
 ) -> Result<(), ConformError> {
     let recorded = cassette.header.upstream.as_deref();
     let told = config.flush || config.allow_nonempty;
@@ -111,7 +134,20 @@ pub(crate) async fn check_target(
             config.target.addr
         )));
     }
-    let mut stream = config.target.connect().await?;
+    // A cluster's data lives on its primaries: each is checked (or flushed).
+    let servers = match nodes {
+        Some(nodes) => nodes.primaries.clone(),
+        None => vec![config.target.clone()],
+    };
+    for server in &servers {
+        check_server(server, config).await?;
+    }
+    Ok(())
+}
+
+/// [`check_target`] for one server.
+async fn check_server(server: &Upstream, config: &ConformConfig) -> Result<(), ConformError> {
+    let mut stream = server.connect().await?;
     let ask = |e: std::io::Error, command| ConformError::Target {
         command,
         reason: e.to_string(),
@@ -139,7 +175,7 @@ pub(crate) async fn check_target(
     if holds_data && !config.allow_nonempty {
         return Err(ConformError::Refused(format!(
             "{} holds data ({}): conform writes to it; pass --flush (FLUSHALL first) or --allow-nonempty",
-            config.target.addr,
+            server.addr,
             text.lines()
                 .filter(|l| l.starts_with("db"))
                 .collect::<Vec<_>>()
@@ -198,7 +234,13 @@ fn shifted(class: Class, replies: &[Value], offset_ms: i64) -> Option<Vec<Value>
 }
 
 /// Compares what the target answered with the recording.
-fn judge(plan: &Plan, run: drive::Run, config: &ConformConfig, created_ms: Option<i64>) -> Report {
+fn judge(
+    plan: &Plan,
+    run: drive::Run,
+    config: &ConformConfig,
+    created_ms: Option<i64>,
+    nodes: Option<&cluster::NodeMap>,
+) -> Report {
     let mut report = Report {
         target: upstream::mask_password(&config.target.addr),
         examples: config.examples,
@@ -224,6 +266,11 @@ fn judge(plan: &Plan, run: drive::Run, config: &ConformConfig, created_ms: Optio
                 .iter()
                 .map(|r| run.flow.reply_to_live(r))
                 .collect()
+        };
+        // The recorded cluster's node names as the target's.
+        let recorded: Vec<Value> = match nodes {
+            Some(nodes) => recorded.iter().map(|r| nodes.rename(r)).collect(),
+            None => recorded,
         };
         let difference = |reason: String, live: String| Difference {
             name: name.clone(),

@@ -86,6 +86,9 @@ pub struct Conn {
     /// Which copy of the recording it belongs to (`--connections-scale`):
     /// the order is kept among the connections of one copy only.
     pub copy: usize,
+    /// In a cluster recording, the node it talked to (its open event's
+    /// `node`; none: the recording's seed node).
+    pub node: Option<String>,
 }
 
 /// Everything `conform` sends, from one cassette.
@@ -201,6 +204,9 @@ impl Plan {
                     if c.event == ConnState::Close && c.by_server {
                         plan.conns[conn].closed_by_server = true;
                     }
+                    if c.event == ConnState::Open && c.node.is_some() {
+                        plan.conns[conn].node.clone_from(&c.node);
+                    }
                 }
             }
         }
@@ -224,6 +230,7 @@ impl Plan {
                     pushes: conn.pushes.clone(),
                     closed_by_server: conn.closed_by_server,
                     copy,
+                    node: conn.node.clone(),
                 });
             }
         }
