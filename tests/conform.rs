@@ -308,3 +308,62 @@ fn load_replay_plays_the_traffic_over_and_reports_latencies() {
     let out = conform(&cassette, &fresh.url(), &["--speed", "fast"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
+
+#[test]
+fn passwords_databases_and_client_reply_conform() {
+    // Recorded against a server with a password, handshake calls kept:
+    // AUTH's password is stored redacted, and the target URL's stands in
+    // for it; the recorded SELECT is sent as recorded.
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("auth.jsonl");
+    let server = RedisServer::start_with(&["--requirepass", "s3cret"]);
+    let recorder = Resplay::record(
+        &format!("redis://127.0.0.1:{}", server.port),
+        &cassette,
+        &["--record-trivial-calls"],
+    );
+    let mut raw = common::raw::Raw::connect(recorder.port);
+    use resplay::resp::Value;
+    assert_eq!(raw.call(&["AUTH", "s3cret"]), Value::simple("OK"));
+    assert_eq!(raw.call(&["SELECT", "3"]), Value::simple("OK"));
+    assert_eq!(raw.call(&["SET", "k", "in-3"]), Value::simple("OK"));
+    raw.send(&["CLIENT", "REPLY", "OFF"]);
+    raw.send(&["SET", "quiet", "1"]);
+    assert_eq!(raw.call(&["CLIENT", "REPLY", "ON"]), Value::simple("OK"));
+    assert_eq!(raw.call(&["GET", "quiet"]), Value::Bulk("1".into()));
+    assert_eq!(raw.call(&["GET", "k"]), Value::Bulk("in-3".into()));
+    drop(raw);
+    let (code, log) = recorder.stop();
+    assert_eq!(code, 0, "{log:?}");
+    let stored = std::fs::read_to_string(&cassette).unwrap();
+    assert!(!stored.contains("s3cret"), "{stored}");
+
+    let target = RedisServer::start_with(&["--requirepass", "other"]);
+    // The target's password comes from the URL.
+    let out = conform(
+        &cassette,
+        &format!("redis://:other@127.0.0.1:{}", target.port),
+        &["--json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let s = summary(&out);
+    assert_eq!(s["totals"]["different"], 0, "{s}");
+    assert_eq!(s["by_command"]["AUTH"]["same"], 1, "{s}");
+    assert_eq!(s["by_command"]["SELECT"]["same"], 1, "{s}");
+    assert_eq!(s["by_command"]["CLIENT REPLY"]["recorded"], 2, "{s}");
+    // And the writes went to database 3, as recorded.
+    let in_3 = Command::new("redis-cli")
+        .args([
+            "-p",
+            &target.port.to_string(),
+            "-a",
+            "other",
+            "-n",
+            "3",
+            "GET",
+            "k",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&in_3.stdout).trim(), "in-3");
+}
