@@ -915,3 +915,48 @@ fn no_system_roots_needs_only_a_ca_file() {
         "{err}"
     );
 }
+
+#[test]
+fn conform_drives_a_cassette_against_a_tls_target() {
+    // Recorded from a plain Redis; conformed against one that speaks only
+    // TLS, with mutual TLS, through the same --tls-* flags as record.
+    let pki = Pki::new();
+    let plain = RedisServer::start();
+    let cassette = pki.dir().join("plain.jsonl");
+    let rec = Resplay::record(&plain.url(), &cassette, &[]);
+    assert_eq!(cli(rec.port, &["set", "k", "v"]).0.trim(), "OK");
+    assert_eq!(cli(rec.port, &["get", "k"]).0.trim(), "v");
+    let (status, log) = rec.stop();
+    assert_eq!(status, 0, "{log:?}");
+
+    let tls = TlsRedis::start(&pki, true);
+    let conform = |extra: &[&str]| {
+        let mut cmd = Command::new(resplay_bin());
+        cmd.arg("conform")
+            .arg(&cassette)
+            .args(["--target", &tls.url(), "--tls-ca-file", &pki.p("ca.pem")])
+            .args(extra)
+            .stdin(Stdio::null());
+        run_limited(&mut cmd, Duration::from_secs(30))
+    };
+    let out = conform(&[
+        "--tls-cert",
+        &pki.p("client.pem"),
+        "--tls-key",
+        &pki.p("client.key"),
+    ]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("no differences"), "{text}");
+    // Without the client certificate the target refuses: no run (exit 2).
+    let out = conform(&[]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("TLS handshake failed"),
+        "{out:?}"
+    );
+}
