@@ -92,6 +92,26 @@ fn differences(out: &Output) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Records `commands` sent by the `redis` crate on one connection through
+/// `resplay record` in front of `server`.
+fn record_commands(server: &RedisServer, cassette: &Path, commands: &[&[&str]]) {
+    let recorder = Resplay::record(&server.url(), cassette, &[]);
+    let mut con = redis::Client::open(recorder.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    for words in commands {
+        let mut cmd = redis::cmd(words[0]);
+        for w in &words[1..] {
+            cmd.arg(*w);
+        }
+        let _: redis::Value = cmd.query(&mut con).unwrap();
+    }
+    drop(con);
+    let (code, log) = recorder.stop();
+    assert_eq!(code, 0, "{log:?}");
+}
+
 #[test]
 fn the_same_server_version_shows_no_difference_and_every_command_is_counted() {
     for protocol in PROTOCOLS {
@@ -145,17 +165,11 @@ fn a_target_that_answers_one_command_otherwise_is_caught() {
     let dir = tempfile::tempdir().unwrap();
     let cassette = dir.path().join("small.jsonl");
     let server = RedisServer::start();
-    let recorder = Resplay::record(&server.url(), &cassette, &[]);
-    let mut con = redis::Client::open(recorder.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
-    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut con).unwrap();
-    let _: String = redis::cmd("GET").arg("k").query(&mut con).unwrap();
-    let _: i64 = redis::cmd("INCR").arg("n").query(&mut con).unwrap();
-    drop(con);
-    let (code, log) = recorder.stop();
-    assert_eq!(code, 0, "{log:?}");
+    record_commands(
+        &server,
+        &cassette,
+        &[&["SET", "k", "v"], &["GET", "k"], &["INCR", "n"]],
+    );
     // The target: a replay of the cassette with GET's reply edited.
     let edited = dir.path().join("edited.jsonl");
     let lines = std::fs::read_to_string(&cassette).unwrap();
@@ -177,20 +191,14 @@ fn a_target_with_data_or_the_recorded_upstream_is_refused_unless_told() {
     let dir = tempfile::tempdir().unwrap();
     let cassette = dir.path().join("c.jsonl");
     let server = RedisServer::start();
-    let recorder = Resplay::record(&server.url(), &cassette, &[]);
-    let mut con = redis::Client::open(recorder.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
-    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut con).unwrap();
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("maxmemory-policy")
-        .arg("allkeys-lru")
-        .query(&mut con)
-        .unwrap();
-    drop(con);
-    recorder.stop();
+    record_commands(
+        &server,
+        &cassette,
+        &[
+            &["SET", "k", "v"],
+            &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"],
+        ],
+    );
 
     // The recorded upstream itself (which holds `k` too).
     let out = conform(&cassette, &server.url(), &[]);
@@ -221,34 +229,17 @@ fn an_old_cassettes_absolute_times_move_with_the_clock() {
     let dir = tempfile::tempdir().unwrap();
     let cassette = dir.path().join("times.jsonl");
     let server = RedisServer::start();
-    let recorder = Resplay::record(&server.url(), &cassette, &[]);
-    let mut con = redis::Client::open(recorder.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
-    let _: () = redis::cmd("SET")
-        .arg("k")
-        .arg("v")
-        .arg("EX")
-        .arg(100)
-        .query(&mut con)
-        .unwrap();
-    let _: i64 = redis::cmd("EXPIRETIME").arg("k").query(&mut con).unwrap();
-    let _: i64 = redis::cmd("EXPIREAT")
-        .arg("j")
-        .arg(2_000_000_000)
-        .query(&mut con)
-        .unwrap();
-    let _: () = redis::cmd("SET")
-        .arg("j")
-        .arg("v")
-        .arg("EXAT")
-        .arg(2_000_000_000)
-        .query(&mut con)
-        .unwrap();
-    let _: i64 = redis::cmd("EXPIRETIME").arg("j").query(&mut con).unwrap();
-    drop(con);
-    recorder.stop();
+    record_commands(
+        &server,
+        &cassette,
+        &[
+            &["SET", "k", "v", "EX", "100"],
+            &["EXPIRETIME", "k"],
+            &["EXPIREAT", "j", "2000000000"],
+            &["SET", "j", "v", "EXAT", "2000000000"],
+            &["EXPIRETIME", "j"],
+        ],
+    );
     // The cassette looks three hours old.
     let written = std::fs::read_to_string(&cassette).unwrap();
     let mut lines: Vec<serde_json::Value> = written

@@ -334,26 +334,20 @@ impl std::fmt::Display for Report {
         if self.passed_through > 0 {
             write!(f, ", {} passed through", self.passed_through)?;
         }
-        for m in &self.first_misses {
-            write!(f, "\n  missed: {m}")?;
-        }
-        if self.missed > self.first_misses.len() as u64 {
-            write!(
-                f,
-                "\n  missed: … and {} more",
-                self.missed - self.first_misses.len() as u64
-            )?;
-        }
-        for u in &self.first_unused {
-            write!(f, "\n  unused: {u}")?;
-        }
-        if self.unused > self.unused_listed {
-            write!(
-                f,
-                "\n  unused: … and {} more",
-                self.unused - self.unused_listed
-            )?;
-        }
+        listed(
+            f,
+            "missed",
+            &self.first_misses,
+            self.missed,
+            self.first_misses.len() as u64,
+        )?;
+        listed(
+            f,
+            "unused",
+            &self.first_unused,
+            self.unused,
+            self.unused_listed,
+        )?;
         if self.mapped > 0 {
             write!(
                 f,
@@ -361,18 +355,33 @@ impl std::fmt::Display for Report {
                 self.mapped
             )?;
         }
-        for m in &self.first_mapped {
-            write!(f, "\n  mapped: {m}")?;
-        }
-        if self.mapped > self.first_mapped.len() as u64 {
-            write!(
-                f,
-                "\n  mapped: … and {} more",
-                self.mapped - self.first_mapped.len() as u64
-            )?;
-        }
+        listed(
+            f,
+            "mapped",
+            &self.first_mapped,
+            self.mapped,
+            self.first_mapped.len() as u64,
+        )?;
         Ok(())
     }
+}
+
+/// Writes a report's examples, one `  what: example` line each, and an
+/// `… and N more` line when `total` is more than the `covered` they stand for.
+fn listed(
+    f: &mut std::fmt::Formatter<'_>,
+    what: &str,
+    examples: &[String],
+    total: u64,
+    covered: u64,
+) -> std::fmt::Result {
+    for example in examples {
+        write!(f, "\n  {what}: {example}")?;
+    }
+    if total > covered {
+        write!(f, "\n  {what}: … and {} more", total - covered)?;
+    }
+    Ok(())
 }
 
 /// A replay server's shared state, to read its report while it runs.
