@@ -847,7 +847,8 @@ impl Matcher {
     }
 
     /// Pushes due after `recording`, each to the live connection bound to
-    /// its recorded connection, else to live subscribers of its channel.
+    /// its recorded connection (when a message's channel is one it
+    /// subscribed to), else to live subscribers of its channel.
     fn deliveries(&self, recording: usize) -> Vec<Delivery> {
         let r = &self.recordings[recording];
         let replied_ms = r.at_ms + r.took_us / 1000;
@@ -860,7 +861,18 @@ impl Matcher {
         for &p in pushes {
             let push = &self.pushes[p];
             let gap_ms = push.at_ms.saturating_sub(replied_ms);
-            if let Some(&live) = self.bound.get(&push.conn) {
+            let topic = push_topic(&push.value);
+            // The live connection bound to the recorded receiver, unless a
+            // message's channel is one it never subscribed to (bound to a
+            // look-alike recording): then whoever subscribed gets it.
+            let bound = self.bound.get(&push.conn).copied().filter(|live| {
+                topic.as_ref().map_or(true, |t| {
+                    self.live
+                        .get(live)
+                        .is_some_and(|l| l.subscriptions.contains(t))
+                })
+            });
+            if let Some(live) = bound {
                 out.push(Delivery {
                     live,
                     push: p,
@@ -868,7 +880,7 @@ impl Matcher {
                 });
                 continue;
             }
-            if let Some(topic) = push_topic(&push.value) {
+            if let Some(topic) = topic {
                 let mut subscribers: Vec<u64> = self
                     .live
                     .iter()

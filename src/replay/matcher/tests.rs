@@ -592,3 +592,38 @@ fn set_arguments_match_in_any_order() {
     m.connect(10);
     assert_eq!(reply(&mut m, 10, "SADD s 1 3 2"), Some(3));
 }
+
+#[test]
+fn a_message_skips_a_bound_connection_that_never_subscribed() {
+    // Live 7 replays recorded connection 1's opening but never subscribes
+    // (it is a look-alike of another test's); live 8 did subscribe. The
+    // message recorded for connection 1 goes to live 8.
+    let push = Value::Push(vec![
+        Value::bulk("message"),
+        Value::bulk("news"),
+        Value::bulk("hi"),
+    ]);
+    let mut m = matcher(
+        vec![
+            interaction(1, 0, "GET a", 1),
+            interaction(2, 1, "PUBLISH news hi", 1),
+            Event::Push(PushEvent {
+                conn: 1,
+                at_ms: 5,
+                push,
+            }),
+        ],
+        true,
+    );
+    m.connect(7);
+    m.connect(8);
+    assert_eq!(reply(&mut m, 7, "GET a"), Some(1));
+    m.track_subscription(8, &args("SUBSCRIBE news"));
+    match m.find(9, 0, &args("PUBLISH news hi")) {
+        Matched::Hit { deliveries, .. } => {
+            let to: Vec<u64> = deliveries.iter().map(|d| d.live).collect();
+            assert_eq!(to, [8]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
