@@ -532,7 +532,7 @@ impl Matcher {
         if repeated {
             self.counters.repeated += 1;
         } else {
-            deliveries = self.deliveries(recording);
+            deliveries = self.deliveries(recording, live);
             closes = self.closes(recording, live);
         }
         Matched::Hit {
@@ -846,10 +846,11 @@ impl Matcher {
             })
     }
 
-    /// Pushes due after `recording`, each to the live connection bound to
-    /// its recorded connection (when a message's channel is one it
-    /// subscribed to), else to live subscribers of its channel.
-    fn deliveries(&self, recording: usize) -> Vec<Delivery> {
+    /// Pushes due after `recording`, served to live connection `serving`:
+    /// each to the live connection bound to its recorded connection (when a
+    /// message's channel is one it subscribed to), else to live subscribers
+    /// of its channel.
+    fn deliveries(&self, recording: usize, serving: u64) -> Vec<Delivery> {
         let r = &self.recordings[recording];
         let replied_ms = r.at_ms + r.took_us / 1000;
         let mut out = Vec::new();
@@ -865,12 +866,15 @@ impl Matcher {
             // The live connection bound to the recorded receiver, unless a
             // message's channel is one it never subscribed to (bound to a
             // look-alike recording): then whoever subscribed gets it.
-            let bound = self.bound.get(&push.conn).copied().filter(|live| {
-                topic.as_ref().map_or(true, |t| {
-                    self.live
-                        .get(live)
-                        .is_some_and(|l| l.subscriptions.contains(t))
-                })
+            // The connection being served counts as subscribed: its own
+            // `SUBSCRIBE` takes effect once this lookup is answered.
+            let bound = self.bound.get(&push.conn).copied().filter(|&bound| {
+                bound == serving
+                    || topic.as_ref().map_or(true, |t| {
+                        self.live
+                            .get(&bound)
+                            .is_some_and(|l| l.subscriptions.contains(t))
+                    })
             });
             if let Some(live) = bound {
                 out.push(Delivery {
