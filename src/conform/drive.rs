@@ -53,7 +53,7 @@ pub enum Answer {
     /// Its connection was gone before it could be sent or answered.
     NotRun(&'static str),
     /// Sent, never answered (given up after its recorded duration plus
-    /// [`GRACE`]).
+    /// 5 s).
     NoReply,
     /// A `SCAN`-family call not sent: the target's iteration had already
     /// ended (its cursor came back `0` before the recording's did).

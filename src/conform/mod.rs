@@ -87,7 +87,8 @@ pub enum ConformError {
 }
 
 /// Drives `cassette` against the configured target; the report, or why no
-/// run could be made. Writes to the target: see [`check_target`].
+/// run could be made. Writes to the target: it refuses one that holds
+/// data unless told (see docs/conform.md, "Safety").
 pub async fn conform(cassette: &Cassette, config: &ConformConfig) -> Result<Report, ConformError> {
     let nodes = nodes(cassette, config).await?;
     check_target(cassette, config, nodes.as_ref()).await?;
