@@ -230,7 +230,8 @@ impl Session {
                 }
             }
         }
-        let ok = r.replies.first().is_some_and(|v| !v.is_error());
+        // No reply (`CLIENT REPLY OFF`): Redis ran it all the same.
+        let ok = r.replies.first().map_or(true, |v| !v.is_error());
         let wait = Duration::from_micros(r.took_us);
         let deliveries: Vec<(Delivery, Value)> = deliveries
             .into_iter()
