@@ -128,32 +128,13 @@ if [[ $(id -u) != 0 ]] && command -v sudo >/dev/null 2>&1; then SUDO=(sudo); fi
 
 die() { echo "client-suite: $*" >&2; exit 1; }
 note() { echo "client-suite: $*" >&2; }
+# shellcheck source=scripts/suite-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/suite-lib.sh"
 has_mode() { [[ " $MODES " == *" $1 "* ]]; }
 
 # ---------------------------------------------------------------------------
 # Processes
 # ---------------------------------------------------------------------------
-
-forget() {
-    local pid=$1 kept=() p
-    for p in "${PIDS[@]}"; do [[ $p == "$pid" ]] || kept+=("$p"); done
-    PIDS=("${kept[@]}")
-}
-
-# stop_pid PID [GRACE]: SIGTERM, wait up to GRACE seconds, then SIGKILL.
-stop_pid() {
-    local pid=$1 grace=${2:-30} i
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < grace * 10; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-    forget "$pid"
-}
 
 # shellcheck disable=SC2317 # invoked by the EXIT trap only
 cleanup() {
@@ -288,71 +269,20 @@ ensure_resplay() {
 # Servers
 # ---------------------------------------------------------------------------
 
-# free_port: a port nothing listens on, below Linux's ephemeral range.
-free_port() {
-    local port
-    while true; do
-        port=$((22000 + RANDOM % 10000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return 0
-        fi
-    done
-}
-
 # start_redis LOGFILE: a fresh redis-server; sets REDIS_PID, REDIS_PORT.
 start_redis() {
-    local log=$1 try dir port pid i
+    local log=$1 try dir port
     for try in 1 2 3 4 5; do
         dir=$(mktemp -d "$WORK/redis.XXXXXX")
         port=$(free_port)
         "$SERVER_BIN" --port "$port" --bind 127.0.0.1 --dir "$dir" \
             --logfile "$log" --save "" --appendonly no --daemonize no \
             --enable-debug-command yes >/dev/null 2>&1 &
-        pid=$!
-        PIDS+=("$pid")
-        for ((i = 0; i < 100; i++)); do
-            if [[ $(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null) == PONG ]]; then
-                REDIS_PID=$pid
-                REDIS_PORT=$port
-                return 0
-            fi
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
+        await_redis $! "$port" && return 0
         note "$SERVER did not start on port $port (try $try), see $log"
-        stop_pid "$pid" 5
     done
     return 1
 }
-
-# start_resplay LOGFILE ARGS...: resplay on a free port (read from its
-# `resplay: listening on 127.0.0.1:PORT` line); sets RESPLAY_PID, RESPLAY_PORT.
-start_resplay() {
-    local log=$1 pid i port
-    shift
-    : >"$log"
-    "$RESPLAY_BIN" "$@" --listen 127.0.0.1:0 >"$log" 2>&1 &
-    pid=$!
-    PIDS+=("$pid")
-    for ((i = 0; i < 600; i++)); do
-        port=$(sed -n 's/^resplay: listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$log" | head -n1)
-        if [[ -n $port ]]; then
-            RESPLAY_PID=$pid
-            RESPLAY_PORT=$port
-            return 0
-        fi
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    note "resplay $1 did not start, see $log"
-    stop_pid "$pid" 5
-    return 1
-}
-
-# ---------------------------------------------------------------------------
-# Running the suite
-# ---------------------------------------------------------------------------
 
 # run_pytest PORT MODE TESTS...: the suite against 127.0.0.1:PORT; writes
 # OUT_DIR/MODE.xml and MODE.out; sets PYTEST_RC. In the background, so that
