@@ -234,6 +234,15 @@ fn shifted(class: Class, replies: &[Value], offset_ms: i64) -> Option<Vec<Value>
     Some(replies.iter().map(|r| shift(r, by)).collect())
 }
 
+/// A `SCAN`-family call's iteration: its connection and the command
+/// without its cursor (`None` for other commands).
+fn scan_key(item: &plan::Item) -> Option<(usize, Vec<Bytes>)> {
+    let cursor = flow::cursor_index(&item.cmd).filter(|&c| c < item.cmd.len())?;
+    let mut key = item.cmd.clone();
+    key.remove(cursor);
+    Some((item.conn, key))
+}
+
 /// Compares what the target answered with the recording.
 fn judge(
     plan: &Plan,
@@ -290,18 +299,16 @@ fn judge(
             ),
             Answer::IterationEnded => {
                 // The recording's call still counts toward its union.
-                let mut key = item.cmd.clone();
-                if let Some(cursor) = flow::cursor_index(&item.cmd).filter(|&c| c < key.len()) {
-                    key.remove(cursor);
-                }
-                let key = (item.conn, key);
+                let key = scan_key(item);
                 let mut verdict = Verdict::NotComparable("scan cursor");
-                if let Some(union) = scans.get_mut(&key) {
+                if let Some(union) = key.as_ref().and_then(|k| scans.get_mut(k)) {
                     if let Some(r) = recorded.first() {
                         union.add(r, None);
                         if ScanUnion::is_end(r) {
                             verdict = union.verdict();
-                            scans.remove(&key);
+                            if let Some(k) = &key {
+                                scans.remove(k);
+                            }
                         }
                     }
                 }
@@ -343,12 +350,7 @@ fn judge(
                         }
                     }
                 }
-                if let Some(cursor) = flow::cursor_index(&item.cmd) {
-                    let mut key = item.cmd.clone();
-                    if cursor < key.len() {
-                        key.remove(cursor);
-                    }
-                    let key = (item.conn, key);
+                if let Some(key) = scan_key(item) {
                     let union = scans
                         .entry(key.clone())
                         .or_insert_with(|| ScanUnion::new(&item.cmd));
