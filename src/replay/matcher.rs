@@ -494,14 +494,17 @@ impl Matcher {
     /// [`find`](Matcher::find) for a request already classified (the
     /// session classifies each request once).
     pub fn find_with(&mut self, live: u64, db: u32, args: &[Bytes], class: Class) -> Matched {
-        let (db, key) = self.live_key(live, db, args, class);
+        // One lookup of the live connection: its binding, and its
+        // transaction's say on the key (see [`keys`]).
+        let key = key_of(args, &self.rules, class);
+        let db = if self.track_db { db } else { 0 };
+        let (bound_to, place, (db, key)) = match self.live.get(&live) {
+            Some(l) => (l.bound, l.place, l.transaction.key(db, key, class)),
+            None => (None, None, (db, key)),
+        };
         let Some(id) = self.keys.get(&db).and_then(|ids| ids.get(&*key)).copied() else {
             return self.miss(db, &key);
         };
-        let (bound_to, place) = self
-            .live
-            .get(&live)
-            .map_or((None, None), |l| (l.bound, l.place));
         let handshake = is_handshake(class, args);
         // The bound recorded connection's next unused recording: the common
         // case, decided without weighing anything.
@@ -521,6 +524,12 @@ impl Matcher {
             let r = &self.recordings[recording];
             if !repeated && l.bound == Some(r.conn) {
                 l.place = Some(recording);
+            }
+            // Inside `MULTI`, queued under the recorded command.
+            if l.transaction.cares(class) {
+                let recorded = key_of(&r.cmd, &self.rules, class);
+                l.transaction
+                    .follow(&recorded, class, &r.cmd, r.replies.first());
             }
         }
         if !self.rules.is_empty() {
@@ -560,9 +569,9 @@ impl Matcher {
         }
     }
 
-    /// Follows a live connection's transaction once a command is answered:
-    /// `args` the recorded command that answered it (or the live one, on a
-    /// miss) and its first reply.
+    /// Follows a live connection's transaction for a command no recording
+    /// answered (a miss, a fault): `args` as sent, `reply` when known. A
+    /// recorded answer is followed by [`find`](Matcher::find) itself.
     pub fn follow(&mut self, live: u64, args: &[Bytes], class: Class, reply: Option<&Value>) {
         let Some(l) = self.live.get_mut(&live) else {
             return;
@@ -570,19 +579,6 @@ impl Matcher {
         if l.transaction.cares(class) {
             let key = key_of(args, &self.rules, class);
             l.transaction.follow(&key, class, args, reply);
-        }
-    }
-
-    /// [`follow`](Matcher::follow) for a command recording `recording`
-    /// answered.
-    pub fn follow_recording(&mut self, live: u64, recording: usize, class: Class) {
-        let Some(l) = self.live.get_mut(&live) else {
-            return;
-        };
-        if l.transaction.cares(class) {
-            let r = &self.recordings[recording];
-            let key = key_of(&r.cmd, &self.rules, class);
-            l.transaction.follow(&key, class, &r.cmd, r.replies.first());
         }
     }
 

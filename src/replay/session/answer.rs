@@ -186,8 +186,6 @@ impl Session {
                 return Some(Later::Miss(closest));
             }
         };
-        // Inside `MULTI`, queued under the recorded command.
-        matcher.follow_recording(self.live, recording, class);
         self.feed_monitors(
             matcher,
             args,
