@@ -311,7 +311,7 @@ fn passwords_databases_and_client_reply_conform() {
     let recorder = Resplay::record(
         &format!("redis://127.0.0.1:{}", server.port),
         &cassette,
-        &["--record-trivial-calls"],
+        &["--record-trivial-calls", "--redact", "* => field=ssn"],
     );
     let mut raw = common::raw::Raw::connect(recorder.port);
     use resplay::resp::Value;
@@ -323,11 +323,22 @@ fn passwords_databases_and_client_reply_conform() {
     assert_eq!(raw.call(&["CLIENT", "REPLY", "ON"]), Value::simple("OK"));
     assert_eq!(raw.call(&["GET", "quiet"]), Value::Bulk("1".into()));
     assert_eq!(raw.call(&["GET", "k"]), Value::Bulk("in-3".into()));
+    // Data a redaction rule replaced is sent as recorded, never as the
+    // target's password.
+    assert_eq!(
+        raw.call(&["HSET", "user:1", "ssn", "123-45-6789"]),
+        Value::Integer(1)
+    );
+    assert_eq!(
+        raw.call(&["HGET", "user:1", "ssn"]),
+        Value::Bulk("123-45-6789".into())
+    );
     drop(raw);
     let (code, log) = recorder.stop();
     assert_eq!(code, 0, "{log:?}");
     let stored = std::fs::read_to_string(&cassette).unwrap();
     assert!(!stored.contains("s3cret"), "{stored}");
+    assert!(!stored.contains("123-45-6789"), "{stored}");
 
     let target = RedisServer::start_with(&["--requirepass", "other"]);
     // The target's password comes from the URL.

@@ -24,6 +24,7 @@ use super::cluster::NodeMap;
 use super::flow::{self, Flow};
 use super::plan::{Plan, Progress};
 use crate::command::secret::PLACEHOLDER_PREFIX;
+use crate::command::{self, Class};
 use crate::pairing::{Paired, Pairing, Pending, ReplyModeTracker};
 use crate::resp::{encode_command, parse_reply, reply_len, Limits, Value};
 use crate::upstream::{self, Upstream, UpstreamError, UpstreamWriter};
@@ -323,25 +324,39 @@ impl Driver<'_> {
         Ok(())
     }
 
-    /// The command with the target's credentials where the recording holds
-    /// a redacted password; `None` when the target URL has none to give.
+    /// The command with the target's password where the recording holds a
+    /// redacted one (`AUTH`, `HELLO … AUTH`, `MIGRATE … AUTH`: the places
+    /// the command table marks as passwords); `None` when the target URL
+    /// has none to give. A placeholder anywhere else is data that a
+    /// redaction rule replaced (`HSET user:1 ssn <redacted:…>`), sent as
+    /// recorded.
     fn with_credentials(&self, args: &[Bytes]) -> Option<Vec<Bytes>> {
         let redacted = |a: &Bytes| a.starts_with(PLACEHOLDER_PREFIX.as_bytes());
-        if !args.iter().any(redacted) {
+        if !args.iter().any(redacted) || !Class::of(args).has_secret() {
+            return Some(args.to_vec());
+        }
+        // The password places: where redacting a copy changes it.
+        let mut marked: Vec<Bytes> = args.iter().map(|_| Bytes::from_static(b"x")).collect();
+        marked[0] = args[0].clone();
+        for (m, a) in marked.iter_mut().zip(args).skip(1) {
+            if !redacted(a) {
+                *m = a.clone();
+            }
+        }
+        let mut probe = marked.clone();
+        command::redact(&mut probe);
+        let places: Vec<usize> = (0..args.len()).filter(|&i| probe[i] != marked[i]).collect();
+        if !places.iter().any(|&i| redacted(&args[i])) {
             return Some(args.to_vec());
         }
         let password = self.target.password.as_ref()?;
-        Some(
-            args.iter()
-                .map(|a| {
-                    if redacted(a) {
-                        Bytes::copy_from_slice(password.as_bytes())
-                    } else {
-                        a.clone()
-                    }
-                })
-                .collect(),
-        )
+        let mut out = args.to_vec();
+        for i in places {
+            if redacted(&out[i]) {
+                out[i] = Bytes::copy_from_slice(password.as_bytes());
+            }
+        }
+        Some(out)
     }
 
     /// Opens connection `c`: logged in and on the database as the target
