@@ -130,19 +130,23 @@ pub fn redact(args: &mut [Bytes]) {
 /// [`redact`] with keyed placeholders (`<redacted:HEX8>`) when `key` is
 /// given, so that different passwords stay different.
 pub fn redact_with(args: &mut [Bytes], key: Option<&secret::SecretKey>) {
-    let Some(spec) = lookup(args) else {
-        return;
-    };
-    let mut found = Vec::new();
-    for &at in spec.secret_args {
-        locate::each(spec, args, at, |i| found.push(i));
-    }
-    for i in found {
+    for i in secret_indexes(args) {
         args[i] = match key {
             Some(key) => key.placeholder(&args[i]),
             None => Bytes::from_static(REDACTED.as_bytes()),
         };
     }
+}
+
+/// Where the arguments the table calls passwords sit in `args`.
+pub fn secret_indexes(args: &[Bytes]) -> Vec<usize> {
+    let mut found = Vec::new();
+    if let Some(spec) = lookup(args) {
+        for &at in spec.secret_args {
+            locate::each(spec, args, at, |i| found.push(i));
+        }
+    }
+    found
 }
 
 /// Handshake calls that replay answers by itself when they have no

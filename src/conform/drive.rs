@@ -23,8 +23,8 @@ use tokio::sync::mpsc;
 use super::cluster::NodeMap;
 use super::flow::{self, Flow};
 use super::plan::{Plan, Progress};
+use crate::command;
 use crate::command::secret::PLACEHOLDER_PREFIX;
-use crate::command::{self, Class};
 use crate::pairing::{Paired, Pairing, Pending, ReplyModeTracker};
 use crate::resp::{encode_command, parse_reply, reply_len, Limits, Value};
 use crate::upstream::{self, Upstream, UpstreamError, UpstreamWriter};
@@ -332,29 +332,20 @@ impl Driver<'_> {
     /// recorded.
     fn with_credentials(&self, args: &[Bytes]) -> Option<Vec<Bytes>> {
         let redacted = |a: &Bytes| a.starts_with(PLACEHOLDER_PREFIX.as_bytes());
-        if !args.iter().any(redacted) || !Class::of(args).has_secret() {
+        if !args.iter().any(redacted) {
             return Some(args.to_vec());
         }
-        // The password places: where redacting a copy changes it.
-        let mut marked: Vec<Bytes> = args.iter().map(|_| Bytes::from_static(b"x")).collect();
-        marked[0] = args[0].clone();
-        for (m, a) in marked.iter_mut().zip(args).skip(1) {
-            if !redacted(a) {
-                *m = a.clone();
-            }
-        }
-        let mut probe = marked.clone();
-        command::redact(&mut probe);
-        let places: Vec<usize> = (0..args.len()).filter(|&i| probe[i] != marked[i]).collect();
-        if !places.iter().any(|&i| redacted(&args[i])) {
+        let places: Vec<usize> = command::secret_indexes(args)
+            .into_iter()
+            .filter(|&i| redacted(&args[i]))
+            .collect();
+        if places.is_empty() {
             return Some(args.to_vec());
         }
         let password = self.target.password.as_ref()?;
         let mut out = args.to_vec();
         for i in places {
-            if redacted(&out[i]) {
-                out[i] = Bytes::copy_from_slice(password.as_bytes());
-            }
+            out[i] = Bytes::copy_from_slice(password.as_bytes());
         }
         Some(out)
     }

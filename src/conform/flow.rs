@@ -20,6 +20,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 
+use super::compare::SCANS;
 use crate::command;
 use crate::resp::Value;
 
@@ -34,11 +35,12 @@ pub struct Flow {
 
 /// Where a `SCAN`-family command carries its cursor.
 pub fn cursor_index(args: &[Bytes]) -> Option<usize> {
-    match command::name(args).as_bytes() {
-        b"SCAN" => Some(1),
-        b"SSCAN" | b"HSCAN" | b"ZSCAN" => Some(2),
-        _ => None,
+    let name = command::name(args);
+    if !SCANS.contains(&name.as_str()) {
+        return None;
     }
+    // `SCAN cursor`; the others name their key first (`SSCAN key cursor`).
+    Some(if name.as_str() == "SCAN" { 1 } else { 2 })
 }
 
 /// The values a recorded reply made up that a later command may send back
@@ -53,9 +55,7 @@ pub fn made_up(args: &[Bytes], replies: &[Value]) -> Vec<Bytes> {
         (b"CLIENT", Value::Integer(id)) if command::arg_is(args, 1, "ID") => {
             vec![Bytes::from(id.to_string())]
         }
-        _ if cursor_index(args).is_some() => reply
-            .elements()
-            .and_then(|items| items.first()?.as_bytes())
+        _ if cursor_index(args).is_some() => cursor_of(Some(reply))
             .filter(|c| *c != b"0")
             .map(|c| vec![Bytes::copy_from_slice(c)])
             .unwrap_or_default(),
@@ -161,15 +161,10 @@ impl Flow {
                 }
             }
             _ if cursor_index(args).is_some() => {
-                let cursor = |v: &Value| {
-                    v.elements()?
-                        .first()?
-                        .as_bytes()
-                        .map(Bytes::copy_from_slice)
-                };
-                if let (Some(r), Some(l)) = (cursor(r), cursor(l)) {
-                    if &r[..] != b"0" {
-                        self.cursors.insert((conn, r), l);
+                if let (Some(r), Some(l)) = (cursor_of(Some(r)), cursor_of(Some(l))) {
+                    if r != b"0" {
+                        self.cursors
+                            .insert((conn, Bytes::copy_from_slice(r)), Bytes::copy_from_slice(l));
                     }
                 }
             }

@@ -28,12 +28,13 @@ use crate::command::spec::ReplyTime;
 use crate::command::Class;
 use crate::pattern::CommandPattern;
 use crate::replay::clock;
+use crate::replay::display::display_command;
 use crate::resp::Value;
 use crate::upstream::{self, Upstream, UpstreamError};
 use compare::{ScanUnion, Verdict};
 use drive::{Answer, DriveError};
 use plan::Plan;
-use report::{displayed, group_name, shown, Difference, Report};
+use report::{group_name, shown, Difference, Report};
 
 /// How a conform run is made.
 #[derive(Debug, Clone)]
@@ -284,7 +285,7 @@ fn judge(
         };
         let difference = |reason: String, live: String| Difference {
             name: name.clone(),
-            command: displayed(&item.cmd),
+            command: display_command(&item.cmd),
             conn,
             seq: item.seq,
             reason,
@@ -292,7 +293,9 @@ fn judge(
             live,
         };
         match &run.answers[i] {
-            Answer::Skipped(reason) => report.note_skipped(&name, &displayed(&item.cmd), reason),
+            Answer::Skipped(reason) => {
+                report.note_skipped(&name, &display_command(&item.cmd), reason)
+            }
             Answer::NotRun(reason) => report.note_unanswered(
                 &name,
                 difference(format!("not run: {reason}"), String::new()),

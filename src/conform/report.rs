@@ -8,7 +8,6 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use super::compare::Verdict;
-use crate::replay::display::display_command;
 use crate::resp::Value;
 use crate::show::render_value;
 
@@ -114,11 +113,9 @@ impl Report {
 
     /// Counts a command that was not sent.
     pub fn note_skipped(&mut self, name: &str, command: &str, reason: &str) {
-        self.by_command
-            .entry(name.to_string())
-            .or_default()
-            .recorded += 1;
-        self.by_command.get_mut(name).expect("just added").skipped += 1;
+        let counts = self.by_command.entry(name.to_string()).or_default();
+        counts.recorded += 1;
+        counts.skipped += 1;
         *self
             .skipped
             .entry(format!("{command}: {reason}"))
@@ -271,9 +268,4 @@ impl Report {
 
 fn indent(text: &str) -> String {
     text.replace('\n', "\n              ")
-}
-
-/// A displayed command, for the report.
-pub fn displayed(args: &[bytes::Bytes]) -> String {
-    display_command(args)
 }

@@ -142,11 +142,7 @@ fn redacted(args: &[Bytes], class: Class) -> Vec<usize> {
             }
             out
         }
-        _ => {
-            let mut copy = args.to_vec();
-            command::redact(&mut copy);
-            (0..args.len()).filter(|&i| copy[i] != args[i]).collect()
-        }
+        _ => command::secret_indexes(args),
     }
 }
 
