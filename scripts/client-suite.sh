@@ -136,17 +136,6 @@ has_mode() { [[ " $MODES " == *" $1 "* ]]; }
 # Processes
 # ---------------------------------------------------------------------------
 
-# shellcheck disable=SC2317 # invoked by the EXIT trap only
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    sleep 0.5
-    for pid in "${PIDS[@]}"; do
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    if [[ -n $WORK ]]; then rm -rf "$WORK"; fi
-}
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM

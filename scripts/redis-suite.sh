@@ -112,23 +112,7 @@ note() { echo "redis-suite: $*" >&2; }
 # shellcheck source=scripts/suite-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/suite-lib.sh"
 
-# ---------------------------------------------------------------------------
-# Process bookkeeping and cleanup
-# ---------------------------------------------------------------------------
-
-# shellcheck disable=SC2317 # invoked by the EXIT trap only
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    sleep 0.5
-    for pid in "${PIDS[@]}"; do
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    if [[ -n $WORK ]]; then rm -rf "$WORK"; fi
-}
+# Process bookkeeping and cleanup: scripts/suite-lib.sh.
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM

@@ -90,3 +90,19 @@ start_resplay() {
 # ---------------------------------------------------------------------------
 
 # unit_dir UNIT: the unit's output directory.
+
+# cleanup: stops every process still in PIDS and removes WORK (the EXIT
+# trap of the sourcing script).
+# shellcheck disable=SC2317 # invoked by the EXIT trap only
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    sleep 0.5
+    for pid in "${PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ -n $WORK ]]; then rm -rf "$WORK"; fi
+}
