@@ -22,27 +22,37 @@
 //! Timing (`at_ms`, `took_us`), `seq` and connection ids never count as
 //! changes. Pushes and connection open/close lines are not compared.
 //!
-//! This file decides what changed. Two concerns it relies on live apart:
+//! This file decides what changed, on summaries of the two cassettes
+//! rather than the cassettes themselves. The concerns it relies on live
+//! apart:
 //!
+//! - `summary`: a cassette reduced to what comparing reads: per
+//!   connection, each interaction's match key (interned to a number), a
+//!   hash of its replies and its ordinal in the file. 16 bytes an
+//!   interaction, whatever it holds.
+//! - `files`: [`diff_files`], the diff of two files in that memory: one
+//!   streaming pass to summarise each, then a second that reads back only
+//!   the changed interactions, to show them. [`diff`] is the same on
+//!   cassettes already loaded.
 //! - `align`: the edit script between two sequences of numbers. It knows
-//!   nothing of cassettes (the keys are interned here), and its size limits
-//!   and resynchronisation are a problem of their own.
+//!   nothing of cassettes (the keys are interned by `summary`), and its size
+//!   limits and resynchronisation are a problem of their own.
 //! - `render`: the result shown: [`render_text`] for people (replies as
 //!   `resplay show` prints them), [`render_json`] as JSON lines for tools.
 //!   Output formats change for their readers, not for the comparison.
 
 mod align;
+mod files;
 mod render;
-
-use bytes::Bytes;
-use rustc_hash::FxHashMap as HashMap;
+mod summary;
 
 use crate::cassette::{Cassette, Interaction};
-use crate::pattern::{match_key, IgnoreRule};
-use crate::resp::Value;
+use crate::pattern::IgnoreRule;
 
 pub use align::{align, MAX_LCS_CELLS};
-pub use render::{render_change, render_json, render_text, side_header};
+pub use files::{diff_files, DiffError, FileDiff};
+pub use render::{render_change, render_change_json, render_json, render_text, side_header};
+use summary::{track_db, Keys, Summarizer, Summary};
 
 /// The largest number of connection pairs weighed against each other; past
 /// it, connections are paired in order of first appearance.
@@ -123,108 +133,87 @@ impl Diff<'_> {
 
     /// `3 added, 1 removed, 2 changed`, or `no differences`.
     pub fn summary(&self) -> String {
-        if self.is_empty() {
-            return "no differences".to_string();
-        }
-        format!(
-            "{} added, {} removed, {} changed",
-            self.count(Kind::Added),
-            self.count(Kind::Removed),
-            self.count(Kind::Changed)
-        )
+        summary_line(self.changes.iter().map(|c| c.kind))
     }
 }
 
-/// One side's connections: interactions in `seq` order, with their key ids.
-struct Side<'a> {
-    conns: Vec<Conn<'a>>,
-}
-
-struct Conn<'a> {
-    items: Vec<&'a Interaction>,
-    keys: Vec<u32>,
-}
-
-/// Match keys interned to small ids shared by both sides.
-#[derive(Default)]
-struct Keys {
-    ids: HashMap<(u32, Vec<Bytes>), u32>,
-}
-
-impl Keys {
-    fn id(&mut self, i: &Interaction, rules: &[IgnoreRule], track_db: bool) -> u32 {
-        let key = match_key(&i.cmd, rules).into_owned();
-        let db = if track_db { i.db } else { 0 };
-        let next = self.ids.len() as u32;
-        *self.ids.entry((db, key)).or_insert(next)
+/// The summary line of changes of these kinds.
+fn summary_line(kinds: impl Iterator<Item = Kind>) -> String {
+    let mut n = [0usize; 3];
+    for kind in kinds {
+        n[kind as usize] += 1;
     }
+    if n == [0; 3] {
+        return "no differences".to_string();
+    }
+    let [added, removed, changed] = n;
+    format!("{added} added, {removed} removed, {changed} changed")
 }
 
-fn side<'a>(
-    cassette: &'a Cassette,
-    keys: &mut Keys,
-    rules: &[IgnoreRule],
-    track_db: bool,
-) -> Side<'a> {
-    let mut index: HashMap<u64, usize> = HashMap::default();
-    let mut conns: Vec<Vec<&Interaction>> = Vec::new();
-    for i in cassette.interactions() {
-        let at = *index.entry(i.conn).or_insert_with(|| {
-            conns.push(Vec::new());
-            conns.len() - 1
-        });
-        conns[at].push(i);
-    }
-    let conns = conns
+/// A change as the comparison finds it: the interactions' ordinals in
+/// their files (see [`summary`]), resolved to interactions for showing.
+#[derive(Debug, Clone, Copy)]
+struct Found {
+    kind: Kind,
+    old: Option<u32>,
+    new: Option<u32>,
+}
+
+/// Compares `old` with `new` (see the module documentation), both in
+/// memory. [`diff_files`] does the same from files without holding them.
+pub fn diff<'a>(old: &'a Cassette, new: &'a Cassette, rules: &[IgnoreRule]) -> Diff<'a> {
+    let track = track_db(&old.header, &new.header);
+    let mut keys = Keys::default();
+    let mut summarize = |c: &Cassette| {
+        let mut s = Summarizer::new(&mut keys, rules, track);
+        c.interactions().for_each(|i| s.add(i));
+        s.finish()
+    };
+    let (a, b) = (summarize(old), summarize(new));
+    let (oi, ni): (Vec<_>, Vec<_>) = (old.interactions().collect(), new.interactions().collect());
+    let changes = compare(&a, &b)
         .into_iter()
-        .map(|mut items| {
-            // File order is completion order; seq is request order.
-            items.sort_by_key(|i| i.seq);
-            let keys = items.iter().map(|i| keys.id(i, rules, track_db)).collect();
-            Conn { items, keys }
+        .map(|f| Change {
+            kind: f.kind,
+            old: f.old.map(|o| oi[o as usize]),
+            new: f.new.map(|n| ni[n as usize]),
         })
         .collect();
-    Side { conns }
+    Diff { changes }
 }
 
-/// Compares `old` with `new` (see the module documentation).
-pub fn diff<'a>(old: &'a Cassette, new: &'a Cassette, rules: &[IgnoreRule]) -> Diff<'a> {
-    // A cassette without `db` in its header does not know its databases.
-    let track_db = old.header.db.is_some() && new.header.db.is_some();
-    let mut keys = Keys::default();
-    let a = side(old, &mut keys, rules, track_db);
-    let b = side(new, &mut keys, rules, track_db);
-    let partner = pair_connections(&a, &b);
-
-    let mut diff = Diff::default();
+/// The changes between two summaries, in output order.
+fn compare(a: &Summary, b: &Summary) -> Vec<Found> {
+    let partner = pair_connections(a, b);
+    let mut found = Vec::new();
     let mut paired_new = vec![false; b.conns.len()];
     for (x, conn) in a.conns.iter().enumerate() {
         match partner[x] {
             Some(y) => {
                 paired_new[y] = true;
-                compare(conn, &b.conns[y], &mut diff.changes);
+                compare_conns(conn, &b.conns[y], &mut found);
             }
-            None => diff.changes.extend(conn.items.iter().map(|&i| Change {
+            None => found.extend(conn.ordinals.iter().map(|&o| Found {
                 kind: Kind::Removed,
-                old: Some(i),
+                old: Some(o),
                 new: None,
             })),
         }
     }
     for (y, conn) in b.conns.iter().enumerate() {
         if !paired_new[y] {
-            diff.changes.extend(conn.items.iter().map(|&i| Change {
+            found.extend(conn.ordinals.iter().map(|&n| Found {
                 kind: Kind::Added,
                 old: None,
-                new: Some(i),
+                new: Some(n),
             }));
         }
     }
-    diff
+    found
 }
 
 /// For each old connection, its new partner.
-fn pair_connections(a: &Side, b: &Side) -> Vec<Option<usize>> {
+fn pair_connections(a: &Summary, b: &Summary) -> Vec<Option<usize>> {
     let (n, m) = (a.conns.len(), b.conns.len());
     let mut partner = vec![None; n];
     if n.saturating_mul(m) > MAX_CONN_PAIRS {
@@ -233,8 +222,8 @@ fn pair_connections(a: &Side, b: &Side) -> Vec<Option<usize>> {
         }
         return partner;
     }
-    let counts = |c: &Conn| {
-        let mut h: HashMap<u32, u32> = HashMap::default();
+    let counts = |c: &summary::ConnSummary| {
+        let mut h: rustc_hash::FxHashMap<u32, u32> = Default::default();
         for &k in &c.keys {
             *h.entry(k).or_default() += 1;
         }
@@ -272,38 +261,33 @@ fn pair_connections(a: &Side, b: &Side) -> Vec<Option<usize>> {
 }
 
 /// Aligns two connections' commands and records what differs.
-fn compare<'a>(a: &Conn<'a>, b: &Conn<'a>, out: &mut Vec<Change<'a>>) {
+fn compare_conns(a: &summary::ConnSummary, b: &summary::ConnSummary, out: &mut Vec<Found>) {
     for (x, y) in align(&a.keys, &b.keys) {
-        let change = match (x, y) {
+        let found = match (x, y) {
             (Some(x), Some(y)) => {
-                let (o, n) = (a.items[x], b.items[y]);
-                if same_replies(&o.replies, &n.replies) {
+                if a.replies[x] == b.replies[y] {
                     continue;
                 }
-                Change {
+                Found {
                     kind: Kind::Changed,
-                    old: Some(o),
-                    new: Some(n),
+                    old: Some(a.ordinals[x]),
+                    new: Some(b.ordinals[y]),
                 }
             }
-            (Some(x), None) => Change {
+            (Some(x), None) => Found {
                 kind: Kind::Removed,
-                old: Some(a.items[x]),
+                old: Some(a.ordinals[x]),
                 new: None,
             },
-            (None, Some(y)) => Change {
+            (None, Some(y)) => Found {
                 kind: Kind::Added,
                 old: None,
-                new: Some(b.items[y]),
+                new: Some(b.ordinals[y]),
             },
             (None, None) => continue,
         };
-        out.push(change);
+        out.push(found);
     }
-}
-
-fn same_replies(a: &[Value], b: &[Value]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 #[cfg(test)]

@@ -5,7 +5,10 @@
 //! when the command ran in another database than 0) and then the replies exactly as
 //! `redis-cli` prints them in its default (non-raw) mode, so a listing looks
 //! like the session a developer would have typed. [`render_json`] re-emits
-//! the cassette as canonical JSON lines (`resplay show --json`).
+//! the cassette as canonical JSON lines (`resplay show --json`). Both take a
+//! loaded [`Cassette`]; `resplay show` itself prints event by event as the
+//! file is read ([`render_header`], [`render_event`], [`Tokens`]), so a
+//! cassette of any size is listed in the memory of its largest event.
 //!
 //! Reply formatting follows `cliFormatReplyTTY` in `redis-cli.c`: bulk
 //! strings quoted and escaped (`sdscatrepr`), simple strings bare, `(error)`,
@@ -19,7 +22,7 @@
 
 use std::fmt::Write as _;
 
-use crate::cassette::{Cassette, Event, MAX_VALUE_DEPTH};
+use crate::cassette::{Cassette, Event, Header, MAX_VALUE_DEPTH};
 use crate::replay::display::{display_command, repr};
 use crate::replay::tokens::tokens_in;
 use crate::resp::{with_stack, AggregateKind, Value};
@@ -48,38 +51,107 @@ const TOKENS_LISTED: usize = 10;
 /// shape stand in for each and maps it back in replies (see
 /// [`crate::replay::tokens`]). Nothing when there are none.
 pub fn render_tokens(cassette: &Cassette, out: &mut String) {
-    let mut seen = std::collections::HashSet::new();
-    let mut listed = Vec::new();
+    let mut tokens = Tokens::default();
     for event in &cassette.events {
+        tokens.add(event);
+    }
+    tokens.render(out);
+}
+
+/// The footer of [`render_tokens`], gathered event by event, so a listing
+/// can be printed as the cassette is read: it holds each distinct token
+/// once (the footer counts them), not the events.
+#[derive(Default)]
+pub struct Tokens {
+    /// Every distinct token seen.
+    seen: std::collections::HashSet<Box<[u8]>>,
+    /// The first [`TOKENS_LISTED`], as the footer names them.
+    listed: Vec<String>,
+}
+
+impl Tokens {
+    /// Notes the tokens of `event`'s command (if it is an interaction).
+    pub fn add(&mut self, event: &Event) {
         let Event::Interaction(i) = event else {
-            continue;
+            return;
         };
         for arg in &i.cmd {
             for f in tokens_in(arg) {
                 let token = &arg[f.start..f.end];
-                if seen.insert(token.to_vec()) && listed.len() < TOKENS_LISTED {
-                    listed.push(format!(
-                        "{} ({:?})",
-                        String::from_utf8_lossy(token),
-                        f.shape
-                    ));
+                if !self.seen.contains(token) {
+                    self.seen.insert(token.into());
+                    if self.listed.len() < TOKENS_LISTED {
+                        self.listed.push(format!(
+                            "{} ({:?})",
+                            String::from_utf8_lossy(token),
+                            f.shape
+                        ));
+                    }
                 }
             }
         }
     }
-    if seen.is_empty() {
-        return;
+
+    /// Appends the footer; nothing when there were no tokens.
+    pub fn render(&self, out: &mut String) {
+        let (seen, listed) = (&self.seen, &self.listed);
+        if seen.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "# {} volatile token(s): on replay a fresh value of the same shape stands in for each, unless --exact-tokens",
+            seen.len()
+        );
+        for token in listed {
+            let _ = writeln!(out, "#   {token}");
+        }
+        if seen.len() > listed.len() {
+            let _ = writeln!(out, "#   … and {} more", seen.len() - listed.len());
+        }
     }
+}
+
+/// Appends the listing's first lines: the header's version, creation time
+/// and upstream, and for a cluster cassette a line per node.
+pub fn render_header(h: &Header, out: &mut String) {
     let _ = writeln!(
         out,
-        "# {} volatile token(s): on replay a fresh value of the same shape stands in for each, unless --exact-tokens",
-        seen.len()
+        "# resplay cassette v{}, created {}{}",
+        h.version,
+        h.created,
+        h.upstream
+            .as_deref()
+            .map(|u| format!(", upstream {u}"))
+            .unwrap_or_default()
     );
-    for token in &listed {
-        let _ = writeln!(out, "#   {token}");
-    }
-    if seen.len() > listed.len() {
-        let _ = writeln!(out, "#   … and {} more", seen.len() - listed.len());
+    let Some(cluster) = &h.cluster else {
+        return;
+    };
+    for node in &cluster.nodes {
+        let slots: Vec<String> = node
+            .slots
+            .iter()
+            .map(|[a, b]| {
+                if a == b {
+                    a.to_string()
+                } else {
+                    format!("{a}-{b}")
+                }
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "# cluster node {} {} {}{}",
+            node.addr,
+            node.role,
+            node.id,
+            if slots.is_empty() {
+                String::new()
+            } else {
+                format!(" slots {}", slots.join(","))
+            }
+        );
     }
 }
 

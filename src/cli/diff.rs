@@ -4,8 +4,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use resplay::cassette;
 use resplay::config::Config;
+use resplay::diff::DiffError;
 use resplay::replay::IgnoreRule;
 
 use super::report::print_warnings;
@@ -29,35 +29,35 @@ pub struct DiffArgs {
 /// Exit 0 when equivalent, 1 when they differ, 2 when a cassette cannot be
 /// read (as `diff` and `cmp` do), which is why this returns no `Result`: an
 /// error must not become the usual exit status 1.
+///
+/// Both files are read once to compare (nothing is printed if either is
+/// bad), then again for the changes shown: see `resplay::diff::diff_files`.
 pub fn run(args: &DiffArgs, file: &Config) -> ExitCode {
-    let load = |path: &PathBuf| {
-        let loaded = cassette::load(path)?;
-        print_warnings(&loaded.warnings);
-        Ok::<_, cassette::CassetteError>(loaded)
-    };
-    let (old, new) = match (load(&args.old), load(&args.new)) {
-        (Ok(old), Ok(new)) => (old, new),
-        (Err(e), _) | (_, Err(e)) => {
+    let rules = settings::ignore_rules(&args.ignore, file);
+    let found = match resplay::diff::diff_files(&args.old, &args.new, &rules) {
+        Ok(found) => found,
+        Err(e) => {
             eprintln!("resplay: {e}");
             return ExitCode::from(2);
         }
     };
-    let rules = settings::ignore_rules(&args.ignore, file);
-    let found = resplay::diff::diff(&old, &new, &rules);
-    let out = if args.json {
-        let mut out = Vec::new();
-        resplay::diff::render_json(&found, &mut out);
-        out
+    let warnings: Vec<String> = found.warnings().cloned().collect();
+    print_warnings(&warnings);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let name = |p: &PathBuf| p.display().to_string();
+    let written = if args.json {
+        found.write_json(&mut out)
     } else {
-        let name = |p: &PathBuf| p.display().to_string();
-        resplay::diff::render_text(&found, (&name(&args.old), &old), (&name(&args.new), &new))
-            .into_bytes()
-    };
-    if let Err(e) = std::io::stdout().lock().write_all(&out) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("resplay: cannot write the diff: {e}");
+        found.write_text(&name(&args.old), &name(&args.new), &mut out)
+    }
+    .and_then(|()| out.flush().map_err(DiffError::from));
+    match written {
+        Err(DiffError::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => {
+            eprintln!("resplay: {e}");
             return ExitCode::from(2);
         }
+        Ok(()) => {}
     }
     ExitCode::from(u8::from(!found.is_empty()))
 }

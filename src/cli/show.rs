@@ -1,5 +1,9 @@
 //! `resplay show FILE`: a cassette printed readably (or as canonical JSON
 //! lines), which also checks it: the loader names a bad line by number.
+//!
+//! It prints as it reads, one event at a time, so a cassette of millions of
+//! interactions is listed without holding it: a bad line stops the listing
+//! there, with the error.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -7,7 +11,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use resplay::cassette;
+use resplay::cassette::{self, Event};
+use resplay::show::{render_event, render_header, Tokens};
 
 use super::report::print_warnings;
 
@@ -21,61 +26,77 @@ pub struct ShowArgs {
     json: bool,
 }
 
-/// Prints the cassette to stdout; a closed pipe (`| head`) is not an error.
-pub fn run(args: &ShowArgs) -> Result<ExitCode> {
-    let loaded = cassette::load(&args.file)?;
-    print_warnings(&loaded.warnings);
-    let mut stdout = std::io::stdout().lock();
-    if args.json {
-        let mut out = Vec::new();
-        resplay::show::render_json(&loaded, &mut out);
-        stdout.write_all(&out)?;
-    } else {
-        let mut out = String::new();
-        let h = &loaded.header;
-        out.push_str(&format!(
-            "# resplay cassette v{}, created {}{}\n",
-            h.version,
-            h.created,
-            h.upstream
-                .as_deref()
-                .map(|u| format!(", upstream {u}"))
-                .unwrap_or_default()
-        ));
-        if let Some(cluster) = &h.cluster {
-            for node in &cluster.nodes {
-                let slots: Vec<String> = node
-                    .slots
-                    .iter()
-                    .map(|[a, b]| {
-                        if a == b {
-                            a.to_string()
-                        } else {
-                            format!("{a}-{b}")
-                        }
-                    })
-                    .collect();
-                out.push_str(&format!(
-                    "# cluster node {} {} {}{}\n",
-                    node.addr,
-                    node.role,
-                    node.id,
-                    if slots.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" slots {}", slots.join(","))
-                    }
-                ));
-            }
-        }
-        resplay::show::render(&loaded, &mut out);
-        resplay::show::render_tokens(&loaded, &mut out);
-        if let Err(e) = stdout.write_all(out.as_bytes()) {
-            // `resplay show c.jsonl | head` is not an error.
-            if e.kind() != std::io::ErrorKind::BrokenPipe {
-                return Err(e.into());
+/// Where the listing goes: stdout, buffered, until it fails. The reader
+/// cannot be stopped midway, so after a failure the rest is only read
+/// (checked) and the failure reported at the end.
+struct Out {
+    stdout: std::io::BufWriter<std::io::StdoutLock<'static>>,
+    failed: Option<std::io::Error>,
+}
+
+impl Out {
+    fn write(&mut self, bytes: &[u8]) {
+        if self.failed.is_none() {
+            if let Err(e) = self.stdout.write_all(bytes) {
+                self.failed = Some(e);
             }
         }
     }
+
+    /// Flushes; a closed pipe (`resplay show c.jsonl | head`) is not an
+    /// error.
+    fn finish(mut self) -> Result<()> {
+        if self.failed.is_none() {
+            if let Err(e) = self.stdout.flush() {
+                self.failed = Some(e);
+            }
+        }
+        match self.failed {
+            Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Prints the cassette to stdout as it is read.
+pub fn run(args: &ShowArgs) -> Result<ExitCode> {
+    // Line 1 first: the reader hands over the header only at the end.
+    let header = cassette::read_header(&args.file)?;
+    let mut out = Out {
+        stdout: std::io::BufWriter::new(std::io::stdout().lock()),
+        failed: None,
+    };
+    let loaded = if args.json {
+        let mut line = Vec::new();
+        header.write_line(&mut line);
+        out.write(&line);
+        cassette::load_with(&args.file, |event: Event| {
+            line.clear();
+            event.write_line(&mut line);
+            out.write(&line);
+        })
+    } else {
+        let mut text = String::new();
+        render_header(&header, &mut text);
+        out.write(text.as_bytes());
+        let mut tokens = Tokens::default();
+        let loaded = cassette::load_with(&args.file, |event: Event| {
+            tokens.add(&event);
+            text.clear();
+            render_event(&event, &mut text);
+            out.write(text.as_bytes());
+        });
+        if loaded.is_ok() {
+            text.clear();
+            tokens.render(&mut text);
+            out.write(text.as_bytes());
+        }
+        loaded
+    };
+    // What was listed before a bad line goes out before the error.
+    let written = out.finish();
+    let (_, warnings) = loaded?;
+    print_warnings(&warnings);
+    written?;
     Ok(ExitCode::SUCCESS)
 }

@@ -11,27 +11,37 @@ use std::fmt::Write as _;
 use bytes::Bytes;
 
 use super::{Change, Diff, Kind};
-use crate::cassette::{Cassette, Interaction, JsonBytes, JsonValue};
+use crate::cassette::{Cassette, Header, Interaction, JsonBytes, JsonValue};
 use crate::replay::display::display_command;
 use crate::resp::Value;
 use crate::show::render_value;
 
 /// The header line of one side: `--- FILE: N interactions on C connections, created …`.
 pub fn side_header(marker: &str, name: &str, cassette: &Cassette) -> String {
-    let interactions = cassette.interactions().count();
     let mut conns: Vec<u64> = cassette.interactions().map(|i| i.conn).collect();
     conns.sort_unstable();
     conns.dedup();
+    let interactions = cassette.interactions().count();
+    side_line(marker, name, &cassette.header, interactions, conns.len())
+}
+
+/// [`side_header`] from the counts, for a cassette not in memory.
+pub(super) fn side_line(
+    marker: &str,
+    name: &str,
+    header: &Header,
+    interactions: usize,
+    conns: usize,
+) -> String {
     let mut line = format!(
-        "{marker} {name}: {interactions} interaction{} on {} connection{}",
+        "{marker} {name}: {interactions} interaction{} on {conns} connection{}",
         plural(interactions),
-        conns.len(),
-        plural(conns.len())
+        plural(conns)
     );
-    if !cassette.header.created.is_empty() {
-        let _ = write!(line, ", created {}", cassette.header.created);
+    if !header.created.is_empty() {
+        let _ = write!(line, ", created {}", header.created);
     }
-    if let Some(upstream) = &cassette.header.upstream {
+    if let Some(upstream) = &header.upstream {
         let _ = write!(line, ", upstream {upstream}");
     }
     line
@@ -147,29 +157,34 @@ fn replies_text(replies: &[Value]) -> Result<String, String> {
 /// several or none; the side a change does not have is left out.
 pub fn render_json(diff: &Diff, out: &mut Vec<u8>) {
     for change in &diff.changes {
-        let i = change.subject();
-        let (old_reply, old_replies) = replies_json(change.old);
-        let (new_reply, new_replies) = replies_json(change.new);
-        let line = JsonChange {
-            kind: change.kind.as_str(),
-            conn: i.conn,
-            old_conn: change.old.map(|o| o.conn),
-            new_conn: change.new.map(|n| n.conn),
-            db: i.db,
-            command: Args(&i.cmd),
-            old_command: match (change.old, change.new) {
-                (Some(o), Some(n)) if o.cmd != n.cmd => Some(Args(&o.cmd)),
-                _ => None,
-            },
-            old_reply,
-            old_replies,
-            new_reply,
-            new_replies,
-        };
-        // Writing to a Vec cannot fail; every key is a string.
-        let _ = serde_json::to_writer(&mut *out, &line);
-        out.push(b'\n');
+        render_change_json(change, out);
     }
+}
+
+/// One change's line of [`render_json`].
+pub fn render_change_json(change: &Change, out: &mut Vec<u8>) {
+    let i = change.subject();
+    let (old_reply, old_replies) = replies_json(change.old);
+    let (new_reply, new_replies) = replies_json(change.new);
+    let line = JsonChange {
+        kind: change.kind.as_str(),
+        conn: i.conn,
+        old_conn: change.old.map(|o| o.conn),
+        new_conn: change.new.map(|n| n.conn),
+        db: i.db,
+        command: Args(&i.cmd),
+        old_command: match (change.old, change.new) {
+            (Some(o), Some(n)) if o.cmd != n.cmd => Some(Args(&o.cmd)),
+            _ => None,
+        },
+        old_reply,
+        old_replies,
+        new_reply,
+        new_replies,
+    };
+    // Writing to a Vec cannot fail; every key is a string.
+    let _ = serde_json::to_writer(&mut *out, &line);
+    out.push(b'\n');
 }
 
 /// One line of [`render_json`], its keys in this order.
