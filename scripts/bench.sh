@@ -8,6 +8,7 @@
 #   BASELINE=b2a235f ONLY_INSTRUCTIONS=1 scripts/bench.sh  # instruction counts only
 #   TLS=1 SKIP_BIG=1 ROUNDS=5 scripts/bench.sh             # adds the TLS targets
 #   ONLY_CLUSTER=1 SKIP_BIG=1 ROUNDS=3 scripts/bench.sh    # Redis Cluster targets only
+#   ONLY_MEMORY=1 HUGE=1 scripts/bench.sh                 # memory runs, with 10M interactions
 #
 # What it does:
 #   1. `cargo build --release`.
@@ -17,7 +18,15 @@
 #      replay` on a cassette recorded by a first pass of the same benchmark,
 #      and, when installed, two peer proxies: haproxy in `mode tcp` (a plain
 #      byte relay, one upstream connection per client, nothing recorded: the
-#      ceiling for any proxy built that way) and twemproxy (`nutcracker`).
+#      ceiling for any proxy built that way) and twemproxy (`nutcracker`);
+#      and, when it can be installed, a peer stand-in server: fakeredis's
+#      `TcpFakeServer` (Python; `fakeredis`, in its own virtualenv, see
+#      FAKEREDIS_VENV), which answers from memory as replay does. It is
+#      slow, so it gets FAKEREDIS_REQUESTS requests per run; its ratio is
+#      still rps / direct rps of the same round, and its CPU column is the
+#      Python process's (redis-server's is ~0 there: not involved).
+#      redis-benchmark's start-up CONFIG GET gets an error from it, which
+#      redis-benchmark only warns about ("Could not fetch server CONFIG").
 #   3. Runs `redis-benchmark -t set,get -c 50 -P {1,16} --csv` against each
 #      target in alternating rounds (direct Redis first in every round), and
 #      prints, per target, pipeline depth and command: the median over rounds
@@ -67,8 +76,18 @@
 #      ratios are against `direct-cluster` of the same round, in a table of
 #      their own; their redis-server CPU is the sum over the three nodes.
 #   8. Unless SKIP_BIG=1: the peak RSS (VmHWM) of `resplay record` while it
-#      records two million SETs, with the cassette size; and the time and peak
-#      RSS of `resplay replay` loading a cassette of one million interactions.
+#      records two million SETs, with the cassette size; and `resplay replay`
+#      loading a cassette of one million interactions (recorded through
+#      `resplay record` from `redis-benchmark -r 100000 -P 16 -t set,get`):
+#      seconds to listening, RSS after load and peak RSS, each also as a
+#      multiple of the file size.
+#   9. With HUGE=1 (after 8): the same load figures for a cassette of ten
+#      million interactions (HUGE_LOAD; about 1 GiB, a minute or more to
+#      record, seconds to load and several GiB of RSS), then `redis-benchmark
+#      -P 16 -r 1000 -t set,get` against its replay and against the replay
+#      of a small cassette (40000 interactions of the same workload), in
+#      HUGE_ROUNDS alternating rounds: a large cassette should serve at the
+#      rate of a small one.
 #
 # Knobs (environment):
 #   ROUNDS=5            rounds of the alternating comparison
@@ -84,7 +103,18 @@
 #   SKIP_BIG=0          1 skips the two-million / one-million memory runs
 #   BIG_RECORD=2000000  commands recorded for the record-memory run
 #   BIG_LOAD=1000000    interactions in the cassette of the load run
+#   HUGE=0              1 adds the ten-million-interaction cassette (step 9)
+#   HUGE_LOAD=10000000  its interactions
+#   HUGE_ROUNDS=3       rounds of its huge-against-small throughput comparison
+#   ONLY_MEMORY=0       1 skips the rounds: the memory runs only (steps 8, 9)
 #   KEEP=0              1 keeps the temp dir (logs, cassettes) for inspection
+#   FAKEREDIS=1         0 leaves fakeredis out
+#   FAKEREDIS_VENV=~/.cache/resplay/fakeredis-venv  the virtualenv fakeredis is
+#                       installed into (`python3 -m venv`, `pip install
+#                       fakeredis`) the first time; kept between runs
+#   FAKEREDIS_REQUESTS=5000   requests per test of fakeredis at -P 1 (it
+#                       serves ~10k rps: about a second a run)
+#   FAKEREDIS_REQUESTS_P16=4x  the same at -P 16 (default 4 x FAKEREDIS_REQUESTS)
 #   BASELINE=           a git rev (e.g. b2a235f) to compare HEAD against
 #   BASE_TARGET=target/bench-base   cargo target dir of the baseline build
 #                       (kept between runs, so a rerun only relinks)
@@ -112,7 +142,9 @@
 #
 # Every child is killed on exit. Needs redis-server, redis-benchmark,
 # python3 (and openssl with TLS=1); haproxy and twemproxy are optional (for each, the script tries
-# `apt-get install -y haproxy` / `nutcracker` once and goes on without it).
+# `apt-get install -y haproxy` / `nutcracker` once and goes on without it), and
+# so is fakeredis (pip, into FAKEREDIS_VENV; without it the script says so and
+# goes on).
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-5}
@@ -124,7 +156,15 @@ CLIENTS=${CLIENTS:-50}
 SKIP_BIG=${SKIP_BIG:-0}
 BIG_RECORD=${BIG_RECORD:-2000000}
 BIG_LOAD=${BIG_LOAD:-1000000}
+HUGE=${HUGE:-0}
+HUGE_LOAD=${HUGE_LOAD:-10000000}
+HUGE_ROUNDS=${HUGE_ROUNDS:-3}
+ONLY_MEMORY=${ONLY_MEMORY:-0}
 KEEP=${KEEP:-0}
+FAKEREDIS=${FAKEREDIS:-1}
+FAKEREDIS_VENV=${FAKEREDIS_VENV:-$HOME/.cache/resplay/fakeredis-venv}
+FAKEREDIS_REQUESTS=${FAKEREDIS_REQUESTS:-5000}
+FAKEREDIS_REQUESTS_P16=${FAKEREDIS_REQUESTS_P16:-$((FAKEREDIS_REQUESTS * 4))}
 BASELINE=${BASELINE:-}
 INSTRUCTIONS=${INSTRUCTIONS:-0}
 INSTR_REQUESTS=${INSTR_REQUESTS:-20000}
@@ -174,6 +214,20 @@ fi
 if [[ $PLAIN == 1 ]] && ! command -v haproxy >/dev/null 2>&1; then
     note "haproxy not found; trying apt-get install -y haproxy"
     apt-get install -y haproxy >/dev/null 2>&1 || note "could not install haproxy; skipping it"
+fi
+# fakeredis lives in a virtualenv of its own (never the system's Python),
+# made once and kept: a rerun needs no network.
+FAKEREDIS_PY=
+if [[ $PLAIN == 1 && $FAKEREDIS == 1 && $ONLY_INSTRUCTIONS != 1 && $ONLY_CONFORM != 1 && $ONLY_MEMORY != 1 ]]; then
+    if ! "$FAKEREDIS_VENV/bin/python" -c 'from fakeredis import TcpFakeServer' >/dev/null 2>&1; then
+        note "fakeredis not found in $FAKEREDIS_VENV; trying python3 -m venv and pip install fakeredis"
+        { python3 -m venv "$FAKEREDIS_VENV" && "$FAKEREDIS_VENV/bin/pip" install -q fakeredis; } >/dev/null 2>&1 || true
+    fi
+    if "$FAKEREDIS_VENV/bin/python" -c 'from fakeredis import TcpFakeServer' >/dev/null 2>&1; then
+        FAKEREDIS_PY=$FAKEREDIS_VENV/bin/python
+    else
+        note "could not install fakeredis (python3 -m venv + pip install fakeredis into $FAKEREDIS_VENV); skipping it"
+    fi
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/resplay-bench.XXXXXX")
@@ -464,7 +518,9 @@ bench_cmd() { # PORT PIPELINE REQUESTS [extra args]
 }
 
 requests_for() { # PIPELINE [TARGET]
-    if [[ ${2:-} == *-cluster ]]; then
+    if [[ ${2:-} == fakeredis ]]; then
+        if [[ $1 == 1 ]]; then echo "$FAKEREDIS_REQUESTS"; else echo "$FAKEREDIS_REQUESTS_P16"; fi
+    elif [[ ${2:-} == *-cluster ]]; then
         if [[ $1 == 1 ]]; then echo "$CLUSTER_REQUESTS"; else echo "$CLUSTER_REQUESTS_P16"; fi
     elif [[ $1 == 1 ]]; then echo "$REQUESTS"; else echo "$REQUESTS_P16"; fi
 }
@@ -500,7 +556,9 @@ fi
 
 # ---------------------------------------------------------------- instructions
 # instr_run LABEL BINARY MODE PIPE: instructions per request of BINARY in MODE
-# (record or replay) under the fixed load, appended to $INSTR.
+# (record or replay) under the fixed load, appended to $INSTR. MODE
+# redis-server (LABEL redis, no BINARY) counts a redis-server of its own
+# (no persistence) under the same load: what replay stands in for.
 INSTR="$WORK/instructions.csv"
 instr_run() {
     local label=$1 bin=$2 mode=$3 pipe=$4 rep=$5 pid port ir
@@ -508,7 +566,19 @@ instr_run() {
     local cassette="$WORK/replay.jsonl"
     [[ $label == base ]] && cassette="$WORK/replay@base.jsonl"
     WRAP=(valgrind --tool=callgrind --callgrind-out-file="$out")
-    if [[ $mode == record ]]; then
+    if [[ $mode == redis-server ]]; then
+        port=$(free_port)
+        "${WRAP[@]}" redis-server --port "$port" --bind 127.0.0.1 --dir "$WORK" \
+            --save '' --appendonly no --daemonize no --logfile "$log" 2>"$log.valgrind" &
+        pid=$!
+        PIDS+=("$pid")
+        # Valgrind takes seconds to start it; answers_ping waits 5.
+        for _ in $(seq 600); do
+            redis-cli -p "$port" ping >/dev/null 2>&1 && break
+            kill -0 "$pid" 2>/dev/null || die "redis-server under valgrind exited (see $log)"
+            sleep 0.1
+        done
+    elif [[ $mode == record ]]; then
         rm -f "$WORK/callgrind-record.jsonl"
         RUN=$bin start_record "$WORK/callgrind-record.jsonl" "$log"
         pid=$REC_PID port=$REC_PORT
@@ -537,6 +607,9 @@ count_instructions() {
     local label bin mode pipe rep
     echo "label,mode,pipeline,rep,instructions,requests" >"$INSTR"
     for rep in $(seq "$INSTR_REPEAT"); do
+        for pipe in 1 16; do
+            instr_run redis "" redis-server "$pipe" "$rep"
+        done
         for mode in replay record; do
             for pipe in 1 16; do
                 for label in head ${BASE_BIN:+base}; do
@@ -573,8 +646,104 @@ load_replay() {
     echo "load replay / redis-benchmark, median of $ROUNDS: $(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')x"
 }
 
+# ---------------------------------------------------------------- memory
+# rss_kb PID: the resident set now (VmHWM is the peak).
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# times_file KB BYTES: KB as a multiple of a file's size, 1 decimal.
+times_file() { python3 -c "print(f'{$1 * 1024 / $2:.1f}')"; }
+
+# load_report CASSETTE LOG: starts `resplay replay` on CASSETTE and prints
+# the load time, the RSS once it listens and the peak, each against the
+# file size; leaves it running (REP_PID, REP_PORT).
+load_report() {
+    local cassette=$1 log=$2 size lines hwm rss
+    size=$(stat -c %s "$cassette")
+    lines=$(grep -c '' "$cassette")
+    start_replay "$cassette" "$log"
+    hwm=$(vm_hwm_kb "$REP_PID")
+    rss=$(rss_kb "$REP_PID")
+    echo "replay load of $lines lines ($(human_bytes "$size")): ${REP_LOAD_S}s to 'listening on'," \
+        "RSS after load $(human_bytes $((rss * 1024))) ($(times_file "$rss" "$size")x the file size)," \
+        "peak RSS $(human_bytes $((hwm * 1024))) ($(times_file "$hwm" "$size")x)"
+}
+
+# record_load CASSETTE LOG INTERACTIONS: records INTERACTIONS commands (half
+# SET, half GET, keys from 100000: a cassette with as many distinct keys as
+# an application's, rather than one key repeated) through `resplay record`.
+record_load() {
+    local t0
+    start_record "$1" "$2"
+    t0=$(now)
+    bench_cmd "$REC_PORT" 16 $(($3 / 2)) -r 100000 -t set,get -q >/dev/null 2>&1 \
+        || die "recording a $3-interaction cassette failed"
+    stop "$REC_PID"
+    note "recorded $3 interactions in $(python3 -c "print(f'{$(now) - $t0:.1f}')")s: $(human_bytes "$(stat -c %s "$1")")"
+}
+
+memory_runs() {
+    local t0 secs hwm size huge_port small_port huge_pid small_pid round rps_huge rps_small ratios
+    echo
+    echo "== memory"
+    # (a) Recording BIG_RECORD SETs at -P 16.
+    start_record "$WORK/big-record.jsonl" "$WORK/big-record.log"
+    t0=$(now)
+    bench_cmd "$REC_PORT" 16 "$BIG_RECORD" -t set -q >/dev/null 2>&1 || die "big record run failed"
+    secs=$(python3 -c "print(f'{$(now) - $t0:.1f}')")
+    hwm=$(vm_hwm_kb "$REC_PID")
+    stop "$REC_PID"
+    size=$(stat -c %s "$WORK/big-record.jsonl")
+    echo "record $BIG_RECORD SETs (-P 16): ${secs}s, peak RSS $(human_bytes $((hwm * 1024))), cassette $(human_bytes "$size") ($((size / BIG_RECORD)) B/interaction)"
+    echo "  summary: $(grep -v 'listening on' "$WORK/big-record.log" | tail -n1)"
+    rm -f "$WORK/big-record.jsonl"
+
+    # (b) Loading a cassette of BIG_LOAD interactions.
+    record_load "$WORK/big-load.jsonl" "$WORK/big-load-record.log" "$BIG_LOAD"
+    load_report "$WORK/big-load.jsonl" "$WORK/big-load-replay.log"
+    stop "$REP_PID"
+    rm -f "$WORK/big-load.jsonl"
+
+    [[ $HUGE == 1 ]] || return 0
+    # (c) A cassette of HUGE_LOAD interactions: its load, and whether it
+    # serves as fast as a small one. Both are benchmarked with keys from
+    # 1000, which both cassettes recorded (the huge one has the 100000),
+    # so neither answers a miss.
+    echo
+    echo "== huge cassette ($HUGE_LOAD interactions)"
+    record_load "$WORK/huge.jsonl" "$WORK/huge-record.log" "$HUGE_LOAD"
+    load_report "$WORK/huge.jsonl" "$WORK/huge-replay.log"
+    huge_pid=$REP_PID huge_port=$REP_PORT
+    start_record "$WORK/huge-small.jsonl" "$WORK/huge-small-record.log"
+    bench_cmd "$REC_PORT" 16 20000 -r 1000 -t set,get -q >/dev/null 2>&1 || die "recording the small cassette failed"
+    stop "$REC_PID"
+    start_replay "$WORK/huge-small.jsonl" "$WORK/huge-small-replay.log"
+    small_pid=$REP_PID small_port=$REP_PORT
+    ratios=()
+    for round in $(seq "$HUGE_ROUNDS"); do
+        rps_huge=$(bench_cmd "$huge_port" 16 "$REQUESTS_P16" -r 1000 -t set,get --csv 2>/dev/null | mean_rps)
+        rps_small=$(bench_cmd "$small_port" 16 "$REQUESTS_P16" -r 1000 -t set,get --csv 2>/dev/null | mean_rps)
+        ratios+=("$(python3 -c "print(f'{$rps_huge / $rps_small:.2f}')")")
+        echo "round $round: -P 16 SET+GET on the huge cassette $(printf '%.0f' "$rps_huge") rps," \
+            "on a small one ($(grep -c '' "$WORK/huge-small.jsonl") lines) $(printf '%.0f' "$rps_small") rps: ${ratios[-1]}x"
+    done
+    echo "huge / small, median of $HUGE_ROUNDS: $(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')x"
+    stop "$huge_pid"
+    stop "$small_pid"
+    rm -f "$WORK/huge.jsonl"
+}
+
+# mean_rps: the harmonic mean of the SET and GET rps in redis-benchmark's
+# --csv output on stdin (the rate of the whole run).
+mean_rps() {
+    python3 -c 'import csv,sys; r=[float(x[1]) for x in csv.reader(sys.stdin) if x and x[0] in ("SET","GET")]; print(len(r)/sum(1/x for x in r))'
+}
+
 if [[ $ONLY_INSTRUCTIONS == 1 ]]; then
     count_instructions
+    exit 0
+fi
+if [[ $ONLY_MEMORY == 1 ]]; then
+    memory_runs
     exit 0
 fi
 if [[ $ONLY_CONFORM == 1 ]]; then
@@ -667,6 +836,29 @@ EOF
     NUT_PID=$!
     PIDS+=("$NUT_PID")
     add_peer twemproxy "$NUT_PORT" "$NUT_PID" "$WORK/nutcracker.log"
+fi
+
+if [[ -n $FAKEREDIS_PY ]]; then
+    FAKE_PORT=$(free_port)
+    # socketserver's listen backlog is 5: 50 clients connecting at once
+    # overflow it, and the dropped SYNs come back after 1 and 3 s, which
+    # would be measured as fakeredis's latency (the real servers listen
+    # with 511).
+    cat >"$WORK/fakeredis_server.py" <<'EOF'
+import sys
+
+from fakeredis import TcpFakeServer
+
+TcpFakeServer.request_queue_size = 511
+server = TcpFakeServer(("127.0.0.1", int(sys.argv[1])), server_type="redis")
+server.serve_forever()
+EOF
+    # $! is the Python process itself, whose CPU (all its threads) is
+    # fakeredis's cost.
+    "$FAKEREDIS_PY" "$WORK/fakeredis_server.py" "$FAKE_PORT" >"$WORK/fakeredis.log" 2>&1 &
+    FAKE_PID=$!
+    PIDS+=("$FAKE_PID")
+    add_peer fakeredis "$FAKE_PORT" "$FAKE_PID" "$WORK/fakeredis.log"
 fi
 
 if [[ $CLUSTER == 1 ]]; then
@@ -810,7 +1002,7 @@ stop "$REP_PID"
 [[ -n $BASE_BIN ]] && stop "$BASE_REP_PID"
 echo
 [[ -n $BASE_BIN ]] && echo "== HEAD = $HEAD_DESC, base = $BASELINE ($BASE_REV)"
-echo "== redis-benchmark -c $CLIENTS -t set,get, $ROUNDS rounds, n=$REQUESTS (P1) / $REQUESTS_P16 (P16)${CLUSTER_PORTS[0]:+; cluster targets n=$CLUSTER_REQUESTS (P1) / $CLUSTER_REQUESTS_P16 (P16)}"
+echo "== redis-benchmark -c $CLIENTS -t set,get, $ROUNDS rounds, n=$REQUESTS (P1) / $REQUESTS_P16 (P16)${CLUSTER_PORTS[0]:+; cluster targets n=$CLUSTER_REQUESTS (P1) / $CLUSTER_REQUESTS_P16 (P16)}${FAKE_PID:+; fakeredis n=$FAKEREDIS_REQUESTS (P1) / $FAKEREDIS_REQUESTS_P16 (P16)}"
 python3 "$REPORT" "$RESULTS"
 echo "(CPU resolution: one clock tick is $(us_per_request 1 $((2 * REQUESTS))) us/request at -P 1, $(us_per_request 1 $((2 * REQUESTS_P16))) at -P 16)"
 echo
@@ -842,32 +1034,6 @@ if [[ $CONFORM == 1 ]]; then
 fi
 
 # ---------------------------------------------------------------- memory
-if [[ $SKIP_BIG == 1 ]]; then
-    exit 0
+if [[ $SKIP_BIG != 1 ]]; then
+    memory_runs
 fi
-
-echo
-echo "== memory"
-# (a) Recording BIG_RECORD SETs at -P 16.
-start_record "$WORK/big-record.jsonl" "$WORK/big-record.log"
-t0=$(now)
-bench_cmd "$REC_PORT" 16 "$BIG_RECORD" -t set -q >/dev/null 2>&1 || die "big record run failed"
-secs=$(python3 -c "print(f'{$(now) - $t0:.1f}')")
-hwm=$(vm_hwm_kb "$REC_PID")
-stop "$REC_PID"
-size=$(stat -c %s "$WORK/big-record.jsonl")
-echo "record $BIG_RECORD SETs (-P 16): ${secs}s, peak RSS $(human_bytes $((hwm * 1024))), cassette $(human_bytes "$size") ($((size / BIG_RECORD)) B/interaction)"
-echo "  summary: $(grep -v 'listening on' "$WORK/big-record.log" | tail -n1)"
-rm -f "$WORK/big-record.jsonl"
-
-# (b) Loading a cassette of BIG_LOAD interactions (half SET, half GET).
-start_record "$WORK/big-load.jsonl" "$WORK/big-load-record.log"
-bench_cmd "$REC_PORT" 16 $((BIG_LOAD / 2)) -t set,get -q >/dev/null 2>&1 || die "load-cassette recording failed"
-stop "$REC_PID"
-size=$(stat -c %s "$WORK/big-load.jsonl")
-lines=$(grep -c '' "$WORK/big-load.jsonl")
-start_replay "$WORK/big-load.jsonl" "$WORK/big-load-replay.log"
-hwm=$(vm_hwm_kb "$REP_PID")
-rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$REP_PID/status")
-stop "$REP_PID"
-echo "replay load of $lines lines ($(human_bytes "$size")): ${REP_LOAD_S}s to 'listening on', peak RSS $(human_bytes $((hwm * 1024))) (RSS after load $(human_bytes $((rss * 1024)))), $(python3 -c "print(f'{$hwm * 1024 / $size:.1f}')")x the file size"

@@ -21,7 +21,8 @@ HEAD / baseline within each round, per pipeline: the rps ratio per test and
 the proxy CPU us/request ratio, median and min..max over rounds.
 
 With --instructions FILE: instructions per request from the callgrind runs
-(label,mode,pipeline,rep,instructions,requests), HEAD against base.
+(label,mode,pipeline,rep,instructions,requests), HEAD against base, and each
+against redis-server's own count under the same load (mode redis-server).
 """
 
 import csv
@@ -149,12 +150,16 @@ def instructions(path):
         per[(r["mode"], int(r["pipeline"]), r["label"])].append(
             int(r["instructions"]) / int(r["requests"])
         )
-    header = ("mode", "P", "head", "min..max", "base", "min..max", "head/base")
-    fmt = "{:<7} {:>3} {:>8} {:>15} {:>8} {:>15} {:>9}"
+    # redis-server's own count (label "redis") is the yardstick for replay,
+    # which stands in for it: the last column is head / redis-server.
+    redis = {p: statistics.median(v) for (m, p, label), v in per.items() if m == "redis-server"}
+    header = ("mode", "P", "head", "min..max", "base", "min..max", "head/base", "/redis-server")
+    fmt = "{:<12} {:>3} {:>8} {:>15} {:>8} {:>15} {:>9} {:>13}"
     print(fmt.format(*header))
-    for mode in ("replay", "record"):
+    for mode in ("redis-server", "replay", "record"):
         for pipe in sorted({p for m, p, _ in per if m == mode}):
-            head = per.get((mode, pipe, "head"), [])
+            label = "redis" if mode == "redis-server" else "head"
+            head = per.get((mode, pipe, label), [])
             base = per.get((mode, pipe, "base"), [])
             cells = []
             for v in (head, base):
@@ -164,7 +169,12 @@ def instructions(path):
                 if head and base
                 else "-"
             )
-            print(fmt.format(mode, pipe, *cells, diff))
+            versus = (
+                f"{statistics.median(head) / redis[pipe]:.2f}x"
+                if head and mode != "redis-server" and redis.get(pipe)
+                else "-"
+            )
+            print(fmt.format(mode, pipe, *cells, diff, versus))
 
 
 def cpu_table(rows, targets):
