@@ -8,7 +8,8 @@
 //! the cassette as canonical JSON lines (`resplay show --json`). Both take a
 //! loaded [`Cassette`]; `resplay show` itself prints event by event as the
 //! file is read ([`render_header`], [`render_event`], [`Tokens`]), so a
-//! cassette of any size is listed in the memory of its largest event.
+//! cassette of any size is listed in the memory of its largest event and
+//! its distinct tokens.
 //!
 //! Reply formatting follows `cliFormatReplyTTY` in `redis-cli.c`: bulk
 //! strings quoted and escaped (`sdscatrepr`), simple strings bare, `(error)`,
