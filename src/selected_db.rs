@@ -67,6 +67,16 @@ impl SelectedDb {
         outcome: Outcome,
         exec_results: impl FnOnce() -> Option<Vec<bool>>,
     ) {
+        // Outside a transaction only these three change anything: most
+        // commands leave at once, without naming them.
+        let changes_db = |n: &Bytes| {
+            [&b"SELECT"[..], b"MULTI", b"RESET"]
+                .iter()
+                .any(|w| n.eq_ignore_ascii_case(w))
+        };
+        if self.queued.is_none() && !args.first().is_some_and(changes_db) {
+            return;
+        }
         let name = command::name(args);
         let failed = outcome == Outcome::Error;
         match name.as_bytes() {

@@ -1,10 +1,11 @@
 //! Loading a cassette.
 //!
-//! The whole file is read at once and each line parsed on its own with
-//! `serde_json::from_slice`: that is fast, and a bad line can be named by its
-//! number. Strings are sliced out of the file buffer rather than copied (see
-//! [`EventSeed::sharing`]), so a loaded cassette costs about its file size
-//! plus the event structures.
+//! The file is read in large blocks of whole lines and each line parsed on
+//! its own with `serde_json::from_slice`: that is fast, and a bad line can be
+//! named by its number. Strings are sliced out of the block rather than
+//! copied (see [`EventSeed::sharing`]), so a loaded cassette costs about its
+//! file size plus the event structures, and [`load_with`], which hands each
+//! event on as it is parsed, holds one block at a time.
 //!
 //! Exactly one defect is tolerated: a last line without its `\n` that does
 //! not parse, which is what a recorder killed mid-write leaves behind. It is
@@ -49,11 +50,13 @@ impl Cassette {
 
 /// Reads and parses the cassette at `path`.
 pub fn load(path: &Path) -> Result<Cassette, CassetteError> {
-    let data = std::fs::read(path).map_err(|cause| CassetteError::Read {
-        path: path.to_path_buf(),
-        cause,
-    })?;
-    parse(data, path)
+    let mut events = Vec::new();
+    let (header, warnings) = load_with(path, |event| events.push(event))?;
+    Ok(Cassette {
+        header,
+        events,
+        warnings,
+    })
 }
 
 /// Parses cassette text already in memory; `path` is only used in messages.
@@ -71,17 +74,55 @@ pub fn parse(data: impl Into<Bytes>, path: &Path) -> Result<Cassette, CassetteEr
 
 /// Reads the cassette at `path`, handing each event to `on_event` as it is
 /// parsed instead of collecting them: replay indexes a large cassette this
-/// way without holding every event twice. Returns the header and warnings.
+/// way without holding every event, or the file, at once. The file is read
+/// in blocks of whole lines ([`BLOCK`]); the strings of an event share its
+/// block. Returns the header and warnings.
 pub fn load_with(
     path: &Path,
-    on_event: impl FnMut(Event),
+    mut on_event: impl FnMut(Event),
 ) -> Result<(Header, Vec<String>), CassetteError> {
-    let data = std::fs::read(path).map_err(|cause| CassetteError::Read {
+    use std::io::Read;
+    let read = |cause| CassetteError::Read {
         path: path.to_path_buf(),
         cause,
-    })?;
-    parse_with(data.into(), path, on_event)
+    };
+    let mut file = std::fs::File::open(path).map_err(read)?;
+    let mut lines = Lines::new(path);
+    // The start of a line the last block cut.
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let mut block = Vec::with_capacity(carry.len() + BLOCK);
+        block.append(&mut carry);
+        let wanted = block.len() + BLOCK;
+        let mut eof = false;
+        while block.len() < wanted {
+            let got = (&mut file)
+                .take((wanted - block.len()) as u64)
+                .read_to_end(&mut block)
+                .map_err(read)?;
+            if got == 0 {
+                eof = true;
+                break;
+            }
+        }
+        if eof {
+            lines.block(&Bytes::from(block), &mut on_event)?;
+            return lines.finish();
+        }
+        // Whole lines now; the rest starts the next block.
+        match memchr::memrchr(b'\n', &block) {
+            Some(end) => {
+                carry = block.split_off(end + 1);
+                lines.block(&Bytes::from(block), &mut on_event)?;
+            }
+            None => carry = block,
+        }
+    }
 }
+
+/// How much of a cassette [`load_with`] reads at a time: big enough that
+/// reads cost nothing per line, small enough to be nothing beside the index.
+const BLOCK: usize = 1 << 20;
 
 /// Reads only the header of the cassette at `path` (line 1), checked as
 /// [`load`] checks it: to decide how to serve a cassette before loading it
@@ -103,62 +144,100 @@ pub fn read_header(path: &Path) -> Result<Header, CassetteError> {
     parse_header(&line, path)
 }
 
-/// The parser behind [`parse`] and [`load_with`].
+/// The parser behind [`parse`]: the whole text as one block.
 fn parse_with(
     data: Bytes,
     path: &Path,
     mut on_event: impl FnMut(Event),
 ) -> Result<(Header, Vec<String>), CassetteError> {
-    let err = |line: usize, message: String| CassetteError::Parse {
-        path: path.to_path_buf(),
-        line,
-        message,
-    };
-    let mut warnings = Vec::new();
-    let mut header = None;
-    let mut pos = 0;
-    let mut line_no = 0;
+    let mut lines = Lines::new(path);
+    lines.block(&data, &mut on_event)?;
+    lines.finish()
+}
 
-    while pos < data.len() {
-        line_no += 1;
-        let rest = &data[pos..];
-        let (line, complete) = match rest.iter().position(|&b| b == b'\n') {
-            Some(i) => (&rest[..i], true),
-            None => (rest, false),
-        };
-        pos += line.len() + usize::from(complete);
-        let is_last = pos >= data.len();
+/// Parses a cassette's lines, block by block in file order. Every block
+/// but the last ends with a `\n`.
+struct Lines<'p> {
+    path: &'p Path,
+    header: Option<Header>,
+    warnings: Vec<String>,
+    /// The number of the last line read.
+    line_no: usize,
+    /// A blank line seen: an error unless it turns out to be the last.
+    blank: Option<usize>,
+}
 
-        if line_no == 1 {
-            header = Some(parse_header(line, path)?);
-            continue;
-        }
-        if is_blank(line) {
-            if is_last {
-                break;
-            }
-            return Err(err(
-                line_no,
-                "blank line (only the last line of a cassette may be empty)".into(),
-            ));
-        }
-        match parse_event(&data, line) {
-            Ok(ev) => on_event(ev),
-            Err(_) if !complete => warnings.push(format!(
-                "{}:{line_no}: truncated last line skipped",
-                path.display()
-            )),
-            Err(e) => return Err(err(line_no, describe(&e))),
+impl<'p> Lines<'p> {
+    fn new(path: &'p Path) -> Self {
+        Lines {
+            path,
+            header: None,
+            warnings: Vec::new(),
+            line_no: 0,
+            blank: None,
         }
     }
 
-    let header = header.ok_or_else(|| {
-        err(
+    fn error(&self, line: usize, message: String) -> CassetteError {
+        CassetteError::Parse {
+            path: self.path.to_path_buf(),
+            line,
+            message,
+        }
+    }
+
+    /// Parses the lines of `data`, handing events to `on_event`.
+    fn block(
+        &mut self,
+        data: &Bytes,
+        on_event: &mut impl FnMut(Event),
+    ) -> Result<(), CassetteError> {
+        let mut pos = 0;
+        while pos < data.len() {
+            self.line_no += 1;
+            let rest = &data[pos..];
+            let (line, complete) = match memchr::memchr(b'\n', rest) {
+                Some(i) => (&rest[..i], true),
+                None => (rest, false),
+            };
+            pos += line.len() + usize::from(complete);
+            if let Some(blank) = self.blank {
+                return Err(self.error(
+                    blank,
+                    "blank line (only the last line of a cassette may be empty)".into(),
+                ));
+            }
+            if self.line_no == 1 {
+                self.header = Some(parse_header(line, self.path)?);
+                continue;
+            }
+            if is_blank(line) {
+                self.blank = Some(self.line_no);
+                continue;
+            }
+            match parse_event(data, line) {
+                Ok(ev) => on_event(ev),
+                // Only the file's last line can lack its `\n`.
+                Err(_) if !complete => self.warnings.push(format!(
+                    "{}:{}: truncated last line skipped",
+                    self.path.display(),
+                    self.line_no
+                )),
+                Err(e) => return Err(self.error(self.line_no, describe(&e))),
+            }
+        }
+        Ok(())
+    }
+
+    /// The header and warnings, once every block is read.
+    fn finish(self) -> Result<(Header, Vec<String>), CassetteError> {
+        let missing = self.error(
             1,
             "empty file; a cassette starts with a header line like {\"resplay\":1}".into(),
-        )
-    })?;
-    Ok((header, warnings))
+        );
+        let header = self.header.ok_or(missing)?;
+        Ok((header, self.warnings))
+    }
 }
 
 /// One event line, strings sliced from `data` (which contains `line`).

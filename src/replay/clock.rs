@@ -300,6 +300,13 @@ impl Clock {
         })
     }
 
+    /// Whether [`shift_reply`](Clock::shift_reply) may change a reply to
+    /// `args` (its command's replies hold times): when not, a recorded
+    /// reply goes out as it was recorded.
+    pub fn may_shift_reply(&self, class: Class, args: &[Bytes]) -> bool {
+        reply_kind(class, args).is_some()
+    }
+
     /// The reply to send for a recorded `reply` to `args` (recorded at
     /// `at_ms`) when it holds an absolute time, shifted onto the replay's
     /// clock; `None` to send it as recorded. Cheap for other commands: a

@@ -1,7 +1,10 @@
 //! Which recording answers a live command, and who receives recorded pushes.
 //!
 //! Built once from a loaded cassette; shared by every live connection behind
-//! one lock (lookups are a hash probe and a cursor bump).
+//! one lock (lookups are a hash probe and a cursor bump). A cassette of any
+//! size is held in about the memory of its file: commands and replies
+//! packed in `store` (replies as the client receives them), the index
+//! from match keys to recordings in three flat arrays (`queues`).
 
 use std::collections::HashSet;
 
@@ -20,28 +23,74 @@ use super::tokens::{self, TokenMap};
 use crate::cassette::{Cassette, ConnState, Event};
 use crate::command::{self, Class, Namespace};
 use crate::pattern::IgnoreRule;
+use crate::resp::is_resp2;
 use crate::resp::Value;
 use keys::{key_of, Transaction};
+use queues::Queues;
+use store::{Place, Store};
 
-/// One recorded interaction.
+/// One recorded interaction: what matching reads on every command. The
+/// rest (its times, command and replies) is packed in the matcher's
+/// `store`: [`Matcher::at_ms`], [`Matcher::cmd`], [`Matcher::replies`]
+/// and the others unpack it, [`Matcher::reply_wire`] gives the replies as
+/// sent. 24 bytes: a big cassette holds millions.
 #[derive(Debug)]
 pub struct Recording {
     /// Recorded connection.
     pub conn: u64,
-    /// The database it ran in.
-    pub db: u32,
-    /// When the request came, ms since the recording started.
-    pub at_ms: u64,
-    /// How long its reply took, µs.
-    pub took_us: u64,
-    /// The request as recorded.
-    pub cmd: Vec<Bytes>,
-    /// The replies as recorded.
-    pub replies: Vec<Value>,
+    /// Its store buffer (low 24 bits) and what its replies are
+    /// ([`Recording::FLAGS`], high 8 bits).
+    chunk_flags: u32,
+    /// Its offset in that buffer.
+    offset: u32,
     /// Its match key's id (an index into the matcher's queues).
     key: u32,
     /// Its position among its recorded connection's interactions.
     pos: u32,
+}
+
+impl Recording {
+    /// The bits of `chunk_flags` that are flags.
+    const FLAGS: u32 = 0xff00_0000;
+    /// Every reply reads the same in RESP2 (no downgrade needed).
+    const RESP2: u32 = 1 << 24;
+    /// Its replies are kept decoded in `Matcher::odd_replies` (a line
+    /// string with a line break, which RESP cannot carry).
+    const DECODED: u32 = 1 << 25;
+    /// Its first reply is an error.
+    const ERROR: u32 = 1 << 26;
+    /// It has exactly one reply, and that is a null.
+    const NULL: u32 = 1 << 27;
+    /// It got no reply (`CLIENT REPLY OFF`).
+    const SILENT: u32 = 1 << 28;
+    /// Its command is its match key, packed with the key, not with it.
+    const CMD_IS_KEY: u32 = 1 << 29;
+
+    fn place(&self) -> Place {
+        Place {
+            chunk: self.chunk_flags & !Self::FLAGS,
+            offset: self.offset,
+        }
+    }
+
+    fn has(&self, flag: u32) -> bool {
+        self.chunk_flags & flag != 0
+    }
+
+    /// Whether its first reply is an error.
+    pub fn is_error(&self) -> bool {
+        self.has(Self::ERROR)
+    }
+
+    /// Whether it got no reply (`CLIENT REPLY OFF`): Redis ran it anyway.
+    pub fn is_silent(&self) -> bool {
+        self.has(Self::SILENT)
+    }
+
+    /// Whether its one reply is a null (a blocking command that timed out).
+    pub fn is_null(&self) -> bool {
+        self.has(Self::NULL)
+    }
 }
 
 /// A recorded push.
@@ -53,36 +102,6 @@ pub struct RecordedPush {
     pub at_ms: u64,
     /// What was pushed.
     pub value: Value,
-}
-
-/// The recordings of one recorded connection for one match key.
-#[derive(Debug)]
-struct ConnQueue {
-    conn: u64,
-    items: Vec<usize>,
-    /// Every item before it is served; items after it may be too (a
-    /// binding that moved took them), so takers skip served ones.
-    next: usize,
-}
-
-impl ConnQueue {
-    /// The position of its first unused item at or after `from`.
-    fn first_unused(&self, from: usize, served: &[bool]) -> Option<usize> {
-        (from..self.items.len()).find(|&k| !served[self.items[k]])
-    }
-}
-
-/// Every recording of one match key (in one database), grouped by
-/// recorded connection.
-#[derive(Debug, Default)]
-struct KeyQueue {
-    conns: Vec<ConnQueue>,
-    /// recorded connection → its index in `conns`: a benchmark replays
-    /// one key from hundreds of connections, so no linear scans per request.
-    by_conn: HashMap<u64, usize>,
-    /// Recordings not served yet; at 0 only the repeat path is left.
-    unused: usize,
-    last: usize,
 }
 
 /// A push to deliver to a live connection.
@@ -156,8 +175,9 @@ struct Live {
     served: u32,
 }
 
-/// A match key holding random-looking tokens: its id and the key itself.
-type TokenKey = (u32, Vec<Bytes>);
+/// A match key holding random-looking tokens: its id (the key itself is
+/// in the store).
+type TokenKey = u32;
 
 /// Counts for the shutdown report.
 #[derive(Debug, Default, Clone)]
@@ -213,11 +233,17 @@ pub struct Matcher {
     last_script: Option<(usize, u64)>,
     /// The highest recorded connection id.
     max_conn: u64,
-    /// database → match key → key id (an index into `queues`).
-    keys: HashMap<u32, HashMap<Vec<Bytes>, u32>>,
-    queues: Vec<KeyQueue>,
+    /// The recordings' commands and replies, and the match keys, packed.
+    store: Store,
+    /// Replies RESP cannot carry as they are (see [`Recording::DECODED`]).
+    odd_replies: HashMap<usize, Vec<Value>>,
+    /// (database, match key) → key id, and each key's recordings by
+    /// recorded connection.
+    queues: Queues,
+    /// Whether `queues` is laid out (see [`finish`](Matcher::finish)).
+    built: bool,
     /// recorded connection → its recordings in order, for judging fits.
-    conn_recordings: HashMap<u64, Vec<usize>>,
+    conn_recordings: HashMap<u64, Vec<u32>>,
     /// Match in the database a command runs in. Off for cassettes written
     /// before interactions carried their database.
     track_db: bool,
@@ -258,7 +284,25 @@ impl Matcher {
         for event in cassette.events {
             matcher.add(event);
         }
+        matcher.finish();
         matcher
+    }
+
+    /// Lays out the index once every event is added; nothing is looked up
+    /// before. Calling it again does nothing.
+    pub fn finish(&mut self) {
+        if self.built {
+            return;
+        }
+        self.built = true;
+        self.store.finish();
+        let of = self.recordings.iter().map(|r| (r.key, r.conn));
+        self.queues.build(of);
+        self.recordings.shrink_to_fit();
+        self.served.shrink_to_fit();
+        for list in self.conn_recordings.values_mut() {
+            list.shrink_to_fit();
+        }
     }
 
     /// A matcher with no recordings yet; [`add`](Matcher::add) fills it.
@@ -275,8 +319,10 @@ impl Matcher {
             script_lines: HashMap::default(),
             pending_script_lines: Vec::new(),
             last_script: None,
-            keys: HashMap::default(),
-            queues: Vec::new(),
+            store: Store::default(),
+            odd_replies: HashMap::default(),
+            queues: Queues::default(),
+            built: false,
             conn_recordings: HashMap::default(),
             track_db: true,
             rules,
@@ -314,37 +360,20 @@ impl Matcher {
                 let (key_db, key) =
                     transaction.key(i.db, key_of(&i.cmd, &self.rules, class), class);
                 transaction.follow(&key, class, &i.cmd, i.replies.first());
-                let ids = self.keys.entry(key_db).or_default();
-                let id = match ids.get(&*key) {
-                    Some(&id) => id,
-                    None => {
-                        let id = self.queues.len() as u32;
-                        ids.insert(key.to_vec(), id);
-                        self.queues.push(KeyQueue::default());
-                        if let Some(form) = tokens::token_form(&key) {
-                            let forms = self.token_forms.entry(key_db).or_default();
-                            forms.entry(form).or_default().push((id, key.to_vec()));
-                        }
-                        id
-                    }
-                };
-                let queue = &mut self.queues[id as usize];
-                match queue.by_conn.get(&i.conn) {
-                    Some(&q) => queue.conns[q].items.push(index),
-                    None => {
-                        queue.by_conn.insert(i.conn, queue.conns.len());
-                        queue.conns.push(ConnQueue {
-                            conn: i.conn,
-                            items: vec![index],
-                            next: 0,
-                        });
+                debug_assert!(!self.built, "a recording added after finish()");
+                let key_is_cmd = *key == i.cmd[..];
+                let (id, new) =
+                    self.queues
+                        .find_or_add(&mut self.store, key_db, &key, index as u32);
+                if new {
+                    if let Some(form) = tokens::token_form(&key) {
+                        let forms = self.token_forms.entry(key_db).or_default();
+                        forms.entry(form).or_default().push(id);
                     }
                 }
-                queue.unused += 1;
-                queue.last = index;
                 let in_conn = self.conn_recordings.entry(i.conn).or_default();
                 let pos = in_conn.len() as u32;
-                in_conn.push(index);
+                in_conn.push(index as u32);
                 // Pushes before the first interaction go with the first one.
                 if index == 0 && !self.leading_pushes.is_empty() {
                     self.pushes_after
@@ -370,13 +399,38 @@ impl Matcher {
                         }
                     }
                 }
+                let mut flags = 0;
+                if i.replies.iter().all(is_resp2) {
+                    flags |= Recording::RESP2;
+                }
+                match i.replies.first() {
+                    Some(first) if first.is_error() => flags |= Recording::ERROR,
+                    None => flags |= Recording::SILENT,
+                    _ => {}
+                }
+                if let [Value::Null | Value::NullArray | Value::NullBulk] = i.replies.as_slice() {
+                    flags |= Recording::NULL;
+                }
+                let cmd = match key_is_cmd {
+                    true => {
+                        flags |= Recording::CMD_IS_KEY;
+                        None
+                    }
+                    false => Some(&i.cmd[..]),
+                };
+                let place = if i.replies.iter().all(store::wire_safe) {
+                    self.store
+                        .push_recording(i.at_ms, i.took_us, &i.replies, cmd)
+                } else {
+                    flags |= Recording::DECODED;
+                    let place = self.store.push_recording(i.at_ms, i.took_us, &[], cmd);
+                    self.odd_replies.insert(index, i.replies);
+                    place
+                };
                 self.recordings.push(Recording {
                     conn: i.conn,
-                    db: i.db,
-                    at_ms: i.at_ms,
-                    took_us: i.took_us,
-                    cmd: i.cmd,
-                    replies: i.replies,
+                    chunk_flags: place.chunk | flags,
+                    offset: place.offset,
                     key: id,
                     pos,
                 });
@@ -437,6 +491,56 @@ impl Matcher {
     /// A recording by index.
     pub fn recording(&self, index: usize) -> &Recording {
         &self.recordings[index]
+    }
+
+    /// When a recording's request came, ms since the recording started.
+    pub fn at_ms(&self, index: usize) -> u64 {
+        self.store.meta(self.recordings[index].place()).at_ms
+    }
+
+    /// How long a recording's reply took, µs.
+    pub fn took_us(&self, index: usize) -> u64 {
+        self.store.meta(self.recordings[index].place()).took_us
+    }
+
+    /// The database a recording ran in.
+    pub fn db(&self, index: usize) -> u32 {
+        self.queues.key(self.recordings[index].key).db & !keys::IN_TRANSACTION
+    }
+
+    /// A recording's command, unpacked.
+    pub fn cmd(&self, index: usize) -> Vec<Bytes> {
+        let r = &self.recordings[index];
+        if r.has(Recording::CMD_IS_KEY) {
+            return self.queues.key_args(&self.store, r.key);
+        }
+        self.store.cmd(&self.store.meta(r.place()))
+    }
+
+    /// A recording's replies, decoded.
+    pub fn replies(&self, index: usize) -> Vec<Value> {
+        let r = &self.recordings[index];
+        if r.has(Recording::DECODED) {
+            return self.odd_replies.get(&index).cloned().unwrap_or_default();
+        }
+        self.store.replies(&self.store.meta(r.place()))
+    }
+
+    /// A recording's first reply, decoded.
+    pub fn first_reply(&self, index: usize) -> Option<Value> {
+        self.replies(index).into_iter().next()
+    }
+
+    /// A recording's replies as the server sent them, when a client on
+    /// `protocol` reads them the same (RESP3, or replies that are RESP2
+    /// already): written as they are, with no decoding.
+    pub fn reply_wire(&self, index: usize, protocol: u8) -> Option<Bytes> {
+        let r = &self.recordings[index];
+        if r.has(Recording::DECODED) || (protocol != 3 && !r.has(Recording::RESP2)) {
+            return None;
+        }
+        let meta = self.store.meta(r.place());
+        Some(self.store.bytes(meta.replies, meta.reply_len))
     }
 
     /// A recorded push by index.
@@ -502,7 +606,7 @@ impl Matcher {
             Some(l) => (l.bound, l.place, l.transaction.key(db, key, class)),
             None => (None, None, (db, key)),
         };
-        let Some(id) = self.keys.get(&db).and_then(|ids| ids.get(&*key)).copied() else {
+        let Some(id) = self.queues.find(&self.store, db, &key) else {
             return self.miss(db, &key);
         };
         let handshake = is_handshake(class, args);
@@ -518,6 +622,7 @@ impl Matcher {
                 None => return self.miss(db, &key),
             },
         };
+        let mut in_transaction = false;
         if let Some(l) = self.live.get_mut(&live) {
             l.history.push(id, recording);
             l.served += 1;
@@ -525,11 +630,15 @@ impl Matcher {
             if !repeated && l.bound == Some(r.conn) {
                 l.place = Some(recording);
             }
-            // Inside `MULTI`, queued under the recorded command.
-            if l.transaction.cares(class) {
-                let recorded = key_of(&r.cmd, &self.rules, class);
-                l.transaction
-                    .follow(&recorded, class, &r.cmd, r.replies.first());
+            in_transaction = l.transaction.cares(class);
+        }
+        // Inside `MULTI`, queued under the recorded command.
+        if in_transaction {
+            let cmd = self.cmd(recording);
+            let first = self.first_reply(recording);
+            let recorded = key_of(&cmd, &self.rules, class);
+            if let Some(l) = self.live.get_mut(&live) {
+                l.transaction.follow(&recorded, class, &cmd, first.as_ref());
             }
         }
         if !self.rules.is_empty() {
@@ -585,14 +694,13 @@ impl Matcher {
     /// Takes recorded connection `conn`'s next unused recording of key `id`
     /// (see [`pick`](Matcher::pick) for which).
     fn take(&mut self, id: u32, conn: u64, place: Option<usize>) -> Option<usize> {
-        let at = self.pick(id, conn, place)?;
-        let queue = &mut self.queues[id as usize];
-        let q = &mut queue.conns[*queue.by_conn.get(&conn)?];
-        let index = q.items[at];
-        if at == q.next {
-            q.next += 1;
+        let (q, at) = self.pick(id, conn, place)?;
+        let index = self.queues.item(at);
+        let queue = self.queues.queue_mut(q);
+        if at == queue.next as usize {
+            queue.next += 1;
         }
-        queue.unused -= 1;
+        self.queues.key_mut(id).unused -= 1;
         self.served[index] = true;
         self.changes += 1;
         Some(index)
@@ -603,36 +711,40 @@ impl Matcher {
     /// in `conn`), else the first unused one. Recordings a live connection
     /// left behind (a test that failed half-way sent no more of them) stay
     /// behind: the next test's identical command gets its own.
-    fn pick(&mut self, id: u32, conn: u64, place: Option<usize>) -> Option<usize> {
-        let queue = &mut self.queues[id as usize];
-        if queue.unused == 0 {
+    fn pick(&mut self, id: u32, conn: u64, place: Option<usize>) -> Option<(usize, usize)> {
+        if self.queues.key(id).unused == 0 {
             return None;
         }
-        let q = &mut queue.conns[*queue.by_conn.get(&conn)?];
-        q.next = q
-            .first_unused(q.next, &self.served)
-            .unwrap_or(q.items.len());
-        if q.next == q.items.len() {
+        let q = self.queues.conn_queue(id, conn)?;
+        let end = self.queues.items_of(q).end;
+        let from = self.queues.queue(q).next as usize;
+        let next = self
+            .queues
+            .first_unused(q, from, &self.served)
+            .unwrap_or(end);
+        self.queues.queue_mut(q).next = next as u32;
+        if next == end {
             return None;
         }
-        if let Some(place) = place {
-            // A connection's recordings are indexed in its own order.
-            let after = q.items.partition_point(|&i| i <= place);
-            let ahead = q.first_unused(after.max(q.next), &self.served);
-            if ahead.is_some() {
-                return ahead;
+        match place {
+            // The next unused one comes after the place: the common case.
+            Some(place) if self.queues.item(next) <= place => {
+                // A connection's recordings are indexed in its own order.
+                let after = self.queues.after(q, place);
+                let ahead = self.queues.first_unused(q, after.max(next), &self.served);
+                Some((q, ahead.unwrap_or(next)))
             }
+            _ => Some((q, next)),
         }
-        Some(q.next)
     }
 
     /// Recorded connection `conn`'s next unused recording of key `id`,
     /// without taking it.
     fn peek(&self, id: u32, conn: u64) -> Option<usize> {
-        let queue = &self.queues[id as usize];
-        let q = &queue.conns[*queue.by_conn.get(&conn)?];
-        let at = q.first_unused(q.next, &self.served)?;
-        Some(q.items[at])
+        let q = self.queues.conn_queue(id, conn)?;
+        let from = self.queues.queue(q).next as usize;
+        let at = self.queues.first_unused(q, from, &self.served)?;
+        Some(self.queues.item(at))
     }
 
     /// After [`find`](Matcher::find) missed: a recording of the same
@@ -654,24 +766,26 @@ impl Matcher {
         let times = clock::time_args(args);
         let bound = self.live.get(&live).and_then(|l| l.bound);
         let track_db = self.track_db;
-        let in_db = |r: &&usize| !track_db || self.recordings[**r].db == db;
-        let candidates = self
+        let in_db = |r: &&usize| !track_db || self.db(**r) == db;
+        let cmds: Vec<(usize, Vec<Bytes>)> = self
             .shifted
             .candidates(args, &times)
             .iter()
             .filter(in_db)
-            .map(|&r| {
-                let rec = &self.recordings[r];
-                Candidate {
-                    index: r,
-                    conn: rec.conn,
-                    at_ms: rec.at_ms,
-                    cmd: &rec.cmd,
-                    used: self.served[r],
-                }
-            });
+            .map(|&r| (r, self.cmd(r)))
+            .collect();
+        let candidates = cmds.iter().map(|(r, cmd)| {
+            let rec = &self.recordings[*r];
+            Candidate {
+                index: *r,
+                conn: rec.conn,
+                at_ms: self.at_ms(*r),
+                cmd,
+                used: self.served[*r],
+            }
+        });
         let recording = clock::choose(candidates, args, &times, clock, now_ms, bound)?;
-        let recorded = self.recordings[recording].cmd.clone();
+        let recorded = self.cmd(recording);
         match self.find(live, db, &recorded) {
             Matched::Miss { .. } => None,
             hit => Some(hit),
@@ -697,17 +811,18 @@ impl Matcher {
         let candidates = self.token_forms.get(&in_db)?.get(&form)?;
         let bound = self.live.get(&live).and_then(|l| l.bound);
         let mut best: Option<((u8, usize), usize)> = None;
-        for (c, (id, recorded)) in candidates.iter().enumerate() {
-            let pairs = tokens::pairs(recorded, &key);
+        for (c, &id) in candidates.iter().enumerate() {
+            let recorded = self.queues.key_args(&self.store, id);
+            let pairs = tokens::pairs(&recorded, &key);
             if !pairs.iter().all(|(r, l)| self.tokens.fits(r, l)) {
                 continue;
             }
-            let rank = self.token_rank(*id, live, bound);
+            let rank = self.token_rank(id, live, bound);
             if best.map_or(true, |(b, _)| rank < b) {
                 best = Some((rank, c));
             }
         }
-        let recorded = candidates[best?.1].1.clone();
+        let recorded = self.queues.key_args(&self.store, candidates[best?.1]);
         let sent = tokens::as_recorded(&recorded, args);
         let found = match self.find_with(live, db, &sent, class) {
             Matched::Miss { .. } => return None,
@@ -724,10 +839,13 @@ impl Matcher {
     /// connection's, a retired one's, each earliest first, then a repeat
     /// of the latest.
     fn token_rank(&self, id: u32, live: u64, bound: Option<u64>) -> (u8, usize) {
-        let queue = &self.queues[id as usize];
-        let mut rank = (4, usize::MAX - queue.last);
-        for q in &queue.conns {
-            let Some(at) = q.first_unused(q.next, &self.served) else {
+        let mut rank = (4, usize::MAX - self.queues.key(id).last as usize);
+        for at_q in self.queues.conns_of(id) {
+            let q = self.queues.queue(at_q);
+            let Some(at) = self
+                .queues
+                .first_unused(at_q, q.next as usize, &self.served)
+            else {
                 continue;
             };
             let tier = if Some(q.conn) == bound {
@@ -739,7 +857,7 @@ impl Matcher {
             } else {
                 2
             };
-            rank = rank.min((tier, q.items[at]));
+            rank = rank.min((tier, self.queues.item(at)));
         }
         rank
     }
@@ -749,7 +867,7 @@ impl Matcher {
     /// token by token inside them. Time arguments are the clock's, and
     /// redacted placeholders stand for secrets: neither is paired.
     fn learn_ignored(&mut self, recording: usize, args: &[Bytes], class: Class) {
-        let recorded = &self.recordings[recording].cmd;
+        let recorded = &self.cmd(recording);
         let mut times = None;
         for (i, (r, l)) in recorded.iter().zip(args).enumerate() {
             if r.eq_ignore_ascii_case(l)
@@ -781,10 +899,12 @@ impl Matcher {
     pub fn recorded_refusal(&self, db: u32, args: &[Bytes]) -> Option<Value> {
         let db = if self.track_db { db } else { 0 };
         let key = key_of(args, &self.rules, Class::of(args));
-        let id = *self.keys.get(&db)?.get(&*key)?;
-        let last = self.queues[id as usize].last;
-        let reply = self.recordings[last].replies.first()?;
-        reply.is_error().then(|| reply.clone())
+        let id = self.queues.find(&self.store, db, &key)?;
+        let last = self.queues.key(id).last as usize;
+        if !self.recordings[last].is_error() {
+            return None;
+        }
+        self.first_reply(last)
     }
 
     fn miss(&self, db: u32, key: &[Bytes]) -> Matched {
@@ -811,28 +931,38 @@ impl Matcher {
     fn closest(&self, db: u32, key: &[Bytes]) -> Option<Closest> {
         let target = display_command(key);
         let name = key.first()?;
-        let same_name = |k: &&Vec<Bytes>| k.first().is_some_and(|n| n.eq_ignore_ascii_case(name));
-        let in_db = |d: u32| self.keys.get(&d).into_iter().flat_map(|ids| ids.keys());
-        let mut pool: Vec<(u32, &Vec<Bytes>)> = in_db(db)
-            .filter(same_name)
+        let same_name = |id: u32| {
+            self.store
+                .key_name(self.queues.key_place(id))
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        };
+        let recorded_db = |k: &queues::KeyQueue| k.db;
+        let in_db = |d: u32| {
+            self.queues
+                .keys()
+                .filter(move |(_, k)| recorded_db(k) == d)
+                .map(|(id, _)| id)
+        };
+        let mut pool: Vec<(u32, u32)> = in_db(db)
+            .filter(|&id| same_name(id))
             .take(2000)
-            .map(|k| (db, k))
+            .map(|id| (db, id))
             .collect();
         if pool.is_empty() {
             pool = self
-                .keys
-                .iter()
-                .flat_map(|(&d, ids)| ids.keys().map(move |k| (d, k)))
-                .filter(|(_, k)| same_name(k))
+                .queues
+                .keys()
+                .filter(|&(id, _)| same_name(id))
                 .take(2000)
+                .map(|(id, k)| (recorded_db(k), id))
                 .collect();
         }
         if pool.is_empty() {
-            pool = in_db(db).take(2000).map(|k| (db, k)).collect();
+            pool = in_db(db).take(2000).map(|id| (db, id)).collect();
         }
         pool.into_iter()
-            .map(|(d, k)| {
-                let shown = display_command(k);
+            .map(|(d, id)| {
+                let shown = display_command(&self.queues.key_args(&self.store, id));
                 (edit_distance(&shown, &target), d != db, d, shown)
             })
             .min()
@@ -847,14 +977,17 @@ impl Matcher {
     /// message's channel is one it subscribed to), else to live subscribers
     /// of its channel.
     fn deliveries(&self, recording: usize, serving: u64) -> Vec<Delivery> {
-        let r = &self.recordings[recording];
-        let replied_ms = r.at_ms + r.took_us / 1000;
-        let mut out = Vec::new();
         let pushes = self
             .pushes_after
             .get(&recording)
             .map(Vec::as_slice)
             .unwrap_or_default();
+        let mut out = Vec::new();
+        if pushes.is_empty() {
+            return out;
+        }
+        let meta = self.store.meta(self.recordings[recording].place());
+        let replied_ms = meta.at_ms + meta.took_us / 1000;
         for &p in pushes {
             let push = &self.pushes[p];
             let gap_ms = push.at_ms.saturating_sub(replied_ms);
@@ -905,7 +1038,7 @@ impl Matcher {
         let mut out = Vec::new();
         let victims = self.kills.victims(recording);
         if !victims.is_empty() {
-            let at_ms = self.recordings[recording].at_ms;
+            let at_ms = self.at_ms(recording);
             // Unbound victims by rank: recorded connections open at the
             // kill with no live one bound, and live ones with no binding.
             let unbound_recorded: Vec<u64> = self
@@ -996,12 +1129,12 @@ impl Matcher {
         // The first few distinct commands, each with how often it went unused
         // (a benchmark cassette repeats one command thousands of times).
         let mut examples: Vec<(String, u64)> = Vec::new();
-        for (r, served) in self.recordings.iter().zip(&self.served) {
+        for (r, served) in self.served.iter().enumerate() {
             if *served {
                 continue;
             }
             count += 1;
-            let shown = display_command(&r.cmd);
+            let shown = display_command(&self.cmd(r));
             match examples.iter().position(|(e, _)| *e == shown) {
                 Some(i) => examples[i].1 += 1,
                 None if examples.len() < REPORT_EXAMPLES => examples.push((shown, 1)),
@@ -1056,5 +1189,7 @@ fn push_topic(value: &Value) -> Option<(Namespace, Bytes)> {
 mod binding;
 mod keys;
 mod kills;
+mod queues;
+mod store;
 #[cfg(test)]
 pub(crate) mod tests;

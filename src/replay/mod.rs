@@ -444,6 +444,8 @@ impl ReplayState {
         shutdown: CancellationToken,
         registry: Arc<Registry>,
     ) -> ReplayState {
+        let mut matcher = matcher;
+        matcher.finish();
         if let Some(r) = &config.redact {
             config.redact = Some(r.with_salt(header.redact_salt.as_deref().unwrap_or_default()));
         }

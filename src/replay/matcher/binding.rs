@@ -106,14 +106,10 @@ impl Matcher {
     /// that succeeded later left no line: served out of its place, the
     /// recording would answer a `PING` long after the script was killed.
     pub(super) fn is_due(&mut self, conn: u64, id: u32, place: Option<usize>) -> bool {
-        let Some(at) = self.pick(id, conn, place) else {
+        let Some((_, at)) = self.pick(id, conn, place) else {
             return false;
         };
-        let queue = &self.queues[id as usize];
-        let Some(&q) = queue.by_conn.get(&conn) else {
-            return false;
-        };
-        let next = queue.conns[q].items[at];
+        let next = self.queues.item(at);
         self.recordings[next].pos == place.map_or(0, |p| self.recordings[p].pos + 1)
     }
 
@@ -122,16 +118,15 @@ impl Matcher {
         if !self.served[index] {
             return;
         }
-        let r = &self.recordings[index];
-        let queue = &mut self.queues[r.key as usize];
-        let Some(&q) = queue.by_conn.get(&r.conn) else {
+        let (key, conn) = (self.recordings[index].key, self.recordings[index].conn);
+        let Some(q) = self.queues.conn_queue(key, conn) else {
             return;
         };
-        let q = &mut queue.conns[q];
-        if let Ok(at) = q.items.binary_search(&index) {
-            q.next = q.next.min(at);
+        if let Some(at) = self.queues.position(q, index) {
+            let queue = self.queues.queue_mut(q);
+            queue.next = queue.next.min(at as u32);
         }
-        queue.unused += 1;
+        self.queues.key_mut(key).unused += 1;
         self.served[index] = false;
         self.changes += 1;
     }
@@ -156,10 +151,9 @@ impl Matcher {
         handshake: bool,
     ) -> Option<(usize, bool)> {
         let repeat = self.repeat && !handshake;
-        let queue = &self.queues[id as usize];
         let last_of_bound = bound_to
-            .and_then(|conn| queue.by_conn.get(&conn))
-            .and_then(|&q| queue.conns[q].items.last().copied());
+            .and_then(|conn| self.queues.conn_queue(id, conn))
+            .map(|q| self.queues.item(self.queues.items_of(q).end - 1));
         let question = Question {
             id,
             bound_to,
@@ -186,8 +180,9 @@ impl Matcher {
         let mut free: Vec<(usize, u64)> = Vec::new();
         let mut others: Vec<(usize, u64)> = Vec::new();
         let mut retired: Vec<(usize, u64)> = Vec::new();
-        if queue.unused > 0 {
-            for q in &queue.conns {
+        if self.queues.key(id).unused > 0 {
+            for q in self.queues.conns_of(id) {
+                let q = self.queues.queue(q);
                 if Some(q.conn) == bound_to {
                     continue;
                 }
@@ -251,7 +246,7 @@ impl Matcher {
         if let Some((_, conn)) = of_retired {
             return self.take(id, conn, None).map(|r| (r, false));
         }
-        let last = self.queues[id as usize].last;
+        let last = self.queues.key(id).last as usize;
         repeat.then_some((last, true))
     }
 
@@ -402,7 +397,7 @@ impl Matcher {
         let end = r.pos as usize;
         let before: Vec<u32> = seq[end.saturating_sub(WINDOW)..end]
             .iter()
-            .map(|&i| self.recordings[i].key)
+            .map(|&i| self.recordings[i as usize].key)
             .collect();
         1 + common_in_order(history, &before)
     }

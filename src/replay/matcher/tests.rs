@@ -32,7 +32,7 @@ fn matcher(events: Vec<Event>, repeat: bool) -> Matcher {
 /// The integer a hit replies (these tests record integers), or `None`.
 pub(crate) fn hit_integer(m: &Matcher, found: Matched) -> Option<i64> {
     match found {
-        Matched::Hit { recording, .. } => match m.recording(recording).replies[0] {
+        Matched::Hit { recording, .. } => match m.replies(recording)[0] {
             Value::Integer(n) => Some(n),
             _ => None,
         },
@@ -541,7 +541,7 @@ fn served(m: &mut Matcher, live: u64, cmd: &str) -> Option<Value> {
     let a = args(cmd);
     let class = Class::of(&a);
     match m.find(live, 0, &a) {
-        Matched::Hit { recording, .. } => m.recording(recording).replies.first().cloned(),
+        Matched::Hit { recording, .. } => m.first_reply(recording),
         Matched::Miss { .. } => {
             m.follow(live, &a, class, None);
             None

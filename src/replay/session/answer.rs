@@ -186,51 +186,59 @@ impl Session {
                 return Some(Later::Miss(closest));
             }
         };
-        self.feed_monitors(
-            matcher,
-            args,
-            class,
-            matcher.recording(recording).replies.first(),
-            Some(recording),
-        );
+        if matcher.monitors().iter().any(|&m| m != self.live) {
+            let first = matcher.first_reply(recording);
+            self.feed_monitors(matcher, args, class, first.as_ref(), Some(recording));
+        }
         let null = class.null_shape();
         let r = matcher.recording(recording);
         // What this run sent for the recorded times (the same when it
         // matched exactly): later replies give them back. Empty, without a
         // lookup or an allocation, for commands without time arguments.
-        self.shared
-            .clock
-            .learn_sent(&r.cmd, args, &clock::time_args_of(class, args));
+        let times = clock::time_args_of(class, args);
+        if !times.is_empty() {
+            self.shared
+                .clock
+                .learn_sent(&matcher.cmd(recording), args, &times);
+        }
         // A blocking command that timed out (`BLPOP q 1` answered null)
         // made its client wait for its timeout in Redis; it does in replay
         // too, whatever the timing, as clients and tests time it.
-        let timed_out = class.is_blocking(args)
-            && matches!(
-                r.replies.as_slice(),
-                [Value::Null | Value::NullArray | Value::NullBulk]
-            );
+        let timed_out = class.is_blocking(args) && r.is_null();
         let immediate = self.shared.config.timing == Timing::None && !timed_out;
         let mut delayed = BytesMut::new();
         let target = if immediate { &mut *out } else { &mut delayed };
         if !self.replica {
             let sync = class.starts_replication();
             let tokens = matcher.tokens();
-            for reply in &r.replies {
-                let shifted = self.shared.clock.shift_reply(class, args, reply, r.at_ms);
-                let reply = shifted.as_ref().unwrap_or(reply);
-                // The values this run's client made up, where the
-                // recorded ones were.
-                let mapped = tokens.to_live(reply);
-                match mapped.as_ref().unwrap_or(reply) {
-                    // The RDB transfer: no CRLF after it (`resp::rdb`).
-                    Value::Bulk(stored) if sync => rdb::encode_transfer(stored, target),
-                    reply => encode_for(reply, self.info.protocol, null, target),
+            // The replies as recorded, when nothing changes them: the bytes
+            // the server sent, copied (no decoding, no encoding).
+            let as_recorded =
+                !sync && tokens.is_empty() && !self.shared.clock.may_shift_reply(class, args);
+            match as_recorded
+                .then(|| matcher.reply_wire(recording, self.info.protocol))
+                .flatten()
+            {
+                Some(wire) => target.extend_from_slice(&wire),
+                None => {
+                    let at_ms = matcher.at_ms(recording);
+                    for reply in &matcher.replies(recording) {
+                        let shifted = self.shared.clock.shift_reply(class, args, reply, at_ms);
+                        let reply = shifted.as_ref().unwrap_or(reply);
+                        // The values this run's client made up, where the
+                        // recorded ones were.
+                        let mapped = tokens.to_live(reply);
+                        match mapped.as_ref().unwrap_or(reply) {
+                            // The RDB transfer: no CRLF after it (`resp::rdb`).
+                            Value::Bulk(stored) if sync => rdb::encode_transfer(stored, target),
+                            reply => encode_for(reply, self.info.protocol, null, target),
+                        }
+                    }
                 }
             }
         }
         // No reply (`CLIENT REPLY OFF`): Redis ran it all the same.
-        let ok = r.replies.first().map_or(true, |v| !v.is_error());
-        let wait = Duration::from_micros(r.took_us);
+        let ok = !r.is_error();
         let deliveries: Vec<(Delivery, Value)> = deliveries
             .into_iter()
             .map(|d| {
@@ -245,14 +253,14 @@ impl Session {
         if !immediate {
             return Some(Later::Delayed {
                 bytes: delayed,
-                wait,
+                wait: Duration::from_micros(matcher.took_us(recording)),
                 ok,
                 recording,
                 deliveries,
                 closes,
             });
         }
-        self.follow_db(args, &matcher.recording(recording).replies);
+        self.follow_recorded(args, matcher, recording);
         if ok {
             self.after_success(matcher, args, class);
         }
@@ -278,7 +286,7 @@ impl Session {
                 out.extend_from_slice(&bytes);
                 let shared = self.shared.clone();
                 let mut matcher = shared.matcher();
-                self.follow_db(&args, &matcher.recording(recording).replies);
+                self.follow_recorded(&args, &matcher, recording);
                 if ok {
                     self.after_success(&mut matcher, &args, Class::of(&args));
                 }

@@ -47,16 +47,37 @@ impl Session {
             Some(v) if v.is_error() => Outcome::Error,
             Some(_) => Outcome::Ok,
         };
-        let exec_results = || {
-            let items = replies.first()?.elements()?;
-            Some(items.iter().map(Value::is_error).collect())
+        self.follow_db_with(args, outcome, || exec_results(replies));
+    }
+
+    /// [`follow_db`](Session::follow_db) for a recording served from the
+    /// cassette: its replies are decoded only for an `EXEC`.
+    pub(super) fn follow_recorded(&mut self, args: &[Bytes], matcher: &Matcher, recording: usize) {
+        let r = matcher.recording(recording);
+        let outcome = if r.is_silent() {
+            Outcome::Silent
+        } else if r.is_error() {
+            Outcome::Error
+        } else {
+            Outcome::Ok
         };
+        self.follow_db_with(args, outcome, || exec_results(&matcher.replies(recording)));
+    }
+
+    /// Follows one command whose reply had `outcome`; `exec_results` gives,
+    /// for an `EXEC` that ran, the error flag of each result (`None` when it
+    /// returned no array: a `WATCH`ed key changed).
+    fn follow_db_with(
+        &mut self,
+        args: &[Bytes],
+        outcome: Outcome,
+        exec_results: impl Fn() -> Option<Vec<bool>>,
+    ) {
         let was_in_multi = self.selected.in_multi();
-        self.selected.observe(args, outcome, exec_results);
+        self.selected.observe(args, outcome, &exec_results);
         if was_in_multi && !self.selected.in_multi() {
             let queued = std::mem::take(&mut self.queued_handshake);
-            let executed = command::name(args) == "EXEC"
-                && replies.first().and_then(Value::elements).is_some();
+            let executed = command::name(args) == "EXEC" && exec_results().is_some();
             if executed {
                 let shared = self.shared.clone();
                 for args in queued {
@@ -96,4 +117,10 @@ impl Session {
             self.info.subscribed = matcher.is_subscribed(self.live);
         }
     }
+}
+
+/// The error flag of each result of an `EXEC` that ran (`None` for no array).
+fn exec_results(replies: &[Value]) -> Option<Vec<bool>> {
+    let items = replies.first()?.elements()?;
+    Some(items.iter().map(Value::is_error).collect())
 }

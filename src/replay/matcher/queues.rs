@@ -1,0 +1,251 @@
+//! The index from a match key to its recordings, grouped by recorded
+//! connection, in three flat arrays.
+//!
+//! Replay's commonest question is "recorded connection C's next unused
+//! recording of key K". A map per key of a vector per connection answers it,
+//! at the cost of two or three allocations per (key, connection) pair: most
+//! of a million-line cassette's memory when its keys vary. Here every key
+//! is an id into `keys`; its connections' queues are a run of `conns`,
+//! sorted by connection (found by binary search); each queue is a run of
+//! `items`, recording indexes in file order. The runs are laid out once the
+//! whole cassette is read ([`Queues::build`]); the keys themselves are
+//! packed in the [`Store`] and found through a table of ids.
+
+use std::hash::{Hash, Hasher};
+use std::ops::Range;
+
+use bytes::Bytes;
+use hashbrown::HashTable;
+use rustc_hash::FxHasher;
+
+use super::store::{Place, Store};
+
+/// Every recording of one match key (in one database).
+#[derive(Debug)]
+pub(super) struct KeyQueue {
+    /// Its connections' queues: `conns[first..first + count]`.
+    first: u32,
+    count: u32,
+    /// Recordings not served yet; at 0 only the repeat path is left.
+    pub unused: u32,
+    /// Its latest recording.
+    pub last: u32,
+    /// The database it is matched in (marked inside a transaction, see
+    /// `keys`).
+    pub db: u32,
+    /// The key, packed.
+    key: Place,
+    /// The key's hash, to grow the table without unpacking keys.
+    hash: u64,
+}
+
+/// The recordings of one key from one recorded connection.
+#[derive(Debug)]
+pub(super) struct ConnQueue {
+    /// The recorded connection.
+    pub conn: u64,
+    /// Its first item; it ends where the next queue starts.
+    start: u32,
+    /// Every item before it is served; items after it may be too (a
+    /// binding that moved took them), so takers skip served ones.
+    pub next: u32,
+}
+
+/// The index.
+#[derive(Debug, Default)]
+pub(super) struct Queues {
+    keys: Vec<KeyQueue>,
+    /// Key ids, by the hash of (database, key).
+    table: HashTable<u32>,
+    /// Connection queues, key by key, each key's sorted by connection; one
+    /// more at the end marks where the last one ends.
+    conns: Vec<ConnQueue>,
+    /// Recording indexes, queue by queue.
+    items: Vec<u32>,
+}
+
+fn hash_key(db: u32, key: &[Bytes]) -> u64 {
+    let mut h = FxHasher::default();
+    db.hash(&mut h);
+    key.hash(&mut h);
+    h.finish()
+}
+
+impl Queues {
+    /// The id of `key` in `db`, if anything recorded it.
+    pub fn find(&self, store: &Store, db: u32, key: &[Bytes]) -> Option<u32> {
+        let hash = hash_key(db, key);
+        self.table
+            .find(hash, |&id| {
+                let k = &self.keys[id as usize];
+                k.hash == hash && k.db == db && store.key_is(k.key, key)
+            })
+            .copied()
+    }
+
+    /// The id of `key` in `db`, added when it is new (while loading); the
+    /// bool says it is new.
+    pub fn find_or_add(
+        &mut self,
+        store: &mut Store,
+        db: u32,
+        key: &[Bytes],
+        recording: u32,
+    ) -> (u32, bool) {
+        if let Some(id) = self.find(store, db, key) {
+            let queue = &mut self.keys[id as usize];
+            queue.unused += 1;
+            queue.last = recording;
+            return (id, false);
+        }
+        let id = self.keys.len() as u32;
+        let hash = hash_key(db, key);
+        self.keys.push(KeyQueue {
+            first: 0,
+            count: 0,
+            unused: 1,
+            last: recording,
+            db,
+            key: store.push_key(key),
+            hash,
+        });
+        let keys = &self.keys;
+        self.table
+            .insert_unique(hash, id, |&id| keys[id as usize].hash);
+        (id, true)
+    }
+
+    /// Lays out the queues once every recording is in: `of` gives each
+    /// recording's key id and recorded connection, in file order.
+    pub fn build(&mut self, of: impl ExactSizeIterator<Item = (u32, u64)> + Clone) {
+        // Recordings by key (a counting sort, so file order holds within
+        // a key), then each key's by connection (a stable sort).
+        let mut starts = vec![0u32; self.keys.len() + 1];
+        for (key, _) in of.clone() {
+            starts[key as usize + 1] += 1;
+        }
+        for k in 1..starts.len() {
+            starts[k] += starts[k - 1];
+        }
+        let mut fill = starts.clone();
+        let mut items = vec![0u32; of.len()];
+        let mut conn_of = Vec::with_capacity(of.len());
+        for (index, (key, conn)) in of.enumerate() {
+            items[fill[key as usize] as usize] = index as u32;
+            fill[key as usize] += 1;
+            conn_of.push(conn);
+        }
+        drop(fill);
+        let mut conns = Vec::new();
+        for (id, queue) in self.keys.iter_mut().enumerate() {
+            let run = starts[id] as usize..starts[id + 1] as usize;
+            let slice = &mut items[run.clone()];
+            if slice
+                .windows(2)
+                .any(|w| conn_of[w[0] as usize] > conn_of[w[1] as usize])
+            {
+                slice.sort_by_key(|&i| conn_of[i as usize]);
+            }
+            queue.first = conns.len() as u32;
+            let mut at = run.start;
+            while at < run.end {
+                let conn = conn_of[items[at] as usize];
+                conns.push(ConnQueue {
+                    conn,
+                    start: at as u32,
+                    next: at as u32,
+                });
+                while at < run.end && conn_of[items[at] as usize] == conn {
+                    at += 1;
+                }
+            }
+            queue.count = conns.len() as u32 - queue.first;
+        }
+        conns.push(ConnQueue {
+            conn: u64::MAX,
+            start: items.len() as u32,
+            next: items.len() as u32,
+        });
+        conns.shrink_to_fit();
+        self.keys.shrink_to_fit();
+        self.conns = conns;
+        self.items = items;
+    }
+
+    /// A key's queue.
+    pub fn key(&self, id: u32) -> &KeyQueue {
+        &self.keys[id as usize]
+    }
+
+    /// A key's queue, to change its counts.
+    pub fn key_mut(&mut self, id: u32) -> &mut KeyQueue {
+        &mut self.keys[id as usize]
+    }
+
+    /// Every key: its id and queue.
+    pub fn keys(&self) -> impl Iterator<Item = (u32, &KeyQueue)> {
+        self.keys.iter().enumerate().map(|(id, k)| (id as u32, k))
+    }
+
+    /// A key, unpacked.
+    pub fn key_args(&self, store: &Store, id: u32) -> Vec<Bytes> {
+        store.key(self.keys[id as usize].key)
+    }
+
+    /// The first argument (the command's name) of a key, unpacked.
+    pub fn key_place(&self, id: u32) -> Place {
+        self.keys[id as usize].key
+    }
+
+    /// The connection queues of key `id` (indexes into the queues).
+    pub fn conns_of(&self, id: u32) -> Range<usize> {
+        let k = &self.keys[id as usize];
+        k.first as usize..(k.first + k.count) as usize
+    }
+
+    /// Recorded connection `conn`'s queue for key `id`.
+    pub fn conn_queue(&self, id: u32, conn: u64) -> Option<usize> {
+        let run = self.conns_of(id);
+        let found = self.conns[run.clone()].binary_search_by_key(&conn, |q| q.conn);
+        found.ok().map(|at| run.start + at)
+    }
+
+    /// A connection queue.
+    pub fn queue(&self, q: usize) -> &ConnQueue {
+        &self.conns[q]
+    }
+
+    /// A connection queue, to move its cursor.
+    pub fn queue_mut(&mut self, q: usize) -> &mut ConnQueue {
+        &mut self.conns[q]
+    }
+
+    /// The items of a connection queue (positions into [`item`](Queues::item)).
+    pub fn items_of(&self, q: usize) -> Range<usize> {
+        self.conns[q].start as usize..self.conns[q + 1].start as usize
+    }
+
+    /// The recording at an item position.
+    pub fn item(&self, at: usize) -> usize {
+        self.items[at] as usize
+    }
+
+    /// The position of queue `q`'s first unused item at or after `from`.
+    pub fn first_unused(&self, q: usize, from: usize, served: &[bool]) -> Option<usize> {
+        let end = self.items_of(q).end;
+        (from..end).find(|&at| !served[self.items[at] as usize])
+    }
+
+    /// The position of recording `index` in queue `q`.
+    pub fn position(&self, q: usize, index: usize) -> Option<usize> {
+        let run = self.items_of(q);
+        let found = self.items[run.clone()].binary_search(&(index as u32));
+        found.ok().map(|at| run.start + at)
+    }
+
+    /// The first position in queue `q` whose recording comes after `index`.
+    pub fn after(&self, q: usize, index: usize) -> usize {
+        let run = self.items_of(q);
+        run.start + self.items[run].partition_point(|&i| i as usize <= index)
+    }
+}
