@@ -313,10 +313,10 @@ pub(super) fn wire_safe(value: &Value) -> bool {
     let mut todo = vec![value];
     while let Some(v) = todo.pop() {
         match v {
-            Value::Simple(s) | Value::Error(s) | Value::Double(s) | Value::BigNumber(s) => {
-                if !line_safe(s) {
-                    return false;
-                }
+            Value::Simple(s) | Value::Error(s) | Value::Double(s) | Value::BigNumber(s)
+                if !line_safe(s) =>
+            {
+                return false;
             }
             Value::Array(items) | Value::Set(items) | Value::Push(items) => todo.extend(items),
             Value::StreamedAggregate { items, .. } => todo.extend(items),
