@@ -1,54 +1,108 @@
 //! The single cassette writer.
 //!
-//! Sessions send finished lines over a bounded channel ([`WriterHandle`]):
-//! one event, or all the events one read of a session completed, already
-//! serialized by the session (so that work is spread over the sessions and
-//! the channel carries one message per batch, not per event). One task owns
-//! the file. It takes one message, then drains whatever else is already
-//! queued into one buffer and hands it to the OS with a single `write`.
-//! There is no user-space buffer left behind, so a `kill -9` of the
-//! recorder loses only what was still in the channel, and the file ends in
-//! complete lines (or, at worst, one partial last line that the reader skips
-//! with a warning).
+//! Sessions hand over finished lines ([`WriterHandle`]): one event, or all
+//! the events one read of a session completed, already serialized by the
+//! session (so that work is spread over the sessions). They are appended to
+//! one shared buffer under a short lock; the first lines into an empty
+//! buffer wake the writer task, later ones just join them, so a busy
+//! recorder costs one wake-up and one `write` per batch, not per event, and
+//! no allocation per message. The task takes the whole buffer and hands it
+//! to the OS with a single `write`. There is no user-space buffer left
+//! behind, so a `kill -9` of the recorder loses only what was still queued,
+//! and the file ends in complete lines (or, at worst, one partial last line
+//! that the reader skips with a warning).
 //!
 //! When writing fails mid-run (disk full), the error is logged once and the
-//! task keeps receiving and counting the events it drops: the proxy's
-//! traffic must keep flowing, and senders must never wait on a dead disk.
+//! task keeps taking and counting the events it drops: the proxy's traffic
+//! must keep flowing, and senders must never wait on a dead disk.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{oneshot, Notify};
 
 use super::error::{io_message, CassetteError};
 use super::event::{Event, Header};
 
-/// How many messages (an event, or one read's batch of a session's events)
-/// may wait for the writer before senders wait in turn.
-pub const CHANNEL_CAPACITY: usize = 4096;
-
 /// How many bytes of lines may wait for the writer before senders wait in
-/// turn. Messages vary from one short line to a deep pipeline's worth, so
-/// the queue is bounded by size too: a writer stalled on a slow disk holds
-/// back the traffic instead of growing the recorder's memory.
+/// turn: a writer stalled on a slow disk holds back the traffic instead of
+/// growing the recorder's memory. A message larger than this waits for an
+/// empty queue.
 pub const QUEUE_BYTES: usize = 8 << 20;
 
-/// Complete cassette lines, each ending in `\n`, and how many events they are.
+/// A batch buffer that grew past this (a burst of large replies) is let go
+/// once written, so the recorder does not keep its peak size for good.
+const KEEP_BUFFER_BYTES: usize = 4 << 20;
+
+/// What sessions and the writer task share.
 #[derive(Debug)]
-struct Lines {
-    text: Vec<u8>,
-    events: u64,
-    /// Queue room (in bytes, see [`QUEUE_BYTES`]) the message holds until
-    /// it is written.
-    room: u32,
+struct Queue {
+    lines: Mutex<Queued>,
+    /// Wakes the writer: lines arrived in an empty queue, or the last
+    /// handle is gone.
+    ready: Notify,
+    /// Wakes senders waiting for room: the writer took the queue, or ended.
+    room: Notify,
+    /// Events that could not be delivered because the writer is gone.
+    lost: AtomicU64,
 }
 
-/// Stop draining into one batch past this many bytes, so one write stays
-/// reasonable and the buffer does not grow without bound.
-const MAX_BATCH_BYTES: usize = 1 << 20;
+/// The lines waiting for the writer.
+#[derive(Debug, Default)]
+struct Queued {
+    /// Complete lines, each ending in `\n`, in the order they were sent.
+    text: Vec<u8>,
+    /// How many events `text` holds.
+    events: u64,
+    /// Every handle is dropped: the writer writes what is left and ends.
+    senders_gone: bool,
+    /// The writer task ended: lines sent now are counted lost.
+    writer_gone: bool,
+}
+
+impl Queue {
+    fn new() -> Queue {
+        Queue {
+            lines: Mutex::new(Queued::default()),
+            ready: Notify::new(),
+            room: Notify::new(),
+            lost: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queued> {
+        // A poisoned lock means a bug already panicked elsewhere; the
+        // buffer holds whole lines either way.
+        self.lines.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends `text` if there is room (or the writer is gone, where it is
+    /// counted lost); false when the sender must wait for room.
+    fn try_push(&self, text: &[u8], events: u64) -> bool {
+        let mut queued = self.lock();
+        if queued.writer_gone {
+            drop(queued);
+            self.lost.fetch_add(events, Ordering::Relaxed);
+            return true;
+        }
+        let was_empty = queued.text.is_empty();
+        if !was_empty && queued.text.len() + text.len() > QUEUE_BYTES {
+            return false;
+        }
+        queued.text.extend_from_slice(text);
+        queued.events += events;
+        drop(queued);
+        // Lines already waiting mean the writer was woken for them and has
+        // not taken them yet: it takes these too.
+        if was_empty {
+            self.ready.notify_one();
+        }
+        true
+    }
+}
 
 /// How to treat an existing file at the cassette path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,14 +138,19 @@ impl CassetteWriter {
 /// A cheap, cloneable way for sessions to hand events to the writer.
 #[derive(Debug, Clone)]
 pub struct WriterHandle {
-    /// Bounded: a stalled disk slows senders down instead of eating memory.
-    tx: mpsc::Sender<Lines>,
-    /// Queue room in bytes; the writer gives it back once lines are written
-    /// and closes it when it stops, so no sender waits for a dead writer.
-    room: Arc<Semaphore>,
-    /// Events that could not be delivered because the writer is gone,
-    /// shared with the [`WriterTask`] for the final count.
-    lost: Arc<AtomicU64>,
+    senders: Arc<Senders>,
+}
+
+/// Shared by a writer's handles: when the last one goes, the writer writes
+/// what is left and ends.
+#[derive(Debug)]
+struct Senders(Arc<Queue>);
+
+impl Drop for Senders {
+    fn drop(&mut self) {
+        self.0.lock().senders_gone = true;
+        self.0.ready.notify_one();
+    }
 }
 
 impl WriterHandle {
@@ -100,28 +159,32 @@ impl WriterHandle {
     pub async fn send(&self, ev: Event) {
         let mut text = Vec::new();
         ev.write_line(&mut text);
-        self.send_lines(text, 1).await;
+        self.send_lines(&text, 1).await;
     }
 
     /// Queues `events` events already written as complete lines (each with
-    /// its `\n`) into `text`, in order, as one message: a pipeline's
-    /// replies arrive together, and they cost one wait and one wake-up.
-    pub async fn send_lines(&self, text: Vec<u8>, events: u64) {
+    /// its `\n`) in `text`, in order and together: a pipeline's replies
+    /// arrive together, and they cost one lock and at most one wake-up.
+    /// The bytes are copied, so the caller keeps its buffer for the next.
+    pub async fn send_lines(&self, text: &[u8], events: u64) {
         if events == 0 {
             return;
         }
-        // A message larger than the whole queue waits for all of it.
-        let room = text.len().min(QUEUE_BYTES) as u32;
-        match self.room.acquire_many(room).await {
-            Ok(held) => held.forget(),
-            Err(_) => {
-                self.lost.fetch_add(events, Ordering::Relaxed);
+        let queue = &self.senders.0;
+        // The common case takes no waiter registration: there is room.
+        if queue.try_push(text, events) {
+            return;
+        }
+        loop {
+            // Registered before the check, so room freed in between is
+            // not missed.
+            let room = queue.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            if queue.try_push(text, events) {
                 return;
             }
-        }
-        if self.tx.send(Lines { text, events, room }).await.is_err() {
-            self.room.add_permits(room as usize);
-            self.lost.fetch_add(events, Ordering::Relaxed);
+            room.await;
         }
     }
 }
@@ -133,7 +196,7 @@ pub struct WriterTask {
     /// synced.
     done: oneshot::Receiver<Outcome>,
     /// Shared with the handles (events sent after the writer stopped).
-    lost: Arc<AtomicU64>,
+    queue: Arc<Queue>,
     /// For [`WriteMode::Atomic`]: `(temporary file, target)`.
     commit: Option<(PathBuf, PathBuf)>,
 }
@@ -181,13 +244,11 @@ pub async fn open(
     let (file, write_path) = opened;
     let commit = (mode == WriteMode::Atomic).then(|| (write_path.clone(), target.clone()));
 
-    let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
     let (done_tx, done_rx) = oneshot::channel();
-    let lost = Arc::new(AtomicU64::new(0));
-    let room = Arc::new(Semaphore::new(QUEUE_BYTES));
-    let writer_room = Arc::clone(&room);
+    let queue = Arc::new(Queue::new());
+    let writer_queue = Arc::clone(&queue);
     tokio::spawn(async move {
-        let outcome = run_task(file, rx, writer_room, write_path).await;
+        let outcome = run_task(file, writer_queue, write_path).await;
         // Nobody waiting means the task was dropped without `finish`;
         // the lines are on disk either way.
         let _ = done_tx.send(outcome);
@@ -195,13 +256,11 @@ pub async fn open(
 
     Ok((
         WriterHandle {
-            tx,
-            room,
-            lost: Arc::clone(&lost),
+            senders: Arc::new(Senders(Arc::clone(&queue))),
         },
         WriterTask {
             done: done_rx,
-            lost,
+            queue,
             commit,
         },
     ))
@@ -231,7 +290,7 @@ impl WriterTask {
         });
         let mut stats = WriterStats {
             written: outcome.written,
-            lost: outcome.lost + self.lost.load(Ordering::Relaxed),
+            lost: outcome.lost + self.queue.lost.load(Ordering::Relaxed),
             error: outcome.error,
         };
         if let Some((temp, target)) = self.commit {
@@ -354,7 +413,6 @@ fn last_newline(f: &mut File, len: u64) -> io::Result<Option<u64>> {
 struct LineWriter<'p> {
     file: File,
     path: &'p Path,
-    buf: Vec<u8>,
     written: u64,
     lost: u64,
     error: Option<String>,
@@ -365,36 +423,20 @@ impl<'p> LineWriter<'p> {
         LineWriter {
             file,
             path,
-            buf: Vec::with_capacity(64 * 1024),
             written: 0,
             lost: 0,
             error: None,
         }
     }
 
-    /// Writes `first` and every message already queued behind it, in one
-    /// write; returns the queue room (bytes) those messages held.
-    fn write_batch(&mut self, first: Lines, rx: &mut mpsc::Receiver<Lines>) -> usize {
-        self.buf.clear();
-        self.buf.extend_from_slice(&first.text);
-        let mut batch = first.events;
-        let mut room = first.room as usize;
-        while self.buf.len() < MAX_BATCH_BYTES {
-            match rx.try_recv() {
-                Ok(lines) => {
-                    self.buf.extend_from_slice(&lines.text);
-                    batch += lines.events;
-                    room += lines.room as usize;
-                }
-                Err(_) => break,
-            }
-        }
+    /// Writes one batch of `events` events, whole lines, in one write.
+    fn write_batch(&mut self, text: &[u8], events: u64) {
         if self.error.is_some() {
-            self.lost += batch;
-            return room;
+            self.lost += events;
+            return;
         }
-        match self.file.write_all(&self.buf) {
-            Ok(()) => self.written += batch,
+        match self.file.write_all(text) {
+            Ok(()) => self.written += events,
             Err(e) => {
                 let msg = format!(
                     "cannot write cassette {}: {}",
@@ -403,13 +445,9 @@ impl<'p> LineWriter<'p> {
                 );
                 tracing::error!("{msg}; recording continues without saving");
                 self.error = Some(msg);
-                self.lost += batch;
+                self.lost += events;
             }
         }
-        if self.buf.capacity() > 4 * MAX_BATCH_BYTES {
-            self.buf = Vec::with_capacity(64 * 1024);
-        }
-        room
     }
 
     /// Syncs the file and reports.
@@ -434,30 +472,52 @@ impl<'p> LineWriter<'p> {
 /// The writer loop as a task on the runtime. Appending a batch to a local
 /// file is a short, non-blocking-in-practice `write`; running it here rather
 /// than on a thread of its own saves a thread wake-up (futex and context
-/// switch) per event, the largest recording cost at pipeline depth 1. The
+/// switch) per batch, the largest recording cost at pipeline depth 1. The
 /// final `fsync`, which can take long, runs on the blocking pool.
-async fn run_task(
-    file: File,
-    mut rx: mpsc::Receiver<Lines>,
-    room: Arc<Semaphore>,
-    path: PathBuf,
-) -> Outcome {
-    /// However the task ends, senders waiting for room give up.
-    struct CloseOnDrop(Arc<Semaphore>);
-    impl Drop for CloseOnDrop {
+async fn run_task(file: File, queue: Arc<Queue>, path: PathBuf) -> Outcome {
+    /// However the task ends, senders stop waiting for it: what they send
+    /// from then on, and what is still queued, is counted lost.
+    struct GoneOnDrop(Arc<Queue>);
+    impl Drop for GoneOnDrop {
         fn drop(&mut self) {
-            self.0.close();
+            let mut queued = self.0.lock();
+            queued.writer_gone = true;
+            let left = std::mem::take(&mut queued.events);
+            queued.text = Vec::new();
+            drop(queued);
+            self.0.lost.fetch_add(left, Ordering::Relaxed);
+            self.0.room.notify_waiters();
         }
     }
-    let room = CloseOnDrop(room);
+    let queue = GoneOnDrop(queue);
+    let queue = &queue.0;
     let mut writer = LineWriter::new(file, &path);
-    while let Some(lines) = rx.recv().await {
+    // Swapped with the queue's buffer: the two take turns, so neither is
+    // allocated again while the recorder runs.
+    let mut batch = Vec::with_capacity(64 * 1024);
+    loop {
+        let (events, senders_gone) = {
+            let mut queued = queue.lock();
+            std::mem::swap(&mut queued.text, &mut batch);
+            (std::mem::take(&mut queued.events), queued.senders_gone)
+        };
+        if events > 0 {
+            queue.room.notify_waiters();
+            writer.write_batch(&batch, events);
+            batch.clear();
+            if batch.capacity() > KEEP_BUFFER_BYTES {
+                batch = Vec::with_capacity(64 * 1024);
+            }
+            continue;
+        }
+        if senders_gone {
+            break;
+        }
+        queue.ready.notified().await;
         // Let the sessions that are ready run first: under load they add
         // their events to this batch, so one `write` carries many lines
         // instead of one each. No time passes waiting; nothing is held back.
         tokio::task::yield_now().await;
-        let released = writer.write_batch(lines, &mut rx);
-        room.0.add_permits(released);
     }
     let LineWriter {
         file,
@@ -471,7 +531,6 @@ async fn run_task(
         LineWriter {
             file,
             path: &path_for_sync,
-            buf: Vec::new(),
             written,
             lost,
             error,
@@ -576,7 +635,7 @@ mod tests {
             for size in sizes {
                 let mut line = vec![b'x'; size - 1];
                 line.push(b'\n');
-                h.send_lines(line, 1).await;
+                h.send_lines(&line, 1).await;
             }
         };
         tokio::time::timeout(std::time::Duration::from_secs(20), sending)
@@ -602,18 +661,10 @@ mod tests {
         let (h, task) = open(&path, &header(), WriteMode::Create)
             .await
             .expect("open");
-        let lost = Arc::clone(&h.lost);
-        // Simulate a writer that died: a handle whose receiver is gone.
-        let (tx, rx) = mpsc::channel(1);
-        drop(rx);
-        let orphan = WriterHandle {
-            tx,
-            room: Arc::new(Semaphore::new(QUEUE_BYTES)),
-            lost: Arc::clone(&lost),
-        };
-        orphan.send(open_ev(1)).await;
+        // Simulate a writer that died, as its task's end marks it.
+        h.senders.0.lock().writer_gone = true;
+        h.send(open_ev(1)).await;
         drop(h);
-        drop(orphan);
         let stats = task.finish().await;
         assert_eq!((stats.written, stats.lost), (0, 1));
     }
@@ -630,13 +681,10 @@ mod tests {
             Ok(f) => f,
             Err(_) => return,
         };
-        let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-        let room = Arc::new(Semaphore::new(QUEUE_BYTES));
-        let writer = tokio::spawn(run_task(file, rx, Arc::clone(&room), path.to_path_buf()));
+        let queue = Arc::new(Queue::new());
+        let writer = tokio::spawn(run_task(file, Arc::clone(&queue), path.to_path_buf()));
         let handle = WriterHandle {
-            tx,
-            room,
-            lost: Arc::new(AtomicU64::new(0)),
+            senders: Arc::new(Senders(queue)),
         };
         for conn in 0..10 {
             handle.send(open_ev(conn)).await;

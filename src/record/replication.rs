@@ -190,7 +190,7 @@ pub(crate) const IDLE: u64 = u64::MAX;
 /// for nothing (what unblocks them is another connection's command).
 pub(crate) fn waiting_since(front: Option<&Pending>, start: Instant) -> u64 {
     match front {
-        Some(p) if !p.silent && !waits_long(&p.args) => nanos_since(start, p.at),
+        Some(p) if !p.silent && !waits_long(p) => nanos_since(start, p.at),
         _ => IDLE,
     }
 }
@@ -202,8 +202,10 @@ pub(crate) fn nanos_since(start: Instant, at: Instant) -> u64 {
 
 /// Commands whose reply may come much later than the server read them:
 /// blocking ones, and the start of a replication stream.
-fn waits_long(args: &[Bytes]) -> bool {
-    command::is_blocking(args) || command::starts_replication(args)
+/// (Asks the class the request was read with, not the table again: this
+/// runs several times per request.)
+fn waits_long(p: &Pending) -> bool {
+    p.class.is_blocking(&p.args) || p.class.starts_replication()
 }
 
 /// How long a replication push waits for its possible causes at most: the

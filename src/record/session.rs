@@ -24,8 +24,10 @@
 //! - `upstream_gone`: an upstream unreachable or gone.
 //! - `faulted`: the slow path once a fault fired.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
 use std::time::Instant;
 
 use bytes::BytesMut;
@@ -42,6 +44,7 @@ use crate::server::registry::InjectRequest;
 use crate::tls;
 use crate::upstream;
 
+mod branches;
 mod client_gone;
 mod emit;
 mod faulted;
@@ -50,12 +53,23 @@ mod replies;
 mod requests;
 mod upstream_gone;
 
+use branches::Branches;
 use replies::relay_replies;
 use requests::relay_requests;
 use upstream_gone::answer_unreachable;
 
 /// Read buffer growth step.
 const READ_CHUNK: usize = 16 * 1024;
+
+/// Makes room for the next read. Only when little is left: what was read
+/// before is still shared with the requests and replies in flight, so a
+/// `reserve(READ_CHUNK)` on every read would allocate a fresh buffer per
+/// read instead of filling the rest of this one.
+fn make_room(buf: &mut BytesMut) {
+    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+        buf.reserve(READ_CHUNK);
+    }
+}
 
 /// Requests in flight per connection before resplay stops reading from the
 /// client: a client that pipelines without ever reading its replies must
@@ -87,11 +101,16 @@ struct Session {
     shared: Arc<RecordShared>,
     state: Mutex<State>,
     /// Wakes the reply half when the request half changed the state.
-    wake: Arc<Notify>,
+    wake: Poke,
+    /// Set once this connection is told to stop (shutdown, reset, a mode
+    /// switch): the request half checks it wherever it waits, and `run`
+    /// polls that half again when it is set (see [`Branches`]).
+    stopping: AtomicBool,
     /// Messages injected through the control API, delivered by the reply
     /// half when `wake` fires (no extra branch on the relay's hot loop).
     inbox: Arc<Mutex<Vec<InjectRequest>>>,
-    /// Wakes the request half when requests in flight drop under the limit.
+    /// Wakes the request half when requests in flight drop under the limit
+    /// (rare: only a client that pipelines without reading waits on it).
     room: Notify,
     /// Set once a `SYNC`/`PSYNC` is sent: from then on replies take the
     /// replication-aware scan (an atomic, so the common path checks it
@@ -110,6 +129,9 @@ struct Session {
     /// addresses are rewritten (other connections take it only for a chunk
     /// that may hold a `-MOVED`/`-ASK`).
     topology_asked: AtomicBool,
+    /// Cassette lines being written by `emit`, kept between reads so the
+    /// buffer is allocated once, not per read.
+    lines: Mutex<Vec<u8>>,
 }
 
 impl Session {
@@ -117,6 +139,10 @@ impl Session {
         // A poisoned lock means a bug elsewhere already panicked; the state
         // is still consistent enough to wind the connection down.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lines(&self) -> MutexGuard<'_, Vec<u8>> {
+        self.lines.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn at_ms(&self, at: Instant) -> u64 {
@@ -160,7 +186,11 @@ pub(crate) async fn run(carry: Carry, conn: u64, shared: Arc<RecordShared>) -> S
         }
     };
     shared.connections.fetch_add(1, Ordering::Relaxed);
-    let wake = Arc::new(Notify::new());
+    // Each half is polled only when its own waker fired: a request read
+    // from the client leaves the upstream's read alone, and a reply the
+    // client's (see `branches`). The stop token is a third branch.
+    let halves = Branches::new(3);
+    let wake = Poke::new(halves.waker(REPLIES));
     let inbox: Arc<Mutex<Vec<InjectRequest>>> = Arc::default();
     let deliver = {
         let (wake, inbox) = (wake.clone(), inbox.clone());
@@ -169,7 +199,7 @@ pub(crate) async fn run(carry: Carry, conn: u64, shared: Arc<RecordShared>) -> S
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push(request);
-            wake.notify_one();
+            wake.wake();
             true
         })
     };
@@ -190,12 +220,14 @@ pub(crate) async fn run(carry: Carry, conn: u64, shared: Arc<RecordShared>) -> S
             replication: Replication::default(),
         }),
         wake,
+        stopping: AtomicBool::new(false),
         inbox,
         room: Notify::new(),
         replication_seen: AtomicBool::new(false),
         marker: shared.gate.register(conn),
         faulted: AtomicBool::new(false),
         topology_asked: AtomicBool::new(false),
+        lines: Mutex::default(),
     };
     let opened = Instant::now();
     if let Some(writer) = &shared.writer {
@@ -223,21 +255,35 @@ pub(crate) async fn run(carry: Carry, conn: u64, shared: Arc<RecordShared>) -> S
             &mut client_read,
             &mut client_buf,
             &mut upstream_write,
-            &stop,
         );
         let replies = relay_replies(&session, upstream_read, upstream_buf, &mut client_write);
-        tokio::pin!(requests, replies);
+        // Polled only when the token fires, not on every read.
+        let stopped = stop.cancelled();
+        tokio::pin!(requests, replies, stopped);
         let mut requests_end = None;
-        loop {
-            tokio::select! {
-                end = &mut requests, if requests_end.is_none() => {
+        let replies_end = std::future::poll_fn(|cx| {
+            let mut woken = halves.woken(cx);
+            if woken & bit(STOP) != 0
+                && !session.stopping.load(Ordering::Acquire)
+                && stopped.as_mut().poll(&mut halves.context(STOP)).is_ready()
+            {
+                session.stopping.store(true, Ordering::Release);
+                woken |= bit(REQUESTS);
+            }
+            if woken & bit(REQUESTS) != 0 && requests_end.is_none() {
+                if let Poll::Ready(end) = requests.as_mut().poll(&mut halves.context(REQUESTS)) {
                     requests_end = Some(end);
                     session.state().requests_done = true;
-                    session.wake.notify_one();
+                    session.wake.wake();
                 }
-                end = &mut replies => break (requests_end, end),
             }
-        }
+            if woken & bit(REPLIES) != 0 {
+                return replies.as_mut().poll(&mut halves.context(REPLIES));
+            }
+            Poll::Pending
+        })
+        .await;
+        (requests_end, replies_end)
     };
     // Redis sees the close now, before the cassette hears of it: a blocked
     // command left on the upstream would take the next job pushed.
@@ -277,6 +323,53 @@ pub(crate) async fn run(carry: Carry, conn: u64, shared: Arc<RecordShared>) -> S
     }
     let _ = client_write.shutdown().await;
     SessionEnd::Closed
+}
+
+/// The request half's branch in the session's [`Branches`].
+const REQUESTS: usize = 0;
+/// The reply half's.
+const REPLIES: usize = 1;
+/// The stop token's.
+const STOP: usize = 2;
+
+fn bit(branch: usize) -> usize {
+    1 << branch
+}
+
+/// Wakes the reply half for what no upstream byte announces (a silent
+/// request, a protocol error, the request half's end, an injected
+/// message): a flag the half checks where it waits, and its branch's
+/// waker, so nothing is polled per reply to learn that nothing happened.
+#[derive(Clone)]
+struct Poke(Arc<(AtomicBool, std::task::Waker)>);
+
+impl Poke {
+    fn new(waker: &std::task::Waker) -> Poke {
+        Poke(Arc::new((AtomicBool::new(false), waker.clone())))
+    }
+
+    fn wake(&self) {
+        self.0 .0.store(true, Ordering::Release);
+        self.0 .1.wake_by_ref();
+    }
+
+    /// True (once) if woken since the last call.
+    fn take(&self) -> bool {
+        self.0 .0.swap(false, Ordering::AcqRel)
+    }
+}
+
+/// Ready once `flag` is set. Registers no waker: whoever sets the flag
+/// wakes the branch this is polled in (see [`Poke`] and `stopping`), which
+/// costs an atomic load per wait instead of a `Notify` or token to poll.
+fn flag_set(flag: impl Fn() -> bool) -> impl Future<Output = ()> {
+    std::future::poll_fn(move |_| {
+        if flag() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
 }
 
 /// Why the request half stopped.

@@ -44,10 +44,7 @@ pub fn write_reply_json(frame: &[u8], out: &mut Vec<u8>) -> Option<usize> {
 /// Appends `bytes` as cassette JSON writes them: a JSON string when they are
 /// UTF-8 (escaped exactly as `serde_json` escapes), else `{"b64":"…"}`.
 pub fn write_bytes_json(bytes: &[u8], out: &mut Vec<u8>) {
-    if bytes
-        .iter()
-        .all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-    {
+    if is_plain(bytes) {
         // Printable ASCII without quote or backslash: nothing to escape.
         out.reserve(bytes.len() + 2);
         out.push(b'"');
@@ -74,6 +71,36 @@ pub fn write_bytes_json(bytes: &[u8], out: &mut Vec<u8>) {
             out.extend_from_slice(b"\"}");
         }
     }
+}
+
+/// True when `bytes` are printable ASCII without quote or backslash: the
+/// JSON string is the bytes themselves. Every argument and reply the
+/// recorder writes goes through here, so it looks at eight bytes a step.
+fn is_plain(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each byte of `x` that is zero, give or take false
+    // positives above a true one (none when there is no zero byte).
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        // Below 0x20 (controls), 0x7f and up (DEL, non-ASCII), `"`, `\`.
+        let bad = (x.wrapping_sub(ONES * 0x20) & !x)
+            | x
+            | zero_bytes(x ^ (ONES * 0x7f))
+            | zero_bytes(x ^ (ONES * u64::from(b'"')))
+            | zero_bytes(x ^ (ONES * u64::from(b'\\')));
+        if bad & HIGHS != 0 {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
 }
 
 /// Appends an integer the way `serde_json` writes one.
@@ -296,5 +323,25 @@ impl<'b> Transcoder<'b, '_> {
         }
         self.out.extend_from_slice(b"]}");
         Some(pos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_plain_agrees_with_the_byte_by_byte_rule_at_every_position() {
+        let plain = |b: u8| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\';
+        for len in [1, 7, 8, 9, 16, 17, 23] {
+            for pos in 0..len {
+                for b in 0..=255u8 {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[pos] = b;
+                    assert_eq!(is_plain(&bytes), plain(b), "byte {b:#x} at {pos} of {len}");
+                }
+            }
+        }
+        assert!(is_plain(b""));
     }
 }

@@ -30,7 +30,9 @@ pub(super) async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Insta
         paired.clear();
         return;
     };
-    let mut text = Vec::with_capacity(128 * paired.len());
+    // The session's line buffer, taken for the writing: it keeps its room
+    // from one read to the next (no allocation per read).
+    let mut text = std::mem::take(&mut *session.lines());
     let mut events = 0;
     let mut interactions = 0;
     for item in paired.drain(..) {
@@ -83,8 +85,16 @@ pub(super) async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Insta
     shared
         .interactions
         .fetch_add(interactions, Ordering::Relaxed);
-    writer.send_lines(text, events).await;
+    writer.send_lines(&text, events).await;
+    text.clear();
+    if text.capacity() <= KEEP_LINES_BYTES {
+        *session.lines() = text;
+    }
 }
+
+/// A session's line buffer that grew past this (a burst of large replies)
+/// is let go, so an idle connection does not keep its peak size.
+const KEEP_LINES_BYTES: usize = 256 * 1024;
 
 /// The slow way for an interaction a redaction rule applies to: replies
 /// decoded, redacted, and written as an [`Event`] line.

@@ -200,7 +200,7 @@ fn queue(session: &Session, mut pending: Pending) {
     drop(state);
     session.shared.gate.update(&session.marker, since);
     if local {
-        session.wake.notify_one();
+        session.wake.wake();
     }
 }
 

@@ -17,7 +17,7 @@ use super::emit::emit;
 use super::faulted::{answer_locals, deliver, shape_frames};
 use super::replica::{forward_pieces, take_replication_pieces};
 use super::upstream_gone::fail_pending;
-use super::{RepliesEnd, Session, MAX_IN_FLIGHT, READ_CHUNK};
+use super::{flag_set, make_room, RepliesEnd, Session, MAX_IN_FLIGHT};
 use crate::pairing::Paired;
 use crate::record::replication::{self, GATE_LIMIT};
 use crate::resp::{encode, reply_len};
@@ -40,11 +40,6 @@ pub(super) async fn relay_replies(
     let mut frame_lens = Vec::new();
     // Once the request half is done, in-flight replies get this long.
     let mut drain_deadline: Option<tokio::time::Instant> = None;
-    // Kept across reads and renewed only when it fires (see `relay_requests`
-    // on why not one per read); a wake-up sent meanwhile is not lost, Notify
-    // keeps it for the next poll.
-    let wake = session.wake.notified();
-    tokio::pin!(wake);
     loop {
         // Act on what needs no upstream bytes: silent requests, a protocol
         // error due now, the end of the conversation.
@@ -77,7 +72,10 @@ pub(super) async fn relay_replies(
             emit(session, &mut paired, Instant::now()).await;
             return RepliesEnd::Failed;
         }
-        emit(session, &mut paired, Instant::now()).await;
+        // (Checked here: the clock is read only for something to emit.)
+        if !paired.is_empty() {
+            emit(session, &mut paired, Instant::now()).await;
+        }
         shared.gate.update(&session.marker, since);
         if let Some(e) = protocol_error {
             if client_alive {
@@ -92,12 +90,12 @@ pub(super) async fn relay_replies(
                 RepliesEnd::Failed
             };
         }
-        buf.reserve(READ_CHUNK);
+        make_room(&mut buf);
         let deadline = drain_deadline;
+        // Biased: see `relay_requests`. A poke is a flag check, so first.
         let read = tokio::select! {
-            read = upstream.read_buf(&mut buf) => read,
-            _ = &mut wake => {
-                wake.set(session.wake.notified());
+            biased;
+            _ = flag_set(|| session.wake.take()) => {
                 let injected = std::mem::take(
                     &mut *session.inbox.lock().unwrap_or_else(|e| e.into_inner()),
                 );
@@ -109,6 +107,7 @@ pub(super) async fn relay_replies(
                 }
                 continue;
             }
+            read = upstream.read_buf(&mut buf) => read,
             _ = sleep_until(deadline) => {
                 tracing::warn!(
                     "connection {}: client gone, {} request(s) still waiting for replies are recorded unanswered",

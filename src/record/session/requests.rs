@@ -11,10 +11,9 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_util::sync::CancellationToken;
 
 use super::faulted::{is_exec, relay_faulted, Flow, MultiTrack};
-use super::{RequestsEnd, Session, MAX_IN_FLIGHT, READ_CHUNK};
+use super::{flag_set, make_room, RequestsEnd, Session, MAX_IN_FLIGHT};
 use crate::pairing::{Pending, ReplyModeTracker};
 use crate::resp::{parse_request, RequestParse};
 use crate::tls::ClientReader;
@@ -26,7 +25,6 @@ pub(super) async fn relay_requests(
     client: &mut ClientReader,
     buf: &mut BytesMut,
     upstream: &mut UpstreamWriter,
-    stop: &CancellationToken,
 ) -> RequestsEnd {
     let shared = &session.shared;
     let limits = shared.config.limits;
@@ -37,19 +35,25 @@ pub(super) async fn relay_requests(
     let mut seq = 0u64;
     // Idle since: the last complete request, or the connection's start.
     let mut idle_since = Instant::now();
-    // Made once: a fresh one per read would register with the token's
-    // waiter list (a lock) and leave it again, for every request.
-    let shutdown = stop.cancelled();
-    tokio::pin!(shutdown);
+    // Told to stop (shutdown, a reset, a mode switch): `run` watches the
+    // token and polls this half again when it fires.
+    let stopping = || session.stopping.load(Ordering::Acquire);
+    // Where each request of a read starts, and its parse; kept across reads
+    // so its room is allocated once.
+    let mut frames = Vec::new();
     loop {
         while session.state().pairing.pending() >= MAX_IN_FLIGHT {
             tokio::select! {
-                _ = &mut shutdown => return RequestsEnd::Stopped,
+                biased;
+                _ = flag_set(stopping) => return RequestsEnd::Stopped,
                 _ = session.room.notified() => {}
             }
         }
+        // Biased (stop first): the random start of an unbiased select
+        // costs a random number per read.
         let read = tokio::select! {
-            _ = &mut shutdown => return RequestsEnd::Stopped,
+            biased;
+            _ = flag_set(stopping) => return RequestsEnd::Stopped,
             read = read_with_idle_limit(client, buf, idle_limit, idle_since, session) => read,
         };
         match read {
@@ -64,7 +68,7 @@ pub(super) async fn relay_requests(
             }
         }
         let now = Instant::now();
-        let mut frames = Vec::new();
+        frames.clear();
         let mut consumed = 0;
         let mut error = None;
         loop {
@@ -127,7 +131,7 @@ pub(super) async fn relay_requests(
             wake = true;
         }
         if wake {
-            session.wake.notify_one();
+            session.wake.wake();
         }
         let plain = match &faulted {
             Some((i, ..)) => frames[*i].0,
@@ -160,7 +164,8 @@ pub(super) async fn relay_requests(
                     loop {
                         buf.clear();
                         let read = tokio::select! {
-                            _ = &mut shutdown => return RequestsEnd::Gone,
+                            biased;
+                            _ = flag_set(stopping) => return RequestsEnd::Gone,
                             read = read_with_idle_limit(client, buf, idle_limit, idle_since, session) => read,
                         };
                         match read {
@@ -198,7 +203,7 @@ async fn read_with_idle_limit(
     mut idle_since: Instant,
     session: &Session,
 ) -> ReadOutcome {
-    buf.reserve(READ_CHUNK);
+    make_room(buf);
     let Some(limit) = idle_limit else {
         return match client.read_buf(buf).await {
             Ok(0) | Err(_) => ReadOutcome::Closed,
