@@ -75,7 +75,7 @@ pub fn parse(data: impl Into<Bytes>, path: &Path) -> Result<Cassette, CassetteEr
 /// Reads the cassette at `path`, handing each event to `on_event` as it is
 /// parsed instead of collecting them: replay indexes a large cassette this
 /// way without holding every event, or the file, at once. The file is read
-/// in blocks of whole lines ([`BLOCK`]); the strings of an event share its
+/// in blocks of whole lines (1 MiB); the strings of an event share its
 /// block. Returns the header and warnings.
 pub fn load_with(
     path: &Path,
