@@ -152,6 +152,8 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
     let shutdown = stop.cancelled();
     tokio::pin!(shutdown);
     let mut stopped = false;
+    // Reused: one allocation for the connection, not one per read.
+    let mut frames = Vec::new();
     loop {
         out.clear();
         // A subscriber or a replica only listens: Redis's `timeout` spares
@@ -161,28 +163,44 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
         } else {
             idle
         };
-        let read = if std::mem::take(&mut session.unread) {
+        // Pushes and the stop are looked at on every turn with a load each,
+        // so the wait below can try the socket first: woken by a request
+        // (nearly every wake-up), it polls nothing else.
+        let push = match pushes.try_recv() {
+            Ok(push) => Some(push),
+            Err(_) if stop.is_cancelled() => {
+                stopped = true;
+                break;
+            }
+            Err(_) => None,
+        };
+        let read = if let Some(push) = push {
+            let Some(()) = session.push_out(push, &mut out) else {
+                break;
+            };
+            if !out.is_empty() && writer.write_all(&out).await.is_err() {
+                break;
+            }
+            continue;
+        } else if std::mem::take(&mut session.unread) {
             Some(session.buf.len())
         } else {
             tokio::select! {
-                _ = &mut shutdown => {
-                    stopped = true;
-                    break;
-                }
+                biased;
+                read = read_some(&mut session.reader, &mut session.buf, limit, idle_since) => read,
                 Some(push) = pushes.recv() => {
-                    match push {
-                        PushOut::Push(value) => {
-                            encode_for(&value, session.info.protocol, NullShape::Bulk, &mut out);
-                        }
-                        PushOut::Inject(request) => session.inject(request, &mut out),
-                        PushOut::Close => break,
-                    }
+                    let Some(()) = session.push_out(push, &mut out) else {
+                        break;
+                    };
                     if !out.is_empty() && writer.write_all(&out).await.is_err() {
                         break;
                     }
                     continue;
                 }
-                read = read_some(&mut session.reader, &mut session.buf, limit, idle_since) => read,
+                _ = &mut shutdown => {
+                    stopped = true;
+                    break;
+                }
             }
         };
         match read {
@@ -191,7 +209,7 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
         }
         let mut consumed = 0;
         let mut error = None;
-        let mut frames = Vec::new();
+        frames.clear();
         loop {
             match parse_request(&session.buf[consumed..], &limits) {
                 Ok(RequestParse::Incomplete) => break,

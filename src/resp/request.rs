@@ -3,6 +3,7 @@
 //! `processMultibulkBuffer` / `processInlineBuffer`).
 
 use bytes::Bytes;
+use smallvec::SmallVec;
 
 use super::inline::split_args;
 use super::limits::{parse_i64, Limits, ProtocolError};
@@ -34,7 +35,9 @@ pub struct RequestFrame {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Args {
-    Ranges(Vec<(usize, usize)>),
+    /// Inline up to four arguments (`GET k`, `SET k v`, `HSET h f v`): most
+    /// requests then cost no allocation to parse.
+    Ranges(SmallVec<[(usize, usize); 4]>),
     Owned(Vec<Bytes>),
 }
 
@@ -45,6 +48,16 @@ impl RequestFrame {
         match &self.args {
             Args::Ranges(r) => r.iter().map(|&(s, e)| raw.slice(s..e)).collect(),
             Args::Owned(v) => v.clone(),
+        }
+    }
+
+    /// [`args`](RequestFrame::args) of a frame that starts `at` bytes into
+    /// `buf`, with no allocation for up to four arguments: what a proxy
+    /// answering from memory wants per request.
+    pub fn args_at(&self, buf: &Bytes, at: usize) -> SmallVec<[Bytes; 4]> {
+        match &self.args {
+            Args::Ranges(r) => r.iter().map(|&(s, e)| buf.slice(at + s..at + e)).collect(),
+            Args::Owned(v) => v.iter().cloned().collect(),
         }
     }
 
@@ -137,7 +150,7 @@ fn parse_multibulk(buf: &[u8], limits: &Limits) -> Result<RequestParse, Protocol
     }
     // Do not trust the count for the allocation: a `*2000000000` header costs
     // nothing until its elements actually arrive.
-    let mut ranges = Vec::with_capacity((count as usize).min(1024));
+    let mut ranges = SmallVec::with_capacity((count as usize).min(1024));
     for _ in 0..count {
         if pos >= buf.len() {
             return Ok(RequestParse::Incomplete);

@@ -59,8 +59,9 @@ impl Session {
                 while next < frames.len() && !self.closing {
                     let (start, frame) = &frames[next];
                     next += 1;
-                    let raw = chunk.slice(*start..*start + frame.len);
-                    let args = frame.args(&raw);
+                    let args = frame.args_at(chunk, *start);
+                    // Only what is left for later keeps its own copy.
+                    let raw = || chunk.slice(*start..*start + frame.len);
                     self.silent = self.reply_modes.is_silent(&args);
                     if self.doomed && !self.selected.in_multi() {
                         self.doomed = false; // DISCARD or RESET ended it
@@ -72,11 +73,11 @@ impl Session {
                         // Answered by the fault, never matched: an `EXEC`
                         // it aborts still ends the transaction.
                         matcher.follow(self.live, &args, Class::of(&args), None);
-                        later = Some((raw, args, Later::Fault(fault)));
+                        later = Some((raw(), args.into_vec(), Later::Fault(fault)));
                         break;
                     }
                     if let Some(l) = self.answer(&mut matcher, &args, out) {
-                        later = Some((raw, args, l));
+                        later = Some((raw(), args.into_vec(), l));
                         break;
                     }
                 }

@@ -27,6 +27,19 @@ pub(crate) enum PushOut {
 }
 
 impl Session {
+    /// Writes what came down the connection's channel into `out`; `None`
+    /// when it says to close the connection.
+    pub(super) fn push_out(&self, push: PushOut, out: &mut BytesMut) -> Option<()> {
+        match push {
+            PushOut::Push(value) => {
+                encode_for(&value, self.info.protocol, NullShape::Bulk, out);
+            }
+            PushOut::Inject(request) => self.inject(request, out),
+            PushOut::Close => return None,
+        }
+        Some(())
+    }
+
     /// Writes an injected message into `out` if this connection's
     /// subscriptions (or its key tracking) concern it.
     pub(super) fn inject(&self, request: InjectRequest, out: &mut BytesMut) {
