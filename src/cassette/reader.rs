@@ -76,8 +76,46 @@ pub fn parse(data: impl Into<Bytes>, path: &Path) -> Result<Cassette, CassetteEr
 /// parsed instead of collecting them: replay indexes a large cassette this
 /// way without holding every event, or the file, at once. The file is read
 /// in blocks of whole lines (1 MiB); the strings of an event share its
-/// block. Returns the header and warnings.
+/// block. The parsing runs on a thread of its own, a few thousand events
+/// ahead of `on_event` (which runs on the caller's): on a machine with a
+/// second core, replay indexes while the next lines are parsed. Returns the
+/// header and warnings.
 pub fn load_with(
+    path: &Path,
+    mut on_event: impl FnMut(Event),
+) -> Result<(Header, Vec<String>), CassetteError> {
+    /// Events per hand-over: enough that the channel costs nothing per
+    /// event, few enough that the batches in flight are small.
+    const BATCH: usize = 4096;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Event>>(4);
+    std::thread::scope(|scope| {
+        let parser = scope.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut gone = false;
+            let done = parse_blocks(path, |event| {
+                batch.push(event);
+                if batch.len() == BATCH && !gone {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    gone = tx.send(full).is_err();
+                }
+            });
+            if !batch.is_empty() {
+                let _ = tx.send(batch);
+            }
+            done
+        });
+        for batch in rx {
+            batch.into_iter().for_each(&mut on_event);
+        }
+        match parser.join() {
+            Ok(done) => done,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// [`load_with`]'s reading and parsing, on the thread it runs on.
+fn parse_blocks(
     path: &Path,
     mut on_event: impl FnMut(Event),
 ) -> Result<(Header, Vec<String>), CassetteError> {
