@@ -154,21 +154,18 @@ impl Matcher {
         let last_of_bound = bound_to
             .and_then(|conn| self.queues.conn_queue(id, conn))
             .map(|q| self.queues.item(self.queues.items_of(q).end - 1));
-        let question = Question {
-            id,
-            bound_to,
-            handshake,
-            history: self
-                .live
-                .get(&live)
-                .map(|l| l.history.entries().collect())
-                .unwrap_or_default(),
-            changes: self.changes,
-        };
-        let declined_before = self
-            .live
-            .get(&live)
-            .is_some_and(|l| l.declined.as_ref() == Some(&question));
+        // Compared in place: a repeat asks this on every command, and the
+        // question is built only to be kept.
+        let changes = self.changes;
+        let declined_before = self.live.get(&live).is_some_and(|l| {
+            l.declined.as_ref().is_some_and(|q| {
+                q.id == id
+                    && q.bound_to == bound_to
+                    && q.handshake == handshake
+                    && q.changes == changes
+                    && q.history.iter().copied().eq(l.history.entries())
+            })
+        });
         if let (Some(last), true, true) = (last_of_bound, repeat, declined_before) {
             // Asked and declined with nothing changed since: the answer is
             // the repeat again, without looking at every recorded connection.
@@ -181,14 +178,16 @@ impl Matcher {
         let mut others: Vec<(usize, u64)> = Vec::new();
         let mut retired: Vec<(usize, u64)> = Vec::new();
         if self.queues.key(id).unused > 0 {
-            for q in self.queues.conns_of(id) {
-                let q = self.queues.queue(q);
+            for at_q in self.queues.conns_of(id) {
+                let q = self.queues.queue(at_q);
                 if Some(q.conn) == bound_to {
                     continue;
                 }
-                let Some(first) = self.peek(id, q.conn) else {
+                let from = q.next as usize;
+                let Some(first) = self.queues.first_unused(at_q, from, &self.served) else {
                     continue;
                 };
+                let first = self.queues.item(first);
                 if self.bound.get(&q.conn).is_some_and(|&l| l != live) {
                     others.push((first, q.conn));
                 } else if self.retired.contains(&q.conn) {
@@ -227,7 +226,13 @@ impl Matcher {
             }
         }
         if let Some(l) = self.live.get_mut(&live) {
-            l.declined = Some(question);
+            l.declined = Some(Question {
+                id,
+                bound_to,
+                handshake,
+                history: l.history.entries().collect(),
+                changes,
+            });
         }
         if let (Some(last), true) = (last_of_bound, repeat) {
             return Some((last, true));
