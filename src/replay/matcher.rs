@@ -848,11 +848,12 @@ impl Matcher {
             else {
                 continue;
             };
-            let tier = if Some(q.conn) == bound {
+            let conn = self.queues.conn_at(at_q);
+            let tier = if Some(conn) == bound {
                 0
-            } else if self.retired.contains(&q.conn) {
+            } else if self.retired.contains(&conn) {
                 3
-            } else if self.bound.get(&q.conn).map_or(true, |&l| l == live) {
+            } else if self.bound.get(&conn).map_or(true, |&l| l == live) {
                 1
             } else {
                 2

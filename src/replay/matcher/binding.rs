@@ -179,21 +179,21 @@ impl Matcher {
         let mut retired: Vec<(usize, u64)> = Vec::new();
         if self.queues.key(id).unused > 0 {
             for at_q in self.queues.conns_of(id) {
-                let q = self.queues.queue(at_q);
-                if Some(q.conn) == bound_to {
+                let conn = self.queues.conn_at(at_q);
+                if Some(conn) == bound_to {
                     continue;
                 }
-                let from = q.next as usize;
+                let from = self.queues.queue(at_q).next as usize;
                 let Some(first) = self.queues.first_unused(at_q, from, &self.served) else {
                     continue;
                 };
                 let first = self.queues.item(first);
-                if self.bound.get(&q.conn).is_some_and(|&l| l != live) {
-                    others.push((first, q.conn));
-                } else if self.retired.contains(&q.conn) {
-                    retired.push((first, q.conn));
+                if self.bound.get(&conn).is_some_and(|&l| l != live) {
+                    others.push((first, conn));
+                } else if self.retired.contains(&conn) {
+                    retired.push((first, conn));
                 } else {
-                    free.push((first, q.conn));
+                    free.push((first, conn));
                 }
             }
         }

@@ -33,17 +33,16 @@ pub(super) struct KeyQueue {
     /// The database it is matched in (marked inside a transaction, see
     /// `keys`).
     pub db: u32,
-    /// The key, packed.
+    /// The key, packed (and hashed again from there when the table grows).
     key: Place,
-    /// The key's hash, to grow the table without unpacking keys.
-    hash: u64,
 }
 
-/// The recordings of one key from one recorded connection.
+/// The recordings of one key from one recorded connection: 12 bytes, as
+/// a cassette whose keys vary has nearly one per recording.
 #[derive(Debug)]
 pub(super) struct ConnQueue {
-    /// The recorded connection.
-    pub conn: u64,
+    /// The recorded connection, as its index in `Queues::conn_ids`.
+    conn: u32,
     /// Its first item; it ends where the next queue starts.
     start: u32,
     /// Every item before it is served; items after it may be too (a
@@ -60,14 +59,26 @@ pub(super) struct Queues {
     /// Connection queues, key by key, each key's sorted by connection; one
     /// more at the end marks where the last one ends.
     conns: Vec<ConnQueue>,
+    /// The recorded connections, sorted: a queue's `conn` indexes it.
+    conn_ids: Vec<u64>,
     /// Recording indexes, queue by queue.
     items: Vec<u32>,
 }
 
 fn hash_key(db: u32, key: &[Bytes]) -> u64 {
+    hash_args(db, key.len(), key.iter().map(|a| &a[..]))
+}
+
+/// The hash of a key given as its arguments, packed or not: the table
+/// grows by hashing packed keys where they lie, never unpacking them.
+fn hash_args<'a>(db: u32, count: usize, args: impl Iterator<Item = &'a [u8]>) -> u64 {
     let mut h = FxHasher::default();
     db.hash(&mut h);
-    key.hash(&mut h);
+    h.write_usize(count);
+    for arg in args {
+        h.write_usize(arg.len());
+        h.write(arg);
+    }
     h.finish()
 }
 
@@ -78,7 +89,7 @@ impl Queues {
         self.table
             .find(hash, |&id| {
                 let k = &self.keys[id as usize];
-                k.hash == hash && k.db == db && store.key_is(k.key, key)
+                k.db == db && store.key_is(k.key, key)
             })
             .copied()
     }
@@ -107,11 +118,14 @@ impl Queues {
             last: recording,
             db,
             key: store.push_key(key),
-            hash,
         });
         let keys = &self.keys;
-        self.table
-            .insert_unique(hash, id, |&id| keys[id as usize].hash);
+        let store = &*store;
+        self.table.insert_unique(hash, id, |&id| {
+            let k = &keys[id as usize];
+            let (count, args) = store.key_parts(k.key);
+            hash_args(k.db, count, args)
+        });
         (id, true)
     }
 
@@ -136,6 +150,13 @@ impl Queues {
             conn_of.push(conn);
         }
         drop(fill);
+        let mut conn_ids = conn_of.clone();
+        conn_ids.sort_unstable();
+        conn_ids.dedup();
+        let conn_of: Vec<u32> = conn_of
+            .iter()
+            .map(|c| conn_ids.binary_search(c).unwrap_or_default() as u32)
+            .collect();
         let mut conns = Vec::new();
         for (id, queue) in self.keys.iter_mut().enumerate() {
             let run = starts[id] as usize..starts[id + 1] as usize;
@@ -162,11 +183,13 @@ impl Queues {
             queue.count = conns.len() as u32 - queue.first;
         }
         conns.push(ConnQueue {
-            conn: u64::MAX,
+            conn: u32::MAX,
             start: items.len() as u32,
             next: items.len() as u32,
         });
         conns.shrink_to_fit();
+        conn_ids.shrink_to_fit();
+        self.conn_ids = conn_ids;
         self.keys.shrink_to_fit();
         self.conns = conns;
         self.items = items;
@@ -205,9 +228,15 @@ impl Queues {
 
     /// Recorded connection `conn`'s queue for key `id`.
     pub fn conn_queue(&self, id: u32, conn: u64) -> Option<usize> {
+        let conn = self.conn_ids.binary_search(&conn).ok()? as u32;
         let run = self.conns_of(id);
         let found = self.conns[run.clone()].binary_search_by_key(&conn, |q| q.conn);
         found.ok().map(|at| run.start + at)
+    }
+
+    /// The recorded connection of a connection queue.
+    pub fn conn_at(&self, q: usize) -> u64 {
+        self.conn_ids[self.conns[q].conn as usize]
     }
 
     /// A connection queue.
@@ -247,5 +276,52 @@ impl Queues {
     pub fn after(&self, q: usize, index: usize) -> usize {
         let run = self.items_of(q);
         run.start + self.items[run].partition_point(|&i| i as usize <= index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(words: &[&str]) -> Vec<Bytes> {
+        words
+            .iter()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn keys_are_found_after_the_table_grows_and_the_queues_are_laid_out() {
+        let mut store = Store::default();
+        let mut queues = Queues::default();
+        let mut recordings = Vec::new();
+        for n in 0..2000u32 {
+            let k = key(&["GET", &format!("key:{}", n % 700)]);
+            let (id, _) = queues.find_or_add(&mut store, (n / 700) % 2, &k, n);
+            recordings.push((id, u64::from(n % 7)));
+        }
+        store.finish();
+        queues.build(recordings.iter().copied());
+        for n in 0..700u32 {
+            let k = key(&["GET", &format!("key:{n}")]);
+            for db in 0..2 {
+                let id = queues.find(&store, db, &k).expect("recorded");
+                assert_eq!(queues.key_args(&store, id), k);
+            }
+            assert_eq!(queues.find(&store, 2, &k), None);
+        }
+        // Each key's recordings, by connection, in file order.
+        let id = queues.find(&store, 0, &key(&["GET", "key:0"])).unwrap();
+        let mut seen = Vec::new();
+        for q in queues.conns_of(id) {
+            let items: Vec<usize> = queues.items_of(q).map(|at| queues.item(at)).collect();
+            assert!(items.windows(2).all(|w| w[0] < w[1]));
+            assert_eq!(queues.conn_queue(id, queues.conn_at(q)), Some(q));
+            seen.extend(items);
+        }
+        seen.sort_unstable();
+        let expected = vec![0, 1400];
+        assert_eq!(seen, expected);
+        assert_eq!(queues.conn_queue(id, 99), None);
     }
 }

@@ -204,6 +204,20 @@ impl Store {
         unpack_args(&self.tail(place))
     }
 
+    /// A key packed at `place`, as its argument count and its arguments,
+    /// borrowed where they lie.
+    pub fn key_parts(&self, place: Place) -> (usize, impl Iterator<Item = &[u8]>) {
+        let mut packed = self.slice(place);
+        let count = read_varint(&mut packed).unwrap_or(0);
+        let args = (0..count).map_while(move |_| {
+            let len = read_varint(&mut packed)?;
+            let (arg, rest) = packed.split_at_checked(len)?;
+            packed = rest;
+            Some(arg)
+        });
+        (count, args)
+    }
+
     /// The first argument (a command's name) of a key packed at `place`.
     pub fn key_name(&self, place: Place) -> Option<&[u8]> {
         let mut packed = self.slice(place);
