@@ -85,7 +85,11 @@ fn hash_args<'a>(db: u32, count: usize, args: impl Iterator<Item = &'a [u8]>) ->
 impl Queues {
     /// The id of `key` in `db`, if anything recorded it.
     pub fn find(&self, store: &Store, db: u32, key: &[Bytes]) -> Option<u32> {
-        let hash = hash_key(db, key);
+        self.find_hashed(store, db, key, hash_key(db, key))
+    }
+
+    /// [`find`](Queues::find) with the key's hash already computed.
+    fn find_hashed(&self, store: &Store, db: u32, key: &[Bytes], hash: u64) -> Option<u32> {
         self.table
             .find(hash, |&id| {
                 let k = &self.keys[id as usize];
@@ -103,14 +107,14 @@ impl Queues {
         key: &[Bytes],
         recording: u32,
     ) -> (u32, bool) {
-        if let Some(id) = self.find(store, db, key) {
+        let hash = hash_key(db, key);
+        if let Some(id) = self.find_hashed(store, db, key, hash) {
             let queue = &mut self.keys[id as usize];
             queue.unused += 1;
             queue.last = recording;
             return (id, false);
         }
         let id = self.keys.len() as u32;
-        let hash = hash_key(db, key);
         self.keys.push(KeyQueue {
             first: 0,
             count: 0,
@@ -215,7 +219,7 @@ impl Queues {
         store.key(self.keys[id as usize].key)
     }
 
-    /// The first argument (the command's name) of a key, unpacked.
+    /// Where a key is packed in the store.
     pub fn key_place(&self, id: u32) -> Place {
         self.keys[id as usize].key
     }
