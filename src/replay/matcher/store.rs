@@ -220,13 +220,13 @@ impl Store {
 
     /// The first argument (a command's name) of a key packed at `place`.
     pub fn key_name(&self, place: Place) -> Option<&[u8]> {
-        let mut packed = self.slice(place);
-        read_varint(&mut packed).filter(|&count| count > 0)?;
-        let len = read_varint(&mut packed)?;
-        packed.get(..len)
+        self.key_parts(place).1.next()
     }
 
     /// Whether the key packed at `place` is `key`, without unpacking it.
+    /// By hand rather than through [`key_parts`](Store::key_parts): this
+    /// runs for every replayed command, and the iterator version measured
+    /// about 90 more instructions per request (callgrind, P16).
     pub fn key_is(&self, place: Place, key: &[Bytes]) -> bool {
         let mut packed = self.slice(place);
         let Some(count) = read_varint(&mut packed) else {
