@@ -67,8 +67,10 @@ impl SelectedDb {
         outcome: Outcome,
         exec_results: impl FnOnce() -> Option<Vec<bool>>,
     ) {
-        // Outside a transaction only these three change anything: most
-        // commands leave at once, without naming them.
+        // Outside a transaction only the arms below for `RESET`, `MULTI`
+        // and (in the last one) `SELECT` change anything: every answered
+        // command comes through here, so the others leave before the
+        // command is named.
         let changes_db = |n: &Bytes| {
             [&b"SELECT"[..], b"MULTI", b"RESET"]
                 .iter()
@@ -99,7 +101,7 @@ impl SelectedDb {
                     }
                 }
             }
-            _ if !is_queued_in_multi(args) => {}
+            other if !is_queued_name(other) => {}
             _ => {
                 let target = if name.as_bytes() == b"SELECT" {
                     select_target(args)
@@ -124,8 +126,13 @@ impl SelectedDb {
 /// False for the commands Redis runs at once (or refuses) inside `MULTI`
 /// instead of queueing them.
 pub fn is_queued_in_multi(args: &[Bytes]) -> bool {
+    is_queued_name(command::name(args).as_bytes())
+}
+
+/// [`is_queued_in_multi`] of an uppercased command name.
+fn is_queued_name(name: &[u8]) -> bool {
     !matches!(
-        command::name(args).as_bytes(),
+        name,
         b"EXEC" | b"DISCARD" | b"MULTI" | b"WATCH" | b"QUIT" | b"RESET"
     )
 }
