@@ -20,6 +20,15 @@ fn interaction(conn: u64, seq: u64, cmd: &str, reply: i64) -> Event {
     })
 }
 
+/// A `message` push on `channel`.
+fn message(channel: &'static str, text: &'static str) -> Value {
+    Value::Push(vec![
+        Value::bulk("message"),
+        Value::bulk(channel),
+        Value::bulk(text),
+    ])
+}
+
 fn matcher(events: Vec<Event>, repeat: bool) -> Matcher {
     let cassette = Cassette {
         header: Header::new(None),
@@ -119,11 +128,7 @@ fn miss_names_the_closest() {
 
 #[test]
 fn pushes_go_to_subscribers() {
-    let push = Value::Push(vec![
-        Value::bulk("message"),
-        Value::bulk("news"),
-        Value::bulk("hi"),
-    ]);
+    let push = message("news", "hi");
     let mut m = matcher(
         vec![
             interaction(2, 0, "PUBLISH news hi", 1),
@@ -351,11 +356,7 @@ fn what_a_failed_test_left_behind_stays_behind() {
 /// A subscriber (recorded connection 3) and a publisher (4) that open with
 /// the same calls, the publisher's recorded first.
 fn twins() -> Matcher {
-    let push = Value::Push(vec![
-        Value::bulk("message"),
-        Value::bulk("news"),
-        Value::bulk("hi"),
-    ]);
+    let push = message("news", "hi");
     matcher(
         vec![
             interaction(4, 0, "INFO", 40),
@@ -595,11 +596,7 @@ fn a_message_skips_a_bound_connection_that_never_subscribed() {
     // Live 7 replays recorded connection 1's opening but never subscribes
     // (it is a look-alike of another test's); live 8 did subscribe. The
     // message recorded for connection 1 goes to live 8.
-    let push = Value::Push(vec![
-        Value::bulk("message"),
-        Value::bulk("news"),
-        Value::bulk("hi"),
-    ]);
+    let push = message("news", "hi");
     let mut m = matcher(
         vec![
             interaction(1, 0, "GET a", 1),
