@@ -79,6 +79,7 @@ pub mod pattern;
 pub mod record;
 pub mod redact;
 pub mod replay;
+pub mod report;
 pub mod resp;
 pub mod run;
 pub mod selected_db;
