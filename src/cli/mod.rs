@@ -27,6 +27,7 @@ mod cluster;
 mod conform;
 mod ctl;
 mod diff;
+mod html_report;
 mod import;
 mod record;
 mod redact;
@@ -72,6 +73,8 @@ enum Command {
     Diff(diff::DiffArgs),
     /// Send a cassette's commands to another server and report the replies that differ.
     Conform(conform::ConformArgs),
+    /// Write a cassette (and a replay's outcome) as one self-contained HTML report.
+    Report(html_report::HtmlReportArgs),
 }
 
 impl Cli {
@@ -113,6 +116,7 @@ impl Cli {
             Command::Redact(args) => redact::run(&args, &file),
             Command::Diff(args) => Ok(diff::run(&args, &file)),
             Command::Conform(args) => Ok(conform::run(args).await),
+            Command::Report(args) => html_report::run(&args),
         }
     }
 }
