@@ -75,6 +75,8 @@ pub async fn serve_api(listener: TcpListener, steering: Steering) -> std::io::Re
 }
 
 /// Reads `--admin`: `HOST:PORT`, or a bare `PORT` on loopback.
+        .route("/ui", get(super::ui::page))
+        .route("/events", get(super::ui::events))
 pub fn admin_addr(text: &str) -> Result<SocketAddr, String> {
     if let Ok(port) = text.parse::<u16>() {
         return Ok(SocketAddr::from(([127, 0, 0, 1], port)));

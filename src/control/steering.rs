@@ -41,6 +41,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::mode::{Mode, ModeSpec};
+use super::tail::Tail;
 use crate::cassette::{CassetteError, CassetteWriter, WriteMode, WriterTask};
 use crate::fault::Faults;
 use crate::handover::{Carry, SessionEnd};
@@ -152,6 +153,9 @@ struct Inner {
     clients: AtomicUsize,
     /// The address clients connect to, once bound.
     listen: OnceLock<std::net::SocketAddr>,
+    /// The live tail every mode shows its interactions on (the web
+    /// console's); inert until someone watches.
+    tail: Tail,
 }
 
 /// A server that can change mode while it runs. Cheap to clone: every
@@ -177,6 +181,13 @@ impl Steering {
         if let Some(record) = &mut settings.record {
             record.faults = settings.replay.faults.clone();
         }
+        // Likewise one live tail, whatever mode serves: a console watching
+        // a recording goes on seeing the replay it is switched to.
+        let tail = Tail::new();
+        settings.replay.tail = Some(tail.clone());
+        if let Some(record) = &mut settings.record {
+            record.tail = Some(tail.clone());
+        }
         let steering = Steering(Arc::new(Inner {
             settings,
             registry: Arc::new(Registry::default()),
@@ -186,6 +197,7 @@ impl Steering {
             shutdown,
             listen: OnceLock::new(),
             clients: AtomicUsize::new(0),
+            tail,
         }));
         let _ = steering.0.listen.set(listen);
         refuse_misplaced(&first)?;
@@ -229,6 +241,12 @@ impl Steering {
     /// The fault rules, shared by every mode: add, remove, list, clear.
     pub fn faults(&self) -> Arc<Faults> {
         self.0.settings.replay.faults.clone()
+    }
+
+    /// The live tail of interactions, shared by every mode: what the web
+    /// console's `GET /events` watches.
+    pub fn tail(&self) -> Tail {
+        self.0.tail.clone()
     }
 
     /// The token that stops the server.

@@ -58,6 +58,9 @@ pub struct RecordConfig {
     /// In a cluster recording: the node this recorder relays to, and the
     /// listeners node addresses are rewritten to.
     pub cluster: Option<crate::nodes::ClusterLink>,
+    /// The live tail each interaction is shown on while someone watches
+    /// (a steered server's web console); `None` outside steering.
+    pub tail: Option<crate::control::tail::Tail>,
 }
 
 impl RecordConfig {
@@ -86,6 +89,7 @@ impl RecordConfig {
             redact: None,
             salt: Some(crate::redact::Redactor::fresh_salt()),
             cluster: None,
+            tail: None,
         }
     }
 }

@@ -98,6 +98,9 @@ pub struct ReplayConfig {
     /// any other argument (`--exact-tokens`); by default a fresh token
     /// stands in for a recorded one of the same shape (see [`tokens`]).
     pub exact_tokens: bool,
+    /// The live tail each command is shown on while someone watches (a
+    /// steered server's web console); `None` outside steering.
+    pub tail: Option<crate::control::tail::Tail>,
 }
 
 impl Default for ReplayConfig {
@@ -117,6 +120,7 @@ impl Default for ReplayConfig {
             redact: None,
             cluster: None,
             exact_tokens: false,
+            tail: None,
         }
     }
 }
@@ -237,6 +241,9 @@ impl ReplayShared {
         pushes: Vec<Value>,
     ) {
         self.passed_through.fetch_add(1, Ordering::Relaxed);
+        if let Some(tail) = crate::control::tail::watching(&self.config.tail) {
+            self.show_passed_through(tail, live, db, &cmd, &replies);
+        }
         let Some(writer) = &self.config.record_misses_to else {
             return;
         };
@@ -261,6 +268,39 @@ impl ReplayShared {
         for event in events {
             writer.send(event).await;
         }
+    }
+}
+
+impl ReplayShared {
+    /// Shows a command the upstream answered on the live tail, passwords
+    /// and `--redact` data as a recording of it would have them.
+    fn show_passed_through(
+        &self,
+        tail: &crate::control::tail::Tail,
+        live: u64,
+        db: u32,
+        cmd: &[Bytes],
+        replies: &[Value],
+    ) {
+        use crate::control::tail::{show_values, Outcome, TailEvent};
+        let mut cmd = cmd.to_vec();
+        crate::command::redact_with(&mut cmd, self.secret_key.as_ref());
+        let reply = match &self.config.redact {
+            Some(r) if r.applies(&cmd) => {
+                let mut replies = replies.to_vec();
+                r.interaction(&mut cmd, &mut replies, false);
+                show_values(&replies)
+            }
+            _ => show_values(replies),
+        };
+        tail.send(TailEvent::new(
+            crate::control::Mode::Replay,
+            Outcome::Passthrough,
+            live,
+            db,
+            &cmd,
+            reply,
+        ));
     }
 }
 

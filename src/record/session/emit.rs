@@ -13,6 +13,8 @@ use super::Session;
 use crate::cassette::wire_lines::{write_interaction_line, write_push_line, InteractionHead};
 use crate::cassette::Event;
 use crate::command::{self, Class};
+use crate::control::tail::{Outcome, Tail};
+use crate::control::Mode;
 use crate::pairing::{is_error_frame, Paired};
 use crate::record::RecordShared;
 use crate::resp::{parse_reply, Limits, Value};
@@ -25,6 +27,9 @@ pub(super) async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Insta
         return;
     }
     let shared = &session.shared;
+    if let Some(tail) = crate::control::tail::watching(&shared.config.tail) {
+        show_on_tail(tail, session, paired);
+    }
     let Some(writer) = &shared.writer else {
         // Passthrough: relayed, not recorded.
         paired.clear();
@@ -44,11 +49,7 @@ pub(super) async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Insta
             } => {
                 // A handshake call that failed is kept: replay could not
                 // make up `-BUSY`, `-LOADING` or `-NOAUTH` from nothing.
-                if shared.config.ignore_trivial_calls
-                    && request.class.is_trivial()
-                    && !replies.first().is_some_and(is_error_frame)
-                    && !hello_says_more(request.class, &replies)
-                {
+                if left_out(shared, request.class, &replies) {
                     continue;
                 }
                 let mut cmd = request.args;
@@ -89,6 +90,63 @@ pub(super) async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Insta
     text.clear();
     if text.capacity() <= KEEP_LINES_BYTES {
         *session.lines() = text;
+    }
+}
+
+/// Whether a recording leaves the call out (`--ignore-trivial-calls`).
+fn left_out(shared: &RecordShared, class: Class, replies: &[Bytes]) -> bool {
+    shared.config.ignore_trivial_calls
+        && class.is_trivial()
+        && !replies.first().is_some_and(is_error_frame)
+        && !hello_says_more(class, replies)
+}
+
+/// Shows the interactions on the live tail: what is recorded (passwords
+/// and `--redact` data as the cassette has them), or, relaying only, every
+/// call passed through. Only called while someone watches.
+fn show_on_tail(tail: &Tail, session: &Session, paired: &[Paired]) {
+    use crate::control::tail::{show_frames, show_values, TailEvent};
+    let shared = &session.shared;
+    let (mode, outcome) = match shared.writer {
+        Some(_) => (Mode::Record, Outcome::Recorded),
+        None => (Mode::Passthrough, Outcome::Passthrough),
+    };
+    for item in paired {
+        let Paired::Interaction {
+            request,
+            db,
+            replies,
+        } = item
+        else {
+            continue;
+        };
+        if shared.writer.is_some() && left_out(shared, request.class, replies) {
+            continue;
+        }
+        let mut cmd = request.args.clone();
+        if request.class.has_secret() {
+            command::redact_with(&mut cmd, shared.secret_key.as_ref());
+        }
+        let reply = match &shared.config.redact {
+            Some(r) if r.applies(&cmd) => {
+                let limits = &shared.config.upstream_limits;
+                let mut values: Vec<Value> = replies
+                    .iter()
+                    .filter_map(|f| parse_reply(f, limits).ok().flatten().map(|(v, _)| v))
+                    .collect();
+                r.interaction(&mut cmd, &mut values, false);
+                show_values(&values)
+            }
+            _ => show_frames(replies),
+        };
+        tail.send(TailEvent::new(
+            mode,
+            outcome,
+            session.conn,
+            *db,
+            &cmd,
+            reply,
+        ));
     }
 }
 

@@ -12,6 +12,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::{encode_for, Session};
 use crate::command::{self, Class};
+use crate::control::{tail, Mode};
 use crate::fault::FaultAction;
 use crate::replay::clock;
 use crate::replay::matcher::{Closest, Delivery, Matched, Matcher};
@@ -180,8 +181,27 @@ impl Session {
                 recording,
                 deliveries,
                 closes,
-                ..
-            } => (recording, deliveries, closes),
+                repeated,
+            } => {
+                if let Some(tail) = tail::watching(&self.shared.config.tail) {
+                    let outcome = if repeated {
+                        tail::Outcome::Repeated
+                    } else {
+                        tail::Outcome::Served
+                    };
+                    let reply = tail::show_values(&matcher.replies(recording));
+                    let (live, db) = (self.live, self.selected.db());
+                    tail.send(tail::TailEvent::new(
+                        Mode::Replay,
+                        outcome,
+                        live,
+                        db,
+                        sent,
+                        reply,
+                    ));
+                }
+                (recording, deliveries, closes)
+            }
             Matched::Miss { closest } => {
                 matcher.follow(self.live, key, class, None);
                 return Some(Later::Miss(closest));

@@ -9,6 +9,8 @@ use bytes::{Bytes, BytesMut};
 
 use super::{encode_for, Session};
 use crate::command::{self, Class};
+use crate::control::tail::{self, TailEvent};
+use crate::control::Mode;
 use crate::replay::display::display_command;
 use crate::replay::handshake::{is_handshake, synthesize, Effect};
 use crate::replay::matcher::Closest;
@@ -126,6 +128,19 @@ impl Session {
             &Value::Error(Bytes::from(text)),
             self.info.protocol,
             NullShape::Bulk,
+        if let Some(tail) = tail::watching(&self.shared.config.tail) {
+            let (live, db) = (self.live, self.selected.db());
+            let reply = text.clone();
+            let missed = tail::Outcome::Missed;
+            tail.send(TailEvent::new(
+                Mode::Replay,
+                missed,
+                live,
+                db,
+                &shown_args,
+                reply,
+            ));
+        }
             out,
         );
     }
