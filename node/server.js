@@ -141,7 +141,15 @@ class Server {
           port: Number(port),
           path: urlPath,
           method,
-          headers: data ? { 'content-type': 'application/json', 'content-length': data.length } : {},
+          // Writes only as JSON (a page in a browser cannot post that
+          // without asking), with the token when resplay was given one.
+          headers: {
+            'content-type': 'application/json',
+            ...(data ? { 'content-length': data.length } : {}),
+            ...(process.env.RESPLAY_ADMIN_TOKEN
+              ? { authorization: `Bearer ${process.env.RESPLAY_ADMIN_TOKEN}` }
+              : {}),
+          },
           timeout: 60000,
         },
         (res) => {

@@ -47,7 +47,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::cassette::{self, CassetteError, CassetteWriter, WriteMode};
-use crate::control::api::serve_api;
+use crate::control::api::{serve_api, Access};
 use crate::control::{Finished, ModeSpec, Status, SteerError, SteerSettings, Steering};
 use crate::record::{record, RecordConfig, RecordSummary};
 use crate::replay::{ReplayConfig, ReplayState, Report};
@@ -291,13 +291,31 @@ impl SteeredServer {
         &self.steering
     }
 
-    /// Also serves the HTTP control API on `addr` (port 0: a free one);
-    /// returns where.
+    /// Also serves the HTTP control API on `addr` (port 0: a free one),
+    /// on loopback only; returns where. See
+    /// [`serve_admin_with`](Self::serve_admin_with) for a token.
     pub async fn serve_admin(&self, addr: &str) -> Result<SocketAddr, EmbedError> {
+        self.serve_admin_with(addr, Access::default()).await
+    }
+
+    /// Also serves the HTTP control API on `addr`, with `access`'s token
+    /// and host names (an address beyond loopback needs a token); returns
+    /// where.
+    pub async fn serve_admin_with(
+        &self,
+        addr: &str,
+        access: Access,
+    ) -> Result<SocketAddr, EmbedError> {
         let (listener, local) = bind(addr).await?;
+        crate::control::guard::check_exposure(local, access.token.as_deref()).map_err(|e| {
+            EmbedError::Listen {
+                addr: addr.to_string(),
+                cause: std::io::Error::new(std::io::ErrorKind::PermissionDenied, e),
+            }
+        })?;
         let steering = self.steering.clone();
         tokio::spawn(async move {
-            if let Err(e) = serve_api(listener, steering).await {
+            if let Err(e) = serve_api(listener, steering, access).await {
                 tracing::error!("control API stopped: {e}");
             }
         });

@@ -85,6 +85,15 @@ pub struct Steer {
     /// Serve the control API (HTTP/JSON) on HOST:PORT, or on 127.0.0.1:PORT.
     #[arg(long, value_name = "ADDR")]
     pub admin: Option<String>,
+    /// Require `Authorization: Bearer TOKEN` on the control API (and its
+    /// console); needed to serve it beyond loopback. Read from
+    /// RESPLAY_ADMIN_TOKEN when absent.
+    #[arg(long, value_name = "TOKEN")]
+    pub admin_token: Option<String>,
+    /// A host name the control API answers to besides loopback's and its
+    /// address (for a browser on another machine); repeatable.
+    #[arg(long = "admin-host", value_name = "NAME")]
+    pub admin_hosts: Vec<String>,
     /// On a mode switch, keep client connections (with their database,
     /// protocol and subscriptions) instead of closing them.
     #[arg(long)]

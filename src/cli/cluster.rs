@@ -32,7 +32,9 @@ impl Unsupported {
     /// The steering options the flags and the file ask for.
     pub fn of(steer: &Steer, file: &Config) -> Unsupported {
         Unsupported {
-            admin: settings::admin(steer, file).is_some(),
+            admin: settings::admin(steer, file).is_some()
+                || steer.admin_token.is_some()
+                || !steer.admin_hosts.is_empty(),
             keep_connections: !settings::reset_connections(steer, file),
         }
     }

@@ -25,6 +25,14 @@ pub struct CtlArgs {
     /// PORT.
     #[arg(long, value_name = "ADDR", env = "RESPLAY_ADMIN")]
     admin: String,
+    /// The control API's token (`--admin-token` of the server).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "RESPLAY_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
+    admin_token: Option<String>,
     #[command(subcommand)]
     request: CtlRequest,
 }
@@ -154,7 +162,8 @@ pub async fn run(args: CtlArgs) -> Result<ExitCode> {
             )
         }
     };
-    let (status, answer) = request(addr, method, &path, body).await?;
+    let token = args.admin_token.as_deref().filter(|t| !t.is_empty());
+    let (status, answer) = request(addr, token, method, &path, body).await?;
     if status.is_success() {
         if !answer.is_null() {
             println!("{}", serde_json::to_string_pretty(&answer)?);
@@ -174,6 +183,7 @@ pub async fn run(args: CtlArgs) -> Result<ExitCode> {
 /// body is empty).
 async fn request(
     addr: std::net::SocketAddr,
+    token: Option<&str>,
     method: &str,
     path: &str,
     body: Option<Value>,
@@ -186,12 +196,15 @@ async fn request(
         .context("control API handshake failed")?;
     tokio::spawn(conn);
     let payload = body.map(|b| b.to_string()).unwrap_or_default();
-    let request = Request::builder()
+    let mut request = Request::builder()
         .method(method)
         .uri(path)
         .header("host", addr.to_string())
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(payload)))?;
+        .header("content-type", "application/json");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let request = request.body(Full::new(Bytes::from(payload)))?;
     let response = sender
         .send_request(request)
         .await

@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 
 use resplay::config::Config;
 use resplay::control::api::{admin_addr, serve_api};
+use resplay::control::guard::check_exposure;
 use resplay::control::{Finished, ModeSpec, SteerSettings, Steering};
 use resplay::record::RecordConfig;
 use resplay::replay::ReplayConfig;
@@ -34,15 +35,14 @@ pub async fn steered(
 ) -> Result<ExitCode> {
     // Bound first: a recording's header names the address clients use.
     let listener = bind(listen).await?;
+    let access = settings::admin_access(steer, file)?;
     let admin = match settings::admin(steer, file) {
         Some(text) => {
             let addr = admin_addr(text).map_err(anyhow::Error::msg)?;
+            check_exposure(addr, access.token.as_deref()).map_err(anyhow::Error::msg)?;
             let admin = TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot serve the control API on {addr}"))?;
-            if !addr.ip().is_loopback() {
-                tracing::warn!("the control API on {addr} is reachable from other hosts and has no authentication");
-            }
             Some(admin)
         }
         None => None,
@@ -75,7 +75,7 @@ pub async fn steered(
         eprintln!("resplay: control API on http://{}", admin.local_addr()?);
         let api = steering.clone();
         tokio::spawn(async move {
-            if let Err(e) = serve_api(admin, api).await {
+            if let Err(e) = serve_api(admin, api, access).await {
                 tracing::error!("control API stopped: {e}");
             }
         });

@@ -24,6 +24,8 @@ use resplay::tls::{ListenerTls, UpstreamTlsOptions};
 use resplay::upstream::Upstream;
 
 use super::args::{Common, ReplayFlags, Steer};
+use resplay::control::api::Access;
+use resplay::control::guard::TOKEN_ENV;
 
 /// The address record and replay listen on unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:6380";
@@ -229,6 +231,33 @@ pub fn run_mode(flag: Option<RunMode>, file: &Config) -> RunMode {
 /// `--admin` / `admin`: where the control API listens; off by default.
 pub fn admin<'a>(steer: &'a Steer, file: &'a Config) -> Option<&'a String> {
     steer.admin.as_ref().or(file.admin.as_ref())
+}
+
+/// Who may use the control API: `--admin-token` (else `RESPLAY_ADMIN_TOKEN`)
+/// and `--admin-host`. Either flag without a control API is refused rather
+/// than ignored; the variable may be set for `resplay ctl`'s sake alone.
+pub fn admin_access(steer: &Steer, file: &Config) -> anyhow::Result<Access> {
+    if admin(steer, file).is_none() {
+        if steer.admin_token.is_some() {
+            anyhow::bail!(
+                "--admin-token protects the control API: it needs --admin (or the admin key)"
+            );
+        }
+        if !steer.admin_hosts.is_empty() {
+            anyhow::bail!(
+                "--admin-host names the control API's host: it needs --admin (or the admin key)"
+            );
+        }
+    }
+    let token = steer
+        .admin_token
+        .clone()
+        .or_else(|| std::env::var(TOKEN_ENV).ok())
+        .filter(|t| !t.is_empty());
+    Ok(Access {
+        token,
+        hosts: steer.admin_hosts.clone(),
+    })
 }
 
 /// `--keep-connections` / `reset_connections_on_start` (inverted): a mode

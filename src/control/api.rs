@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::net::TcpListener;
 
+use super::guard::{self, Guard};
 use super::mode::ModeSpec;
 use super::steering::{SteerError, Steering};
 use crate::fault::FaultRule;
@@ -50,8 +51,19 @@ impl From<JsonRejection> for ApiError {
 
 type Answer = Result<Response, ApiError>;
 
-/// The routes, for tests and for embedding into another server.
-pub fn router(steering: Steering) -> Router {
+/// Who may use a control API listener (see [`guard`](super::guard)).
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// The bearer token every request needs (`--admin-token`), if any.
+    pub token: Option<String>,
+    /// Host names the API answers to besides loopback's and its bound
+    /// address (`--admin-host`).
+    pub hosts: Vec<String>,
+}
+
+/// The routes, behind the guard, for tests and for embedding into another
+/// server.
+pub fn router(steering: Steering, guard: Guard) -> Router {
     Router::new()
         .route("/status", get(status))
         .route("/mode", post(switch_mode))
@@ -63,20 +75,30 @@ pub fn router(steering: Steering) -> Router {
         .route("/faults/{id}", delete(delete_fault))
         .route("/publish", post(publish))
         .route("/invalidate", post(invalidate))
+        .route("/ui", get(super::ui::page))
+        .route("/events", get(super::ui::events))
         .with_state(steering)
+        .layer(axum::middleware::from_fn_with_state(guard, guard::check))
 }
 
-/// Serves the API on `listener` until the steered server shuts down.
-pub async fn serve_api(listener: TcpListener, steering: Steering) -> std::io::Result<()> {
+/// Serves the API on `listener` until the steered server shuts down. A
+/// listener beyond loopback needs a token ([`guard::check_exposure`]).
+pub async fn serve_api(
+    listener: TcpListener,
+    steering: Steering,
+    access: Access,
+) -> std::io::Result<()> {
+    let bound = listener.local_addr()?;
+    guard::check_exposure(bound, access.token.as_deref())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::PermissionDenied, e))?;
+    let guard = Guard::new(bound, access.token, access.hosts);
     let shutdown = steering.shutdown_token();
-    axum::serve(listener, router(steering))
+    axum::serve(listener, router(steering, guard))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
 }
 
 /// Reads `--admin`: `HOST:PORT`, or a bare `PORT` on loopback.
-        .route("/ui", get(super::ui::page))
-        .route("/events", get(super::ui::events))
 pub fn admin_addr(text: &str) -> Result<SocketAddr, String> {
     if let Ok(port) = text.parse::<u16>() {
         return Ok(SocketAddr::from(([127, 0, 0, 1], port)));

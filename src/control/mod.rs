@@ -3,16 +3,18 @@
 //! (`resplay ctl`) or the Rust embedding API.
 //!
 //! - [`api`]: the HTTP/JSON API (`--admin`), served by axum.
+//! - [`guard`]: who may use it (Host, Origin, JSON posts, the token).
 //! - [`mode`]: the modes and what a switch asks for.
 //! - [`steering`]: the server whose mode changes while it runs.
-
 //! - [`tail`]: the live tail of interactions, for the web console.
 //! - [`ui`]: the web console's page (`/ui`) and event stream (`/events`).
+
 pub mod api;
+pub mod guard;
 pub mod mode;
 pub mod steering;
-
-pub use mode::{Mode, ModeSpec};
 pub mod tail;
 pub mod ui;
+
+pub use mode::{Mode, ModeSpec};
 pub use steering::{Finished, Status, SteerError, SteerSettings, Steering};

@@ -151,11 +151,17 @@ class Server:
         if self.proc is None or self.proc.poll() is not None:
             raise ResplayError(f"resplay is not running: {self.log_text()}")
         data = None if body is None else json.dumps(body).encode()
+        # The API takes writes only as JSON (a page in a browser cannot post
+        # that without asking), and its token when resplay was given one.
+        headers = {"content-type": "application/json"}
+        token = os.environ.get("RESPLAY_ADMIN_TOKEN")
+        if token:
+            headers["authorization"] = f"Bearer {token}"
         request = urllib.request.Request(
             f"http://{self.admin}{path}",
             data=data,
             method=method,
-            headers={"content-type": "application/json"} if data is not None else {},
+            headers=headers,
         )
         try:
             with _OPENER.open(request, timeout=60) as answer:
