@@ -100,3 +100,72 @@ mod tests {
         assert_eq!(edit_distance("same", "same"), 0);
     }
 }
+
+/// Why a missed command did not match its closest recording, in words:
+/// another database, another command, another number of arguments, or the
+/// first argument that differs (`key` and `recorded` are match keys, after
+/// ignore rules).
+pub fn why_unmatched(key: &[Bytes], recorded: &[Bytes], other_db: Option<u32>) -> String {
+    let shown = |b: &Bytes| {
+        let text = repr(b);
+        if text.chars().count() > 60 {
+            format!("{}…\"", text.chars().take(58).collect::<String>())
+        } else {
+            text
+        }
+    };
+    if let Some(db) = other_db {
+        return format!("recorded only in database {db}");
+    }
+    match (key.first(), recorded.first()) {
+        (Some(a), Some(b)) if !a.eq_ignore_ascii_case(b) => {
+            return format!("no {} was recorded; the closest is a {}", shown(a), shown(b))
+        }
+        _ => {}
+    }
+    if let Some(i) = (1..key.len().min(recorded.len())).find(|&i| key[i] != recorded[i]) {
+        return format!(
+            "argument {i} differs: {} recorded, {} sent",
+            shown(&recorded[i]),
+            shown(&key[i])
+        );
+    }
+    if key.len() != recorded.len() {
+        return format!(
+            "{} argument(s) recorded, {} sent",
+            recorded.len().saturating_sub(1),
+            key.len().saturating_sub(1)
+        );
+    }
+    "every recording of it was used, and repeats are off (--no-repeat) or it was \
+     recorded on a connection bound to another client"
+        .to_string()
+}
+
+#[cfg(test)]
+mod why_tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<Bytes> {
+        words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect()
+    }
+
+    #[test]
+    fn says_what_differs() {
+        let set = args(&["SET", "k", "v"]);
+        assert_eq!(
+            why_unmatched(&args(&["SET", "k", "w"]), &set, None),
+            r#"argument 2 differs: "v" recorded, "w" sent"#
+        );
+        assert_eq!(
+            why_unmatched(&args(&["SET", "k", "v", "EX", "9"]), &set, None),
+            "2 argument(s) recorded, 4 sent"
+        );
+        assert_eq!(
+            why_unmatched(&args(&["GET", "k"]), &set, None),
+            r#"no "GET" was recorded; the closest is a "SET""#
+        );
+        assert_eq!(why_unmatched(&set, &set, Some(3)), "recorded only in database 3");
+        assert!(why_unmatched(&set, &set, None).starts_with("every recording"));
+    }
+}

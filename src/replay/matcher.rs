@@ -144,6 +144,11 @@ pub struct Closest {
     pub shown: String,
     /// Its database, when it is not the missed command's.
     pub other_db: Option<u32>,
+    /// Its first recording (an index into the recordings, which is the
+    /// interaction's place in the cassette).
+    pub recording: Option<usize>,
+    /// Its match key, to say why the miss did not match it.
+    pub key: Vec<Bytes>,
 }
 
 impl std::fmt::Display for Closest {
@@ -251,6 +256,8 @@ pub struct Matcher {
     /// Repeat the last reply once all identical recordings are used.
     repeat: bool,
     served: Vec<bool>,
+    /// How often each recording answered, and the misses, for the report.
+    outcomes: Outcomes,
     /// recorded connection → live connection bound to it.
     bound: HashMap<u64, u64>,
     /// Recorded connections whose live connection closed: what they have
@@ -328,6 +335,7 @@ impl Matcher {
             rules,
             repeat,
             served: Vec::new(),
+            outcomes: Outcomes::default(),
             max_conn: 0,
             bound: HashMap::default(),
             retired: HashSet::new(),
@@ -435,6 +443,7 @@ impl Matcher {
                     pos,
                 });
                 self.served.push(false);
+                self.outcomes.add_recording();
             }
             Event::Push(p) => {
                 if let (true, Value::Simple(line)) =
@@ -645,6 +654,7 @@ impl Matcher {
             self.learn_ignored(recording, args, class);
         }
         self.counters.served += 1;
+        self.outcomes.answered(recording, repeated);
         let mut deliveries = Vec::new();
         let mut closes = Vec::new();
         if repeated {
@@ -915,8 +925,18 @@ impl Matcher {
     }
 
     /// Counts a command nothing answered (a miss that resplay did not
-    /// synthesize either); the first few are kept for the report.
-    pub fn note_miss(&mut self, args: &[Bytes]) {
+    /// synthesize either); the first few are kept for the report. `args`
+    /// as shown (passwords redacted); `closest` as `find` gave it, or why
+    /// there is none to show.
+    pub fn note_miss(&mut self, args: &[Bytes], from: MissFrom, closest: Result<&Closest, &str>) {
+        let (_, key) = self.live_key(from.live, from.db, args, Class::of(args));
+        let bound_to = self.live.get(&from.live).and_then(|l| l.bound);
+        self.outcomes.missed(
+            MissFrom { bound_to, ..from },
+            args,
+            &key,
+            closest.map(|c| (c, &c.key[..])),
+        );
         self.counters.missed += 1;
         let shown = display_command(args);
         if self.counters.first_misses.len() < REPORT_EXAMPLES
@@ -964,12 +984,18 @@ impl Matcher {
         pool.into_iter()
             .map(|(d, id)| {
                 let shown = display_command(&self.queues.key_args(&self.store, id));
-                (edit_distance(&shown, &target), d != db, d, shown)
+                (edit_distance(&shown, &target), d != db, d, shown, id)
             })
             .min()
-            .map(|(_, elsewhere, d, shown)| Closest {
+            .map(|(_, elsewhere, d, shown, id)| Closest {
                 shown,
                 other_db: elsewhere.then_some(d),
+                recording: self
+                    .queues
+                    .conns_of(id)
+                    .filter_map(|q| self.queues.items_of(q).next().map(|at| self.queues.item(at)))
+                    .min(),
+                key: self.queues.key_args(&self.store, id),
             })
     }
 
@@ -1123,6 +1149,17 @@ impl Matcher {
         self.counters.clone()
     }
 
+    /// Per recording, how many live commands it answered (0: unused) and
+    /// how many of those were repeats; and the misses kept. For the
+    /// report's overlay.
+    pub fn outcomes(&self) -> (Vec<u32>, Vec<u32>, Vec<crate::report::overlay::MissNote>) {
+        (
+            self.outcomes.answers(&self.served),
+            self.outcomes.repeats(),
+            self.outcomes.misses().to_vec(),
+        )
+    }
+
     /// Recordings never served: their count, the first few distinct ones
     /// displayed, and how many recordings those examples cover.
     pub fn unused(&self) -> (u64, Vec<String>, u64) {
@@ -1190,7 +1227,11 @@ fn push_topic(value: &Value) -> Option<(Namespace, Bytes)> {
 mod binding;
 mod keys;
 mod kills;
+mod outcomes;
 mod queues;
 mod store;
+
+pub use outcomes::MissFrom;
+use outcomes::Outcomes;
 #[cfg(test)]
 pub(crate) mod tests;

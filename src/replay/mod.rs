@@ -558,6 +558,24 @@ impl ReplayState {
         self.0.shutdown.clone()
     }
 
+    /// What the replay did with each recording so far, for the HTML
+    /// report (`resplay replay --report`).
+    pub fn overlay(&self) -> crate::report::overlay::ReplayOverlay {
+        let report = self.report();
+        let (served, repeated, misses) = self.0.matcher().outcomes();
+        crate::report::overlay::ReplayOverlay {
+            served,
+            repeated,
+            misses,
+            served_total: report.served,
+            repeated_total: report.repeated,
+            missed: report.missed,
+            unused: report.unused,
+            passed_through: report.passed_through,
+            connections: report.connections,
+        }
+    }
+
     /// The report so far (served, missed, unused…).
     pub fn report(&self) -> Report {
         let matcher = self.0.matcher();

@@ -118,7 +118,23 @@ fn miss_names_the_closest() {
         }
         other => panic!("{other:?}"),
     }
-    m.note_miss(&args("GET user:7"));
+    let from = MissFrom {
+        live: 1,
+        bound_to: None,
+        db: 0,
+        at_ms: 5,
+    };
+    let closest = match m.find(1, 0, &args("GET user:7")) {
+        Matched::Miss { closest } => closest.unwrap(),
+        other => panic!("{other:?}"),
+    };
+    m.note_miss(&args("GET user:7"), from, Ok(&closest));
+    let (answers, repeats, misses) = m.outcomes();
+    assert_eq!((answers, repeats), (vec![0, 0], vec![0, 0]));
+    assert_eq!(misses.len(), 1);
+    assert_eq!(misses[0].closest.as_deref(), Some("GET user:8"));
+    assert_eq!(misses[0].closest_recording, Some(0));
+    assert_eq!(misses[0].why, r#"argument 1 differs: "user:8" recorded, "user:7" sent"#);
     assert_eq!(m.counters().first_misses, ["GET user:7"]);
     assert_eq!(
         m.unused(),

@@ -13,7 +13,7 @@ use crate::control::tail::{self, TailEvent};
 use crate::control::Mode;
 use crate::replay::display::display_command;
 use crate::replay::handshake::{is_handshake, synthesize, Effect};
-use crate::replay::matcher::Closest;
+use crate::replay::matcher::{Closest, MissFrom};
 use crate::replay::OnMiss;
 use crate::resp::{NullShape, Value};
 use crate::selected_db::{is_queued_in_multi, Outcome};
@@ -50,7 +50,8 @@ impl Session {
             if !command::arg_is(&args, 0, "REPLCONF") {
                 let mut shown_args = args;
                 command::redact(&mut shown_args);
-                self.matcher().note_miss(&shown_args);
+                let from = self.miss_from();
+                self.matcher().note_miss(&shown_args, from, Err("a replica's command: Redis answers none"));
             }
             return;
         }
@@ -111,7 +112,10 @@ impl Session {
         let mut shown_args = args.clone();
         command::redact(&mut shown_args);
         let shown = display_command(&shown_args);
-        self.matcher().note_miss(&shown_args);
+        let from = self.miss_from();
+        let nothing = "the cassette has no interactions";
+        self.matcher()
+            .note_miss(&shown_args, from, closest.as_ref().ok_or(nothing));
         tracing::warn!("miss: no recorded reply for '{shown}'");
         self.selected.observe(&args, Outcome::Error, || None);
         let text = match closest {
@@ -124,10 +128,6 @@ impl Session {
                 one_line(&shown)
             ),
         };
-        encode_for(
-            &Value::Error(Bytes::from(text)),
-            self.info.protocol,
-            NullShape::Bulk,
         if let Some(tail) = tail::watching(&self.shared.config.tail) {
             let (live, db) = (self.live, self.selected.db());
             let reply = text.clone();
@@ -141,8 +141,25 @@ impl Session {
                 reply,
             ));
         }
+        encode_for(
+            &Value::Error(Bytes::from(text)),
+            self.info.protocol,
+            NullShape::Bulk,
             out,
         );
+    }
+}
+
+impl Session {
+    /// This connection, its database and now, for the report's list of
+    /// misses (the matcher adds the recorded connection it is bound to).
+    pub(super) fn miss_from(&self) -> MissFrom {
+        MissFrom {
+            live: self.live,
+            bound_to: None,
+            db: self.selected.db(),
+            at_ms: self.shared.start.elapsed().as_millis() as u64,
+        }
     }
 }
 

@@ -29,7 +29,8 @@ impl Session {
             match Passthrough::connect(upstream).await {
                 Ok(p) => self.passthrough = Some(p),
                 Err(e) => {
-                    self.matcher().note_miss(&args);
+                    let (from, why) = (self.miss_from(), format!("the upstream did not answer: {e}"));
+                    self.matcher().note_miss(&args, from, Err(&why));
                     encode_for(
                         &error(e.to_string()),
                         self.info.protocol,
@@ -83,7 +84,8 @@ impl Session {
             }
             Err(e) => {
                 self.passthrough = None;
-                self.matcher().note_miss(&args);
+                let (from, why) = (self.miss_from(), format!("the upstream did not answer: {e}"));
+                self.matcher().note_miss(&args, from, Err(&why));
                 let text = format!("upstream {} failed: {e}", upstream.addr);
                 encode_for(&error(text), self.info.protocol, NullShape::Bulk, out);
             }
