@@ -22,7 +22,7 @@ use super::topk::{HotKeys, TopN};
 use crate::cassette::{ConnState, Event, Header, Interaction};
 use crate::command::{self, Class};
 use crate::replay::display::{display_command, repr};
-use crate::resp::is_resp2;
+use crate::resp::{AggregateKind, Value};
 
 /// Command names tracked apart; later names count as `(other)`.
 pub const COMMANDS_MAX: usize = 500;
@@ -214,8 +214,6 @@ impl<'o> Collector<'o> {
             Event::Push(p) => {
                 self.pushes += 1;
                 self.end_ms = self.end_ms.max(p.at_ms);
-                let conn = &mut self.conns[at];
-                conn.resp3_seen |= !is_resp2(&p.push);
                 if drawn {
                     let mark = |k| Mark {
                         e,
@@ -263,7 +261,7 @@ impl<'o> Collector<'o> {
             }
         }
         if !conn.resp3_seen {
-            conn.resp3_seen = i.replies.iter().any(|r| !is_resp2(r));
+            conn.resp3_seen = i.replies.iter().any(resp3_only);
         }
 
         // Latency and mix by name.
@@ -549,5 +547,60 @@ impl<'o> Collector<'o> {
             },
             replay,
         }
+    }
+}
+
+/// True when `value` holds a type only RESP3 has, which tells a RESP3
+/// connection whose `HELLO 3` was not recorded. Nulls and pushes do not
+/// count: the cassette writes RESP2's `$-1` and RESP3's `_` alike, and
+/// RESP2's pub/sub arrays as pushes.
+fn resp3_only(value: &Value) -> bool {
+    let mut todo = vec![value];
+    while let Some(v) = todo.pop() {
+        match v {
+            Value::Map(_)
+            | Value::Set(_)
+            | Value::Double(_)
+            | Value::Boolean(_)
+            | Value::BigNumber(_)
+            | Value::Verbatim(_)
+            | Value::BulkError(_)
+            | Value::Attributed { .. }
+            | Value::StreamedBulk(_) => return true,
+            Value::StreamedAggregate { kind, items } => {
+                if !matches!(kind, AggregateKind::Push) {
+                    return true;
+                }
+                todo.extend(items);
+            }
+            Value::Array(items) | Value::Push(items) => todo.extend(items),
+            _ => {}
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resp3_is_told_by_types_resp2_cannot_carry() {
+        let resp2 = [
+            Value::Null,
+            Value::Push(vec![
+                Value::bulk("message"),
+                Value::bulk("c"),
+                Value::bulk("hi"),
+            ]),
+            Value::Array(vec![Value::Integer(1), Value::NullArray]),
+        ];
+        assert!(!resp2.iter().any(resp3_only));
+        let resp3 = [
+            Value::Map(vec![]),
+            Value::Array(vec![Value::Array(vec![Value::Double("1.5".into())])]),
+            Value::Push(vec![Value::Boolean(true)]),
+        ];
+        assert!(resp3.iter().all(resp3_only));
     }
 }

@@ -17,7 +17,7 @@ const SUB: u64 = 32;
 const SUB_BITS: u32 = 5;
 
 /// How precise a percentile read from a [`Histogram`] is, for the page.
-pub const PRECISION: &str = "percentiles are read from log-linear buckets: exact below 32 µs, \
+pub const PRECISION: &str = "Percentiles are read from log-linear buckets: exact below 32 µs, \
      above that at most 3.2% above the true value (never below); max is exact";
 
 /// Counts of microsecond values by log-linear bucket.

@@ -208,16 +208,17 @@
     ctx.restore();
     $('#view-range').textContent = 'showing +' + msText(Math.max(0, v0)) + ' to +' + msText(v1) + ' of ' + msText(end);
   }
+  /** Shows [a, b] ms: no narrower than 10 µs (the finest a duration
+   *  goes), no wider than the recording and a margin, its centre inside
+   *  the recording (so any mark can be centred). */
   function setView(a, b) {
-    const min = 0.01; // 10 µs: the finest a mark's duration goes
-    if (b - a < min) { const c = (a + b) / 2; a = c - min / 2; b = c + min / 2; }
-    const pad = (end) * 0.05;
-    if (b - a > end + 2 * pad) { a = -pad; b = end + pad; }
-    if (a < -pad) { b += -pad - a; a = -pad; }
-    if (b > end + pad) { a -= b - end - pad; b = end + pad; }
-    v0 = a; v1 = b;
+    const widest = end * 1.1, narrowest = 0.01;
+    let c = (a + b) / 2, w = Math.min(Math.max(b - a, narrowest), widest);
+    c = Math.min(Math.max(c, 0), end);
+    v0 = c - w / 2; v1 = c + w / 2;
     draw();
   }
+  const fit = () => setView(-end * 0.02, end * 1.02);
   function zoom(factor, px) {
     const c = px == null ? (v0 + v1) / 2 : tAt(px);
     setView(c - (c - v0) * factor, c + (v1 - c) * factor);
@@ -299,7 +300,7 @@
   scroller.addEventListener('scroll', draw);
   $('#zoom-in').addEventListener('click', () => zoom(0.5));
   $('#zoom-out').addEventListener('click', () => zoom(2));
-  $('#zoom-reset').addEventListener('click', () => setView(0, end));
+  $('#zoom-reset').addEventListener('click', fit);
   window.addEventListener('resize', size);
   matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => { readColors(); draw(); });
 
@@ -318,8 +319,9 @@
     const i = laneOf.get(m.c);
     $('#timeline').scrollIntoView({ block: 'start' });
     if (i !== undefined) {
-      const w = Math.max(m.d / 1000 * 8, 2);
-      setView(m.t - w / 2 + m.d / 2000, m.t + w / 2 + m.d / 2000);
+      // The mark in the middle third of the view.
+      const w = Math.max(m.d / 1000 * 3, 2), c = m.t + m.d / 2000;
+      setView(c - w / 2, c + w / 2);
       scroller.scrollTop = Math.max(0, i * ROW - scroller.clientHeight / 2);
     }
     select(m);
@@ -412,5 +414,6 @@
   }
 
   readColors();
+  fit();
   size();
 })();
