@@ -3,7 +3,7 @@
 //! and `REDIS_PORT` pointing at resplay,
 //! which records or replays according to the mode.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 
 use tokio::net::TcpListener;
@@ -75,6 +75,9 @@ pub struct RunSettings {
     pub cluster: bool,
     /// The command and its arguments.
     pub command: Vec<String>,
+    /// Where to write the cassette's HTML report when the run ends (with
+    /// what the replay did, when replaying).
+    pub report: Option<PathBuf>,
 }
 
 /// What happened, for the caller to report and turn into an exit code.
@@ -90,6 +93,8 @@ pub struct RunOutcome {
     pub strict_failed: bool,
     /// True when a recording was discarded because the command failed.
     pub discarded: bool,
+    /// The HTML report asked for: where it went, or why it did not.
+    pub html_report: Option<Result<PathBuf, String>>,
 }
 
 impl RunOutcome {
@@ -102,7 +107,8 @@ impl RunOutcome {
             .recorded
             .as_ref()
             .is_some_and(|r| r.writer.lost > 0 || r.writer.error.is_some());
-        if self.strict_failed || writer_failed {
+        let report_failed = matches!(self.html_report, Some(Err(_)));
+        if self.strict_failed || writer_failed || report_failed {
             1
         } else {
             0
@@ -163,12 +169,17 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
             } else {
                 writer.finish().await
             };
+            let html_report = match &settings.report {
+                Some(out) if !discarded => Some(write_report(&path, None, out).await),
+                _ => None,
+            };
             Ok(RunOutcome {
                 child_code,
                 recorded: Some(counts.with_writer(stats)),
                 replayed: None,
                 strict_failed: false,
                 discarded,
+                html_report,
             })
         }
         Plan::Replay { extend } => {
@@ -197,6 +208,7 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
             shutdown.cancel();
             let _ = server.await;
             let report = state.report();
+            let overlay = settings.report.as_ref().map(|_| state.overlay());
             // Drop the state's writer handle before closing the extension.
             drop(state);
             if let Some(writer) = extension {
@@ -206,14 +218,39 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
                 }
             }
             let strict_failed = settings.strict && report.is_strict_failure();
+            let html_report = match (&settings.report, overlay) {
+                (Some(out), Some(overlay)) => Some(write_report(&path, Some(overlay), out).await),
+                _ => None,
+            };
             Ok(RunOutcome {
                 child_code,
                 recorded: None,
                 replayed: Some(report),
                 strict_failed,
                 discarded: false,
+                html_report,
             })
         }
+    }
+}
+
+/// Writes the HTML report of `cassette` (with a replay's `overlay`) to
+/// `out`, off the runtime's threads: where it went, or why it did not.
+async fn write_report(
+    cassette: &Path,
+    overlay: Option<crate::report::ReplayOverlay>,
+    out: &Path,
+) -> Result<PathBuf, String> {
+    let (cassette, out) = (cassette.to_path_buf(), out.to_path_buf());
+    let shown = out.display().to_string();
+    let written = tokio::task::spawn_blocking(move || {
+        crate::report::write_report(&cassette, overlay.as_ref(), &out).map(|_| out)
+    })
+    .await;
+    match written {
+        Ok(Ok(out)) => Ok(out),
+        Ok(Err(e)) => Err(format!("cannot write the report {shown}: {e:#}")),
+        Err(e) => Err(format!("cannot write the report {shown}: {e}")),
     }
 }
 
@@ -243,6 +280,11 @@ async fn run_cluster(
 ) -> Result<RunOutcome, RunError> {
     let path = settings.cassette.clone();
     let shown = path.display().to_string();
+    if settings.report.is_some() {
+        return Err(RunError::Io(format!(
+            "{shown} is a cluster cassette: --report does not draw a cluster's yet"
+        )));
+    }
     let tls = settings.replay.serve.tls.is_some();
     let shutdown = CancellationToken::new();
     let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
@@ -269,6 +311,7 @@ async fn run_cluster(
                 replayed: None,
                 strict_failed: false,
                 discarded,
+                html_report: None,
             })
         }
         Plan::Replay { extend: true } => Err(RunError::Io(format!(
@@ -293,6 +336,7 @@ async fn run_cluster(
                 replayed: Some(report),
                 strict_failed,
                 discarded: false,
+                html_report: None,
             })
         }
     }

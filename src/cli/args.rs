@@ -120,4 +120,8 @@ pub struct ReplayFlags {
     /// Ignore volatile arguments, e.g. --ignore 'SET lock:* <any> PX <any>' (repeatable).
     #[arg(long = "ignore", value_name = "RULE")]
     pub ignore: Vec<IgnoreRule>,
+    /// When the replay (or run) ends, write the cassette's HTML report, with
+    /// what the replay served, repeated, missed and left unused, to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<std::path::PathBuf>,
 }

@@ -56,6 +56,9 @@ enum CtlRequest {
         /// Replay: send misses to the upstream and append them to the cassette.
         #[arg(long)]
         record_misses: bool,
+        /// Replay: when this replay ends, write its HTML report to FILE.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
         /// Replay: an ignore rule for this mode, added to the server's (repeatable).
         #[arg(long = "ignore", value_name = "RULE")]
         ignore: Vec<String>,
@@ -116,21 +119,22 @@ pub async fn run(args: CtlArgs) -> Result<ExitCode> {
             record_misses,
             ignore,
             timing,
+            report,
         } => {
             // The server may run elsewhere: a relative path means ours.
-            let cassette = match cassette {
-                Some(path) => Some(
-                    std::path::absolute(&path)
-                        .with_context(|| format!("cannot resolve {}", path.display()))?,
-                ),
-                None => None,
+            let absolute = |path: Option<PathBuf>| match path {
+                Some(path) => std::path::absolute(&path)
+                    .with_context(|| format!("cannot resolve {}", path.display()))
+                    .map(Some),
+                None => Ok(None),
             };
             let spec = ModeSpec {
                 append,
                 record_misses,
                 ignore,
                 timing,
-                ..ModeSpec::new(mode, cassette)
+                report: absolute(report)?,
+                ..ModeSpec::new(mode, absolute(cassette)?)
             };
             (
                 "POST",

@@ -38,7 +38,7 @@ pub async fn run(args: ReplayArgs, file: &Config) -> Result<ExitCode> {
     let has_admin = settings::admin(&args.steer, file).is_some();
     // With a control API and no cassette yet, start idle: a test session
     // names each test's cassette through POST /mode.
-    let first = match settings::cassette_if_any(&args.common, file) {
+    let mut first = match settings::cassette_if_any(&args.common, file) {
         Some(path) => ModeSpec::new(Mode::Replay, Some(path)),
         None if has_admin => ModeSpec::new(Mode::Idle, None),
         None => bail!(
@@ -57,6 +57,15 @@ pub async fn run(args: ReplayArgs, file: &Config) -> Result<ExitCode> {
     if config.on_miss == OnMiss::Passthrough && config.upstream.is_none() {
         bail!("--on-miss passthrough needs --upstream");
     }
+    if let Some(report) = &args.flags.report {
+        if first.mode != Mode::Replay {
+            bail!(
+                "--report draws the cassette replayed: it needs --cassette (a server started \
+                 idle names a report with each switch: POST /mode {{\"report\": FILE}})"
+            );
+        }
+        first.report = Some(std::path::absolute(report)?);
+    }
     let strict = settings::strict(args.flags.strict, file);
     let listen = settings::listen(&args.listen, file);
     let cluster_cassette = match &first.cassette {
@@ -64,6 +73,12 @@ pub async fn run(args: ReplayArgs, file: &Config) -> Result<ExitCode> {
         _ => None,
     };
     if let Some(path) = cluster_cassette {
+        if first.report.is_some() {
+            bail!(
+                "{} is a cluster cassette: --report does not draw a cluster's yet",
+                path.display()
+            );
+        }
         return cluster::replay(
             config,
             &listen,

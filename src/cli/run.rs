@@ -50,6 +50,7 @@ pub async fn run(args: RunArgs, file: &Config) -> Result<ExitCode> {
         strict: settings::strict(args.flags.strict, file),
         cluster: settings::cluster(args.cluster, file),
         command: args.command,
+        report: args.flags.report.clone(),
     };
     warn_if_insecure(run_settings.upstream.as_ref());
     let shown = run_settings.cassette.display().to_string();
@@ -75,6 +76,11 @@ pub async fn run(args: RunArgs, file: &Config) -> Result<ExitCode> {
         if outcome.strict_failed {
             eprintln!("resplay: --strict: failing because of missed or unused interactions");
         }
+    }
+    match &outcome.html_report {
+        Some(Ok(path)) => eprintln!("resplay: report: {}", path.display()),
+        Some(Err(e)) => eprintln!("resplay: {e}"),
+        None => {}
     }
     Ok(ExitCode::from(outcome.exit_code().clamp(0, 255) as u8))
 }

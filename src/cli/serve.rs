@@ -96,6 +96,7 @@ pub async fn steered(
         {
             ExitCode::FAILURE
         }
+        Finished::Replayed(report) if report.report_failed() => ExitCode::FAILURE,
         Finished::Replayed(report) if strict && report.is_strict_failure() => {
             eprintln!("resplay: --strict: failing because of missed or unused interactions");
             ExitCode::FAILURE

@@ -58,6 +58,11 @@ pub struct ModeSpec {
     /// `--timing` holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timing: Option<Timing>,
+    /// Replay: when this replay ends, write its HTML report (the cassette
+    /// with what the replay served, repeated, missed and left unused) to
+    /// this file (`resplay replay --report`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<PathBuf>,
 }
 
 impl ModeSpec {
@@ -70,6 +75,7 @@ impl ModeSpec {
             record_misses: false,
             ignore: Vec::new(),
             timing: None,
+            report: None,
         }
     }
 
@@ -89,6 +95,9 @@ impl ModeSpec {
             }
             if self.timing.is_some() {
                 misplaced.push("timing");
+            }
+            if self.report.is_some() {
+                misplaced.push("report");
             }
         }
         if matches!(self.mode, Mode::Idle | Mode::Passthrough) && self.cassette.is_some() {

@@ -471,6 +471,14 @@ impl Steering {
         old.sessions.close();
         old.sessions.wait().await;
         let writer = old.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // The report is drawn once the cassette is whole (misses recorded
+        // into it are appended when its writer finishes).
+        let report_to = match (&old.served, &old.spec.report, &old.spec.cassette) {
+            (Served::Replay(state), Some(out), Some(cassette)) => {
+                Some((state.overlay(), cassette.clone(), out.clone()))
+            }
+            _ => None,
+        };
         let finished = match &old.served {
             Served::Record(recorder) => Err(recorder.counts()),
             Served::Replay(state) => Ok(Finished::Replayed(state.report())),
@@ -482,7 +490,7 @@ impl Steering {
         // The writer finishes once every handle is gone: the recorder's (or
         // the replay's, recording its misses), held by `old`, goes first.
         drop(old);
-        match (finished, writer) {
+        let finished = match (finished, writer) {
             (Ok(finished), Some(task)) => {
                 let stats = task.finish().await;
                 if let Some(e) = &stats.error {
@@ -503,6 +511,32 @@ impl Steering {
                     error: None,
                 }))
             }
+        };
+        match (finished, report_to) {
+            (Finished::Replayed(mut report), Some((overlay, cassette, out))) => {
+                report.html_report = Some(write_report(overlay, cassette, out).await);
+                Finished::Replayed(report)
+            }
+            (finished, _) => finished,
         }
+    }
+}
+
+/// Writes a replay's HTML report, off the runtime's threads (a large
+/// cassette takes seconds to read): where it went, or why it did not.
+async fn write_report(
+    overlay: crate::report::ReplayOverlay,
+    cassette: std::path::PathBuf,
+    out: std::path::PathBuf,
+) -> Result<std::path::PathBuf, String> {
+    let shown = out.display().to_string();
+    let written = tokio::task::spawn_blocking(move || {
+        crate::report::write_report(&cassette, Some(&overlay), &out).map(|_| out)
+    })
+    .await;
+    match written {
+        Ok(Ok(out)) => Ok(out),
+        Ok(Err(e)) => Err(format!("cannot write the report {shown}: {e:#}")),
+        Err(e) => Err(format!("cannot write the report {shown}: {e}")),
     }
 }

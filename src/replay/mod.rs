@@ -331,6 +331,9 @@ pub struct Report {
     pub passed_through: u64,
     /// Live connections served.
     pub connections: u64,
+    /// The HTML report asked for (`--report`): where it was written, or
+    /// why it was not.
+    pub html_report: Option<Result<std::path::PathBuf, String>>,
 }
 
 impl Report {
@@ -356,6 +359,11 @@ impl Report {
             self.first_unused.extend(other.first_unused);
             self.unused_listed += other.unused_listed;
         }
+    }
+
+    /// True when the HTML report asked for could not be written.
+    pub fn report_failed(&self) -> bool {
+        matches!(self.html_report, Some(Err(_)))
     }
 
     /// True when `--strict` should fail: a miss or an unused recording.
@@ -402,6 +410,11 @@ impl std::fmt::Display for Report {
             self.mapped,
             self.first_mapped.len() as u64,
         )?;
+        match &self.html_report {
+            Some(Ok(path)) => write!(f, "\nreport: {}", path.display())?,
+            Some(Err(e)) => write!(f, "\n{e}")?,
+            None => {}
+        }
         Ok(())
     }
 }
@@ -593,6 +606,7 @@ impl ReplayState {
             first_mapped: matcher.tokens().examples(),
             passed_through: self.0.passed_through.load(Ordering::Relaxed),
             connections: self.0.connections.load(Ordering::Relaxed),
+            html_report: None,
         }
     }
 }

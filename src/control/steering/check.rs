@@ -68,6 +68,15 @@ impl Steering {
             }
             Mode::Replay => {
                 let path = required(spec)?;
+                if let Some(report) = &spec.report {
+                    let dir = report.parent().filter(|d| !d.as_os_str().is_empty());
+                    if dir.is_some_and(|d| !d.is_dir()) {
+                        return Err(SteerError::BadRequest(format!(
+                            "report {}: its directory does not exist",
+                            report.display()
+                        )));
+                    }
+                }
                 let reload = recording_now.is_some_and(|p| same_file(p, path));
                 // A cluster cassette needs a listener per node, which one
                 // steered listener cannot give (`resplay replay` serves it).
