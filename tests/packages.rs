@@ -229,11 +229,36 @@ fn pytest_project_records_per_test_then_replays_without_redis() {
 
     // One test sends another command: only it fails, with resplay's words.
     let test_file = project.join("test_app.py");
+    // Each replayed test also leaves its HTML report: the failed one shows
+    // its miss with the closest recording.
     edit(&test_file, "GREETING = \"hello\"", "GREETING = \"bonjour\"");
-    let out = pytest(&python, &project, &["--resplay-mode", "none"], None);
+    let reports = dir.path().join("reports");
+    let out = pytest(
+        &python,
+        &project,
+        &[
+            "--resplay-mode",
+            "none",
+            "--resplay-report",
+            reports.to_str().unwrap(),
+        ],
+        None,
+    );
     let shown = text(&out);
     assert_eq!(out.status.code(), Some(1), "{shown}");
     assert!(shown.contains("1 failed, 2 passed"), "{shown}");
+    assert!(shown.contains("resplay: 3 replay report(s) in"), "{shown}");
+    for name in names {
+        let page = reports.join(format!("test_app/{name}.html"));
+        let html = std::fs::read_to_string(&page)
+            .unwrap_or_else(|e| panic!("{}: {e}\n{shown}", page.display()));
+        assert!(html.contains("resplay-data"), "{}", page.display());
+    }
+    let failed = std::fs::read_to_string(reports.join("test_app/test_strings.html")).unwrap();
+    assert!(
+        failed.contains(r#""command":"SET greeting bonjour","closest":"SET greeting hello""#),
+        "the report of the failed test has no miss"
+    );
     assert!(
         shown.contains("FAILED test_app.py::test_strings"),
         "{shown}"

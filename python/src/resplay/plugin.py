@@ -31,6 +31,7 @@ _SERVER_KEY = pytest.StashKey[Optional[Server]]()
 _CASSETTE_KEY = pytest.StashKey[Dict[str, Any]]()
 _CALL_FAILED_KEY = pytest.StashKey[bool]()
 _SWITCHES_KEY = pytest.StashKey[List[float]]()
+_REPORTS_KEY = pytest.StashKey[List[str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -55,6 +56,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="fail a test whose replay missed a command or left a recording unused",
     )
+    group.addoption(
+        "--resplay-report",
+        default=None,
+        metavar="DIR",
+        help="write each replayed test's HTML report (its cassette, with what the "
+        "replay served, missed and left unused) into DIR",
+    )
     parser.addini("resplay_mode", "default --resplay-mode", default="once")
     parser.addini("resplay_strict", "default --resplay-strict", type="bool", default=False)
 
@@ -69,6 +77,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[_SERVER_KEY] = None
     config.stash[_SWITCHES_KEY] = []
+    config.stash[_REPORTS_KEY] = []
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -183,6 +192,7 @@ def resplay(request: pytest.FixtureRequest):
                 record_misses="record_misses" in steps,
                 ignore=list(ignore),
                 timing=options.get("timing"),
+                report=_report_path(config, item),
             )
     except ResplayError as e:
         pytest.fail(f"resplay: {e}", pytrace=False)
@@ -246,6 +256,20 @@ def pytest_runtest_call(item: pytest.Item):
     return result
 
 
+def _report_path(config: pytest.Config, item: pytest.Item) -> Optional[str]:
+    """Where a replayed test's HTML report goes under --resplay-report:
+    DIR/<test file>/<test name>.html, named like the test's cassette."""
+    directory = config.getoption("--resplay-report")
+    if not directory:
+        return None
+    module = Path(str(item.fspath)).stem
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.name).strip("_") or "test"
+    path = Path(directory).resolve() / module / f"{name}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    config.stash[_REPORTS_KEY].append(str(path))
+    return str(path)
+
+
 def _without_password(url: str) -> str:
     parts = urlsplit(url)
     return parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]).geturl()
@@ -269,6 +293,11 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     switches = sorted(config.stash.get(_SWITCHES_KEY, []))
     if server is None or not switches:
         return
+    reports = config.stash.get(_REPORTS_KEY, [])
+    if reports:
+        terminalreporter.write_line(
+            f"resplay: {len(reports)} replay report(s) in {config.getoption('--resplay-report')}"
+        )
     median = switches[len(switches) // 2]
     terminalreporter.write_line(
         f"resplay: one process for {len(switches)} test cassette(s): started in "
