@@ -123,8 +123,8 @@
   sampNote.textContent = sampled
     ? 'Sampled: the timeline draws ' + num(samp.drawn) + ' of ' + num(samp.events) + ' events. Always drawn: ' +
       'error replies, blocking commands, pushes' + (R ? ', unused recordings' : '') + ' (the first ' + num(samp.kind_max) +
-      ' of each) and every row the tables below link to; of the other interactions, every ' +
-      (samp.stride > 1 ? num(samp.stride) + 'th' : 'one') + ' (at most ' + num(samp.sampled_max) + ').'
+      ' of each) and every row the tables below link to; of the other interactions, ' +
+      (samp.stride > 1 ? 'every ' + num(samp.stride) + 'th (at most ' + num(samp.sampled_max) + ').' : 'all.')
     : 'All ' + num(samp.events) + ' interactions and pushes are drawn.';
   if (samp.lanes_hidden) {
     sampNote.textContent += ' ' + num(samp.lanes_hidden) + ' connections past the first ' + num(samp.lanes_max) + ' are not drawn.';
