@@ -10,11 +10,15 @@ use std::collections::{BinaryHeap, HashMap};
 pub struct TopN<T> {
     /// How many to keep.
     n: usize,
-    /// A min-heap on (score, later-first), so the weakest kept is on top.
-    heap: BinaryHeap<Reverse<(u64, Reverse<u64>, Slot<T>)>>,
+    /// A min-heap, so the weakest kept is on top.
+    heap: BinaryHeap<Reverse<Entry<T>>>,
     /// Items offered so far: the tie-breaker.
     offered: u64,
 }
+
+/// A kept item: its score, then earlier arrivals ranking higher among
+/// equal scores.
+type Entry<T> = (u64, Reverse<u64>, Slot<T>);
 
 /// An item in the heap, compared by nothing (the heap orders by score and
 /// arrival only).
