@@ -51,7 +51,7 @@ impl From<JsonRejection> for ApiError {
 
 type Answer = Result<Response, ApiError>;
 
-/// Who may use a control API listener (see [`guard`](super::guard)).
+/// Who may use a control API listener (see [`super::guard`]).
 #[derive(Debug, Clone, Default)]
 pub struct Access {
     /// The bearer token every request needs (`--admin-token`), if any.
