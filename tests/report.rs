@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{cassette_lines, resplay_bin, RedisServer, Resplay};
-use resplay::report::overlay::{MissNote, ReplayOverlay};
 use serde_json::Value;
 
 /// The workload, run against the recorder: each `redis.Redis` is its own
@@ -312,85 +311,112 @@ fn report_of_a_recorded_workload() {
     );
 }
 
-/// The index (among interactions) of the first recorded command `words`.
-fn interaction_index(cassette: &Path, want: &[&str]) -> usize {
-    cassette_lines(cassette)
+/// Replayed against the workload's cassette: the five recorded `GET
+/// py:greeting` and two more (repeats of the last), then a near miss.
+const REPLAY_CLIENT: &str = r#"
+import sys
+import redis
+
+r = redis.Redis(port=int(sys.argv[1]))
+print([r.get("py:greeting") for _ in range(7)])
+try:
+    r.get("py:greetings")
+except redis.ResponseError as e:
+    print("miss", e)
+r.close()
+"#;
+
+/// The places (among interactions) of the recordings of `want`.
+fn recordings_of(events: &[Value], want: &[&str]) -> Vec<usize> {
+    events
         .iter()
         .filter(|l| l.get("cmd").is_some())
-        .position(|l| words(l) == want)
-        .unwrap_or_else(|| panic!("{want:?} not recorded"))
+        .enumerate()
+        .filter(|(_, l)| words(l) == want)
+        .map(|(n, _)| n)
+        .collect()
 }
 
 #[test]
-fn report_with_a_replay_overlay() {
-    let (_dir, cassette, html_path) = temp();
+fn report_of_a_replay() {
+    let (dir, cassette, _) = temp();
     record(&cassette);
-    let total = cassette_lines(&cassette)
-        .iter()
-        .filter(|l| l.get("cmd").is_some())
-        .count();
-    // A replay that served the first half, the GET five times over its one
-    // recording... and missed one GET (built by hand until `replay
-    // --report` hands the overlay over).
-    let greeting = interaction_index(&cassette, &["GET", "py:greeting"]);
-    let mut served = vec![0u32; total];
-    let mut repeated = vec![0u32; total];
-    for s in served.iter_mut().take(total / 2) {
-        *s = 1;
-    }
-    served[greeting] = 6;
-    repeated[greeting] = 1;
-    let overlay = ReplayOverlay {
-        served_total: served.iter().map(|&s| u64::from(s)).sum(),
-        repeated_total: 1,
-        unused: served.iter().filter(|&&s| s == 0).count() as u64,
-        served,
-        repeated,
-        misses: vec![MissNote {
-            live_conn: 1,
-            bound_to: Some(1),
-            at_ms: 12,
-            db: 0,
-            command: "GET py:greetings".into(),
-            closest: Some("GET py:greeting".into()),
-            closest_recording: Some(greeting),
-            why: "argument 1 differs: 'py:greeting' recorded, 'py:greetings' sent".into(),
-        }],
-        missed: 1,
-        passed_through: 0,
-        connections: 3,
-    };
-    let stats = resplay::report::write_report(&cassette, Some(&overlay), &html_path)
-        .expect("report written");
-    assert_eq!(stats.interactions, total as u64);
-    assert!(!stats.sampled);
-    let html = std::fs::read_to_string(&html_path).unwrap();
+    let html_path = dir.path().join("replay.html");
+    let replay = Resplay::replay(&cassette, &["--report", html_path.to_str().unwrap()]);
+    let out = Command::new("python3")
+        .args(["-c", REPLAY_CLIENT, &replay.port.to_string()])
+        .output()
+        .expect("python3 with redis-py");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.starts_with(&format!("[{}]", ["b'hello'"; 7].join(", "))),
+        "{said}"
+    );
+    assert!(
+        said.contains("closest recorded: 'GET py:greeting'"),
+        "{said}"
+    );
+    let (code, log) = replay.stop();
+    assert_eq!(code, 0, "{log:?}");
+    assert!(
+        log.iter()
+            .any(|l| l.contains(&format!("report: {}", html_path.display()))),
+        "{log:?}"
+    );
+
+    let html = std::fs::read_to_string(&html_path).expect("replay wrote the report");
+    assert_eq!(external_references(&html), Vec::<String>::new());
     let data = page_data(&html);
+    let lines = cassette_lines(&cassette);
+    let events = &lines[1..];
+    let total = events.iter().filter(|l| l.get("cmd").is_some()).count();
+    assert_eq!(data["summary"]["interactions"], total);
+
     let replay = &data["replay"];
-    assert_eq!(replay["served"], overlay.served_total);
-    assert_eq!(replay["missed"], 1);
-    assert_eq!(replay["unused"], overlay.unused);
-    assert!(replay["mismatch"].is_null());
+    assert_eq!(replay["missed"], 1, "{replay}");
+    assert_eq!(replay["repeated"], 2, "{replay}");
+    assert!(replay["mismatch"].is_null(), "{replay}");
+    assert!(
+        replay["unused"].as_u64().unwrap() > 0,
+        "BLPOP and others were not replayed"
+    );
     let miss = &replay["misses"][0];
-    let closest = data["marks"]
-        .as_array()
-        .unwrap()
+    assert_eq!(miss["command"], "GET py:greetings");
+    assert_eq!(miss["closest"], "GET py:greeting");
+    assert_eq!(miss["live_conn"], 1);
+
+    // The GET recordings: four served once, the last served three times
+    // (twice as a repeat); the miss links to the first.
+    let gets = recordings_of(events, &["GET", "py:greeting"]);
+    assert_eq!(gets.len(), 5);
+    let marks = data["marks"].as_array().unwrap();
+    let state = |n: usize| {
+        marks
+            .iter()
+            .find(|m| m["n"] == n)
+            .map(|m| m["o"].as_str().unwrap().to_string())
+    };
+    let states: Vec<_> = gets.iter().map(|&n| state(n)).collect();
+    assert_eq!(
+        states,
+        [["served"; 4].as_slice(), &["repeated"]]
+            .concat()
+            .into_iter()
+            .map(|s| Some(s.to_string()))
+            .collect::<Vec<_>>()
+    );
+    let closest = marks
         .iter()
         .find(|m| m["e"] == miss["e"])
         .expect("the closest recording is drawn");
-    assert_eq!(closest["n"], greeting);
-    assert_eq!(closest["o"], "repeated");
-    assert!(closest["x"]
-        .as_str()
-        .unwrap()
-        .contains("] GET py:greeting\n\"hello\""));
-    let states: BTreeSet<&str> = data["marks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|m| m["o"].as_str())
-        .collect();
-    assert_eq!(states, BTreeSet::from(["repeated", "served", "unused"]));
+    assert_eq!(closest["n"], gets[0]);
+    let blpop = recordings_of(events, &["BLPOP", "py:empty", "0.1"]);
+    assert_eq!(state(blpop[0]).as_deref(), Some("unused"));
 
     common::browser::run_script(
         "report.py",
@@ -402,6 +428,7 @@ fn report_with_a_replay_overlay() {
             "--miss",
             "GET py:greetings",
             "GET py:greeting",
+            "served",
         ],
     );
 }

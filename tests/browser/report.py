@@ -1,7 +1,7 @@
 """What a person sees in a `resplay report` page, in headless Chromium.
 
 Usage: report.py REPORT.html CONNECTIONS INTERACTIONS SLOWEST_COMMAND
-                 [--miss COMMAND CLOSEST]
+                 [--miss COMMAND CLOSEST CLOSEST_STATE]
 
 Opens the page from file://, and checks: the summary's counts, a lane per
 connection, the slowest command named first and its link focusing its mark
@@ -28,7 +28,7 @@ def text(d, css):
 def main():
     args = sys.argv[1:]
     page, connections, interactions, slowest = args[:4]
-    miss = args[5:7] if len(args) > 4 and args[4] == "--miss" else None
+    miss = args[5:8] if len(args) > 4 and args[4] == "--miss" else None
     c = Checks()
     d = driver()
     try:
@@ -100,7 +100,8 @@ def main():
                 time.sleep(0.2)
                 c.check("closest link shows the recording", miss[1] in text(d, "#detail"),
                         text(d, "#detail"))
-                c.check("the recording's replay state", "repeated" in text(d, "#detail"), text(d, "#detail"))
+                state = d.find_elements(By.CSS_SELECTOR, "#detail .tag." + miss[2])
+                c.check("the recording's replay state", len(state) == 1, text(d, "#detail"))
             c.check("summary missed", text(d, "#summary [data-stat=missed] dd") == "1",
                     text(d, "#summary [data-stat=missed] dd"))
         else:
