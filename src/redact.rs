@@ -517,12 +517,7 @@ impl Redactor {
 
 /// The `redact_salt` of the cassette at `path` (None: no file, no salt).
 pub fn salt_of(path: &std::path::Path) -> Option<String> {
-    use std::io::BufRead;
-    let file = std::fs::File::open(path).ok()?;
-    let mut line = String::new();
-    std::io::BufReader::new(file).read_line(&mut line).ok()?;
-    let header: crate::cassette::Header = serde_json::from_str(line.trim_end()).ok()?;
-    header.redact_salt
+    crate::cassette::read_header(path).ok()?.redact_salt
 }
 
 /// What [`redact_file`] did.
@@ -576,9 +571,12 @@ pub fn redact_file(
         report.redacted += usize::from(changed);
         event.write_line(&mut out);
     }
-    std::fs::write(output, out).map_err(|cause| crate::cassette::CassetteError::Write {
-        path: output.to_path_buf(),
-        cause,
+    let compressed = crate::cassette::compress::is_compressed(output);
+    crate::cassette::compress::write_file(output, &out, compressed).map_err(|cause| {
+        crate::cassette::CassetteError::Write {
+            path: output.to_path_buf(),
+            cause,
+        }
     })?;
     Ok((report, redactor))
 }

@@ -13,8 +13,10 @@
 //!   so a killed recorder loses at most what was in flight.
 //! - [`reader`]: loading a whole cassette, with `file:line` errors and the
 //!   one tolerated defect (a truncated last line from a killed recorder).
+//! - [`compress`]: cassettes named `*.zst`, stored as zstd frames.
 //! - [`error`]: [`CassetteError`], whose messages name the file and line.
 
+pub mod compress;
 pub mod error;
 pub mod event;
 pub mod json;

@@ -10,12 +10,16 @@
 //! Exactly one defect is tolerated: a last line without its `\n` that does
 //! not parse, which is what a recorder killed mid-write leaves behind. It is
 //! skipped with a warning. Anything else wrong is an error naming the line.
+//! A compressed cassette (`.zst`, see [`super::compress`]) is decompressed
+//! into the same blocks; its one tolerated defect is the matching one, a
+//! torn last frame, whose decodable part is read and then warned about.
 
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use serde::Deserialize;
 
+use super::compress::CassetteReader;
 use super::error::CassetteError;
 use super::event::{Event, EventSeed, Header, Interaction};
 use super::json::from_line;
@@ -124,7 +128,7 @@ fn parse_blocks(
         path: path.to_path_buf(),
         cause,
     };
-    let mut file = std::fs::File::open(path).map_err(read)?;
+    let mut file = CassetteReader::open(path).map_err(read)?;
     let mut lines = Lines::new(path);
     // The start of a line the last block cut.
     let mut carry: Vec<u8> = Vec::new();
@@ -145,6 +149,12 @@ fn parse_blocks(
         }
         if eof {
             lines.block(&Bytes::from(block), &mut on_event)?;
+            if file.torn() {
+                lines.warnings.push(format!(
+                    "{}: torn last zstd frame (a recorder killed mid-write): read up to its last whole line",
+                    path.display()
+                ));
+            }
             return lines.finish();
         }
         // Whole lines now; the rest starts the next block.
@@ -171,7 +181,7 @@ pub fn read_header(path: &Path) -> Result<Header, CassetteError> {
         path: path.to_path_buf(),
         cause,
     };
-    let file = std::fs::File::open(path).map_err(read)?;
+    let file = CassetteReader::open(path).map_err(read)?;
     let mut line = Vec::new();
     std::io::BufReader::new(file)
         .read_until(b'\n', &mut line)

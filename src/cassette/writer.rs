@@ -12,6 +12,11 @@
 //! and the file ends in complete lines (or, at worst, one partial last line
 //! that the reader skips with a warning).
 //!
+//! A compressed cassette (`.zst`, see [`super::compress`]) gets one zstd
+//! frame per batch, written the same way: a `kill -9` leaves complete
+//! frames and at worst one torn last frame, which the reader reads up to
+//! its last whole line.
+//!
 //! When writing fails mid-run (disk full), the error is logged once and the
 //! task keeps taking and counting the events it drops: the proxy's traffic
 //! must keep flowing, and senders must never wait on a dead disk.
@@ -24,6 +29,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{oneshot, Notify};
 
+use super::compress::{self, FrameEncoder};
 use super::error::{io_message, CassetteError};
 use super::event::{Event, Header};
 
@@ -111,7 +117,8 @@ pub enum WriteMode {
     Create,
     /// Add events to an existing cassette without a new header; a missing
     /// or empty file is created as with `Create`. A partial last line left
-    /// by a killed recorder is cut off first, so new lines start clean.
+    /// by a killed recorder is cut off first, so new lines start clean (in
+    /// a compressed cassette, a torn last frame, its whole lines kept).
     /// The existing header is not checked: load the cassette first.
     Append,
     /// Write to `<name>.partial` next to the target and rename it over the
@@ -242,13 +249,14 @@ pub async fn open(
             })??
     };
     let (file, write_path) = opened;
+    let compressed = compress::is_compressed(&target);
     let commit = (mode == WriteMode::Atomic).then(|| (write_path.clone(), target.clone()));
 
     let (done_tx, done_rx) = oneshot::channel();
     let queue = Arc::new(Queue::new());
     let writer_queue = Arc::clone(&queue);
     tokio::spawn(async move {
-        let outcome = run_task(file, writer_queue, write_path).await;
+        let outcome = run_task(file, writer_queue, write_path, compressed).await;
         // Nobody waiting means the task was dropped without `finish`;
         // the lines are on disk either way.
         let _ = done_tx.send(outcome);
@@ -318,8 +326,9 @@ impl WriterTask {
     }
 }
 
-/// Opens the file for `mode`, writing the header when a new cassette starts.
-/// Returns the file and the path actually written to.
+/// Opens the file for `mode`, writing the header when a new cassette starts
+/// (compressed when the target's name says so). Returns the file and the
+/// path actually written to.
 fn open_file(
     target: &Path,
     head: &[u8],
@@ -329,11 +338,12 @@ fn open_file(
         path: target.to_path_buf(),
         cause,
     };
+    let zstd = compress::is_compressed(target);
     match mode {
-        WriteMode::Create => create(target, head)
+        WriteMode::Create => create(target, head, zstd)
             .map(|f| (f, target.to_path_buf()))
             .map_err(fail),
-        WriteMode::Append => append(target, head)
+        WriteMode::Append => append(target, head, zstd)
             .map(|f| (f, target.to_path_buf()))
             .map_err(fail),
         WriteMode::Atomic => {
@@ -346,31 +356,46 @@ fn open_file(
             let mut partial = name.to_os_string();
             partial.push(".partial");
             let temp = target.with_file_name(partial);
-            create(&temp, head).map(|f| (f, temp)).map_err(fail)
+            create(&temp, head, zstd).map(|f| (f, temp)).map_err(fail)
         }
     }
 }
 
-/// Truncates or creates `path` and writes the header.
-fn create(path: &Path, head: &[u8]) -> io::Result<File> {
+/// Truncates or creates `path` and writes the header (as a frame of its
+/// own when `zstd`).
+fn create(path: &Path, head: &[u8], zstd: bool) -> io::Result<File> {
     let mut f = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .open(path)?;
-    f.write_all(head)?;
+    write_head(&mut f, head, zstd)?;
     Ok(f)
 }
 
+fn write_head(f: &mut File, head: &[u8], zstd: bool) -> io::Result<()> {
+    if zstd {
+        f.write_all(FrameEncoder::new()?.frame(head)?)
+    } else {
+        f.write_all(head)
+    }
+}
+
 /// Opens an existing cassette for appending (see [`WriteMode::Append`]).
-fn append(path: &Path, head: &[u8]) -> io::Result<File> {
+fn append(path: &Path, head: &[u8], zstd: bool) -> io::Result<File> {
     let mut f = match OpenOptions::new().read(true).append(true).open(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return create(path, head),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return create(path, head, zstd),
         other => other?,
     };
-    let len = f.metadata()?.len();
+    let mut len = f.metadata()?.len();
+    if zstd && len > 0 {
+        len = compress::cut_torn_frame(&mut f, len, path)?;
+    }
     if len == 0 {
-        f.write_all(head)?;
+        write_head(&mut f, head, zstd)?;
+        return Ok(f);
+    }
+    if zstd {
         return Ok(f);
     }
     match last_newline(&mut f, len)? {
@@ -412,6 +437,8 @@ fn last_newline(f: &mut File, len: u64) -> io::Result<Option<u64>> {
 /// Appends lines to the file, batching whatever is queued.
 struct LineWriter<'p> {
     file: File,
+    /// For a compressed cassette: makes each batch a frame.
+    encoder: Option<FrameEncoder>,
     path: &'p Path,
     written: u64,
     lost: u64,
@@ -419,9 +446,10 @@ struct LineWriter<'p> {
 }
 
 impl<'p> LineWriter<'p> {
-    fn new(file: File, path: &'p Path) -> Self {
+    fn new(file: File, encoder: Option<FrameEncoder>, path: &'p Path) -> Self {
         LineWriter {
             file,
+            encoder,
             path,
             written: 0,
             lost: 0,
@@ -429,13 +457,20 @@ impl<'p> LineWriter<'p> {
         }
     }
 
-    /// Writes one batch of `events` events, whole lines, in one write.
+    /// Writes one batch of `events` events, whole lines, in one write
+    /// (one frame, compressed).
     fn write_batch(&mut self, text: &[u8], events: u64) {
         if self.error.is_some() {
             self.lost += events;
             return;
         }
-        match self.file.write_all(text) {
+        let written = match &mut self.encoder {
+            None => self.file.write_all(text),
+            Some(encoder) => encoder
+                .frame(text)
+                .and_then(|frame| self.file.write_all(frame)),
+        };
+        match written {
             Ok(()) => self.written += events,
             Err(e) => {
                 let msg = format!(
@@ -448,6 +483,13 @@ impl<'p> LineWriter<'p> {
                 self.lost += events;
             }
         }
+    }
+
+    /// Reports a writer that could not start: nothing is written.
+    fn failed(mut self, error: String) -> Outcome {
+        tracing::error!("{error}; recording continues without saving");
+        self.error = Some(error);
+        self.finish()
     }
 
     /// Syncs the file and reports.
@@ -474,7 +516,7 @@ impl<'p> LineWriter<'p> {
 /// than on a thread of its own saves a thread wake-up (futex and context
 /// switch) per batch, the largest recording cost at pipeline depth 1. The
 /// final `fsync`, which can take long, runs on the blocking pool.
-async fn run_task(file: File, queue: Arc<Queue>, path: PathBuf) -> Outcome {
+async fn run_task(file: File, queue: Arc<Queue>, path: PathBuf, compressed: bool) -> Outcome {
     /// However the task ends, senders stop waiting for it: what they send
     /// from then on, and what is still queued, is counted lost.
     struct GoneOnDrop(Arc<Queue>);
@@ -491,7 +533,14 @@ async fn run_task(file: File, queue: Arc<Queue>, path: PathBuf) -> Outcome {
     }
     let queue = GoneOnDrop(queue);
     let queue = &queue.0;
-    let mut writer = LineWriter::new(file, &path);
+    let encoder = match compressed.then(FrameEncoder::new).transpose() {
+        Ok(encoder) => encoder,
+        Err(e) => {
+            let error = format!("cannot write cassette {}: {e}", path.display());
+            return LineWriter::new(file, None, &path).failed(error);
+        }
+    };
+    let mut writer = LineWriter::new(file, encoder, &path);
     // Swapped with the queue's buffer: the two take turns, so neither is
     // allocated again while the recorder runs.
     let mut batch = Vec::with_capacity(64 * 1024);
@@ -530,6 +579,7 @@ async fn run_task(file: File, queue: Arc<Queue>, path: PathBuf) -> Outcome {
     tokio::task::spawn_blocking(move || {
         LineWriter {
             file,
+            encoder: None,
             path: &path_for_sync,
             written,
             lost,
@@ -621,6 +671,48 @@ mod tests {
         );
     }
 
+    /// A `.zst` cassette is frames from the header on; appending adds
+    /// frames, after cutting a torn one, and everything loads as one text.
+    #[tokio::test]
+    async fn compressed_cassettes_are_frames_and_append() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.jsonl.zst");
+        let (h, task) = open(&path, &header(), WriteMode::Create)
+            .await
+            .expect("open");
+        for conn in 1..=3 {
+            h.send(open_ev(conn)).await;
+        }
+        drop(h);
+        assert_eq!(task.finish().await.error, None);
+        let data = std::fs::read(&path).expect("read");
+        assert_eq!(&data[..4], &[0x28, 0xb5, 0x2f, 0xfd], "zstd magic");
+        let whole = data.len();
+        // A torn frame (its first bytes) as a killed recorder leaves it.
+        let mut torn = data.clone();
+        torn.extend_from_slice(&data[..7]);
+        std::fs::write(&path, &torn).expect("tear");
+        let loaded = crate::cassette::load(&path).expect("loads torn");
+        assert_eq!(loaded.events.len(), 3);
+        assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+        assert!(loaded.warnings[0].contains("c.jsonl.zst: torn last zstd frame"));
+        let (h, task) = open(&path, &header(), WriteMode::Append)
+            .await
+            .expect("open");
+        assert_eq!(
+            std::fs::metadata(&path).expect("stat").len() as usize,
+            whole
+        );
+        h.send(open_ev(4)).await;
+        drop(h);
+        assert_eq!(task.finish().await.error, None);
+        let loaded = crate::cassette::load(&path).expect("loads");
+        assert_eq!(loaded.header, header());
+        assert!(loaded.warnings.is_empty());
+        let conns: Vec<u64> = loaded.events.iter().map(Event::conn).collect();
+        assert_eq!(conns, [1, 2, 3, 4]);
+    }
+
     #[tokio::test]
     async fn queue_room_is_given_back_once_lines_are_written() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -682,7 +774,12 @@ mod tests {
             Err(_) => return,
         };
         let queue = Arc::new(Queue::new());
-        let writer = tokio::spawn(run_task(file, Arc::clone(&queue), path.to_path_buf()));
+        let writer = tokio::spawn(run_task(
+            file,
+            Arc::clone(&queue),
+            path.to_path_buf(),
+            false,
+        ));
         let handle = WriterHandle {
             senders: Arc::new(Senders(queue)),
         };

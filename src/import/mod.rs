@@ -144,7 +144,8 @@ pub fn run(
     let text = import.to_cassette()?;
     let mut partial = out.as_os_str().to_owned();
     partial.push(".partial");
-    std::fs::write(&partial, &text)
+    let compressed = cassette::compress::is_compressed(out);
+    cassette::compress::write_file(Path::new(&partial), &text, compressed)
         .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", out.display()))?;
     std::fs::rename(&partial, out)
         .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", out.display()))?;
