@@ -343,7 +343,7 @@
     s.setAttribute('height', h + lh);
     s.setAttribute('role', 'img');
     const max = Math.max(1, ...octaves.map((o) => o[1]));
-    const bw = w / Math.max(1, octaves.length);
+    const bw = Math.min(w / Math.max(1, octaves.length), 48);
     octaves.forEach(([lo, n], k) => {
       const r = document.createElementNS(SVG, 'rect');
       const bh = n ? Math.max(1, (n / max) * h) : 0;
