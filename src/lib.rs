@@ -60,6 +60,8 @@
 //! - [`import`]: cassettes from The Protocol Master's and Keploy's recordings.
 //! - [`conform`]: a cassette's commands driven against another server, the
 //!   replies compared in Redis terms (`resplay conform`).
+//! - [`report`]: a cassette (and a replay of it) as one HTML page
+//!   (`resplay report`, `--report`).
 
 pub mod carried_state;
 pub mod cassette;

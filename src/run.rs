@@ -13,6 +13,7 @@ use crate::cassette::{read_header, CassetteError, CassetteWriter, WriteMode};
 use crate::cluster::{record_cluster, replay_cluster};
 use crate::config::RunMode;
 use crate::record::{record, RecordConfig, RecordSummary};
+use crate::replay::overlay::{ReplayOverlay, ReportWriter};
 use crate::replay::{OnMiss, ReplayConfig, ReplayState, Report};
 use crate::upstream::Upstream;
 
@@ -76,8 +77,8 @@ pub struct RunSettings {
     /// The command and its arguments.
     pub command: Vec<String>,
     /// Where to write the cassette's HTML report when the run ends (with
-    /// what the replay did, when replaying).
-    pub report: Option<PathBuf>,
+    /// what the replay did, when replaying), and what draws it.
+    pub report: Option<(PathBuf, ReportWriter)>,
 }
 
 /// What happened, for the caller to report and turn into an exit code.
@@ -154,7 +155,7 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
         Plan::Record => {
             let config = record_config(&settings, &shown)?;
             let mut header = config.upstream.recording_header().await.listening_on(local);
-            header.redact_salt = config.header_salt();
+            config.stamp_header(&mut header);
             // Atomic: the old cassette stays until the run has succeeded.
             let (handle, writer) = CassetteWriter::open(&path, &header, WriteMode::Atomic).await?;
             let server = tokio::spawn(record(listener, config, handle, shutdown.clone()));
@@ -170,7 +171,9 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
                 writer.finish().await
             };
             let html_report = match &settings.report {
-                Some(out) if !discarded => Some(write_report(&path, None, out).await),
+                Some((out, writer)) if !discarded => {
+                    Some(write_report(writer, &path, None, out).await)
+                }
                 _ => None,
             };
             Ok(RunOutcome {
@@ -219,7 +222,9 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
             }
             let strict_failed = settings.strict && report.is_strict_failure();
             let html_report = match (&settings.report, overlay) {
-                (Some(out), Some(overlay)) => Some(write_report(&path, Some(overlay), out).await),
+                (Some((out, writer)), Some(overlay)) => {
+                    Some(write_report(writer, &path, Some(overlay), out).await)
+                }
                 _ => None,
             };
             Ok(RunOutcome {
@@ -237,19 +242,21 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
 /// Writes the HTML report of `cassette` (with a replay's `overlay`) to
 /// `out`, off the runtime's threads: where it went, or why it did not.
 async fn write_report(
+    writer: &ReportWriter,
     cassette: &Path,
-    overlay: Option<crate::report::ReplayOverlay>,
+    overlay: Option<ReplayOverlay>,
     out: &Path,
 ) -> Result<PathBuf, String> {
     let (cassette, out) = (cassette.to_path_buf(), out.to_path_buf());
     let shown = out.display().to_string();
+    let writer = writer.clone();
     let written = tokio::task::spawn_blocking(move || {
-        crate::report::write_report(&cassette, overlay.as_ref(), &out).map(|_| out)
+        writer.write(&cassette, overlay.as_ref(), &out).map(|_| out)
     })
     .await;
     match written {
         Ok(Ok(out)) => Ok(out),
-        Ok(Err(e)) => Err(format!("cannot write the report {shown}: {e:#}")),
+        Ok(Err(e)) => Err(format!("cannot write the report {shown}: {e}")),
         Err(e) => Err(format!("cannot write the report {shown}: {e}")),
     }
 }

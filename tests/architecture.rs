@@ -55,7 +55,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         "Steering and front ends",
         &["control", "run", "embed", "config"],
     ),
-    ("Cassette tools", &["show", "diff", "import", "conform"]),
+    (
+        "Cassette tools",
+        &["show", "diff", "import", "conform", "report"],
+    ),
 ];
 
 fn root() -> PathBuf {

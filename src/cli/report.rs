@@ -3,6 +3,7 @@
 //! subcommand words these the same way, so they are written once.
 
 use resplay::fault::Faults;
+use resplay::replay::overlay::ReportWriter;
 use resplay::upstream::Upstream;
 
 /// Prints a loader's warnings (a torn last line).
@@ -32,4 +33,14 @@ pub fn warn_if_insecure(upstream: Option<&Upstream>) {
             upstream.addr
         );
     }
+}
+
+/// What draws a replay's HTML report (`--report`) for steering and `run`,
+/// which sit below the report in the crate's layers.
+pub fn report_writer() -> ReportWriter {
+    ReportWriter::new(|cassette, overlay, out| {
+        resplay::report::write_report(cassette, overlay, out)
+            .map(|_| ())
+            .map_err(|e| format!("{e:#}"))
+    })
 }

@@ -50,7 +50,11 @@ pub async fn run(args: RunArgs, file: &Config) -> Result<ExitCode> {
         strict: settings::strict(args.flags.strict, file),
         cluster: settings::cluster(args.cluster, file),
         command: args.command,
-        report: args.flags.report.clone(),
+        report: args
+            .flags
+            .report
+            .clone()
+            .map(|out| (out, super::report::report_writer())),
     };
     warn_if_insecure(run_settings.upstream.as_ref());
     let shown = run_settings.cassette.display().to_string();

@@ -66,6 +66,7 @@ pub async fn steered(
         replay,
         reset_connections_on_switch: settings::reset_connections(steer, file),
         serve,
+        report_writer: Some(super::report::report_writer()),
     };
     let shutdown = shutdown_on_signal()?;
     let (steering, warnings) =

@@ -49,6 +49,7 @@ use crate::record::{RecordConfig, Recorder};
 use crate::replay::{ReplayConfig, ReplayState};
 use crate::server::inject::Injection;
 use crate::server::registry::Registry;
+use crate::replay::overlay::{ReplayOverlay, ReportWriter};
 use crate::server::{serve, ServeOptions};
 
 use check::{refuse_misplaced, required, Checked};
@@ -68,6 +69,9 @@ pub struct SteerSettings {
     pub reset_connections_on_switch: bool,
     /// Accept loop options.
     pub serve: ServeOptions,
+    /// What draws a replay's HTML report when a switch asks for one
+    /// (`"report"`); without it such a switch is refused.
+    pub report_writer: Option<ReportWriter>,
 }
 
 impl SteerSettings {
@@ -79,6 +83,7 @@ impl SteerSettings {
             replay: ReplayConfig::default(),
             reset_connections_on_switch: true,
             serve: ServeOptions::default(),
+            report_writer: None,
         }
     }
 }
@@ -473,10 +478,18 @@ impl Steering {
         let writer = old.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
         // The report is drawn once the cassette is whole (misses recorded
         // into it are appended when its writer finishes).
-        let report_to = match (&old.served, &old.spec.report, &old.spec.cassette) {
-            (Served::Replay(state), Some(out), Some(cassette)) => {
-                Some((state.overlay(), cassette.clone(), out.clone()))
-            }
+        let report_to = match (
+            &old.served,
+            &old.spec.report,
+            &old.spec.cassette,
+            &self.0.settings.report_writer,
+        ) {
+            (Served::Replay(state), Some(out), Some(cassette), Some(writer)) => Some((
+                writer.clone(),
+                state.overlay(),
+                cassette.clone(),
+                out.clone(),
+            )),
             _ => None,
         };
         let finished = match &old.served {
@@ -513,8 +526,8 @@ impl Steering {
             }
         };
         match (finished, report_to) {
-            (Finished::Replayed(mut report), Some((overlay, cassette, out))) => {
-                report.html_report = Some(write_report(overlay, cassette, out).await);
+            (Finished::Replayed(mut report), Some((writer, overlay, cassette, out))) => {
+                report.html_report = Some(write_report(writer, overlay, cassette, out).await);
                 Finished::Replayed(report)
             }
             (finished, _) => finished,
@@ -525,18 +538,18 @@ impl Steering {
 /// Writes a replay's HTML report, off the runtime's threads (a large
 /// cassette takes seconds to read): where it went, or why it did not.
 async fn write_report(
-    overlay: crate::report::ReplayOverlay,
+    writer: ReportWriter,
+    overlay: ReplayOverlay,
     cassette: std::path::PathBuf,
     out: std::path::PathBuf,
 ) -> Result<std::path::PathBuf, String> {
     let shown = out.display().to_string();
-    let written = tokio::task::spawn_blocking(move || {
-        crate::report::write_report(&cassette, Some(&overlay), &out).map(|_| out)
-    })
-    .await;
+    let written =
+        tokio::task::spawn_blocking(move || writer.write(&cassette, Some(&overlay), &out).map(|_| out))
+            .await;
     match written {
         Ok(Ok(out)) => Ok(out),
-        Ok(Err(e)) => Err(format!("cannot write the report {shown}: {e:#}")),
+        Ok(Err(e)) => Err(format!("cannot write the report {shown}: {e}")),
         Err(e) => Err(format!("cannot write the report {shown}: {e}")),
     }
 }

@@ -119,7 +119,11 @@ pub fn why_unmatched(key: &[Bytes], recorded: &[Bytes], other_db: Option<u32>) -
     }
     match (key.first(), recorded.first()) {
         (Some(a), Some(b)) if !a.eq_ignore_ascii_case(b) => {
-            return format!("no {} was recorded; the closest is a {}", shown(a), shown(b))
+            return format!(
+                "no {} was recorded; the closest is a {}",
+                shown(a),
+                shown(b)
+            )
         }
         _ => {}
     }
@@ -147,7 +151,10 @@ mod why_tests {
     use super::*;
 
     fn args(words: &[&str]) -> Vec<Bytes> {
-        words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect()
+        words
+            .iter()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
     }
 
     #[test]
@@ -165,7 +172,10 @@ mod why_tests {
             why_unmatched(&args(&["GET", "k"]), &set, None),
             r#"no "GET" was recorded; the closest is a "SET""#
         );
-        assert_eq!(why_unmatched(&set, &set, Some(3)), "recorded only in database 3");
+        assert_eq!(
+            why_unmatched(&set, &set, Some(3)),
+            "recorded only in database 3"
+        );
         assert!(why_unmatched(&set, &set, None).starts_with("every recording"));
     }
 }

@@ -993,7 +993,12 @@ impl Matcher {
                 recording: self
                     .queues
                     .conns_of(id)
-                    .filter_map(|q| self.queues.items_of(q).next().map(|at| self.queues.item(at)))
+                    .filter_map(|q| {
+                        self.queues
+                            .items_of(q)
+                            .next()
+                            .map(|at| self.queues.item(at))
+                    })
                     .min(),
                 key: self.queues.key_args(&self.store, id),
             })
@@ -1152,7 +1157,7 @@ impl Matcher {
     /// Per recording, how many live commands it answered (0: unused) and
     /// how many of those were repeats; and the misses kept. For the
     /// report's overlay.
-    pub fn outcomes(&self) -> (Vec<u32>, Vec<u32>, Vec<crate::report::overlay::MissNote>) {
+    pub fn outcomes(&self) -> (Vec<u32>, Vec<u32>, Vec<super::overlay::MissNote>) {
         (
             self.outcomes.answers(&self.served),
             self.outcomes.repeats(),

@@ -7,6 +7,8 @@
 //!   which recorded connection a live one replays); push routing.
 //! - [`handshake`]: replies made up for unrecorded handshake commands.
 //! - [`own_address`]: arguments naming resplay's own address.
+//! - [`overlay`]: what a replay did with each recording, for its HTML report.
+//! - [`reply_text`]: a reply as redis-cli prints it.
 //! - `passthrough`: misses sent to a real upstream (`--on-miss passthrough`).
 //! - `session`: one live connection.
 
@@ -14,7 +16,9 @@ pub mod clock;
 pub mod display;
 pub mod handshake;
 pub mod matcher;
+pub mod overlay;
 pub mod own_address;
+pub mod reply_text;
 mod passthrough;
 mod session;
 pub mod tokens;
@@ -573,10 +577,10 @@ impl ReplayState {
 
     /// What the replay did with each recording so far, for the HTML
     /// report (`resplay replay --report`).
-    pub fn overlay(&self) -> crate::report::overlay::ReplayOverlay {
+    pub fn overlay(&self) -> overlay::ReplayOverlay {
         let report = self.report();
         let (served, repeated, misses) = self.0.matcher().outcomes();
-        crate::report::overlay::ReplayOverlay {
+        overlay::ReplayOverlay {
             served,
             repeated,
             misses,

@@ -69,6 +69,13 @@ impl Steering {
             Mode::Replay => {
                 let path = required(spec)?;
                 if let Some(report) = &spec.report {
+                    if self.0.settings.report_writer.is_none() {
+                        return Err(SteerError::BadRequest(
+                            "this server draws no reports: an embedded server needs a report \
+                             writer (SteerSettings::report_writer)"
+                                .into(),
+                        ));
+                    }
                     let dir = report.parent().filter(|d| !d.as_os_str().is_empty());
                     if dir.is_some_and(|d| !d.is_dir()) {
                         return Err(SteerError::BadRequest(format!(

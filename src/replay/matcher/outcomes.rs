@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::Closest;
 use crate::replay::display::{display_command, why_unmatched};
-use crate::report::overlay::{MissNote, MISSES_KEPT};
+use crate::replay::overlay::{MissNote, MISSES_KEPT};
 
 /// Per recording, a byte or two: a 10M-interaction cassette keeps 10 MB of
 /// counts, not 80 MB.

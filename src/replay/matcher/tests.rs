@@ -134,7 +134,10 @@ fn miss_names_the_closest() {
     assert_eq!(misses.len(), 1);
     assert_eq!(misses[0].closest.as_deref(), Some("GET user:8"));
     assert_eq!(misses[0].closest_recording, Some(0));
-    assert_eq!(misses[0].why, r#"argument 1 differs: "user:8" recorded, "user:7" sent"#);
+    assert_eq!(
+        misses[0].why,
+        r#"argument 1 differs: "user:8" recorded, "user:7" sent"#
+    );
     assert_eq!(m.counters().first_misses, ["GET user:7"]);
     assert_eq!(
         m.unused(),

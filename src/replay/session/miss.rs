@@ -51,7 +51,11 @@ impl Session {
                 let mut shown_args = args;
                 command::redact(&mut shown_args);
                 let from = self.miss_from();
-                self.matcher().note_miss(&shown_args, from, Err("a replica's command: Redis answers none"));
+                self.matcher().note_miss(
+                    &shown_args,
+                    from,
+                    Err("a replica's command: Redis answers none"),
+                );
             }
             return;
         }

@@ -29,7 +29,10 @@ impl Session {
             match Passthrough::connect(upstream).await {
                 Ok(p) => self.passthrough = Some(p),
                 Err(e) => {
-                    let (from, why) = (self.miss_from(), format!("the upstream did not answer: {e}"));
+                    let (from, why) = (
+                        self.miss_from(),
+                        format!("the upstream did not answer: {e}"),
+                    );
                     self.matcher().note_miss(&args, from, Err(&why));
                     encode_for(
                         &error(e.to_string()),
@@ -84,7 +87,10 @@ impl Session {
             }
             Err(e) => {
                 self.passthrough = None;
-                let (from, why) = (self.miss_from(), format!("the upstream did not answer: {e}"));
+                let (from, why) = (
+                    self.miss_from(),
+                    format!("the upstream did not answer: {e}"),
+                );
                 self.matcher().note_miss(&args, from, Err(&why));
                 let text = format!("upstream {} failed: {e}", upstream.addr);
                 encode_for(&error(text), self.info.protocol, NullShape::Bulk, out);
