@@ -155,7 +155,7 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
         Plan::Record => {
             let config = record_config(&settings, &shown)?;
             let mut header = config.upstream.recording_header().await.listening_on(local);
-            config.stamp_header(&mut header);
+            header.redact_salt = config.header_salt();
             // Atomic: the old cassette stays until the run has succeeded.
             let (handle, writer) = CassetteWriter::open(&path, &header, WriteMode::Atomic).await?;
             let server = tokio::spawn(record(listener, config, handle, shutdown.clone()));
