@@ -95,6 +95,12 @@ pub struct Config {
     pub seed: Option<u64>,
     /// Redaction rules (`[[redact]]` tables; `--redact` adds to these).
     pub redact: Vec<crate::redact::RedactRule>,
+    /// Record filters (`--exclude`, repeatable; flags add to these):
+    /// commands relayed but left out of the cassette.
+    pub exclude: Vec<crate::exclude::ExcludeRule>,
+    /// `resplay run` re-records a cassette older than this (by its
+    /// header's `created`) when it has an upstream (`--max-age`).
+    pub max_age: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for Config {
@@ -136,6 +142,8 @@ impl std::fmt::Debug for Config {
             .field("fault", &self.fault)
             .field("seed", &self.seed)
             .field("redact", &self.redact)
+            .field("exclude", &self.exclude)
+            .field("max_age", &self.max_age)
             .finish()
     }
 }
@@ -230,6 +238,9 @@ struct RawConfig {
     seed: Option<u64>,
     #[serde(default)]
     redact: Vec<crate::redact::RedactRule>,
+    #[serde(default)]
+    exclude: Vec<Spanned<String>>,
+    max_age: Option<Spanned<String>>,
 }
 
 /// Reads and checks the config file at `path`.
@@ -273,6 +284,27 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
                 })
         })
         .collect::<Result<_, _>>()?;
+    let at = |span: std::ops::Range<usize>, message: String| ConfigError::Parse {
+        path: path.to_path_buf(),
+        line: Some(line_of(span.start)),
+        message,
+    };
+    let exclude = raw
+        .exclude
+        .iter()
+        .map(|rule| {
+            rule.get_ref()
+                .parse::<crate::exclude::ExcludeRule>()
+                .map_err(|e| at(rule.span(), e.to_string()))
+        })
+        .collect::<Result<_, _>>()?;
+    let max_age = match &raw.max_age {
+        Some(text) => Some(
+            humantime::parse_duration(text.get_ref())
+                .map_err(|e| at(text.span(), format!("max_age = {:?}: {e}", text.get_ref())))?,
+        ),
+        None => None,
+    };
     Ok(Config {
         listen: raw.listen,
         upstream: raw.upstream,
@@ -305,6 +337,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         fault: raw.fault,
         seed: raw.seed,
         redact: raw.redact,
+        exclude,
+        max_age,
     })
 }
 

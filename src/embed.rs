@@ -199,7 +199,7 @@ impl RecordServer {
         let (listener, addr) = bind("127.0.0.1:0").await?;
         let tls = config.serve.tls.is_some();
         let mut header = config.upstream.recording_header().await.listening_on(addr);
-        header.redact_salt = config.header_salt();
+        config.stamp_header(&mut header);
         let (handle, writer) = CassetteWriter::open(cassette.as_ref(), &header, mode).await?;
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();

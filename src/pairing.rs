@@ -44,6 +44,10 @@ pub struct Pending {
     /// request is moved several times on its way to the cassette, so it
     /// costs one word, not four.
     pub special: Option<Box<Special>>,
+    /// An `--exclude` rule leaves it out of the cassette (it is relayed
+    /// and answered all the same); decided where requests are read, which
+    /// knows whether a transaction is open.
+    pub excluded: bool,
 }
 
 /// A fault injected into one request (see `crate::fault`): how it leaves
@@ -83,6 +87,7 @@ impl Pending {
             silent,
             class,
             special: None,
+            excluded: false,
         }
     }
 

@@ -29,6 +29,7 @@ fn header() -> Header {
         tls: false,
         redact_salt: None,
         cluster: None,
+        excluded: Vec::new(),
     }
 }
 

@@ -71,6 +71,11 @@ pub struct Header {
     /// (see `crate::cluster`). Absent for a single server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<crate::topology::Topology>,
+    /// The `--exclude` rules the recording was made with, as written:
+    /// commands they matched were relayed but not recorded (see
+    /// `crate::exclude`). Written only when there were some.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<String>,
 }
 
 impl Header {
@@ -87,6 +92,7 @@ impl Header {
             tls: false,
             redact_salt: None,
             cluster: None,
+            excluded: Vec::new(),
         }
     }
 

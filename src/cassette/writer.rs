@@ -615,6 +615,7 @@ mod tests {
             tls: false,
             redact_salt: None,
             cluster: None,
+            excluded: Vec::new(),
         }
     }
 

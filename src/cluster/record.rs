@@ -110,7 +110,7 @@ pub async fn record_cluster(
     }
     let topology = crate::nodes::discover::discover(&config.upstream).await?;
     let mut header = config.upstream.recording_header().await;
-    header.redact_salt = config.header_salt();
+    config.stamp_header(&mut header);
     // Bound before the cassette is opened: a taken port leaves no file.
     let pending: Arc<Mutex<Vec<NodeListener>>> = Arc::default();
     let spawner: Arc<Mutex<Option<Spawner>>> = Arc::default();

@@ -61,12 +61,31 @@ pub struct RecordConfig {
     /// The live tail each interaction is shown on while someone watches
     /// (a steered server's web console); `None` outside steering.
     pub tail: Option<crate::control::tail::Tail>,
+    /// The call journal each relayed command is noted in (a steered
+    /// server's `GET /journal`); `None` outside steering.
+    pub journal: Option<crate::journal::Journal>,
+    /// `--exclude` rules: matching commands are relayed, not recorded
+    /// (never inside `MULTI … EXEC`).
+    pub exclude: Vec<crate::exclude::ExcludeRule>,
 }
 
 impl RecordConfig {
     /// The header's `redact_salt` for a new cassette.
     pub fn header_salt(&self) -> Option<String> {
         self.salt.clone()
+    }
+
+    /// What a new cassette's header says of this recording: its
+    /// `redact_salt`, and the `excluded` rules it was filtered by.
+    pub fn stamp_header(&self, header: &mut crate::cassette::Header) {
+        header.redact_salt = self.salt.clone();
+        header.excluded = self.exclude.iter().map(|r| r.text.clone()).collect();
+    }
+
+    /// Whether a request read outside a transaction is left out of the
+    /// cassette.
+    pub(crate) fn excludes(&self, args: &[bytes::Bytes]) -> bool {
+        crate::exclude::excluded_by(&self.exclude, args).is_some()
     }
 
     /// Before appending to `path`: the salt already in its header, so
@@ -90,6 +109,8 @@ impl RecordConfig {
             salt: Some(crate::redact::Redactor::fresh_salt()),
             cluster: None,
             tail: None,
+            journal: None,
+            exclude: Vec::new(),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Paired interactions and pushes turned into cassette lines. Apart from
 //! the relay because it is what recording adds to a byte relay: which
-//! calls are kept (`--ignore-trivial-calls`, failed handshakes), passwords
+//! calls are kept (`--ignore-trivial-calls`, failed handshakes, `--exclude`), passwords
 //! and `--redact` rules applied, and the lines written straight from the
 //! frames' bytes, decoding them only where a rule has to look inside.
 
@@ -27,6 +27,9 @@ pub(super) async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Insta
         return;
     }
     let shared = &session.shared;
+    if let Some(journal) = &shared.config.journal {
+        note_calls(journal, session.conn, paired);
+    }
     if let Some(tail) = crate::control::tail::watching(&shared.config.tail) {
         show_on_tail(tail, session, paired);
     }
@@ -49,7 +52,7 @@ pub(super) async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Insta
             } => {
                 // A handshake call that failed is kept: replay could not
                 // make up `-BUSY`, `-LOADING` or `-NOAUTH` from nothing.
-                if left_out(shared, request.class, &replies) {
+                if request.excluded || left_out(shared, request.class, &replies) {
                     continue;
                 }
                 let mut cmd = request.args;
@@ -93,6 +96,25 @@ pub(super) async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Insta
     }
 }
 
+/// Notes every call relayed in the journal, whatever the cassette keeps
+/// of it: the journal is what the client sent and got.
+fn note_calls(journal: &crate::journal::Journal, conn: u64, paired: &[Paired]) {
+    let Some(mut scribe) = journal.scribe(conn) else {
+        return;
+    };
+    for item in paired {
+        if let Paired::Interaction {
+            request,
+            db,
+            replies,
+        } = item
+        {
+            scribe.note_args(*db, &request.args, replies);
+        }
+    }
+    scribe.publish();
+}
+
 /// Whether a recording leaves the call out (`--ignore-trivial-calls`).
 fn left_out(shared: &RecordShared, class: Class, replies: &[Bytes]) -> bool {
     shared.config.ignore_trivial_calls
@@ -120,7 +142,8 @@ fn show_on_tail(tail: &Tail, session: &Session, paired: &[Paired]) {
         else {
             continue;
         };
-        if shared.writer.is_some() && left_out(shared, request.class, replies) {
+        if shared.writer.is_some() && (request.excluded || left_out(shared, request.class, replies))
+        {
             continue;
         }
         let mut cmd = request.args.clone();

@@ -31,6 +31,13 @@ pub(super) struct MultiTrack {
 }
 
 impl MultiTrack {
+    /// Whether `--exclude` leaves a request out of the cassette: never
+    /// inside a transaction (call after [`follow`](Self::follow)), whose
+    /// `EXEC` reply and matching need every queued command.
+    pub(super) fn excludes(&self, config: &crate::record::RecordConfig, args: &[Bytes]) -> bool {
+        !self.in_multi && config.excludes(args)
+    }
+
     pub(super) fn follow(&mut self, args: &[Bytes]) {
         let Some(name) = args.first() else {
             return;
@@ -165,6 +172,7 @@ pub(super) async fn relay_faulted(
         }
         let partial = matches!(fault, Some(FaultAction::Partial));
         let mut pending = Pending::new(*seq, args, now, silent);
+        pending.excluded = multi.excludes(&session.shared.config, &pending.args);
         if partial {
             pending = pending.with_special(Special::Partial);
         }

@@ -110,7 +110,8 @@ pub(super) async fn relay_requests(
                 }
                 // A replica is never answered (Redis queues no reply to it).
                 let silent = modes.is_silent(&args) || state.replication.is_streaming();
-                let pending = Pending::new(seq, args, now, silent);
+                let mut pending = Pending::new(seq, args, now, silent);
+                pending.excluded = multi.excludes(&shared.config, &pending.args);
                 if pending.class.starts_replication() {
                     session.replication_seen.store(true, Ordering::Release);
                 }
