@@ -38,6 +38,9 @@
 //! - [`fault`]: fault injection rules (`--fault`) and the rule set a server
 //!   shares; both modes' sessions apply what it decides per command.
 //! - [`redact`]: redaction rules (`--redact`) for secrets stored in Redis.
+//! - [`exclude`]: record filters (`--exclude`): commands relayed but left
+//!   out of the cassette.
+//! - [`expiry`]: `max_age`: when a cassette is old enough to record again.
 //!
 //! **Modes.**
 //! - [`record`]: the recording proxy: one session per client, exact bytes
@@ -72,6 +75,8 @@ pub mod conform;
 pub mod control;
 pub mod diff;
 pub mod embed;
+pub mod exclude;
+pub mod expiry;
 pub mod fault;
 pub mod handover;
 pub mod import;

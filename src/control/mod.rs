@@ -6,15 +6,16 @@
 //! - [`guard`]: who may use it (Host, Origin, JSON posts, the token).
 //! - [`mode`]: the modes and what a switch asks for.
 //! - [`steering`]: the server whose mode changes while it runs.
-//! - [`tail`]: the live tail of interactions, for the web console.
+//! - [`tail`]: the live tail of interactions (`crate::tail`, which record
+//!   and replay feed), for the web console.
 //! - [`ui`]: the web console's page (`/ui`) and event stream (`/events`).
 
 pub mod api;
 pub mod guard;
 pub mod mode;
 pub mod steering;
-pub mod tail;
 pub mod ui;
 
+pub use crate::tail;
 pub use mode::{Mode, ModeSpec};
 pub use steering::{Finished, Status, SteerError, SteerSettings, Steering};
