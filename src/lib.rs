@@ -49,6 +49,8 @@
 //!   shifting, pushes, passthrough, the report.
 //! - [`cluster`]: Redis Cluster: a recorder or replay server per node, in
 //!   one process and one cassette.
+//! - [`tail`]: the live tail both modes feed, for whoever watches (the web
+//!   console), at no cost while nobody does.
 //!
 //! **Steering and front ends.**
 //! - [`control`]: switching mode, resetting connections and injecting
@@ -92,6 +94,7 @@ pub mod run;
 pub mod selected_db;
 pub mod server;
 pub mod show;
+pub mod tail;
 pub mod tls;
 pub mod topology;
 pub mod upstream;

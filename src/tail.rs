@@ -22,16 +22,28 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use super::mode::Mode;
 use crate::replay::display::display_command;
+use crate::replay::reply_text::render_value;
 use crate::resp::{parse_reply, Limits, Value};
-use crate::show::render_value;
 
 /// Events a watcher may fall behind by before it loses the oldest.
 pub const CAPACITY: usize = 1024;
 
 /// How many characters of a command or a reply an event shows.
 pub const SHOWN_CHARS: usize = 200;
+
+/// The mode that handled a command (the control API's modes that serve:
+/// idle serves nothing). Here, with the modes, not with their steering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Recording.
+    Record,
+    /// Replaying.
+    Replay,
+    /// Relaying without recording.
+    Passthrough,
+}
 
 /// What became of one command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -75,7 +87,7 @@ impl TailEvent {
     /// An event for `cmd`, stamped now; `reply` is already displayed (see
     /// [`show_frames`], [`show_values`]).
     pub fn new(
-        mode: Mode,
+        mode: impl Into<Mode>,
         outcome: Outcome,
         conn: u64,
         db: u32,
@@ -86,7 +98,7 @@ impl TailEvent {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         TailEvent {
-            mode,
+            mode: mode.into(),
             conn,
             db,
             at,

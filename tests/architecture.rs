@@ -50,7 +50,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["tls", "upstream", "handover", "server", "nodes"],
     ),
     ("Policies", &["fault", "redact"]),
-    ("Modes", &["record", "replay", "cluster"]),
+    ("Modes", &["record", "replay", "cluster", "tail"]),
     (
         "Steering and front ends",
         &["control", "run", "embed", "config"],

@@ -41,7 +41,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::mode::{Mode, ModeSpec};
-use super::tail::Tail;
+use crate::tail::Tail;
 use crate::cassette::{CassetteError, CassetteWriter, WriteMode, WriterTask};
 use crate::fault::Faults;
 use crate::handover::{Carry, SessionEnd};

@@ -60,7 +60,7 @@ pub struct RecordConfig {
     pub cluster: Option<crate::nodes::ClusterLink>,
     /// The live tail each interaction is shown on while someone watches
     /// (a steered server's web console); `None` outside steering.
-    pub tail: Option<crate::control::tail::Tail>,
+    pub tail: Option<crate::tail::Tail>,
     /// The call journal each relayed command is noted in (a steered
     /// server's `GET /journal`); `None` outside steering.
     pub journal: Option<crate::journal::Journal>,

@@ -104,7 +104,7 @@ pub struct ReplayConfig {
     pub exact_tokens: bool,
     /// The live tail each command is shown on while someone watches (a
     /// steered server's web console); `None` outside steering.
-    pub tail: Option<crate::control::tail::Tail>,
+    pub tail: Option<crate::tail::Tail>,
 }
 
 impl Default for ReplayConfig {
@@ -245,7 +245,7 @@ impl ReplayShared {
         pushes: Vec<Value>,
     ) {
         self.passed_through.fetch_add(1, Ordering::Relaxed);
-        if let Some(tail) = crate::control::tail::watching(&self.config.tail) {
+        if let Some(tail) = crate::tail::watching(&self.config.tail) {
             self.show_passed_through(tail, live, db, &cmd, &replies);
         }
         let Some(writer) = &self.config.record_misses_to else {
@@ -280,13 +280,13 @@ impl ReplayShared {
     /// and `--redact` data as a recording of it would have them.
     fn show_passed_through(
         &self,
-        tail: &crate::control::tail::Tail,
+        tail: &crate::tail::Tail,
         live: u64,
         db: u32,
         cmd: &[Bytes],
         replies: &[Value],
     ) {
-        use crate::control::tail::{show_values, Outcome, TailEvent};
+        use crate::tail::{show_values, Outcome, TailEvent};
         let mut cmd = cmd.to_vec();
         crate::command::redact_with(&mut cmd, self.secret_key.as_ref());
         let reply = match &self.config.redact {
@@ -298,7 +298,7 @@ impl ReplayShared {
             _ => show_values(replies),
         };
         tail.send(TailEvent::new(
-            crate::control::Mode::Replay,
+            crate::tail::Mode::Replay,
             Outcome::Passthrough,
             live,
             db,

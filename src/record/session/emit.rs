@@ -13,8 +13,7 @@ use super::Session;
 use crate::cassette::wire_lines::{write_interaction_line, write_push_line, InteractionHead};
 use crate::cassette::Event;
 use crate::command::{self, Class};
-use crate::control::tail::{Outcome, Tail};
-use crate::control::Mode;
+use crate::tail::{Mode, Outcome, Tail};
 use crate::pairing::{is_error_frame, Paired};
 use crate::record::RecordShared;
 use crate::resp::{parse_reply, Limits, Value};
@@ -30,7 +29,7 @@ pub(super) async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Insta
     if let Some(journal) = &shared.config.journal {
         note_calls(journal, session.conn, paired);
     }
-    if let Some(tail) = crate::control::tail::watching(&shared.config.tail) {
+    if let Some(tail) = crate::tail::watching(&shared.config.tail) {
         show_on_tail(tail, session, paired);
     }
     let Some(writer) = &shared.writer else {
@@ -127,7 +126,7 @@ fn left_out(shared: &RecordShared, class: Class, replies: &[Bytes]) -> bool {
 /// and `--redact` data as the cassette has them), or, relaying only, every
 /// call passed through. Only called while someone watches.
 fn show_on_tail(tail: &Tail, session: &Session, paired: &[Paired]) {
-    use crate::control::tail::{show_frames, show_values, TailEvent};
+    use crate::tail::{show_frames, show_values, TailEvent};
     let shared = &session.shared;
     let (mode, outcome) = match shared.writer {
         Some(_) => (Mode::Record, Outcome::Recorded),

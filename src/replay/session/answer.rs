@@ -12,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::{encode_for, Session};
 use crate::command::{self, Class};
-use crate::control::{tail, Mode};
+use crate::tail::{self, Mode};
 use crate::fault::FaultAction;
 use crate::replay::clock;
 use crate::replay::matcher::{Closest, Delivery, Matched, Matcher};

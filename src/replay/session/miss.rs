@@ -9,8 +9,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::{encode_for, Session};
 use crate::command::{self, Class};
-use crate::control::tail::{self, TailEvent};
-use crate::control::Mode;
+use crate::tail::{self, Mode, TailEvent};
 use crate::replay::display::display_command;
 use crate::replay::handshake::{is_handshake, synthesize, Effect};
 use crate::replay::matcher::{Closest, MissFrom};
