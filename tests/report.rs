@@ -457,3 +457,75 @@ fn a_bad_cassette_is_an_error_and_leaves_no_page() {
         .collect();
     assert_eq!(left, vec![std::ffi::OsString::from("workload.jsonl")]);
 }
+
+/// A redis-py client for `resplay run`: sets and reads `a`, then reads the
+/// key given (a miss on replay when it was not recorded).
+const RUN_CLIENT: &str = r#"
+import os, sys, redis
+r = redis.Redis(port=int(os.environ["REDIS_PORT"]))
+r.set("run:a", "1")
+print(r.get("run:a"))
+try:
+    print(r.get(sys.argv[1]))
+except redis.ResponseError as e:
+    print("error", e)
+"#;
+
+/// `resplay run --report`: the report of what it recorded, then of the
+/// replay with its miss; a report that cannot be written fails the run.
+#[test]
+fn run_writes_the_report_of_its_recording_and_of_its_replay() {
+    let (dir, cassette, _) = temp();
+    let redis = RedisServer::start();
+    let run = |mode: &str, key: &str, report: &Path| {
+        Command::new(resplay_bin())
+            .args(["run", "--cassette"])
+            .arg(&cassette)
+            .args(["--mode", mode, "--upstream", &redis.url(), "--report"])
+            .arg(report)
+            .args(["--", "python3", "-c", RUN_CLIENT, key])
+            .output()
+            .expect("run resplay run")
+    };
+    let recorded = dir.path().join("recorded.html");
+    let out = run("all", "run:a", &recorded);
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains(&format!("report: {}", recorded.display())),
+        "{log}"
+    );
+    let data = page_data(&std::fs::read_to_string(&recorded).unwrap());
+    assert_eq!(
+        data["summary"]["interactions"],
+        cassette_interactions(&cassette)
+    );
+    assert!(data["replay"].is_null(), "a recording has no overlay");
+
+    let replayed = dir.path().join("replayed.html");
+    let out = run("none", "run:b", &replayed);
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{log}");
+    let data = page_data(&std::fs::read_to_string(&replayed).unwrap());
+    let replay = &data["replay"];
+    assert_eq!(replay["missed"], 1, "{replay}");
+    assert_eq!(replay["misses"][0]["command"], "GET run:b");
+    assert_eq!(replay["misses"][0]["closest"], "GET run:a");
+    assert_eq!(
+        replay["misses"][0]["why"],
+        r#"argument 1 differs: "run:a" recorded, "run:b" sent"#
+    );
+
+    let nowhere = dir.path().join("no/such/dir/r.html");
+    let out = run("none", "run:a", &nowhere);
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(log.contains("cannot write the report"), "{log}");
+}
+
+fn cassette_interactions(cassette: &Path) -> usize {
+    cassette_lines(cassette)
+        .iter()
+        .filter(|l| l.get("cmd").is_some())
+        .count()
+}
