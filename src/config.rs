@@ -81,6 +81,8 @@ pub struct Config {
     pub exact_tokens: Option<bool>,
     /// Refuse clients beyond this many (`--max-clients`).
     pub max_clients: Option<usize>,
+    /// Calls the journal keeps, in all (`--journal-max`; 0 keeps none).
+    pub journal_max: Option<usize>,
     /// Ignore rules for volatile arguments (`--ignore`, repeatable); flags add
     /// to these.
     pub ignore: Vec<IgnoreRule>,
@@ -136,6 +138,7 @@ impl std::fmt::Debug for Config {
             .field("no_repeat", &self.no_repeat)
             .field("exact_tokens", &self.exact_tokens)
             .field("max_clients", &self.max_clients)
+            .field("journal_max", &self.journal_max)
             .field("ignore", &self.ignore)
             .field("cassette", &self.cassette)
             .field("mode", &self.mode)
@@ -229,6 +232,7 @@ struct RawConfig {
     no_repeat: Option<bool>,
     exact_tokens: Option<bool>,
     max_clients: Option<usize>,
+    journal_max: Option<usize>,
     #[serde(default)]
     ignore: Vec<Spanned<String>>,
     cassette: Option<PathBuf>,
@@ -331,6 +335,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         no_repeat: raw.no_repeat,
         exact_tokens: raw.exact_tokens,
         max_clients: raw.max_clients,
+        journal_max: raw.journal_max,
         ignore,
         cassette: raw.cassette,
         mode: raw.mode,

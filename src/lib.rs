@@ -38,6 +38,8 @@
 //! - [`fault`]: fault injection rules (`--fault`) and the rule set a server
 //!   shares; both modes' sessions apply what it decides per command.
 //! - [`redact`]: redaction rules (`--redact`) for secrets stored in Redis.
+//! - [`journal`]: the calls a steered server received, for tests to assert
+//!   on (`GET /journal`).
 //! - [`exclude`]: record filters (`--exclude`): commands relayed but left
 //!   out of the cassette.
 //! - [`expiry`]: `max_age`: when a cassette is old enough to record again.
@@ -82,6 +84,7 @@ pub mod expiry;
 pub mod fault;
 pub mod handover;
 pub mod import;
+pub mod journal;
 pub mod nodes;
 pub mod pairing;
 pub mod pattern;

@@ -98,6 +98,10 @@ pub struct Steer {
     /// protocol and subscriptions) instead of closing them.
     #[arg(long)]
     pub keep_connections: bool,
+    /// Calls the journal keeps for GET /journal, in all, the oldest dropped
+    /// first; 0 keeps none [default: 10000].
+    #[arg(long, value_name = "N")]
+    pub journal_max: Option<usize>,
 }
 
 /// Replay behaviour, shared by replay and run. `Default` is "no flags",

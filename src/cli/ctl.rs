@@ -86,6 +86,18 @@ enum CtlRequest {
         /// The keys (none: every key, as after FLUSHALL).
         keys: Vec<String>,
     },
+    /// The calls the server received, with their replies (or --clear them).
+    Journal {
+        /// Only calls that fit this pattern, e.g. 'SET user:* ...' (the
+        /// --ignore syntax; a bare name: any arguments).
+        pattern: Option<String>,
+        /// Only calls after this id.
+        #[arg(long, value_name = "ID")]
+        since: Option<u64>,
+        /// Forget every call instead (answers the last id given).
+        #[arg(long, conflicts_with_all = ["pattern", "since"])]
+        clear: bool,
+    },
 }
 
 /// The fault-rule requests, under `resplay ctl fault`.
@@ -164,6 +176,23 @@ pub async fn run(args: CtlArgs) -> Result<ExitCode> {
                 "/invalidate".to_string(),
                 Some(json!({ "keys": keys })),
             )
+        }
+        CtlRequest::Journal { clear: true, .. } => ("DELETE", "/journal".to_string(), None),
+        CtlRequest::Journal { pattern, since, .. } => {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            if let Some(pattern) = &pattern {
+                query.append_pair("pattern", pattern);
+            }
+            if let Some(since) = since {
+                query.append_pair("since", &since.to_string());
+            }
+            let query = query.finish();
+            let path = if query.is_empty() {
+                "/journal".to_string()
+            } else {
+                format!("/journal?{query}")
+            };
+            ("GET", path, None)
         }
     };
     let token = args.admin_token.as_deref().filter(|t| !t.is_empty());

@@ -61,6 +61,10 @@ pub async fn steered(
         .map(|r| r.serve.max_clients)
         .unwrap_or(replay.serve.max_clients);
     serve.tls = replay.serve.tls.clone();
+    let mut replay = replay;
+    replay.journal = Some(resplay::journal::Journal::new(settings::journal_max(
+        steer, file,
+    )));
     let steer_settings = SteerSettings {
         record,
         replay,

@@ -260,6 +260,14 @@ pub fn admin_access(steer: &Steer, file: &Config) -> anyhow::Result<Access> {
     })
 }
 
+/// `--journal-max` / `journal_max`: the calls the journal keeps.
+pub fn journal_max(steer: &Steer, file: &Config) -> usize {
+    steer
+        .journal_max
+        .or(file.journal_max)
+        .unwrap_or(resplay::journal::DEFAULT_MAX)
+}
+
 /// `--keep-connections` / `reset_connections_on_start` (inverted): a mode
 /// switch closes client connections by default.
 pub fn reset_connections(steer: &Steer, file: &Config) -> bool {

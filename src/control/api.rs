@@ -75,6 +75,10 @@ pub fn router(steering: Steering, guard: Guard) -> Router {
         .route("/faults/{id}", delete(delete_fault))
         .route("/publish", post(publish))
         .route("/invalidate", post(invalidate))
+        .route(
+            "/journal",
+            get(super::journal::list).delete(super::journal::clear),
+        )
         .route("/ui", get(super::ui::page))
         .route("/events", get(super::ui::events))
         .with_state(steering)

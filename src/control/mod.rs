@@ -4,6 +4,7 @@
 //!
 //! - [`api`]: the HTTP/JSON API (`--admin`), served by axum.
 //! - [`guard`]: who may use it (Host, Origin, JSON posts, the token).
+//! - [`journal`]: `GET`/`DELETE /journal`, the calls received.
 //! - [`mode`]: the modes and what a switch asks for.
 //! - [`steering`]: the server whose mode changes while it runs.
 //! - [`tail`]: the live tail of interactions (`crate::tail`, which record
@@ -12,6 +13,7 @@
 
 pub mod api;
 pub mod guard;
+pub mod journal;
 pub mod mode;
 pub mod steering;
 pub mod ui;

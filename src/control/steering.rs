@@ -45,6 +45,7 @@ use crate::tail::Tail;
 use crate::cassette::{CassetteError, CassetteWriter, WriteMode, WriterTask};
 use crate::fault::Faults;
 use crate::handover::{Carry, SessionEnd};
+use crate::journal::Journal;
 use crate::record::{RecordConfig, Recorder};
 use crate::replay::{ReplayConfig, ReplayState};
 use crate::server::inject::Injection;
@@ -161,6 +162,8 @@ struct Inner {
     /// The live tail every mode shows its interactions on (the web
     /// console's); inert until someone watches.
     tail: Tail,
+    /// The calls every mode received (`GET /journal`).
+    journal: Journal,
 }
 
 /// A server that can change mode while it runs. Cheap to clone: every
@@ -193,6 +196,16 @@ impl Steering {
         if let Some(record) = &mut settings.record {
             record.tail = Some(tail.clone());
         }
+        // And one journal: a test's calls are there whichever mode served
+        // them.
+        let journal = settings
+            .replay
+            .journal
+            .get_or_insert_with(|| Journal::new(crate::journal::DEFAULT_MAX))
+            .clone();
+        if let Some(record) = &mut settings.record {
+            record.journal = Some(journal.clone());
+        }
         let steering = Steering(Arc::new(Inner {
             settings,
             registry: Arc::new(Registry::default()),
@@ -203,6 +216,7 @@ impl Steering {
             listen: OnceLock::new(),
             clients: AtomicUsize::new(0),
             tail,
+            journal,
         }));
         let _ = steering.0.listen.set(listen);
         refuse_misplaced(&first)?;
@@ -252,6 +266,11 @@ impl Steering {
     /// console's `GET /events` watches.
     pub fn tail(&self) -> Tail {
         self.0.tail.clone()
+    }
+
+    /// The call journal, shared by every mode: what `GET /journal` reads.
+    pub fn journal(&self) -> Journal {
+        self.0.journal.clone()
     }
 
     /// The token that stops the server.

@@ -105,6 +105,9 @@ pub struct ReplayConfig {
     /// The live tail each command is shown on while someone watches (a
     /// steered server's web console); `None` outside steering.
     pub tail: Option<crate::tail::Tail>,
+    /// The call journal each command is noted in (a steered server's
+    /// `GET /journal`); `None` outside steering.
+    pub journal: Option<crate::journal::Journal>,
 }
 
 impl Default for ReplayConfig {
@@ -125,6 +128,7 @@ impl Default for ReplayConfig {
             cluster: None,
             exact_tokens: false,
             tail: None,
+            journal: None,
         }
     }
 }

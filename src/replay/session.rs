@@ -76,6 +76,8 @@ struct Session {
     reader: ClientReader,
     /// Bytes read from the client and not handled yet.
     buf: BytesMut,
+    /// Notes this connection's calls in the journal, if there is one.
+    scribe: Option<crate::journal::Scribe>,
     /// `buf` got bytes while a command waited: they are handled before the
     /// next read.
     unread: bool,
@@ -138,6 +140,7 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
         reader,
         buf,
         unread: false,
+        scribe: shared.config.journal.as_ref().and_then(|j| j.scribe(live)),
     };
     if let Some(state) = &carried {
         session.resume(state);

@@ -12,12 +12,12 @@ use bytes::{Bytes, BytesMut};
 
 use super::{encode_for, Session};
 use crate::command::{self, Class};
-use crate::tail::{self, Mode};
 use crate::fault::FaultAction;
 use crate::replay::clock;
 use crate::replay::matcher::{Closest, Delivery, Matched, Matcher};
 use crate::replay::Timing;
 use crate::resp::{rdb, RequestFrame, Value};
+use crate::tail::{self, Mode};
 use crate::tls::ClientWriter;
 
 /// What the matcher decided for one command, when more than an immediate
@@ -63,6 +63,8 @@ impl Session {
                     let args = frame.args_at(chunk, *start);
                     // Only what is left for later keeps its own copy.
                     let raw = || chunk.slice(*start..*start + frame.len);
+                    // For the journal: where it ran, where its reply starts.
+                    let (db, before) = (self.selected.db(), out.len());
                     self.silent = self.reply_modes.is_silent(&args);
                     if self.doomed && !self.selected.in_multi() {
                         self.doomed = false; // DISCARD or RESET ended it
@@ -74,21 +76,47 @@ impl Session {
                         // Answered by the fault, never matched: an `EXEC`
                         // it aborts still ends the transaction.
                         matcher.follow(self.live, &args, Class::of(&args), None);
-                        later = Some((raw(), args.into_vec(), Later::Fault(fault)));
+                        later = Some((raw(), args.into_vec(), Later::Fault(fault), db, before));
                         break;
                     }
                     if let Some(l) = self.answer(&mut matcher, &args, out) {
-                        later = Some((raw(), args.into_vec(), l));
+                        later = Some((raw(), args.into_vec(), l, db, before));
                         break;
                     }
+                    let request = &chunk[*start..*start + frame.len];
+                    self.note_call(db, request, &out[before..]);
                 }
             }
-            if let Some((raw, args, l)) = later {
+            if let Some((raw, args, l, db, before)) = later {
+                // A latency fault writes the replies before it and starts
+                // `out` afresh: the calls they answered are published first.
+                let flushes = matches!(l, Later::Fault(Some(FaultAction::Latency(_))));
+                if flushes {
+                    self.publish_calls();
+                }
                 match l {
-                    Later::Fault(fault) => self.fault(raw, args, fault, out, writer).await,
-                    l => self.finish(raw, args, l, out).await,
+                    Later::Fault(fault) => self.fault(raw.clone(), args, fault, out, writer).await,
+                    l => self.finish(raw.clone(), args, l, out).await,
                 }
+                let from = if flushes { 0 } else { before.min(out.len()) };
+                self.note_call(db, &raw, &out[from..]);
             }
+        }
+        // Before the replies go out: a client that has its reply finds
+        // its call in the journal.
+        self.publish_calls();
+    }
+
+    /// Notes a call in the journal, when there is one.
+    fn note_call(&mut self, db: u32, request: &[u8], reply: &[u8]) {
+        if let Some(scribe) = &mut self.scribe {
+            scribe.note(db, request, reply);
+        }
+    }
+
+    fn publish_calls(&mut self) {
+        if let Some(scribe) = &mut self.scribe {
+            scribe.publish();
         }
     }
 
