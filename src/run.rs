@@ -38,6 +38,10 @@ pub enum RunError {
     /// Recording needs an upstream.
     #[error("recording {0} needs an upstream: pass --upstream redis://HOST:PORT")]
     NoUpstream(String),
+    /// `--strict`, and the cassette is older than `--max-age` with nothing
+    /// to record it again from.
+    #[error("cassette {0}: {1}; {2}")]
+    Expired(String, String, &'static str),
     /// The cassette could not be read or written.
     #[error(transparent)]
     Cassette(#[from] CassetteError),
@@ -79,6 +83,11 @@ pub struct RunSettings {
     /// Where to write the cassette's HTML report when the run ends (with
     /// what the replay did, when replaying), and what draws it.
     pub report: Option<(PathBuf, ReportWriter)>,
+    /// `--exclude` rules for recording.
+    pub exclude: Vec<crate::exclude::ExcludeRule>,
+    /// Record the cassette again once it is older than this (see
+    /// [`crate::expiry`]).
+    pub max_age: Option<std::time::Duration>,
 }
 
 /// What happened, for the caller to report and turn into an exit code.
@@ -129,14 +138,20 @@ fn exit_code(status: ExitStatus) -> i32 {
 }
 
 /// Runs the command behind a proxy; `stop` (Ctrl-C, SIGTERM) kills it.
-pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOutcome, RunError> {
+pub async fn run(
+    mut settings: RunSettings,
+    stop: CancellationToken,
+) -> Result<RunOutcome, RunError> {
     let path = settings.cassette.clone();
     let shown = path.display().to_string();
     let exists = path.exists();
     if settings.mode == RunMode::None && !exists {
         return Err(RunError::NoCassette(shown));
     }
-    let plan = plan(settings.mode, exists);
+    let mut plan = plan(settings.mode, exists);
+    if let (Plan::Replay { .. }, Some(max_age)) = (plan, settings.max_age) {
+        plan = expiry_plan(&mut settings, plan, max_age)?;
+    }
     let cluster_cassette = plan != Plan::Record && read_header(&path)?.cluster.is_some();
     if cluster_cassette || (plan == Plan::Record && settings.cluster) {
         return run_cluster(settings, plan, stop).await;
@@ -155,7 +170,7 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
         Plan::Record => {
             let config = record_config(&settings, &shown)?;
             let mut header = config.upstream.recording_header().await.listening_on(local);
-            header.redact_salt = config.header_salt();
+            config.stamp_header(&mut header);
             // Atomic: the old cassette stays until the run has succeeded.
             let (handle, writer) = CassetteWriter::open(&path, &header, WriteMode::Atomic).await?;
             let server = tokio::spawn(record(listener, config, handle, shutdown.clone()));
@@ -239,6 +254,46 @@ pub async fn run(settings: RunSettings, stop: CancellationToken) -> Result<RunOu
     }
 }
 
+/// What to do with a cassette older than `max_age`: record it again when
+/// there is an upstream (and the mode records at all), else replay it with
+/// a warning, or fail under `--strict`. A cassette whose age cannot be told
+/// (no `created`) is replayed, with a warning.
+fn expiry_plan(
+    settings: &mut RunSettings,
+    plan: Plan,
+    max_age: std::time::Duration,
+) -> Result<Plan, RunError> {
+    use crate::expiry::{cassette_age, Age};
+    let path = &settings.cassette;
+    let shown = path.display().to_string();
+    let age = cassette_age(path, max_age)?;
+    let said = age.describe(max_age);
+    match age {
+        Age::Fresh { .. } => return Ok(plan),
+        Age::Unknown => {
+            tracing::warn!("cassette {shown}: {said}");
+            return Ok(plan);
+        }
+        Age::Expired { .. } => {}
+    }
+    if settings.mode != RunMode::None && settings.upstream.is_some() {
+        tracing::warn!("cassette {shown}: {said}: recording it again");
+        // A cluster recording is recorded again as one.
+        settings.cluster |= read_header(path)?.cluster.is_some();
+        return Ok(Plan::Record);
+    }
+    let hint = if settings.mode == RunMode::None {
+        "--mode none never records: run with --mode once and --upstream to record it again"
+    } else {
+        "pass --upstream redis://HOST:PORT to record it again"
+    };
+    if settings.strict {
+        return Err(RunError::Expired(shown, said, hint));
+    }
+    tracing::warn!("cassette {shown}: {said}; replaying it anyway ({hint})");
+    Ok(plan)
+}
+
 /// Writes the HTML report of `cassette` (with a replay's `overlay`) to
 /// `out`, off the runtime's threads: where it went, or why it did not.
 async fn write_report(
@@ -272,6 +327,7 @@ fn record_config(settings: &RunSettings, shown: &str) -> Result<RecordConfig, Ru
     let mut config = RecordConfig::new(upstream);
     config.redact = settings.replay.redact.clone();
     config.ignore_trivial_calls = settings.ignore_trivial_calls;
+    config.exclude = settings.exclude.clone();
     config.faults = settings.replay.faults.clone();
     config.serve = settings.replay.serve.clone();
     Ok(config)

@@ -118,6 +118,14 @@ pub fn render_header(h: &Header, out: &mut String) {
             .map(|u| format!(", upstream {u}"))
             .unwrap_or_default()
     );
+    if !h.excluded.is_empty() {
+        let rules: Vec<String> = h.excluded.iter().map(|r| format!("'{r}'")).collect();
+        let _ = writeln!(
+            out,
+            "# filtered: commands matching --exclude {} were relayed but not recorded",
+            rules.join(", ")
+        );
+    }
     let Some(cluster) = &h.cluster else {
         return;
     };

@@ -34,6 +34,10 @@ pub struct RecordArgs {
     /// resplay's (see docs/cluster.md).
     #[arg(long)]
     cluster: bool,
+    /// Relay but do not record commands matching this pattern (the --ignore
+    /// syntax; a bare name = any arguments), e.g. --exclude 'INFO ...' (repeatable).
+    #[arg(long = "exclude", value_name = "PATTERN")]
+    exclude: Vec<resplay::exclude::ExcludeRule>,
 }
 
 /// Records until a signal; fails when the cassette lost lines.
@@ -49,11 +53,12 @@ pub async fn run(args: RecordArgs, file: &Config) -> Result<ExitCode> {
         file,
         upstream.clone(),
     )?;
-    let Some(record) =
+    let Some(mut record) =
         settings::record_config(&args.common, args.record_trivial_calls, file, upstream)
     else {
         bail!("record needs an upstream: pass --upstream redis://HOST:PORT");
     };
+    record.exclude = settings::exclude_rules(&args.exclude, file);
     let listen = settings::listen(&args.listen, file);
     if settings::cluster(args.cluster, file) {
         warn_if_insecure(Some(&record.upstream));

@@ -33,6 +33,14 @@ pub struct RunArgs {
     /// the command also gets REDIS_CLUSTER_NODES.
     #[arg(long)]
     cluster: bool,
+    /// Relay but do not record commands matching this pattern (the --ignore
+    /// syntax; a bare name = any arguments), e.g. --exclude 'INFO ...' (repeatable).
+    #[arg(long = "exclude", value_name = "PATTERN")]
+    exclude: Vec<resplay::exclude::ExcludeRule>,
+    /// Record the cassette again once it is older than this (by its header's
+    /// `created`), e.g. 30d; without --upstream warn (fail with --strict).
+    #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+    max_age: Option<std::time::Duration>,
     /// The command to run, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -49,6 +57,8 @@ pub async fn run(args: RunArgs, file: &Config) -> Result<ExitCode> {
         replay: settings::replay_config(&args.common, &args.flags, None, file, upstream)?,
         strict: settings::strict(args.flags.strict, file),
         cluster: settings::cluster(args.cluster, file),
+        exclude: settings::exclude_rules(&args.exclude, file),
+        max_age: settings::max_age(args.max_age, file),
         command: args.command,
         report: args
             .flags

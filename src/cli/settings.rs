@@ -228,6 +228,21 @@ pub fn run_mode(flag: Option<RunMode>, file: &Config) -> RunMode {
     flag.or(file.mode).unwrap_or(RunMode::Once)
 }
 
+/// `--exclude` / `exclude` (record, run): the file's rules, then the
+/// flags'; none by default.
+pub fn exclude_rules(
+    flags: &[resplay::exclude::ExcludeRule],
+    file: &Config,
+) -> Vec<resplay::exclude::ExcludeRule> {
+    file.exclude.iter().chain(flags).cloned().collect()
+}
+
+/// `--max-age` / `max_age` of `resplay run`; none (a cassette never
+/// expires) by default.
+pub fn max_age(flag: Option<Duration>, file: &Config) -> Option<Duration> {
+    flag.or(file.max_age)
+}
+
 /// `--admin` / `admin`: where the control API listens; off by default.
 pub fn admin<'a>(steer: &'a Steer, file: &'a Config) -> Option<&'a String> {
     steer.admin.as_ref().or(file.admin.as_ref())

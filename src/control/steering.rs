@@ -407,7 +407,7 @@ impl Steering {
                     config.salt_from(path);
                 }
                 let mut header = config.upstream.recording_header().await;
-                header.redact_salt = config.header_salt();
+                config.stamp_header(&mut header);
                 if let Some(addr) = self.0.listen.get() {
                     header = header.listening_on(*addr);
                 }

@@ -169,6 +169,9 @@ pub(crate) struct ReplayShared {
     passed_through: AtomicU64,
     /// Live connections served so far.
     connections: AtomicU64,
+    /// The `--exclude` rules the cassette was recorded with (its header's
+    /// `excluded`): what they match was never recorded, and a miss says so.
+    excluded: Vec<crate::exclude::ExcludeRule>,
 }
 
 impl ReplayShared {
@@ -255,6 +258,10 @@ impl ReplayShared {
         let Some(writer) = &self.config.record_misses_to else {
             return;
         };
+        // Extending a filtered cassette filters what it adds alike.
+        if crate::exclude::excluded_by(&self.excluded, &cmd).is_some() {
+            return;
+        }
         let seq = {
             let mut seqs = self
                 .passthrough_seq
@@ -539,6 +546,7 @@ impl ReplayState {
             passthrough_seq: Mutex::new(HashMap::new()),
             passed_through: AtomicU64::new(0),
             connections: AtomicU64::new(0),
+            excluded: crate::exclude::from_header(&header.excluded),
         }))
     }
 

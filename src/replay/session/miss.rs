@@ -2,8 +2,9 @@
 //! command is made up (or queued inside `MULTI`), a cluster node answers
 //! for its topology, `--on-miss passthrough` asks the upstream
 //! (`pass_through`), and anything else gets a miss error naming the
-//! closest recording. Apart from the answer path because none of it uses
-//! the cassette's recordings; it decides what stands in for them.
+//! closest recording (or, for a command an `--exclude` rule kept out of
+//! the recording, saying so). Apart from the answer path because none of
+//! it uses the cassette's recordings; it decides what stands in for them.
 
 use bytes::{Bytes, BytesMut};
 
@@ -117,19 +118,26 @@ impl Session {
         let shown = display_command(&shown_args);
         let from = self.miss_from();
         let nothing = "the cassette has no interactions";
-        self.matcher()
-            .note_miss(&shown_args, from, closest.as_ref().ok_or(nothing));
-        tracing::warn!("miss: no recorded reply for '{shown}'");
+        let excluded = crate::exclude::excluded_by(&self.shared.excluded, &args);
+        let why = match excluded {
+            Some(_) => Err("excluded from the recording (--exclude)"),
+            None => closest.as_ref().ok_or(nothing),
+        };
+        self.matcher().note_miss(&shown_args, from, why);
         self.selected.observe(&args, Outcome::Error, || None);
-        let text = match closest {
-            Some(c) => format!(
-                "ERR resplay: no recorded reply for '{}' (closest recorded: {c})",
-                one_line(&shown),
-            ),
-            None => format!(
-                "ERR resplay: no recorded reply for '{}' (the cassette has no interactions)",
-                one_line(&shown)
-            ),
+        let text = match (excluded, closest) {
+            (Some(rule), _) => {
+                tracing::warn!("miss: '{shown}' was excluded at record time");
+                format!(
+                    "ERR resplay: '{}' was excluded from the recording (--exclude '{}'): no reply to replay",
+                    one_line(&shown),
+                    one_line(&rule.text)
+                )
+            }
+            (None, closest) => {
+                tracing::warn!("miss: no recorded reply for '{shown}'");
+                no_recorded_reply(&shown, closest)
+            }
         };
         if let Some(tail) = tail::watching(&self.shared.config.tail) {
             let (live, db) = (self.live, self.selected.db());
@@ -163,6 +171,20 @@ impl Session {
             db: self.selected.db(),
             at_ms: self.shared.start.elapsed().as_millis() as u64,
         }
+    }
+}
+
+/// The miss error for a command nothing recorded answers.
+fn no_recorded_reply(shown: &str, closest: Option<Closest>) -> String {
+    match closest {
+        Some(c) => format!(
+            "ERR resplay: no recorded reply for '{}' (closest recorded: {c})",
+            one_line(shown),
+        ),
+        None => format!(
+            "ERR resplay: no recorded reply for '{}' (the cassette has no interactions)",
+            one_line(shown)
+        ),
     }
 }
 
