@@ -234,6 +234,8 @@ impl std::fmt::Display for Took {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cassette::MAX_VALUE_DEPTH as MAX_DEPTH;
+    use crate::resp::{AggregateKind, Value};
 
     fn show(v: &Value) -> String {
         let mut out = String::new();
