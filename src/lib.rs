@@ -40,6 +40,8 @@
 //! - [`redact`]: redaction rules (`--redact`) for secrets stored in Redis.
 //! - [`journal`]: the calls a steered server received, for tests to assert
 //!   on (`GET /journal`).
+//! - [`stubs`]: hand-written replies replay gives before the cassette's
+//!   (`--stubs`, `POST /stubs`).
 //! - [`exclude`]: record filters (`--exclude`): commands relayed but left
 //!   out of the cassette.
 //! - [`expiry`]: `max_age`: when a cassette is old enough to record again.
@@ -97,6 +99,7 @@ pub mod run;
 pub mod selected_db;
 pub mod server;
 pub mod show;
+pub mod stubs;
 pub mod tail;
 pub mod tls;
 pub mod topology;

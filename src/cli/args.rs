@@ -124,6 +124,10 @@ pub struct ReplayFlags {
     /// Ignore volatile arguments, e.g. --ignore 'SET lock:* <any> PX <any>' (repeatable).
     #[arg(long = "ignore", value_name = "RULE")]
     pub ignore: Vec<IgnoreRule>,
+    /// Hand-written replies consulted before the cassette (TOML, `[[stub]]`
+    /// tables; see docs/stubs.md); without --cassette, stubs alone answer.
+    #[arg(long, value_name = "FILE")]
+    pub stubs: Option<std::path::PathBuf>,
     /// When the replay (or run) ends, write the cassette's HTML report, with
     /// what the replay served, repeated, missed and left unused, to FILE.
     #[arg(long, value_name = "FILE")]

@@ -59,6 +59,10 @@ enum CtlRequest {
         /// Replay: when this replay ends, write its HTML report to FILE.
         #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,
+        /// Replay: when this replay ends without a miss, write the cassette
+        /// without what it left unused to OUT.
+        #[arg(long, value_name = "OUT")]
+        write_pruned: Option<PathBuf>,
         /// Replay: an ignore rule for this mode, added to the server's (repeatable).
         #[arg(long = "ignore", value_name = "RULE")]
         ignore: Vec<String>,
@@ -86,6 +90,9 @@ enum CtlRequest {
         /// The keys (none: every key, as after FLUSHALL).
         keys: Vec<String>,
     },
+    /// Stubs replay answers with before the cassette: list, add, remove, clear.
+    #[command(subcommand)]
+    Stub(StubRequest),
     /// The calls the server received, with their replies (or --clear them).
     Journal {
         /// Only calls that fit this pattern, e.g. 'SET user:* ...' (the
@@ -98,6 +105,37 @@ enum CtlRequest {
         #[arg(long, conflicts_with_all = ["pattern", "since"])]
         clear: bool,
     },
+}
+
+/// The stub requests, under `resplay ctl stub` (see docs/stubs.md).
+#[derive(Subcommand)]
+enum StubRequest {
+    /// The stubs, with how often each fitted and answered.
+    List,
+    /// Add a stub, e.g. 'GET user:{id} => "name-{id}"' --times 2.
+    Add {
+        /// PATTERN => REPLY (the reply as `resplay show` prints it).
+        rule: String,
+        /// Answer at most N calls.
+        #[arg(long, value_name = "N")]
+        times: Option<u64>,
+        /// Answer only the K-th call that fits.
+        #[arg(long, value_name = "K")]
+        nth: Option<u64>,
+        /// Wait this long before answering (50ms, 2s).
+        #[arg(long, value_name = "DURATION")]
+        delay: Option<String>,
+        /// Only in this database.
+        #[arg(long, value_name = "N")]
+        db: Option<u32>,
+    },
+    /// Remove the stub with this id.
+    Rm {
+        /// Its id, as `add` and `list` print it.
+        id: u64,
+    },
+    /// Remove every stub.
+    Clear,
 }
 
 /// The fault-rule requests, under `resplay ctl fault`.
@@ -132,6 +170,7 @@ pub async fn run(args: CtlArgs) -> Result<ExitCode> {
             ignore,
             timing,
             report,
+            write_pruned,
         } => {
             // The server may run elsewhere: a relative path means ours.
             let absolute = |path: Option<PathBuf>| match path {
@@ -146,6 +185,7 @@ pub async fn run(args: CtlArgs) -> Result<ExitCode> {
                 ignore,
                 timing,
                 report: absolute(report)?,
+                write_pruned: absolute(write_pruned)?,
                 ..ModeSpec::new(mode, absolute(cassette)?)
             };
             (
@@ -177,6 +217,25 @@ pub async fn run(args: CtlArgs) -> Result<ExitCode> {
                 Some(json!({ "keys": keys })),
             )
         }
+        CtlRequest::Stub(StubRequest::List) => ("GET", "/stubs".to_string(), None),
+        CtlRequest::Stub(StubRequest::Add {
+            rule,
+            times,
+            nth,
+            delay,
+            db,
+        }) => {
+            let spec = resplay::stubs::StubSpec {
+                times,
+                nth,
+                delay,
+                db,
+                ..resplay::stubs::StubSpec::line(&rule)
+            };
+            ("POST", "/stubs".to_string(), Some(serde_json::to_value(spec)?))
+        }
+        CtlRequest::Stub(StubRequest::Rm { id }) => ("DELETE", format!("/stubs/{id}"), None),
+        CtlRequest::Stub(StubRequest::Clear) => ("DELETE", "/stubs".to_string(), None),
         CtlRequest::Journal { clear: true, .. } => ("DELETE", "/journal".to_string(), None),
         CtlRequest::Journal { pattern, since, .. } => {
             let mut query = url::form_urlencoded::Serializer::new(String::new());

@@ -328,6 +328,9 @@ pub fn replay_config(
     };
     config.serve.max_clients = max_clients(common, file);
     config.serve.tls = listener_tls(common, file)?;
+    if let Some(path) = &flags.stubs {
+        config.stubs.load(path).map_err(anyhow::Error::msg)?;
+    }
     Ok(config)
 }
 

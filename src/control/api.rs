@@ -79,6 +79,13 @@ pub fn router(steering: Steering, guard: Guard) -> Router {
             "/journal",
             get(super::journal::list).delete(super::journal::clear),
         )
+        .route(
+            "/stubs",
+            get(super::stubs::list)
+                .post(super::stubs::add)
+                .delete(super::stubs::clear),
+        )
+        .route("/stubs/{id}", delete(super::stubs::remove))
         .route("/ui", get(super::ui::page))
         .route("/events", get(super::ui::events))
         .with_state(steering)

@@ -7,6 +7,7 @@
 //! - [`journal`]: `GET`/`DELETE /journal`, the calls received.
 //! - [`mode`]: the modes and what a switch asks for.
 //! - [`steering`]: the server whose mode changes while it runs.
+//! - [`stubs`]: `GET`/`POST`/`DELETE /stubs`, hand-written replies.
 //! - [`tail`]: the live tail of interactions (`crate::tail`, which record
 //!   and replay feed), for the web console.
 //! - [`ui`]: the web console's page (`/ui`) and event stream (`/events`).
@@ -16,6 +17,7 @@ pub mod guard;
 pub mod journal;
 pub mod mode;
 pub mod steering;
+pub mod stubs;
 pub mod ui;
 
 pub use crate::tail;

@@ -85,6 +85,9 @@ pub struct Status {
     /// Replay recording its misses: commands the upstream answered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub passed_through: Option<u64>,
+    /// Replay: commands a stub answered (apart from `served`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stubbed: Option<u64>,
     /// During a switch: the mode being switched to. `mode` is then the mode
     /// finishing what is in flight, and its counters are as the switch
     /// found them.
@@ -115,6 +118,7 @@ impl Status {
             mapped: None,
             first_mapped: Vec::new(),
             passed_through: None,
+            stubbed: None,
             switching_to: None,
         }
     }
@@ -139,6 +143,7 @@ impl Status {
                 status.first_unused = report.first_unused;
                 status.mapped = Some(report.mapped);
                 status.first_mapped = report.first_mapped;
+                status.stubbed = Some(report.stubbed);
                 if active.spec.record_misses {
                     status.passed_through = Some(report.passed_through);
                 }

@@ -25,6 +25,8 @@ use crate::tls::ClientWriter;
 enum Later {
     /// Nothing recorded matches: synthesize, pass through, or miss.
     Miss(Option<Closest>),
+    /// A stub's reply, to send after its delay.
+    Stubbed { bytes: BytesMut, wait: Duration },
     /// An injected fault (`None`: the `EXEC` of a transaction one doomed).
     Fault(Option<FaultAction>),
     /// A recorded reply to send after its recorded duration.
@@ -141,6 +143,10 @@ impl Session {
         out: &mut BytesMut,
     ) -> Option<Later> {
         let class = Class::of(args);
+        // Hand-written stubs come first (none: one load).
+        if let Some(stubbed) = self.shared.config.stubs.check(args, self.selected.db()) {
+            return self.stubbed(matcher, args, class, stubbed, out);
+        }
         // Recordings hold redacted passwords (keyed placeholders under the
         // cassette's salt); match on the same form.
         let redacted;
@@ -323,6 +329,10 @@ impl Session {
         match later {
             Later::Fault(_) => {}
             Later::Miss(closest) => self.miss(&raw, args, closest, out).await,
+            Later::Stubbed { bytes, wait } => {
+                tokio::time::sleep(wait).await;
+                out.extend_from_slice(&bytes);
+            }
             Later::Delayed {
                 bytes,
                 wait,
@@ -344,6 +354,45 @@ impl Session {
                 self.close_killed(closes);
             }
         }
+    }
+}
+
+impl Session {
+    /// Answers a call a stub took: its reply in the connection's protocol
+    /// (a map downgrades for RESP2 as a recorded one does), counted apart
+    /// from the cassette's.
+    fn stubbed(
+        &mut self,
+        matcher: &mut Matcher,
+        args: &[Bytes],
+        class: Class,
+        stubbed: crate::stubs::Stubbed,
+        out: &mut BytesMut,
+    ) -> Option<Later> {
+        self.shared
+            .stubbed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        matcher.follow(self.live, args, class, None);
+        let mut bytes = BytesMut::new();
+        if !self.silent {
+            encode_for(
+                &stubbed.reply,
+                self.info.protocol,
+                class.null_shape(),
+                &mut bytes,
+            );
+        }
+        if !stubbed.reply.is_error() {
+            self.after_success(matcher, args, class);
+        }
+        if stubbed.delay.is_zero() {
+            out.extend_from_slice(&bytes);
+            return None;
+        }
+        Some(Later::Stubbed {
+            bytes,
+            wait: stubbed.delay,
+        })
     }
 }
 
