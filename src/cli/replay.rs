@@ -36,6 +36,16 @@ pub struct ReplayArgs {
     write_pruned: Option<std::path::PathBuf>,
 }
 
+/// A cassette with no interactions, in the temp directory, for stubs to
+/// answer in front of.
+fn empty_cassette() -> Result<std::path::PathBuf> {
+    let path = std::env::temp_dir().join(format!("resplay-stubs-{}.jsonl", std::process::id()));
+    let mut line = Vec::new();
+    resplay::cassette::Header::new(None).write_line(&mut line);
+    std::fs::write(&path, line)?;
+    Ok(path)
+}
+
 /// Replays until a signal; with `--strict`, fails on misses or unused
 /// recordings.
 pub async fn run(args: ReplayArgs, file: &Config) -> Result<ExitCode> {
@@ -44,6 +54,10 @@ pub async fn run(args: ReplayArgs, file: &Config) -> Result<ExitCode> {
     // names each test's cassette through POST /mode.
     let mut first = match settings::cassette_if_any(&args.common, file) {
         Some(path) => ModeSpec::new(Mode::Replay, Some(path)),
+        // Stubs alone: a cassette with nothing in it behind them.
+        None if args.flags.stubs.is_some() => {
+            ModeSpec::new(Mode::Replay, Some(empty_cassette()?))
+        }
         None if has_admin => ModeSpec::new(Mode::Idle, None),
         None => bail!(
             "no cassette: pass --cassette FILE (or set `cassette` in the config file), \
@@ -70,15 +84,6 @@ pub async fn run(args: ReplayArgs, file: &Config) -> Result<ExitCode> {
         }
         first.report = Some(std::path::absolute(report)?);
     }
-    if let Some(out) = &args.write_pruned {
-        if first.mode != Mode::Replay {
-            bail!(
-                "--write-pruned prunes the cassette replayed: it needs --cassette (a server \
-                 started idle names one with each switch: POST /mode {{\"write_pruned\": OUT}})"
-            );
-        }
-        first.write_pruned = Some(std::path::absolute(out)?);
-    }
     let strict = settings::strict(args.flags.strict, file);
     let listen = settings::listen(&args.listen, file);
     let cluster_cassette = match &first.cassette {
@@ -86,9 +91,9 @@ pub async fn run(args: ReplayArgs, file: &Config) -> Result<ExitCode> {
         _ => None,
     };
     if let Some(path) = cluster_cassette {
-        if first.report.is_some() || first.write_pruned.is_some() {
+        if first.report.is_some() {
             bail!(
-                "{} is a cluster cassette: --report and --write-pruned do not cover a cluster's yet",
+                "{} is a cluster cassette: --report does not draw a cluster's yet",
                 path.display()
             );
         }

@@ -91,6 +91,9 @@ pub struct ReplayConfig {
     pub record_misses_to: Option<WriterHandle>,
     /// Faults to inject, per command (shared, changeable while running).
     pub faults: Arc<crate::fault::Faults>,
+    /// Hand-written stubs, consulted before the cassette (shared,
+    /// changeable while running: `--stubs`, `POST /stubs`).
+    pub stubs: Arc<crate::stubs::Stubs>,
     /// Redaction rules (`--redact`): live commands are redacted the same
     /// way before matching, with the cassette header's salt; commands
     /// recorded while extending a cassette are redacted too.
@@ -124,6 +127,7 @@ impl Default for ReplayConfig {
             serve: ServeOptions::default(),
             record_misses_to: None,
             faults: Arc::default(),
+            stubs: Arc::default(),
             redact: None,
             cluster: None,
             exact_tokens: false,
@@ -167,6 +171,8 @@ pub(crate) struct ReplayShared {
     /// passthrough.
     passthrough_seq: Mutex<HashMap<u64, u64>>,
     passed_through: AtomicU64,
+    /// Commands a stub answered.
+    stubbed: AtomicU64,
     /// Live connections served so far.
     connections: AtomicU64,
     /// The `--exclude` rules the cassette was recorded with (its header's
@@ -344,14 +350,14 @@ pub struct Report {
     pub first_mapped: Vec<String>,
     /// Commands answered by the upstream (passthrough).
     pub passed_through: u64,
+    /// Commands a stub answered (never counted as served: a stub does not
+    /// stand for a recording).
+    pub stubbed: u64,
     /// Live connections served.
     pub connections: u64,
     /// The HTML report asked for (`--report`): where it was written, or
     /// why it was not.
     pub html_report: Option<Result<std::path::PathBuf, String>>,
-    /// The pruned cassette asked for (`--write-pruned`): where it was
-    /// written and what it kept, or why it was not.
-    pub pruned: Option<Result<(std::path::PathBuf, crate::cassette::prune::Pruned), String>>,
 }
 
 impl Report {
@@ -364,6 +370,7 @@ impl Report {
         self.missed += other.missed;
         self.unused += other.unused;
         self.passed_through += other.passed_through;
+        self.stubbed += other.stubbed;
         self.connections += other.connections;
         self.mapped += other.mapped;
         let room = LISTED.saturating_sub(self.first_mapped.len());
@@ -379,10 +386,9 @@ impl Report {
         }
     }
 
-    /// True when the HTML report or the pruned cassette asked for could not
-    /// be written.
+    /// True when the HTML report asked for could not be written.
     pub fn report_failed(&self) -> bool {
-        matches!(self.html_report, Some(Err(_))) || matches!(self.pruned, Some(Err(_)))
+        matches!(self.html_report, Some(Err(_)))
     }
 
     /// True when `--strict` should fail: a miss or an unused recording.
@@ -398,6 +404,9 @@ impl std::fmt::Display for Report {
             "replayed {} connection(s): {} served ({} repeated), {} missed, {} unused",
             self.connections, self.served, self.repeated, self.missed, self.unused
         )?;
+        if self.stubbed > 0 {
+            write!(f, ", {} stubbed", self.stubbed)?;
+        }
         if self.passed_through > 0 {
             write!(f, ", {} passed through", self.passed_through)?;
         }
@@ -431,18 +440,6 @@ impl std::fmt::Display for Report {
         )?;
         match &self.html_report {
             Some(Ok(path)) => write!(f, "\nreport: {}", path.display())?,
-            Some(Err(e)) => write!(f, "\n{e}")?,
-            None => {}
-        }
-        match &self.pruned {
-            Some(Ok((path, p))) => write!(
-                f,
-                "\npruned: {} unused interaction(s) dropped ({} connection(s) whole), {} kept, into {}",
-                p.dropped,
-                p.connections_dropped,
-                p.kept,
-                path.display()
-            )?,
             Some(Err(e)) => write!(f, "\n{e}")?,
             None => {}
         }
@@ -561,6 +558,7 @@ impl ReplayState {
             start: Instant::now(),
             passthrough_seq: Mutex::new(HashMap::new()),
             passed_through: AtomicU64::new(0),
+            stubbed: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             excluded: crate::exclude::from_header(&header.excluded),
         }))
@@ -637,9 +635,9 @@ impl ReplayState {
             mapped: matcher.tokens().count() as u64,
             first_mapped: matcher.tokens().examples(),
             passed_through: self.0.passed_through.load(Ordering::Relaxed),
+            stubbed: self.0.stubbed.load(Ordering::Relaxed),
             connections: self.0.connections.load(Ordering::Relaxed),
             html_report: None,
-            pruned: None,
         }
     }
 }
