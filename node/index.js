@@ -55,6 +55,37 @@ function currentTest(expectObject) {
   return state;
 }
 
+/**
+ * The prune option (default $RESPLAY_PRUNE=1): rewrite a replayed test's
+ * cassette without the recordings it left unused, when it passed and its
+ * replay missed nothing.
+ */
+function prunes(options) {
+  return options.prune !== undefined ? Boolean(options.prune) : process.env.RESPLAY_PRUNE === '1';
+}
+
+/** Beside the cassette, `.pruned` before its extensions (`t.pruned.jsonl.zst`). */
+function prunedPath(cassette) {
+  const name = path.basename(cassette);
+  const dot = name.indexOf('.');
+  const pruned = dot < 0 ? `${name}.pruned` : `${name.slice(0, dot)}.pruned${name.slice(dot)}`;
+  return path.join(path.dirname(cassette), pruned);
+}
+
+/**
+ * Whether the test that just ran failed: Vitest hands afterEach its test
+ * context; Jest (jest-circus) keeps the running test's errors in its state.
+ * `undefined` when neither tells, and nothing is pruned then.
+ */
+function testFailed(context) {
+  const result = context && context.task && context.task.result;
+  if (result && result.state) return result.state === 'fail';
+  const state = globalThis[Symbol.for('JEST_STATE_SYMBOL')];
+  const running = state && state.currentlyRunningTest;
+  if (running && Array.isArray(running.errors)) return running.errors.length > 0;
+  return undefined;
+}
+
 function shown(file) {
   const relative = path.relative(process.cwd(), file);
   return relative.startsWith('..') ? file : relative;
@@ -126,6 +157,7 @@ function useResplay(options = {}) {
         record_misses: steps.includes('record_misses'),
         ignore: options.ignore ? [].concat(options.ignore) : undefined,
         timing: options.timing,
+        write_pruned: prunes(options) ? prunedPath(cassette) : undefined,
       });
     }
     handle.switchMs.push(Number(process.hrtime.bigint() - started) / 1e6);
@@ -134,7 +166,10 @@ function useResplay(options = {}) {
     handle.cassette = cassette;
   });
 
-  hooks.afterEach(async () => {
+  // A plain function, so that Jest (which takes a hook with a parameter for
+  // one with a done callback) passes nothing, and Vitest its test context.
+  hooks.afterEach(async function afterEachTest() {
+    const failed = testFailed(arguments[0]);
     const test = current;
     current = null;
     if (!test) return;
@@ -152,6 +187,14 @@ function useResplay(options = {}) {
       }
     }
     handle.lastReport = await server.idle();
+    if (test.replaying && prunes(options)) {
+      // resplay wrote it unless the replay missed; it replaces the cassette
+      // only when the test is known to have passed: one that failed
+      // half-way left recordings unused that it still needs.
+      const pruned = prunedPath(test.cassette);
+      if (fs.existsSync(pruned) && failed === false) fs.renameSync(pruned, test.cassette);
+      fs.rmSync(pruned, { force: true });
+    }
     if (failure) throw new ResplayError(failure);
   });
 

@@ -30,6 +30,7 @@ MODES = ("once", "new_episodes", "none", "all")
 _SERVER_KEY = pytest.StashKey[Optional[Server]]()
 _CASSETTE_KEY = pytest.StashKey[Dict[str, Any]]()
 _CALL_FAILED_KEY = pytest.StashKey[bool]()
+_BODY_FAILED_KEY = pytest.StashKey[bool]()
 _SWITCHES_KEY = pytest.StashKey[List[float]]()
 _REPORTS_KEY = pytest.StashKey[List[str]]()
 
@@ -62,6 +63,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="write each replayed test's HTML report (its cassette, with what the "
         "replay served, missed and left unused) into DIR",
+    )
+    group.addoption(
+        "--resplay-prune",
+        action="store_true",
+        default=False,
+        help="rewrite each replayed test's cassette without the recordings it left "
+        "unused (when the test passed and its replay missed nothing)",
     )
     parser.addini("resplay_mode", "default --resplay-mode", default="once")
     parser.addini("resplay_strict", "default --resplay-strict", type="bool", default=False)
@@ -193,6 +201,7 @@ def resplay(request: pytest.FixtureRequest):
                 ignore=list(ignore),
                 timing=options.get("timing"),
                 report=_report_path(config, item),
+                write_pruned=str(_pruned_path(cassette)) if _prunes(config) else None,
             )
     except ResplayError as e:
         pytest.fail(f"resplay: {e}", pytrace=False)
@@ -214,6 +223,14 @@ def resplay(request: pytest.FixtureRequest):
             # A failed test's recording would be replayed next time as if
             # it were right: keep the cassette only for a passing test.
             cassette.unlink(missing_ok=True)
+        if steps[0] == "replay" and _prunes(config):
+            # resplay wrote it (unless the replay missed); it replaces the
+            # cassette only when the test itself passed: a test that failed
+            # half-way left recordings unused that it still needs.
+            pruned = _pruned_path(cassette)
+            if pruned.exists() and not item.stash.get(_BODY_FAILED_KEY, False):
+                os.replace(pruned, cassette)
+            pruned.unlink(missing_ok=True)
         item.stash[_CASSETTE_KEY]["report"] = previous
 
 
@@ -238,6 +255,7 @@ def pytest_runtest_call(item: pytest.Item):
         result = yield
     except BaseException:
         item.stash[_CALL_FAILED_KEY] = True
+        item.stash[_BODY_FAILED_KEY] = True
         raise
     used = item.stash.get(_CASSETTE_KEY, None)
     server = item.config.stash.get(_SERVER_KEY, None)
@@ -268,6 +286,18 @@ def _report_path(config: pytest.Config, item: pytest.Item) -> Optional[str]:
     path.parent.mkdir(parents=True, exist_ok=True)
     config.stash[_REPORTS_KEY].append(str(path))
     return str(path)
+
+
+def _prunes(config: pytest.Config) -> bool:
+    return bool(config.getoption("--resplay-prune"))
+
+
+def _pruned_path(cassette: Path) -> Path:
+    """Where resplay writes a test's pruned cassette before it replaces the
+    cassette: beside it, `.pruned` before the extensions (`t.pruned.jsonl.zst`),
+    so that a compressed cassette's is compressed too."""
+    stem, dot, rest = cassette.name.partition(".")
+    return cassette.with_name(f"{stem}.pruned{dot}{rest}")
 
 
 def _without_password(url: str) -> str:
