@@ -14,12 +14,14 @@
 //! - [`reader`]: loading a whole cassette, with `file:line` errors and the
 //!   one tolerated defect (a truncated last line from a killed recorder).
 //! - [`compress`]: cassettes named `*.zst`, stored as zstd frames.
+//! - [`prune`]: a cassette without what a replay left unused.
 //! - [`error`]: [`CassetteError`], whose messages name the file and line.
 
 pub mod compress;
 pub mod error;
 pub mod event;
 pub mod json;
+pub mod prune;
 pub mod reader;
 pub mod wire_lines;
 pub mod writer;

@@ -59,6 +59,10 @@ enum CtlRequest {
         /// Replay: when this replay ends, write its HTML report to FILE.
         #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,
+        /// Replay: when this replay ends without a miss, write the cassette
+        /// without what it left unused to OUT.
+        #[arg(long, value_name = "OUT")]
+        write_pruned: Option<PathBuf>,
         /// Replay: an ignore rule for this mode, added to the server's (repeatable).
         #[arg(long = "ignore", value_name = "RULE")]
         ignore: Vec<String>,
@@ -166,6 +170,7 @@ pub async fn run(args: CtlArgs) -> Result<ExitCode> {
             ignore,
             timing,
             report,
+            write_pruned,
         } => {
             // The server may run elsewhere: a relative path means ours.
             let absolute = |path: Option<PathBuf>| match path {
@@ -180,6 +185,7 @@ pub async fn run(args: CtlArgs) -> Result<ExitCode> {
                 ignore,
                 timing,
                 report: absolute(report)?,
+                write_pruned: absolute(write_pruned)?,
                 ..ModeSpec::new(mode, absolute(cassette)?)
             };
             (

@@ -84,6 +84,15 @@ pub async fn run(args: ReplayArgs, file: &Config) -> Result<ExitCode> {
         }
         first.report = Some(std::path::absolute(report)?);
     }
+    if let Some(out) = &args.write_pruned {
+        if first.mode != Mode::Replay {
+            bail!(
+                "--write-pruned prunes the cassette replayed: it needs --cassette (a server \
+                 started idle names one with each switch: POST /mode {{\"write_pruned\": OUT}})"
+            );
+        }
+        first.write_pruned = Some(std::path::absolute(out)?);
+    }
     let strict = settings::strict(args.flags.strict, file);
     let listen = settings::listen(&args.listen, file);
     let cluster_cassette = match &first.cassette {
@@ -91,9 +100,9 @@ pub async fn run(args: ReplayArgs, file: &Config) -> Result<ExitCode> {
         _ => None,
     };
     if let Some(path) = cluster_cassette {
-        if first.report.is_some() {
+        if first.report.is_some() || first.write_pruned.is_some() {
             bail!(
-                "{} is a cluster cassette: --report does not draw a cluster's yet",
+                "{} is a cluster cassette: --report and --write-pruned do not cover a cluster's yet",
                 path.display()
             );
         }

@@ -63,6 +63,11 @@ pub struct ModeSpec {
     /// this file (`resplay replay --report`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<PathBuf>,
+    /// Replay: when this replay ends without a miss, write the cassette
+    /// without the interactions it left unused to this file (which may be
+    /// the cassette itself; `resplay replay --write-pruned`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_pruned: Option<PathBuf>,
 }
 
 impl ModeSpec {
@@ -76,6 +81,7 @@ impl ModeSpec {
             ignore: Vec::new(),
             timing: None,
             report: None,
+            write_pruned: None,
         }
     }
 
@@ -98,6 +104,9 @@ impl ModeSpec {
             }
             if self.report.is_some() {
                 misplaced.push("report");
+            }
+            if self.write_pruned.is_some() {
+                misplaced.push("write_pruned");
             }
         }
         if matches!(self.mode, Mode::Idle | Mode::Passthrough) && self.cassette.is_some() {

@@ -517,6 +517,13 @@ impl Steering {
             )),
             _ => None,
         };
+        // So is the pruned cassette, from the same overlay's counts.
+        let prune_to = match (&old.served, &old.spec.write_pruned, &old.spec.cassette) {
+            (Served::Replay(state), Some(out), Some(cassette)) => {
+                Some((state.overlay().served, cassette.clone(), out.clone()))
+            }
+            _ => None,
+        };
         let finished = match &old.served {
             Served::Record(recorder) => Err(recorder.counts()),
             Served::Replay(state) => Ok(Finished::Replayed(state.report())),
@@ -550,13 +557,48 @@ impl Steering {
                 }))
             }
         };
-        match (finished, report_to) {
+        let finished = match (finished, report_to) {
             (Finished::Replayed(mut report), Some((writer, overlay, cassette, out))) => {
                 report.html_report = Some(write_report(writer, overlay, cassette, out).await);
                 Finished::Replayed(report)
             }
             (finished, _) => finished,
+        };
+        match (finished, prune_to) {
+            (Finished::Replayed(mut report), Some((served, cassette, out))) => {
+                report.pruned = Some(write_pruned(&report, served, cassette, out).await);
+                Finished::Replayed(report)
+            }
+            (finished, _) => finished,
         }
+    }
+}
+
+/// Writes the cassette without what the replay left unused, unless it
+/// missed: a test that stopped at a miss left recordings unused that its
+/// next, passing run needs.
+async fn write_pruned(
+    report: &crate::replay::Report,
+    served: Vec<u32>,
+    cassette: std::path::PathBuf,
+    out: std::path::PathBuf,
+) -> Result<(std::path::PathBuf, crate::cassette::prune::Pruned), String> {
+    let shown = out.display().to_string();
+    if report.missed > 0 {
+        return Err(format!(
+            "pruned cassette {shown} not written: the replay missed {} command(s), so \
+             what it left unused may still be needed",
+            report.missed
+        ));
+    }
+    let written = tokio::task::spawn_blocking(move || {
+        crate::cassette::prune::write_pruned(&cassette, &served, &out).map(|p| (out, p))
+    })
+    .await;
+    match written {
+        Ok(Ok(done)) => Ok(done),
+        Ok(Err(e)) => Err(format!("cannot write the pruned cassette {shown}: {e}")),
+        Err(e) => Err(format!("cannot write the pruned cassette {shown}: {e}")),
     }
 }
 

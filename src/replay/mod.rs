@@ -358,6 +358,9 @@ pub struct Report {
     /// The HTML report asked for (`--report`): where it was written, or
     /// why it was not.
     pub html_report: Option<Result<std::path::PathBuf, String>>,
+    /// The pruned cassette asked for (`--write-pruned`): where it was
+    /// written and what it kept, or why it was not.
+    pub pruned: Option<Result<(std::path::PathBuf, crate::cassette::prune::Pruned), String>>,
 }
 
 impl Report {
@@ -386,9 +389,10 @@ impl Report {
         }
     }
 
-    /// True when the HTML report asked for could not be written.
+    /// True when the HTML report or the pruned cassette asked for could not
+    /// be written.
     pub fn report_failed(&self) -> bool {
-        matches!(self.html_report, Some(Err(_)))
+        matches!(self.html_report, Some(Err(_))) || matches!(self.pruned, Some(Err(_)))
     }
 
     /// True when `--strict` should fail: a miss or an unused recording.
@@ -440,6 +444,18 @@ impl std::fmt::Display for Report {
         )?;
         match &self.html_report {
             Some(Ok(path)) => write!(f, "\nreport: {}", path.display())?,
+            Some(Err(e)) => write!(f, "\n{e}")?,
+            None => {}
+        }
+        match &self.pruned {
+            Some(Ok((path, p))) => write!(
+                f,
+                "\npruned: {} unused interaction(s) dropped ({} connection(s) whole), {} kept, into {}",
+                p.dropped,
+                p.connections_dropped,
+                p.kept,
+                path.display()
+            )?,
             Some(Err(e)) => write!(f, "\n{e}")?,
             None => {}
         }
@@ -638,6 +654,7 @@ impl ReplayState {
             stubbed: self.0.stubbed.load(Ordering::Relaxed),
             connections: self.0.connections.load(Ordering::Relaxed),
             html_report: None,
+            pruned: None,
         }
     }
 }

@@ -68,20 +68,26 @@ impl Steering {
             }
             Mode::Replay => {
                 let path = required(spec)?;
-                if let Some(report) = &spec.report {
+                for (what, out) in [("pruned cassette", &spec.write_pruned), ("report", &spec.report)] {
+                    let dir = out
+                        .as_ref()
+                        .and_then(|o| o.parent())
+                        .filter(|d| !d.as_os_str().is_empty());
+                    if let Some(dir) = dir.filter(|d| !d.is_dir()) {
+                        return Err(SteerError::BadRequest(format!(
+                            "{what} {}: directory {} does not exist",
+                            out.as_ref().map(|o| o.display().to_string()).unwrap_or_default(),
+                            dir.display()
+                        )));
+                    }
+                }
+                if spec.report.is_some() {
                     if self.0.settings.report_writer.is_none() {
                         return Err(SteerError::BadRequest(
                             "this server draws no reports: an embedded server needs a report \
                              writer (SteerSettings::report_writer)"
                                 .into(),
                         ));
-                    }
-                    let dir = report.parent().filter(|d| !d.as_os_str().is_empty());
-                    if dir.is_some_and(|d| !d.is_dir()) {
-                        return Err(SteerError::BadRequest(format!(
-                            "report {}: its directory does not exist",
-                            report.display()
-                        )));
                     }
                 }
                 let reload = recording_now.is_some_and(|p| same_file(p, path));
