@@ -188,7 +188,8 @@ mod tests {
         let metrics = rule("INCR metrics:*");
         assert!(metrics.matches(&args("INCR metrics:hits")));
         assert!(!metrics.matches(&args("INCR visits")));
-        let found = excluded_by(&[info, ping], &args("PING"));
+        let rules = [info, ping];
+        let found = excluded_by(&rules, &args("PING"));
         assert_eq!(found.map(|r| r.text.as_str()), Some("PING"));
     }
 

@@ -753,6 +753,7 @@ mod tests {
             tls: false,
             redact_salt: None,
             cluster: None,
+            excluded: Vec::new(),
         };
         let mut out = Vec::new();
         h.write_line(&mut out);
