@@ -4,6 +4,7 @@
 // file, on one resplay process per worker started by the global setup (or,
 // without it, one per test file).
 
+const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -21,6 +22,49 @@ function mode(options) {
 
 function upstream(options) {
   return options.upstream || process.env.RESPLAY_UPSTREAM || process.env.REDIS_URL || null;
+}
+
+function maxAge(options) {
+  return options.maxAge || process.env.RESPLAY_MAX_AGE || null;
+}
+
+/**
+ * Under a max age: an expired cassette (by its header's `created`) is
+ * recorded again when there is an upstream and the mode records at all;
+ * otherwise a warning, or an error when strict. `resplay age` judges, so
+ * durations read as everywhere else in resplay ("30d", "12h").
+ */
+function expiry(cassette, chosen, steps, options, server, strict) {
+  const age = maxAge(options);
+  if (!age || steps[0] !== 'replay') return steps;
+  let verdict;
+  try {
+    const out = execFileSync(findBinary(), ['age', '--json', '--max-age', String(age), cassette], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    verdict = JSON.parse(out);
+  } catch (e) {
+    if (e.status === 1 && e.stdout) {
+      verdict = JSON.parse(e.stdout);
+    } else {
+      const why = (e.stderr && String(e.stderr).trim()) || e.message;
+      throw new ResplayError(`resplay: maxAge ${age}: ${why}`);
+    }
+  }
+  if (!verdict.expired) return steps;
+  const said = `resplay: cassette ${shown(cassette)}: ${verdict.said}`;
+  if (chosen !== 'none' && server.upstream) {
+    console.warn(`${said}: recording it again`);
+    return ['record'];
+  }
+  const hint =
+    chosen === 'none'
+      ? 'mode none never records: use once with RESPLAY_UPSTREAM to record it again'
+      : 'set RESPLAY_UPSTREAM=redis://HOST:PORT or REDIS_URL to record it again';
+  if (strict) throw new ResplayError(`${said}; ${hint}`);
+  console.warn(`${said}; replaying it anyway (${hint})`);
+  return steps;
 }
 
 function workerId() {
@@ -97,6 +141,8 @@ function shown(file) {
  *
  * options: mode (default $RESPLAY_MODE or once), upstream (default
  * $RESPLAY_UPSTREAM or $REDIS_URL), strict (default $RESPLAY_STRICT=1),
+ * maxAge (default $RESPLAY_MAX_AGE: record a cassette older than that again,
+ * e.g. '30d'),
  * ignore (rules), timing ('none' | 'recorded'), cassette(testPath, testName)
  * to name another path, and the hooks and expect of the runner (found as
  * globals in Jest, and in Vitest with `globals: true`; else pass them:
@@ -132,7 +178,7 @@ function useResplay(options = {}) {
     const cassette = options.cassette
       ? path.resolve(path.dirname(testPath), options.cassette(testPath, currentTestName))
       : defaultCassette(testPath, currentTestName);
-    const steps = plan(chosen, fs.existsSync(cassette));
+    let steps = plan(chosen, fs.existsSync(cassette));
     if (!steps.length) {
       throw new ResplayError(
         `resplay: cassette ${shown(cassette)} does not exist, and mode none never records. ` +
@@ -141,6 +187,8 @@ function useResplay(options = {}) {
       );
     }
     const server = handle.server;
+    const strict = options.strict !== undefined ? options.strict : process.env.RESPLAY_STRICT === '1';
+    steps = expiry(cassette, chosen, steps, options, server, strict);
     if ((steps[0] === 'record' || steps.includes('record_misses')) && !server.upstream) {
       const why = steps[0] === 'record' ? 'record' : 'record what is missing from';
       throw new ResplayError(
@@ -161,7 +209,6 @@ function useResplay(options = {}) {
       });
     }
     handle.switchMs.push(Number(process.hrtime.bigint() - started) / 1e6);
-    const strict = options.strict !== undefined ? options.strict : process.env.RESPLAY_STRICT === '1';
     current = { cassette, replaying: steps[0] === 'replay', strict };
     handle.cassette = cassette;
   });

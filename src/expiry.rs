@@ -57,11 +57,16 @@ impl Age {
     }
 }
 
-/// `age` to the second or, past an hour, to the minute: `67days 1h 5m`.
-fn rounded(age: Duration) -> humantime::FormattedDuration {
+/// `age` in days and hours past a day (`67days 4h`: humantime's months
+/// and years are fractions of days, which would add odd minutes), to the
+/// second below.
+fn rounded(age: Duration) -> String {
     let secs = age.as_secs();
-    let secs = if secs >= 3600 { secs - secs % 60 } else { secs };
-    humantime::format_duration(Duration::from_secs(secs))
+    match (secs / 86_400, secs % 86_400 / 3600) {
+        (0, _) => humantime::format_duration(Duration::from_secs(secs)).to_string(),
+        (days, 0) => format!("{days}days"),
+        (days, hours) => format!("{days}days {hours}h"),
+    }
 }
 
 /// The age of a cassette created at `created` (the header's RFC 3339
@@ -102,7 +107,7 @@ mod tests {
         assert!(old.is_expired(), "{old:?}");
         assert_eq!(
             old.describe(30 * day),
-            "created 2026-10-01T09:30:00.125Z, 1month 29days 4h 59m old (older than max_age 30days)"
+            "created 2026-10-01T09:30:00.125Z, 60days 14h old (older than max_age 30days)"
         );
         let young = age_of("2026-11-30T00:00:00Z", 30 * day, now);
         assert_eq!(

@@ -312,6 +312,64 @@ fn pytest_project_records_per_test_then_replays_without_redis() {
     let out = pytest(&python, &project, &["--resplay-mode", "none"], None);
     assert!(out.status.success(), "{}", text(&out));
 
+    // --resplay-max-age: an expired cassette is replayed with a warning
+    // without Redis, fails the test under strict, is recorded again with it.
+    let strings = cassettes.join("test_strings.jsonl");
+    backdate(&strings);
+    let aged = ["--resplay-mode", "once", "--resplay-max-age", "30d"];
+    let out = pytest(&python, &project, &aged, None);
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        shown.contains("created 2020-01-01T00:00:00.000Z")
+            && shown.contains("older than max_age 30days); replaying it anyway"),
+        "{shown}"
+    );
+    let out = pytest(
+        &python,
+        &project,
+        &[&aged[..], &["--resplay-strict"]].concat(),
+        None,
+    );
+    let shown = text(&out);
+    // Failed in the fixture: pytest counts an error.
+    assert!(shown.contains("2 passed, 1 error"), "{shown}");
+    assert!(
+        shown.contains("older than max_age 30days); pass --resplay-upstream"),
+        "{shown}"
+    );
+    let redis = RedisServer::start();
+    let out = pytest(&python, &project, &aged, Some(&redis.url()));
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("recording it again"), "{shown}");
+    assert!(!first_line(&strings).contains("2020-01-01"));
+
+    // A compressed cassette, named by the mark: recorded, then replayed.
+    edit(
+        &test_file,
+        "@pytest.mark.resplay\ndef test_pipeline",
+        "@pytest.mark.resplay(cassette=\"cassettes/test_app/test_pipeline.jsonl.zst\")\ndef test_pipeline",
+    );
+    let out = pytest(
+        &python,
+        &project,
+        &["--resplay-mode", "once"],
+        Some(&redis.url()),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let zst = std::fs::read(cassettes.join("test_pipeline.jsonl.zst")).unwrap();
+    assert_eq!(zst[..4], [0x28, 0xb5, 0x2f, 0xfd], "not zstd");
+    drop(redis);
+    let out = pytest(
+        &python,
+        &project,
+        &["--resplay-mode", "none", "--resplay-strict"],
+        None,
+    );
+    let shown = text(&out);
+    assert!(shown.contains("3 passed"), "{shown}");
+
     // The errors a user can meet say what to do.
     std::fs::remove_file(cassettes.join("test_pubsub.jsonl")).unwrap();
     let out = pytest(&python, &project, &["--resplay-mode", "none"], None);
@@ -342,6 +400,20 @@ fn pytest_project_records_per_test_then_replays_without_redis() {
         shown.contains("RESPLAY_BIN=/nonexistent/resplay is not an executable file"),
         "{shown}"
     );
+}
+
+/// Sets a cassette's `created` to 1 January 2020, as if recorded then.
+fn backdate(cassette: &Path) {
+    let text = std::fs::read_to_string(cassette).unwrap();
+    let (head, rest) = text.split_once('\n').unwrap();
+    let mut header: serde_json::Value = serde_json::from_str(head).unwrap();
+    header["created"] = "2020-01-01T00:00:00.000Z".into();
+    std::fs::write(cassette, format!("{header}\n{rest}")).unwrap();
+}
+
+fn first_line(cassette: &Path) -> String {
+    let text = std::fs::read_to_string(cassette).unwrap();
+    text.lines().next().unwrap_or_default().to_string()
 }
 
 /// The plugin's closing line (process start and switch times), for the log.
@@ -397,6 +469,7 @@ fn jest(project: &Path, env: &[(&str, &str)]) -> Output {
         .env_remove("REDIS_URL")
         .env_remove("RESPLAY_MODE")
         .env_remove("RESPLAY_STRICT")
+        .env_remove("RESPLAY_MAX_AGE")
         .env_remove("RESPLAY_UPSTREAM");
     for (key, value) in env {
         cmd.env(key, value);
@@ -477,6 +550,69 @@ fn jest_project_records_per_test_then_replays_without_redis() {
         &test_file,
         "const GREETING = 'bonjour';",
         "const GREETING = 'hello';",
+    );
+
+    // RESPLAY_MAX_AGE: an expired cassette is replayed with a warning
+    // without Redis, fails the test under strict, is recorded again with it.
+    let strings = cassettes.join("strings.jsonl");
+    backdate(&strings);
+    let aged = [("RESPLAY_MODE", "once"), ("RESPLAY_MAX_AGE", "30d")];
+    let out = jest(&project, &aged);
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        shown.contains("older than max_age 30days); replaying it anyway"),
+        "{shown}"
+    );
+    let out = jest(&project, &[&aged[..], &[("RESPLAY_STRICT", "1")]].concat());
+    let shown = text(&out);
+    assert!(
+        shown.contains("Tests:       1 failed, 2 passed, 3 total")
+            && shown.contains("older than max_age 30days); set RESPLAY_UPSTREAM"),
+        "{shown}"
+    );
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let out = jest(
+        &project,
+        &[&aged[..], &[("REDIS_URL", url.as_str())]].concat(),
+    );
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("recording it again"), "{shown}");
+    assert!(!first_line(&strings).contains("2020-01-01"));
+
+    // Compressed cassettes, named by the cassette option, recorded
+    // against a fresh Redis (the tests count visits from 1).
+    drop(redis);
+    let redis = RedisServer::start();
+    let url = redis.url();
+    edit(
+        &test_file,
+        "useResplay({ ignore",
+        "useResplay({ cassette: (file, test) => `cassettes/zst/${test.replace(/\\W+/g, '-')}.jsonl.zst`, ignore",
+    );
+    let out = jest(&project, &[("RESPLAY_MODE", "once"), ("REDIS_URL", &url)]);
+    assert!(out.status.success(), "{}", text(&out));
+    drop(redis);
+    let out = jest(
+        &project,
+        &[("RESPLAY_MODE", "none"), ("RESPLAY_STRICT", "1")],
+    );
+    let shown = text(&out);
+    assert!(shown.contains("Tests:       3 passed, 3 total"), "{shown}");
+    let zst: Vec<PathBuf> = std::fs::read_dir(project.join("cassettes/zst"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(zst.len(), 3, "{zst:?}");
+    for path in zst {
+        assert_eq!(std::fs::read(&path).unwrap()[..4], [0x28, 0xb5, 0x2f, 0xfd]);
+    }
+    edit(
+        &test_file,
+        "useResplay({ cassette: (file, test) => `cassettes/zst/${test.replace(/\\W+/g, '-')}.jsonl.zst`, ignore",
+        "useResplay({ ignore",
     );
 
     std::fs::remove_file(cassettes.join("pub-sub.jsonl")).unwrap();

@@ -22,6 +22,7 @@ use clap::{Parser, Subcommand};
 
 use resplay::config::{self, Config};
 
+mod age;
 mod args;
 mod cluster;
 mod conform;
@@ -75,6 +76,8 @@ enum Command {
     Conform(conform::ConformArgs),
     /// Write a cassette (and a replay's outcome) as one self-contained HTML report.
     Report(html_report::HtmlReportArgs),
+    /// Say whether a cassette is older than --max-age (by its header's created; exit 1 if so).
+    Age(age::AgeArgs),
 }
 
 impl Cli {
@@ -117,6 +120,7 @@ impl Cli {
             Command::Diff(args) => Ok(diff::run(&args, &file)),
             Command::Conform(args) => Ok(conform::run(args).await),
             Command::Report(args) => html_report::run(&args),
+            Command::Age(args) => age::run(&args),
         }
     }
 }

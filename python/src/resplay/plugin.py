@@ -9,14 +9,18 @@ whole session.
 - ``--resplay-mode once|new_episodes|none|all`` as pytest-recording's
   ``--record-mode``; ``--resplay-upstream URL`` (or ``REDIS_URL``) names the
   real Redis to record from; ``--resplay-strict`` fails a test whose replay
-  missed a command or left a recording unused.
+  missed a command or left a recording unused; ``--resplay-max-age 30d``
+  records a cassette older than that again (by its header's ``created``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 from urllib.parse import urlsplit
@@ -71,7 +75,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="rewrite each replayed test's cassette without the recordings it left "
         "unused (when the test passed and its replay missed nothing)",
     )
+    group.addoption(
+        "--resplay-max-age",
+        default=None,
+        metavar="AGE",
+        help="record a cassette older than AGE (by its header's created; e.g. 30d) "
+        "again when there is an upstream; else warn, or fail with --resplay-strict",
+    )
     parser.addini("resplay_mode", "default --resplay-mode", default="once")
+    parser.addini("resplay_max_age", "default --resplay-max-age", default="")
     parser.addini("resplay_strict", "default --resplay-strict", type="bool", default=False)
 
 
@@ -175,6 +187,14 @@ def resplay(request: pytest.FixtureRequest):
             pytrace=False,
         )
     server = _server(config)
+    ignore = options.get("ignore") or []
+    if isinstance(ignore, str):
+        ignore = [ignore]
+    strict = options.get("strict")
+    if strict is None:
+        strict = bool(config.getoption("--resplay-strict") or config.getini("resplay_strict"))
+    if steps[0] == "replay":
+        steps = _expiry(config, cassette, mode, steps, server, strict)
     if (steps[0] == "record" or "record_misses" in steps) and not server.upstream:
         why = "record" if steps[0] == "record" else "record what is missing from"
         pytest.fail(
@@ -182,12 +202,6 @@ def resplay(request: pytest.FixtureRequest):
             "pass --resplay-upstream redis://HOST:PORT or set REDIS_URL",
             pytrace=False,
         )
-    ignore = options.get("ignore") or []
-    if isinstance(ignore, str):
-        ignore = [ignore]
-    strict = options.get("strict")
-    if strict is None:
-        strict = bool(config.getoption("--resplay-strict") or config.getini("resplay_strict"))
     started = time.monotonic()
     try:
         if steps[0] == "record":
@@ -272,6 +286,46 @@ def pytest_runtest_call(item: pytest.Item):
             lines += [f"  unused: {c}" for c in status.get("first_unused", [])]
             pytest.fail("\n".join(lines), pytrace=False)
     return result
+
+
+def _expiry(config, cassette: Path, mode: str, steps: List[str], server: Server, strict: bool):
+    """Under --resplay-max-age: an expired cassette is recorded again when
+    there is an upstream (and the mode records at all); otherwise a warning,
+    or a failure under strict. `resplay age` judges, so the duration reads
+    as everywhere else in resplay."""
+    max_age = config.getoption("--resplay-max-age") or config.getini("resplay_max_age")
+    if not max_age:
+        return steps
+    try:
+        answer = subprocess.run(
+            [find_binary(), "age", "--json", "--max-age", max_age, str(cassette)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, ResplayError, subprocess.SubprocessError) as e:
+        raise pytest.UsageError(f"resplay: --resplay-max-age {max_age}: {e}") from None
+    try:
+        verdict = json.loads(answer.stdout)
+    except ValueError:
+        raise pytest.UsageError(
+            f"resplay: --resplay-max-age {max_age}: {answer.stderr.strip()}"
+        ) from None
+    if not verdict["expired"]:
+        return steps
+    said = f"resplay: cassette {_shown(cassette)}: {verdict['said']}"
+    if mode != "none" and server.upstream:
+        warnings.warn(f"{said}: recording it again", stacklevel=2)
+        return ["record"]
+    hint = (
+        "--resplay-mode none never records: use once with --resplay-upstream to record it again"
+        if mode == "none"
+        else "pass --resplay-upstream redis://HOST:PORT or set REDIS_URL to record it again"
+    )
+    if strict:
+        pytest.fail(f"{said}; {hint}", pytrace=False)
+    warnings.warn(f"{said}; replaying it anyway ({hint})", stacklevel=2)
+    return steps
 
 
 def _report_path(config: pytest.Config, item: pytest.Item) -> Optional[str]:
