@@ -71,6 +71,8 @@
 //!   replies compared in Redis terms (`resplay conform`).
 //! - [`report`]: a cassette (and a replay of it) as one HTML page
 //!   (`resplay report`, `--report`).
+//! - [`learn`]: ignore rules proposed from two recordings of one test run
+//!   (`resplay learn`).
 
 pub mod carried_state;
 pub mod cassette;
@@ -86,6 +88,7 @@ pub mod expiry;
 pub mod fault;
 pub mod handover;
 pub mod import;
+pub mod learn;
 pub mod journal;
 pub mod nodes;
 pub mod pairing;

@@ -57,7 +57,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "Cassette tools",
-        &["show", "diff", "import", "conform", "report"],
+        &["show", "diff", "import", "conform", "report", "learn"],
     ),
 ];
 

@@ -30,6 +30,7 @@ mod ctl;
 mod diff;
 mod html_report;
 mod import;
+mod learn;
 mod record;
 mod redact;
 mod replay;
@@ -76,6 +77,8 @@ enum Command {
     Conform(conform::ConformArgs),
     /// Write a cassette (and a replay's outcome) as one self-contained HTML report.
     Report(html_report::HtmlReportArgs),
+    /// Propose ignore rules from two or more recordings of the same test run.
+    Learn(learn::LearnArgs),
     /// Say whether a cassette is older than --max-age (by its header's created; exit 1 if so).
     Age(age::AgeArgs),
 }
@@ -120,6 +123,7 @@ impl Cli {
             Command::Diff(args) => Ok(diff::run(&args, &file)),
             Command::Conform(args) => Ok(conform::run(args).await),
             Command::Report(args) => html_report::run(&args),
+            Command::Learn(args) => learn::run(args),
             Command::Age(args) => age::run(&args),
         }
     }

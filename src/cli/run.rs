@@ -41,6 +41,11 @@ pub struct RunArgs {
     /// `created`), e.g. 30d; without --upstream warn (fail with --strict).
     #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
     max_age: Option<std::time::Duration>,
+    /// Record the command twice (the second recording beside the cassette,
+    /// NAME.second.jsonl) and propose ignore rules from the two, as
+    /// `resplay learn` does.
+    #[arg(long)]
+    learn: bool,
     /// The command to run, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -67,6 +72,9 @@ pub async fn run(args: RunArgs, file: &Config) -> Result<ExitCode> {
             .map(|out| (out, super::report::report_writer())),
     };
     warn_if_insecure(run_settings.upstream.as_ref());
+    if args.learn {
+        return learn_twice(run_settings).await;
+    }
     let shown = run_settings.cassette.display().to_string();
     let faults = run_settings.replay.faults.clone();
     let redact = run_settings.replay.redact.clone();
@@ -97,4 +105,34 @@ pub async fn run(args: RunArgs, file: &Config) -> Result<ExitCode> {
         None => {}
     }
     Ok(ExitCode::from(outcome.exit_code().clamp(0, 255) as u8))
+}
+
+/// `run --learn`: records the command twice against the upstream, then
+/// proposes rules for what differed (the first recording is the cassette).
+async fn learn_twice(settings: RunSettings) -> Result<ExitCode> {
+    if settings.upstream.is_none() {
+        anyhow::bail!(
+            "--learn records the command twice: it needs --upstream (or REDIS_URL in the config)"
+        );
+    }
+    let first = settings.cassette.clone();
+    let second = super::learn::second_path(&first);
+    for cassette in [&first, &second] {
+        let run = RunSettings {
+            cassette: cassette.clone(),
+            mode: RunMode::All,
+            ..settings.clone()
+        };
+        let outcome = resplay::run::run(run, shutdown_on_signal()?).await?;
+        if outcome.discarded || outcome.child_code != 0 {
+            eprintln!(
+                "resplay: the command failed (exit {}); nothing to learn from",
+                outcome.child_code
+            );
+            return Ok(ExitCode::from(outcome.child_code.clamp(1, 255) as u8));
+        }
+        eprintln!("resplay: recorded {}", cassette.display());
+    }
+    super::learn::learn_and_print(&[first, second], &settings.replay.rules)?;
+    Ok(ExitCode::SUCCESS)
 }
