@@ -1,40 +1,91 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target for SECONDS each (default 600).
-# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
-# Exits non-zero if any target finds a crash (see fuzz/artifacts/<target>/).
+# Runs every cargo-fuzz target (fuzz/fuzz_targets/) for SECONDS each
+# (default 600), starting from its committed seed corpus (fuzz/corpus/<target>/).
+# Usage: scripts/fuzz.sh [SECONDS] [--ci] [TARGET...]
+#
+# Without --ci, what a run finds is kept in fuzz/target/corpus/<target>/ (not
+# committed) and the next run goes on from there. With --ci (what .ci/run
+# does), every target starts from its seed corpus alone, in a fresh
+# directory, so a run measures the seeds and nothing cached.
+#
+# Prints a table (target, runs, runs/s, corpus, result) and exits non-zero if
+# any target crashes (the input is in fuzz/artifacts/<target>/; reproduce
+# with `cargo fuzz run TARGET fuzz/artifacts/TARGET/crash-…` in fuzz/).
 set -euo pipefail
 
-seconds="${1:-600}"
-shift || true
+seconds=600
+ci=0
+targets=()
+for arg in "$@"; do
+    case "$arg" in
+        --ci) ci=1 ;;
+        *[!0-9]*) targets+=("$arg") ;;
+        *) seconds="$arg" ;;
+    esac
+done
 cd "$(dirname "$0")/../fuzz"
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
-    echo "installing cargo-fuzz" >&2
-    cargo install cargo-fuzz
+    # From crates.io into ~/.cargo/bin (about a minute and a half on two
+    # cores), kept there for the next run.
+    echo "fuzz: installing cargo-fuzz" >&2
+    cargo install --locked --quiet cargo-fuzz
 fi
 
 # cargo fuzz needs nightly-only flags (-Zsanitizer); on a stable toolchain
 # RUSTC_BOOTSTRAP=1 unlocks them. Harmless on nightly.
 export RUSTC_BOOTSTRAP=1
 
-if [ "$#" -gt 0 ]; then
-    targets=("$@")
-else
+if [ "${#targets[@]}" -eq 0 ]; then
     mapfile -t targets < <(cargo fuzz list)
 fi
 
+# One build of every target (AddressSanitizer, release with debug
+# assertions), timed: the runs below reuse it.
+build_start=$(date +%s)
+cargo fuzz build 2>&1 | grep -v '^\s*Compiling ' >&2 || { echo "fuzz: build failed" >&2; exit 1; }
+build_secs=$(( $(date +%s) - build_start ))
+echo "fuzz: built ${#targets[@]} targets in ${build_secs}s" >&2
+
+logs=target/fuzz-logs
+mkdir -p "$logs"
 failed=()
+rows=()
 for target in "${targets[@]}"; do
-    echo "=== fuzzing $target for ${seconds}s" >&2
-    mkdir -p "corpus/$target"
-    if ! cargo fuzz run "$target" "corpus/$target" -- \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048; then
+    seeds="corpus/$target"
+    if [ ! -d "$seeds" ] || [ -z "$(ls -A "$seeds")" ]; then
+        echo "fuzz: $target has no seed corpus in fuzz/$seeds" >&2
         failed+=("$target")
+        continue
     fi
+    work="target/corpus/$target"
+    if [ "$ci" = 1 ]; then
+        rm -rf "$work"
+    fi
+    mkdir -p "$work"
+    echo "=== fuzzing $target for ${seconds}s" >&2
+    log="$logs/$target.log"
+    result=ok
+    # The first directory is where new inputs go; the seeds are only read.
+    if ! cargo fuzz run "$target" "$work" "$seeds" -- \
+        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+        -print_final_stats=1 >"$log" 2>&1; then
+        result=CRASH
+        failed+=("$target")
+        grep -E 'panicked at|ERROR: |SUMMARY|Test unit written' "$log" | head -8 >&2 || true
+    fi
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+    corpus=$(ls "$work" | wc -l)
+    rows+=("$(printf '%-16s %12s %9s %8s  %s' "$target" "${runs:-?}" "${rate:-?}" "$corpus" "$result")")
 done
 
+printf '\n%-16s %12s %9s %8s  %s\n' target runs runs/s corpus result
+printf '%s\n' "${rows[@]}"
+printf '(%ss each; build %ss)\n' "$seconds" "$build_secs"
+
 if [ "${#failed[@]}" -gt 0 ]; then
-    echo "crashes found in: ${failed[*]} (inputs under fuzz/artifacts/)" >&2
+    echo "fuzz: crashes (or no seeds) in: ${failed[*]} (inputs under fuzz/artifacts/, logs in fuzz/$logs/)" >&2
     exit 1
 fi
-echo "no crashes in ${targets[*]}" >&2
+echo "fuzz: no crashes in ${targets[*]}" >&2

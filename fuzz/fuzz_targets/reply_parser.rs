@@ -24,8 +24,16 @@ fuzz_target!(|data: &[u8]| {
                 "re-encoding differs from the consumed bytes"
             );
             let mut json = Vec::new();
-            assert_eq!(write_reply_json(data, &mut json), Some(len), "transcoder length");
-            assert_eq!(json, to_json(&value).into_bytes(), "transcoded JSON differs");
+            assert_eq!(
+                write_reply_json(data, &mut json),
+                Some(len),
+                "transcoder length"
+            );
+            assert_eq!(
+                json,
+                to_json(&value).into_bytes(),
+                "transcoded JSON differs"
+            );
         }
         Ok(None) => assert_eq!(measured, Ok(None), "reply_len disagrees"),
         Err(_) => assert!(

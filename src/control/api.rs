@@ -140,11 +140,12 @@ async fn reset(State(steering): State<Steering>) -> Answer {
     Ok(Json(json!({ "closed": closed })).into_response())
 }
 
+/// `POST /faults`'s body (public for the fuzz target, `fuzz/`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewFault {
+pub struct NewFault {
     /// `PATTERN => ACTION [count=N] [after=N] [probability=P]`.
-    rule: String,
+    pub rule: String,
 }
 
 async fn list_faults(State(steering): State<Steering>) -> Answer {
@@ -184,13 +185,17 @@ async fn clear_faults(State(steering): State<Steering>) -> Answer {
     Ok(Json(json!({ "cleared": cleared })).into_response())
 }
 
+/// `POST /publish`'s body (public for the fuzz target, `fuzz/`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Publish {
-    channel: String,
-    message: String,
+pub struct Publish {
+    /// The channel.
+    pub channel: String,
+    /// The message.
+    pub message: String,
+    /// A sharded channel's message (`SPUBLISH`).
     #[serde(default)]
-    shard: bool,
+    pub shard: bool,
 }
 
 #[derive(Serialize)]
@@ -213,12 +218,13 @@ async fn publish(
     Ok(Json(Receivers { receivers }).into_response())
 }
 
+/// `POST /invalidate`'s body (public for the fuzz target, `fuzz/`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Invalidate {
+pub struct Invalidate {
     /// The keys; `null` (or left out) invalidates every key.
     #[serde(default)]
-    keys: Option<Vec<String>>,
+    pub keys: Option<Vec<String>>,
 }
 
 async fn invalidate(
