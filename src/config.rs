@@ -81,7 +81,8 @@ pub struct Config {
     pub exact_tokens: Option<bool>,
     /// Refuse clients beyond this many (`--max-clients`).
     pub max_clients: Option<usize>,
-    /// Calls the journal keeps, in all (`--journal-max`; 0 keeps none).
+    /// Calls the journal keeps, in all (`--journal-max`; 0, the default,
+    /// keeps none).
     pub journal_max: Option<usize>,
     /// Ignore rules for volatile arguments (`--ignore`, repeatable); flags add
     /// to these.

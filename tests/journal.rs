@@ -249,3 +249,29 @@ fn the_cap_holds_under_a_hundred_thousand_commands() {
     resplay.stop();
     assert!(Path::new(c).is_file());
 }
+
+/// Off unless asked for (it costs replay about a tenth of its work per
+/// command): the API says how to turn it on rather than listing nothing.
+#[test]
+fn the_journal_is_off_unless_asked_for() {
+    let cassette =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cassettes/quickstart.jsonl");
+    // No --journal-max: the default.
+    let resplay = common::Resplay::start(&[
+        "replay",
+        "--cassette",
+        cassette.to_str().unwrap(),
+        "--admin",
+        "127.0.0.1:0",
+    ]);
+    let admin = common::admin::admin_of(&resplay);
+    for method in ["GET", "DELETE"] {
+        let (status, body) = http(&admin, method, "/journal", None);
+        assert_eq!(status, 409, "{method}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("--journal-max N"),
+            "{body}"
+        );
+    }
+    resplay.stop();
+}

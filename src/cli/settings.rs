@@ -275,12 +275,14 @@ pub fn admin_access(steer: &Steer, file: &Config) -> anyhow::Result<Access> {
     })
 }
 
-/// `--journal-max` / `journal_max`: the calls the journal keeps.
+/// `--journal-max` / `journal_max`: the calls the journal keeps; 0 (off)
+/// unless asked for, so that serving pays nothing for it (it measured
+/// about 10 % of replay's instructions per request).
 pub fn journal_max(steer: &Steer, file: &Config) -> usize {
     steer
         .journal_max
         .or(file.journal_max)
-        .unwrap_or(resplay::journal::DEFAULT_MAX)
+        .unwrap_or(0)
 }
 
 /// `--keep-connections` / `reset_connections_on_start` (inverted): a mode

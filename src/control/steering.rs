@@ -201,7 +201,7 @@ impl Steering {
         let journal = settings
             .replay
             .journal
-            .get_or_insert_with(|| Journal::new(crate::journal::DEFAULT_MAX))
+            .get_or_insert_with(|| Journal::new(0))
             .clone();
         if let Some(record) = &mut settings.record {
             record.journal = Some(journal.clone());

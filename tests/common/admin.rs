@@ -13,6 +13,10 @@ use super::Resplay;
 pub fn start_with_admin(args: &[&str]) -> (Resplay, String) {
     let mut all = args.to_vec();
     all.extend(["--admin", "127.0.0.1:0"]);
+    // The journal is off unless asked for; the journal tests read it.
+    if !args.contains(&"--journal-max") {
+        all.extend(["--journal-max", "10000"]);
+    }
     let resplay = Resplay::start(&all);
     let admin = admin_of(&resplay);
     (resplay, admin)
