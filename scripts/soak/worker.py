@@ -37,6 +37,18 @@ counter_lock = threading.Lock()
 LUA = "local v = redis.call('INCR', KEYS[1]) redis.call('EXPIRE', KEYS[1], 600) return v"
 
 
+class OneConnection(redis.Connection):
+    """A connection that refuses to reconnect: redis-py's pool silently
+    reconnects one the server closed while idle, which would carry the
+    client-side log of one connection over to another, unnamed one."""
+
+    def _connect(self):
+        if getattr(self, "connected_once", False):
+            raise OSError("the soak does not reconnect a closed connection")
+        self.connected_once = True
+        return super()._connect()
+
+
 def next_name(kind):
     global counter
     with counter_lock:
@@ -66,6 +78,7 @@ class Conn:
         # connection (a single_connection_client's pipelines would take
         # another, unnamed one from its pool).
         pool = redis.BlockingConnectionPool(
+            connection_class=OneConnection,
             port=PORT,
             max_connections=1,
             timeout=TIMEOUT,
