@@ -45,7 +45,7 @@ const BLOCK: usize = 1 << 20;
 /// Writes `source` without the interactions `served` says went unused to
 /// `out` (which may be `source`).
 pub fn write_pruned(source: &Path, served: &[u32], out: &Path) -> Result<Pruned, CassetteError> {
-    let keep = |n: usize| served.get(n).is_none_or(|&s| s > 0);
+    let keep = |n: usize| served.get(n).map_or(true, |&s| s > 0);
     // Pass 1: which connections had interactions, and which keep one.
     let mut had = HashSet::new();
     let mut keeps = HashSet::new();

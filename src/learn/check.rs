@@ -25,6 +25,12 @@ use crate::replay::handshake::is_handshake;
 use crate::replay::matcher::{Matched, Matcher};
 use crate::resp::Value;
 
+/// A command's database and match key.
+type MatchKey = (u32, Vec<Bytes>);
+
+/// The first recorded command seen under a key, and its replies.
+type FirstSeen<'a> = (&'a [Bytes], &'a [Value]);
+
 /// Why `rule` (on top of `rules`) would let two different recorded commands
 /// answer each other, if it would.
 pub fn ambiguity(
@@ -34,7 +40,7 @@ pub fn ambiguity(
 ) -> Option<String> {
     let with: Vec<IgnoreRule> = rules.iter().cloned().chain([rule.clone()]).collect();
     for cassette in cassettes {
-        let mut keys: HashMap<(u32, Vec<Bytes>), (&[Bytes], &[Value])> = HashMap::new();
+        let mut keys: HashMap<MatchKey, FirstSeen> = HashMap::new();
         for event in &cassette.events {
             let Event::Interaction(i) = event else {
                 continue;

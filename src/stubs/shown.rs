@@ -227,7 +227,7 @@ mod tests {
         round_trip(Value::Double(Bytes::from_static(b"1.5")));
         round_trip(Value::Boolean(true));
         round_trip(Value::Array(vec![]));
-        round_trip(Value::Array((0..12).map(|i| Value::Integer(i)).collect()));
+        round_trip(Value::Array((0..12).map(Value::Integer).collect()));
         round_trip(Value::Array(vec![
             Value::Array(vec![b("a"), b("b")]),
             b("c"),

@@ -81,14 +81,12 @@ impl Steering {
                         )));
                     }
                 }
-                if spec.report.is_some() {
-                    if self.0.settings.report_writer.is_none() {
-                        return Err(SteerError::BadRequest(
-                            "this server draws no reports: an embedded server needs a report \
-                             writer (SteerSettings::report_writer)"
-                                .into(),
-                        ));
-                    }
+                if spec.report.is_some() && self.0.settings.report_writer.is_none() {
+                    return Err(SteerError::BadRequest(
+                        "this server draws no reports: an embedded server needs a report \
+                         writer (SteerSettings::report_writer)"
+                            .into(),
+                    ));
                 }
                 let reload = recording_now.is_some_and(|p| same_file(p, path));
                 // A cluster cassette needs a listener per node, which one
