@@ -232,7 +232,11 @@ pub async fn run(args: CtlArgs) -> Result<ExitCode> {
                 db,
                 ..resplay::stubs::StubSpec::line(&rule)
             };
-            ("POST", "/stubs".to_string(), Some(serde_json::to_value(spec)?))
+            (
+                "POST",
+                "/stubs".to_string(),
+                Some(serde_json::to_value(spec)?),
+            )
         }
         CtlRequest::Stub(StubRequest::Rm { id }) => ("DELETE", format!("/stubs/{id}"), None),
         CtlRequest::Stub(StubRequest::Clear) => ("DELETE", "/stubs".to_string(), None),

@@ -55,9 +55,7 @@ pub async fn run(args: ReplayArgs, file: &Config) -> Result<ExitCode> {
     let mut first = match settings::cassette_if_any(&args.common, file) {
         Some(path) => ModeSpec::new(Mode::Replay, Some(path)),
         // Stubs alone: a cassette with nothing in it behind them.
-        None if args.flags.stubs.is_some() => {
-            ModeSpec::new(Mode::Replay, Some(empty_cassette()?))
-        }
+        None if args.flags.stubs.is_some() => ModeSpec::new(Mode::Replay, Some(empty_cassette()?)),
         None if has_admin => ModeSpec::new(Mode::Idle, None),
         None => bail!(
             "no cassette: pass --cassette FILE (or set `cassette` in the config file), \

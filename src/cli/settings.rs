@@ -279,10 +279,7 @@ pub fn admin_access(steer: &Steer, file: &Config) -> anyhow::Result<Access> {
 /// unless asked for, so that serving pays nothing for it (it measured
 /// about 10 % of replay's instructions per request).
 pub fn journal_max(steer: &Steer, file: &Config) -> usize {
-    steer
-        .journal_max
-        .or(file.journal_max)
-        .unwrap_or(0)
+    steer.journal_max.or(file.journal_max).unwrap_or(0)
 }
 
 /// `--keep-connections` / `reset_connections_on_start` (inverted): a mode

@@ -41,17 +41,17 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::mode::{Mode, ModeSpec};
-use crate::tail::Tail;
 use crate::cassette::{CassetteError, CassetteWriter, WriteMode, WriterTask};
 use crate::fault::Faults;
 use crate::handover::{Carry, SessionEnd};
 use crate::journal::Journal;
 use crate::record::{RecordConfig, Recorder};
+use crate::replay::overlay::{ReplayOverlay, ReportWriter};
 use crate::replay::{ReplayConfig, ReplayState};
 use crate::server::inject::Injection;
 use crate::server::registry::Registry;
-use crate::replay::overlay::{ReplayOverlay, ReportWriter};
 use crate::server::{serve, ServeOptions};
+use crate::tail::Tail;
 
 use check::{refuse_misplaced, required, Checked};
 pub use status::{Finished, Status};
@@ -611,9 +611,10 @@ async fn write_report(
     out: std::path::PathBuf,
 ) -> Result<std::path::PathBuf, String> {
     let shown = out.display().to_string();
-    let written =
-        tokio::task::spawn_blocking(move || writer.write(&cassette, Some(&overlay), &out).map(|_| out))
-            .await;
+    let written = tokio::task::spawn_blocking(move || {
+        writer.write(&cassette, Some(&overlay), &out).map(|_| out)
+    })
+    .await;
     match written {
         Ok(Ok(out)) => Ok(out),
         Ok(Err(e)) => Err(format!("cannot write the report {shown}: {e}")),

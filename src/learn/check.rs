@@ -18,8 +18,8 @@ use std::collections::HashMap;
 use bytes::Bytes;
 
 use crate::cassette::{Cassette, Event};
-use crate::pattern::{match_key, IgnoreRule};
 use crate::command::Class;
+use crate::pattern::{match_key, IgnoreRule};
 use crate::replay::display::display_command;
 use crate::replay::handshake::is_handshake;
 use crate::replay::matcher::{Matched, Matcher};

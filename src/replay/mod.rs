@@ -18,8 +18,8 @@ pub mod handshake;
 pub mod matcher;
 pub mod overlay;
 pub mod own_address;
-pub mod reply_text;
 mod passthrough;
+pub mod reply_text;
 mod session;
 pub mod tokens;
 

@@ -209,4 +209,3 @@ fn digits(mut n: usize) -> usize {
     }
     d
 }
-

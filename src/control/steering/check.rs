@@ -68,7 +68,10 @@ impl Steering {
             }
             Mode::Replay => {
                 let path = required(spec)?;
-                for (what, out) in [("pruned cassette", &spec.write_pruned), ("report", &spec.report)] {
+                for (what, out) in [
+                    ("pruned cassette", &spec.write_pruned),
+                    ("report", &spec.report),
+                ] {
                     let dir = out
                         .as_ref()
                         .and_then(|o| o.parent())
@@ -76,7 +79,9 @@ impl Steering {
                     if let Some(dir) = dir.filter(|d| !d.is_dir()) {
                         return Err(SteerError::BadRequest(format!(
                             "{what} {}: directory {} does not exist",
-                            out.as_ref().map(|o| o.display().to_string()).unwrap_or_default(),
+                            out.as_ref()
+                                .map(|o| o.display().to_string())
+                                .unwrap_or_default(),
                             dir.display()
                         )));
                     }

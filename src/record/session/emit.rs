@@ -13,10 +13,10 @@ use super::Session;
 use crate::cassette::wire_lines::{write_interaction_line, write_push_line, InteractionHead};
 use crate::cassette::Event;
 use crate::command::{self, Class};
-use crate::tail::{Mode, Outcome, Tail};
 use crate::pairing::{is_error_frame, Paired};
 use crate::record::RecordShared;
 use crate::resp::{parse_reply, Limits, Value};
+use crate::tail::{Mode, Outcome, Tail};
 
 /// Writes finished interactions and pushes as cassette lines, straight from
 /// their bytes, and hands them to the writer as one message; `now` is when

@@ -10,13 +10,13 @@ use bytes::{Bytes, BytesMut};
 
 use super::{encode_for, Session};
 use crate::command::{self, Class};
-use crate::tail::{self, Mode, TailEvent};
 use crate::replay::display::display_command;
 use crate::replay::handshake::{is_handshake, synthesize, Effect};
 use crate::replay::matcher::{Closest, MissFrom};
 use crate::replay::OnMiss;
 use crate::resp::{NullShape, Value};
 use crate::selected_db::{is_queued_in_multi, Outcome};
+use crate::tail::{self, Mode, TailEvent};
 
 impl Session {
     /// Answers a command nothing recorded: made up, passed through, or a
