@@ -2,10 +2,14 @@
 whole session.
 
 - ``resplay`` fixture: switches the session's resplay to this test's
-  cassette and yields the URL (``redis://127.0.0.1:PORT``) for the client.
-- ``@pytest.mark.resplay(cassette=..., ignore=[...], strict=..., timing=...)``:
-  options for one test; a marked test gets the fixture without asking, and
-  ``REDIS_URL``/``REDIS_HOST``/``REDIS_PORT`` point at resplay while it runs.
+  cassette and yields the URL (``redis://127.0.0.1:PORT``) for the client: a
+  ``str`` with methods, ``resplay.calls(pattern)`` and
+  ``resplay.assert_called(pattern, times=N)``, on this test's calls (resplay's
+  call journal, ``--resplay-journal-max``).
+- ``@pytest.mark.resplay(cassette=..., ignore=[...], strict=..., timing=...,
+  stubs=[...])``: options for one test; a marked test gets the fixture without
+  asking, and ``REDIS_URL``/``REDIS_HOST``/``REDIS_PORT`` point at resplay
+  while it runs; ``stubs`` are hand-written replies for this test's replay.
 - ``--resplay-mode once|new_episodes|none|all`` as pytest-recording's
   ``--record-mode``; ``--resplay-upstream URL`` (or ``REDIS_URL``) names the
   real Redis to record from; ``--resplay-strict`` fails a test whose replay
@@ -27,9 +31,14 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from .journal import Call, Resplay
 from .server import ResplayError, Server, find_binary, plan
 
 MODES = ("once", "new_episodes", "none", "all")
+MARK_OPTIONS = ("cassette", "ignore", "strict", "timing", "stubs")
+JOURNAL_MAX = 10000
+
+__all__ = ["Call", "Resplay", "default_cassette"]
 
 _SERVER_KEY = pytest.StashKey[Optional[Server]]()
 _CASSETTE_KEY = pytest.StashKey[Dict[str, Any]]()
@@ -82,7 +91,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="record a cassette older than AGE (by its header's created; e.g. 30d) "
         "again when there is an upstream; else warn, or fail with --resplay-strict",
     )
+    group.addoption(
+        "--resplay-journal-max",
+        type=int,
+        default=None,
+        metavar="N",
+        help="calls resplay's journal keeps for resplay.calls() and assert_called() "
+        f"(default {JOURNAL_MAX}; 0 turns the journal off)",
+    )
     parser.addini("resplay_mode", "default --resplay-mode", default="once")
+    parser.addini(
+        "resplay_journal_max", "default --resplay-journal-max", default=str(JOURNAL_MAX)
+    )
     parser.addini("resplay_max_age", "default --resplay-max-age", default="")
     parser.addini("resplay_strict", "default --resplay-strict", type="bool", default=False)
 
@@ -90,10 +110,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "resplay(cassette=None, ignore=(), strict=None, timing=None): give this test "
-        "its own resplay cassette (default cassettes/<module>/<test>.jsonl next to "
-        "the test file); ignore: rules for volatile arguments; strict: fail on a "
-        "missed command or an unused recording; timing: 'none' or 'recorded'",
+        "resplay(cassette=None, ignore=(), strict=None, timing=None, stubs=()): give "
+        "this test its own resplay cassette (default cassettes/<module>/<test>.jsonl "
+        "next to the test file); ignore: rules for volatile arguments; strict: fail "
+        "on a missed command or an unused recording; timing: 'none' or 'recorded'; "
+        "stubs: hand-written replies ('PATTERN => REPLY' or dicts as in resplay's "
+        "docs/stubs.md) that answer before the cassette while the test replays",
     )
     config.stash[_SERVER_KEY] = None
     config.stash[_SWITCHES_KEY] = []
@@ -118,12 +140,31 @@ def _upstream(config: pytest.Config) -> Optional[str]:
     return config.getoption("--resplay-upstream") or os.environ.get("REDIS_URL") or None
 
 
+def _journal_max(config: pytest.Config) -> int:
+    value = config.getoption("--resplay-journal-max")
+    if value is None:
+        raw = config.getini("resplay_journal_max")
+        try:
+            value = int(raw)
+        except ValueError:
+            raise pytest.UsageError(
+                f"resplay_journal_max = {raw!r}: expected a number of calls"
+            ) from None
+    if value < 0:
+        raise pytest.UsageError(f"--resplay-journal-max {value}: expected 0 or more")
+    return value
+
+
 def _server(config: pytest.Config) -> Server:
     """The session's resplay, started on first use."""
     server = config.stash.get(_SERVER_KEY, None)
     if server is None:
+        journal_max = _journal_max(config)
+        extra = ["--journal-max", str(journal_max)] if journal_max else []
         try:
-            server = Server(upstream=_upstream(config), binary=find_binary()).start()
+            server = Server(
+                upstream=_upstream(config), binary=find_binary(), extra_args=extra
+            ).start()
         except ResplayError as e:
             raise pytest.UsageError(f"resplay: {e}") from None
         config.stash[_SERVER_KEY] = server
@@ -155,6 +196,28 @@ def _cassette(item: pytest.Item, mark: Optional[pytest.Mark]) -> Path:
     return named if named.is_absolute() else Path(str(item.fspath)).parent / named
 
 
+def _stubs(value: Any) -> List[Dict[str, Any]]:
+    """The mark's ``stubs`` as ``POST /stubs`` takes them: a string
+    ``PATTERN => REPLY`` is a stub's ``pattern`` (which takes the reply after
+    ``=>``); a dict is a stub as docs/stubs.md writes its keys."""
+    if value is None:
+        return []
+    if isinstance(value, (str, dict)):
+        value = [value]
+    stubs = []
+    for rule in value:
+        if isinstance(rule, str):
+            stubs.append({"pattern": rule})
+        elif isinstance(rule, dict):
+            stubs.append(dict(rule))
+        else:
+            raise pytest.UsageError(
+                f"@pytest.mark.resplay(stubs=...): {rule!r}: expected 'PATTERN => REPLY' "
+                "or a dict such as {'pattern': 'GET k', 'error': 'LOADING ...', 'times': 2}"
+            )
+    return stubs
+
+
 def _shown(path: Path) -> str:
     try:
         return str(path.relative_to(Path.cwd()))
@@ -165,17 +228,19 @@ def _shown(path: Path) -> str:
 @pytest.fixture
 def resplay(request: pytest.FixtureRequest):
     """Switches the session's resplay to this test's cassette; yields the
-    URL to give the Redis client."""
+    URL to give the Redis client, a ``str`` whose ``calls(pattern)`` and
+    ``assert_called(pattern, times=N)`` read this test's calls."""
     config = request.config
     item = request.node
     mark = item.get_closest_marker("resplay")
     options = dict(mark.kwargs) if mark else {}
-    unknown = set(options) - {"cassette", "ignore", "strict", "timing"}
+    unknown = set(options) - set(MARK_OPTIONS)
     if unknown:
         raise pytest.UsageError(
             f"@pytest.mark.resplay: unknown option(s) {', '.join(sorted(unknown))} "
-            "(cassette, ignore, strict, timing)"
+            f"({', '.join(MARK_OPTIONS)})"
         )
+    stubs = _stubs(options.get("stubs"))
     mode = _mode(config)
     cassette = _cassette(item, mark)
     steps = plan(mode, cassette.is_file())
@@ -220,6 +285,19 @@ def resplay(request: pytest.FixtureRequest):
     except ResplayError as e:
         pytest.fail(f"resplay: {e}", pytrace=False)
     config.stash[_SWITCHES_KEY].append(time.monotonic() - started)
+    since = None
+    what = "stubs"
+    try:
+        if stubs:
+            server.add_stubs(stubs)
+        what = "journal"
+        if _journal_max(config):
+            # Each test's journal holds its own calls: emptied at its start
+            # (and read from the last id given then).
+            since = server.clear_journal()
+    except ResplayError as e:
+        _end(server, stubs)
+        pytest.fail(f"resplay: {what}: {e}", pytrace=False)
     item.stash[_CASSETTE_KEY] = {
         "path": cassette,
         "recording": steps[0] == "record",
@@ -227,12 +305,9 @@ def resplay(request: pytest.FixtureRequest):
         "switch_seconds": time.monotonic() - started,
     }
     try:
-        yield server.url
+        yield Resplay(server.url, server, since, steps[0])
     finally:
-        try:
-            previous = server.idle()
-        except ResplayError as e:
-            previous = f"(no report: {e})"
+        previous = _end(server, stubs)
         if steps[0] == "record" and item.stash.get(_CALL_FAILED_KEY, False):
             # A failed test's recording would be replayed next time as if
             # it were right: keep the cassette only for a passing test.
@@ -326,6 +401,21 @@ def _expiry(config, cassette: Path, mode: str, steps: List[str], server: Server,
         pytest.fail(f"{said}; {hint}", pytrace=False)
     warnings.warn(f"{said}; replaying it anyway ({hint})", stacklevel=2)
     return steps
+
+
+def _end(server: Server, stubs: List[Dict[str, Any]]) -> str:
+    """Idle, and the test's stubs gone; returns resplay's report on the mode
+    that ended."""
+    try:
+        previous = server.idle()
+    except ResplayError as e:
+        previous = f"(no report: {e})"
+    if stubs:
+        try:
+            server.clear_stubs()
+        except ResplayError:
+            pass
+    return previous
 
 
 def _report_path(config: pytest.Config, item: pytest.Item) -> Optional[str]:

@@ -16,6 +16,7 @@ import sysconfig
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any, Deque, Dict, List, Optional, Sequence
 
@@ -193,6 +194,26 @@ class Server:
     def idle(self) -> str:
         """Ends the current mode; returns resplay's report on it."""
         return self.switch("idle")["previous"]
+
+    def journal(self, pattern: Optional[str] = None, since: int = 0) -> Dict[str, Any]:
+        """``GET /journal``: the calls after id ``since`` that fit ``pattern``
+        (the ``--ignore`` syntax; none: every call)."""
+        query: Dict[str, Any] = {"since": since}
+        if pattern:
+            query["pattern"] = pattern
+        return self._request("GET", "/journal?" + urllib.parse.urlencode(query))
+
+    def clear_journal(self) -> int:
+        """``DELETE /journal``: forgets every call; returns the last id given."""
+        return int(self._request("DELETE", "/journal")["last"])
+
+    def add_stubs(self, stubs: List[Dict[str, Any]]) -> List[int]:
+        """``POST /stubs``: adds them (all or none); returns their ids."""
+        return list(self._request("POST", "/stubs", stubs)["ids"])
+
+    def clear_stubs(self) -> None:
+        """``DELETE /stubs``."""
+        self._request("DELETE", "/stubs")
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
