@@ -8,7 +8,8 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const { ResplayError, Server, findBinary, plan } = require('./server');
+const { matchers } = require('./journal');
+const { ResplayError, Server, findBinary, journalMaxFromEnv, plan } = require('./server');
 
 const MODES = ['once', 'new_episodes', 'none', 'all'];
 
@@ -77,7 +78,23 @@ function sharedServer() {
   const admin = process.env[`RESPLAY_ADMIN_${id}`];
   const url = process.env[`RESPLAY_URL_${id}`];
   if (!admin || !url) return null;
-  return new Server({ admin, url, upstream: process.env.RESPLAY_SESSION_UPSTREAM || null });
+  const journalMax = Number(process.env[`RESPLAY_JOURNAL_MAX_${id}`] || 0);
+  return new Server({ admin, url, upstream: process.env.RESPLAY_SESSION_UPSTREAM || null, journalMax });
+}
+
+/** A stub as POST /stubs takes it: 'PATTERN => REPLY' is a stub's pattern
+ * (which takes the reply after =>); an object is a stub as docs/stubs.md
+ * writes its keys. */
+function stubList(rules) {
+  if (rules === undefined || rules === null) return [];
+  return [].concat(rules).map((rule) => {
+    if (typeof rule === 'string') return { pattern: rule };
+    if (rule && typeof rule === 'object' && !Array.isArray(rule)) return { ...rule };
+    throw new ResplayError(
+      `resplay stubs: ${JSON.stringify(rule)}: expected 'PATTERN => REPLY' or an object such as ` +
+        "{ pattern: 'GET k', error: 'LOADING ...', times: 2 }",
+    );
+  });
 }
 
 function sanitize(name) {
@@ -144,9 +161,19 @@ function shown(file) {
  * maxAge (default $RESPLAY_MAX_AGE: record a cassette older than that again,
  * e.g. '30d'),
  * ignore (rules), timing ('none' | 'recorded'), cassette(testPath, testName)
- * to name another path, and the hooks and expect of the runner (found as
- * globals in Jest, and in Vitest with `globals: true`; else pass them:
- * `useResplay({ beforeAll, beforeEach, afterEach, afterAll, expect })`).
+ * to name another path, stubs (hand-written replies for every test of the
+ * file: 'PATTERN => REPLY' strings or objects as in docs/stubs.md, or a
+ * function (testPath, testName) returning them), journalMax (calls the
+ * journal keeps when this file starts its own process; default
+ * $RESPLAY_JOURNAL_MAX or 10000), and the hooks and expect of the runner
+ * (found as globals in Jest, and in Vitest with `globals: true`; else pass
+ * them: `useResplay({ beforeAll, beforeEach, afterEach, afterAll, expect })`).
+ *
+ * The handle: `url`; `mode` ('record' | 'replay') during a test;
+ * `await calls(pattern)` (this test's calls that fit the pattern, the
+ * `--ignore` syntax; all without); `await stub(rules)` (more stubs, for
+ * this test only). `toHaveReceived` is registered on the runner's expect:
+ * `await expect(resplay).toHaveReceived('SET user:* <any> EX <any>', 1)`.
  */
 function useResplay(options = {}) {
   const hooks = {};
@@ -159,14 +186,46 @@ function useResplay(options = {}) {
       );
     }
   }
-  const handle = { url: null, server: null, cassette: null, switchMs: [] };
+  const handle = { url: null, server: null, cassette: null, mode: null, switchMs: [] };
   let own = false;
   let current = null;
+  // The journal's last id when the running test started (null: journal off).
+  let since = null;
+  let stubbed = false;
+
+  if (typeof hooks.expect.extend === 'function') hooks.expect.extend(matchers);
+
+  /** This test's calls that fit `pattern` (every call without), oldest first. */
+  handle.calls = async (pattern) => {
+    if (!handle.server || since === null) {
+      throw new ResplayError(
+        'the call journal is off (journalMax 0 / RESPLAY_JOURNAL_MAX=0): give it a size, e.g. 10000 (the default)',
+      );
+    }
+    const answer = await handle.server.journal(pattern, since);
+    if (answer.dropped) {
+      throw new ResplayError(
+        `the call journal dropped ${answer.dropped} call(s) of this test (it keeps ${answer.max}): ` +
+          'raise RESPLAY_JOURNAL_MAX',
+      );
+    }
+    return answer.calls;
+  };
+
+  /** Adds stubs for the running test; they are removed after it. */
+  handle.stub = async (rules) => {
+    if (!current) throw new ResplayError('resplay.stub(): call it inside a test');
+    const list = stubList(rules);
+    if (!list.length) return [];
+    stubbed = true;
+    return handle.server.addStubs(list);
+  };
 
   hooks.beforeAll(async () => {
     handle.server = sharedServer();
     if (!handle.server) {
-      handle.server = await new Server({ upstream: upstream(options), binary: findBinary() }).start();
+      const journalMax = options.journalMax !== undefined ? options.journalMax : journalMaxFromEnv();
+      handle.server = await new Server({ upstream: upstream(options), binary: findBinary(), journalMax }).start();
       own = true;
     }
     handle.url = handle.server.url;
@@ -211,6 +270,18 @@ function useResplay(options = {}) {
     handle.switchMs.push(Number(process.hrtime.bigint() - started) / 1e6);
     current = { cassette, replaying: steps[0] === 'replay', strict };
     handle.cassette = cassette;
+    handle.mode = steps[0];
+    since = null;
+    const stubs = stubList(
+      typeof options.stubs === 'function' ? options.stubs(testPath, currentTestName) : options.stubs,
+    );
+    if (stubs.length) {
+      stubbed = true;
+      await server.addStubs(stubs);
+    }
+    // Each test's journal holds its own calls: emptied at its start (and
+    // read from the last id given then).
+    if (server.journalMax) since = await server.clearJournal();
   });
 
   // A plain function, so that Jest (which takes a hook with a parameter for
@@ -234,6 +305,11 @@ function useResplay(options = {}) {
       }
     }
     handle.lastReport = await server.idle();
+    handle.mode = null;
+    if (stubbed) {
+      stubbed = false;
+      await server.clearStubs();
+    }
     if (test.replaying && prunes(options)) {
       // resplay wrote it unless the replay missed; it replaces the cassette
       // only when the test is known to have passed: one that failed
@@ -260,4 +336,4 @@ function useResplay(options = {}) {
   return handle;
 }
 
-module.exports = { useResplay, defaultCassette, plan, Server, ResplayError, findBinary, MODES };
+module.exports = { useResplay, defaultCassette, plan, matchers, Server, ResplayError, findBinary, MODES };

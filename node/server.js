@@ -71,10 +71,26 @@ function plan(mode, exists) {
   return exists ? ['replay'] : [];
 }
 
+/** Calls the journal keeps by default (RESPLAY_JOURNAL_MAX; 0 turns it off). */
+const JOURNAL_MAX = 10000;
+
+/** RESPLAY_JOURNAL_MAX, or the default. */
+function journalMaxFromEnv() {
+  const raw = process.env.RESPLAY_JOURNAL_MAX;
+  if (raw === undefined || raw === '') return JOURNAL_MAX;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new ResplayError(`RESPLAY_JOURNAL_MAX=${raw}: expected a number of calls (0 turns the journal off)`);
+  }
+  return n;
+}
+
 class Server {
-  constructor({ upstream, binary, admin, url } = {}) {
+  constructor({ upstream, binary, admin, url, journalMax } = {}) {
     this.upstream = upstream || null;
     this.binary = binary || null;
+    /** Calls resplay's journal keeps (`--journal-max`); 0: off. */
+    this.journalMax = journalMax === undefined ? JOURNAL_MAX : journalMax;
     /** host:port of the control API. */
     this.admin = admin || null;
     this.url = url || null;
@@ -88,6 +104,7 @@ class Server {
     const binary = this.binary || findBinary();
     const args = ['replay', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'];
     if (this.upstream) args.push('--upstream', this.upstream);
+    if (this.journalMax) args.push('--journal-max', String(this.journalMax));
     const started = process.hrtime.bigint();
     return new Promise((resolve, reject) => {
       let proc;
@@ -201,6 +218,28 @@ class Server {
     return (await this.switch('idle')).previous;
   }
 
+  /** GET /journal: the calls after id `since` that fit `pattern` (all without). */
+  journal(pattern, since = 0) {
+    const query = new URLSearchParams({ since: String(since) });
+    if (pattern) query.set('pattern', pattern);
+    return this.request('GET', `/journal?${query}`);
+  }
+
+  /** DELETE /journal: forgets every call; resolves to the last id given. */
+  async clearJournal() {
+    return (await this.request('DELETE', '/journal')).last;
+  }
+
+  /** POST /stubs: adds them (all or none); resolves to their ids. */
+  async addStubs(stubs) {
+    return (await this.request('POST', '/stubs', stubs)).ids;
+  }
+
+  /** DELETE /stubs. */
+  clearStubs() {
+    return this.request('DELETE', '/stubs');
+  }
+
   /** SIGTERM, then SIGKILL after 15 s. */
   stop() {
     const proc = this.proc;
@@ -217,4 +256,16 @@ class Server {
   }
 }
 
-module.exports = { EXE, RECORDED, NOT_FOUND, ResplayError, Server, findBinary, onPath, isExecutable, plan };
+module.exports = {
+  EXE,
+  RECORDED,
+  NOT_FOUND,
+  JOURNAL_MAX,
+  ResplayError,
+  Server,
+  findBinary,
+  journalMaxFromEnv,
+  onPath,
+  isExecutable,
+  plan,
+};
