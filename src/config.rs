@@ -14,7 +14,9 @@ use thiserror::Error;
 use toml::Spanned;
 
 use crate::fault::FaultRule;
+use crate::record::OnWriteError;
 use crate::replay::{IgnoreRule, OnMiss, Timing};
+use crate::server::output_limit::{parse_size, PubsubLimit};
 
 /// A parsed config file. `None` (or an empty list) means the key was absent,
 /// so the flag or the built-in default decides. `Debug` masks the password.
@@ -104,6 +106,15 @@ pub struct Config {
     /// `resplay run` re-records a cassette older than this (by its
     /// header's `created`) when it has an upstream (`--max-age`).
     pub max_age: Option<std::time::Duration>,
+    /// Bytes of replies a client may be owed before resplay stops reading
+    /// its requests (`--client-output-limit`; `"16mb"` or a number).
+    pub client_output_limit: Option<usize>,
+    /// Redis's `client-output-buffer-limit pubsub` for subscribers that do
+    /// not read (`--client-output-buffer-limit-pubsub`; `"32mb 8mb 60"`).
+    pub client_output_buffer_limit_pubsub: Option<PubsubLimit>,
+    /// What a recorder does once its cassette cannot be written
+    /// (`--on-write-error`; `"continue"` or `"stop"`).
+    pub on_write_error: Option<OnWriteError>,
 }
 
 impl std::fmt::Debug for Config {
@@ -148,6 +159,12 @@ impl std::fmt::Debug for Config {
             .field("redact", &self.redact)
             .field("exclude", &self.exclude)
             .field("max_age", &self.max_age)
+            .field("client_output_limit", &self.client_output_limit)
+            .field(
+                "client_output_buffer_limit_pubsub",
+                &self.client_output_buffer_limit_pubsub,
+            )
+            .field("on_write_error", &self.on_write_error)
             .finish()
     }
 }
@@ -246,6 +263,17 @@ struct RawConfig {
     #[serde(default)]
     exclude: Vec<Spanned<String>>,
     max_age: Option<Spanned<String>>,
+    client_output_limit: Option<Spanned<RawSize>>,
+    client_output_buffer_limit_pubsub: Option<Spanned<String>>,
+    on_write_error: Option<OnWriteError>,
+}
+
+/// A size as the file may write it: `"16mb"`, or a number of bytes.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawSize {
+    Bytes(u64),
+    Text(String),
 }
 
 /// Reads and checks the config file at `path`.
@@ -310,6 +338,24 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         ),
         None => None,
     };
+    let client_output_limit = match &raw.client_output_limit {
+        Some(size) => Some(match size.get_ref() {
+            RawSize::Bytes(n) => usize::try_from(*n)
+                .map_err(|_| at(size.span(), format!("client_output_limit = {n}: too large")))?,
+            RawSize::Text(text) => parse_size(text)
+                .map_err(|e| at(size.span(), format!("client_output_limit = {e}")))?,
+        }),
+        None => None,
+    };
+    let client_output_buffer_limit_pubsub = match &raw.client_output_buffer_limit_pubsub {
+        Some(text) => Some(text.get_ref().parse::<PubsubLimit>().map_err(|e| {
+            at(
+                text.span(),
+                format!("client_output_buffer_limit_pubsub = {e}"),
+            )
+        })?),
+        None => None,
+    };
     Ok(Config {
         listen: raw.listen,
         upstream: raw.upstream,
@@ -345,6 +391,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         redact: raw.redact,
         exclude,
         max_age,
+        client_output_limit,
+        client_output_buffer_limit_pubsub,
+        on_write_error: raw.on_write_error,
     })
 }
 
@@ -485,6 +534,28 @@ mode = "new-episodes"
             let c = parse_str(&format!("mode = \"{mode}\"")).expect("parses");
             assert_eq!(c.mode, Some(want));
         }
+    }
+
+    #[test]
+    fn output_limits_and_write_errors_parse_as_redis_writes_them() {
+        let c = parse_str(
+            "client_output_limit = \"8mb\"\n\
+             client_output_buffer_limit_pubsub = \"64mb 16mb 30\"\n\
+             on_write_error = \"stop\"\n",
+        )
+        .expect("parses");
+        assert_eq!(c.client_output_limit, Some(8 << 20));
+        let pubsub = c.client_output_buffer_limit_pubsub.expect("pubsub limit");
+        assert_eq!((pubsub.hard, pubsub.soft), (64 << 20, 16 << 20));
+        assert_eq!(pubsub.soft_for, std::time::Duration::from_secs(30));
+        assert_eq!(c.on_write_error, Some(OnWriteError::Stop));
+        let c = parse_str("client_output_limit = 65536").expect("parses");
+        assert_eq!(c.client_output_limit, Some(65536));
+        let e = parse_str("\nclient_output_limit = \"16 tb\"").unwrap_err();
+        assert!(e.to_string().contains(":2:"), "{e}");
+        let e = parse_str("client_output_buffer_limit_pubsub = \"32mb\"").unwrap_err();
+        assert!(e.to_string().contains("<hard> <soft> <seconds>"), "{e}");
+        assert!(parse_str("on_write_error = \"panic\"").is_err());
     }
 
     #[test]

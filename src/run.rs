@@ -88,6 +88,8 @@ pub struct RunSettings {
     /// Record the cassette again once it is older than this (see
     /// [`crate::expiry`]).
     pub max_age: Option<std::time::Duration>,
+    /// What recording does once the cassette cannot be written.
+    pub on_write_error: crate::record::OnWriteError,
 }
 
 /// What happened, for the caller to report and turn into an exit code.
@@ -330,6 +332,7 @@ fn record_config(settings: &RunSettings, shown: &str) -> Result<RecordConfig, Ru
     config.exclude = settings.exclude.clone();
     config.faults = settings.replay.faults.clone();
     config.serve = settings.replay.serve.clone();
+    config.on_write_error = settings.on_write_error;
     Ok(config)
 }
 

@@ -25,7 +25,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use tokio::sync::{oneshot, Notify};
 
@@ -54,6 +54,9 @@ struct Queue {
     room: Notify,
     /// Events that could not be delivered because the writer is gone.
     lost: AtomicU64,
+    /// The first write error, once there is one: a recorder told to stop
+    /// on it (`--on-write-error stop`) reads it to refuse new traffic.
+    failure: OnceLock<String>,
 }
 
 /// The lines waiting for the writer.
@@ -76,6 +79,7 @@ impl Queue {
             ready: Notify::new(),
             room: Notify::new(),
             lost: AtomicU64::new(0),
+            failure: OnceLock::new(),
         }
     }
 
@@ -161,6 +165,13 @@ impl Drop for Senders {
 }
 
 impl WriterHandle {
+    /// The first error writing the cassette (`cannot write cassette PATH:
+    /// CAUSE`), once one happened: from then on every event is lost.
+    /// One atomic load.
+    pub fn failure(&self) -> Option<&str> {
+        self.senders.0.failure.get().map(String::as_str)
+    }
+
     /// Queues an event for writing. Waits while the queue is full; if the
     /// writer has stopped, the event is counted as lost (never a panic).
     pub async fn send(&self, ev: Event) {
@@ -537,6 +548,7 @@ async fn run_task(file: File, queue: Arc<Queue>, path: PathBuf, compressed: bool
         Ok(encoder) => encoder,
         Err(e) => {
             let error = format!("cannot write cassette {}: {e}", path.display());
+            let _ = queue.failure.set(error.clone());
             return LineWriter::new(file, None, &path).failed(error);
         }
     };
@@ -553,6 +565,9 @@ async fn run_task(file: File, queue: Arc<Queue>, path: PathBuf, compressed: bool
         if events > 0 {
             queue.room.notify_waiters();
             writer.write_batch(&batch, events);
+            if let (Some(error), None) = (&writer.error, queue.failure.get()) {
+                let _ = queue.failure.set(error.clone());
+            }
             batch.clear();
             if batch.capacity() > KEEP_BUFFER_BYTES {
                 batch = Vec::with_capacity(64 * 1024);

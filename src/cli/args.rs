@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use resplay::fault::FaultRule;
 use resplay::redact::RedactRule;
 use resplay::replay::{IgnoreRule, Timing};
+use resplay::server::output_limit::{parse_size, PubsubLimit};
 
 /// Options record, replay and run share.
 #[derive(clap::Args)]
@@ -38,6 +39,14 @@ pub struct Common {
     /// see docs/redaction.md).
     #[arg(long = "redact", value_name = "RULE")]
     pub redact: Vec<RedactRule>,
+    /// Bytes of replies a client may be owed (unread) before resplay stops
+    /// reading its requests, e.g. 16mb, 1gb, 65536 [default: 16mb].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub client_output_limit: Option<usize>,
+    /// Close a subscriber owed more than HARD bytes, or more than SOFT for
+    /// SECONDS, as Redis's `client-output-buffer-limit pubsub` [default: "32mb 8mb 60"].
+    #[arg(long, value_name = "HARD SOFT SECONDS")]
+    pub client_output_buffer_limit_pubsub: Option<PubsubLimit>,
     #[command(flatten)]
     pub tls: TlsFlags,
 }

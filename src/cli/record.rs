@@ -38,6 +38,11 @@ pub struct RecordArgs {
     /// syntax; a bare name = any arguments), e.g. --exclude 'INFO ...' (repeatable).
     #[arg(long = "exclude", value_name = "PATTERN")]
     exclude: Vec<resplay::exclude::ExcludeRule>,
+    /// Once the cassette cannot be written (disk full): `continue` relaying
+    /// (and exit non-zero, naming what was lost), or `stop`: refuse new
+    /// connections and commands with an error [default: continue].
+    #[arg(long, value_enum, value_name = "continue|stop")]
+    on_write_error: Option<resplay::record::OnWriteError>,
 }
 
 /// Records until a signal; fails when the cassette lost lines.
@@ -59,6 +64,7 @@ pub async fn run(args: RecordArgs, file: &Config) -> Result<ExitCode> {
         bail!("record needs an upstream: pass --upstream redis://HOST:PORT");
     };
     record.exclude = settings::exclude_rules(&args.exclude, file);
+    record.on_write_error = settings::on_write_error(args.on_write_error, file);
     let listen = settings::listen(&args.listen, file);
     if settings::cluster(args.cluster, file) {
         warn_if_insecure(Some(&record.upstream));

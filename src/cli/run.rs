@@ -46,6 +46,11 @@ pub struct RunArgs {
     /// `resplay learn` does.
     #[arg(long)]
     learn: bool,
+    /// When recording, once the cassette cannot be written (disk full):
+    /// `continue` relaying (the run then fails, naming what was lost), or
+    /// `stop`: refuse new connections and commands with an error [default: continue].
+    #[arg(long, value_enum, value_name = "continue|stop")]
+    on_write_error: Option<resplay::record::OnWriteError>,
     /// The command to run, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -64,6 +69,7 @@ pub async fn run(args: RunArgs, file: &Config) -> Result<ExitCode> {
         cluster: settings::cluster(args.cluster, file),
         exclude: settings::exclude_rules(&args.exclude, file),
         max_age: settings::max_age(args.max_age, file),
+        on_write_error: settings::on_write_error(args.on_write_error, file),
         command: args.command,
         report: args
             .flags

@@ -16,9 +16,10 @@ use anyhow::{bail, Result};
 
 use resplay::config::{Config, RunMode};
 use resplay::fault::{FaultRule, Faults};
-use resplay::record::RecordConfig;
+use resplay::record::{OnWriteError, RecordConfig};
 use resplay::redact::{RedactRule, Redactor};
 use resplay::replay::{IgnoreRule, OnMiss, ReplayConfig, Timing};
+use resplay::server::output_limit::OutputLimits;
 use resplay::server::DEFAULT_MAX_CLIENTS;
 use resplay::tls::{ListenerTls, UpstreamTlsOptions};
 use resplay::upstream::Upstream;
@@ -158,6 +159,28 @@ pub fn timeout(common: &Common, file: &Config) -> Option<Duration> {
         .or(file.timeout_seconds)
         .filter(|&s| s > 0)
         .map(Duration::from_secs)
+}
+
+/// `--client-output-limit` / `client_output_limit` and
+/// `--client-output-buffer-limit-pubsub` /
+/// `client_output_buffer_limit_pubsub`; Redis's defaults otherwise.
+pub fn output_limits(common: &Common, file: &Config) -> OutputLimits {
+    let default = OutputLimits::default();
+    OutputLimits {
+        client: common
+            .client_output_limit
+            .or(file.client_output_limit)
+            .unwrap_or(default.client),
+        pubsub: common
+            .client_output_buffer_limit_pubsub
+            .or(file.client_output_buffer_limit_pubsub)
+            .unwrap_or(default.pubsub),
+    }
+}
+
+/// `--on-write-error` / `on_write_error`; continue by default.
+pub fn on_write_error(flag: Option<OnWriteError>, file: &Config) -> OnWriteError {
+    flag.or(file.on_write_error).unwrap_or_default()
 }
 
 /// `--max-clients` / `max_clients`; [`DEFAULT_MAX_CLIENTS`] by default.
@@ -326,6 +349,7 @@ pub fn replay_config(
         ..ReplayConfig::default()
     };
     config.serve.max_clients = max_clients(common, file);
+    config.serve.output = output_limits(common, file);
     config.serve.tls = listener_tls(common, file)?;
     if let Some(path) = &flags.stubs {
         config.stubs.load(path).map_err(anyhow::Error::msg)?;
@@ -348,5 +372,8 @@ pub fn record_config(
     config.redact = redactor(&common.redact, file);
     config.idle_timeout = timeout(common, file);
     config.serve.max_clients = max_clients(common, file);
+    config.serve.output = output_limits(common, file);
+    // The file's key; `record` and `run` put their flag over it.
+    config.on_write_error = on_write_error(None, file);
     Some(config)
 }

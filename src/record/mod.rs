@@ -67,6 +67,23 @@ pub struct RecordConfig {
     /// `--exclude` rules: matching commands are relayed, not recorded
     /// (never inside `MULTI … EXEC`).
     pub exclude: Vec<crate::exclude::ExcludeRule>,
+    /// What a cassette that cannot be written does to the traffic.
+    pub on_write_error: OnWriteError,
+}
+
+/// What the recorder does once its cassette cannot be written (disk full,
+/// I/O error): what it relays from then on is lost either way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnWriteError {
+    /// Keep relaying, as a proxy should; the exit status and summary say
+    /// how many events were lost.
+    #[default]
+    Continue,
+    /// Refuse new traffic, for whoever would rather fail loudly than run
+    /// tests against a recording that is not being kept: new connections
+    /// and new commands get `-ERR resplay: cannot write cassette …`.
+    Stop,
 }
 
 impl RecordConfig {
@@ -111,6 +128,7 @@ impl RecordConfig {
             tail: None,
             journal: None,
             exclude: Vec::new(),
+            on_write_error: OnWriteError::Continue,
         }
     }
 }

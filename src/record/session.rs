@@ -19,6 +19,8 @@
 //! - `replies`: the reply half (upstream → client), pairing, the drain,
 //!   injected messages.
 //! - `emit`: paired interactions and pushes written as cassette lines.
+//! - `in_flight`: how many requests may wait for replies the client has
+//!   not read.
 //! - `replica`: the reply path after `SYNC`/`PSYNC`.
 //! - `client_gone`: a client that left with requests in flight.
 //! - `upstream_gone`: an upstream unreachable or gone.
@@ -35,7 +37,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
 
 use super::replication::{self, Replication};
-use super::RecordShared;
+use super::{OnWriteError, RecordShared};
 use crate::cassette::{ConnState, ConnectionEvent, Event};
 use crate::handover::{Carry, SessionEnd};
 use crate::pairing::Pairing;
@@ -48,6 +50,7 @@ mod branches;
 mod client_gone;
 mod emit;
 mod faulted;
+mod in_flight;
 mod replica;
 mod replies;
 mod requests;
@@ -72,7 +75,8 @@ fn make_room(buf: &mut BytesMut) {
 }
 
 /// Requests in flight per connection before resplay stops reading from the
-/// client: a client that pipelines without ever reading its replies must
+/// client, whatever their replies' size (`in_flight` lowers it for large
+/// replies): a client that pipelines without ever reading its replies must
 /// not make the recorder hold an unbounded queue (the kernel's socket
 /// buffers then push back on the client, as with Redis itself).
 const MAX_IN_FLIGHT: usize = 16 * 1024;
@@ -112,6 +116,8 @@ struct Session {
     /// Wakes the request half when requests in flight drop under the limit
     /// (rare: only a client that pipelines without reading waits on it).
     room: Notify,
+    /// That limit, from the size of the replies (`in_flight`).
+    in_flight: in_flight::InFlightCap,
     /// Set once a `SYNC`/`PSYNC` is sent: from then on replies take the
     /// replication-aware scan (an atomic, so the common path checks it
     /// without the lock).
@@ -156,10 +162,46 @@ impl Session {
         state.client_gone = true;
     }
 
+    /// The fault rule that applies to a command, or, once the cassette
+    /// cannot be written and the recorder is told to stop then
+    /// (`--on-write-error stop`), the error that refuses it: answered in
+    /// its place like an injected error, never sent upstream.
+    fn fault_for(&self, args: &[bytes::Bytes]) -> Option<crate::fault::FaultAction> {
+        let fault = self.shared.config.faults.check(args);
+        if fault.is_some() {
+            return fault;
+        }
+        self.refusal().map(crate::fault::FaultAction::Error)
+    }
+
+    /// The error line a refused command gets, while the recorder refuses.
+    fn refusal(&self) -> Option<bytes::Bytes> {
+        if self.shared.config.on_write_error != OnWriteError::Stop {
+            return None;
+        }
+        refusal_line(self.shared.writer.as_ref()?)
+    }
+
     /// The gate marker for the state as it is now.
     fn waiting_since(&self, state: &State) -> u64 {
         replication::waiting_since(state.pairing.front(), self.shared.start)
     }
+}
+
+/// Why traffic is refused once `writer` failed: `cannot write cassette
+/// PATH: CAUSE (--on-write-error stop)`, on one line.
+fn refusal_reason(writer: &crate::cassette::WriterHandle) -> Option<String> {
+    let failure = writer.failure()?;
+    Some(format!(
+        "{} (--on-write-error stop)",
+        failure.replace(['\r', '\n'], " ")
+    ))
+}
+
+/// `-ERR resplay: cannot write cassette …` once `writer` failed.
+fn refusal_line(writer: &crate::cassette::WriterHandle) -> Option<bytes::Bytes> {
+    let reason = refusal_reason(writer)?;
+    Some(bytes::Bytes::from(format!("-ERR resplay: {reason}\r\n")))
 }
 
 /// Runs one client connection until it closes, or until a mode switch
@@ -170,6 +212,14 @@ pub(crate) async fn run(carry: Carry, conn: u64, shared: Arc<RecordShared>) -> S
         buffered: mut client_buf,
         state: carried,
     } = carry;
+    if shared.config.on_write_error == OnWriteError::Stop {
+        if let Some(reason) = shared.writer.as_ref().and_then(refusal_reason) {
+            // Refused before Redis is asked: the error line for what the
+            // client sent, then the close.
+            answer_unreachable(client, client_buf, &reason, &shared).await;
+            return SessionEnd::Closed;
+        }
+    }
     let connected = match shared.config.upstream.connect().await {
         Ok(upstream) => match &carried {
             Some(state) => super::resume::restore(upstream, state, &shared.config.upstream).await,
@@ -223,6 +273,7 @@ pub(crate) async fn run(carry: Carry, conn: u64, shared: Arc<RecordShared>) -> S
         stopping: AtomicBool::new(false),
         inbox,
         room: Notify::new(),
+        in_flight: in_flight::InFlightCap::new(shared.config.serve.output.client),
         replication_seen: AtomicBool::new(false),
         marker: shared.gate.register(conn),
         faulted: AtomicBool::new(false),

@@ -31,7 +31,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use crate::cassette::{self, Cassette, CassetteError, Event, Header, WriterHandle};
@@ -42,7 +41,7 @@ use crate::server::registry::Registry;
 use crate::server::{serve, ServeOptions};
 use crate::upstream::Upstream;
 use matcher::Matcher;
-use session::PushOut;
+use session::{PushOut, PushSender};
 
 /// What to do with a command nothing recorded answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -145,7 +144,7 @@ pub(crate) struct ReplayShared {
     /// whole server, since all its clients share one (shifted) now.
     clock: clock::Clock,
     /// Push channels of the live connections.
-    senders: Mutex<HashMap<u64, UnboundedSender<PushOut>>>,
+    senders: Mutex<HashMap<u64, PushSender>>,
     /// Fires when this replay stops: sessions finish and close (or hand
     /// over).
     shutdown: CancellationToken,
@@ -187,7 +186,7 @@ impl ReplayShared {
         self.matcher.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn register(&self, live: u64, tx: UnboundedSender<PushOut>) {
+    fn register(&self, live: u64, tx: PushSender) {
         self.connections.fetch_add(1, Ordering::Relaxed);
         self.matcher
             .lock()
@@ -216,11 +215,11 @@ impl ReplayShared {
             return;
         };
         if gap.is_zero() {
-            let _ = tx.send(PushOut::Push(value));
+            tx.send(PushOut::Push(value));
         } else {
             tokio::spawn(async move {
                 tokio::time::sleep(gap).await;
-                let _ = tx.send(PushOut::Push(value));
+                tx.send(PushOut::Push(value));
             });
         }
     }
@@ -235,12 +234,12 @@ impl ReplayShared {
     /// Closes a live connection, after what it was sent so far.
     fn close(&self, live: u64) {
         if let Some(tx) = self.sender(live) {
-            let _ = tx.send(PushOut::Close);
+            tx.send(PushOut::Close);
         }
     }
 
     /// A live connection's push channel, while it is connected.
-    fn sender(&self, live: u64) -> Option<UnboundedSender<PushOut>> {
+    fn sender(&self, live: u64) -> Option<PushSender> {
         let senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
         senders.get(&live).cloned()
     }

@@ -9,6 +9,7 @@
 //! - `state`: the connection's state (database, transaction, protocol,
 //!   subscriptions) followed through answered commands, and carried.
 //! - `pushes`: recorded pushes, closes and injected messages delivered.
+//! - `backlog`: what is queued for a connection, and the pubsub limit.
 //! - `miss`: what a command no recording answers gets.
 //! - `pass_through`: a miss asked of the real Redis.
 //! - `faulted`: injected faults.
@@ -31,6 +32,7 @@ use crate::resp::{encode, is_resp2, parse_request, to_resp2, NullShape, RequestP
 use crate::selected_db::SelectedDb;
 
 mod answer;
+mod backlog;
 mod faulted;
 mod miss;
 mod monitor;
@@ -38,6 +40,7 @@ mod pass_through;
 mod pushes;
 mod state;
 
+pub(crate) use backlog::PushSender;
 pub(crate) use pass_through::passthrough_events;
 pub(crate) use pushes::PushOut;
 
@@ -92,6 +95,9 @@ impl Session {
     }
 }
 
+/// A reply buffer that grew past this is let go once written.
+const KEEP_OUT_BYTES: usize = 1 << 20;
+
 /// Writes `value` as this connection's protocol reads it.
 fn encode_for(value: &Value, protocol: u8, null: NullShape, out: &mut BytesMut) {
     if protocol == 3 || is_resp2(value) {
@@ -105,9 +111,11 @@ fn encode_for(value: &Value, protocol: u8, null: NullShape, out: &mut BytesMut) 
 /// it over.
 pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> SessionEnd {
     let (tx, mut pushes) = mpsc::unbounded_channel::<PushOut>();
+    let backlog = backlog::Backlog::new(live, shared.config.serve.output.pubsub);
+    let tx = PushSender::new(tx, backlog.clone());
     // Injections come down the push channel the loop already watches.
     let injections = tx.clone();
-    let deliver = Box::new(move |request| injections.send(PushOut::Inject(request)).is_ok());
+    let deliver = Box::new(move |request| injections.send(PushOut::Inject(request)));
     shared.register(live, tx);
     let stop = shared.registry.register(live, &shared.shutdown, deliver);
     let Carry {
@@ -159,6 +167,11 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
     let mut frames = Vec::new();
     loop {
         out.clear();
+        if out.capacity() > KEEP_OUT_BYTES {
+            // A burst of large replies grew it: let that go, not keep the
+            // peak for the connection's life.
+            out = BytesMut::with_capacity(16 * 1024);
+        }
         // A subscriber or a replica only listens: Redis's `timeout` spares
         // both.
         let limit = if session.info.subscribed || session.replica {
@@ -166,6 +179,7 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
         } else {
             idle
         };
+        backlog.set_subscribed(session.info.subscribed);
         // Pushes and the stop are looked at on every turn with a load each,
         // so the wait below can try the socket first: woken by a request
         // (nearly every wake-up), it polls nothing else.
@@ -178,12 +192,14 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
             Err(_) => None,
         };
         let read = if let Some(push) = push {
+            let weight = push.weight();
             let Some(()) = session.push_out(push, &mut out) else {
                 break;
             };
-            if !out.is_empty() && writer.write_all(&out).await.is_err() {
+            if !write_owed(&mut writer, &out, &backlog).await {
                 break;
             }
+            backlog.written(weight);
             continue;
         } else if std::mem::take(&mut session.unread) {
             Some(session.buf.len())
@@ -192,12 +208,14 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
                 biased;
                 read = read_some(&mut session.reader, &mut session.buf, limit, idle_since) => read,
                 Some(push) = pushes.recv() => {
+                    let weight = push.weight();
                     let Some(()) = session.push_out(push, &mut out) else {
                         break;
                     };
-                    if !out.is_empty() && writer.write_all(&out).await.is_err() {
+                    if !write_owed(&mut writer, &out, &backlog).await {
                         break;
                     }
+                    backlog.written(weight);
                     continue;
                 }
                 _ = &mut shutdown => {
@@ -239,7 +257,12 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
             out.extend_from_slice(format!("-ERR {e}\r\n").as_bytes());
             session.closing = true;
         }
-        if !out.is_empty() && writer.write_all(&out).await.is_err() {
+        let written = if session.info.subscribed {
+            write_owed(&mut writer, &out, &backlog).await
+        } else {
+            out.is_empty() || writer.write_all(&out).await.is_ok()
+        };
+        if !written {
             break;
         }
         if session.hung {
@@ -285,6 +308,27 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
     let _ = writer.shutdown().await;
     shared.unregister(live);
     SessionEnd::Closed
+}
+
+/// Writes `out` to a connection pushes may be queued for; false when the
+/// write failed or the pubsub limit closed the connection meanwhile (a
+/// subscriber that does not read is stuck here, while its backlog grows).
+async fn write_owed(
+    writer: &mut tls::ClientWriter,
+    out: &[u8],
+    backlog: &backlog::Backlog,
+) -> bool {
+    if backlog.closed().is_cancelled() {
+        return false;
+    }
+    if out.is_empty() {
+        return true;
+    }
+    tokio::select! {
+        biased;
+        written = writer.write_all(out) => written.is_ok(),
+        _ = backlog.closed().cancelled() => false,
+    }
 }
 
 /// Reads more bytes; `None` on EOF, error or idle timeout.

@@ -5,8 +5,10 @@
 //! - [`registry`]: the live connections, to close them (reset) or reach
 //!   them with a message; the control API steers through it.
 //! - [`inject`]: messages and invalidations delivered to live subscribers.
+//! - [`output_limit`]: what a client that does not read may cost.
 
 pub mod inject;
+pub mod output_limit;
 pub mod registry;
 
 use std::future::Future;
@@ -40,6 +42,9 @@ pub struct ServeOptions {
     pub grace: Duration,
     /// Speak TLS to clients (`--listen-tls-cert`, `--listen-tls self-signed`).
     pub tls: Option<ListenerTls>,
+    /// What a client that does not read may cost before it is held back
+    /// (or, a subscriber, closed).
+    pub output: output_limit::OutputLimits,
 }
 
 impl Default for ServeOptions {
@@ -50,6 +55,7 @@ impl Default for ServeOptions {
             shared_ids: None,
             grace: Duration::from_secs(5),
             tls: None,
+            output: output_limit::OutputLimits::default(),
         }
     }
 }

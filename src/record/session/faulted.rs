@@ -87,7 +87,6 @@ pub(super) async fn relay_faulted(
     seq: &mut u64,
     multi: &mut MultiTrack,
 ) -> Flow {
-    let faults = &session.shared.config.faults;
     // Start of the chunk's bytes not yet written upstream.
     let mut unsent = frames.first().map_or(chunk.len(), |(start, _)| *start);
     let mut first = Some(first);
@@ -98,7 +97,7 @@ pub(super) async fn relay_faulted(
             Some(checked) => checked,
             None => {
                 let args = frame.args(&chunk.slice(start..end));
-                let fault = faults.check(&args);
+                let fault = session.fault_for(&args);
                 (args, fault)
             }
         };

@@ -17,7 +17,7 @@ use super::emit::emit;
 use super::faulted::{answer_locals, deliver, shape_frames};
 use super::replica::{forward_pieces, take_replication_pieces};
 use super::upstream_gone::fail_pending;
-use super::{flag_set, make_room, RepliesEnd, Session, MAX_IN_FLIGHT};
+use super::{flag_set, make_room, RepliesEnd, Session};
 use crate::pairing::Paired;
 use crate::record::replication::{self, GATE_LIMIT};
 use crate::resp::{encode, reply_len};
@@ -139,7 +139,7 @@ pub(super) async fn relay_replies(
                 client_alive = false;
                 session.client_left();
             }
-            if pieces.pending < MAX_IN_FLIGHT {
+            if pieces.pending < session.in_flight.get() {
                 session.room.notify_one();
             }
             if pieces.streaming && paired.iter().any(|p| matches!(p, Paired::Push(_))) {
@@ -175,6 +175,7 @@ pub(super) async fn relay_replies(
                 }
             }
         }
+        session.in_flight.observe(frame_lens.len(), total);
         let chunk = buf.split_to(total).freeze();
         let shaped = session.faulted.load(Ordering::Acquire)
             || (shared.config.cluster.is_some()
@@ -201,7 +202,7 @@ pub(super) async fn relay_replies(
                 && answer_locals(session, client, &mut client_alive, &paired).await;
             (pending, since, close)
         };
-        if pending < MAX_IN_FLIGHT {
+        if pending < session.in_flight.get() {
             session.room.notify_one();
         }
         emit(session, &mut paired, now).await;

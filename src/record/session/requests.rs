@@ -13,7 +13,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::faulted::{is_exec, relay_faulted, Flow, MultiTrack};
-use super::{flag_set, make_room, RequestsEnd, Session, MAX_IN_FLIGHT};
+use super::{flag_set, make_room, RequestsEnd, Session};
 use crate::pairing::{Pending, ReplyModeTracker};
 use crate::resp::{parse_request, RequestParse};
 use crate::tls::ClientReader;
@@ -31,7 +31,6 @@ pub(super) async fn relay_requests(
     let idle_limit = shared.config.idle_timeout;
     let mut modes = ReplyModeTracker::default();
     let mut multi = MultiTrack::default();
-    let faults = &shared.config.faults;
     let mut seq = 0u64;
     // Idle since: the last complete request, or the connection's start.
     let mut idle_since = Instant::now();
@@ -42,7 +41,9 @@ pub(super) async fn relay_requests(
     // so its room is allocated once.
     let mut frames = Vec::new();
     loop {
-        while session.state().pairing.pending() >= MAX_IN_FLIGHT {
+        // Replies owed to the client past the limit: it is not reading
+        // them; read no more of its requests until it does.
+        while session.state().pairing.pending() >= session.in_flight.get() {
             tokio::select! {
                 biased;
                 _ = flag_set(stopping) => return RequestsEnd::Stopped,
@@ -97,7 +98,7 @@ pub(super) async fn relay_requests(
             for (i, (start, frame)) in frames.iter().enumerate() {
                 let raw = chunk.slice(*start..*start + frame.len);
                 let args = frame.args(&raw);
-                let fault = faults.check(&args);
+                let fault = session.fault_for(&args);
                 if fault.is_some() || (multi.doomed && is_exec(&args)) {
                     faulted = Some((i, args, fault));
                     break;

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncWriteExt;
 
 use super::{encode_for, Session};
 use crate::command::{self, Class};
@@ -54,12 +55,18 @@ impl Session {
         writer: &mut ClientWriter,
     ) {
         let shared = self.shared.clone();
+        // Replies owed past this go out before the next command is
+        // answered: a pipeline of small requests with large replies would
+        // otherwise pile up in `out` (a read of 16 KiB of `GET`s of a 1 MB
+        // value is 700 MB). The write waits for the client, so a client
+        // that does not read stops being read.
+        let flush_at = shared.config.serve.output.client.max(1);
         let mut next = 0;
         while next < frames.len() && !self.closing && !self.hung {
             let mut later = None;
             {
                 let mut matcher = shared.matcher();
-                while next < frames.len() && !self.closing {
+                while next < frames.len() && !self.closing && out.len() < flush_at {
                     let (start, frame) = &frames[next];
                     next += 1;
                     let args = frame.args_at(chunk, *start);
@@ -102,6 +109,15 @@ impl Session {
                 }
                 let from = if flushes { 0 } else { before.min(out.len()) };
                 self.note_call(db, &raw, &out[from..]);
+            }
+            if out.len() >= flush_at && next < frames.len() {
+                // As before a latency fault's wait: the calls answered so
+                // far are published before their replies reach the client.
+                self.publish_calls();
+                if writer.write_all(out).await.is_err() {
+                    self.closing = true;
+                }
+                out.clear();
             }
         }
         // Before the replies go out: a client that has its reply finds
