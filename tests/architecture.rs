@@ -49,7 +49,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "Connections",
         &["tls", "upstream", "handover", "server", "nodes"],
     ),
-    ("Policies", &["fault", "redact"]),
+    ("Policies", &["fault", "redact", "exclude", "expiry"]),
     ("Modes", &["record", "replay", "cluster", "tail"]),
     (
         "Steering and front ends",
