@@ -145,3 +145,64 @@ fn a_replay_that_missed_writes_no_pruned_cassette() {
         "{out}"
     );
 }
+
+/// A connection's recorded `QUIT` (a handshake call the recorder always
+/// keeps) is served from its recording when the test dropped a command
+/// before it, rather than made up while the recording goes unused: so
+/// `--strict` names only the dropped command, and pruning drops only it.
+#[test]
+fn a_dropped_command_leaves_only_itself_unused_not_the_quit_after_it() {
+    use common::raw::Raw;
+    use resplay::resp::Value;
+
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("app.jsonl");
+    let redis = RedisServer::start();
+    let recorder = Resplay::record(&redis.url(), &cassette, &[]);
+    let mut client = Raw::connect(recorder.port);
+    for args in [
+        &["SET", "k", "v"][..],
+        &["GET", "k"],
+        &["INCR", "n"],
+        &["QUIT"],
+    ] {
+        client.call(args);
+    }
+    drop(client);
+    let (code, log) = recorder.stop();
+    assert_eq!(code, 0, "{log:?}");
+    let all = interactions(&cassette);
+    assert_eq!(all.len(), 4, "{all:?}");
+
+    // The test no longer sends INCR, the command before its QUIT.
+    let replay = Resplay::replay(
+        &cassette,
+        &["--strict", "--write-pruned", cassette.to_str().unwrap()],
+    );
+    let mut client = Raw::connect(replay.port);
+    assert_eq!(client.call(&["SET", "k", "v"]), Value::simple("OK"));
+    assert_eq!(client.call(&["GET", "k"]), Value::Bulk("v".into()));
+    assert_eq!(client.call(&["QUIT"]), Value::simple("OK"));
+    assert!(client.is_closed());
+    let (code, log) = replay.stop();
+    assert_eq!(code, 1, "--strict fails on the INCR: {log:?}");
+    let summary = log.join("\n");
+    assert!(summary.contains("0 missed, 1 unused"), "{summary}");
+    assert!(
+        summary.contains("pruned: 1 unused interaction(s) dropped"),
+        "{summary}"
+    );
+    let pruned = interactions(&cassette);
+    let expected: Vec<String> = all.into_iter().filter(|c| !c.contains("INCR")).collect();
+    assert_eq!(pruned, expected);
+
+    // And the pruned cassette replays the test strictly.
+    let replay = Resplay::replay(&cassette, &["--strict"]);
+    let mut client = Raw::connect(replay.port);
+    client.call(&["SET", "k", "v"]);
+    client.call(&["GET", "k"]);
+    client.call(&["QUIT"]);
+    drop(client);
+    let (code, log) = replay.stop();
+    assert_eq!(code, 0, "{log:?}");
+}

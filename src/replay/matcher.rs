@@ -620,9 +620,15 @@ impl Matcher {
         };
         let handshake = is_handshake(class, args);
         // The bound recorded connection's next unused recording: the common
-        // case, decided without weighing anything.
+        // case, decided without weighing anything. A handshake call the
+        // recorder may leave out (trivial: recorded only when it failed or
+        // said more) is served only where it is due; one it always keeps
+        // (`QUIT`, `RESET`, `READONLY`, `CLIENT ID`…) is served in order like
+        // any command, so that a command the test dropped before it does
+        // not leave its recording unused too.
+        let due_only = handshake && class.is_trivial();
         let taken = bound_to
-            .filter(|&conn| !handshake || self.is_due(conn, id, place))
+            .filter(|&conn| !due_only || self.is_due(conn, id, place))
             .and_then(|conn| self.take(id, conn, place));
         let (recording, repeated) = match taken {
             Some(recording) => (recording, false),

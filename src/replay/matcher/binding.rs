@@ -101,8 +101,9 @@ pub fn common_in_order(a: &[u32], b: &[u32]) -> usize {
 impl Matcher {
     /// Whether recorded connection `conn`'s next handshake recording of key
     /// `id` is due for a live connection at `place` in it: recorded right
-    /// after the last one it was served from `conn`. A handshake call is recorded only when
-    /// it failed (`PING` → `-BUSY` while a script ran), so the same call
+    /// after the last one it was served from `conn`. A trivial handshake
+    /// call (`PING`, `SELECT`, `CLIENT SETINFO`…) is recorded only when it
+    /// failed (`PING` → `-BUSY` while a script ran), so the same call
     /// that succeeded later left no line: served out of its place, the
     /// recording would answer a `PING` long after the script was killed.
     pub(super) fn is_due(&mut self, conn: u64, id: u32, place: Option<usize>) -> bool {
