@@ -13,6 +13,8 @@
 //!   the single writer task, and the loader that names bad lines.
 //! - [`command`]: what resplay knows about commands: names, secrets to
 //!   redact, handshake calls, the ones whose replies are not one-for-one.
+//! - [`text`]: commands and replies as redis-cli prints them, for every
+//!   part that shows them to people.
 //! - [`pattern`]: the request pattern syntax (`SET lock:* <any> ...`) that
 //!   ignore, fault and redaction rules share, and the ignore rules.
 //! - [`selected_db`]: which database a connection's commands run in
@@ -38,10 +40,6 @@
 //! - [`fault`]: fault injection rules (`--fault`) and the rule set a server
 //!   shares; both modes' sessions apply what it decides per command.
 //! - [`redact`]: redaction rules (`--redact`) for secrets stored in Redis.
-//! - [`journal`]: the calls a steered server received, for tests to assert
-//!   on (`GET /journal`).
-//! - [`stubs`]: hand-written replies replay gives before the cassette's
-//!   (`--stubs`, `POST /stubs`).
 //! - [`exclude`]: record filters (`--exclude`): commands relayed but left
 //!   out of the cassette.
 //! - [`expiry`]: `max_age`: when a cassette is old enough to record again.
@@ -55,6 +53,10 @@
 //!   one process and one cassette.
 //! - [`tail`]: the live tail both modes feed, for whoever watches (the web
 //!   console), at no cost while nobody does.
+//! - [`journal`]: the calls a steered server received, for tests to assert
+//!   on (`GET /journal`).
+//! - [`stubs`]: hand-written replies replay gives before the cassette's
+//!   (`--stubs`, `POST /stubs`).
 //!
 //! **Steering and front ends.**
 //! - [`control`]: switching mode, resetting connections and injecting
@@ -104,6 +106,7 @@ pub mod server;
 pub mod show;
 pub mod stubs;
 pub mod tail;
+pub mod text;
 pub mod tls;
 pub mod topology;
 pub mod upstream;

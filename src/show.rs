@@ -25,7 +25,7 @@ use std::fmt::Write as _;
 
 use crate::cassette::{Cassette, Event, Header};
 use crate::replay::display::display_command;
-pub use crate::replay::reply_text::render_value;
+pub use crate::text::reply::render_value;
 use crate::replay::tokens::tokens_in;
 
 /// Appends a readable listing of `cassette` to `out`, one block per event in

@@ -22,8 +22,8 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::replay::display::display_command;
-use crate::replay::reply_text::render_value;
+use crate::text::command::display_command;
+use crate::text::reply::render_value;
 use crate::resp::{parse_reply, Limits, Value};
 
 /// Events a watcher may fall behind by before it loses the oldest.

@@ -43,6 +43,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "pairing",
             "carried_state",
             "topology",
+            "text",
         ],
     ),
     (
@@ -50,7 +51,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["tls", "upstream", "handover", "server", "nodes"],
     ),
     ("Policies", &["fault", "redact", "exclude", "expiry"]),
-    ("Modes", &["record", "replay", "cluster", "tail"]),
+    (
+        "Modes",
+        &["record", "replay", "cluster", "tail", "journal", "stubs"],
+    ),
     (
         "Steering and front ends",
         &["control", "run", "embed", "config"],

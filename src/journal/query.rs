@@ -120,7 +120,7 @@ pub(super) fn answer(
                     .iter()
                     .map(|a| String::from_utf8_lossy(a).into_owned())
                     .collect(),
-                cmd: crate::control::tail::show_command(&args),
+                cmd: crate::tail::show_command(&args),
                 reply,
                 error,
                 cut: entry.cut,
@@ -141,7 +141,7 @@ fn shown_reply(reply: &Reply) -> (String, bool) {
         Reply::Wire(bytes) => {
             let values = frames(bytes);
             let error = matches!(values.first(), Some(Value::Error(_) | Value::BulkError(_)));
-            (crate::control::tail::show_values(&values), error)
+            (crate::tail::show_values(&values), error)
         }
     }
 }

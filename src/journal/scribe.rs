@@ -179,5 +179,5 @@ fn encode_cut(args: &[Bytes], out: &mut BytesMut) {
 /// Reply frames as the journal displays them.
 fn shown(frames: &[Bytes]) -> String {
     let values: Vec<Value> = frames.iter().flat_map(super::query::frames).collect();
-    crate::control::tail::show_values(&values)
+    crate::tail::show_values(&values)
 }

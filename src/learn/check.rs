@@ -73,7 +73,7 @@ pub fn ambiguity(
 fn shown(replies: &[Value]) -> String {
     let mut out = String::new();
     for reply in replies {
-        crate::replay::reply_text::render_value(reply, &mut out);
+        crate::text::reply::render_value(reply, &mut out);
     }
     let out = out.trim_end().replace('\n', " ");
     if out.chars().count() > 40 {

@@ -8,7 +8,6 @@
 //! - [`handshake`]: replies made up for unrecorded handshake commands.
 //! - [`own_address`]: arguments naming resplay's own address.
 //! - [`overlay`]: what a replay did with each recording, for its HTML report.
-//! - [`reply_text`]: a reply as redis-cli prints it.
 //! - `passthrough`: misses sent to a real upstream (`--on-miss passthrough`).
 //! - `session`: one live connection.
 
@@ -19,7 +18,6 @@ pub mod matcher;
 pub mod overlay;
 pub mod own_address;
 mod passthrough;
-pub mod reply_text;
 mod session;
 pub mod tokens;
 

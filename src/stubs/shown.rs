@@ -2,7 +2,7 @@
 //! into values: `"v"`, `OK`, `(integer) 3`, `(nil)`, `(error) ERR x`,
 //! `(double) 1.5`, `(true)`, indexed arrays (`1) "a"`), sets (`1~ "a"`) and
 //! maps (`1# "k" => "v"`), nested as redis-cli indents them. The inverse
-//! of [`crate::replay::reply_text`], so a stub can be written by pasting
+//! of [`crate::text::reply`], so a stub can be written by pasting
 //! what `resplay show` printed.
 
 use bytes::Bytes;
@@ -205,7 +205,7 @@ fn unrepr(text: &str) -> Result<Bytes, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replay::reply_text::render_value;
+    use crate::text::reply::render_value;
 
     fn round_trip(value: Value) {
         let mut text = String::new();

@@ -9,12 +9,11 @@
 //! `(empty hash)`, `(empty set)`, `(empty push)`. Verbatim strings print their
 //! text without the `txt:` format prefix and without quotes, as redis-cli
 //! does. Attributes, which redis-cli does not show, get an `(attributes) `
-//! map before the value they annotate. Here, below the cassette tools, so
-//! that record and replay can show replies too (the live tail).
+//! map before the value they annotate.
 
 use std::fmt::Write as _;
 
-use super::display::repr;
+use super::command::repr;
 use crate::cassette::MAX_VALUE_DEPTH;
 use crate::resp::{with_stack, AggregateKind, Value};
 
