@@ -95,7 +95,7 @@ pub struct FrameEncoder {
 }
 
 impl FrameEncoder {
-    /// A compressor at [`LEVEL`] whose frames carry a content checksum.
+    /// A compressor at level `LEVEL` (3) whose frames carry a content checksum.
     pub fn new() -> io::Result<FrameEncoder> {
         let mut compressor = zstd::bulk::Compressor::new(LEVEL)?;
         compressor.include_checksum(true)?;

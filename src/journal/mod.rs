@@ -17,7 +17,7 @@
 //!   commands, before their replies are written to the socket (so a test
 //!   that saw a reply finds its call): one short hold of the journal's
 //!   lock per batch, that only moves the calls in and stamps their ids;
-//! - nothing is decoded or formatted until someone asks ([`query`]).
+//! - nothing is decoded or formatted until someone asks (the `query` module).
 //!
 //! A call's request or reply too large to keep whole is kept cut: each
 //! argument to its first bytes ([`KEPT_ARG`]), the reply as displayed.

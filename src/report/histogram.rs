@@ -2,8 +2,8 @@
 //! microseconds (as HdrHistogram lays out its buckets), plus the exact
 //! maximum.
 //!
-//! Values below [`SUB`] get a bucket each; above, every power of two is cut
-//! into [`SUB`] equal buckets, so a bucket is at most 1/32 of its lower
+//! Values below `SUB` (32) get a bucket each; above, every power of two is cut
+//! into `SUB` equal buckets, so a bucket is at most 1/32 of its lower
 //! bound wide. A percentile is read as the upper bound of the bucket it
 //! falls in (never above the exact maximum): it is at most 3.2% above the
 //! true value and never below it. A million latencies below a second fill
