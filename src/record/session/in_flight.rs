@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::MAX_IN_FLIGHT;
 
-/// The reply size assumed before the first reply is seen: small enough
-/// that a first pipeline of large replies asks Redis for a bounded amount
-/// (the limit over this), large enough that one of small replies is not
-/// held back.
-const FIRST_GUESS: usize = 64 * 1024;
+/// The reply size assumed before the first reply is seen: large enough
+/// that a first pipeline of large replies asks Redis for little more than
+/// the limit (64 requests at 16 MB), small enough that one of small
+/// replies is held back for a round trip at most.
+const FIRST_GUESS: usize = 256 * 1024;
 
 /// The cap, and the reply size it is worked out from.
 pub(super) struct InFlightCap {
@@ -45,18 +45,14 @@ impl InFlightCap {
     /// The reply half forwarded `frames` whole replies, `bytes` in all.
     /// Larger replies lower the cap at once (the next requests are held
     /// before Redis is asked for more of them); smaller ones raise it
-    /// gradually.
+    /// gradually (the estimate halves toward them per read).
     pub(super) fn observe(&self, frames: usize, bytes: usize) {
         if frames == 0 {
             return;
         }
         let seen = bytes / frames;
         let old = self.estimate.load(Ordering::Relaxed);
-        let estimate = if seen >= old {
-            seen
-        } else {
-            (old * 3 + seen) / 4
-        };
+        let estimate = if seen >= old { seen } else { (old + seen) / 2 };
         if estimate != old {
             self.estimate.store(estimate, Ordering::Relaxed);
             self.cap
@@ -79,13 +75,13 @@ mod tests {
     #[test]
     fn large_replies_lower_the_cap_at_once_small_ones_raise_it_slowly() {
         let cap = InFlightCap::new(16 << 20);
-        assert_eq!(cap.get(), 256);
+        assert_eq!(cap.get(), 64);
         cap.observe(4, 4 << 20);
         assert_eq!(cap.get(), 16);
         cap.observe(0, 0);
         assert_eq!(cap.get(), 16);
         cap.observe(100, 1000);
-        assert!(cap.get() > 16 && cap.get() < 32, "{}", cap.get());
+        assert!(cap.get() > 16 && cap.get() <= 32, "{}", cap.get());
         for _ in 0..100 {
             cap.observe(100, 1000);
         }

@@ -40,22 +40,35 @@ pub(super) async fn relay_requests(
     // Where each request of a read starts, and its parse; kept across reads
     // so its room is allocated once.
     let mut frames = Vec::new();
+    // Whole requests were left in `buf` for want of room: handled before
+    // the next read, which might wait for bytes the client will not send.
+    let mut held = false;
     loop {
         // Replies owed to the client past the limit: it is not reading
-        // them; read no more of its requests until it does.
-        while session.state().pairing.pending() >= session.in_flight.get() {
+        // them; take no more of its requests until it does, and then only
+        // as many as there is room for (a single read may hold hundreds).
+        let room = loop {
+            let pending = session.state().pairing.pending();
+            let cap = session.in_flight.get();
+            if pending < cap {
+                break cap - pending;
+            }
             tokio::select! {
                 biased;
                 _ = flag_set(stopping) => return RequestsEnd::Stopped,
                 _ = session.room.notified() => {}
             }
-        }
+        };
         // Biased (stop first): the random start of an unbiased select
         // costs a random number per read.
-        let read = tokio::select! {
-            biased;
-            _ = flag_set(stopping) => return RequestsEnd::Stopped,
-            read = read_with_idle_limit(client, buf, idle_limit, idle_since, session) => read,
+        let read = if std::mem::take(&mut held) {
+            ReadOutcome::Data
+        } else {
+            tokio::select! {
+                biased;
+                _ = flag_set(stopping) => return RequestsEnd::Stopped,
+                read = read_with_idle_limit(client, buf, idle_limit, idle_since, session) => read,
+            }
         };
         match read {
             ReadOutcome::Data => {}
@@ -73,6 +86,10 @@ pub(super) async fn relay_requests(
         let mut consumed = 0;
         let mut error = None;
         loop {
+            if frames.len() >= room {
+                held = true;
+                break;
+            }
             match parse_request(&buf[consumed..], &limits) {
                 Ok(RequestParse::Incomplete) => break,
                 Ok(RequestParse::Skip { len }) => consumed += len,
