@@ -72,7 +72,7 @@ fn redis_memory_kib(redis: &mut Raw) -> u64 {
     let Value::Bulk(ref info) = redis.call(&["INFO", "memory"]) else {
         panic!("INFO is a bulk string");
     };
-    let info = String::from_utf8_lossy(&info).into_owned();
+    let info = String::from_utf8_lossy(info).into_owned();
     info.lines()
         .find_map(|l| l.strip_prefix("used_memory:"))
         .and_then(|v| v.trim().parse::<u64>().ok())

@@ -643,6 +643,149 @@ fn disk_full_mid_run_keeps_traffic_flowing_and_reports_the_loss() {
     assert!(size <= 8 * 1024, "file size {size}");
 }
 
+/// A 1 MB tmpfs, unmounted on drop; `None` where mounting is refused
+/// (not root): the caller then falls back to a file size limit.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount() -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(dir.path())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then_some(SmallDisk { dir })
+    }
+
+    /// The script that starts resplay: as it is on the tmpfs, or with
+    /// writes past 1 MB failing (EFBIG) without one.
+    fn script(disk: &Option<SmallDisk>) -> &'static str {
+        match disk {
+            Some(_) => r#"exec "$0" "$@""#,
+            None => r#"trap '' XFSZ; ulimit -f 1024 && exec "$0" "$@""#,
+        }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+/// Where the cassette goes: on the small disk, or in a fresh directory.
+fn small_disk_cassette() -> (Option<SmallDisk>, tempfile::TempDir, PathBuf) {
+    let disk = SmallDisk::mount();
+    let fallback = tempfile::tempdir().unwrap();
+    let dir = disk.as_ref().map_or(fallback.path(), |d| d.dir.path());
+    let path = dir.join("c.jsonl");
+    eprintln!(
+        "cassette on {}",
+        if disk.is_some() {
+            "a 1 MB tmpfs"
+        } else {
+            "a 1 MB file size limit"
+        }
+    );
+    (disk, fallback, path)
+}
+
+#[test]
+fn full_disk_keeps_traffic_flowing_and_the_exit_names_the_loss() {
+    let server = RedisServer::start();
+    let (disk, _fallback, path) = small_disk_cassette();
+    let args = [
+        "record",
+        "--upstream",
+        &server.url(),
+        "--cassette",
+        path.to_str().unwrap(),
+    ];
+    let proxy = Wrapped::start(SmallDisk::script(&disk), &args)
+        .unwrap_or_else(|e| panic!("recorder did not start: {e:?}"));
+    let mut c = Raw::connect(proxy.port);
+    let value = "x".repeat(1000);
+    // 3 MB of cassette lines for a 1 MB disk: every command still answered.
+    for i in 0..1500 {
+        let key = format!("k{i}");
+        assert_eq!(c.call(&["SET", &key, &value]), Value::simple("OK"));
+    }
+    let mut late = Raw::connect(proxy.port);
+    assert_eq!(late.call(&["GET", "k0"]), Value::bulk(value.clone()));
+    drop((c, late));
+    let (code, log) = proxy.stop();
+    assert_ne!(code, 0, "{log:?}");
+    let summary = log
+        .iter()
+        .find(|l| l.contains("recorded "))
+        .unwrap_or_else(|| panic!("no summary: {log:?}"));
+    assert!(summary.contains("event(s) LOST"), "{summary}");
+    assert!(summary.contains(path.to_str().unwrap()), "{summary}");
+    eprintln!("summary: {summary}");
+}
+
+#[test]
+fn on_write_error_stop_refuses_new_commands_and_connections() {
+    let server = RedisServer::start();
+    let (disk, _fallback, path) = small_disk_cassette();
+    let args = [
+        "record",
+        "--upstream",
+        &server.url(),
+        "--cassette",
+        path.to_str().unwrap(),
+        "--on-write-error",
+        "stop",
+    ];
+    let proxy = Wrapped::start(SmallDisk::script(&disk), &args)
+        .unwrap_or_else(|e| panic!("recorder did not start: {e:?}"));
+    let mut c = Raw::connect(proxy.port);
+    let value = "x".repeat(1000);
+    let refused = |v: &Value| {
+        matches!(v, Value::Error(_))
+            && error_text(v).starts_with("ERR resplay: cannot write cassette")
+    };
+    let mut first_refused = None;
+    for i in 0..3000 {
+        let key = format!("k{i}");
+        let reply = c.call(&["SET", &key, &value]);
+        if refused(&reply) {
+            first_refused = Some(i);
+            break;
+        }
+        assert_eq!(reply, Value::simple("OK"), "command {i}");
+    }
+    let first = first_refused.expect("the disk filled up and commands were refused");
+    eprintln!("refused from command {first} on: {}", {
+        let v = c.call(&["GET", "k0"]);
+        assert!(refused(&v), "{v:?}");
+        error_text(&v)
+    });
+    // A refused command never reached Redis.
+    let mut direct = Raw::connect(server.port);
+    assert_eq!(
+        direct.call(&["EXISTS", &format!("k{first}")]),
+        Value::Integer(0)
+    );
+    // A new connection gets the error for what it sends, then the close.
+    let mut fresh = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap();
+    fresh.write_all(&command(&["PING"])).unwrap();
+    let (bytes, closed, _) = read_until_closed(&mut fresh, Duration::from_secs(10));
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.starts_with("-ERR resplay: cannot write cassette"),
+        "{text}"
+    );
+    assert!(closed, "the new connection was not closed");
+    let (code, log) = proxy.stop();
+    assert_ne!(code, 0, "{log:?}");
+    assert!(log.iter().any(|l| l.contains("LOST")), "{log:?}");
+}
+
 // ------------------------------------------------------------- kill -9
 
 #[test]
