@@ -117,6 +117,12 @@ impl Stub {
                 "stub '{}': give one of reply, replies, json, error",
                 spec.pattern
             ));
+        } else if spec.pattern.contains(" => ") {
+            return Err(format!(
+                "stub '{}': the reply is given twice (after '=>', and as reply, replies, json \
+                 or error)",
+                spec.pattern
+            ));
         }
         let err = |e: String| format!("stub '{pattern}': {e}");
         let replies = if let Some(json) = &spec.json {

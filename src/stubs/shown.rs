@@ -19,7 +19,14 @@ pub fn parse_shown(text: &str) -> Result<Value, String> {
     if lines.is_empty() {
         return Err("an empty reply".into());
     }
-    let indent = lines[0].len() - lines[0].trim_start().len();
+    // The common indent of every line (a reply pasted indented into TOML):
+    // not the first line's, whose index may be right-aligned (` 1)` in a
+    // list that counts to `10)`).
+    let indent = lines
+        .iter()
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
     let mut reader = Reader { lines, line: 0 };
     let value = reader.value(indent)?;
     if reader.line < reader.lines.len() {
