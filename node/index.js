@@ -134,6 +134,18 @@ function prunedPath(cassette) {
 }
 
 /**
+ * jest-circus's state: under `Symbol.for('JEST_STATE_SYMBOL')` up to Jest
+ * 29, under a `Symbol('JEST_STATE_SYMBOL')` of its own since Jest 30 (found
+ * among the global's symbols by its description).
+ */
+function jestState() {
+  const registered = globalThis[Symbol.for('JEST_STATE_SYMBOL')];
+  if (registered) return registered;
+  const own = Object.getOwnPropertySymbols(globalThis).find((s) => s.description === 'JEST_STATE_SYMBOL');
+  return own ? globalThis[own] : undefined;
+}
+
+/**
  * Whether the test that just ran failed: Vitest hands afterEach its test
  * context; Jest (jest-circus) keeps the running test's errors in its state.
  * `undefined` when neither tells, and nothing is pruned then.
@@ -141,7 +153,7 @@ function prunedPath(cassette) {
 function testFailed(context) {
   const result = context && context.task && context.task.result;
   if (result && result.state) return result.state === 'fail';
-  const state = globalThis[Symbol.for('JEST_STATE_SYMBOL')];
+  const state = jestState();
   const running = state && state.currentlyRunningTest;
   if (running && Array.isArray(running.errors)) return running.errors.length > 0;
   return undefined;
