@@ -25,8 +25,8 @@ use std::fmt::Write as _;
 
 use crate::cassette::{Cassette, Event, Header};
 use crate::replay::display::display_command;
-pub use crate::text::reply::render_value;
 use crate::replay::tokens::tokens_in;
+pub use crate::text::reply::render_value;
 
 /// Appends a readable listing of `cassette` to `out`, one block per event in
 /// file order.

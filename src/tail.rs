@@ -22,9 +22,9 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+use crate::resp::{parse_reply, Limits, Value};
 use crate::text::command::display_command;
 use crate::text::reply::render_value;
-use crate::resp::{parse_reply, Limits, Value};
 
 /// Events a watcher may fall behind by before it loses the oldest.
 pub const CAPACITY: usize = 1024;
