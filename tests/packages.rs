@@ -2,7 +2,8 @@
 //! maturin and installed into a fresh virtualenv, and the npm package
 //! installed into a Jest project; each runs a small test project (redis-py,
 //! ioredis) against a real redis-server, then with Redis stopped, then with
-//! one test changed.
+//! one test changed; each also asserts on its calls through resplay's call
+//! journal, makes a stub answer `-LOADING`, and prunes a cassette.
 //!
 //! Tools: `python3` with its `venv` module (`.ci/run` installs
 //! `python3-venv` from Debian when it is missing); maturin, pytest and
@@ -180,7 +181,8 @@ fn pytest_project_records_per_test_then_replays_without_redis() {
     let cassettes = project.join("cassettes/test_app");
     let names = ["test_strings", "test_pipeline", "test_pubsub"];
 
-    // Once, against redis-server: three cassettes.
+    // Once, against redis-server: three cassettes, and two of
+    // test_journal.py (its assertions on the journal pass while recording).
     let mut redis = RedisServer::start();
     let out = pytest(
         &python,
@@ -190,7 +192,19 @@ fn pytest_project_records_per_test_then_replays_without_redis() {
     );
     let shown = text(&out);
     assert!(out.status.success(), "{shown}");
-    assert!(shown.contains("3 passed"), "{shown}");
+    assert!(shown.contains("5 passed"), "{shown}");
+    assert!(
+        shown.contains("PASSED test_journal.py::test_cache_write_has_a_ttl"),
+        "{shown}"
+    );
+    let cache = std::fs::read_to_string(
+        project.join("cassettes/test_journal/test_cache_write_has_a_ttl.jsonl"),
+    )
+    .unwrap();
+    assert!(
+        cache.contains(r#"["SET","user:1","ada","EX","60"]"#),
+        "{cache}"
+    );
     // The installed package ran, not this checkout's sources.
     assert!(
         shown.contains(&format!(
@@ -214,7 +228,9 @@ fn pytest_project_records_per_test_then_replays_without_redis() {
     assert!(!strings.contains("PUBLISH"), "cassettes mixed: {strings}");
     eprintln!("{}", summary_line(&shown));
 
-    // Redis stopped: every test replays, strictly.
+    // Redis stopped: every test replays, strictly; the journal test
+    // asserts the same calls, and the stub makes redis-py retry through two
+    // -LOADING before the recorded value.
     redis.kill();
     let out = pytest(
         &python,
@@ -224,8 +240,45 @@ fn pytest_project_records_per_test_then_replays_without_redis() {
     );
     let shown = text(&out);
     assert!(out.status.success(), "{shown}");
-    assert!(shown.contains("3 passed"), "{shown}");
+    assert!(shown.contains("5 passed"), "{shown}");
+    assert!(
+        shown.contains("PASSED test_journal.py::test_retries_while_redis_loads"),
+        "{shown}"
+    );
     eprintln!("{}", summary_line(&shown));
+
+    // A failed assert_called says what came close.
+    let journal_file = project.join("test_journal.py");
+    let asked = r#"assert_called("SET user:* <any> EX <any>", times=1)"#;
+    edit(
+        &journal_file,
+        asked,
+        r#"assert_called("SET user:* <any> PX <any>", times=1)"#,
+    );
+    let out = pytest(&python, &project, &["--resplay-mode", "none"], None);
+    let shown = text(&out);
+    assert!(shown.contains("1 failed, 4 passed"), "{shown}");
+    assert!(
+        shown.contains(
+            "AssertionError: resplay: expected 1 call matching 'SET user:* <any> PX <any>', got 0"
+        ) && shown.contains("close calls (same command, SET):")
+            && shown.contains("SET user:1 ada EX 60 -> OK  (conn "),
+        "{shown}"
+    );
+    edit(
+        &journal_file,
+        r#"assert_called("SET user:* <any> PX <any>", times=1)"#,
+        asked,
+    );
+    // An unknown mark option names the ones there are.
+    edit(&journal_file, "resplay(stubs=", "resplay(stub=");
+    let out = pytest(&python, &project, &["--resplay-mode", "none"], None);
+    let shown = text(&out);
+    assert!(
+        shown.contains("unknown option(s) stub (cassette, ignore, strict, timing, stubs)"),
+        "{shown}"
+    );
+    edit(&journal_file, "resplay(stub=", "resplay(stubs=");
 
     // One test sends another command: only it fails, with resplay's words.
     let test_file = project.join("test_app.py");
@@ -246,8 +299,8 @@ fn pytest_project_records_per_test_then_replays_without_redis() {
     );
     let shown = text(&out);
     assert_eq!(out.status.code(), Some(1), "{shown}");
-    assert!(shown.contains("1 failed, 2 passed"), "{shown}");
-    assert!(shown.contains("resplay: 3 replay report(s) in"), "{shown}");
+    assert!(shown.contains("1 failed, 4 passed"), "{shown}");
+    assert!(shown.contains("resplay: 5 replay report(s) in"), "{shown}");
     for name in names {
         let page = reports.join(format!("test_app/{name}.html"));
         let html = std::fs::read_to_string(&page)
@@ -280,12 +333,54 @@ fn pytest_project_records_per_test_then_replays_without_redis() {
         None,
     );
     let shown = text(&out);
-    assert!(shown.contains("1 failed, 2 passed"), "{shown}");
+    assert!(shown.contains("1 failed, 4 passed"), "{shown}");
     assert!(shown.contains("0 missed, 1 unused"), "{shown}");
     assert!(shown.contains("unused: INCRBY visits 1"), "{shown}");
     // Without strict it passes.
     let out = pytest(&python, &project, &["--resplay-mode", "none"], None);
     assert!(out.status.success(), "{}", text(&out));
+
+    // --resplay-prune: the passing test's cassette loses exactly the
+    // recording it no longer uses; a test that fails (here before its
+    // pipeline) keeps its cassette as it was.
+    let strings = cassettes.join("test_strings.jsonl");
+    let pipeline = cassettes.join("test_pipeline.jsonl");
+    let (strings_before, pipeline_before) = (parts(&strings), std::fs::read(&pipeline).unwrap());
+    let pipeline_test = "    pipe = r.pipeline(transaction=False)\n";
+    edit(
+        &test_file,
+        pipeline_test,
+        &format!("    assert False, \"fails before its pipeline\"\n{pipeline_test}"),
+    );
+    let out = pytest(
+        &python,
+        &project,
+        &["--resplay-mode", "none", "--resplay-prune"],
+        None,
+    );
+    let shown = text(&out);
+    assert!(shown.contains("1 failed, 4 passed"), "{shown}");
+    assert!(shown.contains("fails before its pipeline"), "{shown}");
+    assert_eq!(
+        parts(&strings),
+        without(&strings_before, &["INCRBY", "visits", "1"])
+    );
+    assert_eq!(std::fs::read(&pipeline).unwrap(), pipeline_before);
+    assert!(!cassettes.join("test_pipeline.pruned.jsonl").exists());
+    edit(
+        &test_file,
+        &format!("    assert False, \"fails before its pipeline\"\n{pipeline_test}"),
+        pipeline_test,
+    );
+    // Strict passes now where the unused recording failed it.
+    let out = pytest(
+        &python,
+        &project,
+        &["--resplay-mode", "none", "--resplay-strict"],
+        None,
+    );
+    let shown = text(&out);
+    assert!(shown.contains("5 passed"), "{shown}");
 
     // new_episodes against Redis again: the new command is appended, and
     // replays afterwards.
@@ -333,7 +428,7 @@ fn pytest_project_records_per_test_then_replays_without_redis() {
     );
     let shown = text(&out);
     // Failed in the fixture: pytest counts an error.
-    assert!(shown.contains("2 passed, 1 error"), "{shown}");
+    assert!(shown.contains("4 passed, 1 error"), "{shown}");
     assert!(
         shown.contains("older than max_age 30days); pass --resplay-upstream"),
         "{shown}"
@@ -368,7 +463,7 @@ fn pytest_project_records_per_test_then_replays_without_redis() {
         None,
     );
     let shown = text(&out);
-    assert!(shown.contains("3 passed"), "{shown}");
+    assert!(shown.contains("5 passed"), "{shown}");
 
     // The errors a user can meet say what to do.
     std::fs::remove_file(cassettes.join("test_pubsub.jsonl")).unwrap();
@@ -409,6 +504,32 @@ fn backdate(cassette: &Path) {
     let mut header: serde_json::Value = serde_json::from_str(head).unwrap();
     header["created"] = "2020-01-01T00:00:00.000Z".into();
     std::fs::write(cassette, format!("{header}\n{rest}")).unwrap();
+}
+
+/// A cassette's lines as values: the header and connection events as they
+/// are, each interaction without its `seq` (a pruned cassette numbers a
+/// connection's interactions afresh).
+fn parts(cassette: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(cassette)
+        .unwrap_or_else(|e| panic!("{}: {e}", cassette.display()))
+        .lines()
+        .map(|line| {
+            let mut value: serde_json::Value = serde_json::from_str(line).unwrap();
+            if let Some(fields) = value.as_object_mut() {
+                fields.remove("seq");
+            }
+            value
+        })
+        .collect()
+}
+
+/// `lines` without the one interaction whose command is `cmd` (there must
+/// be exactly one).
+fn without(lines: &[serde_json::Value], cmd: &[&str]) -> Vec<serde_json::Value> {
+    let cmd = serde_json::json!(cmd);
+    let (gone, kept): (Vec<_>, Vec<_>) = lines.iter().cloned().partition(|l| l["cmd"] == cmd);
+    assert_eq!(gone.len(), 1, "{cmd} in {lines:#?}");
+    kept
 }
 
 fn first_line(cassette: &Path) -> String {
@@ -470,6 +591,8 @@ fn jest(project: &Path, env: &[(&str, &str)]) -> Output {
         .env_remove("RESPLAY_MODE")
         .env_remove("RESPLAY_STRICT")
         .env_remove("RESPLAY_MAX_AGE")
+        .env_remove("RESPLAY_PRUNE")
+        .env_remove("RESPLAY_JOURNAL_MAX")
         .env_remove("RESPLAY_UPSTREAM");
     for (key, value) in env {
         cmd.env(key, value);
@@ -501,7 +624,13 @@ fn jest_project_records_per_test_then_replays_without_redis() {
     );
     let shown = text(&out);
     assert!(out.status.success(), "{shown}");
-    assert!(shown.contains("Tests:       3 passed, 3 total"), "{shown}");
+    // toHaveReceived passes while recording too.
+    assert!(shown.contains("Tests:       5 passed, 5 total"), "{shown}");
+    let cache = std::fs::read_to_string(cassettes.join("cache-write-has-a-ttl.jsonl")).unwrap();
+    assert!(
+        cache.contains(r#"["set","user:1","ada","EX","60"]"#),
+        "{cache}"
+    );
     for name in ["strings", "pipeline", "pub-sub"] {
         let cassette = cassettes.join(format!("{name}.jsonl"));
         let text = std::fs::read_to_string(&cassette)
@@ -523,10 +652,37 @@ fn jest_project_records_per_test_then_replays_without_redis() {
     );
     let shown = text(&out);
     assert!(out.status.success(), "{shown}");
-    assert!(shown.contains("Tests:       3 passed, 3 total"), "{shown}");
+    // Replayed: the same expectations, and the stub's two -LOADING before
+    // the recorded value.
+    assert!(shown.contains("Tests:       5 passed, 5 total"), "{shown}");
     eprintln!("{}", std::fs::read_to_string(&timings).unwrap_or_default());
 
+    // A failed toHaveReceived says what came close.
     let test_file = project.join("app.test.js");
+    let asked = "toHaveReceived('SET user:* <any> EX <any>', 1)";
+    edit(
+        &test_file,
+        asked,
+        "toHaveReceived('SET user:* <any> PX <any>', 1)",
+    );
+    let out = jest(&project, &[("RESPLAY_MODE", "none")]);
+    let shown = text(&out);
+    assert!(
+        shown.contains("Tests:       1 failed, 4 passed, 5 total"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("resplay: expected 1 call matching 'SET user:* <any> PX <any>', got 0")
+            && shown.contains("close calls (same command, SET):")
+            && shown.contains("set user:1 ada EX 60 -> OK  (conn "),
+        "{shown}"
+    );
+    edit(
+        &test_file,
+        "toHaveReceived('SET user:* <any> PX <any>', 1)",
+        asked,
+    );
+
     edit(
         &test_file,
         "const GREETING = 'hello';",
@@ -536,7 +692,7 @@ fn jest_project_records_per_test_then_replays_without_redis() {
     let shown = text(&out);
     assert!(!out.status.success(), "{shown}");
     assert!(
-        shown.contains("Tests:       1 failed, 2 passed, 3 total"),
+        shown.contains("Tests:       1 failed, 4 passed, 5 total"),
         "{shown}"
     );
     assert!(shown.contains("✕ strings"), "{shown}");
@@ -552,9 +708,58 @@ fn jest_project_records_per_test_then_replays_without_redis() {
         "const GREETING = 'hello';",
     );
 
+    // RESPLAY_PRUNE=1: a test that stops sending a command fails strict
+    // replay; pruned, its cassette loses exactly that command, and a test
+    // that fails (here before its pipeline) keeps its cassette as it was;
+    // then strict replay passes.
+    edit(
+        &test_file,
+        "    expect(await r.incr('visits')).toBe(1);\n",
+        "",
+    );
+    let out = jest(
+        &project,
+        &[("RESPLAY_MODE", "none"), ("RESPLAY_STRICT", "1")],
+    );
+    let shown = text(&out);
+    assert!(
+        shown.contains("Tests:       1 failed, 4 passed, 5 total")
+            && shown.contains("0 missed, 1 unused")
+            && shown.contains("unused: incr visits"),
+        "{shown}"
+    );
+    let strings = cassettes.join("strings.jsonl");
+    let pipeline = cassettes.join("pipeline.jsonl");
+    let (strings_before, pipeline_before) = (parts(&strings), std::fs::read(&pipeline).unwrap());
+    let fails_early =
+        "    throw new Error('fails before its pipeline');\n    const results = await r\n";
+    edit(&test_file, "    const results = await r\n", fails_early);
+    let out = jest(
+        &project,
+        &[("RESPLAY_MODE", "none"), ("RESPLAY_PRUNE", "1")],
+    );
+    let shown = text(&out);
+    assert!(
+        shown.contains("Tests:       1 failed, 4 passed, 5 total")
+            && shown.contains("fails before its pipeline"),
+        "{shown}"
+    );
+    assert_eq!(
+        parts(&strings),
+        without(&strings_before, &["incr", "visits"])
+    );
+    assert_eq!(std::fs::read(&pipeline).unwrap(), pipeline_before);
+    assert!(!cassettes.join("pipeline.pruned.jsonl").exists());
+    edit(&test_file, fails_early, "    const results = await r\n");
+    let out = jest(
+        &project,
+        &[("RESPLAY_MODE", "none"), ("RESPLAY_STRICT", "1")],
+    );
+    let shown = text(&out);
+    assert!(shown.contains("Tests:       5 passed, 5 total"), "{shown}");
+
     // RESPLAY_MAX_AGE: an expired cassette is replayed with a warning
     // without Redis, fails the test under strict, is recorded again with it.
-    let strings = cassettes.join("strings.jsonl");
     backdate(&strings);
     let aged = [("RESPLAY_MODE", "once"), ("RESPLAY_MAX_AGE", "30d")];
     let out = jest(&project, &aged);
@@ -567,7 +772,7 @@ fn jest_project_records_per_test_then_replays_without_redis() {
     let out = jest(&project, &[&aged[..], &[("RESPLAY_STRICT", "1")]].concat());
     let shown = text(&out);
     assert!(
-        shown.contains("Tests:       1 failed, 2 passed, 3 total")
+        shown.contains("Tests:       1 failed, 4 passed, 5 total")
             && shown.contains("older than max_age 30days); set RESPLAY_UPSTREAM"),
         "{shown}"
     );
@@ -600,12 +805,12 @@ fn jest_project_records_per_test_then_replays_without_redis() {
         &[("RESPLAY_MODE", "none"), ("RESPLAY_STRICT", "1")],
     );
     let shown = text(&out);
-    assert!(shown.contains("Tests:       3 passed, 3 total"), "{shown}");
+    assert!(shown.contains("Tests:       5 passed, 5 total"), "{shown}");
     let zst: Vec<PathBuf> = std::fs::read_dir(project.join("cassettes/zst"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(zst.len(), 3, "{zst:?}");
+    assert_eq!(zst.len(), 5, "{zst:?}");
     for path in zst {
         assert_eq!(std::fs::read(&path).unwrap()[..4], [0x28, 0xb5, 0x2f, 0xfd]);
     }
@@ -724,7 +929,7 @@ fn vitest_project_records_per_test_then_replays_without_redis() {
     let out = vitest(&[("RESPLAY_MODE", "once"), ("REDIS_URL", &url)]);
     let shown = text(&out);
     assert!(out.status.success(), "{shown}");
-    assert!(shown.contains("Tests  3 passed (3)"), "{shown}");
+    assert!(shown.contains("Tests  5 passed (5)"), "{shown}");
     for name in ["strings", "pipeline", "pub-sub"] {
         assert!(
             cassettes.join(format!("{name}.jsonl")).is_file(),
@@ -736,7 +941,8 @@ fn vitest_project_records_per_test_then_replays_without_redis() {
     let shown = text(&out);
     let pubsub = std::fs::read_to_string(cassettes.join("pub-sub.jsonl")).unwrap();
     assert!(out.status.success(), "{shown}\n--- pub-sub.jsonl\n{pubsub}");
-    assert!(shown.contains("Tests  3 passed (3)"), "{shown}");
+    // toHaveReceived, calls() and the stub through Vitest's expect.
+    assert!(shown.contains("Tests  5 passed (5)"), "{shown}");
     // The global setup's process served the tests: none was started per file.
     let timings = std::fs::read_to_string(&timings).unwrap();
     assert!(
@@ -753,7 +959,7 @@ fn vitest_project_records_per_test_then_replays_without_redis() {
     let out = vitest(&[("RESPLAY_MODE", "none")]);
     let shown = text(&out);
     assert!(!out.status.success(), "{shown}");
-    assert!(shown.contains("Tests  1 failed | 2 passed (3)"), "{shown}");
+    assert!(shown.contains("Tests  1 failed | 4 passed (5)"), "{shown}");
     assert!(
         shown.contains("no recorded reply for 'set greeting bonjour'"),
         "{shown}"

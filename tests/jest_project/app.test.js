@@ -1,4 +1,4 @@
-// Three tests against Redis through ioredis, each with its own resplay
+// Tests against Redis through ioredis, each with its own resplay
 // cassette (cassettes/app.test/<test name>.jsonl).
 const { randomUUID } = require('node:crypto');
 const Redis = require('ioredis');
@@ -56,5 +56,45 @@ test('pub/sub', async () => {
   } finally {
     await sub.quit();
     await pub.quit();
+  }
+});
+
+test('cache write has a ttl', async () => {
+  const r = new Redis(resplay.url);
+  try {
+    await r.set('user:1', 'ada', 'EX', 60);
+    expect(await r.get('user:1')).toBe('ada');
+    // tests/packages.rs changes this line to check a failed expectation's words.
+    await expect(resplay).toHaveReceived('SET user:* <any> EX <any>', 1);
+    const [call] = await resplay.calls('SET user:* ...');
+    expect(call.args).toEqual(['set', 'user:1', 'ada', 'EX', '60']);
+    expect(call.reply).toBe('OK');
+    // Only this test's calls: none of another test's keys.
+    await expect(resplay).not.toHaveReceived('SET greeting ...');
+  } finally {
+    await r.quit();
+  }
+});
+
+test('retries while redis loads', async () => {
+  // Replaying, the first two GETs get -LOADING from the stub, the third the
+  // recorded value (times: 2, so the recording is used and strict holds);
+  // recording, Redis answers the first.
+  await resplay.stub({ pattern: 'GET config:flag', error: 'LOADING Redis is loading the dataset in memory', times: 2 });
+  const r = new Redis(resplay.url);
+  try {
+    await r.set('config:flag', 'on');
+    let value;
+    for (let attempt = 1; value === undefined; attempt++) {
+      try {
+        value = await r.get('config:flag');
+      } catch (e) {
+        if (!e.message.startsWith('LOADING') || attempt === 3) throw e;
+      }
+    }
+    expect(value).toBe('on');
+    await expect(resplay).toHaveReceived('GET config:flag', resplay.mode === 'replay' ? 3 : 1);
+  } finally {
+    await r.quit();
   }
 });
