@@ -11,8 +11,11 @@
 //!   interaction, or when it never had one (an idle pooled connection whose
 //!   `CLIENT KILL` or close replay reproduces); a connection whose every
 //!   interaction went unused is dropped whole;
-//! - the header as it was; each connection's `seq` renumbered from 0 so
-//!   the cassette stays as the recorder would have written it.
+//! - the header as it was; each connection's `seq` renumbered from 0
+//!   without gaps, so that a reader sees the kept interactions as one
+//!   connection's sequence (replay orders by file position, not by `seq`;
+//!   the recorder's own numbering may have gaps where it left a handshake
+//!   call out).
 //!
 //! The source is read twice (to know which connections stay, then to
 //! write), streaming, and the result is written beside `out` and renamed
