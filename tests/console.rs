@@ -8,50 +8,18 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use common::admin::{admin_of, http_raw};
 use common::{redis_cli, RedisServer, Resplay};
 
-/// The control API's address, from resplay's `control API on http://ADDR`.
-fn admin_of(resplay: &Resplay) -> String {
-    resplay
-        .log
-        .iter()
-        .find_map(|l| l.strip_prefix("resplay: control API on http://"))
-        .unwrap_or_else(|| panic!("no control API line in {:?}", resplay.log))
-        .to_string()
-}
-
-/// One HTTP/1.1 request: the status, the head and the body.
-fn http(admin: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(admin).expect("connect to the control API");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let body = body.map(Value::to_string).unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nhost: {admin}\r\nconnection: close\r\n\
-         content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    let (head, body) = answer
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("not HTTP: {answer}"));
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, head.to_string(), body.to_string())
-}
-
 fn switch(admin: &str, spec: Value) {
-    let (code, _, body) = http(admin, "POST", "/mode", Some(&spec));
+    let (code, _, body) = http_raw(admin, "POST", "/mode", Some(&spec));
     assert_eq!(code, 200, "POST /mode {spec}: {body}");
 }
 
@@ -302,7 +270,7 @@ fn the_page_is_served_whole_with_a_policy_that_keeps_it_to_this_server() {
     let cassette = dir.path().join("ui.jsonl");
     let resplay = Resplay::record(&redis.url(), &cassette, &["--admin", "127.0.0.1:0"]);
     let admin = admin_of(&resplay);
-    let (code, head, page) = http(&admin, "GET", "/ui", None);
+    let (code, head, page) = http_raw(&admin, "GET", "/ui", None);
     assert_eq!(code, 200, "{head}");
     let head = head.to_ascii_lowercase();
     assert!(head.contains("content-type: text/html"), "{head}");
@@ -316,7 +284,7 @@ fn the_page_is_served_whole_with_a_policy_that_keeps_it_to_this_server() {
     assert!(page.contains("fetch(\"/events\""), "no script in the page");
     assert!(!page.contains("<script src") && !page.contains("<link rel=\"stylesheet\""));
     // GET /ui changes nothing: still recording, nothing recorded.
-    let (_, _, status) = http(&admin, "GET", "/status", None);
+    let (_, _, status) = http_raw(&admin, "GET", "/status", None);
     let status: Value = serde_json::from_str(&status).unwrap();
     assert_eq!(status["mode"], "record");
     assert_eq!(status["recorded"], 0);
@@ -334,11 +302,11 @@ fn the_console_page_drives_a_running_resplay() {
     common::browser::run_script("console.py", &[&admin, &port, cassette.to_str().unwrap()]);
     // What the page did, it did through the API: the server replays, and
     // counted the miss a client met there.
-    let (_, _, status) = http(&admin, "GET", "/status", None);
+    let (_, _, status) = http_raw(&admin, "GET", "/status", None);
     let status: Value = serde_json::from_str(&status).unwrap();
     assert_eq!(status["mode"], "replay", "{status}");
     assert_eq!(status["missed"], 1, "{status}");
-    let (_, _, faults) = http(&admin, "GET", "/faults", None);
+    let (_, _, faults) = http_raw(&admin, "GET", "/faults", None);
     assert_eq!(faults, "[]");
     resplay.stop();
 }
@@ -357,9 +325,9 @@ fn the_console_asks_for_the_token_the_api_wants() {
     let admin = admin_of(&resplay);
     // The page holds no data and is served without the token; the tail
     // is data, and needs it.
-    let (code, _, _) = http(&admin, "GET", "/ui", None);
+    let (code, _, _) = http_raw(&admin, "GET", "/ui", None);
     assert_eq!(code, 200);
-    let (code, _, body) = http(&admin, "GET", "/events", None);
+    let (code, _, body) = http_raw(&admin, "GET", "/events", None);
     assert_eq!(code, 401, "{body}");
     let mut events = Events::open(&admin, Some(TOKEN));
     redis_cli(resplay.port, &["SET", "k", "v"], None);

@@ -32,8 +32,14 @@ pub fn admin_of(resplay: &Resplay) -> String {
         .to_string()
 }
 
-/// One request; the status and the body parsed as JSON (`null` if empty).
-pub fn http(admin: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+/// One HTTP/1.1 request with the headers a plain client sends: the status,
+/// the head and the body.
+pub fn http_raw(
+    admin: &str,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> (u16, String, String) {
     let mut stream = TcpStream::connect(admin).expect("connect to the control API");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -52,10 +58,16 @@ pub fn http(admin: &str, method: &str, path: &str, body: Option<&Value>) -> (u16
         .split_once("\r\n\r\n")
         .unwrap_or_else(|| panic!("not HTTP: {answer}"));
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_string(), body.to_string())
+}
+
+/// One request; the status and the body parsed as JSON (`null` if empty).
+pub fn http(admin: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    let (status, _, body) = http_raw(admin, method, path, body);
     let json = if body.is_empty() {
         Value::Null
     } else {
-        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
     };
     (status, json)
 }
