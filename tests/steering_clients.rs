@@ -14,44 +14,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use common::admin::{admin_of, http, http_text};
 use common::{resplay_bin, RedisServer, Resplay};
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The control API's address, from resplay's `control API on http://ADDR`.
-fn admin_of(resplay: &Resplay) -> String {
-    resplay
-        .log
-        .iter()
-        .find_map(|l| l.strip_prefix("resplay: control API on http://"))
-        .unwrap_or_else(|| panic!("no control API line in {:?}", resplay.log))
-        .to_string()
-}
-
-/// One HTTP/1.1 request to the control API: the status and the JSON answer.
-fn http(admin: &str, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
-    let mut stream = TcpStream::connect(admin).expect("connect to the control API");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let body = body.unwrap_or("");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nhost: {admin}\r\nconnection: close\r\n\
-         content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    let (head, body) = answer
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("not HTTP: {answer}"));
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
-    (status, value)
 }
 
 fn status(admin: &str) -> Value {
@@ -61,7 +28,7 @@ fn status(admin: &str) -> Value {
 }
 
 fn post(admin: &str, path: &str, body: Value) -> (u16, Value) {
-    http(admin, "POST", path, Some(&body.to_string()))
+    http(admin, "POST", path, Some(&body))
 }
 
 /// Fails with the way to install a missing client library.
@@ -541,7 +508,8 @@ fn bad_requests_are_refused_with_a_message_and_change_nothing() {
         assert_eq!(now["cassette"], good.to_str().unwrap(), "{body} → {now}");
     }
     // Not JSON at all.
-    let (code, answer) = http(&admin, "POST", "/mode", Some("mode=replay"));
+    let (code, _, answer) = http_text(&admin, "POST", "/mode", "mode=replay");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
     assert_eq!(code, 400, "{answer}");
     assert!(answer["error"].is_string(), "{answer}");
     let (code, answer) = post(&admin, "/publish", json!({"channel": "c"}));

@@ -40,11 +40,17 @@ pub fn http_raw(
     path: &str,
     body: Option<&Value>,
 ) -> (u16, String, String) {
+    let body = body.map(Value::to_string).unwrap_or_default();
+    http_text(admin, method, path, &body)
+}
+
+/// One request whose body is `body` as written (a test of what is not
+/// JSON): the status, the head and the body.
+pub fn http_text(admin: &str, method: &str, path: &str, body: &str) -> (u16, String, String) {
     let mut stream = TcpStream::connect(admin).expect("connect to the control API");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    let body = body.map(Value::to_string).unwrap_or_default();
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nhost: {admin}\r\nconnection: close\r\n\
