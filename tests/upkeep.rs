@@ -5,29 +5,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 use common::raw::Raw;
-use common::{resplay_bin, RedisServer, Resplay};
+use common::{output_text as text, resplay_in as resplay, RedisServer, Resplay};
 use resplay::resp::Value;
-
-fn resplay(args: &[&str], dir: &Path) -> Output {
-    Command::new(resplay_bin())
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run resplay")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("UTF-8 temp path")

@@ -347,6 +347,27 @@ pub fn is_refused_setinfo(line: &serde_json::Value) -> bool {
     word(0) == "CLIENT" && word(1) == "SETINFO" && line["reply"].get("-").is_some()
 }
 
+/// Runs `resplay ARGS…` in `dir` to its end (no stdin).
+pub fn resplay_in(args: &[&str], dir: &Path) -> std::process::Output {
+    Command::new(resplay_bin())
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run resplay")
+}
+
+/// A finished process's exit code, stdout and stderr, for a failed
+/// assertion's message.
+pub fn output_text(o: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
 /// Runs `redis-cli` with arguments, returning stdout.
 pub fn redis_cli(port: u16, args: &[&str], stdin: Option<&str>) -> String {
     let mut child = Command::new("redis-cli")
