@@ -284,15 +284,37 @@ impl Redactor {
         if value.starts_with(PLACEHOLDER_PREFIX.as_bytes()) || !re.is_match(value) {
             return;
         }
+        // Placeholders already in the value (a second redaction, or a
+        // second rule) are left whole: a match that touches one keeps its
+        // text, so redacting again changes nothing.
+        let kept = Self::placeholder_spans(value);
         let out = re.replace_all(value, |c: &regex::bytes::Captures| {
-            let m = &c[0];
-            if m.is_empty() {
+            let m = c.get(0).expect("the whole match");
+            let touches = kept.iter().any(|&(s, e)| m.start() < e && s < m.end());
+            if touches {
+                m.as_bytes().to_vec()
+            } else if m.is_empty() {
                 Vec::new()
             } else {
-                self.placeholder(m).to_vec()
+                self.placeholder(m.as_bytes()).to_vec()
             }
         });
         *value = Bytes::from(out.into_owned());
+    }
+
+    /// Where `<redacted…>` placeholders stand in `value`, as byte ranges.
+    fn placeholder_spans(value: &[u8]) -> Vec<(usize, usize)> {
+        let prefix = PLACEHOLDER_PREFIX.as_bytes();
+        let mut spans = Vec::new();
+        let mut from = 0;
+        while let Some(at) = memchr::memmem::find(&value[from..], prefix).map(|i| from + i) {
+            let Some(end) = memchr::memchr(b'>', &value[at..]).map(|i| at + i + 1) else {
+                break;
+            };
+            spans.push((at, end));
+            from = end;
+        }
+        spans
     }
 
     /// The indexes of the rules that apply to `args` (counted as matches).
@@ -591,6 +613,20 @@ mod tests {
 
     fn bulk(s: &str) -> Value {
         Value::Bulk(Bytes::from(s.to_string()))
+    }
+
+    /// Found by the fuzz target: a regex that matches inside a placeholder
+    /// (`[a-z]+` finds `redacted`) redacted it again on a second pass.
+    #[test]
+    fn redacting_twice_changes_nothing() {
+        let rule: RedactRule = "* => regex=[a-z]+".parse().unwrap();
+        let redactor = Redactor::new(vec![rule], "salt");
+        let mut cmd = args("SET k Ssk12");
+        redactor.command(&mut cmd);
+        let once = cmd.clone();
+        assert_ne!(once[2], Bytes::from("Ssk12"));
+        redactor.command(&mut cmd);
+        assert_eq!(cmd, once);
     }
 
     #[test]

@@ -301,8 +301,12 @@ impl fmt::Display for ActionText<'_> {
                 Ok(())
             }
             Action::Error(text) => {
-                // Quoted the way the parser (Redis's inline syntax) reads it.
+                // Quoted the way the parser (Redis's inline syntax) reads it;
+                // a leading `-` doubled, as the parser takes one off.
                 f.write_str("error=\"")?;
+                if text.starts_with('-') {
+                    f.write_str("-")?;
+                }
                 for c in text.chars() {
                     match c {
                         '"' | '\\' => write!(f, "\\{c}")?,

@@ -209,3 +209,13 @@ fn jitter_stays_in_range() {
     }
     assert!(seen_zero_side);
 }
+
+/// Found by the fuzz target: an error text that itself starts with `-`
+/// (written `--…`) lost it when shown and parsed back.
+#[test]
+fn an_error_text_with_a_leading_dash_reads_back() {
+    let rule: FaultRule = "GET k => error=\"--x\"".parse().unwrap();
+    let again: FaultRule = rule.to_string().parse().unwrap();
+    assert_eq!(again, rule);
+    assert_eq!(again.to_string(), rule.to_string());
+}
