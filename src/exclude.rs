@@ -23,6 +23,7 @@
 
 use bytes::Bytes;
 
+use crate::command::Class;
 use crate::pattern::CommandPattern;
 
 /// A parsed `--exclude` rule.
@@ -43,25 +44,22 @@ pub struct RuleError {
     pub reason: String,
 }
 
-/// Commands whose leaving out would break the recording of others: a
-/// rule naming one is refused.
-const KEPT: &[&str] = &[
-    "SUBSCRIBE",
-    "PSUBSCRIBE",
-    "SSUBSCRIBE",
-    "UNSUBSCRIBE",
-    "PUNSUBSCRIBE",
-    "SUNSUBSCRIBE",
-    "MULTI",
-    "EXEC",
-    "DISCARD",
-    "WATCH",
-    "UNWATCH",
-    "MONITOR",
-    "SYNC",
-    "PSYNC",
-    "REPLCONF",
-];
+/// Why leaving out the command named `name` would break the recording of
+/// others, if it would: the table's subscribe family, its transaction
+/// group, and its replication commands, plus `MONITOR` and `REPLCONF`,
+/// whose streams follow them (the table has no fact for those two).
+fn why_kept(name: &str) -> Option<&'static str> {
+    let class = Class::of(&[Bytes::copy_from_slice(name.as_bytes())]);
+    if class.subscription().is_some() {
+        Some("the messages that follow it are recorded")
+    } else if class.spec().is_some_and(|s| s.group == "transactions") {
+        Some("replay matches a transaction by all of its commands")
+    } else if class.starts_replication() || matches!(name, "MONITOR" | "REPLCONF") {
+        Some("the stream that follows it is recorded")
+    } else {
+        None
+    }
+}
 
 /// `CLIENT REPLY` in each form: a `CLIENT` rule that matches one is
 /// refused (`CLIENT LIST` is fine).
@@ -92,10 +90,9 @@ impl std::str::FromStr for ExcludeRule {
                 "an exclude rule names its command: '*' would leave everything out".into(),
             ));
         }
-        if let Some(kept) = KEPT.iter().find(|k| **k == name) {
+        if let Some(why) = why_kept(&name) {
             return Err(err(format!(
-                "{kept} cannot be left out of a recording: {}",
-                why_kept(kept)
+                "{name} cannot be left out of a recording: {why}"
             )));
         }
         let client_reply = CLIENT_REPLY.iter().any(|words| {
@@ -106,26 +103,16 @@ impl std::str::FromStr for ExcludeRule {
             pattern.matches(&args)
         });
         if client_reply {
-            return Err(err(format!(
-                "CLIENT REPLY cannot be left out of a recording: {}",
-                why_kept("CLIENT")
-            )));
+            return Err(err(
+                "CLIENT REPLY cannot be left out of a recording: it decides which later \
+                 commands are answered"
+                    .into(),
+            ));
         }
         Ok(ExcludeRule {
             text: text.to_string(),
             pattern,
         })
-    }
-}
-
-fn why_kept(name: &str) -> &'static str {
-    match name {
-        "MULTI" | "EXEC" | "DISCARD" | "WATCH" | "UNWATCH" => {
-            "replay matches a transaction by all of its commands"
-        }
-        "CLIENT" => "it decides which later commands are answered",
-        "MONITOR" | "SYNC" | "PSYNC" | "REPLCONF" => "the stream that follows it is recorded",
-        _ => "the messages that follow it are recorded",
     }
 }
 
@@ -207,6 +194,17 @@ mod tests {
             "MONITOR",
             "PSYNC ...",
             "*",
+            // Every command the table's subscribe family, transaction group
+            // and replication facts stand for.
+            "PSUBSCRIBE",
+            "SSUBSCRIBE",
+            "UNSUBSCRIBE",
+            "PUNSUBSCRIBE",
+            "SUNSUBSCRIBE",
+            "DISCARD",
+            "UNWATCH",
+            "SYNC",
+            "REPLCONF ...",
         ] {
             let e = bad.parse::<ExcludeRule>().expect_err(bad);
             assert!(e.to_string().contains(bad), "{e}");
