@@ -9,8 +9,6 @@ mod common;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use std::time::Duration;
-
 use common::{output_text as text, resplay_in as resplay, workload, RedisServer, Resplay};
 use resplay::cassette::compress::CassetteReader;
 
@@ -230,32 +228,7 @@ fn kill_9_mid_traffic_leaves_a_loadable_zst_cassette() {
     let server = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl.zst");
-    let recorder = Resplay::record(&server.url(), &path, &[]);
-    let port = recorder.port;
-    let traffic = std::thread::spawn(move || {
-        let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{port}")) else {
-            return 0;
-        };
-        let Ok(mut con) = client.get_connection() else {
-            return 0;
-        };
-        let mut done = 0;
-        for i in 0..1_000_000u64 {
-            let mut pipe = redis::pipe();
-            for j in 0..50 {
-                pipe.cmd("SET").arg(format!("k{j}")).arg(i);
-            }
-            if pipe.query::<redis::Value>(&mut con).is_err() {
-                break;
-            }
-            done += 50;
-        }
-        done
-    });
-    std::thread::sleep(Duration::from_millis(800));
-    recorder.kill9();
-    let sent = traffic.join().unwrap();
-    assert!(sent > 0);
+    common::record_then_kill9(&server.url(), &path);
     assert_compressed(&path);
     // Every complete frame loads; a torn last one is a warning naming the
     // file, never an error.

@@ -393,32 +393,7 @@ fn kill_9_mid_traffic_leaves_a_loadable_cassette() {
     let server = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
-    let recorder = Resplay::record(&server.url(), &path, &[]);
-    let port = recorder.port;
-    let traffic = std::thread::spawn(move || {
-        let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{port}")) else {
-            return 0;
-        };
-        let Ok(mut con) = client.get_connection() else {
-            return 0;
-        };
-        let mut done = 0;
-        for i in 0..1_000_000u64 {
-            let mut pipe = redis::pipe();
-            for j in 0..50 {
-                pipe.cmd("SET").arg(format!("k{j}")).arg(i);
-            }
-            if pipe.query::<redis::Value>(&mut con).is_err() {
-                break;
-            }
-            done += 50;
-        }
-        done
-    });
-    std::thread::sleep(Duration::from_millis(800));
-    recorder.kill9();
-    let sent = traffic.join().unwrap();
-    assert!(sent > 0);
+    common::record_then_kill9(&server.url(), &path);
     // Every complete line parses; a torn last line is reported and skipped.
     let text = std::fs::read(&path).unwrap();
     let complete = text.iter().filter(|&&b| b == b'\n').count();

@@ -387,3 +387,36 @@ pub fn redis_cli(port: u16, args: &[&str], stdin: Option<&str>) -> String {
     let out = child.wait_with_output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Records pipelined `SET`s through `resplay record` into `path` against
+/// `upstream` and SIGKILLs the recorder mid-traffic; how many commands the
+/// client had answered (more than none).
+pub fn record_then_kill9(upstream: &str, path: &Path) -> u64 {
+    let recorder = Resplay::record(upstream, path, &[]);
+    let port = recorder.port;
+    let traffic = std::thread::spawn(move || {
+        let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{port}")) else {
+            return 0;
+        };
+        let Ok(mut con) = client.get_connection() else {
+            return 0;
+        };
+        let mut done = 0;
+        for i in 0..1_000_000u64 {
+            let mut pipe = redis::pipe();
+            for j in 0..50 {
+                pipe.cmd("SET").arg(format!("k{j}")).arg(i);
+            }
+            if pipe.query::<redis::Value>(&mut con).is_err() {
+                break;
+            }
+            done += 50;
+        }
+        done
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    recorder.kill9();
+    let sent = traffic.join().unwrap();
+    assert!(sent > 0);
+    sent
+}
