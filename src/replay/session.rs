@@ -191,37 +191,35 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
             }
             Err(_) => None,
         };
-        let read = if let Some(push) = push {
-            let weight = push.weight();
-            let Some(()) = session.push_out(push, &mut out) else {
-                break;
-            };
-            if !write_owed(&mut writer, &out, &backlog).await {
-                break;
-            }
-            backlog.written(weight);
-            continue;
+        // A push (waiting already, or woken by one) is written out, and the
+        // turn starts over; else the request bytes read.
+        let woke = if let Some(push) = push {
+            Err(push)
         } else if std::mem::take(&mut session.unread) {
-            Some(session.buf.len())
+            Ok(Some(session.buf.len()))
         } else {
             tokio::select! {
                 biased;
-                read = read_some(&mut session.reader, &mut session.buf, limit, idle_since) => read,
-                Some(push) = pushes.recv() => {
-                    let weight = push.weight();
-                    let Some(()) = session.push_out(push, &mut out) else {
-                        break;
-                    };
-                    if !write_owed(&mut writer, &out, &backlog).await {
-                        break;
-                    }
-                    backlog.written(weight);
-                    continue;
-                }
+                read = read_some(&mut session.reader, &mut session.buf, limit, idle_since) => Ok(read),
+                Some(push) = pushes.recv() => Err(push),
                 _ = &mut shutdown => {
                     stopped = true;
                     break;
                 }
+            }
+        };
+        let read = match woke {
+            Ok(read) => read,
+            Err(push) => {
+                let weight = push.weight();
+                let Some(()) = session.push_out(push, &mut out) else {
+                    break;
+                };
+                if !write_owed(&mut writer, &out, &backlog).await {
+                    break;
+                }
+                backlog.written(weight);
+                continue;
             }
         };
         match read {
