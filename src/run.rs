@@ -228,7 +228,7 @@ pub async fn run(
             shutdown.cancel();
             let _ = server.await;
             let report = state.report();
-            let overlay = settings.report.as_ref().map(|_| state.overlay());
+            let overlay = settings.report.as_ref().map(|_| state.overlay(&report));
             // Drop the state's writer handle before closing the extension.
             drop(state);
             if let Some(writer) = extension {

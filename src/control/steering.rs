@@ -501,32 +501,43 @@ impl Steering {
         old.sessions.close();
         old.sessions.wait().await;
         let writer = old.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
-        // The report is drawn once the cassette is whole (misses recorded
-        // into it are appended when its writer finishes).
+        // The replay's report and, when an HTML report or a pruned cassette
+        // is asked for, its overlay: each scans every recording, so once.
+        // Both files are written once the cassette is whole (misses
+        // recorded into it are appended when its writer finishes).
+        let replay = match &old.served {
+            Served::Replay(state) => Some(state),
+            _ => None,
+        };
+        let report = replay.map(|state| state.report());
+        let drawn = old.spec.report.is_some() && self.0.settings.report_writer.is_some();
+        let overlay = match (replay, &report) {
+            (Some(state), Some(report)) if drawn || old.spec.write_pruned.is_some() => {
+                Some(state.overlay(report))
+            }
+            _ => None,
+        };
+        let prune_to = match (&overlay, &old.spec.write_pruned, &old.spec.cassette) {
+            (Some(overlay), Some(out), Some(cassette)) => {
+                Some((overlay.served.clone(), cassette.clone(), out.clone()))
+            }
+            _ => None,
+        };
         let report_to = match (
-            &old.served,
+            overlay,
             &old.spec.report,
             &old.spec.cassette,
             &self.0.settings.report_writer,
         ) {
-            (Served::Replay(state), Some(out), Some(cassette), Some(writer)) => Some((
-                writer.clone(),
-                state.overlay(),
-                cassette.clone(),
-                out.clone(),
-            )),
-            _ => None,
-        };
-        // So is the pruned cassette, from the same overlay's counts.
-        let prune_to = match (&old.served, &old.spec.write_pruned, &old.spec.cassette) {
-            (Served::Replay(state), Some(out), Some(cassette)) => {
-                Some((state.overlay().served, cassette.clone(), out.clone()))
+            (Some(overlay), Some(out), Some(cassette), Some(writer)) => {
+                Some((writer.clone(), overlay, cassette.clone(), out.clone()))
             }
             _ => None,
         };
         let finished = match &old.served {
             Served::Record(recorder) => Err(recorder.counts()),
-            Served::Replay(state) => Ok(Finished::Replayed(state.report())),
+            // Taken above, for the overlay too.
+            Served::Replay(_) => Ok(Finished::Replayed(report.unwrap_or_default())),
             Served::Passthrough(recorder) => Ok(Finished::PassedThrough {
                 connections: recorder.counts().connections,
             }),

@@ -616,8 +616,9 @@ impl ReplayState {
 
     /// What the replay did with each recording so far, for the HTML
     /// report (`resplay replay --report`).
-    pub fn overlay(&self) -> overlay::ReplayOverlay {
-        let report = self.report();
+    /// `report` is this replay's [`report`](Self::report), taken once by
+    /// the caller (it scans every recording).
+    pub fn overlay(&self, report: &Report) -> overlay::ReplayOverlay {
         let (served, repeated, misses) = self.0.matcher().outcomes();
         overlay::ReplayOverlay {
             served,
