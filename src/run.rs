@@ -3,7 +3,7 @@
 //! and `REDIS_PORT` pointing at resplay,
 //! which records or replays according to the mode.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitStatus;
 
 use tokio::net::TcpListener;
@@ -13,7 +13,7 @@ use crate::cassette::{read_header, CassetteError, CassetteWriter, WriteMode};
 use crate::cluster::{record_cluster, replay_cluster};
 use crate::config::RunMode;
 use crate::record::{record, RecordConfig, RecordSummary};
-use crate::replay::overlay::{ReplayOverlay, ReportWriter};
+use crate::replay::overlay::ReportWriter;
 use crate::replay::{OnMiss, ReplayConfig, ReplayState, Report};
 use crate::upstream::Upstream;
 
@@ -188,9 +188,11 @@ pub async fn run(
                 writer.finish().await
             };
             let html_report = match &settings.report {
-                Some((out, writer)) if !discarded => {
-                    Some(write_report(writer, &path, None, out).await)
-                }
+                Some((out, writer)) if !discarded => Some(
+                    writer
+                        .write_off_thread(path.clone(), None, out.clone())
+                        .await,
+                ),
                 _ => None,
             };
             Ok(RunOutcome {
@@ -239,9 +241,11 @@ pub async fn run(
             }
             let strict_failed = settings.strict && report.is_strict_failure();
             let html_report = match (&settings.report, overlay) {
-                (Some((out, writer)), Some(overlay)) => {
-                    Some(write_report(writer, &path, Some(overlay), out).await)
-                }
+                (Some((out, writer)), Some(overlay)) => Some(
+                    writer
+                        .write_off_thread(path.clone(), Some(overlay), out.clone())
+                        .await,
+                ),
                 _ => None,
             };
             Ok(RunOutcome {
@@ -294,28 +298,6 @@ fn expiry_plan(
     }
     tracing::warn!("cassette {shown}: {said}; replaying it anyway ({hint})");
     Ok(plan)
-}
-
-/// Writes the HTML report of `cassette` (with a replay's `overlay`) to
-/// `out`, off the runtime's threads: where it went, or why it did not.
-async fn write_report(
-    writer: &ReportWriter,
-    cassette: &Path,
-    overlay: Option<ReplayOverlay>,
-    out: &Path,
-) -> Result<PathBuf, String> {
-    let (cassette, out) = (cassette.to_path_buf(), out.to_path_buf());
-    let shown = out.display().to_string();
-    let writer = writer.clone();
-    let written = tokio::task::spawn_blocking(move || {
-        writer.write(&cassette, overlay.as_ref(), &out).map(|_| out)
-    })
-    .await;
-    match written {
-        Ok(Ok(out)) => Ok(out),
-        Ok(Err(e)) => Err(format!("cannot write the report {shown}: {e}")),
-        Err(e) => Err(format!("cannot write the report {shown}: {e}")),
-    }
 }
 
 /// The recording settings of a run: its upstream, and the replay side's

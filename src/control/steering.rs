@@ -46,7 +46,7 @@ use crate::fault::Faults;
 use crate::handover::{Carry, SessionEnd};
 use crate::journal::Journal;
 use crate::record::{RecordConfig, Recorder};
-use crate::replay::overlay::{ReplayOverlay, ReportWriter};
+use crate::replay::overlay::ReportWriter;
 use crate::replay::{ReplayConfig, ReplayState};
 use crate::server::inject::Injection;
 use crate::server::registry::Registry;
@@ -570,7 +570,8 @@ impl Steering {
         };
         let finished = match (finished, report_to) {
             (Finished::Replayed(mut report), Some((writer, overlay, cassette, out))) => {
-                report.html_report = Some(write_report(writer, overlay, cassette, out).await);
+                report.html_report =
+                    Some(writer.write_off_thread(cassette, Some(overlay), out).await);
                 Finished::Replayed(report)
             }
             (finished, _) => finished,
@@ -610,25 +611,5 @@ async fn write_pruned(
         Ok(Ok(done)) => Ok(done),
         Ok(Err(e)) => Err(format!("cannot write the pruned cassette {shown}: {e}")),
         Err(e) => Err(format!("cannot write the pruned cassette {shown}: {e}")),
-    }
-}
-
-/// Writes a replay's HTML report, off the runtime's threads (a large
-/// cassette takes seconds to read): where it went, or why it did not.
-async fn write_report(
-    writer: ReportWriter,
-    overlay: ReplayOverlay,
-    cassette: std::path::PathBuf,
-    out: std::path::PathBuf,
-) -> Result<std::path::PathBuf, String> {
-    let shown = out.display().to_string();
-    let written = tokio::task::spawn_blocking(move || {
-        writer.write(&cassette, Some(&overlay), &out).map(|_| out)
-    })
-    .await;
-    match written {
-        Ok(Ok(out)) => Ok(out),
-        Ok(Err(e)) => Err(format!("cannot write the report {shown}: {e}")),
-        Err(e) => Err(format!("cannot write the report {shown}: {e}")),
     }
 }

@@ -9,7 +9,7 @@
 //! the front end that can draw one (the command line) instead of calling
 //! up.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -30,6 +30,29 @@ impl ReportWriter {
             + 'static,
     ) -> ReportWriter {
         ReportWriter(Arc::new(write))
+    }
+
+    /// [`write`](Self::write) off the runtime's threads (a large cassette
+    /// takes seconds to read): where the report went, or why it did not.
+    pub async fn write_off_thread(
+        &self,
+        cassette: PathBuf,
+        overlay: Option<ReplayOverlay>,
+        out: PathBuf,
+    ) -> Result<PathBuf, String> {
+        let shown = out.display().to_string();
+        let writer = self.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            writer
+                .write(&cassette, overlay.as_ref(), &out)
+                .map(|()| out)
+        })
+        .await;
+        match written {
+            Ok(Ok(out)) => Ok(out),
+            Ok(Err(e)) => Err(format!("cannot write the report {shown}: {e}")),
+            Err(e) => Err(format!("cannot write the report {shown}: {e}")),
+        }
     }
 
     /// Writes the report of `cassette` (with `overlay`) to `out`.
