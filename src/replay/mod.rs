@@ -151,6 +151,8 @@ pub(crate) struct ReplayShared {
     /// Set before `shutdown` fires for a mode switch that keeps client
     /// connections: sessions then hand them over instead of closing.
     handing_over: AtomicBool,
+    /// Holds a busy connection's replies to the end of the runtime's turn.
+    turns: crate::server::write_turns::WriteTurns,
     /// What replay's own `HELLO` says of the server.
     server: handshake::ServerHello,
     /// Passwords' keyed placeholders under the cassette's salt (none for a
@@ -560,6 +562,7 @@ impl ReplayState {
             shutdown,
             registry,
             handing_over: AtomicBool::new(false),
+            turns: Default::default(),
             server: handshake::ServerHello::from_header(&header),
             start_db: header.db.unwrap_or(0),
             recorded_port: header

@@ -30,6 +30,7 @@ use crate::handover::{Carry, SessionEnd};
 use crate::pairing::ReplyModeTracker;
 use crate::resp::{encode, is_resp2, parse_request, to_resp2, NullShape, RequestParse, Value};
 use crate::selected_db::SelectedDb;
+use crate::server::write_turns::{self, TurnSeat};
 
 mod answer;
 mod backlog;
@@ -165,6 +166,7 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
     let mut stopped = false;
     // Reused: one allocation for the connection, not one per read.
     let mut frames = Vec::new();
+    let mut seat = TurnSeat::default();
     loop {
         out.clear();
         if out.capacity() > KEEP_OUT_BYTES {
@@ -226,6 +228,7 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
             Some(n) if n > 0 => {}
             _ => break,
         }
+        let crowded = shared.turns.read(&mut seat);
         let mut consumed = 0;
         let mut error = None;
         frames.clear();
@@ -257,8 +260,11 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
         }
         let written = if session.info.subscribed {
             write_owed(&mut writer, &out, &backlog).await
+        } else if out.is_empty() {
+            true
         } else {
-            out.is_empty() || writer.write_all(&out).await.is_ok()
+            write_turns::wait(crowded).await;
+            writer.write_all(&out).await.is_ok()
         };
         if !written {
             break;

@@ -6,10 +6,12 @@
 //!   them with a message; the control API steers through it.
 //! - [`inject`]: messages and invalidations delivered to live subscribers.
 //! - [`output_limit`]: what a client that does not read may cost.
+//! - [`write_turns`]: replies written once per turn of the event loop.
 
 pub mod inject;
 pub mod output_limit;
 pub mod registry;
+pub mod write_turns;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
