@@ -100,6 +100,9 @@
 #                       ms; runs of several seconds keep that error small
 #   CLUSTER_REQUESTS_P16=10x  the same at -P 16 (default 10 x CLUSTER_REQUESTS)
 #   CLIENTS=50          redis-benchmark connections
+#   THREADS=            resplay's runtime threads (`--threads`, 0: one per
+#                       core) for every record and replay it starts; unset,
+#                       resplay's default (1)
 #   SKIP_BIG=0          1 skips the two-million / one-million memory runs
 #   BIG_RECORD=2000000  commands recorded for the record-memory run
 #   BIG_LOAD=1000000    interactions in the cassette of the load run
@@ -487,7 +490,7 @@ start_record() {
     shift $(($# < 3 ? $# : 3))
     : >"$log"
     ${WRAP[@]+"${WRAP[@]}"} "${RUN:-$BIN}" record --upstream "$upstream" \
-        --cassette "$cassette" --listen 127.0.0.1:0 "$@" 2>"$log" &
+        --cassette "$cassette" --listen 127.0.0.1:0 ${THREADS:+--threads "$THREADS"} "$@" 2>"$log" &
     REC_PID=$!
     PIDS+=("$REC_PID")
     wait_for_line "$log" '^resplay: listening on' "$REC_PID" 300
@@ -502,7 +505,7 @@ start_replay() {
     shift 2
     t0=$(now)
     : >"$log" # (as in start_record)
-    ${WRAP[@]+"${WRAP[@]}"} "${RUN:-$BIN}" replay --cassette "$cassette" --listen 127.0.0.1:0 "$@" 2>"$log" &
+    ${WRAP[@]+"${WRAP[@]}"} "${RUN:-$BIN}" replay --cassette "$cassette" --listen 127.0.0.1:0 ${THREADS:+--threads "$THREADS"} "$@" 2>"$log" &
     REP_PID=$!
     PIDS+=("$REP_PID")
     wait_for_line "$log" '^resplay: listening on' "$REP_PID" 600
