@@ -139,8 +139,6 @@ pub(crate) struct RecordShared {
     /// Where the cassette lines go; `None` relays without recording
     /// (passthrough mode).
     writer: Option<WriterHandle>,
-    /// Holds a busy connection's writes to the end of the runtime's turn.
-    turns: crate::server::write_turns::WriteTurns,
     /// Time zero of the cassette's `at_ms`.
     start: Instant,
     /// Fires when this recorder stops: sessions finish what is in flight.
@@ -280,7 +278,6 @@ impl Recorder {
             connections: AtomicU64::new(0),
             interactions: AtomicU64::new(0),
             gate: replication::CausalGate::default(),
-            turns: Default::default(),
         }))
     }
 

@@ -18,10 +18,12 @@
 //! costs about 1 µs of CPU per request, so a connection waits only while
 //! another has read since its own last read.
 //!
-//! Replay waits before it writes a client's replies; record before it
-//! relays a client's requests to Redis and before it relays Redis's replies
-//! to the client (having queued them for the cassette first, so the
-//! cassette keeps the order in which Redis answered).
+//! Replay waits before it writes a client's replies. Record does not: the
+//! same waits before it relayed requests and replies changed neither its
+//! throughput nor its CPU per request beyond the noise, and cost 20 % more
+//! instructions per request at pipeline 1 (callgrind, 50 clients); they
+//! also had to queue replies for the cassette before waiting, or a
+//! subscriber's message landed before the `PUBLISH` that sent it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

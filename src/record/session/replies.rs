@@ -23,7 +23,6 @@ use crate::record::replication::{self, GATE_LIMIT};
 use crate::resp::{encode, reply_len};
 use crate::server::inject::Listener;
 use crate::server::registry::InjectRequest;
-use crate::server::write_turns::{self, TurnSeat};
 use crate::tls::ClientWriter;
 use crate::upstream::UpstreamReader;
 
@@ -41,7 +40,6 @@ pub(super) async fn relay_replies(
     let mut frame_lens = Vec::new();
     // Once the request half is done, in-flight replies get this long.
     let mut drain_deadline: Option<tokio::time::Instant> = None;
-    let mut seat = TurnSeat::default();
     loop {
         // Act on what needs no upstream bytes: silent requests, a protocol
         // error due now, the end of the conversation.
@@ -120,8 +118,8 @@ pub(super) async fn relay_replies(
             }
         };
         let now = Instant::now();
-        let crowded = match read {
-            Ok(n) if n > 0 => shared.turns.read(&mut seat),
+        match read {
+            Ok(n) if n > 0 => {}
             outcome => {
                 let reason = match outcome {
                     Err(e) => format!("connection lost: {e}"),
@@ -134,7 +132,7 @@ pub(super) async fn relay_replies(
                 fail_pending(session, client, client_alive, &reason).await;
                 return RepliesEnd::Failed;
             }
-        };
+        }
         if session.replication_seen.load(Ordering::Acquire) {
             let pieces = take_replication_pieces(session, &mut buf, &limits, &mut paired);
             if client_alive && forward_pieces(client, &pieces.forward).await.is_err() {
@@ -193,24 +191,15 @@ pub(super) async fn relay_replies(
             let close = deliver(session, client, &mut client_alive, &out, then).await;
             (pending, since, close)
         } else {
-            if !crowded {
-                forward_chunk(session, client, &mut client_alive, &chunk).await;
+            if client_alive && !chunk.is_empty() && client.write_all(&chunk).await.is_err() {
+                // Keep recording what is in flight; nothing more to deliver.
+                client_alive = false;
+                session.client_left();
             }
             let (pending, since) = pair_frames(session, &chunk, &frame_lens, &mut paired);
-            let locals = session.faulted.load(Ordering::Acquire);
-            if crowded {
-                if !locals {
-                    // Into the cassette before the write waits for its
-                    // turn: the cassette keeps the order in which Redis
-                    // answered (a subscriber's message after the PUBLISH
-                    // that sent it, which replay relies on).
-                    emit(session, &mut paired, now).await;
-                    write_turns::wait(crowded).await;
-                }
-                forward_chunk(session, client, &mut client_alive, &chunk).await;
-            }
             // A local answer queued after the chunk was read comes after it.
-            let close = locals && answer_locals(session, client, &mut client_alive, &paired).await;
+            let close = session.faulted.load(Ordering::Acquire)
+                && answer_locals(session, client, &mut client_alive, &paired).await;
             (pending, since, close)
         };
         if pending < session.in_flight.get() {
@@ -226,20 +215,6 @@ pub(super) async fn relay_replies(
             fail_pending(session, client, client_alive, &reason).await;
             return RepliesEnd::Failed;
         }
-    }
-}
-
-/// Relays replies to the client; a client that cannot take them is
-/// marked gone, and what is in flight is still recorded.
-async fn forward_chunk(
-    session: &Session,
-    client: &mut ClientWriter,
-    client_alive: &mut bool,
-    chunk: &[u8],
-) {
-    if *client_alive && !chunk.is_empty() && client.write_all(chunk).await.is_err() {
-        *client_alive = false;
-        session.client_left();
     }
 }
 

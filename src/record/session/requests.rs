@@ -16,7 +16,6 @@ use super::faulted::{is_exec, relay_faulted, Flow, MultiTrack};
 use super::{flag_set, make_room, RequestsEnd, Session};
 use crate::pairing::{Pending, ReplyModeTracker};
 use crate::resp::{parse_request, RequestParse};
-use crate::server::write_turns::{self, TurnSeat};
 use crate::tls::ClientReader;
 use crate::upstream::UpstreamWriter;
 
@@ -44,7 +43,6 @@ pub(super) async fn relay_requests(
     // Whole requests were left in `buf` for want of room: handled before
     // the next read, which might wait for bytes the client will not send.
     let mut held = false;
-    let mut seat = TurnSeat::default();
     loop {
         // Replies owed to the client past the limit: it is not reading
         // them; take no more of its requests until it does, and then only
@@ -83,7 +81,6 @@ pub(super) async fn relay_requests(
                 return RequestsEnd::Gone;
             }
         }
-        let crowded = shared.turns.read(&mut seat);
         let now = Instant::now();
         frames.clear();
         let mut consumed = 0;
@@ -159,9 +156,6 @@ pub(super) async fn relay_requests(
             Some((i, ..)) => frames[*i].0,
             None => chunk.len(),
         };
-        if plain > 0 {
-            write_turns::wait(crowded).await;
-        }
         if plain > 0 && upstream.write_all(&chunk[..plain]).await.is_err() {
             // The reply half sees the upstream die and answers the client.
             return RequestsEnd::Gone;
