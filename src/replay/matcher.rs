@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 // Fx hashing: every replayed command hashes its arguments and looks up its
 // connection; SipHash's flood resistance buys nothing for a local test server.
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet};
 
 use bytes::Bytes;
 
@@ -224,7 +224,7 @@ pub struct Matcher {
     kills: kills::Kills,
     /// Recorded connections that ran `MONITOR`: the lines pushed to them
     /// are not delivered (replay writes its own from the live commands).
-    recorded_monitors: HashSet<u64>,
+    recorded_monitors: FxHashSet<u64>,
     /// Live connections in `MONITOR` mode.
     monitors: Vec<u64>,
     /// Script recording → the monitor lines of the commands it ran inside
@@ -263,7 +263,7 @@ pub struct Matcher {
     /// Recorded connections whose live connection closed: what they have
     /// left is a dead client's (a test that failed half-way), served to
     /// another connection only when nothing else matches.
-    retired: HashSet<u64>,
+    retired: FxHashSet<u64>,
     /// Bumped by whatever can change which recorded connections are free
     /// with unused recordings (a recording taken or given back, a binding
     /// made or dropped): a declined move of a binding holds while it stays.
@@ -321,7 +321,7 @@ impl Matcher {
             leading_pushes: Vec::new(),
             closes_after: HashMap::default(),
             kills: kills::Kills::default(),
-            recorded_monitors: HashSet::new(),
+            recorded_monitors: FxHashSet::default(),
             monitors: Vec::new(),
             script_lines: HashMap::default(),
             pending_script_lines: Vec::new(),
@@ -338,7 +338,7 @@ impl Matcher {
             outcomes: Outcomes::default(),
             max_conn: 0,
             bound: HashMap::default(),
-            retired: HashSet::new(),
+            retired: FxHashSet::default(),
             changes: 0,
             live: HashMap::default(),
             counters: Counters::default(),
