@@ -7,12 +7,12 @@
 //! woken, reads one reply, sleeps, and is woken again by the next
 //! connection's write. Each of those wake-ups is a cross-core wake in the
 //! kernel. Measured with 50 clients pipelining 16 requests each
-//! (`redis-benchmark`, 2 cores): replay spent 0.35-0.44 µs of kernel time
-//! per request where Redis spent 0.26-0.30, for the same number of system
+//! (`redis-benchmark`, 2 cores): replay spent 0.375-0.412 µs of kernel time
+//! per request where Redis spent 0.263-0.300, for the same number of system
 //! calls, most of it in waking the client (`sock_def_readable`). Letting
 //! the other ready connections run first (a [`tokio::task::yield_now`],
 //! which the scheduler resumes only after it has run every ready task and
-//! polled for events) took replay to 0.24-0.33.
+//! polled for events) took replay to 0.263-0.338.
 //!
 //! With one busy connection there is nobody to wait for, and the extra turn
 //! costs about 1 µs of CPU per request, so a connection waits only while
