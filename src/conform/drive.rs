@@ -457,7 +457,7 @@ impl Driver<'_> {
                     let replies: Vec<Value> = replies.iter().filter_map(decode).collect();
                     if request.seq & CONTINUES != 0 {
                         let i = (request.seq & !CONTINUES) as usize;
-                        self.continue_iteration(i, request.args, replies);
+                        self.continue_iteration(i, request.args.into_vec(), replies);
                         continue;
                     }
                     let i = request.seq as usize;
@@ -473,7 +473,7 @@ impl Driver<'_> {
                         // target's does not: finish it, so that the two
                         // unions compare.
                         self.continuing.insert(i, replies.clone());
-                        self.continue_iteration(i, request.args, Vec::new());
+                        self.continue_iteration(i, request.args.into_vec(), Vec::new());
                         continue;
                     }
                     self.settle(

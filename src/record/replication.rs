@@ -144,7 +144,7 @@ impl Replication {
             out.push(Paired::Interaction {
                 request,
                 db,
-                replies,
+                replies: replies.into(),
             });
         }
         if streaming {
@@ -326,7 +326,7 @@ mod tests {
                 match o {
                     Paired::Interaction {
                         request, replies, ..
-                    } => done.push((request.seq, replies)),
+                    } => done.push((request.seq, replies.into_vec())),
                     Paired::Push(f) => pushes.push(f),
                     Paired::Local(_) => {}
                 }

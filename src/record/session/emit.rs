@@ -42,7 +42,9 @@ pub(super) async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Insta
     let mut text = std::mem::take(&mut *session.lines());
     let mut events = 0;
     let mut interactions = 0;
-    for item in paired.drain(..) {
+    // Read in place and cleared after: moving each (a couple of hundred
+    // bytes) out of the vector cost more than writing some of its lines.
+    for item in paired.iter() {
         let written = match item {
             Paired::Interaction {
                 request,
@@ -51,40 +53,46 @@ pub(super) async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Insta
             } => {
                 // A handshake call that failed is kept: replay could not
                 // make up `-BUSY`, `-LOADING` or `-NOAUTH` from nothing.
-                if request.excluded || left_out(shared, request.class, &replies) {
+                if request.excluded || left_out(shared, request.class, replies) {
                     continue;
                 }
-                let mut cmd = request.args;
-                if request.class.has_secret() {
-                    command::redact_with(&mut cmd, shared.secret_key.as_ref());
-                }
+                let redacted;
+                let cmd = if request.class.has_secret() {
+                    let mut copy = request.args.clone();
+                    command::redact_with(&mut copy, shared.secret_key.as_ref());
+                    redacted = copy;
+                    &redacted
+                } else {
+                    &request.args
+                };
                 let head = InteractionHead {
                     conn: session.conn,
-                    db,
+                    db: *db,
                     seq: request.seq,
                     at_ms: session.at_ms(request.at),
                     took_us: now.saturating_duration_since(request.at).as_micros() as u64,
                 };
                 let written = match &shared.config.redact {
-                    Some(r) if r.applies(&cmd) => {
-                        write_redacted(&mut text, r, head, cmd, &replies, shared)
+                    Some(r) if r.applies(cmd) => {
+                        write_redacted(&mut text, r, head, cmd.to_vec(), replies, shared)
                     }
-                    _ => write_interaction_line(&mut text, head, &cmd, &replies),
+                    _ => write_interaction_line(&mut text, head, cmd, replies),
                 };
                 interactions += u64::from(written);
                 written
             }
             Paired::Push(frame) => match &shared.config.redact {
                 Some(r) if !r.is_empty() => {
-                    write_redacted_push(&mut text, r, session.conn, session.at_ms(now), &frame)
+                    write_redacted_push(&mut text, r, session.conn, session.at_ms(now), frame)
                 }
-                _ => write_push_line(&mut text, session.conn, session.at_ms(now), &frame),
+                _ => write_push_line(&mut text, session.conn, session.at_ms(now), frame),
             },
             // Injected faults never reach the cassette.
             Paired::Local(_) => continue,
         };
         events += u64::from(written);
     }
+    paired.clear();
     shared
         .interactions
         .fetch_add(interactions, Ordering::Relaxed);

@@ -113,8 +113,7 @@ pub(super) async fn relay_requests(
             idle_since = now;
             let mut state = session.state();
             for (i, (start, frame)) in frames.iter().enumerate() {
-                let raw = chunk.slice(*start..*start + frame.len);
-                let args = frame.args(&raw);
+                let args = frame.args_at(&chunk, *start);
                 let fault = session.fault_for(&args);
                 if fault.is_some() || (multi.doomed && is_exec(&args)) {
                     faulted = Some((i, args, fault));
@@ -167,7 +166,7 @@ pub(super) async fn relay_requests(
                 upstream,
                 &chunk,
                 rest,
-                (args, fault),
+                (args.into_vec(), fault),
                 &mut modes,
                 &mut seq,
                 &mut multi,

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use smallvec::SmallVec;
 use tokio::io::AsyncWriteExt;
 
 use super::{encode_for, Session};
@@ -69,7 +70,7 @@ impl Session {
                 while next < frames.len() && !self.closing && out.len() < flush_at {
                     let (start, frame) = &frames[next];
                     next += 1;
-                    let args = frame.args_at(chunk, *start);
+                    let args: SmallVec<[Bytes; 4]> = frame.args_at(chunk, *start);
                     // Only what is left for later keeps its own copy.
                     let raw = || chunk.slice(*start..*start + frame.len);
                     // For the journal: where it ran, where its reply starts.
