@@ -264,6 +264,8 @@ pub struct Matcher {
     /// left is a dead client's (a test that failed half-way), served to
     /// another connection only when nothing else matches.
     retired: FxHashSet<u64>,
+    /// Room for [`choose`](Matcher::choose)'s weighing.
+    candidates: binding::Candidates,
     /// Bumped by whatever can change which recorded connections are free
     /// with unused recordings (a recording taken or given back, a binding
     /// made or dropped): a declined move of a binding holds while it stays.
@@ -339,6 +341,7 @@ impl Matcher {
             max_conn: 0,
             bound: HashMap::default(),
             retired: FxHashSet::default(),
+            candidates: binding::Candidates::default(),
             changes: 0,
             live: HashMap::default(),
             counters: Counters::default(),

@@ -311,17 +311,22 @@ impl Session {
         }
         // No reply (`CLIENT REPLY OFF`): Redis ran it all the same.
         let ok = !r.is_error();
-        let deliveries: Vec<(Delivery, Value)> = deliveries
-            .into_iter()
-            .map(|d| {
-                let value = &matcher.push(d.push).value;
-                let value = matcher
-                    .tokens()
-                    .to_live(value)
-                    .unwrap_or_else(|| value.clone());
-                (d, value)
-            })
-            .collect();
+        // Nearly always none: skipped without building an iterator.
+        let deliveries: Vec<(Delivery, Value)> = if deliveries.is_empty() {
+            Vec::new()
+        } else {
+            deliveries
+                .into_iter()
+                .map(|d| {
+                    let value = &matcher.push(d.push).value;
+                    let value = matcher
+                        .tokens()
+                        .to_live(value)
+                        .unwrap_or_else(|| value.clone());
+                    (d, value)
+                })
+                .collect()
+        };
         if !immediate {
             return Some(Later::Delayed {
                 bytes: delayed,
