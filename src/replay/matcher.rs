@@ -16,6 +16,7 @@ use bytes::Bytes;
 
 use super::clock::{self, Candidate, Clock, ShiftIndex};
 use binding::History;
+use owners::Owners;
 
 use super::display::{display_command, edit_distance};
 use super::handshake::is_handshake;
@@ -258,14 +259,11 @@ pub struct Matcher {
     served: Vec<bool>,
     /// How often each recording answered, and the misses, for the report.
     outcomes: Outcomes,
-    /// recorded connection → live connection bound to it.
-    bound: HashMap<u64, u64>,
-    /// Recorded connections whose live connection closed: what they have
+    /// Which live connection each recorded connection is bound to, and
+    /// which are retired: their live connection closed, so what they have
     /// left is a dead client's (a test that failed half-way), served to
     /// another connection only when nothing else matches.
-    retired: FxHashSet<u64>,
-    /// Room for [`choose`](Matcher::choose)'s weighing.
-    candidates: binding::Candidates,
+    owners: Owners,
     /// Bumped by whatever can change which recorded connections are free
     /// with unused recordings (a recording taken or given back, a binding
     /// made or dropped): a declined move of a binding holds while it stays.
@@ -307,6 +305,7 @@ impl Matcher {
         self.store.finish();
         let of = self.recordings.iter().map(|r| (r.key, r.conn));
         self.queues.build(of);
+        self.owners = Owners::with_conns(self.queues.conn_count());
         self.recordings.shrink_to_fit();
         self.served.shrink_to_fit();
         for list in self.conn_recordings.values_mut() {
@@ -339,9 +338,7 @@ impl Matcher {
             served: Vec::new(),
             outcomes: Outcomes::default(),
             max_conn: 0,
-            bound: HashMap::default(),
-            retired: FxHashSet::default(),
-            candidates: binding::Candidates::default(),
+            owners: Owners::default(),
             changes: 0,
             live: HashMap::default(),
             counters: Counters::default(),
@@ -594,8 +591,8 @@ impl Matcher {
         self.monitors.retain(|&m| m != live);
         if let Some(state) = self.live.remove(&live) {
             if let Some(conn) = state.bound {
-                self.bound.remove(&conn);
-                self.retired.insert(conn);
+                let index = self.queues.conn_index(conn);
+                self.owners.retire(conn, index);
                 self.changes += 1;
             }
         }
@@ -868,11 +865,12 @@ impl Matcher {
                 continue;
             };
             let conn = self.queues.conn_at(at_q);
+            let owner = self.owners.at(self.queues.conn_index_at(at_q));
             let tier = if Some(conn) == bound {
                 0
-            } else if self.retired.contains(&conn) {
+            } else if owner.retired {
                 3
-            } else if self.bound.get(&conn).map_or(true, |&l| l == live) {
+            } else if owner.live.map_or(true, |l| l == live) {
                 1
             } else {
                 2
@@ -1038,7 +1036,7 @@ impl Matcher {
             // look-alike recording): then whoever subscribed gets it.
             // The connection being served counts as subscribed: its own
             // `SUBSCRIBE` takes effect once this lookup is answered.
-            let bound = self.bound.get(&push.conn).copied().filter(|&bound| {
+            let bound = self.owners.live_of(push.conn).filter(|&bound| {
                 bound == serving
                     || topic.as_ref().map_or(true, |t| {
                         self.live
@@ -1086,7 +1084,7 @@ impl Matcher {
                 .kills
                 .open_at(at_ms)
                 .into_iter()
-                .filter(|c| !self.bound.contains_key(c))
+                .filter(|&c| !self.owners.is_bound(c))
                 .collect();
             let mut unbound_live: Vec<u64> = self
                 .live
@@ -1096,8 +1094,8 @@ impl Matcher {
                 .collect();
             unbound_live.sort_unstable();
             for conn in victims {
-                match self.bound.get(conn) {
-                    Some(&l) => out.push(l),
+                match self.owners.live_of(*conn) {
+                    Some(l) => out.push(l),
                     None => {
                         let rank = unbound_recorded.iter().position(|c| c == conn);
                         out.extend(rank.and_then(|k| unbound_live.get(k)).copied());
@@ -1110,7 +1108,7 @@ impl Matcher {
             closed
                 .into_iter()
                 .flatten()
-                .filter_map(|conn| self.bound.get(conn).copied()),
+                .filter_map(|&conn| self.owners.live_of(conn)),
         );
         out
     }
@@ -1242,6 +1240,7 @@ mod binding;
 mod keys;
 mod kills;
 mod outcomes;
+mod owners;
 mod queues;
 mod store;
 

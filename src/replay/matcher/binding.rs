@@ -26,27 +26,48 @@ pub const HISTORY: usize = 32;
 /// How far back in a recorded connection the comparison looks.
 pub const WINDOW: usize = 2 * HISTORY;
 
-/// The recorded connections [`Matcher::choose`] weighs, as (first unused
-/// recording, recorded connection): kept by the matcher between calls so
-/// that their room is allocated once.
+/// A recorded connection [`Matcher::choose`] weighs: (its first unused
+/// recording of the key, the recorded connection).
+type Candidate = (usize, u64);
+
+/// The [`CANDIDATES`] earliest of the candidates offered, in order: all
+/// that [`Matcher::choose`] reads of the free recorded connections and of
+/// those of other live connections. Kept while scanning, so most offers
+/// cost one comparison, and nothing is allocated or sorted afterwards.
 #[derive(Debug, Default)]
-pub struct Candidates {
-    free: Vec<(usize, u64)>,
-    others: Vec<(usize, u64)>,
-    retired: Vec<(usize, u64)>,
+struct Earliest {
+    items: [Candidate; CANDIDATES],
+    len: usize,
 }
 
-/// Puts the `n` earliest `candidates` first, in order, and the rest after
-/// them in no order: the same first `n` as a full sort (no two are equal:
-/// each is another recorded connection), at a fraction of its cost when
-/// dozens of recorded connections hold the key.
-fn earliest_first(candidates: &mut [(usize, u64)], n: usize) {
-    if n > 0 && candidates.len() > n {
-        candidates.select_nth_unstable(n);
-        candidates[..n].sort_unstable();
-    } else {
-        candidates.sort_unstable();
+impl Earliest {
+    /// Keeps `c` if it is among the earliest offered so far (no two
+    /// offered are equal: each is another recorded connection).
+    fn offer(&mut self, c: Candidate) {
+        if self.len == CANDIDATES && c >= self.items[CANDIDATES - 1] {
+            return;
+        }
+        let mut at = self.len.min(CANDIDATES - 1);
+        while at > 0 && self.items[at - 1] > c {
+            self.items[at] = self.items[at - 1];
+            at -= 1;
+        }
+        self.items[at] = c;
+        self.len = (self.len + 1).min(CANDIDATES);
     }
+
+    /// The earliest kept, earliest first.
+    fn as_slice(&self) -> &[Candidate] {
+        &self.items[..self.len]
+    }
+}
+
+/// What a scan in [`Matcher::choose`] found.
+struct Scan {
+    free: Earliest,
+    others: Earliest,
+    /// The earliest retired recorded connection's.
+    retired: Option<Candidate>,
 }
 
 /// What a live connection was served, most recent last.
@@ -228,18 +249,11 @@ impl Matcher {
         // Free recorded connections with an unused recording of this key,
         // earliest first; those of other live connections and retired ones
         // (their live connection closed) apart.
-        // The matcher's own vectors, lent for the scan and given back at
-        // the end: while connections bind, this runs for nearly every
-        // command, and three allocations each time showed in callgrind.
-        let mut scan = std::mem::take(&mut self.candidates);
-        let Candidates {
-            free,
-            others,
-            retired,
-        } = &mut scan;
-        free.clear();
-        others.clear();
-        retired.clear();
+        let mut scan = Scan {
+            free: Earliest::default(),
+            others: Earliest::default(),
+            retired: None,
+        };
         if self.queues.key(id).unused > 0 {
             for at_q in self.queues.conns_of(id) {
                 let conn = self.queues.conn_at(at_q);
@@ -250,35 +264,31 @@ impl Matcher {
                 let Some(first) = self.queues.first_unused(at_q, from, &self.served) else {
                     continue;
                 };
-                let first = self.queues.item(first);
-                if self.bound.get(&conn).is_some_and(|&l| l != live) {
-                    others.push((first, conn));
-                } else if self.retired.contains(&conn) {
-                    retired.push((first, conn));
+                let candidate = (self.queues.item(first), conn);
+                let owner = self.owners.at(self.queues.conn_index_at(at_q));
+                if owner.live.is_some_and(|l| l != live) {
+                    scan.others.offer(candidate);
+                } else if owner.retired {
+                    scan.retired = Some(scan.retired.map_or(candidate, |r| r.min(candidate)));
                 } else {
-                    free.push((first, conn));
+                    scan.free.offer(candidate);
                 }
             }
         }
-        earliest_first(others, CANDIDATES);
-        earliest_first(free, CANDIDATES);
-        free.truncate(CANDIDATES);
-        let found = self.choose_among(
+        self.choose_among(
             live,
             id,
             bound_to,
             handshake,
             (declined_before, last_of_bound),
             &scan,
-        );
-        self.candidates = scan;
-        found
+        )
     }
 
-    /// The rest of [`choose`](Matcher::choose), given the recorded
-    /// connections with an unused recording of key `id`: the free ones and
-    /// those of other live connections with their [`CANDIDATES`] earliest
-    /// first and in order, and the retired ones.
+    /// The rest of [`choose`](Matcher::choose), given what its scan found
+    /// of the recorded connections with an unused recording of key `id`:
+    /// the [`CANDIDATES`] earliest free ones and of other live connections,
+    /// in order, and the earliest retired one.
     fn choose_among(
         &mut self,
         live: u64,
@@ -286,15 +296,11 @@ impl Matcher {
         bound_to: Option<u64>,
         handshake: bool,
         (declined_before, last_of_bound): (bool, Option<usize>),
-        scan: &Candidates,
+        scan: &Scan,
     ) -> Option<(usize, bool)> {
-        let Candidates {
-            free,
-            others,
-            retired,
-        } = scan;
+        let (free, others) = (scan.free.as_slice(), scan.others.as_slice());
         let of_others = others.first().copied();
-        let of_retired = retired.iter().min().copied();
+        let of_retired = scan.retired;
         let repeat = self.repeat && !handshake;
         let changes = self.changes;
         // Weighed only when a free connection could take over: the common
@@ -407,7 +413,7 @@ impl Matcher {
     /// key `id` due next for the live connection bound to it: at its place,
     /// which for two connections served the same commands is also `live`'s.
     fn due_after_the_same(&mut self, live: u64, id: u32, theirs: u64) -> bool {
-        let Some(&other) = self.bound.get(&theirs) else {
+        let Some(other) = self.owners.live_of(theirs) else {
             return false;
         };
         if other == live {
@@ -434,7 +440,7 @@ impl Matcher {
         mine: u64,
         theirs: u64,
     ) -> Option<(usize, bool)> {
-        let other = *self.bound.get(&theirs)?;
+        let other = self.owners.live_of(theirs)?;
         let (a, b) = (self.live.get(&live)?, self.live.get(&other)?);
         if other == live || a.bound != Some(mine) || b.bound != Some(theirs) {
             return None;
@@ -481,8 +487,9 @@ impl Matcher {
                 l.declined = None;
             }
         }
-        self.bound.insert(theirs, live);
-        self.bound.insert(mine, other);
+        let (at_theirs, at_mine) = (self.queues.conn_index(theirs), self.queues.conn_index(mine));
+        self.owners.bind(theirs, at_theirs, live);
+        self.owners.bind(mine, at_mine, other);
         self.changes += 1;
         let place = self.live.get(&live).and_then(|l| l.place);
         self.take(id, theirs, place).map(|r| (r, false))
@@ -510,7 +517,8 @@ impl Matcher {
     /// unused.
     fn bind(&mut self, live: u64, conn: u64, from: Option<u64>, next: usize) {
         if let Some(old) = from {
-            self.bound.remove(&old);
+            let index = self.queues.conn_index(old);
+            self.owners.unbind(old, index);
             let mut moved: Vec<(u32, usize)> = self
                 .live
                 .get(&live)
@@ -539,7 +547,8 @@ impl Matcher {
                 }
             }
         }
-        self.bound.insert(conn, live);
+        let index = self.queues.conn_index(conn);
+        self.owners.bind(conn, index, live);
         self.changes += 1;
         if let Some(l) = self.live.get_mut(&live) {
             l.bound = Some(conn);
@@ -561,10 +570,10 @@ mod tests {
         assert_eq!(common_in_order(&[5, 5, 5], &[5]), 1);
     }
 
-    /// The first `n` come out as a full sort puts them, whatever the
-    /// length and order of the candidates.
+    /// What is kept is what a full sort puts first, whatever the number
+    /// and order of the offers.
     #[test]
-    fn earliest_candidates_come_first_in_order() {
+    fn the_earliest_candidates_are_kept_in_order() {
         let mut seed = 0x9e37_79b9_u64;
         let mut next = move || {
             seed ^= seed << 13;
@@ -572,18 +581,19 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        for len in 0..40 {
-            for n in [0, 1, 3, CANDIDATES, 50] {
-                let mut candidates: Vec<(usize, u64)> = (0..len)
+        for len in 0..40u64 {
+            for _ in 0..20 {
+                let offers: Vec<Candidate> = (0..len)
                     .map(|conn| ((next() % 16) as usize, conn))
                     .collect();
-                let mut sorted = candidates.clone();
+                let mut kept = Earliest::default();
+                for &c in &offers {
+                    kept.offer(c);
+                }
+                let mut sorted = offers.clone();
                 sorted.sort_unstable();
-                earliest_first(&mut candidates, n);
-                let k = n.min(len as usize);
-                assert_eq!(candidates[..k], sorted[..k], "len {len}, n {n}");
-                candidates.sort_unstable();
-                assert_eq!(candidates, sorted, "nothing lost or added");
+                sorted.truncate(CANDIDATES);
+                assert_eq!(kept.as_slice(), sorted, "{offers:?}");
             }
         }
     }

@@ -230,9 +230,24 @@ impl Queues {
         k.first as usize..(k.first + k.count) as usize
     }
 
+    /// How many recorded connections are interned (those with a recording).
+    pub fn conn_count(&self) -> usize {
+        self.conn_ids.len()
+    }
+
+    /// The index recorded connection `conn` is interned under.
+    pub fn conn_index(&self, conn: u64) -> Option<usize> {
+        self.conn_ids.binary_search(&conn).ok()
+    }
+
+    /// The interned index of a connection queue's recorded connection.
+    pub fn conn_index_at(&self, q: usize) -> usize {
+        self.conns[q].conn as usize
+    }
+
     /// Recorded connection `conn`'s queue for key `id`.
     pub fn conn_queue(&self, id: u32, conn: u64) -> Option<usize> {
-        let conn = self.conn_ids.binary_search(&conn).ok()? as u32;
+        let conn = self.conn_index(conn)? as u32;
         let run = self.conns_of(id);
         let found = self.conns[run.clone()].binary_search_by_key(&conn, |q| q.conn);
         found.ok().map(|at| run.start + at)

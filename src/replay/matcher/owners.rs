@@ -1,0 +1,119 @@
+//! Who holds each recorded connection: the live connection bound to it,
+//! and whether it is retired (its live connection closed).
+//!
+//! Kept twice, behind one set of writers so the two cannot drift: by
+//! recorded connection id, for the binding's own questions, and densely by
+//! the index [`Queues`](super::queues::Queues) interns recorded connections
+//! under, for the scans that look at every recorded connection of a key
+//! (`Matcher::choose` and the token ranking). Those run for nearly every
+//! command while connections still bind, and two hash lookups per recorded
+//! connection were most of their cost; an index into a vector is one load.
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+/// A recorded connection's holder, as the scans read it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Owner {
+    /// The live connection bound to it.
+    pub live: Option<u64>,
+    /// Its live connection closed: what it has left is a dead client's.
+    pub retired: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Owners {
+    /// recorded connection → live connection bound to it.
+    bound: FxHashMap<u64, u64>,
+    /// Recorded connections whose live connection closed.
+    retired: FxHashSet<u64>,
+    /// The same two, by interned index (recorded connections without a
+    /// recording have none, and are found only by id).
+    by_index: Vec<Owner>,
+}
+
+impl Owners {
+    /// Room for `conns` interned recorded connections, none held.
+    pub fn with_conns(conns: usize) -> Owners {
+        Owners {
+            by_index: vec![Owner::default(); conns],
+            ..Owners::default()
+        }
+    }
+
+    /// The live connection bound to recorded connection `conn`.
+    pub fn live_of(&self, conn: u64) -> Option<u64> {
+        self.bound.get(&conn).copied()
+    }
+
+    /// Whether a live connection is bound to `conn`.
+    pub fn is_bound(&self, conn: u64) -> bool {
+        self.bound.contains_key(&conn)
+    }
+
+    /// The holder of the recorded connection interned as `index`.
+    pub fn at(&self, index: usize) -> Owner {
+        self.by_index.get(index).copied().unwrap_or_default()
+    }
+
+    /// Binds `conn` (interned as `index`, if it is) to live connection
+    /// `live`.
+    pub fn bind(&mut self, conn: u64, index: Option<usize>, live: u64) {
+        self.bound.insert(conn, live);
+        if let Some(owner) = index.and_then(|i| self.by_index.get_mut(i)) {
+            owner.live = Some(live);
+        }
+    }
+
+    /// Leaves `conn` unbound.
+    pub fn unbind(&mut self, conn: u64, index: Option<usize>) {
+        self.bound.remove(&conn);
+        if let Some(owner) = index.and_then(|i| self.by_index.get_mut(i)) {
+            owner.live = None;
+        }
+    }
+
+    /// Unbinds `conn` for good: its live connection closed.
+    pub fn retire(&mut self, conn: u64, index: Option<usize>) {
+        self.unbind(conn, index);
+        self.retired.insert(conn);
+        if let Some(owner) = index.and_then(|i| self.by_index.get_mut(i)) {
+            owner.retired = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both views say the same after every change.
+    #[test]
+    fn both_views_agree() {
+        let mut owners = Owners::with_conns(3);
+        let agree = |o: &Owners, conn: u64, index: usize| {
+            let owner = o.at(index);
+            assert_eq!(owner.live, o.live_of(conn));
+            assert_eq!(owner.live.is_some(), o.is_bound(conn));
+            assert_eq!(owner.retired, o.retired.contains(&conn));
+        };
+        owners.bind(10, Some(0), 7);
+        agree(&owners, 10, 0);
+        owners.bind(11, Some(1), 8);
+        owners.unbind(10, Some(0));
+        agree(&owners, 10, 0);
+        agree(&owners, 11, 1);
+        owners.retire(11, Some(1));
+        agree(&owners, 11, 1);
+        assert_eq!(
+            owners.at(1),
+            Owner {
+                live: None,
+                retired: true
+            }
+        );
+        // Not interned: known by id only; an index past the end is nobody's.
+        owners.bind(99, None, 3);
+        assert_eq!(owners.live_of(99), Some(3));
+        assert_eq!(owners.at(5), Owner::default());
+    }
+}
