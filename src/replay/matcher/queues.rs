@@ -61,8 +61,33 @@ pub(super) struct Queues {
     conns: Vec<ConnQueue>,
     /// The recorded connections, sorted: a queue's `conn` indexes it.
     conn_ids: Vec<u64>,
+    /// Each recorded connection's index in `conn_ids`, by its id less the
+    /// first's (`u32::MAX` for none), when the ids are dense enough for
+    /// that to stay small (resplay numbers connections 1, 2, 3…): every
+    /// command looks up its bound connection's queue, and this makes the
+    /// first half of that one load instead of a binary search.
+    conn_slots: Vec<u32>,
     /// Recording indexes, queue by queue.
     items: Vec<u32>,
+}
+
+/// [`Queues::conn_slots`] for sorted, distinct `ids`: empty when they
+/// spread over more than four slots per id (the binary search then
+/// stays), so the table is never more than 16 bytes per recorded
+/// connection.
+fn dense_slots(ids: &[u64]) -> Vec<u32> {
+    let (Some(&first), Some(&last)) = (ids.first(), ids.last()) else {
+        return Vec::new();
+    };
+    let span = last - first + 1;
+    if span > 4 * ids.len() as u64 + 64 || ids.len() >= u32::MAX as usize {
+        return Vec::new();
+    }
+    let mut slots = vec![u32::MAX; span as usize];
+    for (index, &id) in ids.iter().enumerate() {
+        slots[(id - first) as usize] = index as u32;
+    }
+    slots
 }
 
 fn hash_key(db: u32, key: &[Bytes]) -> u64 {
@@ -193,6 +218,7 @@ impl Queues {
         });
         conns.shrink_to_fit();
         conn_ids.shrink_to_fit();
+        self.conn_slots = dense_slots(&conn_ids);
         self.conn_ids = conn_ids;
         self.keys.shrink_to_fit();
         self.conns = conns;
@@ -237,6 +263,11 @@ impl Queues {
 
     /// The index recorded connection `conn` is interned under.
     pub fn conn_index(&self, conn: u64) -> Option<usize> {
+        if !self.conn_slots.is_empty() {
+            let slot = conn.checked_sub(*self.conn_ids.first()?)?;
+            let index = *self.conn_slots.get(usize::try_from(slot).ok()?)?;
+            return (index != u32::MAX).then_some(index as usize);
+        }
         self.conn_ids.binary_search(&conn).ok()
     }
 
@@ -342,5 +373,37 @@ mod tests {
         let expected = vec![0, 1400];
         assert_eq!(seen, expected);
         assert_eq!(queues.conn_queue(id, 99), None);
+    }
+
+    /// The slot table finds what the binary search finds, for ids dense,
+    /// with gaps, and too spread out to get a table.
+    #[test]
+    fn conn_index_agrees_with_the_search() {
+        for ids in [
+            vec![1u64, 2, 3, 4, 5],
+            vec![3, 4, 9, 10, 40, 41, 42],
+            vec![7, 1_000_000, u64::MAX - 1],
+            vec![0],
+            vec![],
+        ] {
+            let queues = Queues {
+                conn_slots: dense_slots(&ids),
+                conn_ids: ids.clone(),
+                ..Queues::default()
+            };
+            let dense = !queues.conn_slots.is_empty();
+            assert_eq!(dense, ids.len() > 1 && ids[1] < 100 || ids == [0]);
+            let probes = ids
+                .iter()
+                .flat_map(|&id| [id.saturating_sub(1), id, id.saturating_add(1)])
+                .chain([0, 50, u64::MAX]);
+            for probe in probes {
+                assert_eq!(
+                    queues.conn_index(probe),
+                    ids.binary_search(&probe).ok(),
+                    "{probe} in {ids:?}"
+                );
+            }
+        }
     }
 }
