@@ -146,6 +146,12 @@ fn header_line<'a>(
 #[inline]
 fn short_header(buf: &[u8], pos: usize) -> Option<(usize, usize)> {
     const MAX_DIGITS: usize = 9;
+    // One digit (`*3`, `$3`), the commonest, read without the loop.
+    if let Some(&[digit, b'\r', _]) = buf.get(pos + 1..pos + 4) {
+        return digit
+            .is_ascii_digit()
+            .then(|| (usize::from(digit - b'0'), pos + 4));
+    }
     let digits = buf.get(pos + 1..)?;
     let mut value = 0usize;
     for (i, &byte) in digits.iter().take(MAX_DIGITS + 1).enumerate() {
