@@ -42,8 +42,9 @@ pub(super) async fn emit(session: &Session, paired: &mut Vec<Paired>, now: Insta
     let mut text = std::mem::take(&mut *session.lines());
     let mut events = 0;
     let mut interactions = 0;
-    // Read in place and cleared after: moving each (a couple of hundred
-    // bytes) out of the vector cost more than writing some of its lines.
+    // Read in place and cleared after: moving each out of the vector (a
+    // couple of hundred bytes) cost 118 instructions per request (callgrind,
+    // record at P16: 3698 -> 3580).
     for item in paired.iter() {
         let written = match item {
             Paired::Interaction {

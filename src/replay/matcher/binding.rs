@@ -32,8 +32,10 @@ type Candidate = (usize, u64);
 
 /// The [`CANDIDATES`] earliest of the candidates offered, in order: all
 /// that [`Matcher::choose`] reads of the free recorded connections and of
-/// those of other live connections. Kept while scanning, so most offers
-/// cost one comparison, and nothing is allocated or sorted afterwards.
+/// those of other live connections. Kept while scanning, so nothing is
+/// allocated, kept between calls or sorted afterwards; it costs what
+/// collecting them in vectors and selecting did (callgrind, replay at
+/// P16: 4,287 instructions per request against 4,274).
 #[derive(Debug, Default)]
 struct Earliest {
     items: [Candidate; CANDIDATES],
