@@ -1,9 +1,9 @@
 //! Who holds each recorded connection: the live connection bound to it,
 //! and whether it is retired (its live connection closed).
 //!
-//! Kept twice, behind one set of writers so the two cannot drift: by
-//! recorded connection id, for the binding's own questions, and densely by
-//! the index [`Queues`](super::queues::Queues) interns recorded connections
+//! The binding is kept twice, behind one set of writers so the two cannot
+//! drift: by recorded connection id, for the binding's own questions, and
+//! (with retirement) densely by the index [`Queues`](super::queues::Queues) interns recorded connections
 //! under, for the scans that look at every recorded connection of a key
 //! (`Matcher::choose` and the token ranking). Those run for nearly every
 //! command while connections still bind; the two hash lookups they made
@@ -11,7 +11,7 @@
 //! (callgrind, 50 recorded connections), where an index into a vector is
 //! one load.
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 /// A recorded connection's holder, as the scans read it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -26,10 +26,10 @@ pub struct Owner {
 pub struct Owners {
     /// recorded connection → live connection bound to it.
     bound: FxHashMap<u64, u64>,
-    /// Recorded connections whose live connection closed.
-    retired: FxHashSet<u64>,
-    /// The same two, by interned index (recorded connections without a
-    /// recording have none, and are found only by id).
+    /// The binding and whether it is retired, by interned index. Only the
+    /// scans ask whether a connection is retired, and they see only
+    /// interned ones (those with a recording), so retirement is kept here
+    /// alone; a connection without a recording is found by id only.
     by_index: Vec<Owner>,
 }
 
@@ -77,7 +77,6 @@ impl Owners {
     /// Unbinds `conn` for good: its live connection closed.
     pub fn retire(&mut self, conn: u64, index: Option<usize>) {
         self.unbind(conn, index);
-        self.retired.insert(conn);
         if let Some(owner) = index.and_then(|i| self.by_index.get_mut(i)) {
             owner.retired = true;
         }
@@ -88,7 +87,7 @@ impl Owners {
 mod tests {
     use super::*;
 
-    /// Both views say the same after every change.
+    /// Both views say the same after every change, and retirement sticks.
     #[test]
     fn both_views_agree() {
         let mut owners = Owners::with_conns(3);
@@ -96,7 +95,6 @@ mod tests {
             let owner = o.at(index);
             assert_eq!(owner.live, o.live_of(conn));
             assert_eq!(owner.live.is_some(), o.is_bound(conn));
-            assert_eq!(owner.retired, o.retired.contains(&conn));
         };
         owners.bind(10, Some(0), 7);
         agree(&owners, 10, 0);
