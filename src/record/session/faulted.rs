@@ -15,7 +15,7 @@ use tokio::io::AsyncWriteExt;
 use super::Session;
 use crate::command;
 use crate::fault::FaultAction;
-use crate::pairing::{Paired, Pending, ReplyModeTracker, Special};
+use crate::pairing::{Paired, Pending, ReplyModeTracker, RequestArgs, Special};
 use crate::upstream::UpstreamWriter;
 
 /// Whether a client's transaction is open, and doomed by an injected error,
@@ -82,7 +82,7 @@ pub(super) async fn relay_faulted(
     upstream: &mut UpstreamWriter,
     chunk: &Bytes,
     frames: &[(usize, crate::resp::RequestFrame)],
-    first: (Vec<Bytes>, Option<FaultAction>),
+    first: (RequestArgs, Option<FaultAction>),
     modes: &mut ReplyModeTracker,
     seq: &mut u64,
     multi: &mut MultiTrack,
@@ -96,7 +96,7 @@ pub(super) async fn relay_faulted(
         let (args, fault) = match first.take() {
             Some(checked) => checked,
             None => {
-                let args = frame.args(&chunk.slice(start..end));
+                let args: RequestArgs = frame.args_at(chunk, start);
                 let fault = session.fault_for(&args);
                 (args, fault)
             }

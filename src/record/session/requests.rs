@@ -166,7 +166,7 @@ pub(super) async fn relay_requests(
                 upstream,
                 &chunk,
                 rest,
-                (args.into_vec(), fault),
+                (args, fault),
                 &mut modes,
                 &mut seq,
                 &mut multi,
