@@ -856,7 +856,7 @@ impl Matcher {
     /// of the latest.
     fn token_rank(&self, id: u32, live: u64, bound: Option<u64>) -> (u8, usize) {
         let mut rank = (4, usize::MAX - self.queues.key(id).last as usize);
-        for at_q in self.queues.conns_of(id) {
+        for at_q in self.queues.open_of(id) {
             let q = self.queues.queue(at_q);
             let Some(at) = self
                 .queues

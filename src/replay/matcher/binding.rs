@@ -199,6 +199,7 @@ impl Matcher {
             let queue = self.queues.queue_mut(q);
             queue.next = queue.next.min(at as u32);
         }
+        self.queues.reopen(key, q);
         self.queues.key_mut(key).unused += 1;
         self.served[index] = false;
         self.changes += 1;
@@ -257,25 +258,22 @@ impl Matcher {
             retired: None,
         };
         if self.queues.key(id).unused > 0 {
-            for at_q in self.queues.conns_of(id) {
-                let conn = self.queues.conn_at(at_q);
-                if Some(conn) == bound_to {
-                    continue;
-                }
-                let from = self.queues.queue(at_q).next as usize;
-                let Some(first) = self.queues.first_unused(at_q, from, &self.served) else {
-                    continue;
-                };
-                let candidate = (self.queues.item(first), conn);
-                let owner = self.owners.at(self.queues.conn_index_at(at_q));
-                if owner.live.is_some_and(|l| l != live) {
-                    scan.others.offer(candidate);
-                } else if owner.retired {
-                    scan.retired = Some(scan.retired.map_or(candidate, |r| r.min(candidate)));
-                } else {
-                    scan.free.offer(candidate);
-                }
-            }
+            let owners = &self.owners;
+            self.queues
+                .scan_open(id, &self.served, |conn, index, first| {
+                    if Some(conn) == bound_to {
+                        return;
+                    }
+                    let candidate = (first, conn);
+                    let owner = owners.at(index);
+                    if owner.live.is_some_and(|l| l != live) {
+                        scan.others.offer(candidate);
+                    } else if owner.retired {
+                        scan.retired = Some(scan.retired.map_or(candidate, |r| r.min(candidate)));
+                    } else {
+                        scan.free.offer(candidate);
+                    }
+                });
         }
         self.choose_among(
             live,

@@ -26,6 +26,9 @@ pub(super) struct KeyQueue {
     /// Its connections' queues: `conns[first..first + count]`.
     first: u32,
     count: u32,
+    /// How many of them may still hold an unused recording: those listed
+    /// in `order[first..first + open]` (see [`Queues::scan_open`]).
+    open: u32,
     /// Recordings not served yet; at 0 only the repeat path is left.
     pub unused: u32,
     /// Its latest recording.
@@ -69,6 +72,13 @@ pub(super) struct Queues {
     conn_slots: Vec<u32>,
     /// Recording indexes, queue by queue.
     items: Vec<u32>,
+    /// Each key's connection queues (indexes into `conns`), in the same
+    /// runs as `conns`: first those that may still hold an unused
+    /// recording (the key's `open`), then those used up. While a key has
+    /// unused recordings, nearly every command of it weighs the recorded
+    /// connections that hold one; this keeps that weighing to them, not
+    /// every connection that ever sent the key.
+    order: Vec<u32>,
 }
 
 /// [`Queues::conn_slots`] for sorted, distinct `ids`: empty when they
@@ -143,6 +153,7 @@ impl Queues {
         self.keys.push(KeyQueue {
             first: 0,
             count: 0,
+            open: 0,
             unused: 1,
             last: recording,
             db,
@@ -210,6 +221,8 @@ impl Queues {
                 }
             }
             queue.count = conns.len() as u32 - queue.first;
+            // Every queue holds a recording, and none is served yet.
+            queue.open = queue.count;
         }
         conns.push(ConnQueue {
             conn: u32::MAX,
@@ -218,6 +231,7 @@ impl Queues {
         });
         conns.shrink_to_fit();
         conn_ids.shrink_to_fit();
+        self.order = (0..conns.len() as u32 - 1).collect();
         self.conn_slots = dense_slots(&conn_ids);
         self.conn_ids = conn_ids;
         self.keys.shrink_to_fit();
@@ -319,6 +333,67 @@ impl Queues {
         (from..end).find(|&at| !served[self.items[at] as usize])
     }
 
+    /// Calls `visit(conn, conn_index, recording)` for each connection
+    /// queue of key `id` that holds an unused recording: its recorded
+    /// connection (id and interned index) and its first unused recording.
+    /// Queues found used up leave the open part of the key's `order` (in
+    /// no particular order: the weighing keeps the earliest whatever the
+    /// order), so the next scan does not look at them again; each queue's
+    /// cursor moves up to its first unused item, as
+    /// [`Matcher::pick`](super::Matcher) moves it.
+    #[inline]
+    pub fn scan_open(
+        &mut self,
+        id: u32,
+        served: &[bool],
+        mut visit: impl FnMut(u64, usize, usize),
+    ) {
+        let key = &self.keys[id as usize];
+        let (first, mut open) = (key.first as usize, key.open as usize);
+        let mut at = 0;
+        while at < open {
+            let q = self.order[first + at] as usize;
+            let from = self.conns[q].next as usize;
+            match self.first_unused(q, from, served) {
+                Some(found) => {
+                    self.conns[q].next = found as u32;
+                    let conn = self.conns[q].conn as usize;
+                    visit(self.conn_ids[conn], conn, self.items[found] as usize);
+                    at += 1;
+                }
+                None => {
+                    self.conns[q].next = self.items_of(q).end as u32;
+                    open -= 1;
+                    self.order.swap(first + at, first + open);
+                }
+            }
+        }
+        self.keys[id as usize].open = open as u32;
+    }
+
+    /// The connection queues of key `id` that may hold an unused
+    /// recording (a superset of those that do).
+    pub fn open_of(&self, id: u32) -> impl Iterator<Item = usize> + '_ {
+        let key = &self.keys[id as usize];
+        let run = key.first as usize..(key.first + key.open) as usize;
+        self.order[run].iter().map(|&q| q as usize)
+    }
+
+    /// Queue `q` of key `id` holds an unused recording again (a binding
+    /// that moved gave it back): it rejoins the key's open part, if it had
+    /// left it. Rare, so the search is a plain one.
+    pub fn reopen(&mut self, id: u32, q: usize) {
+        let key = &mut self.keys[id as usize];
+        let (open, end) = (
+            (key.first + key.open) as usize,
+            (key.first + key.count) as usize,
+        );
+        if let Some(at) = self.order[open..end].iter().position(|&o| o as usize == q) {
+            self.order.swap(open + at, open);
+            key.open += 1;
+        }
+    }
+
     /// The position of recording `index` in queue `q`.
     pub fn position(&self, q: usize, index: usize) -> Option<usize> {
         let run = self.items_of(q);
@@ -377,6 +452,50 @@ mod tests {
         let expected = vec![0, 1400];
         assert_eq!(seen, expected);
         assert_eq!(queues.conn_queue(id, 99), None);
+    }
+
+    /// A scan visits exactly the queues with an unused recording, drops
+    /// those it finds used up, and a queue given a recording back is
+    /// visited again.
+    #[test]
+    fn the_open_queues_are_those_with_an_unused_recording() {
+        let mut store = Store::default();
+        let mut queues = Queues::default();
+        let mut recordings = Vec::new();
+        // One key, sent by connections 1..=6, twice each.
+        for n in 0..12u32 {
+            let (id, _) = queues.find_or_add(&mut store, 0, &key(&["GET", "k"]), n);
+            recordings.push((id, u64::from(n % 6 + 1)));
+        }
+        store.finish();
+        queues.build(recordings.iter().copied());
+        let id = 0;
+        let mut served = vec![false; 12];
+        let scan = |queues: &mut Queues, served: &[bool]| {
+            let mut seen = Vec::new();
+            queues.scan_open(id, served, |conn, _, first| seen.push((conn, first)));
+            seen.sort_unstable();
+            seen
+        };
+        let all: Vec<(u64, usize)> = (1..=6).map(|c| (c, c as usize - 1)).collect();
+        assert_eq!(scan(&mut queues, &served), all);
+        // Connection 2 used up, connection 5 half-way.
+        for r in [1, 7, 4] {
+            served[r] = true;
+        }
+        let left = vec![(1, 0), (3, 2), (4, 3), (5, 10), (6, 5)];
+        assert_eq!(scan(&mut queues, &served), left);
+        assert_eq!(queues.open_of(id).count(), 5);
+        // Given back: connection 2's second recording.
+        served[7] = false;
+        let q = queues.conn_queue(id, 2).unwrap();
+        queues.queue_mut(q).next = queues.position(q, 7).unwrap() as u32;
+        queues.reopen(id, q);
+        queues.reopen(id, q);
+        assert_eq!(queues.open_of(id).count(), 6);
+        let mut back = left.clone();
+        back.insert(1, (2, 7));
+        assert_eq!(scan(&mut queues, &served), back);
     }
 
     /// The slot table finds what the binary search finds, for ids dense,
