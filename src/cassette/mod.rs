@@ -29,7 +29,7 @@ pub mod writer;
 pub use error::CassetteError;
 pub use event::{ConnState, ConnectionEvent, Event, EventSeed, Header, Interaction, PushEvent};
 pub use json::{JsonBytes, JsonValue, ValueSeed, MAX_VALUE_DEPTH};
-pub use reader::{load, load_with, parse, read_header, Cassette};
+pub use reader::{estimated_events, load, load_with, parse, read_header, Cassette};
 pub use writer::{CassetteWriter, WriteMode, WriterHandle, WriterStats, WriterTask};
 
 /// The cassette format version this build writes and reads (the header's

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use serde::Deserialize;
 
-use super::compress::CassetteReader;
+use super::compress::{is_compressed, CassetteReader};
 use super::error::CassetteError;
 use super::event::{Event, EventSeed, Header, Interaction};
 use super::json::from_line;
@@ -197,6 +197,33 @@ impl Blocks {
         }
     }
 }
+
+/// About how many events the cassette at `path` holds, from its size and
+/// the length of its first lines (a tenth more, so a cassette whose later
+/// lines run a little shorter still fits); `None` when that is not known
+/// cheaply: a compressed cassette, or a file with fewer than two lines in
+/// its first [`ESTIMATE_SAMPLE`] bytes. For an index to size its vectors
+/// once: grown by doubling, replay's copied a million-line cassette's
+/// recordings about twenty times, and the kernel zeroed every new page.
+pub fn estimated_events(path: &Path) -> Option<usize> {
+    use std::io::Read;
+    if is_compressed(path) {
+        return None;
+    }
+    let file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    let mut sample = Vec::new();
+    file.take(ESTIMATE_SAMPLE).read_to_end(&mut sample).ok()?;
+    let lines = memchr::memchr_iter(b'\n', &sample).count();
+    if lines < 2 {
+        return None;
+    }
+    let per_line = (sample.len() / lines).max(1) as u64;
+    usize::try_from(len / per_line + len / per_line / 10).ok()
+}
+
+/// How much of a cassette [`estimated_events`] reads to judge its lines.
+const ESTIMATE_SAMPLE: u64 = 256 << 10;
 
 /// How much of a cassette [`load_with`] reads at a time: big enough that
 /// reads cost nothing per line, small enough to be nothing beside the index.
@@ -388,6 +415,22 @@ mod tests {
 
     fn p(text: &str) -> Result<Cassette, String> {
         parse(text.as_bytes().to_vec(), Path::new("x.jsonl")).map_err(|e| e.to_string())
+    }
+
+    /// Near the count (and not under it) for a plain cassette; nothing for
+    /// a header alone or a compressed one.
+    #[test]
+    fn events_are_estimated_from_the_first_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("c.jsonl");
+        std::fs::write(&plain, format!("{HEAD}{}", EV.repeat(20_000))).unwrap();
+        let estimate = estimated_events(&plain).unwrap();
+        assert!((20_000..=22_100).contains(&estimate), "{estimate}");
+        std::fs::write(&plain, HEAD).unwrap();
+        assert_eq!(estimated_events(&plain), None);
+        let zst = dir.path().join("c.jsonl.zst");
+        std::fs::write(&zst, b"anything").unwrap();
+        assert_eq!(estimated_events(&zst), None);
     }
 
     #[test]

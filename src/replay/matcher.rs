@@ -308,9 +308,21 @@ impl Matcher {
         self.owners = Owners::with_conns(self.queues.conn_count());
         self.recordings.shrink_to_fit();
         self.served.shrink_to_fit();
+        self.outcomes.shrink_to_fit();
         for list in self.conn_recordings.values_mut() {
             list.shrink_to_fit();
         }
+    }
+
+    /// Makes room for about `events` recordings before
+    /// [`add`](Matcher::add)s (see [`crate::cassette::estimated_events`]): the
+    /// vectors every recording extends are then allocated once, not
+    /// copied at every doubling. Room left over costs address space, not
+    /// memory, and [`finish`](Matcher::finish) gives it back.
+    pub fn reserve(&mut self, events: usize) {
+        self.recordings.reserve(events);
+        self.served.reserve(events);
+        self.outcomes.reserve(events);
     }
 
     /// A matcher with no recordings yet; [`add`](Matcher::add) fills it.

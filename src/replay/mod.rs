@@ -515,6 +515,9 @@ impl ReplayState {
         registry: Arc<Registry>,
     ) -> Result<(ReplayState, Vec<String>), CassetteError> {
         let mut matcher = Matcher::empty(config.rules.clone(), config.repeat);
+        if let Some(events) = cassette::estimated_events(path) {
+            matcher.reserve(events);
+        }
         let (header, warnings) = cassette::load_with(path, |event| matcher.add(event))?;
         matcher.set_track_db(header.db.is_some());
         let state = Self::with_matcher(matcher, header, config, shutdown, registry);

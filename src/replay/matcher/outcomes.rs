@@ -36,6 +36,17 @@ pub struct MissFrom {
 }
 
 impl Outcomes {
+    /// Makes room for about `recordings` more (see `Matcher::reserve`).
+    pub fn reserve(&mut self, recordings: usize) {
+        self.answers.reserve(recordings);
+    }
+
+    /// Gives back room [`reserve`](Outcomes::reserve) made and no
+    /// recording took.
+    pub fn shrink_to_fit(&mut self) {
+        self.answers.shrink_to_fit();
+    }
+
     /// Makes room for one more recording.
     pub fn add_recording(&mut self) {
         self.answers.push(0);

@@ -197,7 +197,10 @@ impl Queues {
             .iter()
             .map(|c| conn_ids.binary_search(c).unwrap_or_default() as u32)
             .collect();
-        let mut conns = Vec::new();
+        // At most one queue per recording: room for that at once (what
+        // goes unused is given back below) rather than a copy at every
+        // doubling of a million-queue vector.
+        let mut conns = Vec::with_capacity(items.len() + 1);
         for (id, queue) in self.keys.iter_mut().enumerate() {
             let run = starts[id] as usize..starts[id + 1] as usize;
             let slice = &mut items[run.clone()];
