@@ -141,7 +141,7 @@ impl PushOut {
     pub(crate) fn weight(&self) -> usize {
         match self {
             PushOut::Push(value) => weight_of(value),
-            PushOut::Close => 0,
+            PushOut::Close | PushOut::Stop => 0,
             PushOut::Inject(request) => match request.injection.as_ref() {
                 Injection::Message {
                     channel, message, ..

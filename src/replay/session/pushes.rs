@@ -24,6 +24,11 @@ pub(crate) enum PushOut {
     Close,
     /// A message injected through the control API.
     Inject(InjectRequest),
+    /// The connection's stop token fired (a reset, a switch, the server
+    /// stopping): finish and close, or hand the connection over. Sent by a
+    /// watcher task, so that the loop every request goes through watches
+    /// one channel, not the channel and the token.
+    Stop,
 }
 
 impl Session {
@@ -35,7 +40,7 @@ impl Session {
                 encode_for(&value, self.info.protocol, NullShape::Bulk, out);
             }
             PushOut::Inject(request) => self.inject(request, out),
-            PushOut::Close => return None,
+            PushOut::Close | PushOut::Stop => return None,
         }
         Some(())
     }
