@@ -26,9 +26,9 @@ pub(super) struct KeyQueue {
     /// Its connections' queues: `conns[first..first + count]`.
     first: u32,
     count: u32,
-    /// How many of them may still hold an unused recording: those listed
-    /// in `order[first..first + open]` (see [`Queues::scan_open`]).
-    open: u32,
+    /// Its run of `Queues::order` (an index into `Queues::wide`) when it
+    /// is wide, else `u32::MAX`.
+    wide: u32,
     /// Recordings not served yet; at 0 only the repeat path is left.
     pub unused: u32,
     /// Its latest recording.
@@ -72,13 +72,31 @@ pub(super) struct Queues {
     conn_slots: Vec<u32>,
     /// Recording indexes, queue by queue.
     items: Vec<u32>,
-    /// Each key's connection queues (indexes into `conns`), in the same
-    /// runs as `conns`: first those that may still hold an unused
-    /// recording (the key's `open`), then those used up. While a key has
-    /// unused recordings, nearly every command of it weighs the recorded
-    /// connections that hold one; this keeps that weighing to them, not
-    /// every connection that ever sent the key.
+    /// The connection queues (indexes into `conns`) of each key sent by
+    /// more than [`WIDE`] recorded connections, a run per key (see
+    /// [`Wide`]): first those that may still hold an unused recording,
+    /// then those used up. While a key has unused recordings, nearly every
+    /// command of it weighs the recorded connections that hold one; this
+    /// keeps that weighing to them, not every connection that ever sent
+    /// the key. Narrow keys are weighed whole, which costs less than the
+    /// 4 bytes a queue this takes (most keys of a large cassette are sent
+    /// by a few connections).
     order: Vec<u32>,
+    /// Where each wide key's run of `order` is.
+    wide: Vec<Wide>,
+}
+
+/// A key with more connection queues than this has its run of
+/// [`Queues::order`].
+const WIDE: u32 = 8;
+
+/// A wide key's run of [`Queues::order`].
+#[derive(Debug)]
+struct Wide {
+    /// Where it starts in `order`; it is as long as the key's queues.
+    start: u32,
+    /// How many of its first entries may still hold an unused recording.
+    open: u32,
 }
 
 /// [`Queues::conn_slots`] for sorted, distinct `ids`: empty when they
@@ -153,7 +171,7 @@ impl Queues {
         self.keys.push(KeyQueue {
             first: 0,
             count: 0,
-            open: 0,
+            wide: u32::MAX,
             unused: 1,
             last: recording,
             db,
@@ -201,6 +219,7 @@ impl Queues {
         // goes unused is given back below) rather than a copy at every
         // doubling of a million-queue vector.
         let mut conns = Vec::with_capacity(items.len() + 1);
+        let (mut order, mut wide) = (Vec::new(), Vec::new());
         for (id, queue) in self.keys.iter_mut().enumerate() {
             let run = starts[id] as usize..starts[id + 1] as usize;
             let slice = &mut items[run.clone()];
@@ -224,8 +243,14 @@ impl Queues {
                 }
             }
             queue.count = conns.len() as u32 - queue.first;
-            // Every queue holds a recording, and none is served yet.
-            queue.open = queue.count;
+            if queue.count > WIDE {
+                // Every queue holds a recording, and none is served yet.
+                let start = order.len() as u32;
+                order.extend(queue.first..queue.first + queue.count);
+                let open = queue.count;
+                queue.wide = wide.len() as u32;
+                wide.push(Wide { start, open });
+            }
         }
         conns.push(ConnQueue {
             conn: u32::MAX,
@@ -234,7 +259,10 @@ impl Queues {
         });
         conns.shrink_to_fit();
         conn_ids.shrink_to_fit();
-        self.order = (0..conns.len() as u32 - 1).collect();
+        order.shrink_to_fit();
+        wide.shrink_to_fit();
+        self.order = order;
+        self.wide = wide;
         self.conn_slots = dense_slots(&conn_ids);
         self.conn_ids = conn_ids;
         self.keys.shrink_to_fit();
@@ -339,10 +367,10 @@ impl Queues {
     /// Calls `visit(conn, conn_index, recording)` for each connection
     /// queue of key `id` that holds an unused recording: its recorded
     /// connection (id and interned index) and its first unused recording.
-    /// Queues found used up leave the open part of the key's `order` (in
-    /// no particular order: the weighing keeps the earliest whatever the
-    /// order), so the next scan does not look at them again; each queue's
-    /// cursor moves up to its first unused item, as
+    /// A wide key's queues found used up leave the open part of its run
+    /// of `order` (in no particular order: the weighing keeps the earliest
+    /// whatever the order), so the next scan does not look at them again.
+    /// Each queue's cursor moves up to its first unused item, as
     /// [`Matcher::pick`](super::Matcher) moves it.
     #[inline]
     pub fn scan_open(
@@ -351,11 +379,21 @@ impl Queues {
         served: &[bool],
         mut visit: impl FnMut(u64, usize, usize),
     ) {
-        let key = &self.keys[id as usize];
-        let (first, mut open) = (key.first as usize, key.open as usize);
+        let at_wide = self.keys[id as usize].wide as usize;
+        let Some(&Wide { start, open }) = self.wide.get(at_wide) else {
+            for q in self.conns_of(id) {
+                if let Some(found) = self.first_unused(q, self.conns[q].next as usize, served) {
+                    self.conns[q].next = found as u32;
+                    let conn = self.conns[q].conn as usize;
+                    visit(self.conn_ids[conn], conn, self.items[found] as usize);
+                }
+            }
+            return;
+        };
+        let (start, mut open) = (start as usize, open as usize);
         let mut at = 0;
         while at < open {
-            let q = self.order[first + at] as usize;
+            let q = self.order[start + at] as usize;
             let from = self.conns[q].next as usize;
             match self.first_unused(q, from, served) {
                 Some(found) => {
@@ -367,33 +405,43 @@ impl Queues {
                 None => {
                     self.conns[q].next = self.items_of(q).end as u32;
                     open -= 1;
-                    self.order.swap(first + at, first + open);
+                    self.order.swap(start + at, start + open);
                 }
             }
         }
-        self.keys[id as usize].open = open as u32;
+        self.wide[at_wide].open = open as u32;
     }
 
     /// The connection queues of key `id` that may hold an unused
     /// recording (a superset of those that do).
     pub fn open_of(&self, id: u32) -> impl Iterator<Item = usize> + '_ {
-        let key = &self.keys[id as usize];
-        let run = key.first as usize..(key.first + key.open) as usize;
-        self.order[run].iter().map(|&q| q as usize)
+        let at_wide = self.keys[id as usize].wide as usize;
+        let (run, narrow): (&[u32], _) = match self.wide.get(at_wide) {
+            Some(wide) => {
+                let run = wide.start as usize..(wide.start + wide.open) as usize;
+                (&self.order[run], 0..0)
+            }
+            None => (&[], self.conns_of(id)),
+        };
+        run.iter().map(|&q| q as usize).chain(narrow)
     }
 
     /// Queue `q` of key `id` holds an unused recording again (a binding
-    /// that moved gave it back): it rejoins the key's open part, if it had
-    /// left it. Rare, so the search is a plain one.
+    /// that moved gave it back): it rejoins the open part of a wide key's
+    /// run, if it had left it. Rare, so the search is a plain one.
     pub fn reopen(&mut self, id: u32, q: usize) {
-        let key = &mut self.keys[id as usize];
+        let key = &self.keys[id as usize];
+        let (count, at_wide) = (key.count as usize, key.wide as usize);
+        let Some(wide) = self.wide.get_mut(at_wide) else {
+            return;
+        };
         let (open, end) = (
-            (key.first + key.open) as usize,
-            (key.first + key.count) as usize,
+            (wide.start + wide.open) as usize,
+            wide.start as usize + count,
         );
         if let Some(at) = self.order[open..end].iter().position(|&o| o as usize == q) {
             self.order.swap(open + at, open);
-            key.open += 1;
+            wide.open += 1;
         }
     }
 
@@ -457,48 +505,54 @@ mod tests {
         assert_eq!(queues.conn_queue(id, 99), None);
     }
 
-    /// A scan visits exactly the queues with an unused recording, drops
-    /// those it finds used up, and a queue given a recording back is
-    /// visited again.
+    /// A scan visits exactly the queues with an unused recording; a wide
+    /// key's drops those it finds used up, and a queue given a recording
+    /// back is visited again. A narrow key's scan looks at every queue.
     #[test]
     fn the_open_queues_are_those_with_an_unused_recording() {
-        let mut store = Store::default();
-        let mut queues = Queues::default();
-        let mut recordings = Vec::new();
-        // One key, sent by connections 1..=6, twice each.
-        for n in 0..12u32 {
-            let (id, _) = queues.find_or_add(&mut store, 0, &key(&["GET", "k"]), n);
-            recordings.push((id, u64::from(n % 6 + 1)));
+        for conns in [3u64, 12] {
+            let mut store = Store::default();
+            let mut queues = Queues::default();
+            let mut recordings = Vec::new();
+            // One key, sent by connections 1..=conns, twice each.
+            let total = 2 * conns as u32;
+            for n in 0..total {
+                let (id, _) = queues.find_or_add(&mut store, 0, &key(&["GET", "k"]), n);
+                recordings.push((id, u64::from(n) % conns + 1));
+            }
+            store.finish();
+            queues.build(recordings.iter().copied());
+            let (id, wide) = (0, conns > u64::from(WIDE));
+            let mut served = vec![false; total as usize];
+            let scan = |queues: &mut Queues, served: &[bool]| {
+                let mut seen = Vec::new();
+                queues.scan_open(id, served, |conn, _, first| seen.push((conn, first)));
+                seen.sort_unstable();
+                seen
+            };
+            let mut expected: Vec<(u64, usize)> =
+                (1..=conns).map(|c| (c, c as usize - 1)).collect();
+            assert_eq!(scan(&mut queues, &served), expected);
+            // Connection 2 used up, connection 3 half-way.
+            for r in [1, 1 + conns as usize, 2] {
+                served[r] = true;
+            }
+            expected.remove(1);
+            expected[1].1 = 2 + conns as usize;
+            assert_eq!(scan(&mut queues, &served), expected);
+            let listed = if wide { conns - 1 } else { conns };
+            assert_eq!(queues.open_of(id).count() as u64, listed);
+            // Given back: connection 2's second recording.
+            let back = 1 + conns as usize;
+            served[back] = false;
+            let q = queues.conn_queue(id, 2).unwrap();
+            queues.queue_mut(q).next = queues.position(q, back).unwrap() as u32;
+            queues.reopen(id, q);
+            queues.reopen(id, q);
+            assert_eq!(queues.open_of(id).count() as u64, conns);
+            expected.insert(1, (2, back));
+            assert_eq!(scan(&mut queues, &served), expected);
         }
-        store.finish();
-        queues.build(recordings.iter().copied());
-        let id = 0;
-        let mut served = vec![false; 12];
-        let scan = |queues: &mut Queues, served: &[bool]| {
-            let mut seen = Vec::new();
-            queues.scan_open(id, served, |conn, _, first| seen.push((conn, first)));
-            seen.sort_unstable();
-            seen
-        };
-        let all: Vec<(u64, usize)> = (1..=6).map(|c| (c, c as usize - 1)).collect();
-        assert_eq!(scan(&mut queues, &served), all);
-        // Connection 2 used up, connection 5 half-way.
-        for r in [1, 7, 4] {
-            served[r] = true;
-        }
-        let left = vec![(1, 0), (3, 2), (4, 3), (5, 10), (6, 5)];
-        assert_eq!(scan(&mut queues, &served), left);
-        assert_eq!(queues.open_of(id).count(), 5);
-        // Given back: connection 2's second recording.
-        served[7] = false;
-        let q = queues.conn_queue(id, 2).unwrap();
-        queues.queue_mut(q).next = queues.position(q, 7).unwrap() as u32;
-        queues.reopen(id, q);
-        queues.reopen(id, q);
-        assert_eq!(queues.open_of(id).count(), 6);
-        let mut back = left.clone();
-        back.insert(1, (2, 7));
-        assert_eq!(scan(&mut queues, &served), back);
     }
 
     /// The slot table finds what the binary search finds, for ids dense,
