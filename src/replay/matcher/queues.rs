@@ -280,6 +280,11 @@ impl Queues {
         &mut self.keys[id as usize]
     }
 
+    /// How many keys there are (ids run from 0 to this).
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
     /// Every key: its id and queue.
     pub fn keys(&self) -> impl Iterator<Item = (u32, &KeyQueue)> {
         self.keys.iter().enumerate().map(|(id, k)| (id as u32, k))

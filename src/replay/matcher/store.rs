@@ -199,6 +199,31 @@ impl Store {
         unpack_args(&tail)
     }
 
+    /// A recording's command as packed, not unpacked: see
+    /// [`packed_args`](Store::packed_args).
+    pub fn packed_cmd(&self, meta: &Meta) -> &[u8] {
+        self.packed_args(Place {
+            chunk: meta.replies.chunk,
+            offset: meta.replies.offset + meta.reply_len,
+        })
+    }
+
+    /// The arguments packed at `place` (a key or a command) as they are
+    /// packed: two are the same bytes exactly when they are the same
+    /// arguments, so they compare without being unpacked.
+    pub fn packed_args(&self, place: Place) -> &[u8] {
+        let whole = self.slice(place);
+        let mut rest = whole;
+        let count = read_varint(&mut rest).unwrap_or(0);
+        for _ in 0..count {
+            let Some(len) = read_varint(&mut rest) else {
+                break;
+            };
+            rest = rest.get(len..).unwrap_or_default();
+        }
+        &whole[..whole.len() - rest.len()]
+    }
+
     /// A match key packed at `place`.
     pub fn key(&self, place: Place) -> Vec<Bytes> {
         unpack_args(&self.tail(place))

@@ -640,3 +640,44 @@ fn a_message_skips_a_bound_connection_that_never_subscribed() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The unused listing counts every unused recording and groups the first
+/// ten distinct commands, whether a command is its own match key (worked
+/// out once per key) or not (an ignore rule made its key), and across
+/// databases (the command is the same).
+#[test]
+fn unused_examples_group_by_command() {
+    let mut events = vec![
+        interaction(1, 0, "GET a", 1),
+        interaction(1, 1, "GET a", 1),
+        in_db(1, interaction(2, 2, "GET a", 1)),
+        interaction(1, 3, "SET t 1 PX 5", 1),
+        interaction(1, 4, "SET t 1 PX 6", 1),
+        interaction(1, 5, "SET t 1 PX 5", 1),
+    ];
+    for n in 0..12u64 {
+        for seq in 0..=n {
+            events.push(interaction(3, 100 + 20 * n + seq, &format!("GET k{n}"), 1));
+        }
+    }
+    let cassette = Cassette {
+        header: Header::new(None),
+        events,
+        warnings: Vec::new(),
+    };
+    let rules = vec!["SET t 1 PX *".parse().unwrap()];
+    let mut m = Matcher::new(cassette, rules, true);
+    m.connect(10);
+    assert_eq!(reply(&mut m, 10, "GET a"), Some(1));
+    let (unused, examples, listed) = m.unused();
+    assert_eq!(unused, 5 + (1..=12).sum::<u64>(), "{examples:?}");
+    let mut expected = vec![
+        "GET a (x2)".to_string(),
+        "SET t 1 PX 5 (x2)".to_string(),
+        "SET t 1 PX 6".to_string(),
+        "GET k0".to_string(),
+    ];
+    expected.extend((1..7).map(|n| format!("GET k{n} (x{})", n + 1)));
+    assert_eq!(examples, expected);
+    assert_eq!(listed, 2 + 2 + 1 + (1..=7).sum::<u64>());
+}
