@@ -203,8 +203,9 @@ impl Blocks {
 /// lines run a little shorter still fits); `None` when that is not known
 /// cheaply: a compressed cassette, or a file with fewer than two lines in
 /// its first [`ESTIMATE_SAMPLE`] bytes. For an index to size its vectors
-/// once: grown by doubling, replay's copied a million-line cassette's
-/// recordings about twenty times, and the kernel zeroed every new page.
+/// once: grown by doubling, replay's were reallocated about twenty times
+/// for a million-line cassette, each time copied onto fresh pages the
+/// kernel zeroed, the old and the new held at once.
 pub fn estimated_events(path: &Path) -> Option<usize> {
     use std::io::Read;
     if is_compressed(path) {

@@ -123,8 +123,8 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
     let stop = shared.registry.register(live, &shared.shutdown, deliver);
     // The stop comes down the push channel: the loop below then looks at
     // one queue per turn, where it looked at the queue and the token (a
-    // lock) and polled both while waiting (callgrind, replay at P1: about
-    // 240 instructions per request).
+    // lock) and polled both while waiting (callgrind, replay at P1: 6,794
+    // -> 6,489 instructions per request).
     let _stop_watcher = AbortOnDropHandle::new(tokio::spawn(async move {
         stop.cancelled().await;
         stop_sender.send(PushOut::Stop);

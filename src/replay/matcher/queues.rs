@@ -78,9 +78,9 @@ pub(super) struct Queues {
     /// then those used up. While a key has unused recordings, nearly every
     /// command of it weighs the recorded connections that hold one; this
     /// keeps that weighing to them, not every connection that ever sent
-    /// the key. Narrow keys are weighed whole, which costs less than the
-    /// 4 bytes a queue this takes (most keys of a large cassette are sent
-    /// by a few connections).
+    /// the key. Narrow keys are weighed whole: a scan of a few queues is
+    /// cheap, and the list costs 4 bytes a queue, while most keys of a
+    /// large cassette are sent by a few connections.
     order: Vec<u32>,
     /// Where each wide key's run of `order` is.
     wide: Vec<Wide>,
