@@ -202,7 +202,7 @@ impl Blocks {
 /// the length of its first lines (a tenth more, so a cassette whose later
 /// lines run a little shorter still fits); `None` when that is not known
 /// cheaply: a compressed cassette, or a file with fewer than two lines in
-/// its first [`ESTIMATE_SAMPLE`] bytes. For an index to size its vectors
+/// its first 256 KiB. For an index to size its vectors
 /// once: grown by doubling, replay's were reallocated about twenty times
 /// for a million-line cassette, each time copied onto fresh pages the
 /// kernel zeroed, the old and the new held at once.
