@@ -754,16 +754,7 @@ impl Matcher {
             return None;
         }
         let q = self.queues.conn_queue(id, conn)?;
-        let end = self.queues.items_of(q).end;
-        let from = self.queues.queue(q).next as usize;
-        let next = self
-            .queues
-            .first_unused(q, from, &self.served)
-            .unwrap_or(end);
-        self.queues.queue_mut(q).next = next as u32;
-        if next == end {
-            return None;
-        }
+        let next = self.queues.advance(q, &self.served)?;
         match place {
             // The next unused one comes after the place: the common case.
             Some(place) if self.queues.item(next) <= place => {

@@ -369,14 +369,26 @@ impl Queues {
         (from..end).find(|&at| !served[self.items[at] as usize])
     }
 
+    /// Moves queue `q`'s cursor up to its first unused item (to its end
+    /// when it has none: every item before the cursor is served) and
+    /// returns that item's position.
+    #[inline]
+    pub fn advance(&mut self, q: usize, served: &[bool]) -> Option<usize> {
+        let from = self.conns[q].next as usize;
+        let found = self.first_unused(q, from, served);
+        let end = self.items_of(q).end;
+        self.conns[q].next = found.unwrap_or(end) as u32;
+        found
+    }
+
     /// Calls `visit(conn, conn_index, recording)` for each connection
     /// queue of key `id` that holds an unused recording: its recorded
     /// connection (id and interned index) and its first unused recording.
     /// A wide key's queues found used up leave the open part of its run
     /// of `order` (in no particular order: the weighing keeps the earliest
     /// whatever the order), so the next scan does not look at them again.
-    /// Each queue's cursor moves up to its first unused item, as
-    /// [`Matcher::pick`](super::Matcher) moves it.
+    /// Each queue's cursor moves up to its first unused item
+    /// ([`advance`](Queues::advance)).
     #[inline]
     pub fn scan_open(
         &mut self,
@@ -387,8 +399,7 @@ impl Queues {
         let at_wide = self.keys[id as usize].wide as usize;
         let Some(&Wide { start, open }) = self.wide.get(at_wide) else {
             for q in self.conns_of(id) {
-                if let Some(found) = self.first_unused(q, self.conns[q].next as usize, served) {
-                    self.conns[q].next = found as u32;
+                if let Some(found) = self.advance(q, served) {
                     let conn = self.conns[q].conn as usize;
                     visit(self.conn_ids[conn], conn, self.items[found] as usize);
                 }
@@ -399,16 +410,13 @@ impl Queues {
         let mut at = 0;
         while at < open {
             let q = self.order[start + at] as usize;
-            let from = self.conns[q].next as usize;
-            match self.first_unused(q, from, served) {
+            match self.advance(q, served) {
                 Some(found) => {
-                    self.conns[q].next = found as u32;
                     let conn = self.conns[q].conn as usize;
                     visit(self.conn_ids[conn], conn, self.items[found] as usize);
                     at += 1;
                 }
                 None => {
-                    self.conns[q].next = self.items_of(q).end as u32;
                     open -= 1;
                     self.order.swap(start + at, start + open);
                 }
