@@ -192,9 +192,10 @@ pub(crate) async fn run(carry: Carry, live: u64, shared: Arc<ReplayShared>) -> S
         // while there are none, so the wait below can try the socket
         // first: woken by a request (nearly every wake-up), it polls
         // nothing else.
-        let push = match pushes.is_empty() {
-            true => None,
-            false => pushes.try_recv().ok(),
+        let push = if pushes.is_empty() {
+            None
+        } else {
+            pushes.try_recv().ok()
         };
         // A push (waiting already, or woken by one) is written out, and the
         // turn starts over; else the request bytes read.

@@ -3,8 +3,9 @@
 //!
 //! The binding is kept twice, behind one set of writers so the two cannot
 //! drift: by recorded connection id, for the binding's own questions, and
-//! (with retirement) densely by the index [`Queues`](super::queues::Queues) interns recorded connections
-//! under, for the scans that look at every recorded connection of a key
+//! (with retirement) densely by the index
+//! [`Queues`](super::queues::Queues) interns recorded connections under,
+//! for the scans that look at every recorded connection of a key
 //! (`Matcher::choose` and the token ranking). Those run for nearly every
 //! command while connections still bind; the two hash lookups they made
 //! per recorded connection cost about 220 instructions per command at P16
