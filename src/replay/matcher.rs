@@ -382,9 +382,7 @@ impl Matcher {
                 transaction.follow(&key, class, &i.cmd, i.replies.first());
                 debug_assert!(!self.built, "a recording added after finish()");
                 let key_is_cmd = *key == i.cmd[..];
-                let (id, new) =
-                    self.queues
-                        .find_or_add(&mut self.store, key_db, &key, index as u32);
+                let (id, new) = self.queues.find_or_add(key_db, &key);
                 if new {
                     if let Some(form) = tokens::token_form(&key) {
                         let forms = self.token_forms.entry(key_db).or_default();
@@ -533,7 +531,7 @@ impl Matcher {
     pub fn cmd(&self, index: usize) -> Vec<Bytes> {
         let r = &self.recordings[index];
         if r.has(Recording::CMD_IS_KEY) {
-            return self.queues.key_args(&self.store, r.key);
+            return self.queues.key_args(r.key);
         }
         self.store.cmd(&self.store.meta(r.place()))
     }
@@ -543,7 +541,7 @@ impl Matcher {
     fn packed_cmd(&self, index: usize) -> &[u8] {
         let r = &self.recordings[index];
         if r.has(Recording::CMD_IS_KEY) {
-            return self.store.packed_args(self.queues.key_place(r.key));
+            return self.queues.packed_key(r.key);
         }
         self.store.packed_cmd(&self.store.meta(r.place()))
     }
@@ -637,7 +635,7 @@ impl Matcher {
             Some(l) => (l.bound, l.place, l.transaction.key(db, key, class)),
             None => (None, None, (db, key)),
         };
-        let Some(id) = self.queues.find(&self.store, db, &key) else {
+        let Some(id) = self.queues.find(db, &key) else {
             return self.miss(db, &key);
         };
         let handshake = is_handshake(class, args);
@@ -841,7 +839,7 @@ impl Matcher {
         let bound = self.live.get(&live).and_then(|l| l.bound);
         let mut best: Option<((u8, usize), usize)> = None;
         for (c, &id) in candidates.iter().enumerate() {
-            let recorded = self.queues.key_args(&self.store, id);
+            let recorded = self.queues.key_args(id);
             let pairs = tokens::pairs(&recorded, &key);
             if !pairs.iter().all(|(r, l)| self.tokens.fits(r, l)) {
                 continue;
@@ -851,7 +849,7 @@ impl Matcher {
                 best = Some((rank, c));
             }
         }
-        let recorded = self.queues.key_args(&self.store, candidates[best?.1]);
+        let recorded = self.queues.key_args(candidates[best?.1]);
         let sent = tokens::as_recorded(&recorded, args);
         let found = match self.find_with(live, db, &sent, class) {
             Matched::Miss { .. } => return None,
@@ -930,7 +928,7 @@ impl Matcher {
     pub fn recorded_refusal(&self, db: u32, args: &[Bytes]) -> Option<Value> {
         let db = if self.track_db { db } else { 0 };
         let key = key_of(args, &self.rules, Class::of(args));
-        let id = self.queues.find(&self.store, db, &key)?;
+        let id = self.queues.find(db, &key)?;
         let last = self.queues.key(id).last as usize;
         if !self.recordings[last].is_error() {
             return None;
@@ -973,8 +971,8 @@ impl Matcher {
         let target = display_command(key);
         let name = key.first()?;
         let same_name = |id: u32| {
-            self.store
-                .key_name(self.queues.key_place(id))
+            self.queues
+                .key_name(id)
                 .is_some_and(|n| n.eq_ignore_ascii_case(name))
         };
         let recorded_db = |k: &queues::KeyQueue| k.db;
@@ -1003,7 +1001,7 @@ impl Matcher {
         }
         pool.into_iter()
             .map(|(d, id)| {
-                let shown = display_command(&self.queues.key_args(&self.store, id));
+                let shown = display_command(&self.queues.key_args(id));
                 (edit_distance(&shown, &target), d != db, d, shown, id)
             })
             .min()
@@ -1020,7 +1018,7 @@ impl Matcher {
                             .map(|at| self.queues.item(at))
                     })
                     .min(),
-                key: self.queues.key_args(&self.store, id),
+                key: self.queues.key_args(id),
             })
     }
 

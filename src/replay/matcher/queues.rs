@@ -9,7 +9,8 @@
 //! sorted by connection (found by binary search); each queue is a run of
 //! `items`, recording indexes in file order. The runs are laid out once the
 //! whole cassette is read ([`Queues::build`]); the keys themselves are
-//! packed in the [`Store`] and found through a table of ids.
+//! packed in a [`Store`] of their own and found through a table of where
+//! they are packed.
 
 use std::hash::{Hash, Hasher};
 use std::ops::Range;
@@ -30,13 +31,16 @@ pub(super) struct KeyQueue {
     /// is wide, else `u32::MAX`.
     wide: u32,
     /// Recordings not served yet; at 0 only the repeat path is left.
+    /// Counted by [`Queues::build`], as is `last`: while the cassette
+    /// loads, a key seen again is looked up in the table and its packed
+    /// bytes, not here.
     pub unused: u32,
     /// Its latest recording.
     pub last: u32,
     /// The database it is matched in (marked inside a transaction, see
     /// `keys`).
     pub db: u32,
-    /// The key, packed (and hashed again from there when the table grows).
+    /// Where the key is packed in `Queues::key_store`.
     key: Place,
 }
 
@@ -57,8 +61,16 @@ pub(super) struct ConnQueue {
 #[derive(Debug, Default)]
 pub(super) struct Queues {
     keys: Vec<KeyQueue>,
-    /// Key ids, by the hash of (database, key).
-    table: HashTable<u32>,
+    /// The keys, packed behind their id and database, apart from the
+    /// recordings: a million-line cassette looks up a key for every line
+    /// while it loads, and its hundred thousand keys then lie in a few
+    /// MiB rather than spread over the whole store (each look-up read a
+    /// cold line of memory there: about a fifth of the load's time).
+    key_store: Store,
+    /// Where each key is packed in `key_store`, by the hash of (database,
+    /// key): a look-up reads the table and the key's bytes, which hold
+    /// its id, and the table grows by hashing the keys where they lie.
+    table: HashTable<Place>,
     /// Connection queues, key by key, each key's sorted by connection; one
     /// more at the end marks where the last one ends.
     conns: Vec<ConnQueue>,
@@ -137,52 +149,39 @@ fn hash_args<'a>(db: u32, count: usize, args: impl Iterator<Item = &'a [u8]>) ->
 
 impl Queues {
     /// The id of `key` in `db`, if anything recorded it.
-    pub fn find(&self, store: &Store, db: u32, key: &[Bytes]) -> Option<u32> {
-        self.find_hashed(store, db, key, hash_key(db, key))
+    pub fn find(&self, db: u32, key: &[Bytes]) -> Option<u32> {
+        self.find_hashed(db, key, hash_key(db, key))
     }
 
     /// [`find`](Queues::find) with the key's hash already computed.
-    fn find_hashed(&self, store: &Store, db: u32, key: &[Bytes], hash: u64) -> Option<u32> {
+    fn find_hashed(&self, db: u32, key: &[Bytes], hash: u64) -> Option<u32> {
         self.table
-            .find(hash, |&id| {
-                let k = &self.keys[id as usize];
-                k.db == db && store.key_is(k.key, key)
-            })
-            .copied()
+            .find(hash, |&place| self.key_store.key_is(place, db, key))
+            .map(|&place| self.key_store.key_id(place))
     }
 
     /// The id of `key` in `db`, added when it is new (while loading); the
     /// bool says it is new.
-    pub fn find_or_add(
-        &mut self,
-        store: &mut Store,
-        db: u32,
-        key: &[Bytes],
-        recording: u32,
-    ) -> (u32, bool) {
+    pub fn find_or_add(&mut self, db: u32, key: &[Bytes]) -> (u32, bool) {
         let hash = hash_key(db, key);
-        if let Some(id) = self.find_hashed(store, db, key, hash) {
-            let queue = &mut self.keys[id as usize];
-            queue.unused += 1;
-            queue.last = recording;
+        if let Some(id) = self.find_hashed(db, key, hash) {
             return (id, false);
         }
         let id = self.keys.len() as u32;
+        let place = self.key_store.push_key(id, db, key);
         self.keys.push(KeyQueue {
             first: 0,
             count: 0,
             wide: u32::MAX,
-            unused: 1,
-            last: recording,
+            unused: 0,
+            last: 0,
             db,
-            key: store.push_key(key),
+            key: place,
         });
-        let keys = &self.keys;
-        let store = &*store;
-        self.table.insert_unique(hash, id, |&id| {
-            let k = &keys[id as usize];
-            let (count, args) = store.key_parts(k.key);
-            hash_args(k.db, count, args)
+        let store = &self.key_store;
+        self.table.insert_unique(hash, place, |&place| {
+            let (db, count, args) = store.key_parts(place);
+            hash_args(db, count, args)
         });
         (id, true)
     }
@@ -190,6 +189,7 @@ impl Queues {
     /// Lays out the queues once every recording is in: `of` gives each
     /// recording's key id and recorded connection, in file order.
     pub fn build(&mut self, of: impl ExactSizeIterator<Item = (u32, u64)> + Clone) {
+        self.key_store.finish();
         // Recordings by key (a counting sort, so file order holds within
         // a key), then each key's by connection (a stable sort).
         let mut starts = vec![0u32; self.keys.len() + 1];
@@ -223,6 +223,9 @@ impl Queues {
         for (id, queue) in self.keys.iter_mut().enumerate() {
             let run = starts[id] as usize..starts[id + 1] as usize;
             let slice = &mut items[run.clone()];
+            // In file order until sorted by connection below.
+            queue.unused = slice.len() as u32;
+            queue.last = slice.last().copied().unwrap_or_default();
             if slice
                 .windows(2)
                 .any(|w| conn_of[w[0] as usize] > conn_of[w[1] as usize])
@@ -291,13 +294,19 @@ impl Queues {
     }
 
     /// A key, unpacked.
-    pub fn key_args(&self, store: &Store, id: u32) -> Vec<Bytes> {
-        store.key(self.keys[id as usize].key)
+    pub fn key_args(&self, id: u32) -> Vec<Bytes> {
+        self.key_store.key(self.keys[id as usize].key)
     }
 
-    /// Where a key is packed in the store.
-    pub fn key_place(&self, id: u32) -> Place {
-        self.keys[id as usize].key
+    /// A key's arguments as packed: the same bytes as a command's of the
+    /// same arguments (see [`Store::packed_args`]).
+    pub fn packed_key(&self, id: u32) -> &[u8] {
+        self.key_store.packed_key(self.keys[id as usize].key)
+    }
+
+    /// A key's first argument (a command's name).
+    pub fn key_name(&self, id: u32) -> Option<&[u8]> {
+        self.key_store.key_name(self.keys[id as usize].key)
     }
 
     /// The connection queues of key `id` (indexes into the queues).
@@ -485,26 +494,28 @@ mod tests {
 
     #[test]
     fn keys_are_found_after_the_table_grows_and_the_queues_are_laid_out() {
-        let mut store = Store::default();
         let mut queues = Queues::default();
         let mut recordings = Vec::new();
         for n in 0..2000u32 {
             let k = key(&["GET", &format!("key:{}", n % 700)]);
-            let (id, _) = queues.find_or_add(&mut store, (n / 700) % 2, &k, n);
+            let (id, _) = queues.find_or_add((n / 700) % 2, &k);
             recordings.push((id, u64::from(n % 7)));
         }
-        store.finish();
         queues.build(recordings.iter().copied());
         for n in 0..700u32 {
             let k = key(&["GET", &format!("key:{n}")]);
             for db in 0..2 {
-                let id = queues.find(&store, db, &k).expect("recorded");
-                assert_eq!(queues.key_args(&store, id), k);
+                let id = queues.find(db, &k).expect("recorded");
+                assert_eq!(queues.key_args(id), k);
+                assert_eq!(queues.key(id).db, db);
             }
-            assert_eq!(queues.find(&store, 2, &k), None);
+            assert_eq!(queues.find(2, &k), None);
         }
         // Each key's recordings, by connection, in file order.
-        let id = queues.find(&store, 0, &key(&["GET", "key:0"])).unwrap();
+        let id = queues.find(0, &key(&["GET", "key:0"])).unwrap();
+        // Counted when laid out: key:0 was recorded at 0 and 1400 (in
+        // database 0; 700 is database 1's).
+        assert_eq!((queues.key(id).unused, queues.key(id).last), (2, 1400));
         let mut seen = Vec::new();
         for q in queues.conns_of(id) {
             let items: Vec<usize> = queues.items_of(q).map(|at| queues.item(at)).collect();
@@ -524,16 +535,14 @@ mod tests {
     #[test]
     fn the_open_queues_are_those_with_an_unused_recording() {
         for conns in [3u64, 12] {
-            let mut store = Store::default();
             let mut queues = Queues::default();
             let mut recordings = Vec::new();
             // One key, sent by connections 1..=conns, twice each.
             let total = 2 * conns as u32;
             for n in 0..total {
-                let (id, _) = queues.find_or_add(&mut store, 0, &key(&["GET", "k"]), n);
+                let (id, _) = queues.find_or_add(0, &key(&["GET", "k"]));
                 recordings.push((id, u64::from(n) % conns + 1));
             }
-            store.finish();
             queues.build(recordings.iter().copied());
             let (id, wide) = (0, conns > u64::from(WIDE));
             let mut served = vec![false; total as usize];

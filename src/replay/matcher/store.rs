@@ -108,10 +108,13 @@ impl Store {
         }
     }
 
-    /// Packs a match key.
-    pub fn push_key(&mut self, key: &[Bytes]) -> Place {
-        let need = key.iter().map(|a| a.len() + 10).sum::<usize>() + 10;
+    /// Packs a match key behind its id and database (see
+    /// [`KEY_HEADER`]).
+    pub fn push_key(&mut self, id: u32, db: u32, key: &[Bytes]) -> Place {
+        let need = KEY_HEADER + key.iter().map(|a| a.len() + 10).sum::<usize>() + 10;
         let place = self.room(need);
+        self.filling.put_u32_le(id);
+        self.filling.put_u32_le(db);
         pack_args(key, &mut self.filling);
         place
     }
@@ -224,15 +227,29 @@ impl Store {
         &whole[..whole.len() - rest.len()]
     }
 
-    /// A match key packed at `place`.
-    pub fn key(&self, place: Place) -> Vec<Bytes> {
-        unpack_args(&self.tail(place))
+    /// The id of the key packed at `place` by [`push_key`](Store::push_key).
+    pub fn key_id(&self, place: Place) -> u32 {
+        let (id, _, _) = split_key_header(self.slice(place));
+        id
     }
 
-    /// A key packed at `place`, as its argument count and its arguments,
-    /// borrowed where they lie.
-    pub fn key_parts(&self, place: Place) -> (usize, impl Iterator<Item = &[u8]>) {
-        let mut packed = self.slice(place);
+    /// A match key packed at `place`, unpacked.
+    pub fn key(&self, place: Place) -> Vec<Bytes> {
+        unpack_args(&self.tail(place).slice(KEY_HEADER..))
+    }
+
+    /// A key's arguments as packed (see [`packed_args`](Store::packed_args)).
+    pub fn packed_key(&self, place: Place) -> &[u8] {
+        self.packed_args(Place {
+            chunk: place.chunk,
+            offset: place.offset + KEY_HEADER as u32,
+        })
+    }
+
+    /// A key packed at `place`, as its database, its argument count and
+    /// its arguments, borrowed where they lie.
+    pub fn key_parts(&self, place: Place) -> (u32, usize, impl Iterator<Item = &[u8]>) {
+        let (_, db, mut packed) = split_key_header(self.slice(place));
         let count = read_varint(&mut packed).unwrap_or(0);
         let args = (0..count).map_while(move |_| {
             let len = read_varint(&mut packed)?;
@@ -240,20 +257,24 @@ impl Store {
             packed = rest;
             Some(arg)
         });
-        (count, args)
+        (db, count, args)
     }
 
     /// The first argument (a command's name) of a key packed at `place`.
     pub fn key_name(&self, place: Place) -> Option<&[u8]> {
-        self.key_parts(place).1.next()
+        self.key_parts(place).2.next()
     }
 
-    /// Whether the key packed at `place` is `key`, without unpacking it.
-    /// By hand rather than through [`key_parts`](Store::key_parts): this
-    /// runs for every replayed command, and the iterator version measured
-    /// about 90 more instructions per request (callgrind, P16).
-    pub fn key_is(&self, place: Place, key: &[Bytes]) -> bool {
-        let mut packed = self.slice(place);
+    /// Whether the key packed at `place` is `key` in `db`, without
+    /// unpacking it. By hand rather than through
+    /// [`key_parts`](Store::key_parts): this runs for every replayed
+    /// command, and the iterator version measured about 90 more
+    /// instructions per request (callgrind, P16).
+    pub fn key_is(&self, place: Place, db: u32, key: &[Bytes]) -> bool {
+        let (_, packed_db, mut packed) = split_key_header(self.slice(place));
+        if packed_db != db {
+            return false;
+        }
         let Some(count) = read_varint(&mut packed) else {
             return false;
         };
@@ -270,6 +291,18 @@ impl Store {
         }
         true
     }
+}
+
+/// What [`Store::push_key`] writes before a key's arguments: its id and
+/// database, 4 bytes each (little endian). The key table holds where keys
+/// are packed, so the one read of a key that tells whether it is the one
+/// looked up also gives its id, without touching the key's queue.
+const KEY_HEADER: usize = 8;
+
+/// A packed key's id, database and packed arguments.
+fn split_key_header(packed: &[u8]) -> (u32, u32, &[u8]) {
+    let word = |at: usize| u32::from_le_bytes(packed[at..at + 4].try_into().expect("4 bytes"));
+    (word(0), word(4), &packed[KEY_HEADER..])
 }
 
 /// Limits that accept anything `encode` wrote (the values came from a
@@ -395,7 +428,7 @@ mod tests {
         ];
         let cmd = args(&["SET", "k", &big, ""]);
         let place = store.push_recording(7, 300_000_000_000, &replies, Some(&cmd));
-        let key_place = store.push_key(&cmd[..2]);
+        let key_place = store.push_key(7, 3, &cmd[..2]);
         // Before and after the buffers are frozen.
         for _ in 0..2 {
             let meta = store.meta(place);
@@ -403,9 +436,15 @@ mod tests {
             assert_eq!(store.replies(&meta), replies);
             assert_eq!(store.cmd(&meta), cmd);
             assert_eq!(store.key(key_place), cmd[..2]);
-            assert!(store.key_is(key_place, &cmd[..2]));
-            assert!(!store.key_is(key_place, &cmd[..1]));
-            assert!(!store.key_is(key_place, &args(&["SET", "j"])));
+            assert_eq!(
+                (store.key_id(key_place), store.key_parts(key_place).0),
+                (7, 3)
+            );
+            assert!(store.key_is(key_place, 3, &cmd[..2]));
+            assert!(!store.key_is(key_place, 0, &cmd[..2]));
+            assert!(!store.key_is(key_place, 3, &cmd[..1]));
+            assert!(!store.key_is(key_place, 3, &args(&["SET", "j"])));
+            assert_eq!(store.key_name(key_place), Some(&b"SET"[..]));
             store.finish();
         }
         let empty = store.push_recording(0, 0, &[], None);
