@@ -6,7 +6,7 @@
 //! packed in `store` (replies as the client receives them), the index
 //! from match keys to recordings in three flat arrays (`queues`).
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 
 // Fx hashing: every replayed command hashes its arguments and looks up its
 // connection; SipHash's flood resistance buys nothing for a local test server.
@@ -26,6 +26,7 @@ use crate::command::{self, Class, Namespace};
 use crate::pattern::IgnoreRule;
 use crate::resp::is_resp2;
 use crate::resp::Value;
+use key_table::hash_key;
 use keys::{key_of, Transaction};
 use queues::Queues;
 use store::{Place, Store};
@@ -207,6 +208,11 @@ const SCRIPT_LINE_MS: u64 = 50;
 /// How many free recorded connections are weighed when a binding may move.
 const CANDIDATES: usize = 8;
 
+/// How many events [`Matcher::add`] holds before indexing them: enough
+/// for memory to answer a prefetch (a line is indexed in about a
+/// microsecond), few enough to stay in the cache.
+const LOOKAHEAD: usize = 8;
+
 /// The matcher proper.
 #[derive(Debug)]
 pub struct Matcher {
@@ -248,6 +254,12 @@ pub struct Matcher {
     queues: Queues,
     /// Whether `queues` is laid out (see [`finish`](Matcher::finish)).
     built: bool,
+    /// Events [`add`](Matcher::add)ed but not indexed yet, with their
+    /// command's class and the hash of their likely key: a line's key is
+    /// looked up [`LOOKAHEAD`] lines after its slot in the key table was
+    /// asked for, and half as many after its bytes were, so the look-up
+    /// finds them in the cache rather than waiting on memory.
+    pending: VecDeque<(Event, Option<(Class, u64)>)>,
     /// recorded connection → its recordings in order, for judging fits.
     conn_recordings: HashMap<u64, Vec<u32>>,
     /// Match in the database a command runs in. Off for cassettes written
@@ -301,6 +313,10 @@ impl Matcher {
         if self.built {
             return;
         }
+        while let Some((event, ahead)) = self.pending.pop_front() {
+            self.index(event, ahead.map(|(class, _)| class));
+        }
+        self.pending = VecDeque::new();
         self.built = true;
         self.store.finish();
         let of = self.recordings.iter().map(|r| (r.key, r.conn));
@@ -343,6 +359,7 @@ impl Matcher {
             odd_replies: HashMap::default(),
             queues: Queues::default(),
             built: false,
+            pending: VecDeque::with_capacity(LOOKAHEAD + 1),
             conn_recordings: HashMap::default(),
             track_db: true,
             rules,
@@ -367,15 +384,44 @@ impl Matcher {
         self.track_db = track;
     }
 
-    /// Indexes one cassette event (in file order).
+    /// Indexes one cassette event (in file order), a few events later:
+    /// meanwhile what looking up its key will read is fetched from memory
+    /// (see `Matcher::pending`). [`finish`](Matcher::finish) indexes the
+    /// last ones.
     pub fn add(&mut self, event: Event) {
+        let ahead = match &event {
+            Event::Interaction(i) => {
+                // The key as `index` works it out outside a transaction
+                // (inside one, the prefetch is merely wasted).
+                let class = Class::of(&i.cmd);
+                let hash = hash_key(i.db, &key_of(&i.cmd, &self.rules, class));
+                self.queues.prefetch_slot(hash);
+                Some((class, hash))
+            }
+            _ => None,
+        };
+        self.pending.push_back((event, ahead));
+        if let Some((_, Some((_, hash)))) = self.pending.get(LOOKAHEAD / 2) {
+            self.queues.prefetch_key(*hash);
+        }
+        if self.pending.len() > LOOKAHEAD {
+            if let Some((event, ahead)) = self.pending.pop_front() {
+                self.index(event, ahead.map(|(class, _)| class));
+            }
+        }
+    }
+
+    /// Indexes one cassette event (in file order); `class` is its
+    /// command's, when it is an interaction and [`add`](Matcher::add)
+    /// worked it out.
+    fn index(&mut self, event: Event, class: Option<Class>) {
         self.max_conn = self.max_conn.max(event.conn());
         match event {
             Event::Interaction(i) => {
                 let index = self.recordings.len();
                 // Look up by reference: most keys repeat, and copying every
                 // command into a fresh key would cost a million allocations.
-                let class = Class::of(&i.cmd);
+                let class = class.unwrap_or_else(|| Class::of(&i.cmd));
                 let transaction = self.recorded_transactions.entry(i.conn).or_default();
                 let (key_db, key) =
                     transaction.key(i.db, key_of(&i.cmd, &self.rules, class), class);
@@ -1275,6 +1321,7 @@ fn push_topic(value: &Value) -> Option<(Namespace, Bytes)> {
 }
 
 mod binding;
+mod key_table;
 mod keys;
 mod kills;
 mod outcomes;

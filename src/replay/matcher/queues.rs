@@ -9,17 +9,13 @@
 //! sorted by connection (found by binary search); each queue is a run of
 //! `items`, recording indexes in file order. The runs are laid out once the
 //! whole cassette is read ([`Queues::build`]); the keys themselves are
-//! packed in a [`Store`] of their own and found through a table of where
-//! they are packed.
+//! packed in a [`KeyTable`], which finds them by hash.
 
-use std::hash::{Hash, Hasher};
 use std::ops::Range;
 
 use bytes::Bytes;
-use hashbrown::HashTable;
-use rustc_hash::FxHasher;
 
-use super::store::{Place, Store};
+use super::key_table::{hash_key, KeyTable};
 
 /// Every recording of one match key (in one database).
 #[derive(Debug)]
@@ -32,16 +28,16 @@ pub(super) struct KeyQueue {
     wide: u32,
     /// Recordings not served yet; at 0 only the repeat path is left.
     /// Counted by [`Queues::build`], as is `last`: while the cassette
-    /// loads, a key seen again is looked up in the table and its packed
-    /// bytes, not here.
+    /// loads, a key seen again is looked up in the key table only, not
+    /// here.
     pub unused: u32,
     /// Its latest recording.
     pub last: u32,
     /// The database it is matched in (marked inside a transaction, see
     /// `keys`).
     pub db: u32,
-    /// Where the key is packed in `Queues::key_store`.
-    key: Place,
+    /// Where the key is packed in `Queues::table`.
+    key: u64,
 }
 
 /// The recordings of one key from one recorded connection: 12 bytes, as
@@ -61,16 +57,11 @@ pub(super) struct ConnQueue {
 #[derive(Debug, Default)]
 pub(super) struct Queues {
     keys: Vec<KeyQueue>,
-    /// The keys, packed behind their id and database, apart from the
-    /// recordings: a million-line cassette looks up a key for every line
-    /// while it loads, and its hundred thousand keys then lie in a few
-    /// MiB rather than spread over the whole store (each look-up read a
-    /// cold line of memory there: about a fifth of the load's time).
-    key_store: Store,
-    /// Where each key is packed in `key_store`, by the hash of (database,
-    /// key): a look-up reads the table and the key's bytes, which hold
-    /// its id, and the table grows by hashing the keys where they lie.
-    table: HashTable<Place>,
+    /// The keys, packed apart from the recordings, and found by hash: a
+    /// million-line cassette looks up a key for every line while it
+    /// loads, and its hundred thousand keys then lie in a few MiB rather
+    /// than spread over the whole store.
+    table: KeyTable,
     /// Connection queues, key by key, each key's sorted by connection; one
     /// more at the end marks where the last one ends.
     conns: Vec<ConnQueue>,
@@ -130,45 +121,21 @@ fn dense_slots(ids: &[u64]) -> Vec<u32> {
     slots
 }
 
-fn hash_key(db: u32, key: &[Bytes]) -> u64 {
-    hash_args(db, key.len(), key.iter().map(|a| &a[..]))
-}
-
-/// The hash of a key given as its arguments, packed or not: the table
-/// grows by hashing packed keys where they lie, never unpacking them.
-fn hash_args<'a>(db: u32, count: usize, args: impl Iterator<Item = &'a [u8]>) -> u64 {
-    let mut h = FxHasher::default();
-    db.hash(&mut h);
-    h.write_usize(count);
-    for arg in args {
-        h.write_usize(arg.len());
-        h.write(arg);
-    }
-    h.finish()
-}
-
 impl Queues {
     /// The id of `key` in `db`, if anything recorded it.
     pub fn find(&self, db: u32, key: &[Bytes]) -> Option<u32> {
-        self.find_hashed(db, key, hash_key(db, key))
-    }
-
-    /// [`find`](Queues::find) with the key's hash already computed.
-    fn find_hashed(&self, db: u32, key: &[Bytes], hash: u64) -> Option<u32> {
-        self.table
-            .find(hash, |&place| self.key_store.key_is(place, db, key))
-            .map(|&place| self.key_store.key_id(place))
+        self.table.find(hash_key(db, key), db, key)
     }
 
     /// The id of `key` in `db`, added when it is new (while loading); the
     /// bool says it is new.
     pub fn find_or_add(&mut self, db: u32, key: &[Bytes]) -> (u32, bool) {
         let hash = hash_key(db, key);
-        if let Some(id) = self.find_hashed(db, key, hash) {
+        if let Some(id) = self.table.find(hash, db, key) {
             return (id, false);
         }
         let id = self.keys.len() as u32;
-        let place = self.key_store.push_key(id, db, key);
+        let key = self.table.insert(hash, id, db, key);
         self.keys.push(KeyQueue {
             first: 0,
             count: 0,
@@ -176,20 +143,29 @@ impl Queues {
             unused: 0,
             last: 0,
             db,
-            key: place,
-        });
-        let store = &self.key_store;
-        self.table.insert_unique(hash, place, |&place| {
-            let (db, count, args) = store.key_parts(place);
-            hash_args(db, count, args)
+            key,
         });
         (id, true)
+    }
+
+    /// Asks for the slot a look-up of the key hashed to `hash` (see
+    /// `hash_key`) reads first, a few lines ahead of it while the cassette
+    /// loads (see [`KeyTable`]); [`prefetch_key`](Queues::prefetch_key),
+    /// a little later, asks for the key's bytes.
+    pub fn prefetch_slot(&self, hash: u64) {
+        self.table.prefetch_slot(hash);
+    }
+
+    /// The second step of [`prefetch_slot`](Queues::prefetch_slot): the
+    /// bytes of the key its slot holds.
+    pub fn prefetch_key(&self, hash: u64) {
+        self.table.prefetch_key(hash);
     }
 
     /// Lays out the queues once every recording is in: `of` gives each
     /// recording's key id and recorded connection, in file order.
     pub fn build(&mut self, of: impl ExactSizeIterator<Item = (u32, u64)> + Clone) {
-        self.key_store.finish();
+        self.table.finish();
         // Recordings by key (a counting sort, so file order holds within
         // a key), then each key's by connection (a stable sort).
         let mut starts = vec![0u32; self.keys.len() + 1];
@@ -295,18 +271,18 @@ impl Queues {
 
     /// A key, unpacked.
     pub fn key_args(&self, id: u32) -> Vec<Bytes> {
-        self.key_store.key(self.keys[id as usize].key)
+        self.table.key(self.keys[id as usize].key)
     }
 
     /// A key's arguments as packed: the same bytes as a command's of the
-    /// same arguments (see [`Store::packed_args`]).
+    /// same arguments (see `Store::packed_args`).
     pub fn packed_key(&self, id: u32) -> &[u8] {
-        self.key_store.packed_key(self.keys[id as usize].key)
+        self.table.packed(self.keys[id as usize].key)
     }
 
     /// A key's first argument (a command's name).
     pub fn key_name(&self, id: u32) -> Option<&[u8]> {
-        self.key_store.key_name(self.keys[id as usize].key)
+        self.table.parts(self.keys[id as usize].key).2.next()
     }
 
     /// The connection queues of key `id` (indexes into the queues).

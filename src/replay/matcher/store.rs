@@ -12,8 +12,8 @@
 //! downgrade to RESP2, shifted times, tokens): shotover's habit of keeping
 //! raw bytes and parsing lazily.
 //!
-//! Match keys are packed here too, once per distinct key, so the key index
-//! holds ids rather than copies of every key.
+//! Match keys are packed apart, once per distinct key, by the key table
+//! (`key_table`), in the same form.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -108,17 +108,6 @@ impl Store {
         }
     }
 
-    /// Packs a match key behind its id and database (see
-    /// [`KEY_HEADER`]).
-    pub fn push_key(&mut self, id: u32, db: u32, key: &[Bytes]) -> Place {
-        let need = KEY_HEADER + key.iter().map(|a| a.len() + 10).sum::<usize>() + 10;
-        let place = self.room(need);
-        self.filling.put_u32_le(id);
-        self.filling.put_u32_le(db);
-        pack_args(key, &mut self.filling);
-        place
-    }
-
     /// Where the next value goes, starting a new buffer when the current
     /// one has less than `need` left.
     fn room(&mut self, need: usize) -> Place {
@@ -211,98 +200,12 @@ impl Store {
         })
     }
 
-    /// The arguments packed at `place` (a key or a command) as they are
+    /// The arguments packed at `place` (a command) as they are
     /// packed: two are the same bytes exactly when they are the same
     /// arguments, so they compare without being unpacked.
     pub fn packed_args(&self, place: Place) -> &[u8] {
-        let whole = self.slice(place);
-        let mut rest = whole;
-        let count = read_varint(&mut rest).unwrap_or(0);
-        for _ in 0..count {
-            let Some(len) = read_varint(&mut rest) else {
-                break;
-            };
-            rest = rest.get(len..).unwrap_or_default();
-        }
-        &whole[..whole.len() - rest.len()]
+        packed_args_at(self.slice(place))
     }
-
-    /// The id of the key packed at `place` by [`push_key`](Store::push_key).
-    pub fn key_id(&self, place: Place) -> u32 {
-        let (id, _, _) = split_key_header(self.slice(place));
-        id
-    }
-
-    /// A match key packed at `place`, unpacked.
-    pub fn key(&self, place: Place) -> Vec<Bytes> {
-        unpack_args(&self.tail(place).slice(KEY_HEADER..))
-    }
-
-    /// A key's arguments as packed (see [`packed_args`](Store::packed_args)).
-    pub fn packed_key(&self, place: Place) -> &[u8] {
-        self.packed_args(Place {
-            chunk: place.chunk,
-            offset: place.offset + KEY_HEADER as u32,
-        })
-    }
-
-    /// A key packed at `place`, as its database, its argument count and
-    /// its arguments, borrowed where they lie.
-    pub fn key_parts(&self, place: Place) -> (u32, usize, impl Iterator<Item = &[u8]>) {
-        let (_, db, mut packed) = split_key_header(self.slice(place));
-        let count = read_varint(&mut packed).unwrap_or(0);
-        let args = (0..count).map_while(move |_| {
-            let len = read_varint(&mut packed)?;
-            let (arg, rest) = packed.split_at_checked(len)?;
-            packed = rest;
-            Some(arg)
-        });
-        (db, count, args)
-    }
-
-    /// The first argument (a command's name) of a key packed at `place`.
-    pub fn key_name(&self, place: Place) -> Option<&[u8]> {
-        self.key_parts(place).2.next()
-    }
-
-    /// Whether the key packed at `place` is `key` in `db`, without
-    /// unpacking it. By hand rather than through
-    /// [`key_parts`](Store::key_parts): this runs for every replayed
-    /// command, and the iterator version measured about 90 more
-    /// instructions per request (callgrind, P16).
-    pub fn key_is(&self, place: Place, db: u32, key: &[Bytes]) -> bool {
-        let (_, packed_db, mut packed) = split_key_header(self.slice(place));
-        if packed_db != db {
-            return false;
-        }
-        let Some(count) = read_varint(&mut packed) else {
-            return false;
-        };
-        if count != key.len() {
-            return false;
-        }
-        for arg in key {
-            match read_varint(&mut packed) {
-                Some(len) if len == arg.len() && packed.get(..len) == Some(&arg[..]) => {
-                    packed = &packed[len..];
-                }
-                _ => return false,
-            }
-        }
-        true
-    }
-}
-
-/// What [`Store::push_key`] writes before a key's arguments: its id and
-/// database, 4 bytes each (little endian). The key table holds where keys
-/// are packed, so the one read of a key that tells whether it is the one
-/// looked up also gives its id, without touching the key's queue.
-const KEY_HEADER: usize = 8;
-
-/// A packed key's id, database and packed arguments.
-fn split_key_header(packed: &[u8]) -> (u32, u32, &[u8]) {
-    let word = |at: usize| u32::from_le_bytes(packed[at..at + 4].try_into().expect("4 bytes"));
-    (word(0), word(4), &packed[KEY_HEADER..])
 }
 
 /// Limits that accept anything `encode` wrote (the values came from a
@@ -316,7 +219,7 @@ fn unlimited() -> Limits {
 }
 
 /// Writes arguments as a count and length-prefixed strings (LEB128).
-fn pack_args(args: &[Bytes], out: &mut BytesMut) {
+pub(super) fn pack_args(args: &[Bytes], out: &mut BytesMut) {
     write_varint(args.len(), out);
     for arg in args {
         write_varint(arg.len(), out);
@@ -324,8 +227,21 @@ fn pack_args(args: &[Bytes], out: &mut BytesMut) {
     }
 }
 
+/// What [`pack_args`] wrote at the start of `whole`, still packed.
+pub(super) fn packed_args_at(whole: &[u8]) -> &[u8] {
+    let mut rest = whole;
+    let count = read_varint(&mut rest).unwrap_or(0);
+    for _ in 0..count {
+        let Some(len) = read_varint(&mut rest) else {
+            break;
+        };
+        rest = rest.get(len..).unwrap_or_default();
+    }
+    &whole[..whole.len() - rest.len()]
+}
+
 /// Reads what [`pack_args`] wrote at the start of `packed`, sliced.
-fn unpack_args(packed: &Bytes) -> Vec<Bytes> {
+pub(super) fn unpack_args(packed: &Bytes) -> Vec<Bytes> {
     let mut rest: &[u8] = packed;
     let count = read_varint(&mut rest).unwrap_or(0);
     let mut out = Vec::with_capacity(count);
@@ -349,7 +265,7 @@ fn write_varint(mut n: usize, out: &mut BytesMut) {
 }
 
 #[inline]
-fn read_varint(input: &mut &[u8]) -> Option<usize> {
+pub(super) fn read_varint(input: &mut &[u8]) -> Option<usize> {
     // Most are lengths and times under 128: one byte.
     if let Some((&byte, rest)) = input.split_first() {
         if byte < 0x80 {
@@ -414,7 +330,7 @@ mod tests {
     }
 
     #[test]
-    fn recordings_and_keys_come_back_as_packed() {
+    fn recordings_come_back_as_packed() {
         let mut store = Store::default();
         let big = "x".repeat(200);
         let replies = vec![
@@ -428,23 +344,12 @@ mod tests {
         ];
         let cmd = args(&["SET", "k", &big, ""]);
         let place = store.push_recording(7, 300_000_000_000, &replies, Some(&cmd));
-        let key_place = store.push_key(7, 3, &cmd[..2]);
         // Before and after the buffers are frozen.
         for _ in 0..2 {
             let meta = store.meta(place);
             assert_eq!((meta.at_ms, meta.took_us), (7, 300_000_000_000));
             assert_eq!(store.replies(&meta), replies);
             assert_eq!(store.cmd(&meta), cmd);
-            assert_eq!(store.key(key_place), cmd[..2]);
-            assert_eq!(
-                (store.key_id(key_place), store.key_parts(key_place).0),
-                (7, 3)
-            );
-            assert!(store.key_is(key_place, 3, &cmd[..2]));
-            assert!(!store.key_is(key_place, 0, &cmd[..2]));
-            assert!(!store.key_is(key_place, 3, &cmd[..1]));
-            assert!(!store.key_is(key_place, 3, &args(&["SET", "j"])));
-            assert_eq!(store.key_name(key_place), Some(&b"SET"[..]));
             store.finish();
         }
         let empty = store.push_recording(0, 0, &[], None);
