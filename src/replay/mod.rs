@@ -15,6 +15,7 @@ pub mod clock;
 pub mod display;
 pub mod handshake;
 pub mod matcher;
+pub(crate) mod memory;
 pub mod overlay;
 pub mod own_address;
 mod passthrough;
@@ -521,6 +522,7 @@ impl ReplayState {
         let (header, warnings) = cassette::load_with(path, |event| matcher.add(event))?;
         matcher.set_track_db(header.db.is_some());
         let state = Self::with_matcher(matcher, header, config, shutdown, registry);
+        crate::replay::memory::give_back_freed();
         Ok((state, warnings))
     }
 
