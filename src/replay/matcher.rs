@@ -320,7 +320,7 @@ impl Matcher {
         self.built = true;
         self.store.finish();
         let of = self.recordings.iter().map(|r| (r.key, r.conn));
-        self.queues.build(of);
+        self.queues.build(of, self.conn_recordings.keys().copied());
         self.owners = Owners::with_conns(self.queues.conn_count());
         self.recordings.shrink_to_fit();
         self.served.shrink_to_fit();

@@ -163,9 +163,21 @@ impl Queues {
     }
 
     /// Lays out the queues once every recording is in: `of` gives each
-    /// recording's key id and recorded connection, in file order.
-    pub fn build(&mut self, of: impl ExactSizeIterator<Item = (u32, u64)> + Clone) {
+    /// recording's key id and recorded connection, in file order, and
+    /// `conn_ids` every recorded connection that has one. Given rather
+    /// than gathered from `of`: that took two copies of every recording's
+    /// connection (8 bytes each), the top of a large load's memory.
+    pub fn build(
+        &mut self,
+        of: impl ExactSizeIterator<Item = (u32, u64)> + Clone,
+        conn_ids: impl Iterator<Item = u64>,
+    ) {
         self.table.finish();
+        let mut conn_ids: Vec<u64> = conn_ids.collect();
+        conn_ids.sort_unstable();
+        conn_ids.dedup();
+        self.conn_slots = dense_slots(&conn_ids);
+        self.conn_ids = conn_ids;
         // Recordings by key (a counting sort, so file order holds within
         // a key), then each key's by connection (a stable sort).
         let mut starts = vec![0u32; self.keys.len() + 1];
@@ -181,16 +193,10 @@ impl Queues {
         for (index, (key, conn)) in of.enumerate() {
             items[fill[key as usize] as usize] = index as u32;
             fill[key as usize] += 1;
-            conn_of.push(conn);
+            let interned = self.conn_index(conn);
+            conn_of.push(interned.expect("every recording's connection is listed") as u32);
         }
         drop(fill);
-        let mut conn_ids = conn_of.clone();
-        conn_ids.sort_unstable();
-        conn_ids.dedup();
-        let conn_of: Vec<u32> = conn_of
-            .iter()
-            .map(|c| conn_ids.binary_search(c).unwrap_or_default() as u32)
-            .collect();
         // At most one queue per recording: room for that at once (what
         // goes unused is given back below) rather than a copy at every
         // doubling of a million-queue vector.
@@ -237,13 +243,10 @@ impl Queues {
             next: items.len() as u32,
         });
         conns.shrink_to_fit();
-        conn_ids.shrink_to_fit();
         order.shrink_to_fit();
         wide.shrink_to_fit();
         self.order = order;
         self.wide = wide;
-        self.conn_slots = dense_slots(&conn_ids);
-        self.conn_ids = conn_ids;
         self.keys.shrink_to_fit();
         self.conns = conns;
         self.items = items;
@@ -477,7 +480,7 @@ mod tests {
             let (id, _) = queues.find_or_add((n / 700) % 2, &k);
             recordings.push((id, u64::from(n % 7)));
         }
-        queues.build(recordings.iter().copied());
+        queues.build(recordings.iter().copied(), recordings.iter().map(|r| r.1));
         for n in 0..700u32 {
             let k = key(&["GET", &format!("key:{n}")]);
             for db in 0..2 {
@@ -519,7 +522,7 @@ mod tests {
                 let (id, _) = queues.find_or_add(0, &key(&["GET", "k"]));
                 recordings.push((id, u64::from(n) % conns + 1));
             }
-            queues.build(recordings.iter().copied());
+            queues.build(recordings.iter().copied(), recordings.iter().map(|r| r.1));
             let (id, wide) = (0, conns > u64::from(WIDE));
             let mut served = vec![false; total as usize];
             let scan = |queues: &mut Queues, served: &[bool]| {
