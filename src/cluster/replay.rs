@@ -144,7 +144,6 @@ pub fn replay_cluster(
         tasks.spawn(async move { state.serve(listener).await });
     }
     tasks.close();
-    crate::replay::memory::give_back_freed();
     Ok((
         ClusterReplay {
             listeners,

@@ -20,6 +20,7 @@ use owners::Owners;
 
 use super::display::{display_command, edit_distance};
 use super::handshake::is_handshake;
+use super::memory;
 use super::tokens::{self, TokenMap};
 use crate::cassette::{Cassette, ConnState, Event};
 use crate::command::{self, Class, Namespace};
@@ -308,7 +309,9 @@ impl Matcher {
     }
 
     /// Lays out the index once every event is added; nothing is looked up
-    /// before. Calling it again does nothing.
+    /// before. Calling it again does nothing. Memory freed by the load,
+    /// then by the layout, is given back to the system at once (see
+    /// `replay::memory`).
     pub fn finish(&mut self) {
         if self.built {
             return;
@@ -318,6 +321,9 @@ impl Matcher {
         }
         self.pending = VecDeque::new();
         self.built = true;
+        // Before the layout allocates its own scratch: that was a large
+        // load's peak.
+        memory::give_back_freed();
         self.store.finish();
         let of = self.recordings.iter().map(|r| (r.key, r.conn));
         self.queues.build(of, self.conn_recordings.keys().copied());
@@ -328,6 +334,7 @@ impl Matcher {
         for list in self.conn_recordings.values_mut() {
             list.shrink_to_fit();
         }
+        memory::give_back_freed();
     }
 
     /// Makes room for about `events` recordings before

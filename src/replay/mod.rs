@@ -522,7 +522,6 @@ impl ReplayState {
         let (header, warnings) = cassette::load_with(path, |event| matcher.add(event))?;
         matcher.set_track_db(header.db.is_some());
         let state = Self::with_matcher(matcher, header, config, shutdown, registry);
-        crate::replay::memory::give_back_freed();
         Ok((state, warnings))
     }
 
