@@ -240,13 +240,7 @@ impl KeyTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn args(words: &[&str]) -> Vec<Bytes> {
-        words
-            .iter()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect()
-    }
+    use crate::command::args_of as args;
 
     /// Keys are found in their database, through growth and after the
     /// freeze; absent ones and other databases are not; each comes back
