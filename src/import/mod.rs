@@ -152,15 +152,18 @@ pub fn run(
     Ok(import.warnings)
 }
 
-/// Milliseconds since the Unix epoch of an RFC 3339 time with any offset
-/// (`2024-03-12T10:41:21.123456789+05:30`, `…Z`).
+/// Microseconds since the Unix epoch of an RFC 3339 time with any offset
+/// (`2024-03-12T10:41:21.123456789+05:30`, `…Z`); `None` for anything
+/// else, whatever its bytes (the text comes from the file imported).
 pub(crate) fn rfc3339_micros(text: &str) -> Option<i128> {
     let text = text.trim();
     let (base, offset_s): (&str, i64) = if let Some(b) = text.strip_suffix('Z') {
         (b, 0)
     } else {
         let tail = text.len().checked_sub(6)?;
-        let (b, off) = text.split_at(tail);
+        // Not `split_at`: six bytes from the end may fall inside a
+        // character of a malformed time (the fuzzer found one).
+        let (b, off) = text.split_at_checked(tail)?;
         let sign = match off.as_bytes().first()? {
             b'+' => 1,
             b'-' => -1,
@@ -189,5 +192,8 @@ mod tests {
             3_600_000_000
         );
         assert!(rfc3339_micros("yesterday").is_none());
+        // Six bytes from the end inside a character.
+        assert!(rfc3339_micros("2024-03-12T10:41:21.201000n\u{2020}IN1G").is_none());
+        assert!(rfc3339_micros("\u{2020}\u{2020}").is_none());
     }
 }
