@@ -22,7 +22,7 @@ use super::display::{display_command, edit_distance};
 use super::handshake::is_handshake;
 use super::memory;
 use super::tokens::{self, TokenMap};
-use crate::cassette::{Cassette, ConnState, Event};
+use crate::cassette::{Cassette, ConnState, Event, Interaction};
 use crate::command::{self, Class, Namespace};
 use crate::pattern::IgnoreRule;
 use crate::resp::is_resp2;
@@ -317,7 +317,7 @@ impl Matcher {
             return;
         }
         while let Some((event, ahead)) = self.pending.pop_front() {
-            self.index(event, ahead.map(|(class, _)| class));
+            self.index(event, ahead);
         }
         self.pending = VecDeque::new();
         self.built = true;
@@ -398,10 +398,7 @@ impl Matcher {
     pub fn add(&mut self, event: Event) {
         let ahead = match &event {
             Event::Interaction(i) => {
-                // The key as `index` works it out outside a transaction
-                // (inside one, the prefetch is merely wasted).
-                let class = Class::of(&i.cmd);
-                let hash = hash_key(i.db, &key_of(&i.cmd, &self.rules, class));
+                let (class, hash) = self.class_and_hash(i);
                 self.queues.prefetch_slot(hash);
                 Some((class, hash))
             }
@@ -413,29 +410,46 @@ impl Matcher {
         }
         if self.pending.len() > LOOKAHEAD {
             if let Some((event, ahead)) = self.pending.pop_front() {
-                self.index(event, ahead.map(|(class, _)| class));
+                self.index(event, ahead);
             }
         }
     }
 
-    /// Indexes one cassette event (in file order); `class` is its
-    /// command's, when it is an interaction and [`add`](Matcher::add)
-    /// worked it out.
-    fn index(&mut self, event: Event, class: Option<Class>) {
+    /// An interaction's command class, and the hash of the key it is
+    /// matched under outside a transaction: worked out once, by
+    /// [`add`](Matcher::add), for the prefetch and then the look-up
+    /// (inside a transaction the prefetch is merely wasted).
+    fn class_and_hash(&self, i: &Interaction) -> (Class, u64) {
+        let class = Class::of(&i.cmd);
+        (class, hash_key(i.db, &key_of(&i.cmd, &self.rules, class)))
+    }
+
+    /// Indexes one cassette event (in file order); `ahead` is what
+    /// [`class_and_hash`](Matcher::class_and_hash) said of it, when it is
+    /// an interaction.
+    fn index(&mut self, event: Event, ahead: Option<(Class, u64)>) {
         self.max_conn = self.max_conn.max(event.conn());
         match event {
             Event::Interaction(i) => {
                 let index = self.recordings.len();
+                let (class, hash) = ahead.unwrap_or_else(|| self.class_and_hash(&i));
                 // Look up by reference: most keys repeat, and copying every
                 // command into a fresh key would cost a million allocations.
-                let class = class.unwrap_or_else(|| Class::of(&i.cmd));
                 let transaction = self.recorded_transactions.entry(i.conn).or_default();
+                // Outside a transaction the key is `class_and_hash`'s, and
+                // so is its hash.
+                let same_key = !transaction.is_open();
                 let (key_db, key) =
                     transaction.key(i.db, key_of(&i.cmd, &self.rules, class), class);
                 transaction.follow(&key, class, &i.cmd, i.replies.first());
                 debug_assert!(!self.built, "a recording added after finish()");
                 let key_is_cmd = *key == i.cmd[..];
-                let (id, new) = self.queues.find_or_add(key_db, &key);
+                let hash = match same_key {
+                    true => hash,
+                    false => hash_key(key_db, &key),
+                };
+                debug_assert_eq!(hash, hash_key(key_db, &key));
+                let (id, new) = self.queues.find_or_add(key_db, &key, hash);
                 if new {
                     if let Some(form) = tokens::token_form(&key) {
                         let forms = self.token_forms.entry(key_db).or_default();

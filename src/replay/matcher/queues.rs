@@ -127,10 +127,9 @@ impl Queues {
         self.table.find(hash_key(db, key), db, key)
     }
 
-    /// The id of `key` in `db`, added when it is new (while loading); the
-    /// bool says it is new.
-    pub fn find_or_add(&mut self, db: u32, key: &[Bytes]) -> (u32, bool) {
-        let hash = hash_key(db, key);
+    /// The id of `key` in `db` (whose [`hash_key`] is `hash`), added when
+    /// it is new (while loading); the bool says it is new.
+    pub fn find_or_add(&mut self, db: u32, key: &[Bytes], hash: u64) -> (u32, bool) {
         if let Some(id) = self.table.find(hash, db, key) {
             return (id, false);
         }
@@ -477,7 +476,8 @@ mod tests {
         let mut recordings = Vec::new();
         for n in 0..2000u32 {
             let k = key(&["GET", &format!("key:{}", n % 700)]);
-            let (id, _) = queues.find_or_add((n / 700) % 2, &k);
+            let db = (n / 700) % 2;
+            let (id, _) = queues.find_or_add(db, &k, hash_key(db, &k));
             recordings.push((id, u64::from(n % 7)));
         }
         queues.build(recordings.iter().copied(), recordings.iter().map(|r| r.1));
@@ -519,7 +519,8 @@ mod tests {
             // One key, sent by connections 1..=conns, twice each.
             let total = 2 * conns as u32;
             for n in 0..total {
-                let (id, _) = queues.find_or_add(0, &key(&["GET", "k"]));
+                let k = key(&["GET", "k"]);
+                let (id, _) = queues.find_or_add(0, &k, hash_key(0, &k));
                 recordings.push((id, u64::from(n) % conns + 1));
             }
             queues.build(recordings.iter().copied(), recordings.iter().map(|r| r.1));
