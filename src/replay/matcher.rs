@@ -261,8 +261,11 @@ pub struct Matcher {
     /// asked for, and half as many after its bytes were, so the look-up
     /// finds them in the cache rather than waiting on memory.
     pending: VecDeque<(Event, Option<(Class, u64)>)>,
-    /// recorded connection → its recordings in order, for judging fits.
-    conn_recordings: HashMap<u64, Vec<u32>>,
+    /// recorded connection → the match key id of each of its recordings,
+    /// in order, for judging fits: kept apart from the recordings, so
+    /// the recent keys of a connection are a few lines of memory to read
+    /// rather than a line per recording, spread through them.
+    conn_keys: HashMap<u64, Vec<u32>>,
     /// Match in the database a command runs in. Off for cassettes written
     /// before interactions carried their database.
     track_db: bool,
@@ -326,12 +329,12 @@ impl Matcher {
         memory::give_back_freed();
         self.store.finish();
         let of = self.recordings.iter().map(|r| (r.key, r.conn));
-        self.queues.build(of, self.conn_recordings.keys().copied());
+        self.queues.build(of, self.conn_keys.keys().copied());
         self.owners = Owners::with_conns(self.queues.conn_count());
         self.recordings.shrink_to_fit();
         self.served.shrink_to_fit();
         self.outcomes.shrink_to_fit();
-        for list in self.conn_recordings.values_mut() {
+        for list in self.conn_keys.values_mut() {
             list.shrink_to_fit();
         }
         memory::give_back_freed();
@@ -367,7 +370,7 @@ impl Matcher {
             queues: Queues::default(),
             built: false,
             pending: VecDeque::with_capacity(LOOKAHEAD + 1),
-            conn_recordings: HashMap::default(),
+            conn_keys: HashMap::default(),
             track_db: true,
             rules,
             repeat,
@@ -456,9 +459,9 @@ impl Matcher {
                         forms.entry(form).or_default().push(id);
                     }
                 }
-                let in_conn = self.conn_recordings.entry(i.conn).or_default();
+                let in_conn = self.conn_keys.entry(i.conn).or_default();
                 let pos = in_conn.len() as u32;
-                in_conn.push(index as u32);
+                in_conn.push(id);
                 // Pushes before the first interaction go with the first one.
                 if index == 0 && !self.leading_pushes.is_empty() {
                     self.pushes_after
@@ -726,9 +729,9 @@ impl Matcher {
         };
         let mut in_transaction = false;
         if let Some(l) = self.live.get_mut(&live) {
-            l.history.push(id, recording);
-            l.served += 1;
             let r = &self.recordings[recording];
+            l.history.push(id, recording, r.conn);
+            l.served += 1;
             if !repeated && l.bound == Some(r.conn) {
                 l.place = Some(recording);
             }

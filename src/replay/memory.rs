@@ -1,4 +1,5 @@
-//! Memory given back to the system while a cassette is indexed.
+//! What the matcher asks of memory: freed memory given back to the
+//! system while a cassette is indexed, and lines asked for ahead of use.
 //!
 //! Loading a large cassette frees tens of MiB of scratch at its end (the
 //! parsed blocks), and laying out the index frees its own (its sorting
@@ -18,4 +19,24 @@ pub(crate) fn give_back_freed() {
     // SAFETY: `mi_collect` takes no pointer and only releases memory
     // mimalloc holds free; it is safe to call at any time, from any thread.
     unsafe { libmimalloc_sys::mi_collect(true) };
+}
+
+/// Asks the CPU to bring the line at `at` into its caches; nothing else.
+/// The matcher asks for what it will read next while it works on what it
+/// read before, where a large cassette's index would otherwise keep it
+/// waiting on memory one line after another (the key table while a
+/// cassette loads, the candidates a binding weighs).
+#[inline]
+pub(crate) fn prefetch<T>(at: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it reads nothing into the program and
+    // cannot fault, whatever the address (here a live reference). It is
+    // `unsafe` only because `_mm_prefetch` is marked `target_feature(sse)`,
+    // which every x86_64 target has.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>((at as *const T).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
 }

@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 
 use super::CANDIDATES;
 use super::{Live, Matcher};
+use crate::replay::memory;
 
 /// How many of a live connection's recent commands are compared.
 pub const HISTORY: usize = 32;
@@ -75,8 +76,12 @@ struct Scan {
 /// What a live connection was served, most recent last.
 #[derive(Debug, Default, Clone)]
 pub struct History {
-    /// (match key id, recording index) of each served command.
-    served: VecDeque<(u32, usize)>,
+    /// (match key id, recording index, its recorded connection) of each
+    /// served command. The connection is kept with it because every
+    /// weighing asks which entries a recorded connection served, and a
+    /// recording looked up for that is a wait on memory in a large
+    /// cassette (a quarter of the weighing's time on 10M interactions).
+    served: VecDeque<(u32, usize, u64)>,
     /// How many of the last entries are known to equal the last one (at
     /// most that many: [`replace`](History::replace) forgets).
     run: usize,
@@ -87,9 +92,10 @@ pub struct History {
 }
 
 impl History {
-    /// Notes a served command.
-    pub fn push(&mut self, key: u32, recording: usize) {
-        let entry = (key, recording);
+    /// Notes a served command: its key, its recording and the recording's
+    /// connection.
+    pub fn push(&mut self, key: u32, recording: usize, conn: u64) {
+        let entry = (key, recording, conn);
         let same = self.served.back() == Some(&entry);
         if !(same && self.run >= HISTORY) {
             self.version += 1;
@@ -106,25 +112,35 @@ impl History {
         self.version
     }
 
-    /// The served commands, oldest first.
+    /// The served commands (key id, recording), oldest first.
+    #[cfg(test)]
     pub fn entries(&self) -> impl Iterator<Item = (u32, usize)> + '_ {
-        self.served.iter().copied()
+        self.served.iter().map(|&(k, r, _)| (k, r))
     }
 
-    /// Points an entry at another recording (after the binding moved).
-    pub fn replace(&mut self, from: usize, to: usize) {
+    /// Those of the served commands recorded connection `conn` served.
+    pub fn served_by(&self, conn: u64) -> impl Iterator<Item = (u32, usize)> + '_ {
+        self.served
+            .iter()
+            .filter(move |e| e.2 == conn)
+            .map(|&(k, r, _)| (k, r))
+    }
+
+    /// Points an entry at another recording, of recorded connection
+    /// `conn` (after the binding moved).
+    pub fn replace(&mut self, from: usize, to: usize, conn: u64) {
         self.version += 1;
         self.run = 0;
         for entry in self.served.iter_mut() {
             if entry.1 == from {
-                entry.1 = to;
+                (entry.1, entry.2) = (to, conn);
             }
         }
     }
 
     /// The key ids, oldest first.
-    pub fn keys(&self) -> Vec<u32> {
-        self.served.iter().map(|&(k, _)| k).collect()
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = u32> + '_ {
+        self.served.iter().map(|&(k, ..)| k)
     }
 }
 
@@ -149,25 +165,98 @@ pub struct Question {
     last_of_bound: Option<usize>,
 }
 
-/// The length of the longest common subsequence of `a` and `b`: how many
-/// of the live commands `a` appear, in order, among the recorded ones `b`.
-/// Inputs are bounded by [`HISTORY`] and [`WINDOW`], so the quadratic table
-/// (one row kept) stays a few thousand steps.
-pub fn common_in_order(a: &[u32], b: &[u32]) -> usize {
-    let mut row = vec![0usize; b.len() + 1];
-    for &x in a {
-        let mut diagonal = 0;
-        for (j, &y) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = if x == y {
-                diagonal + 1
-            } else {
-                above.max(row[j])
-            };
-            diagonal = above;
+/// Where each of a live connection's recent commands occurs among them:
+/// bit `i` of a key's mask is set when `history[i]` is that key. Built
+/// once per weighing and read for every recorded command compared.
+///
+/// The comparison is bit-parallel (Hyyrö's form of Allison and Dix's
+/// method for the longest common subsequence): a bit per recent command,
+/// a few word operations per recorded one, where the table before took
+/// `HISTORY * WINDOW` dependent steps per candidate connection. Weighing
+/// the free connections of a 10M-interaction cassette that way took 54 %
+/// of replay's CPU and served its first pass at a tenth of a small
+/// cassette's rate (`perf`).
+pub struct HistoryMasks {
+    /// Open addressing over a key's hash; a zero mask is an empty slot.
+    slots: [(u32, u64); MASK_SLOTS],
+    /// How many recent commands there are (at most 64: a bit each).
+    len: usize,
+}
+
+/// Room for 64 distinct keys (the most the masks' bits can place) at most
+/// half full; a [`HISTORY`] of 32 leaves three slots in four empty, so a
+/// key not in it is nearly always told so by its first slot.
+const MASK_SLOTS: usize = 2 * 64;
+
+impl HistoryMasks {
+    /// The masks of the `history` keys, oldest first; only the last 64
+    /// are read.
+    pub fn new(history: impl ExactSizeIterator<Item = u32>) -> HistoryMasks {
+        let skip = history.len().saturating_sub(64);
+        let mut masks = HistoryMasks {
+            slots: [(0, 0); MASK_SLOTS],
+            len: history.len() - skip,
+        };
+        for (i, key) in history.skip(skip).enumerate() {
+            let mut at = Self::slot(key);
+            while masks.slots[at].1 != 0 && masks.slots[at].0 != key {
+                at = (at + 1) % MASK_SLOTS;
+            }
+            masks.slots[at] = (key, masks.slots[at].1 | 1 << i);
+        }
+        masks
+    }
+
+    /// The slot a look-up of `key` starts at (Fibonacci hashing: the
+    /// high bits of the product).
+    fn slot(key: u32) -> usize {
+        (key.wrapping_mul(0x9e37_79b9) >> 24) as usize % MASK_SLOTS
+    }
+
+    /// Where `key` occurs in the history (no bit: nowhere).
+    fn mask(&self, key: u32) -> u64 {
+        let mut at = Self::slot(key);
+        loop {
+            let (k, mask) = self.slots[at];
+            if mask == 0 || k == key {
+                return mask;
+            }
+            at = (at + 1) % MASK_SLOTS;
         }
     }
-    row[b.len()]
+
+    /// How many of the recent commands appear, in order, among `recorded`
+    /// (in recorded order, `len` of them); `None` as soon as that cannot
+    /// reach `need` (too few of them are recent commands at all).
+    pub fn common_in_order(
+        &self,
+        recorded: impl Iterator<Item = u32>,
+        len: usize,
+        need: usize,
+    ) -> Option<usize> {
+        // Bit i of `v` is clear where column i of the table steps up: the
+        // count of clear bits is the length. Bits above `len` take carries
+        // only.
+        let mut v = u64::MAX;
+        let mut absent = 0;
+        for key in recorded {
+            let matches = self.mask(key);
+            // No branch on whether it matched (most do not, at random):
+            // with no match the step leaves `v` as it was.
+            let u = v & matches;
+            v = v.wrapping_add(u) | (v - u);
+            absent += usize::from(matches == 0);
+            if len.saturating_sub(absent) < need {
+                return None;
+            }
+        }
+        let low = match self.len {
+            64 => u64::MAX,
+            n => (1u64 << n) - 1,
+        };
+        let common = (!v & low).count_ones() as usize;
+        (common >= need).then_some(common)
+    }
 }
 
 impl Matcher {
@@ -368,17 +457,15 @@ impl Matcher {
         handshake: bool,
         free: &[(usize, u64)],
     ) -> Option<(usize, bool)> {
-        let history = self.live.get(&live)?.history.keys();
+        let masks = HistoryMasks::new(self.live.get(&live)?.history.keys());
         // How well the bound connection explains the recent commands: those
         // it served. A free one: this command, plus what of the recent
         // commands it has, in order, just before its recording of this one.
         let bound_score = match bound_to {
-            Some(conn) => self.live.get(&live).map_or(0, |l| {
-                l.history
-                    .entries()
-                    .filter(|&(_, r)| self.recordings[r].conn == conn)
-                    .count()
-            }),
+            Some(conn) => self
+                .live
+                .get(&live)
+                .map_or(0, |l| l.history.served_by(conn).count()),
             None => 0,
         };
         // Among equal fits, the recording at the live connection's own
@@ -386,21 +473,40 @@ impl Matcher {
         // recording, not one half-way through another), then the earliest.
         let served = self.live.get(&live).map_or(0, |l| l.served as usize);
         let off_place = |first: usize| (self.recordings[first].pos as usize).abs_diff(served);
+        // Bound, only a free connection that fits strictly better can take
+        // over (a score of one more than its common commands): one that
+        // cannot is not compared to the end.
+        let need = bound_to.map_or(0, |_| bound_score);
+        // Each candidate's recording, then its connection's recent keys,
+        // asked of memory for all of them before any is compared: on a
+        // large cassette each is a wait on memory, and asked together they
+        // are waited for together.
+        for &(first, _) in free {
+            memory::prefetch(&self.recordings[first]);
+        }
+        let mut windows = [&[][..]; CANDIDATES];
+        for (window, &(first, _)) in windows.iter_mut().zip(free) {
+            *window = self.window_before(first);
+            for line in window.chunks(16) {
+                memory::prefetch(&line[0]);
+            }
+        }
         let (score, _, std::cmp::Reverse(first), conn) = free
             .iter()
-            .map(|&(first, conn)| {
-                (
-                    self.fit(&history, first),
+            .zip(windows)
+            .filter_map(|(&(first, conn), window)| {
+                Some((
+                    1 + masks.common_in_order(window.iter().copied(), window.len(), need)?,
                     std::cmp::Reverse(off_place(first)),
                     std::cmp::Reverse(first),
                     conn,
-                )
+                ))
             })
             .max()?;
         // A handshake command binds on what came before it, or as one of a
         // connection's opening commands (`CLIENT SETINFO` that a server too
         // old for it refused), never on its own.
-        let opening = self.recordings[first].pos as usize <= history.len();
+        let opening = self.recordings[first].pos as usize <= masks.len;
         let evidence = !handshake || score > 1 || opening;
         if evidence && (bound_to.is_none() || score > bound_score) {
             self.bind(live, conn, bound_to, first);
@@ -445,12 +551,7 @@ impl Matcher {
         if other == live || a.bound != Some(mine) || b.bound != Some(theirs) {
             return None;
         }
-        let on = |l: &Live, conn: u64| -> Vec<(u32, usize)> {
-            l.history
-                .entries()
-                .filter(|&(_, r)| self.recordings[r].conn == conn)
-                .collect()
-        };
+        let on = |l: &Live, conn: u64| -> Vec<(u32, usize)> { l.history.served_by(conn).collect() };
         let (served_a, served_b) = (on(a, mine), on(b, theirs));
         let same = served_a.len() == served_b.len()
             && served_a.iter().zip(&served_b).all(|(x, y)| x.0 == y.0);
@@ -467,9 +568,9 @@ impl Matcher {
             if let Some(l) = self.live.get_mut(&l) {
                 for &(x, y) in &pairs {
                     if to == theirs {
-                        l.history.replace(x, y);
+                        l.history.replace(x, y, theirs);
                     } else {
-                        l.history.replace(y, x);
+                        l.history.replace(y, x, mine);
                     }
                 }
                 // Its place in the new recording: the latest it was served
@@ -479,9 +580,8 @@ impl Matcher {
                 // it was recorded.
                 l.place = l
                     .history
-                    .entries()
+                    .served_by(to)
                     .map(|(_, r)| r)
-                    .filter(|&r| recordings[r].conn == to)
                     .max_by_key(|&r| recordings[r].pos);
                 l.bound = Some(to);
                 l.declined = None;
@@ -495,19 +595,17 @@ impl Matcher {
         self.take(id, theirs, place).map(|r| (r, false))
     }
 
-    /// How well free recorded connection's recording `first` fits a live
-    /// connection that was served `history`.
-    fn fit(&self, history: &[u32], first: usize) -> usize {
+    /// The match keys of the [`WINDOW`] recordings before `first` on its
+    /// recorded connection, in order: what a free connection's fit is
+    /// judged on (one for the command, plus the live connection's recent
+    /// commands found in order among these).
+    fn window_before(&self, first: usize) -> &[u32] {
         let r = &self.recordings[first];
-        let Some(seq) = self.conn_recordings.get(&r.conn) else {
-            return 1;
-        };
         let end = r.pos as usize;
-        let before: Vec<u32> = seq[end.saturating_sub(WINDOW)..end]
-            .iter()
-            .map(|&i| self.recordings[i as usize].key)
-            .collect();
-        1 + common_in_order(history, &before)
+        match self.conn_keys.get(&r.conn) {
+            Some(keys) => &keys[end.saturating_sub(WINDOW)..end],
+            None => &[],
+        }
     }
 
     /// Binds a live connection to recorded connection `conn`, whose
@@ -524,8 +622,8 @@ impl Matcher {
                 .get(&live)
                 .map(|l| {
                     l.history
-                        .entries()
-                        .filter(|&(_, r)| self.recordings[r].conn == old && self.served[r])
+                        .served_by(old)
+                        .filter(|&(_, r)| self.served[r])
                         .collect()
                 })
                 .unwrap_or_default();
@@ -543,7 +641,7 @@ impl Matcher {
             }
             if let Some(l) = self.live.get_mut(&live) {
                 for (from, to) in swaps {
-                    l.history.replace(from, to);
+                    l.history.replace(from, to, conn);
                 }
             }
         }
@@ -560,6 +658,67 @@ impl Matcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The length of the longest common subsequence of `a` and `b` (the
+    /// last 64 of `a` are read), through the masks.
+    fn common_in_order(a: &[u32], b: &[u32]) -> usize {
+        HistoryMasks::new(a.iter().copied())
+            .common_in_order(b.iter().copied(), b.len(), 0)
+            .unwrap_or(0)
+    }
+
+    /// The table the bit-parallel form replaced: the oracle it is
+    /// checked against.
+    fn table(a: &[u32], b: &[u32]) -> usize {
+        let mut row = vec![0usize; b.len() + 1];
+        for &x in a {
+            let mut diagonal = 0;
+            for (j, &y) in b.iter().enumerate() {
+                let above = row[j + 1];
+                row[j + 1] = if x == y {
+                    diagonal + 1
+                } else {
+                    above.max(row[j])
+                };
+                diagonal = above;
+            }
+        }
+        row[b.len()]
+    }
+
+    proptest::proptest! {
+        /// Any commands, few distinct (so most compare equal somewhere),
+        /// up to the lengths `fit` passes and past a word.
+        #[test]
+        fn bit_parallel_length_is_the_table_s(
+            a in proptest::collection::vec(0u32..6, 0..=HISTORY + 8),
+            b in proptest::collection::vec(0u32..6, 0..=WINDOW + 40),
+        ) {
+            proptest::prop_assert_eq!(common_in_order(&a, &b), table(&a, &b));
+        }
+    }
+
+    #[test]
+    fn a_history_past_a_word_is_read_from_its_end() {
+        let mut a = vec![7u32; 10];
+        a.extend(0..64);
+        assert_eq!(common_in_order(&a, &[7, 0, 1]), 2);
+        assert_eq!(common_in_order(&a[..64], &[7]), 1);
+    }
+
+    /// Asked for at least `need`, the answer is the length when it is that
+    /// much, else nothing, whether or not the scan ended early.
+    #[test]
+    fn a_length_short_of_the_need_is_none() {
+        let masks = HistoryMasks::new([1, 2, 3, 4].into_iter());
+        let recorded = [9, 1, 9, 2, 9, 9, 3];
+        let ask = |need| masks.common_in_order(recorded.iter().copied(), recorded.len(), need);
+        assert_eq!(ask(0), Some(3));
+        assert_eq!(ask(3), Some(3));
+        assert_eq!(ask(4), None);
+        assert_eq!(masks.common_in_order([9; 40].into_iter(), 40, 1), None);
+        assert_eq!(masks.common_in_order([9; 40].into_iter(), 40, 0), Some(0));
+    }
 
     #[test]
     fn subsequence_length() {
@@ -602,11 +761,11 @@ mod tests {
     fn history_is_bounded() {
         let mut h = History::default();
         for i in 0..(HISTORY + 5) {
-            h.push(i as u32, i);
+            h.push(i as u32, i, 0);
         }
         assert_eq!(h.keys().len(), HISTORY);
-        assert_eq!(h.keys()[0], 5);
-        h.replace(10, 99);
+        assert_eq!(h.keys().next(), Some(5));
+        h.replace(10, 99, 0);
         assert!(h.entries().any(|(_, r)| r == 99));
     }
 
@@ -618,7 +777,7 @@ mod tests {
         let mut seen = vec![h.version()];
         let mut step = |h: &mut History, key: u32, recording: usize| {
             let before: Vec<_> = h.entries().collect();
-            h.push(key, recording);
+            h.push(key, recording, 0);
             let changed = before != h.entries().collect::<Vec<_>>();
             let moved = seen.last() != Some(&h.version());
             assert!(moved || !changed, "{before:?} changed, the version did not");
@@ -639,7 +798,7 @@ mod tests {
         assert!(step(&mut h, 1, 7));
         assert!(!step(&mut h, 1, 7));
         let before = h.version();
-        h.replace(7, 9);
+        h.replace(7, 9, 0);
         assert_ne!(h.version(), before);
         // After a replace it counts the run again before standing still.
         for _ in 0..HISTORY {

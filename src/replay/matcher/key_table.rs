@@ -18,6 +18,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use rustc_hash::FxHasher;
 
 use super::store::{pack_args, packed_args_at, read_varint, unpack_args};
+use crate::replay::memory::prefetch;
 
 /// How many low bits of a slot say where its key is packed (1 TiB of
 /// keys); the bits above hold the tag.
@@ -90,22 +91,6 @@ fn packed_is(packed: &[u8], db: u32, key: &[Bytes]) -> Option<u32> {
         rest = &rest[len..];
     }
     Some(id)
-}
-
-/// Asks the CPU to bring the line at `at` into its caches; nothing else.
-#[inline]
-fn prefetch<T>(at: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint: it reads nothing into the program and
-    // cannot fault, whatever the address (here a live reference). It is
-    // `unsafe` only because `_mm_prefetch` is marked `target_feature(sse)`,
-    // which every x86_64 target has.
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>((at as *const T).cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = at;
 }
 
 impl KeyTable {
