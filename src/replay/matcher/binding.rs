@@ -17,8 +17,8 @@
 
 use std::collections::VecDeque;
 
+use super::Matcher;
 use super::CANDIDATES;
-use super::{Live, Matcher};
 use crate::replay::memory;
 
 /// How many of a live connection's recent commands are compared.
@@ -551,16 +551,16 @@ impl Matcher {
         if other == live || a.bound != Some(mine) || b.bound != Some(theirs) {
             return None;
         }
-        let on = |l: &Live, conn: u64| -> Vec<(u32, usize)> { l.history.served_by(conn).collect() };
-        let (served_a, served_b) = (on(a, mine), on(b, theirs));
-        let same = served_a.len() == served_b.len()
-            && served_a.iter().zip(&served_b).all(|(x, y)| x.0 == y.0);
-        if !same {
+        // Compared in place: this is asked for each other live connection
+        // that holds the command, nearly always to find they differ.
+        let keys_a = a.history.served_by(mine).map(|(key, _)| key);
+        if !keys_a.eq(b.history.served_by(theirs).map(|(key, _)| key)) {
             return None;
         }
-        let pairs: Vec<(usize, usize)> = served_a
-            .iter()
-            .zip(&served_b)
+        let pairs: Vec<(usize, usize)> = a
+            .history
+            .served_by(mine)
+            .zip(b.history.served_by(theirs))
             .map(|(x, y)| (x.1, y.1))
             .collect();
         for (l, to) in [(live, theirs), (other, mine)] {
