@@ -78,9 +78,15 @@ impl Store {
         let args = cmd.unwrap_or_default();
         let need = 30 + wire.len() + args.iter().map(|a| a.len() + 10).sum::<usize>() + 10;
         let place = self.room(need);
-        write_varint(at_ms as usize, &mut self.filling);
-        write_varint(took_us as usize, &mut self.filling);
-        write_varint(wire.len(), &mut self.filling);
+        // The three numbers built on the stack and appended at once: each
+        // append is a call and a copy, and this runs for every line of a
+        // cassette while it loads (callgrind: appends were 265 of the
+        // indexing thread's 3,750 instructions a line).
+        let mut head = [0u8; 3 * MAX_VARINT];
+        let mut len = varint_into(at_ms as usize, &mut head);
+        len += varint_into(took_us as usize, &mut head[len..]);
+        len += varint_into(wire.len(), &mut head[len..]);
+        self.filling.put_slice(&head[..len]);
         self.filling.put_slice(&wire);
         if let Some(cmd) = cmd {
             pack_args(cmd, &mut self.filling);
@@ -256,12 +262,26 @@ pub(super) fn unpack_args(packed: &Bytes) -> Vec<Bytes> {
     out
 }
 
-fn write_varint(mut n: usize, out: &mut BytesMut) {
+/// The most bytes a varint of a `usize` takes.
+const MAX_VARINT: usize = 10;
+
+fn write_varint(n: usize, out: &mut BytesMut) {
+    let mut buf = [0u8; MAX_VARINT];
+    let len = varint_into(n, &mut buf);
+    out.put_slice(&buf[..len]);
+}
+
+/// Writes `n` as a varint (seven bits a byte, low first, the high bit set
+/// on all but the last) at the start of `out`; returns its length.
+fn varint_into(mut n: usize, out: &mut [u8]) -> usize {
+    let mut at = 0;
     while n >= 0x80 {
-        out.put_u8((n as u8) | 0x80);
+        out[at] = (n as u8) | 0x80;
         n >>= 7;
+        at += 1;
     }
-    out.put_u8(n as u8);
+    out[at] = n as u8;
+    at + 1
 }
 
 #[inline]
@@ -327,6 +347,32 @@ mod tests {
         s.iter()
             .map(|a| Bytes::copy_from_slice(a.as_bytes()))
             .collect()
+    }
+
+    /// Every size of varint reads back, the largest `usize` too, and
+    /// one written after another is read one after another.
+    #[test]
+    fn varints_read_back() {
+        let values = [
+            0,
+            1,
+            127,
+            128,
+            300,
+            16_383,
+            16_384,
+            u32::MAX as usize,
+            usize::MAX,
+        ];
+        let mut out = BytesMut::new();
+        for &n in &values {
+            write_varint(n, &mut out);
+        }
+        let mut rest = &out[..];
+        for &n in &values {
+            assert_eq!(read_varint(&mut rest), Some(n));
+        }
+        assert!(rest.is_empty());
     }
 
     #[test]
