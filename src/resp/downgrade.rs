@@ -1,6 +1,7 @@
 //! What Redis sends a RESP2 client for a RESP3 reply.
 
 use bytes::{Bytes, BytesMut};
+use smallvec::{smallvec, SmallVec};
 
 use super::value::{AggregateKind, Value};
 
@@ -94,7 +95,9 @@ pub fn to_resp2(value: &Value, top_null: NullShape) -> Value {
 /// True when `value` is already what a RESP2 client can read, so replay can
 /// skip the conversion (and its copy) on the common path.
 pub fn is_resp2(value: &Value) -> bool {
-    let mut todo = vec![value];
+    // On the stack while small: asked of nearly every reply, most a single
+    // value, where a heap stack was an allocation each time.
+    let mut todo: SmallVec<[&Value; 8]> = smallvec![value];
     while let Some(v) = todo.pop() {
         match v {
             Value::Simple(_)

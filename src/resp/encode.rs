@@ -1,6 +1,7 @@
 //! Writing values back to RESP bytes, identical to what was parsed.
 
 use bytes::{BufMut, BytesMut};
+use smallvec::{smallvec, SmallVec};
 
 use super::value::Value;
 
@@ -33,7 +34,10 @@ pub fn encode(value: &Value, out: &mut BytesMut) {
         Write(&'a Value),
         Raw(&'static [u8]),
     }
-    let mut todo = vec![Step::Write(value)];
+    // On the stack while small: most values are a single one or a short
+    // array, and a heap stack was an allocation per value encoded (three
+    // per line, with `is_resp2` and `wire_safe`, while a cassette loads).
+    let mut todo: SmallVec<[Step; 8]> = smallvec![Step::Write(value)];
     while let Some(step) = todo.pop() {
         let value = match step {
             Step::Raw(bytes) => {
@@ -92,11 +96,12 @@ pub fn encode(value: &Value, out: &mut BytesMut) {
 }
 
 /// Queues map pairs so that they pop in wire order (key, value, key, …).
-fn push_pairs<'a, S>(todo: &mut Vec<S>, pairs: &'a [(Value, Value)], step: fn(&'a Value) -> S) {
-    for (k, v) in pairs.iter().rev() {
-        todo.push(step(v));
-        todo.push(step(k));
-    }
+fn push_pairs<'a, S>(
+    todo: &mut impl Extend<S>,
+    pairs: &'a [(Value, Value)],
+    step: fn(&'a Value) -> S,
+) {
+    todo.extend(pairs.iter().rev().flat_map(|(k, v)| [step(v), step(k)]));
 }
 
 /// The RESP encoding of `value` as a fresh buffer.

@@ -16,6 +16,7 @@
 //! (`key_table`), in the same form.
 
 use bytes::{BufMut, Bytes, BytesMut};
+use smallvec::{smallvec, SmallVec};
 
 use crate::resp::{encode, parse_reply, Limits, Value};
 
@@ -318,7 +319,8 @@ fn read_long_varint(input: &mut &[u8]) -> Option<usize> {
 /// cassette may hold one). Iterative: cassette values may nest deeply.
 pub(super) fn wire_safe(value: &Value) -> bool {
     let line_safe = |s: &Bytes| !s.iter().any(|&b| b == b'\r' || b == b'\n');
-    let mut todo = vec![value];
+    // On the stack while small (see `is_resp2`).
+    let mut todo: SmallVec<[&Value; 8]> = smallvec![value];
     while let Some(v) = todo.pop() {
         match v {
             Value::Simple(s) | Value::Error(s) | Value::Double(s) | Value::BigNumber(s)
