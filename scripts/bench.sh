@@ -727,6 +727,7 @@ memory_runs() {
     bench_cmd "$REC_PORT" 16 $((HUGE_LOAD / 2)) -r 100000 -t set,get -q >/dev/null 2>&1 || die "recording the huge cassette failed"
     stop "$REC_PID"
     note "recorded $HUGE_LOAD interactions in $(python3 -c "print(f'{$(now) - $t0:.1f}')")s: $(human_bytes "$(stat -c %s "$WORK/huge.jsonl")")"
+    sync # (as in record_load)
     load_report "$WORK/huge.jsonl" "$WORK/huge-replay.log"
     huge_pid=$REP_PID huge_port=$REP_PORT
     start_replay "$WORK/huge-small.jsonl" "$WORK/huge-small-replay.log"
