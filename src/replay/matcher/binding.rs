@@ -240,9 +240,9 @@ impl HistoryMasks {
         len: usize,
         need: usize,
     ) -> Option<usize> {
-        // Bit i of `v` is clear where column i of the table steps up: the
-        // count of clear bits is the length. Bits above `len` take carries
-        // only.
+        // Bit i of `v` (recent command i) is clear where column i of the
+        // table steps up: the count of clear bits is the length. Bits above
+        // the history's length take carries only and are not counted.
         let mut v = u64::MAX;
         let mut absent = 0;
         for key in recorded {
