@@ -232,27 +232,22 @@ impl HistoryMasks {
     }
 
     /// How many of the recent commands appear, in order, among `recorded`
-    /// (in recorded order, `len` of them); `None` as soon as that cannot
-    /// reach `need` (too few of them are recent commands at all).
-    pub fn common_in_order(
-        &self,
-        recorded: impl Iterator<Item = u32>,
-        len: usize,
-        need: usize,
-    ) -> Option<usize> {
+    /// (in recorded order); `None` as soon as that cannot reach `need` (too
+    /// few of them are recent commands at all).
+    pub fn common_in_order(&self, recorded: &[u32], need: usize) -> Option<usize> {
         // Bit i of `v` (recent command i) is clear where column i of the
         // table steps up: the count of clear bits is the length. Bits above
         // the history's length take carries only and are not counted.
         let mut v = u64::MAX;
         let mut absent = 0;
-        for key in recorded {
+        for &key in recorded {
             let matches = self.mask(key);
             // No branch on whether it matched (most do not, at random):
             // with no match the step leaves `v` as it was.
             let u = v & u64::from(matches);
             v = v.wrapping_add(u) | (v - u);
             absent += usize::from(matches == 0);
-            if len.saturating_sub(absent) < need {
+            if recorded.len() - absent < need {
                 return None;
             }
         }
@@ -460,26 +455,17 @@ impl Matcher {
         handshake: bool,
         free: &[(usize, u64)],
     ) -> Option<(usize, bool)> {
-        let masks = HistoryMasks::new(self.live.get(&live)?.history.keys());
+        let l = self.live.get(&live)?;
+        let masks = HistoryMasks::new(l.history.keys());
         // How well the bound connection explains the recent commands: those
         // it served. A free one: this command, plus what of the recent
         // commands it has, in order, just before its recording of this one.
-        let bound_score = match bound_to {
-            Some(conn) => self
-                .live
-                .get(&live)
-                .map_or(0, |l| l.history.served_by(conn).count()),
-            None => 0,
-        };
+        let bound_score = bound_to.map_or(0, |conn| l.history.served_by(conn).count());
         // Among equal fits, the recording at the live connection's own
         // place in its order (its first command: a connection's first
         // recording, not one half-way through another), then the earliest.
-        let served = self.live.get(&live).map_or(0, |l| l.served as usize);
+        let served = l.served as usize;
         let off_place = |first: usize| (self.recordings[first].pos as usize).abs_diff(served);
-        // Bound, only a free connection that fits strictly better can take
-        // over (a score of one more than its common commands): one that
-        // cannot is not compared to the end.
-        let need = bound_to.map_or(0, |_| bound_score);
         // Each candidate's recording, then its connection's recent keys,
         // asked of memory for all of them before any is compared: on a
         // large cassette each is a wait on memory, and asked together they
@@ -499,7 +485,11 @@ impl Matcher {
             .zip(windows)
             .filter_map(|(&(first, conn), window)| {
                 Some((
-                    1 + masks.common_in_order(window.iter().copied(), window.len(), need)?,
+                    // Bound, only a free connection that fits strictly
+                    // better can take over (a score of one more than its
+                    // common commands): one that cannot is not compared to
+                    // the end. Unbound, `bound_score` is 0.
+                    1 + masks.common_in_order(window, bound_score)?,
                     std::cmp::Reverse(off_place(first)),
                     std::cmp::Reverse(first),
                     conn,
@@ -666,7 +656,7 @@ mod tests {
     /// last [`HISTORY`] of `a` are read), through the masks.
     fn common_in_order(a: &[u32], b: &[u32]) -> usize {
         HistoryMasks::new(a.iter().copied())
-            .common_in_order(b.iter().copied(), b.len(), 0)
+            .common_in_order(b, 0)
             .unwrap_or(0)
     }
 
@@ -716,12 +706,12 @@ mod tests {
     fn a_length_short_of_the_need_is_none() {
         let masks = HistoryMasks::new([1, 2, 3, 4].into_iter());
         let recorded = [9, 1, 9, 2, 9, 9, 3];
-        let ask = |need| masks.common_in_order(recorded.iter().copied(), recorded.len(), need);
+        let ask = |need| masks.common_in_order(&recorded, need);
         assert_eq!(ask(0), Some(3));
         assert_eq!(ask(3), Some(3));
         assert_eq!(ask(4), None);
-        assert_eq!(masks.common_in_order([9; 40].into_iter(), 40, 1), None);
-        assert_eq!(masks.common_in_order([9; 40].into_iter(), 40, 0), Some(0));
+        assert_eq!(masks.common_in_order(&[9; 40], 1), None);
+        assert_eq!(masks.common_in_order(&[9; 40], 0), Some(0));
     }
 
     #[test]
