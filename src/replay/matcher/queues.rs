@@ -407,18 +407,15 @@ impl Queues {
         // key's queues are spread through a large cassette's index, and
         // read in turn each was a wait on memory (`perf`, 10M
         // interactions). A small index skips both passes.
-        let large = self.items.len() > LARGE;
-        for &q in &self.order[start..start + open * usize::from(large)] {
-            if let Some(item) = self.items.get(self.conns[q as usize].next as usize) {
+        if self.items.len() > LARGE {
+            let runs = &self.order[start..start + open];
+            let nexts = || runs.iter().map(|&q| self.conns[q as usize].next as usize);
+            for item in nexts().filter_map(|next| self.items.get(next)) {
                 prefetch(item);
             }
-        }
-        for &q in &self.order[start..start + open * usize::from(large)] {
-            let next = self.conns[q as usize].next as usize;
-            if let Some(&item) = self.items.get(next) {
-                if let Some(flag) = served.get(item as usize) {
-                    prefetch(flag);
-                }
+            let items = nexts().filter_map(|next| self.items.get(next));
+            for flag in items.filter_map(|&item| served.get(item as usize)) {
+                prefetch(flag);
             }
         }
         let mut at = 0;
