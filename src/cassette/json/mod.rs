@@ -99,14 +99,8 @@ where
     S: DeserializeSeed<'de> + Copy,
 {
     let first = match std::str::from_utf8(json) {
-        Ok(text) => {
-            let mut de = serde_json::Deserializer::from_str(text);
-            seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v))
-        }
-        Err(_) => {
-            let mut de = serde_json::Deserializer::from_slice(json);
-            seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v))
-        }
+        Ok(text) => whole(serde_json::Deserializer::from_str(text), seed),
+        Err(_) => whole(serde_json::Deserializer::from_slice(json), seed),
     };
     match first {
         Err(e) if e.to_string().starts_with("recursion limit exceeded") => {}
@@ -114,6 +108,18 @@ where
     }
     let mut de = serde_json::Deserializer::from_reader(json);
     de.disable_recursion_limit();
+    whole(de, seed)
+}
+
+/// Reads one value with `seed` and nothing after it but whitespace.
+fn whole<'de, R, S>(
+    mut de: serde_json::Deserializer<R>,
+    seed: S,
+) -> Result<S::Value, serde_json::Error>
+where
+    R: serde_json::de::Read<'de>,
+    S: DeserializeSeed<'de>,
+{
     let v = seed.deserialize(&mut de)?;
     de.end()?;
     Ok(v)
